@@ -1,0 +1,62 @@
+// ofn: the command-line front end of libofn.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "libofn/cli/commands.h"
+#include "libofn/spec/object.h"
+#include "libofn/version.h"
+
+namespace ofn::cli {
+
+int& ExitCode() {
+  static int code = 0;
+  return code;
+}
+
+namespace {
+
+int ValidateFiles(const std::vector<std::string>& files, bool quiet) {
+  int errors = 0;
+  for (const std::string& file : files) {
+    spec::ParseResult r = spec::ParseManifestFile(file);
+    for (const spec::Diagnostic& d : r.diagnostics) {
+      std::fprintf(stderr, "%s\n", d.ToString().c_str());
+      if (d.severity == spec::Severity::kError) ++errors;
+    }
+    if (!quiet) {
+      for (const spec::Object& o : r.objects) std::printf("OK %s\n", o.Ref().c_str());
+    }
+  }
+  return errors == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+void AddValidateCommand(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "validate", "Check manifests as the platform would: schema, defaults, webhook rules");
+  auto files = std::make_shared<std::vector<std::string>>();
+  auto quiet = std::make_shared<bool>(false);
+  cmd->add_option("-f,--filename", *files, "manifest files (YAML or JSON, multi-document)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("-q,--quiet", *quiet, "print only errors and warnings");
+  cmd->footer(
+      "Prints 'OK Kind/name' for each valid object and every error as\n"
+      "FILE:LINE:COLUMN: FIELD.PATH: message. Exits 1 when any error was found.");
+  cmd->callback([files, quiet] { ExitCode() = ValidateFiles(*files, *quiet); });
+}
+
+}  // namespace ofn::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"ofn: run OpenFunction functions on one machine, embedded"};
+  app.require_subcommand(1);
+  auto* version = app.add_subcommand("version", "Print the libofn version");
+  version->callback([] { std::printf("ofn %s\n", ofn::Version()); });
+  ofn::cli::AddValidateCommand(app);
+  ofn::cli::AddServeCommand(app);
+  CLI11_PARSE(app, argc, argv);
+  return ofn::cli::ExitCode();
+}

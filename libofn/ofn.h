@@ -1,0 +1,13 @@
+// libofn: an embeddable serverless platform library. The umbrella header.
+#ifndef LIBOFN_OFN_H_
+#define LIBOFN_OFN_H_
+
+#include "libofn/common/clock.h"
+#include "libofn/common/log.h"
+#include "libofn/common/status.h"
+#include "libofn/spec/diagnostic.h"
+#include "libofn/spec/object.h"
+#include "libofn/store/store.h"
+#include "libofn/version.h"
+
+#endif  // LIBOFN_OFN_H_

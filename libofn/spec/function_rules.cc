@@ -1,0 +1,488 @@
+// Function (core.openfunction.io): seed-form normalization, v1beta1 ->
+// v1beta2 conversion, and the defaulting and validation of OpenFunction's
+// function webhook.
+#include <boost/json.hpp>
+
+#include "libofn/spec/internal/kinds.h"
+
+namespace ofn::spec::internal {
+namespace {
+
+constexpr std::string_view kWasmVariantAnnotation = "module.wasm.image/variant";
+constexpr std::string_view kWasmCompatSmart = "compat-smart";
+
+// --- normalization of forms the docs use but the CRD does not ---------------
+
+void NormalizeShipwrightParams(json::object& root, Reporter* rep) {
+  json::object* sw = ObjectAt(root, {"spec", "build", "shipwright"});
+  if (!sw) return;
+  json::value* params = sw->if_contains("params");
+  if (!params || !params->is_object()) return;
+  json::array list;
+  for (const auto& [name, val] : params->as_object()) {
+    json::object item;
+    item["name"] = name;
+    if (val.is_string()) {
+      item["value"] = val;
+    } else if (val.is_null()) {
+      item["value"] = "";
+    } else if (val.is_bool() || val.is_number()) {
+      item["value"] = json::serialize(val);
+    } else {
+      rep->Error(JoinPath("spec.build.shipwright.params", name),
+                 "must be a string, got " + Describe(val));
+      continue;
+    }
+    list.push_back(std::move(item));
+  }
+  rep->Warning("spec.build.shipwright.params",
+               "written as a map; read as the list of {name, value} the CRD defines");
+  *params = std::move(list);
+}
+
+void NormalizeReplicaCounts(json::object& root, Reporter* rep) {
+  json::object* so = ObjectAt(root, {"spec", "serving", "scaleOptions"});
+  json::object* kso = so ? ObjectAt(*so, {"keda", "scaledObject"}) : nullptr;
+  if (!kso) return;
+  const std::pair<std::string_view, std::string_view> moves[] = {
+      {"minReplicaCount", "minReplicas"}, {"maxReplicaCount", "maxReplicas"}};
+  for (const auto& [from, to] : moves) {
+    json::value* v = kso->if_contains(from);
+    if (!v) continue;
+    std::string from_path = JoinPath("spec.serving.scaleOptions.keda.scaledObject", from);
+    std::string to_path = JoinPath("spec.serving.scaleOptions", to);
+    if (const json::value* existing = so->if_contains(to); existing && *existing != *v) {
+      rep->Error(from_path, "conflicts with " + to_path + " (" + json::serialize(*existing) +
+                                " vs " + json::serialize(*v) + ")");
+    } else {
+      rep->Warning(from_path, "not in the CRD; read as " + to_path);
+      (*so)[to] = *v;
+    }
+    kso->erase(from);
+  }
+}
+
+void Normalize(json::object& root, std::string_view version, Reporter* rep) {
+  if (version == "v1beta2") {
+    NormalizeShipwrightParams(root, rep);
+    NormalizeReplicaCounts(root, rep);
+  }
+}
+
+// --- v1beta1 -> v1beta2 ------------------------------------------------------
+
+void MoveIfPresent(json::object& from, std::string_view key, json::object& to,
+                   std::string_view to_key) {
+  if (json::value* v = from.if_contains(key)) to[to_key] = std::move(*v);
+}
+
+const json::object* FindComponent(const json::object& serving, std::string_view name) {
+  for (std::string_view kind : {"bindings", "pubsub"}) {
+    if (const json::object* m = ObjectAt(serving, {kind})) {
+      if (const json::value* c = m->if_contains(name); c && c->is_object()) return &c->as_object();
+    }
+  }
+  return nullptr;
+}
+
+void ConvertBuild(json::object& src, json::object& dst) {
+  for (std::string_view key : {"builder", "builderCredentials", "env", "dockerfile", "builderMaxAge",
+                               "failedBuildsHistoryLimit", "successfulBuildsHistoryLimit", "timeout",
+                               "srcRepo"}) {
+    MoveIfPresent(src, key, dst, key);
+  }
+  json::object* sw = ObjectAt(src, {"shipwright"});
+  json::object* params = ObjectAt(src, {"params"});
+  if (sw || (params && !params->empty())) {
+    json::object out;
+    if (sw) {
+      MoveIfPresent(*sw, "strategy", out, "strategy");
+      MoveIfPresent(*sw, "timeout", out, "timeout");
+    }
+    if (params && !params->empty()) {
+      json::array list;
+      for (const auto& [name, val] : *params) {
+        list.push_back(json::object{{"name", name}, {"value", val}});
+      }
+      out["params"] = std::move(list);
+    }
+    dst["shipwright"] = std::move(out);
+  }
+}
+
+void ConvertScaleOptions(json::object& serving, json::object& dst) {
+  json::object* so = ObjectAt(serving, {"scaleOptions"});
+  json::value* keda_triggers = serving.if_contains("triggers");
+  if (!so && !keda_triggers) return;
+  json::object out;
+  if (so) {
+    MoveIfPresent(*so, "maxReplicas", out, "maxReplicas");
+    MoveIfPresent(*so, "minReplicas", out, "minReplicas");
+    MoveIfPresent(*so, "knative", out, "knative");
+  }
+  json::object* keda = so ? ObjectAt(*so, {"keda"}) : nullptr;
+  if (keda || keda_triggers) {
+    json::object kout;
+    if (json::object* obj = keda ? ObjectAt(*keda, {"scaledObject"}) : nullptr) {
+      json::object o;
+      MoveIfPresent(*obj, "pollingInterval", o, "pollingInterval");
+      MoveIfPresent(*obj, "cooldownPeriod", o, "cooldownPeriod");
+      MoveIfPresent(*obj, "advanced", o, "advanced");
+      MoveIfPresent(*obj, "maxReplicaCount", out, "maxReplicas");
+      MoveIfPresent(*obj, "minReplicaCount", out, "minReplicas");
+      std::string_view wt = StringOr(obj, "workloadType", "");
+      dst["workloadType"] = wt.empty() ? "Deployment" : wt;
+      kout["scaledObject"] = std::move(o);
+    }
+    if (json::object* job = keda ? ObjectAt(*keda, {"scaledJob"}) : nullptr) {
+      json::object j;
+      for (std::string_view key : {"restartPolicy", "pollingInterval", "successfulJobsHistoryLimit",
+                                   "failedJobsHistoryLimit", "scalingStrategy"}) {
+        MoveIfPresent(*job, key, j, key);
+      }
+      MoveIfPresent(*job, "maxReplicaCount", out, "maxReplicas");
+      dst["workloadType"] = "Job";
+      kout["scaledJob"] = std::move(j);
+    }
+    if (keda_triggers && keda_triggers->is_array()) {
+      json::array triggers;
+      for (json::value& t : keda_triggers->as_array()) {
+        if (t.is_object()) t.as_object().erase("targetKind");  // not in v1beta2
+        triggers.push_back(std::move(t));
+      }
+      kout["triggers"] = std::move(triggers);
+    }
+    out["keda"] = std::move(kout);
+  }
+  dst["scaleOptions"] = std::move(out);
+}
+
+// v1beta1 kept tracing and hook settings as YAML in annotations.
+void ConvertPlugins(const json::object& root, json::object& dst, Reporter* rep) {
+  const json::object* ann = ObjectAt(root, {"metadata", "annotations"});
+  if (!ann) return;
+  auto load = [&](std::string_view key) -> json::object {
+    std::string_view text = StringOr(ann, key, "");
+    if (text.empty()) return {};
+    std::vector<Diagnostic> diags;
+    std::vector<Document> docs = ParseYaml(text, rep->file(), &diags);
+    if (docs.empty() || !docs[0].root.is_object()) {
+      rep->Error(JoinPath("metadata.annotations", key), "must hold a YAML mapping");
+      return {};
+    }
+    return std::move(docs[0].root.as_object());
+  };
+  if (json::object tracing = load("plugins.tracing"); !tracing.empty()) {
+    dst["tracing"] = std::move(tracing);
+  }
+  json::object plugins = load("plugins");
+  if (plugins.empty()) return;
+  json::object hooks{{"policy", "Override"}};
+  auto list = [&](std::string_view key) {
+    const json::value* v = plugins.if_contains(key);
+    return v && v->is_array() ? v->as_array() : json::array();
+  };
+  json::array order = list("order");
+  if (!order.empty()) {
+    hooks["pre"] = order;
+    hooks["post"] = json::array(order.rbegin(), order.rend());
+  }
+  if (json::array pre = list("pre"); !pre.empty()) hooks["pre"] = std::move(pre);
+  if (json::array post = list("post"); !post.empty()) hooks["post"] = std::move(post);
+  dst["hooks"] = std::move(hooks);
+}
+
+void ConvertServing(json::object& root, json::object& spec, json::object& src, Reporter* rep) {
+  json::object dst;
+  for (std::string_view key : {"pubsub", "bindings", "params", "labels", "annotations", "template",
+                               "timeout"}) {
+    if (const json::value* v = src.if_contains(key)) dst[key] = *v;
+  }
+  json::object triggers;
+  std::string_view runtime = StringOr(&src, "runtime", "");
+  if (runtime == "knative") {
+    json::object http;
+    MoveIfPresent(spec, "port", http, "port");
+    if (json::value* route = spec.if_contains("route")) http["route"] = std::move(*route);
+    triggers["http"] = std::move(http);
+  } else if (runtime == "async") {
+    json::array dapr;
+    if (json::value* inputs = src.if_contains("inputs"); inputs && inputs->is_array()) {
+      for (const json::value& in : inputs->as_array()) {
+        const json::object& item = in.as_object();
+        std::string_view component = StringOr(&item, "component", "");
+        json::object t{{"name", component}, {"inputName", StringOr(&item, "name", "")}};
+        if (const json::value* topic = item.if_contains("topic")) t["topic"] = *topic;
+        if (const json::object* c = FindComponent(src, component)) {
+          if (const json::value* type = c->if_contains("type")) t["type"] = *type;
+        }
+        dapr.push_back(std::move(t));
+      }
+    }
+    if (!dapr.empty()) triggers["dapr"] = std::move(dapr);
+  }
+  dst["triggers"] = std::move(triggers);
+  ConvertScaleOptions(src, dst);
+  if (json::value* outputs = src.if_contains("outputs"); outputs && outputs->is_array()) {
+    json::array out;
+    size_t i = 0;
+    for (const json::value& o : outputs->as_array()) {
+      const json::object& item = o.as_object();
+      std::string_view component = StringOr(&item, "component", "");
+      const json::object* c = FindComponent(src, component);
+      if (!c) {
+        rep->Warning(IndexPath("spec.serving.outputs", i) + ".component",
+                     "no binding or pubsub named \"" + std::string(component) +
+                         "\"; the output is dropped, as OpenFunction's conversion does");
+        ++i;
+        continue;
+      }
+      json::object d{{"name", component}, {"outputName", StringOr(&item, "name", "")}};
+      if (const json::value* type = c->if_contains("type")) d["type"] = *type;
+      if (const json::value* topic = item.if_contains("topic")) d["topic"] = *topic;
+      if (const json::value* params = item.if_contains("params")) d["metadata"] = *params;
+      if (const json::value* op = item.if_contains("operation")) d["operation"] = *op;
+      out.push_back(json::object{{"dapr", std::move(d)}});
+      ++i;
+    }
+    dst["outputs"] = std::move(out);
+  }
+  if (json::object* states = ObjectAt(src, {"states"})) {
+    json::object out;
+    for (const auto& [k, v] : *states) out[k] = json::object{{"spec", v}};
+    dst["states"] = std::move(out);
+  }
+  ConvertPlugins(root, dst, rep);
+  spec["serving"] = std::move(dst);
+}
+
+void Convert(json::object& root, std::string_view version, Reporter* rep) {
+  if (version != "v1beta1") return;
+  json::object* spec = ObjectAt(root, {"spec"});
+  if (!spec) return;
+  json::object out;
+  for (std::string_view key : {"version", "image", "imageCredentials", "workloadRuntime"}) {
+    MoveIfPresent(*spec, key, out, key);
+  }
+  if (json::object* build = ObjectAt(*spec, {"build"})) {
+    json::object b;
+    ConvertBuild(*build, b);
+    out["build"] = std::move(b);
+  }
+  if (json::object* serving = ObjectAt(*spec, {"serving"})) {
+    json::object copy = *serving;
+    ConvertServing(root, *spec, copy, rep);
+    out["serving"] = std::move((*spec)["serving"]);
+  }
+  *spec = std::move(out);
+}
+
+// --- defaulting (the function webhook's Default()) ---------------------------
+
+void Defaults(json::object& root) {
+  json::object& spec = EnsureObject(root, "spec");
+  if (StringOr(&spec, "version", "").empty()) spec["version"] = "latest";
+  if (json::object* serving = ObjectAt(spec, {"serving"})) {
+    json::object& triggers = EnsureObject(*serving, "triggers");
+    const json::value* dapr = triggers.if_contains("dapr");
+    bool has_dapr = dapr && dapr->is_array() && !dapr->as_array().empty();
+    if (!has_dapr || triggers.contains("http")) {
+      json::object& http = EnsureObject(triggers, "http");
+      const json::value* port = http.if_contains("port");
+      if (!port || (port->is_int64() && port->as_int64() == 0)) http["port"] = 8080;
+      json::object& route = EnsureObject(http, "route");
+      if (!route.contains("gatewayRef")) {
+        route["gatewayRef"] = json::object{{"name", "openfunction"}, {"namespace", "openfunction"}};
+      }
+    }
+  }
+  // WasmEdge workloads (seed 001 §8).
+  json::object& meta = EnsureObject(root, "metadata");
+  const json::object* ann = ObjectAt(meta, {"annotations"});
+  bool wasm = ann && ann->contains(kWasmVariantAnnotation);
+  std::string_view runtime = StringOr(&spec, "workloadRuntime", "");
+  if (!wasm && runtime.size() == 8) {
+    std::string lower;
+    for (char c : runtime) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == "wasmedge") {
+      EnsureObject(meta, "annotations")[kWasmVariantAnnotation] = kWasmCompatSmart;
+      wasm = true;
+    }
+  }
+  if (!wasm) return;
+  if (json::object* build = ObjectAt(spec, {"build"})) {
+    json::object& sw = EnsureObject(*build, "shipwright");
+    if (!sw.contains("strategy")) {
+      sw["strategy"] = json::object{{"name", "wasmedge"}, {"kind", "ClusterBuildStrategy"}};
+    }
+  }
+  if (json::object* serving = ObjectAt(spec, {"serving"})) {
+    json::object& sann = EnsureObject(*serving, "annotations");
+    if (!sann.contains(kWasmVariantAnnotation)) sann[kWasmVariantAnnotation] = kWasmCompatSmart;
+    if (json::object* tmpl = ObjectAt(*serving, {"template"}); tmpl && !tmpl->contains("runtimeClassName")) {
+      (*tmpl)["runtimeClassName"] = "openfunction-crun";
+    }
+  }
+}
+
+// --- validation (the function webhook's Validate()) --------------------------
+
+int64_t IntOr(const json::object* obj, std::string_view key, int64_t fallback) {
+  if (!obj) return fallback;
+  const json::value* v = obj->if_contains(key);
+  return v && v->is_int64() ? v->as_int64() : fallback;
+}
+
+void CheckNonNegative(const json::object* obj, std::string_view key, const std::string& path,
+                      Reporter* rep) {
+  if (!obj || !obj->contains(key)) return;
+  int64_t v = IntOr(obj, key, 0);
+  if (v < 0) rep->Error(JoinPath(path, key), "must not be less than 0, got " + std::to_string(v));
+}
+
+void CheckDuration(const json::object* obj, std::string_view key, const std::string& path,
+                   Reporter* rep) {
+  if (!obj) return;
+  const json::value* v = obj->if_contains(key);
+  if (!v || !v->is_string()) return;
+  double secs = 0;
+  std::string p = JoinPath(path, key);
+  if (!ParseGoDuration(v->as_string(), &secs)) {
+    rep->Error(p, "invalid duration \"" + std::string(v->as_string()) +
+                      "\" (use a number with a unit: ns, us, ms, s, m, h; e.g. 5m0s)");
+  } else if (secs < 0) {
+    rep->Error(p, "must not be less than 0, got " + std::string(v->as_string()));
+  }
+}
+
+void ValidateBuild(const json::object& spec, const json::object& build, Reporter* rep) {
+  if (const json::object* cred = ObjectAt(spec, {"imageCredentials"});
+      cred && StringOr(cred, "name", "").empty()) {
+    rep->Error("spec.imageCredentials.name", "must be set when spec.build is set");
+  }
+  if (!build.contains("builder") && !build.contains("dockerfile")) {
+    rep->Error("spec.build.builder", "one of spec.build.builder or spec.build.dockerfile is required");
+  }
+  const json::object* src = ObjectAt(build, {"srcRepo"});
+  if (src && StringOr(src, "url", "").empty() && !src->contains("bundleContainer")) {
+    rep->Error("spec.build.srcRepo", "one of url or bundleContainer is required");
+  }
+  CheckDuration(&build, "timeout", "spec.build", rep);
+  CheckDuration(&build, "builderMaxAge", "spec.build", rep);
+  CheckNonNegative(&build, "successfulBuildsHistoryLimit", "spec.build", rep);
+  CheckNonNegative(&build, "failedBuildsHistoryLimit", "spec.build", rep);
+  if (const json::object* sw = ObjectAt(build, {"shipwright"})) {
+    if (const json::object* st = ObjectAt(*sw, {"strategy"})) {
+      std::string_view kind = StringOr(st, "kind", "ClusterBuildStrategy");
+      if (kind != "ClusterBuildStrategy" && kind != "BuildStrategy") {
+        rep->Error("spec.build.shipwright.strategy.kind",
+                   "must be one of \"BuildStrategy\", \"ClusterBuildStrategy\"; got \"" +
+                       std::string(kind) + "\"");
+      }
+    }
+    CheckDuration(sw, "timeout", "spec.build.shipwright", rep);
+  }
+}
+
+bool IsHostname(std::string_view h) {
+  if (h.starts_with("*.")) h.remove_prefix(2);
+  return IsDns1123Subdomain(h);
+}
+
+void ValidateServing(const json::object& serving, Reporter* rep) {
+  const std::string base = "spec.serving";
+  CheckDuration(&serving, "timeout", base, rep);
+  if (const json::object* so = ObjectAt(serving, {"scaleOptions"})) {
+    const std::string sp = base + ".scaleOptions";
+    int64_t min = IntOr(so, "minReplicas", 0), max = IntOr(so, "maxReplicas", 10);
+    if (min < 0) rep->Error(sp + ".minReplicas", "must not be less than 0, got " + std::to_string(min));
+    if (max < 0) rep->Error(sp + ".maxReplicas", "must not be less than 0, got " + std::to_string(max));
+    if (min >= 0 && max >= 0 && min > max) {
+      rep->Error(sp + ".minReplicas", "must not be greater than maxReplicas (" + std::to_string(min) +
+                                          " > " + std::to_string(max) + ")");
+    }
+    if (const json::object* keda = ObjectAt(*so, {"keda"})) {
+      int n = keda->contains("scaledJob") + keda->contains("scaledObject") +
+              keda->contains("httpScaledObject");
+      if (n > 1) {
+        rep->Error(sp + ".keda", "at most one of scaledJob, scaledObject and httpScaledObject may be set");
+      }
+      const std::string kp = sp + ".keda";
+      if (const json::object* o = ObjectAt(*keda, {"scaledObject"})) {
+        CheckNonNegative(o, "pollingInterval", kp + ".scaledObject", rep);
+        CheckNonNegative(o, "cooldownPeriod", kp + ".scaledObject", rep);
+      }
+      if (const json::object* h = ObjectAt(*keda, {"httpScaledObject"})) {
+        CheckNonNegative(h, "targetPendingRequests", kp + ".httpScaledObject", rep);
+        CheckNonNegative(h, "cooldownPeriod", kp + ".httpScaledObject", rep);
+      }
+      if (const json::object* j = ObjectAt(*keda, {"scaledJob"})) {
+        std::string_view rp = StringOr(j, "restartPolicy", "Never");
+        if (rp != "Always" && rp != "OnFailure" && rp != "Never") {
+          rep->Error(kp + ".scaledJob.restartPolicy",
+                     "must be one of \"Always\", \"OnFailure\", \"Never\"; got \"" + std::string(rp) + "\"");
+        }
+        for (std::string_view k : {"pollingInterval", "successfulJobsHistoryLimit", "failedJobsHistoryLimit"}) {
+          CheckNonNegative(j, k, kp + ".scaledJob", rep);
+        }
+      }
+    }
+  }
+  const json::object* http = ObjectAt(serving, {"triggers", "http"});
+  if (!http) return;
+  const std::string hp = base + ".triggers.http";
+  if (const json::value* port = http->if_contains("port"); port && port->is_int64()) {
+    int64_t p = port->as_int64();
+    if (p < 1 || p > 65535) rep->Error(hp + ".port", "must be in 1..65535, got " + std::to_string(p));
+  }
+  std::string_view engine = StringOr(http, "engine", "knative");
+  if (engine != "knative" && engine != "keda") {
+    rep->Error(hp + ".engine", "must be one of \"knative\", \"keda\"; got \"" + std::string(engine) + "\"");
+  }
+  if (const json::object* route = ObjectAt(*http, {"route"})) {
+    if (const json::value* hosts = route->if_contains("hostnames"); hosts && hosts->is_array()) {
+      size_t i = 0;
+      for (const json::value& h : hosts->as_array()) {
+        if (h.is_string() && !IsHostname(h.as_string())) {
+          rep->Error(IndexPath(hp + ".route.hostnames", i),
+                     "\"" + std::string(h.as_string()) + "\" is not a valid hostname");
+        }
+        ++i;
+      }
+    }
+  }
+}
+
+void Validate(const json::object& root, Reporter* rep) {
+  const json::object* spec = ObjectAt(root, {"spec"});
+  if (!spec) {
+    rep->Error("spec", "required field is missing");
+    return;
+  }
+  if (StringOr(spec, "image", "").empty() && spec->contains("image")) {
+    rep->Error("spec.image", "must not be empty");
+  }
+  const json::object* build = ObjectAt(*spec, {"build"});
+  const json::object* serving = ObjectAt(*spec, {"serving"});
+  if (build) ValidateBuild(*spec, *build, rep);
+  if (serving) ValidateServing(*serving, rep);
+  if (!build && !serving) rep->Error("spec.serving", "required when spec.build is not set");
+}
+
+}  // namespace
+
+KindRules FunctionRules() {
+  KindRules r;
+  r.group = "core.openfunction.io";
+  r.kind = "Function";
+  r.namespaced = true;
+  r.name_is_label = true;
+  r.versions = {"v1beta1", "v1beta2"};
+  r.normalize = Normalize;
+  r.convert = Convert;
+  r.defaults = Defaults;
+  r.validate = Validate;
+  return r;
+}
+
+}  // namespace ofn::spec::internal

@@ -1,0 +1,59 @@
+// Per-kind rules: what OpenFunction's webhooks and conversion do for each kind
+// beyond the CRD schema. Internal.
+#ifndef LIBOFN_SPEC_INTERNAL_KINDS_H_
+#define LIBOFN_SPEC_INTERNAL_KINDS_H_
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <string_view>
+#include <vector>
+
+#include "libofn/spec/internal/tree.h"
+
+namespace ofn::spec::internal {
+
+struct ObjectData {
+  json::value root;  // apiVersion, kind, metadata, spec, status
+};
+
+struct KindRules {
+  std::string_view group;
+  std::string_view kind;
+  bool namespaced = true;
+  bool name_is_label = false;  // name must be a DNS-1123 label (it becomes a host label)
+  std::vector<std::string_view> versions;  // served; the last one is the storage version
+  // Rewrites the accepted non-CRD forms of the seeds, with a warning each. Runs
+  // before the schema check, on the version the user wrote.
+  void (*normalize)(json::object& root, std::string_view version, Reporter* rep) = nullptr;
+  // Converts from `version` to the storage version (only called when they differ).
+  void (*convert)(json::object& root, std::string_view version, Reporter* rep) = nullptr;
+  // Webhook defaulting, after schema defaults.
+  void (*defaults)(json::object& root) = nullptr;
+  // Webhook validation on the defaulted storage-version object.
+  void (*validate)(const json::object& root, Reporter* rep) = nullptr;
+
+  std::string_view storage_version() const { return versions.back(); }
+};
+
+const KindRules* FindKind(std::string_view group, std::string_view kind);
+const std::vector<KindRules>& AllKinds();
+
+// Rule sets, one file each.
+KindRules FunctionRules();
+KindRules GatewayRules();
+std::vector<KindRules> EventsRules();
+
+// Helpers shared by the rule files.
+json::object* ObjectAt(json::object& root, std::initializer_list<std::string_view> path);
+const json::object* ObjectAt(const json::object& root, std::initializer_list<std::string_view> path);
+json::object& EnsureObject(json::object& parent, std::string_view key);
+const json::value* ValueAt(const json::object& root, std::initializer_list<std::string_view> path);
+std::string_view StringOr(const json::object* obj, std::string_view key, std::string_view fallback);
+bool IsDns1123Label(std::string_view s);
+bool IsDns1123Subdomain(std::string_view s);
+// Go's time.ParseDuration syntax ("5m0s", "300ms", "-1h"); false if malformed.
+bool ParseGoDuration(std::string_view text, double* seconds);
+
+}  // namespace ofn::spec::internal
+
+#endif  // LIBOFN_SPEC_INTERNAL_KINDS_H_

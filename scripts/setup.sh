@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what libofn needs from Debian's packages. Idempotent: when every
+# package is already installed it does nothing (no apt-get update, no install).
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  g++ meson ninja-build pkg-config git
+  # libraries
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libboost-filesystem1.81-dev libboost-program-options1.81-dev
+  libsqlite3-dev sqlite3 libgit2-dev
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  libyaml-cpp-dev libcli11-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # python bindings and test tools (python packages come from Debian, not PyPI)
+  python3 python3-dev pybind11-dev python3-yaml python3-jsonschema python3-pytest
+  curl
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
