@@ -16,7 +16,7 @@ int& ExitCode() {
 
 namespace {
 
-int ValidateFiles(const std::vector<std::string>& files, bool quiet) {
+int ValidateFiles(const std::vector<std::string>& files, bool quiet, const std::string& output) {
   int errors = 0;
   for (const std::string& file : files) {
     spec::ParseResult r = spec::ParseManifestFile(file);
@@ -24,8 +24,14 @@ int ValidateFiles(const std::vector<std::string>& files, bool quiet) {
       std::fprintf(stderr, "%s\n", d.ToString().c_str());
       if (d.severity == spec::Severity::kError) ++errors;
     }
-    if (!quiet) {
-      for (const spec::Object& o : r.objects) std::printf("OK %s\n", o.Ref().c_str());
+    for (const spec::Object& o : r.objects) {
+      if (output == "yaml") {
+        std::printf("---\n%s", o.ToYaml().c_str());
+      } else if (output == "json") {
+        std::printf("%s\n", o.ToJson(true).c_str());
+      } else if (!quiet) {
+        std::printf("OK %s\n", o.Ref().c_str());
+      }
     }
   }
   return errors == 0 ? 0 : 1;
@@ -42,10 +48,15 @@ void AddValidateCommand(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_flag("-q,--quiet", *quiet, "print only errors and warnings");
+  auto output = std::make_shared<std::string>();
+  cmd->add_option("-o,--output", *output,
+                  "print each valid object as the platform stores it: defaulted, converted to "
+                  "its storage version")
+      ->check(CLI::IsMember({"yaml", "json"}));
   cmd->footer(
       "Prints 'OK Kind/name' for each valid object and every error as\n"
       "FILE:LINE:COLUMN: FIELD.PATH: message. Exits 1 when any error was found.");
-  cmd->callback([files, quiet] { ExitCode() = ValidateFiles(*files, *quiet); });
+  cmd->callback([files, quiet, output] { ExitCode() = ValidateFiles(*files, *quiet, *output); });
 }
 
 }  // namespace ofn::cli

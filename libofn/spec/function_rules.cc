@@ -384,11 +384,6 @@ void ValidateBuild(const json::object& spec, const json::object& build, Reporter
   }
 }
 
-bool IsHostname(std::string_view h) {
-  if (h.starts_with("*.")) h.remove_prefix(2);
-  return IsDns1123Subdomain(h);
-}
-
 void ValidateServing(const json::object& serving, Reporter* rep) {
   const std::string base = "spec.serving";
   CheckDuration(&serving, "timeout", base, rep);
@@ -439,18 +434,6 @@ void ValidateServing(const json::object& serving, Reporter* rep) {
   if (engine != "knative" && engine != "keda") {
     rep->Error(hp + ".engine", "must be one of \"knative\", \"keda\"; got \"" + std::string(engine) + "\"");
   }
-  if (const json::object* route = ObjectAt(*http, {"route"})) {
-    if (const json::value* hosts = route->if_contains("hostnames"); hosts && hosts->is_array()) {
-      size_t i = 0;
-      for (const json::value& h : hosts->as_array()) {
-        if (h.is_string() && !IsHostname(h.as_string())) {
-          rep->Error(IndexPath(hp + ".route.hostnames", i),
-                     "\"" + std::string(h.as_string()) + "\" is not a valid hostname");
-        }
-        ++i;
-      }
-    }
-  }
 }
 
 void Validate(const json::object& root, Reporter* rep) {
@@ -466,7 +449,9 @@ void Validate(const json::object& root, Reporter* rep) {
   const json::object* serving = ObjectAt(*spec, {"serving"});
   if (build) ValidateBuild(*spec, *build, rep);
   if (serving) ValidateServing(*serving, rep);
-  if (!build && !serving) rep->Error("spec.serving", "required when spec.build is not set");
+  if (!spec->contains("build") && !spec->contains("serving")) {
+    rep->Error("spec.serving", "required when spec.build is not set");
+  }
 }
 
 }  // namespace

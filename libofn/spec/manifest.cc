@@ -2,7 +2,10 @@
 // normalization -> CRD schema -> conversion to the storage version -> schema
 // and webhook defaults -> webhook validation -> Object.
 #include <boost/json.hpp>
+#include <algorithm>
+#include <cstring>
 #include <fstream>
+#include <tuple>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -218,7 +221,9 @@ void ProcessDocument(json::value root, const internal::SourceMap& marks, const s
     return;
   }
   internal::ValidateAgainstSchema(root, *schema, &rep);
-  if (rep.errors()) return;
+  // A schema-invalid object in the storage version still gets the webhook
+  // checks, so that every error of the document is reported at once.
+  if (rep.errors() && version != rules->storage_version()) return;
   if (version != rules->storage_version()) {
     if (rules->convert) rules->convert(obj, version, &rep);
     obj["apiVersion"] = std::string(group) + "/" + std::string(rules->storage_version());
@@ -230,11 +235,13 @@ void ProcessDocument(json::value root, const internal::SourceMap& marks, const s
     if (rep.errors()) return;
     schema = storage;
   }
+  int schema_errors = rep.errors();
   internal::ApplySchemaDefaults(&root, *schema);
   if (rules->defaults) rules->defaults(obj);
   if (rules->validate) rules->validate(obj, &rep);
+  if (rep.errors()) return;
   // Defaults must leave a schema-valid object; anything else is our bug.
-  internal::ValidateAgainstSchema(root, *schema, &rep);
+  if (schema_errors == 0) internal::ValidateAgainstSchema(root, *schema, &rep);
   if (rep.errors()) return;
   auto data = std::make_shared<internal::ObjectData>();
   data->root = internal::Canonical(root);
@@ -274,7 +281,13 @@ ParseResult ParseManifests(std::string_view text, const std::string& file,
   ParseResult result;
   std::vector<internal::Document> docs = internal::ParseYaml(text, file, &result.diagnostics);
   for (internal::Document& doc : docs) {
+    size_t first = result.diagnostics.size();
     ProcessDocument(std::move(doc.root), doc.marks, file, options, &result);
+    // Report a document's findings top to bottom.
+    std::stable_sort(result.diagnostics.begin() + static_cast<std::ptrdiff_t>(first),
+                     result.diagnostics.end(), [](const Diagnostic& a, const Diagnostic& b) {
+                       return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+                     });
   }
   return result;
 }

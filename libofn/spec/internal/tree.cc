@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <limits>
 #include <regex>
+#include <sstream>
 
 namespace ofn::spec::internal {
 namespace {
@@ -281,7 +282,14 @@ std::string TypeName(const json::value& v) {
 
 std::string Describe(const json::value& v) {
   if (v.is_object() || v.is_array() || v.is_null()) return TypeName(v);
-  std::string text = json::serialize(v);
+  std::string text;
+  if (v.is_double()) {
+    std::ostringstream os;
+    os << v.as_double();
+    text = os.str();
+  } else {
+    text = json::serialize(v);
+  }
   if (text.size() > 60) text = text.substr(0, 57) + "...";
   return TypeName(v) + " " + text;
 }

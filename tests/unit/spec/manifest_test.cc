@@ -1,0 +1,167 @@
+#include <gtest/gtest.h>
+
+#include "libofn/spec/object.h"
+#include "tests/unit/test_util.h"
+
+namespace ofn::spec {
+namespace {
+
+using ofn::testing::DataPath;
+using ofn::testing::YamlFiles;
+
+std::vector<std::string> Lines(const ParseResult& r) {
+  std::vector<std::string> out;
+  for (const Diagnostic& d : r.diagnostics) out.push_back(d.ToString());
+  return out;
+}
+
+TEST(ManifestTest, FiveMistakesGiveFiveErrorsWithPositions) {
+  ParseResult r = ParseManifestFile(DataPath("manifests/five_errors.yaml"));
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(r.objects.empty());
+  std::string f = DataPath("manifests/five_errors.yaml");
+  std::vector<std::string> want = {
+      f + ":5:9: metadata.name: \"Bad_Name\" is not a DNS-1123 label (lower case alphanumerics and "
+          "'-', starting and ending with an alphanumeric, at most 63)",
+      f + ":11:20: spec.serving.scaleOptions.minReplicas: must be of type integer, got string \"two\"",
+      f + ":14:15: spec.serving.triggers.http.port: must be in 1..65535, got 70000",
+      f + ":19:27: spec.serving.triggers.http.route.rules[0].matches[0].path.type: must be one of "
+          "\"Exact\", \"PathPrefix\", \"RegularExpression\"; got string \"Prefix\"",
+      f + ":21:5: spec.serving.timeoutt: unknown field \"timeoutt\"",
+  };
+  EXPECT_EQ(Lines(r), want);
+}
+
+TEST(ManifestTest, PortOutOfRangeOnOtherwiseValidFunction) {
+  ParseResult r = ParseManifests(
+      "apiVersion: core.openfunction.io/v1beta2\nkind: Function\nmetadata:\n  name: f\n"
+      "spec:\n  image: x\n  serving:\n    triggers:\n      http:\n        port: 70000\n",
+      "fn.yaml");
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_EQ(r.diagnostics[0].ToString(),
+            "fn.yaml:10:15: spec.serving.triggers.http.port: must be in 1..65535, got 70000");
+}
+
+TEST(ManifestTest, UnknownKindAndUnservedVersion) {
+  ParseResult r = ParseManifests(
+      "apiVersion: core.openfunction.io/v1alpha9\nkind: Function\nmetadata: {name: f}\n---\n"
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\nkind: Function\n",
+      "k.yaml");
+  std::vector<std::string> got = Lines(r);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0], "k.yaml:1:13: apiVersion: version v1alpha9 of Function is not served (served: "
+                    "v1beta1, v1beta2)");
+  EXPECT_NE(got[1].find("k.yaml:6:7: kind: unknown kind ConfigMap in v1"), std::string::npos);
+  EXPECT_EQ(got[2], "k.yaml:9:1: apiVersion: required field is missing");
+}
+
+TEST(ManifestTest, NamespaceDefaultsAndClusterScope) {
+  ParseResult r = ParseManifests(
+      "apiVersion: events.openfunction.io/v1alpha1\nkind: EventBus\nmetadata: {name: b}\n"
+      "spec: {natsStreaming: {natsURL: 'nats://x:4222', natsStreamingClusterID: stan, subscriptionType: queue, durableSubscriptionName: d}}\n---\n"
+      "apiVersion: events.openfunction.io/v1alpha1\nkind: ClusterEventBus\n"
+      "metadata: {name: c, namespace: x}\nspec: {natsStreaming: {natsURL: 'nats://x:4222', natsStreamingClusterID: stan, subscriptionType: queue, durableSubscriptionName: d}}\n",
+      "n.yaml", ParseOptions{"team-a"});
+  ASSERT_TRUE(r.ok()) << ::testing::PrintToString(Lines(r));
+  ASSERT_EQ(r.objects.size(), 2u);
+  EXPECT_EQ(r.objects[0].ns(), "team-a");
+  EXPECT_EQ(r.objects[1].ns(), "");
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_EQ(r.diagnostics[0].severity, Severity::kWarning);
+}
+
+TEST(ManifestTest, MetadataChecks) {
+  ParseResult r = ParseManifests(
+      "apiVersion: core.openfunction.io/v1beta2\nkind: Function\nmetadata:\n  name: f\n"
+      "  namespace: Team\n  labels:\n    'bad key!': x\n    ok: 'not valid value!'\n"
+      "  annotations:\n    a: 1\n  owner: me\nspec: {image: x, serving: {}}\n",
+      "m.yaml");
+  std::vector<std::string> got = Lines(r);
+  std::vector<std::string> want = {
+      "m.yaml:5:14: metadata.namespace: \"Team\" is not a DNS-1123 label",
+      "m.yaml:7:5: metadata.labels[bad key!]: invalid key: must be a qualified name ([prefix/]name, "
+      "name up to 63 alphanumeric characters, '-', '_' or '.')",
+      "m.yaml:8:9: metadata.labels.ok: invalid label value \"not valid value!\"",
+      "m.yaml:10:8: metadata.annotations.a: must be of type string, got integer 1",
+      "m.yaml:11:3: metadata.owner: unknown field \"owner\"",
+  };
+  EXPECT_EQ(got, want);
+}
+
+TEST(ManifestTest, ListWrapperIsUnpacked) {
+  ParseResult r = ParseManifests(
+      "apiVersion: v1\nkind: List\nitems:\n"
+      "- apiVersion: core.openfunction.io/v1beta2\n  kind: Function\n  metadata: {name: a}\n"
+      "  spec: {image: x, serving: {}}\n"
+      "- apiVersion: core.openfunction.io/v1beta2\n  kind: Function\n  metadata: {name: b}\n"
+      "  spec: {serving: {}}\n",
+      "l.yaml");
+  ASSERT_EQ(r.objects.size(), 1u);
+  EXPECT_EQ(r.objects[0].name(), "a");
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_EQ(r.diagnostics[0].ToString(), "l.yaml:11:9: spec.image: required field is missing");
+}
+
+TEST(ManifestTest, JsonInputIsAccepted) {
+  ParseResult r = ParseManifests(
+      R"({"apiVersion":"core.openfunction.io/v1beta2","kind":"Function",)"
+      R"("metadata":{"name":"j"},"spec":{"image":"x","serving":{"triggers":{"http":{"port":9000}}}}})",
+      "j.json");
+  ASSERT_TRUE(r.ok()) << ::testing::PrintToString(Lines(r));
+  EXPECT_NE(r.objects[0].SpecJson().find("\"port\":9000"), std::string::npos);
+}
+
+TEST(ManifestTest, UnreadableFileIsOneError) {
+  ParseResult r = ParseManifestFile("/nonexistent/file.yaml");
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_NE(r.diagnostics[0].message.find("cannot read file"), std::string::npos);
+}
+
+// Every manifest the tests use that parses: serialize -> parse gives an equal
+// object, through YAML and through JSON, and serializing is stable.
+TEST(ManifestTest, RoundTripOfEveryAcceptedManifest) {
+  int objects = 0;
+  for (const char* dir : {"seeds/verbatim", "seeds/completed", "manifests"}) {
+    for (const std::string& file : YamlFiles(dir)) {
+      ParseResult r = ParseManifestFile(file);
+      for (const Object& o : r.objects) {
+        ++objects;
+        ParseResult y = ParseManifests(o.ToYaml(), file + "#yaml");
+        ASSERT_TRUE(y.ok()) << file << "\n" << o.ToYaml() << ::testing::PrintToString(Lines(y));
+        ASSERT_EQ(y.objects.size(), 1u);
+        EXPECT_TRUE(y.objects[0] == o) << file << "\n" << o.ToYaml() << "\n" << y.objects[0].ToYaml();
+        EXPECT_EQ(y.objects[0].ToYaml(), o.ToYaml());
+        ParseResult j = ParseManifests(o.ToJson(), file + "#json");
+        ASSERT_TRUE(j.ok()) << file;
+        EXPECT_TRUE(j.objects[0] == o) << file;
+        for (const Diagnostic& d : y.diagnostics) {
+          EXPECT_NE(d.severity, Severity::kWarning) << "normalized output must not warn: " << d.ToString();
+        }
+      }
+    }
+  }
+  EXPECT_GE(objects, 40);
+}
+
+TEST(ManifestTest, YamlQuotesStringsThatWouldReadAsOtherTypes) {
+  ParseResult r = ParseManifests(
+      "apiVersion: core.openfunction.io/v1beta2\nkind: Function\nmetadata:\n  name: q\n"
+      "  annotations: {a: 'yes', b: '0x10', c: '', d: ' lead', e: 'x: y', f: '#c', g: '1.0', "
+      "h: \"multi\\nline\", i: 'null', j: '-1', k: '*.x', l: '1e3', m: 'on'}\n"
+      "spec: {image: x, serving: {}}\n",
+      "q.yaml");
+  ASSERT_TRUE(r.ok());
+  ParseResult again = ParseManifests(r.objects[0].ToYaml(), "again.yaml");
+  ASSERT_TRUE(again.ok()) << r.objects[0].ToYaml();
+  EXPECT_TRUE(again.objects[0] == r.objects[0]) << r.objects[0].ToYaml();
+}
+
+TEST(ManifestTest, DiagnosticsOfADocumentAreInLineOrder) {
+  ParseResult r = ParseManifestFile(DataPath("manifests/five_errors.yaml"));
+  for (size_t i = 1; i < r.diagnostics.size(); ++i) {
+    EXPECT_LE(r.diagnostics[i - 1].line, r.diagnostics[i].line);
+  }
+}
+
+}  // namespace
+}  // namespace ofn::spec

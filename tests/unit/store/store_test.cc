@@ -1,0 +1,264 @@
+#include "libofn/store/store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "libofn/platform/apply.h"
+#include "libofn/spec/object.h"
+#include "tests/unit/test_util.h"
+
+namespace ofn::store {
+namespace {
+
+using ofn::testing::TempDir;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Store::Options o;
+    o.clock = &clock_;
+    auto s = Store::Open(dir_.path() + "/state.db", o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(s).value();
+  }
+
+  static Record Fn(const std::string& name, const std::string& spec = R"({"image":"a"})") {
+    Record r;
+    r.kind = "Function";
+    r.ns = "default";
+    r.name = name;
+    r.api_version = "core.openfunction.io/v1beta2";
+    r.spec = spec;
+    return r;
+  }
+
+  TempDir dir_;
+  ManualClock clock_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreTest, CreateGetList) {
+  auto a = store_->Create(Fn("a"));
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->generation, 1);
+  EXPECT_EQ(a->resource_version, 1);
+  EXPECT_EQ(a->uid.size(), 36u);
+  EXPECT_EQ(a->creation_time, clock_.Now().time_since_epoch().count());
+  ASSERT_TRUE(store_->Create(Fn("b")).ok());
+  auto dup = store_->Create(Fn("a"));
+  EXPECT_EQ(dup.status().code(), StatusCode::kAlreadyExists);
+  auto got = store_->Get("Function", "default", "a");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->uid, a->uid);
+  auto list = store_->List("Function");
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[1].name, "b");
+  EXPECT_EQ(store_->Get("Function", "default", "zz").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->List("Function", "other")->size(), 0u);
+}
+
+TEST_F(StoreTest, GenerationBumpsOnSpecChangeOnly) {
+  auto a = store_->Create(Fn("a", R"({"image":"a","x":1})"));
+  Record r = *a;
+  r.spec = R"({"x":1,"image":"a"})";  // same JSON, other order
+  auto same = store_->Update(r);
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(same->generation, 1);
+  EXPECT_EQ(same->resource_version, a->resource_version);  // nothing written
+  r.labels["team"] = "x";
+  r.resource_version = 0;
+  auto labelled = store_->Update(r);
+  EXPECT_EQ(labelled->generation, 1);
+  EXPECT_GT(labelled->resource_version, a->resource_version);
+  r.spec = R"({"image":"b"})";
+  auto changed = store_->Update(r);
+  EXPECT_EQ(changed->generation, 2);
+  auto status = store_->UpdateStatus("Function", "default", "a", R"({"serving":{"state":"Running"}})");
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->generation, 2);
+  EXPECT_EQ(status->spec, R"({"image":"b"})");
+  // Update keeps the status.
+  r.spec = R"({"image":"c"})";
+  auto kept = store_->Update(r);
+  EXPECT_EQ(kept->status, R"({"serving":{"state":"Running"}})");
+}
+
+TEST_F(StoreTest, StaleResourceVersionConflicts) {
+  auto a = store_->Create(Fn("a"));
+  Record first = *a, second = *a;
+  first.spec = R"({"image":"x"})";
+  ASSERT_TRUE(store_->Update(first).ok());
+  second.spec = R"({"image":"y"})";
+  auto conflict = store_->Update(second);
+  EXPECT_EQ(conflict.status().code(), StatusCode::kConflict);
+  EXPECT_EQ(store_->Get("Function", "default", "a")->spec, R"({"image":"x"})");
+  EXPECT_EQ(store_->UpdateStatus("Function", "default", "a", "{}", a->resource_version).status().code(),
+            StatusCode::kConflict);
+  EXPECT_EQ(store_->Delete("Function", "default", "a", a->resource_version).code(), StatusCode::kConflict);
+}
+
+TEST_F(StoreTest, InvalidJsonIsRejected) {
+  EXPECT_EQ(store_->Create(Fn("a", "{not json")).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->List("Function")->size(), 0u);
+}
+
+TEST_F(StoreTest, FinalizersHoldDeletion) {
+  Record r = Fn("a");
+  r.finalizers = {"ofn.io/cleanup"};
+  ASSERT_TRUE(store_->Create(r).ok());
+  clock_.Advance(std::chrono::seconds(5));
+  ASSERT_TRUE(store_->Delete("Function", "default", "a").ok());
+  auto held = store_->Get("Function", "default", "a");
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(held->deletion_time, clock_.Now().time_since_epoch().count());
+  Record done = *held;
+  done.finalizers.clear();
+  ASSERT_TRUE(store_->Update(done).ok());
+  EXPECT_EQ(store_->Get("Function", "default", "a").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, WatchSeesEveryChangeInOrder) {
+  std::vector<std::string> seen;
+  int64_t id = store_->Watch("Function", [&](const WatchEvent& ev) {
+    seen.push_back(std::string(EventTypeName(ev.type)) + " " + ev.record.name + " " +
+                   std::to_string(ev.record.resource_version));
+  });
+  int other = 0;
+  store_->Watch("", [&](const WatchEvent&) { ++other; });
+  ASSERT_TRUE(store_->Create(Fn("a")).ok());
+  Record gw = Fn("g");
+  gw.kind = "Gateway";
+  ASSERT_TRUE(store_->Create(gw).ok());
+  ASSERT_TRUE(store_->UpdateStatus("Function", "default", "a", R"({"x":1})").ok());
+  ASSERT_TRUE(store_->Delete("Function", "default", "a").ok());
+  store_->Unwatch(id);
+  ASSERT_TRUE(store_->Create(Fn("b")).ok());
+  std::vector<std::string> want = {"ADDED a 1", "MODIFIED a 3", "DELETED a 4"};
+  EXPECT_EQ(seen, want);
+  EXPECT_EQ(other, 5);
+}
+
+TEST_F(StoreTest, WatcherMayWriteToTheStore) {
+  std::vector<std::string> order;
+  store_->Watch("Function", [&](const WatchEvent& ev) {
+    order.push_back(ev.record.name);
+    if (ev.record.name == "a" && ev.type == EventType::kAdded) {
+      ASSERT_TRUE(store_->UpdateStatus("Function", "default", "a", R"({"seen":true})").ok());
+    }
+  });
+  ASSERT_TRUE(store_->Create(Fn("a")).ok());
+  EXPECT_EQ(order.size(), 2u);  // ADDED, then the watcher's own MODIFIED
+}
+
+TEST_F(StoreTest, TransactionIsAllOrNothing) {
+  std::vector<WatchEvent> events;
+  store_->Watch("", [&](const WatchEvent& ev) { events.push_back(ev); });
+  Status st = store_->Transact([&](Transaction& t) -> Status {
+    OFN_RETURN_IF_ERROR(t.Create(Fn("a")).status());
+    OFN_RETURN_IF_ERROR(t.Create(Fn("b")).status());
+    return t.Create(Fn("a")).status();  // AlreadyExists: rolls everything back
+  });
+  EXPECT_EQ(st.code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->List("Function")->size(), 0u);
+  EXPECT_TRUE(events.empty());
+  EXPECT_EQ(store_->resource_version(), 0);
+  ASSERT_TRUE(store_->Transact([&](Transaction& t) -> Status {
+    OFN_RETURN_IF_ERROR(t.Create(Fn("a")).status());
+    return t.Create(Fn("b")).status();
+  }).ok());
+  EXPECT_EQ(store_->List("Function")->size(), 2u);
+  EXPECT_EQ(events.size(), 2u);
+}
+
+TEST_F(StoreTest, RevisionsBuildsAndOffsets) {
+  ASSERT_TRUE(store_->Transact([&](Transaction& t) -> Status {
+    for (int i = 1; i <= 3; ++i) {
+      RevisionRecord r{"default", "hello", "hello-0000" + std::to_string(i), i, R"({"image":"x"})",
+                       "h" + std::to_string(i), "{}", 0};
+      OFN_RETURN_IF_ERROR(t.PutRevision(r));
+    }
+    OFN_RETURN_IF_ERROR(t.DeleteRevision("default", "hello-00001"));
+    OFN_RETURN_IF_ERROR(t.PutBuild(BuildRecord{"default", "hello", "hello-build-1", "Succeeded", "src",
+                                               "img", "{}", 10, 20}));
+    OFN_RETURN_IF_ERROR(t.SetOffset("kafka/default/s", "42"));
+    OFN_ASSIGN_OR_RETURN(auto revs, t.ListRevisions("default", "hello"));
+    EXPECT_EQ(revs.size(), 2u);
+    EXPECT_EQ(revs[0].name, "hello-00002");
+    OFN_ASSIGN_OR_RETURN(auto rev, t.GetRevision("default", "hello-00003"));
+    EXPECT_EQ(rev.spec_hash, "h3");
+    EXPECT_EQ(t.GetRevision("default", "hello-00001").status().code(), StatusCode::kNotFound);
+    OFN_ASSIGN_OR_RETURN(auto builds, t.ListBuilds("default", "hello"));
+    EXPECT_EQ(builds.size(), 1u);
+    OFN_ASSIGN_OR_RETURN(std::string off, t.GetOffset("kafka/default/s"));
+    EXPECT_EQ(off, "42");
+    return Status();
+  }).ok());
+}
+
+TEST_F(StoreTest, ReopenKeepsEverythingAndSchemaIsCurrent) {
+  ASSERT_TRUE(store_->Create(Fn("a")).ok());
+  EXPECT_EQ(store_->schema_version(), Store::LatestSchemaVersion());
+  store_.reset();
+  auto again = Store::Open(dir_.path() + "/state.db");
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE((*again)->Get("Function", "default", "a").ok());
+  EXPECT_EQ((*again)->resource_version(), 1);
+  EXPECT_TRUE((*again)->IntegrityCheck().ok());
+}
+
+TEST(StoreMigrationTest, OldSchemaIsMigratedAndNewerIsRefused) {
+  TempDir dir;
+  std::string path = dir.path() + "/old.db";
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  // A version-1 database: objects table only, no event_offsets.
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+                         "INSERT INTO meta VALUES ('resource_version', 0);"
+                         "CREATE TABLE objects (kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT "
+                         "NULL, api_version TEXT NOT NULL, uid TEXT NOT NULL UNIQUE, generation INTEGER NOT "
+                         "NULL, resource_version INTEGER NOT NULL, spec TEXT NOT NULL, status TEXT NOT NULL, "
+                         "labels TEXT NOT NULL, annotations TEXT NOT NULL, finalizers TEXT NOT NULL, "
+                         "creation_time INTEGER NOT NULL, deletion_time INTEGER NOT NULL DEFAULT 0, PRIMARY "
+                         "KEY (kind, namespace, name)) WITHOUT ROWID; PRAGMA user_version = 1;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  {
+    auto s = Store::Open(path);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    EXPECT_EQ((*s)->schema_version(), 2);
+    EXPECT_TRUE((*s)->Transact([](Transaction& t) { return t.SetOffset("x", "1"); }).ok());
+  }
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto newer = Store::Open(path);
+  EXPECT_EQ(newer.status().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(StoreTest, ApplyObjectsIsAllOrNothing) {
+  auto good = spec::ParseManifests(
+      "apiVersion: core.openfunction.io/v1beta2\nkind: Function\nmetadata:\n  name: a\n"
+      "  labels: {team: x}\nspec: {image: img, serving: {}}\n",
+      "a.yaml");
+  ASSERT_TRUE(good.ok());
+  auto applied = platform::ApplyObjects(*store_, good.objects);
+  ASSERT_TRUE(applied.ok());
+  EXPECT_EQ((*applied)[0].labels.at("team"), "x");
+  EXPECT_NE((*applied)[0].spec.find("\"port\":8080"), std::string::npos);
+  int64_t rv = store_->resource_version();
+  // A batch whose second object cannot be written changes nothing.
+  std::vector<spec::Object> batch = good.objects;
+  batch.push_back(good.objects[0]);
+  Status st = store_->Transact([&](Transaction& t) -> Status {
+    for (const auto& o : batch) OFN_RETURN_IF_ERROR(t.Create(platform::ToRecord(o)).status());
+    return Status();
+  });
+  EXPECT_EQ(st.code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->resource_version(), rv);
+}
+
+}  // namespace
+}  // namespace ofn::store
