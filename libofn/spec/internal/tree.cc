@@ -1,8 +1,5 @@
 #include "libofn/spec/internal/tree.h"
 
-// GCC 12 reports a false -Wdangling-pointer inside yaml-cpp's node templates
-// (instantiated here); the warning is about yaml-cpp's code, not ours.
-#pragma GCC diagnostic ignored "-Wdangling-pointer"
 #include <yaml-cpp/yaml.h>
 
 #include <boost/json.hpp>
@@ -134,7 +131,9 @@ json::value Convert(const YAML::Node& n, const std::string& path, SourceMap* mar
     case YAML::NodeType::Map: {
       json::object obj;
       for (auto it = n.begin(); it != n.end(); ++it) {
-        const YAML::Node& k = it->first;
+        // Copies: `it->` yields a temporary whose members die with it.
+        const YAML::Node k = it->first;
+        const YAML::Node v = it->second;
         if (!k.IsScalar()) {
           rep->ErrorAt(ToMark(k.Mark()), path, "mapping keys must be scalars");
           continue;
@@ -146,7 +145,7 @@ json::value Convert(const YAML::Node& n, const std::string& path, SourceMap* mar
           continue;
         }
         marks->SetKey(child, ToMark(k.Mark()));
-        obj.emplace(key, Convert(it->second, child, marks, rep));
+        obj.emplace(key, Convert(v, child, marks, rep));
       }
       return obj;
     }

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Sets up the machine (Debian packages), builds libofn, runs every test suite
+# and ends with one line: "N passed, N failed". Exits non-zero on any failure.
+#
+#   scripts/test.sh               build/ and build-asan/ (address+undefined)
+#   OFN_SANITIZE=0 scripts/test.sh   skip the sanitizer build
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+bash scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+
+REPORTS=$(mktemp -d)
+trap 'rm -rf "$REPORTS"' EXIT
+status=0
+
+build() {  # dir, extra meson args...
+  local dir=$1; shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" "$@" >"$REPORTS/$dir-setup.log" 2>&1 || { cat "$REPORTS/$dir-setup.log"; return 1; }
+  fi
+  ninja -C "$dir" -j2 >"$REPORTS/$dir-build.log" 2>&1 || { tail -50 "$REPORTS/$dir-build.log"; return 1; }
+}
+
+run_gtests() {  # dir, report prefix
+  local dir=$1 prefix=$2
+  for t in spec_test store_test common_test store_crash_test; do
+    local exe="$dir/tests/$t" args=()
+    [ "$t" = store_crash_test ] && args=(--child="$dir/tests/store_crash_child")
+    touch "$REPORTS/$prefix$t.expected"
+    echo "== $prefix$t"
+    OFN_SOURCE_ROOT=$ROOT OFN_BUILD_ROOT=$ROOT/$dir timeout 900 "$exe" --gtest_brief=1 \
+      --gtest_output="json:$REPORTS/$prefix$t.json" "${args[@]}" || status=1
+  done
+}
+
+if build build; then
+  run_gtests build ""
+  echo "== python"
+  touch "$REPORTS/python.expected"
+  OFN_SOURCE_ROOT=$ROOT OFN_BUILD_ROOT=$ROOT/build \
+    /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/python --junitxml="$REPORTS/python.xml" || status=1
+else
+  echo "build failed"; touch "$REPORTS/build.expected"; status=1
+fi
+
+if [ "${OFN_SANITIZE:-1}" != 0 ]; then
+  if build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug; then
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+    run_gtests build-asan "asan-"
+  else
+    echo "sanitizer build failed"; touch "$REPORTS/asan-build.expected"; status=1
+  fi
+fi
+
+echo "== summary"
+/usr/bin/python3 scripts/summarize.py "$REPORTS" || status=1
+exit $status

@@ -1,0 +1,31 @@
+import os
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _build_root():
+    return pathlib.Path(os.environ.get("OFN_BUILD_ROOT", ROOT / "build"))
+
+
+@pytest.fixture(scope="session")
+def ofn_bin():
+    path = _build_root() / "libofn" / "ofn"
+    if not path.exists():
+        pytest.fail("ofn binary not built at %s (run scripts/test.sh)" % path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def shared_dir():
+    path = pathlib.Path(os.environ.get("OFN_SHARED_DIR", ROOT.parent / "shared"))
+    if not (path / "k8s-crds" / "validate.py").exists():
+        pytest.fail("../shared/k8s-crds/validate.py not found beside the repository (%s)" % path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    return ROOT / "tests" / "data"

@@ -1,0 +1,77 @@
+"""The ofn command as a user runs it."""
+import os
+import re
+import sqlite3
+import subprocess
+
+
+def run(*args, cwd=None):
+    return subprocess.run(list(args), capture_output=True, text=True, cwd=cwd)
+
+
+def test_version(ofn_bin):
+    r = run(ofn_bin, "version")
+    assert r.returncode == 0
+    assert re.match(r"^ofn \d+\.\d+\.\d+$", r.stdout.strip())
+
+
+def test_help_on_every_command(ofn_bin):
+    for cmd in ([], ["validate"], ["serve"], ["version"]):
+        r = run(ofn_bin, *cmd, "--help")
+        assert r.returncode == 0, cmd
+        assert "Usage" in r.stdout or "usage" in r.stdout.lower(), cmd
+
+
+def test_validate_prints_ok_per_object(ofn_bin, data_dir):
+    r = run(ofn_bin, "validate", "-f", str(data_dir / "seeds" / "verbatim" / "000_01.yaml"),
+            "-f", str(data_dir / "seeds" / "verbatim" / "001_41.yaml"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["OK Gateway/openfunction", "OK Trigger/condition-trigger"]
+
+
+def test_validate_five_errors(ofn_bin, data_dir):
+    f = str(data_dir / "manifests" / "five_errors.yaml")
+    r = run(ofn_bin, "validate", "-f", f)
+    assert r.returncode == 1
+    lines = r.stderr.splitlines()
+    assert len(lines) == 5, r.stderr
+    got = [l[len(f):].split(": ")[0:2] for l in lines]
+    assert got == [[":5:9", "metadata.name"],
+                   [":11:20", "spec.serving.scaleOptions.minReplicas"],
+                   [":14:15", "spec.serving.triggers.http.port"],
+                   [":19:27", "spec.serving.triggers.http.route.rules[0].matches[0].path.type"],
+                   [":21:5", "spec.serving.timeoutt"]]
+    assert r.stdout == ""
+
+
+def test_validate_missing_file_is_a_usage_error(ofn_bin):
+    r = run(ofn_bin, "validate", "-f", "/nonexistent.yaml")
+    assert r.returncode != 0
+    assert "nonexistent.yaml" in r.stderr
+
+
+def test_serve_persists_and_invalid_input_changes_nothing(ofn_bin, data_dir, tmp_path):
+    state = tmp_path / "state"
+    good = str(data_dir / "seeds" / "completed" / "000_03.yaml")
+    r = run(ofn_bin, "serve", "--state-dir", str(state), "-f", good)
+    assert r.returncode == 0, r.stderr
+    assert "applied Function/default/function-sample (generation 1)" in r.stdout
+    assert oct(os.stat(state).st_mode & 0o777) == "0o700"
+    db = sqlite3.connect(str(state / "state.db"))
+    before = db.execute("SELECT kind, name, generation, resource_version FROM objects").fetchall()
+    db.close()
+    assert before == [("Function", "function-sample", 1, 1)]
+    # a batch with one invalid manifest applies nothing
+    bad = str(data_dir / "manifests" / "five_errors.yaml")
+    other = str(data_dir / "seeds" / "verbatim" / "001_29.yaml")
+    r = run(ofn_bin, "serve", "--state-dir", str(state), "-f", other, "-f", bad)
+    assert r.returncode == 1
+    assert "nothing was applied" in r.stderr
+    db = sqlite3.connect(str(state / "state.db"))
+    after = db.execute("SELECT kind, name, generation, resource_version FROM objects").fetchall()
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
+    assert after == before
+    # applying the same manifest again does not bump the generation
+    r = run(ofn_bin, "serve", "--state-dir", str(state), "-f", good)
+    assert "(generation 1)" in r.stdout
