@@ -192,7 +192,9 @@ void ConvertPlugins(const json::object& root, json::object& dst, Reporter* rep) 
   dst["hooks"] = std::move(hooks);
 }
 
-void ConvertServing(json::object& root, json::object& spec, json::object& src, Reporter* rep) {
+// Returns the v1beta2 serving for v1beta1 `src`; takes port and route from `spec`.
+json::object ConvertServing(const json::object& root, json::object& spec, json::object& src,
+                            Reporter* rep) {
   json::object dst;
   for (std::string_view key : {"pubsub", "bindings", "params", "labels", "annotations", "template",
                                "timeout"}) {
@@ -253,7 +255,7 @@ void ConvertServing(json::object& root, json::object& spec, json::object& src, R
     dst["states"] = std::move(out);
   }
   ConvertPlugins(root, dst, rep);
-  spec["serving"] = std::move(dst);
+  return dst;
 }
 
 void Convert(json::object& root, std::string_view version, Reporter* rep) {
@@ -270,9 +272,7 @@ void Convert(json::object& root, std::string_view version, Reporter* rep) {
     out["build"] = std::move(b);
   }
   if (json::object* serving = ObjectAt(*spec, {"serving"})) {
-    json::object copy = *serving;
-    ConvertServing(root, *spec, copy, rep);
-    out["serving"] = std::move((*spec)["serving"]);
+    out["serving"] = ConvertServing(root, *spec, *serving, rep);
   }
   *spec = std::move(out);
 }

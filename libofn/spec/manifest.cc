@@ -18,7 +18,6 @@
 
 namespace ofn::spec {
 
-using internal::json::value;
 namespace json = boost::json;
 using internal::KindRules;
 using internal::Reporter;
