@@ -7,7 +7,10 @@ For each kind libofn reads (Function, Gateway, EventSource, EventBus,
 ClusterEventBus, Trigger) and each served version, writes
 <out>/<group>_<version>_<kind>.json: the openAPIV3Schema with the OpenFunction
 kustomize JSON6902 patches applied (DynamicValue metadata values of any type)
-and documentation keys removed. --check compares instead of writing and exits 1
+and documentation keys removed. One libofn extension: the route rules of a v1beta2
+Function take the filters of the Gateway API's HTTPRoute v1 (URLRewrite,
+RequestRedirect.path, ...), because the v1alpha2 filters OpenFunction's CRD pins
+have no URL rewriting. --check compares instead of writing and exits 1
 on any difference, so a test can prove the committed files match the CRDs.
 """
 import argparse
@@ -56,8 +59,27 @@ def apply_patch(doc, ops):
         cur[parts[-1]] = op["value"]
 
 
+def httproute_v1_filters(crds):
+    with open(os.path.join(crds, "gateway.networking.k8s.io_httproutes.yaml")) as fh:
+        crd = yaml.safe_load(fh)
+    for v in crd["spec"]["versions"]:
+        if v["name"] == "v1":
+            rules = v["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["rules"]
+            return strip(rules["items"]["properties"]["filters"])
+    raise SystemExit("HTTPRoute v1 not found")
+
+
+def drop_cel(node):
+    if isinstance(node, dict):
+        return {k: drop_cel(v) for k, v in node.items() if k != "x-kubernetes-validations"}
+    if isinstance(node, list):
+        return [drop_cel(i) for i in node]
+    return node
+
+
 def generate(crds):
     out = {}
+    filters = drop_cel(httproute_v1_filters(crds))
     for fname, kind in KINDS.items():
         with open(os.path.join(crds, fname)) as fh:
             crd = yaml.safe_load(fh)
@@ -69,6 +91,10 @@ def generate(crds):
             if not v.get("served", True):
                 continue
             schema = strip(v["schema"]["openAPIV3Schema"])
+            if kind == "Function" and v["name"] == "v1beta2":
+                route = schema["properties"]["spec"]["properties"]["serving"]["properties"][
+                    "triggers"]["properties"]["http"]["properties"]["route"]
+                route["properties"]["rules"]["items"]["properties"]["filters"] = filters
             name = "%s_%s_%s.json" % (group, v["name"], kind)
             out[name] = json.dumps(schema, sort_keys=True, separators=(",", ":")) + "\n"
     return out

@@ -11,6 +11,7 @@ int& ExitCode();
 
 void AddValidateCommand(CLI::App& app);
 void AddServeCommand(CLI::App& app);
+void AddRemoteCommands(CLI::App& app);
 
 }  // namespace ofn::cli
 

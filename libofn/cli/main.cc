@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
   version->callback([] { std::printf("ofn %s\n", ofn::Version()); });
   ofn::cli::AddValidateCommand(app);
   ofn::cli::AddServeCommand(app);
+  ofn::cli::AddRemoteCommands(app);
   CLI11_PARSE(app, argc, argv);
   return ofn::cli::ExitCode();
 }

@@ -1,18 +1,15 @@
-// `ofn serve`: the embedded default. This stage loads, validates and persists
-// the manifests in the state directory; the gateway that serves them is the
-// next stage of the platform.
-#include <sys/stat.h>
+// `ofn serve`: the embedded default. Opens a Platform on a state directory,
+// applies the given manifests, prints each function's addresses when it is
+// ready, and serves until SIGINT or SIGTERM, which drain in-flight requests
+// and exit 0.
+#include <signal.h>
 
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <string>
 #include <vector>
 
 #include "libofn/cli/commands.h"
-#include "libofn/platform/apply.h"
-#include "libofn/spec/object.h"
-#include "libofn/store/store.h"
+#include "libofn/platform/platform.h"
 
 namespace ofn::cli {
 namespace {
@@ -20,43 +17,89 @@ namespace {
 struct ServeFlags {
   std::vector<std::string> files;
   std::string state_dir = ".ofn";
+  std::string listen = "127.0.0.1:8080";
+  std::string admin = "unix";
+  std::vector<std::string> lib_dirs;
+  size_t max_header_bytes = 8 * 1024;
+  uint64_t max_body_bytes = 8 * 1024 * 1024;
+  int drain_seconds = 10;
+  int ready_seconds = 30;
 };
 
+void PrintFunction(const FunctionInfo& f) {
+  std::printf("function %s/%s: %s", f.ns.c_str(), f.name.c_str(), f.serving_state.c_str());
+  if (!f.serving_reason.empty()) std::printf(" (%s: %s)", f.serving_reason.c_str(), f.serving_message.c_str());
+  if (f.route_status == "False") std::printf(" route not accepted (%s: %s)", f.route_reason.c_str(), f.route_message.c_str());
+  std::printf("\n");
+  for (const auto& [type, value] : f.addresses) std::printf("  %-8s %s\n", type.c_str(), value.c_str());
+}
+
 int Serve(const ServeFlags& flags) {
-  std::vector<spec::Object> objects;
-  bool failed = false;
+  // Block the stop signals in every thread; the main thread waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  Platform::Options options;
+  options.state_dir = flags.state_dir;
+  options.gateway_address = flags.listen;
+  options.admin_address = flags.admin == "none" ? "" : flags.admin;
+  options.library_dirs = flags.lib_dirs;
+  options.library_dirs.push_back(flags.state_dir + "/lib");
+  options.max_header_bytes = flags.max_header_bytes;
+  options.max_body_bytes = flags.max_body_bytes;
+  auto platform = Platform::Open(options);
+  if (!platform.ok()) {
+    std::fprintf(stderr, "ofn serve: %s\n", platform.status().ToString().c_str());
+    return 1;
+  }
+  Platform& p = **platform;
   for (const std::string& file : flags.files) {
-    spec::ParseResult r = spec::ParseManifestFile(file);
-    for (const spec::Diagnostic& d : r.diagnostics) std::fprintf(stderr, "%s\n", d.ToString().c_str());
-    failed = failed || !r.ok();
-    for (spec::Object& o : r.objects) objects.push_back(std::move(o));
+    FILE* fh = std::fopen(file.c_str(), "rb");
+    if (!fh) {
+      std::fprintf(stderr, "ofn serve: cannot read %s\n", file.c_str());
+      return 1;
+    }
+    std::string text;
+    char buf[65536];
+    for (size_t n; (n = std::fread(buf, 1, sizeof(buf), fh)) > 0;) text.append(buf, n);
+    std::fclose(fh);
+    auto applied = p.Apply(text, file);
+    if (!applied.ok()) {
+      std::fprintf(stderr, "%s\nofn serve: %s: invalid manifests; nothing from it was applied\n",
+                   applied.status().message().c_str(), file.c_str());
+      return 1;
+    }
+    for (const ObjectInfo& o : *applied) {
+      std::printf("applied %s %s/%s (generation %lld)\n", o.kind.c_str(), o.ns.c_str(), o.name.c_str(),
+                  static_cast<long long>(o.generation));
+    }
   }
-  if (failed) {
-    std::fprintf(stderr, "ofn serve: invalid manifests; nothing was applied\n");
-    return 1;
+  if (!p.Sync(std::chrono::seconds(flags.ready_seconds)).ok()) {
+    std::fprintf(stderr, "ofn serve: warning: functions are still being reconciled\n");
   }
-  if (mkdir(flags.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    std::fprintf(stderr, "ofn serve: cannot create %s: %s\n", flags.state_dir.c_str(), std::strerror(errno));
-    return 1;
+  auto functions = p.List("Function");
+  if (functions.ok()) {
+    for (const ObjectInfo& o : *functions) {
+      auto f = p.WaitReady(o.name, std::chrono::seconds(flags.ready_seconds), o.ns);
+      auto info = p.GetFunction(o.name, o.ns);
+      if (info.ok()) PrintFunction(*info);
+      (void)f;
+    }
   }
-  std::string db = flags.state_dir + "/state.db";
-  auto store = store::Store::Open(db);
-  if (!store.ok()) {
-    std::fprintf(stderr, "ofn serve: %s\n", store.status().ToString().c_str());
-    return 1;
-  }
-  auto applied = platform::ApplyObjects(**store, objects);
-  if (!applied.ok()) {
-    std::fprintf(stderr, "ofn serve: %s\n", applied.status().ToString().c_str());
-    return 1;
-  }
-  for (const store::Record& r : *applied) {
-    std::printf("applied %s/%s%s%s (generation %lld)\n", r.kind.c_str(), r.ns.c_str(),
-                r.ns.empty() ? "" : "/", r.name.c_str(), static_cast<long long>(r.generation));
-  }
-  std::printf("ofn serve: %zu object(s) validated and stored in %s; "
-              "the HTTP gateway is not part of this build yet, so nothing is served\n",
-              applied->size(), db.c_str());
+  std::printf("gateway listening on http://%s\n", p.gateway_address().c_str());
+  if (!p.admin_address().empty()) std::printf("admin API on %s\n", p.admin_address().c_str());
+  std::printf("ready; press Ctrl-C to stop\n");
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  std::printf("ofn serve: %s received; draining in-flight requests\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  std::fflush(stdout);
+  p.Close(std::chrono::seconds(flags.drain_seconds));
+  std::printf("ofn serve: stopped\n");
   return 0;
 }
 
@@ -67,6 +110,16 @@ void AddServeCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand("serve", "Run the platform on this machine (the embedded default)");
   cmd->add_option("-f,--filename", flags->files, "manifests to apply at start")->check(CLI::ExistingFile);
   cmd->add_option("--state-dir", flags->state_dir, "where state is kept")->capture_default_str();
+  cmd->add_option("--listen", flags->listen, "gateway address (host:port; port 0 picks one)")->capture_default_str();
+  cmd->add_option("--admin", flags->admin,
+                  "admin API: unix (STATE_DIR/admin.sock, mode 0600), unix:/path, a loopback host:port "
+                  "(bearer token in STATE_DIR/admin.token), or none")
+      ->capture_default_str();
+  cmd->add_option("--lib-dir", flags->lib_dirs, "directories holding function libraries (<image name>.so)");
+  cmd->add_option("--max-header-bytes", flags->max_header_bytes, "431 above this")->capture_default_str();
+  cmd->add_option("--max-body-bytes", flags->max_body_bytes, "413 above this")->capture_default_str();
+  cmd->add_option("--drain-seconds", flags->drain_seconds, "how long in-flight requests may finish on stop")
+      ->capture_default_str();
   cmd->callback([flags] { ExitCode() = Serve(*flags); });
 }
 

@@ -60,3 +60,21 @@ std::string FormatRfc3339(Clock::TimePoint t) {
 }
 
 }  // namespace ofn
+
+namespace ofn {
+
+bool ParseRfc3339(std::string_view text, Clock::TimePoint* out) {
+  std::tm tm{};
+  std::string s(text);
+  const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!end) return false;
+  if (*end == '.') {
+    ++end;
+    while (*end >= '0' && *end <= '9') ++end;
+  }
+  if (std::string_view(end) != "Z") return false;
+  *out = Clock::TimePoint(std::chrono::seconds(timegm(&tm)));
+  return true;
+}
+
+}  // namespace ofn

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 namespace ofn {
 
@@ -47,6 +48,8 @@ class ManualClock final : public Clock {
 // RFC 3339 UTC with seconds precision, e.g. "2026-11-22T10:14:00Z", as
 // Kubernetes writes creationTimestamp.
 std::string FormatRfc3339(Clock::TimePoint t);
+// Parses "2026-11-22T10:00:00Z" (fractions allowed); false when malformed.
+bool ParseRfc3339(std::string_view text, Clock::TimePoint* out);
 
 }  // namespace ofn
 

@@ -1,0 +1,205 @@
+#include "libofn/backends/inprocess/inprocess.h"
+
+#include <dlfcn.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include "libofn/gateway/server.h"
+#include "libofn/serve/cloudevent.h"
+
+namespace ofn::inprocess {
+
+void FunctionRegistry::Http(std::string name, HttpFunction fn) {
+  auto r = std::make_shared<Registered>();
+  r->signature = Signature::kHttp;
+  r->http = std::move(fn);
+  std::lock_guard<std::mutex> lock(mu_);
+  fns_[std::move(name)] = std::move(r);
+}
+
+void FunctionRegistry::Event(std::string name, CloudEventFunction fn) {
+  auto r = std::make_shared<Registered>();
+  r->signature = Signature::kCloudEvent;
+  r->event = std::move(fn);
+  std::lock_guard<std::mutex> lock(mu_);
+  fns_[std::move(name)] = std::move(r);
+}
+
+void FunctionRegistry::OpenFunction(std::string name, OpenFunctionFunction fn) {
+  auto r = std::make_shared<Registered>();
+  r->signature = Signature::kOpenFunction;
+  r->openfunction = std::move(fn);
+  std::lock_guard<std::mutex> lock(mu_);
+  fns_[std::move(name)] = std::move(r);
+}
+
+bool FunctionRegistry::Remove(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return fns_.erase(name) > 0;
+}
+
+std::shared_ptr<const Registered> FunctionRegistry::Find(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = fns_.find(name);
+  return it == fns_.end() ? nullptr : it->second;
+}
+
+std::vector<std::string> FunctionRegistry::Names() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> names;
+  for (const auto& [n, f] : fns_) names.push_back(n);
+  return names;
+}
+
+namespace {
+
+class FunctionContext final : public Context {
+ public:
+  FunctionContext(const backend::InstanceSpec& spec, const OutputSink& outputs, const HttpRequest* request)
+      : spec_(spec), outputs_(outputs), request_(request) {}
+  std::string_view name() const override { return spec_.function; }
+  std::string_view version() const override { return spec_.version; }
+  const HttpRequest* http_request() const override { return request_; }
+  bool Send(std::string_view output, std::string_view data) override {
+    if (std::find(spec_.outputs.begin(), spec_.outputs.end(), output) == spec_.outputs.end()) return false;
+    return outputs_ && outputs_(spec_.ns, spec_.function, std::string(output), std::string(data));
+  }
+
+ private:
+  const backend::InstanceSpec& spec_;
+  const OutputSink& outputs_;
+  const HttpRequest* request_;
+};
+
+class FunctionInstance final : public backend::Instance {
+ public:
+  FunctionInstance(std::shared_ptr<const Registered> fn, backend::InstanceSpec spec, OutputSink outputs)
+      : fn_(std::move(fn)), spec_(std::move(spec)), outputs_(std::move(outputs)) {}
+  HttpResponse Handle(const HttpRequest& request) override {
+    return CallFunction(*fn_, spec_, outputs_, request);
+  }
+
+ private:
+  std::shared_ptr<const Registered> fn_;
+  backend::InstanceSpec spec_;
+  OutputSink outputs_;
+};
+
+// "ofn.local/hello-world:latest" -> "hello-world"
+std::string ImageBaseName(std::string_view image) {
+  size_t at = image.find('@');
+  if (at != std::string_view::npos) image = image.substr(0, at);
+  size_t slash = image.rfind('/');
+  std::string_view last = slash == std::string_view::npos ? image : image.substr(slash + 1);
+  size_t colon = last.find(':');
+  return std::string(last.substr(0, colon));
+}
+
+bool IsFile(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+}  // namespace
+
+HttpResponse CallFunction(const Registered& fn, const backend::InstanceSpec& spec, const OutputSink& outputs,
+                          const HttpRequest& request) {
+  std::string who = "function " + spec.ns + "/" + spec.function;
+  try {
+    switch (fn.signature) {
+      case Signature::kHttp:
+        return fn.http(request);
+      case Signature::kCloudEvent: {
+        auto event = serve::CloudEventFromHttp(request);
+        if (!event.ok()) return gateway::ErrorResponse(400, event.status().message());
+        fn.event(*event);
+        HttpResponse r;
+        r.status = 200;
+        return r;
+      }
+      case Signature::kOpenFunction: {
+        FunctionContext ctx(spec, outputs, &request);
+        std::string out = fn.openfunction(ctx, request.body);
+        HttpResponse r;
+        r.status = 200;
+        r.body = std::move(out);
+        return r;
+      }
+    }
+  } catch (const std::exception& e) {
+    return gateway::ErrorResponse(500, who + " threw: " + e.what());
+  } catch (...) {
+    return gateway::ErrorResponse(500, who + " threw a non-standard exception");
+  }
+  return gateway::ErrorResponse(500, who + ": unknown signature");
+}
+
+InProcessDriver::InProcessDriver(const FunctionRegistry* host, std::vector<std::string> library_dirs,
+                                 OutputSink outputs)
+    : host_(host), library_dirs_(std::move(library_dirs)), outputs_(std::move(outputs)) {}
+
+bool InProcessDriver::Accepts(const backend::InstanceSpec& spec) const { return !spec.has_command; }
+
+Result<std::shared_ptr<Library>> InProcessDriver::LoadLibrary(const std::string& path) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = libraries_.find(path);
+  if (it != libraries_.end()) return it->second;
+  void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char* err = ::dlerror();
+    return Status(StatusCode::kFailedPrecondition, "cannot load " + path + ": " + (err ? err : "unknown error"));
+  }
+  using Entry = void (*)(FunctionRegistrar*);
+  auto entry = reinterpret_cast<Entry>(::dlsym(handle, "ofn_register_functions"));
+  if (!entry) {
+    return Status(StatusCode::kFailedPrecondition,
+                  path + " does not export ofn_register_functions (use OFN_REGISTER_FUNCTIONS)");
+  }
+  auto lib = std::make_shared<Library>();
+  lib->path = path;
+  try {
+    entry(&lib->functions);
+  } catch (const std::exception& e) {
+    return Status(StatusCode::kFailedPrecondition, path + ": registering functions threw: " + e.what());
+  }
+  libraries_[path] = lib;
+  return lib;
+}
+
+Result<std::shared_ptr<const Registered>> InProcessDriver::Resolve(const backend::InstanceSpec& spec) {
+  auto func_name = spec.env.find("FUNC_NAME");
+  std::string target = func_name != spec.env.end() ? func_name->second : spec.function;
+  if (host_) {
+    if (auto fn = host_->Find(target)) return fn;
+  }
+  std::string base = ImageBaseName(spec.image);
+  std::vector<std::string> tried;
+  for (const std::string& dir : library_dirs_) {
+    for (const std::string& file : {base + ".so", "lib" + base + ".so"}) {
+      std::string path = dir + "/" + file;
+      tried.push_back(path);
+      if (!IsFile(path)) continue;
+      OFN_ASSIGN_OR_RETURN(std::shared_ptr<Library> lib, LoadLibrary(path));
+      if (auto fn = lib->functions.Find(target)) return fn;
+      std::vector<std::string> names = lib->functions.Names();
+      if (func_name == spec.env.end() && names.size() == 1) return lib->functions.Find(names[0]);
+      std::string list;
+      for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
+      return Status(StatusCode::kNotFound, path + " has no function \"" + target + "\" (it has: " + list +
+                                               "); set FUNC_NAME in spec.serving.params");
+    }
+  }
+  std::string where;
+  for (const std::string& t : tried) where += (where.empty() ? "" : ", ") + t;
+  return Status(StatusCode::kNotFound, "no function \"" + target + "\" is registered in this process and no library for image \"" +
+                                           spec.image + "\" was found" +
+                                           (where.empty() ? std::string(" (no library directories)") : " (tried " + where + ")"));
+}
+
+Result<std::shared_ptr<backend::Instance>> InProcessDriver::Start(const backend::InstanceSpec& spec) {
+  OFN_ASSIGN_OR_RETURN(std::shared_ptr<const Registered> fn, Resolve(spec));
+  return std::shared_ptr<backend::Instance>(std::make_shared<FunctionInstance>(std::move(fn), spec, outputs_));
+}
+
+}  // namespace ofn::inprocess

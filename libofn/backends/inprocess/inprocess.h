@@ -1,0 +1,96 @@
+// The in-process backend: Functions served by C++ callables in the host
+// process.
+//
+// Which callable serves a Function:
+//  1. its name is FUNC_NAME from serving.params or the function container's
+//     env (OpenFunction's variable for the target function), else the
+//     Function's metadata.name;
+//  2. a callable the host registered under that name (Platform::functions());
+//  3. else a shared library found from the image: for image
+//     "ofn.local/hello-world:latest" the driver loads "hello-world.so" or
+//     "libhello-world.so" from its library directories and calls its
+//     OFN_REGISTER_FUNCTIONS entry; when FUNC_NAME is not set and the library
+//     registers exactly one function, that one serves.
+// The manifest stays a plain OpenFunction Function.
+//
+// Thread-safe.
+#ifndef LIBOFN_BACKENDS_INPROCESS_INPROCESS_H_
+#define LIBOFN_BACKENDS_INPROCESS_INPROCESS_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "libofn/backend/driver.h"
+#include "libofn/serve/function.h"
+
+namespace ofn::inprocess {
+
+enum class Signature { kHttp, kCloudEvent, kOpenFunction };
+
+struct Registered {
+  Signature signature = Signature::kHttp;
+  HttpFunction http;
+  CloudEventFunction event;
+  OpenFunctionFunction openfunction;
+};
+
+// Functions by name. Thread-safe.
+class FunctionRegistry final : public FunctionRegistrar {
+ public:
+  void Http(std::string name, HttpFunction fn) override;
+  void Event(std::string name, CloudEventFunction fn) override;
+  void OpenFunction(std::string name, OpenFunctionFunction fn) override;
+  bool Remove(const std::string& name);
+
+  std::shared_ptr<const Registered> Find(const std::string& name) const;
+  std::vector<std::string> Names() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<const Registered>> fns_;
+};
+
+// A loaded function library. Libraries are never unloaded (code may still run).
+struct Library {
+  std::string path;
+  FunctionRegistry functions;
+};
+
+// Sends OpenFunction outputs: (namespace, function, output, data) -> accepted.
+using OutputSink = std::function<bool(const std::string&, const std::string&, const std::string&,
+                                      const std::string&)>;
+
+class InProcessDriver final : public backend::InstanceDriver {
+ public:
+  // `host` must outlive the driver.
+  InProcessDriver(const FunctionRegistry* host, std::vector<std::string> library_dirs, OutputSink outputs);
+
+  std::string_view name() const override { return "inprocess"; }
+  bool Accepts(const backend::InstanceSpec& spec) const override;
+  Result<std::shared_ptr<backend::Instance>> Start(const backend::InstanceSpec& spec) override;
+
+  // Loads (once) the library at `path`.
+  Result<std::shared_ptr<Library>> LoadLibrary(const std::string& path);
+
+ private:
+  Result<std::shared_ptr<const Registered>> Resolve(const backend::InstanceSpec& spec);
+
+  const FunctionRegistry* host_;
+  std::vector<std::string> library_dirs_;
+  OutputSink outputs_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Library>> libraries_;
+};
+
+// Calls a registered function for one request, turning exceptions into a
+// JSON 500 and bad CloudEvents into 400. Never throws.
+HttpResponse CallFunction(const Registered& fn, const backend::InstanceSpec& spec, const OutputSink& outputs,
+                          const HttpRequest& request);
+
+}  // namespace ofn::inprocess
+
+#endif  // LIBOFN_BACKENDS_INPROCESS_INPROCESS_H_

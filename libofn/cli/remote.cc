@@ -1,0 +1,358 @@
+// The commands that talk to a running `ofn serve` through its admin API:
+// apply, get, describe, delete, invoke.
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "libofn/cli/commands.h"
+#include "libofn/common/clock.h"
+#include "libofn/gateway/client.h"
+#include "libofn/spec/internal/emit.h"
+
+namespace ofn::cli {
+namespace {
+
+namespace json = boost::json;
+
+struct Conn {
+  std::string state_dir = ".ofn";
+  std::string server;      // overrides the state dir's socket
+  std::string token_file;  // for a TCP server
+};
+
+void AddConnFlags(CLI::App* cmd, Conn* c) {
+  cmd->add_option("--state-dir", c->state_dir, "state dir of the `ofn serve` to talk to")->capture_default_str();
+  cmd->add_option("--server", c->server, "admin API address (unix:/path or 127.0.0.1:port)");
+  cmd->add_option("--token-file", c->token_file, "bearer token file for a TCP admin address");
+}
+
+Result<HttpResponse> Call(const Conn& c, HttpRequest req) {
+  std::string address = c.server.empty() ? "unix:" + c.state_dir + "/admin.sock" : c.server;
+  if (address.rfind("unix:", 0) != 0) {
+    std::string file = c.token_file.empty() ? c.state_dir + "/admin.token" : c.token_file;
+    std::ifstream in(file);
+    std::string token;
+    if (!in || !std::getline(in, token)) {
+      return Status(StatusCode::kPermissionDenied, "cannot read the admin token from " + file);
+    }
+    req.headers.Set("Authorization", "Bearer " + token);
+  }
+  auto r = gateway::HttpCall(address, req, std::chrono::minutes(5));
+  if (!r.ok()) {
+    return Status(r.status().code(), r.status().message() + " (is `ofn serve` running with this --state-dir?)");
+  }
+  return r;
+}
+
+// Prints an admin error and returns the exit code.
+int Fail(const std::string& what, const Result<HttpResponse>& r) {
+  if (!r.ok()) {
+    std::fprintf(stderr, "ofn %s: %s\n", what.c_str(), r.status().message().c_str());
+    return 1;
+  }
+  std::string msg = r->body;
+  boost::system::error_code ec;
+  json::value v = json::parse(r->body, ec);
+  if (!ec && v.is_object()) {
+    if (auto* e = v.as_object().if_contains("error"); e && e->is_object()) {
+      if (auto* m = e->as_object().if_contains("message"); m && m->is_string()) msg = std::string(m->as_string());
+    }
+  }
+  std::fprintf(stderr, "ofn %s: %s\n", what.c_str(), msg.c_str());
+  return 1;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+const json::object* Obj(const json::value* v) { return v && v->is_object() ? &v->as_object() : nullptr; }
+const json::value* At(const json::object* o, std::string_view k) { return o ? o->if_contains(k) : nullptr; }
+std::string Str(const json::object* o, std::string_view k) {
+  const json::value* v = At(o, k);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+std::string Age(const std::string& created) {
+  Clock::TimePoint t;
+  if (!ParseRfc3339(created, &t)) return "<unknown>";
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(Clock::System()->Now() - t).count();
+  if (secs < 0) secs = 0;
+  if (secs < 120) return std::to_string(secs) + "s";
+  long mins = secs / 60;
+  if (mins < 10) return std::to_string(mins) + "m" + (secs % 60 ? std::to_string(secs % 60) + "s" : "");
+  if (mins < 180) return std::to_string(mins) + "m";
+  long hours = mins / 60;
+  if (hours < 48) return std::to_string(hours) + "h";
+  return std::to_string(hours / 24) + "d";
+}
+
+std::string Address(const json::object* status, std::string_view type) {
+  const json::value* a = At(status, "addresses");
+  if (!a || !a->is_array()) return "";
+  for (const json::value& v : a->as_array()) {
+    if (Str(Obj(&v), "type") == type) return Str(Obj(&v), "value");
+  }
+  return "";
+}
+
+void PrintTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& row : rows) {
+    width.resize(std::max(width.size(), row.size()));
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 3, ' ');
+    }
+    std::printf("%s\n", line.c_str());
+  }
+}
+
+void PrintFunctions(const json::array& items) {
+  std::vector<std::vector<std::string>> rows{{"NAME", "BUILDSTATE", "SERVINGSTATE", "BUILDER", "SERVING", "ADDRESS", "AGE"}};
+  for (const json::value& item : items) {
+    const json::object* o = Obj(&item);
+    const json::object* meta = Obj(At(o, "metadata"));
+    const json::object* st = Obj(At(o, "status"));
+    rows.push_back({Str(meta, "name"), Str(Obj(At(st, "build")), "state"), Str(Obj(At(st, "serving")), "state"),
+                    Str(Obj(At(st, "build")), "resourceRef"), Str(Obj(At(st, "serving")), "resourceRef"),
+                    Address(st, "External"), Age(Str(meta, "creationTimestamp"))});
+  }
+  PrintTable(rows);
+}
+
+void PrintGeneric(const json::array& items) {
+  std::vector<std::vector<std::string>> rows{{"NAMESPACE", "NAME", "AGE"}};
+  for (const json::value& item : items) {
+    const json::object* meta = Obj(At(Obj(&item), "metadata"));
+    rows.push_back({Str(meta, "namespace"), Str(meta, "name"), Age(Str(meta, "creationTimestamp"))});
+  }
+  PrintTable(rows);
+}
+
+void Describe(const json::object* o) {
+  const json::object* meta = Obj(At(o, "metadata"));
+  const json::object* spec = Obj(At(o, "spec"));
+  const json::object* st = Obj(At(o, "status"));
+  std::printf("Name:         %s\n", Str(meta, "name").c_str());
+  std::printf("Namespace:    %s\n", Str(meta, "namespace").c_str());
+  std::printf("Kind:         %s\n", Str(o, "kind").c_str());
+  std::printf("API Version:  %s\n", Str(o, "apiVersion").c_str());
+  std::printf("Created:      %s (%s ago)\n", Str(meta, "creationTimestamp").c_str(),
+              Age(Str(meta, "creationTimestamp")).c_str());
+  if (const json::value* g = At(meta, "generation")) std::printf("Generation:   %s\n", json::serialize(*g).c_str());
+  if (Str(o, "kind") == "Function") {
+    std::printf("Image:        %s\n", Str(spec, "image").c_str());
+    std::printf("Version:      %s\n", Str(spec, "version").c_str());
+    const json::object* build = Obj(At(st, "build"));
+    const json::object* serving = Obj(At(st, "serving"));
+    std::printf("Build:\n  State:      %s\n", Str(build, "state").c_str());
+    if (!Str(build, "message").empty()) std::printf("  Message:    %s\n", Str(build, "message").c_str());
+    std::printf("Serving:\n  State:      %s\n", Str(serving, "state").c_str());
+    std::printf("  Resource:   %s\n", Str(serving, "resourceRef").c_str());
+    if (!Str(serving, "service").empty()) std::printf("  Service:    %s\n", Str(serving, "service").c_str());
+    if (!Str(serving, "reason").empty()) std::printf("  Reason:     %s\n", Str(serving, "reason").c_str());
+    if (!Str(serving, "message").empty()) std::printf("  Message:    %s\n", Str(serving, "message").c_str());
+    if (const json::value* a = At(st, "addresses"); a && a->is_array()) {
+      std::printf("Addresses:\n");
+      for (const json::value& v : a->as_array()) {
+        std::printf("  %-9s %s\n", (Str(Obj(&v), "type") + ":").c_str(), Str(Obj(&v), "value").c_str());
+      }
+    }
+    if (const json::object* route = Obj(At(st, "route"))) {
+      std::printf("Route:\n");
+      if (const json::value* h = At(route, "hosts"); h && h->is_array()) {
+        for (const json::value& v : h->as_array()) std::printf("  Host:      %s\n", std::string(v.as_string()).c_str());
+      }
+      if (const json::value* p = At(route, "paths"); p && p->is_array()) {
+        for (const json::value& v : p->as_array()) {
+          std::printf("  Path:      %s %s\n", Str(Obj(&v), "type").c_str(), Str(Obj(&v), "value").c_str());
+        }
+      }
+      if (const json::value* c = At(route, "conditions"); c && c->is_array()) {
+        for (const json::value& v : c->as_array()) {
+          const json::object* co = Obj(&v);
+          std::printf("  Condition: %s=%s %s: %s (since %s)\n", Str(co, "type").c_str(), Str(co, "status").c_str(),
+                      Str(co, "reason").c_str(), Str(co, "message").c_str(), Str(co, "lastTransitionTime").c_str());
+        }
+      }
+    }
+  } else if (spec) {
+    std::printf("Spec:\n%s", spec::internal::EmitYaml(*At(o, "spec")).c_str());
+  }
+}
+
+}  // namespace
+
+void AddRemoteCommands(CLI::App& app) {
+  {
+    auto conn = std::make_shared<Conn>();
+    auto files = std::make_shared<std::vector<std::string>>();
+    auto* cmd = app.add_subcommand("apply", "Create or update objects in a running `ofn serve`");
+    cmd->add_option("-f,--filename", *files, "manifest files")->required()->check(CLI::ExistingFile);
+    AddConnFlags(cmd, conn.get());
+    cmd->callback([conn, files] {
+      for (const std::string& f : *files) {
+        HttpRequest req;
+        req.method = "POST";
+        req.target = "/v1/apply";
+        req.headers.Set("X-Ofn-File", f);
+        req.headers.Set("Content-Type", "application/yaml");
+        req.body = ReadFile(f);
+        auto r = Call(*conn, std::move(req));
+        if (!r.ok() || r->status != 200) {
+          ExitCode() = Fail("apply", r);
+          return;
+        }
+        json::value v = json::parse(r->body);
+        for (const json::value& o : v.as_object().at("objects").as_array()) {
+          const json::object* oo = Obj(&o);
+          std::printf("%s %s/%s applied (generation %s)\n", Str(oo, "kind").c_str(), Str(oo, "namespace").c_str(),
+                      Str(oo, "name").c_str(), json::serialize(*At(oo, "generation")).c_str());
+        }
+      }
+    });
+  }
+  {
+    auto conn = std::make_shared<Conn>();
+    auto args = std::make_shared<std::vector<std::string>>();
+    auto ns = std::make_shared<std::string>("default");
+    auto all = std::make_shared<bool>(false);
+    auto output = std::make_shared<std::string>();
+    auto* cmd = app.add_subcommand("get", "Show objects: ofn get functions | ofn get function NAME -o yaml");
+    cmd->add_option("resource", *args, "RESOURCE [NAME]")->required()->expected(1, 2);
+    cmd->add_option("-n,--namespace", *ns, "namespace")->capture_default_str();
+    cmd->add_flag("-A,--all-namespaces", *all, "every namespace");
+    cmd->add_option("-o,--output", *output, "yaml or json")->check(CLI::IsMember({"yaml", "json"}));
+    AddConnFlags(cmd, conn.get());
+    cmd->callback([=] {
+      HttpRequest req;
+      bool single = args->size() == 2;
+      req.target = "/v1/" + (*args)[0] + (single ? "/" + *ns + "/" + (*args)[1] : "?namespace=" + (*all ? std::string("all") : *ns));
+      auto r = Call(*conn, std::move(req));
+      if (!r.ok() || r->status != 200) {
+        ExitCode() = Fail("get", r);
+        return;
+      }
+      json::value v = json::parse(r->body);
+      if (*output == "json") {
+        std::printf("%s\n", spec::internal::EmitJson(v, true).c_str());
+      } else if (*output == "yaml") {
+        std::printf("%s", spec::internal::EmitYaml(v).c_str());
+      } else {
+        json::array items;
+        if (single) {
+          items.push_back(v);
+        } else {
+          items = v.as_object().at("items").as_array();
+        }
+        std::string kind = items.empty() ? "" : Str(Obj(&items[0]), "kind");
+        if (kind == "Function" || ((*args)[0].rfind("f", 0) == 0 && items.empty())) {
+          if (items.empty()) {
+            std::fprintf(stderr, "No resources found in %s namespace.\n", ns->c_str());
+            return;
+          }
+          PrintFunctions(items);
+        } else if (items.empty()) {
+          std::fprintf(stderr, "No resources found in %s namespace.\n", ns->c_str());
+        } else {
+          PrintGeneric(items);
+        }
+      }
+    });
+  }
+  {
+    auto conn = std::make_shared<Conn>();
+    auto args = std::make_shared<std::vector<std::string>>();
+    auto ns = std::make_shared<std::string>("default");
+    auto* cmd = app.add_subcommand("describe", "Show one object in detail: ofn describe function NAME");
+    cmd->add_option("resource", *args, "RESOURCE NAME")->required()->expected(2);
+    cmd->add_option("-n,--namespace", *ns, "namespace")->capture_default_str();
+    AddConnFlags(cmd, conn.get());
+    cmd->callback([=] {
+      HttpRequest req;
+      req.target = "/v1/" + (*args)[0] + "/" + *ns + "/" + (*args)[1];
+      auto r = Call(*conn, std::move(req));
+      if (!r.ok() || r->status != 200) {
+        ExitCode() = Fail("describe", r);
+        return;
+      }
+      json::value v = json::parse(r->body);
+      Describe(Obj(&v));
+    });
+  }
+  {
+    auto conn = std::make_shared<Conn>();
+    auto args = std::make_shared<std::vector<std::string>>();
+    auto ns = std::make_shared<std::string>("default");
+    auto* cmd = app.add_subcommand("delete", "Delete an object: ofn delete function NAME");
+    cmd->add_option("resource", *args, "RESOURCE NAME")->required()->expected(2);
+    cmd->add_option("-n,--namespace", *ns, "namespace")->capture_default_str();
+    AddConnFlags(cmd, conn.get());
+    cmd->callback([=] {
+      HttpRequest req;
+      req.method = "DELETE";
+      req.target = "/v1/" + (*args)[0] + "/" + *ns + "/" + (*args)[1];
+      auto r = Call(*conn, std::move(req));
+      if (!r.ok() || r->status != 200) {
+        ExitCode() = Fail("delete", r);
+        return;
+      }
+      std::printf("%s \"%s\" deleted\n", (*args)[0].c_str(), (*args)[1].c_str());
+    });
+  }
+  {
+    auto conn = std::make_shared<Conn>();
+    auto name = std::make_shared<std::string>();
+    auto ns = std::make_shared<std::string>("default");
+    auto path = std::make_shared<std::string>("/");
+    auto method = std::make_shared<std::string>();
+    auto data = std::make_shared<std::string>();
+    auto headers = std::make_shared<std::vector<std::string>>();
+    auto* cmd = app.add_subcommand("invoke", "Call a function through the gateway's path and print its answer");
+    cmd->add_option("name", *name, "function name")->required();
+    cmd->add_option("-n,--namespace", *ns, "namespace")->capture_default_str();
+    cmd->add_option("-p,--path", *path, "request path and query")->capture_default_str();
+    cmd->add_option("-X,--request", *method, "method (default GET, or POST with -d)");
+    cmd->add_option("-d,--data", *data, "request body");
+    cmd->add_option("-H,--header", *headers, "'Name: value'");
+    AddConnFlags(cmd, conn.get());
+    cmd->callback([=] {
+      HttpRequest req;
+      req.method = !method->empty() ? *method : data->empty() ? "GET" : "POST";
+      std::string p = path->empty() || (*path)[0] != '/' ? "/" + *path : *path;
+      req.target = "/v1/invoke/" + *ns + "/" + *name + p;
+      for (const std::string& h : *headers) {
+        size_t colon = h.find(':');
+        if (colon == std::string::npos) continue;
+        std::string value = h.substr(colon + 1);
+        while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+        req.headers.Add(h.substr(0, colon), value);
+      }
+      req.body = *data;
+      auto r = Call(*conn, std::move(req));
+      if (!r.ok()) {
+        ExitCode() = Fail("invoke", r);
+        return;
+      }
+      std::fwrite(r->body.data(), 1, r->body.size(), stdout);
+      if (r->status >= 400) {
+        std::fprintf(stderr, "ofn invoke: HTTP %d\n", r->status);
+        ExitCode() = 1;
+      }
+    });
+  }
+}
+
+}  // namespace ofn::cli

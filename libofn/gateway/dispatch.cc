@@ -1,0 +1,137 @@
+#include "libofn/gateway/dispatch.h"
+
+#include "libofn/common/json_text.h"
+#include "libofn/gateway/server.h"
+
+namespace ofn::gateway {
+
+namespace {
+
+std::atomic<uint64_t> next_dispatcher_id{1};
+
+// The path after replacing the matched prefix, per the Gateway API:
+// prefix "/foo" + replacement "/bar": "/foo/x" -> "/bar/x", "/foo" -> "/bar".
+std::string ReplacePrefix(std::string_view path, std::string_view prefix, std::string_view replacement) {
+  while (prefix.size() > 1 && prefix.back() == '/') prefix.remove_suffix(1);
+  std::string_view rest = prefix == "/" ? path : path.substr(std::min(prefix.size(), path.size()));
+  std::string out(replacement);
+  if (out.empty()) out = "/";
+  if (rest.empty() || rest == "/") {
+    if (rest == "/" && out.back() != '/') out += "/";
+    return out;
+  }
+  if (rest.front() == '/' && out.back() == '/') rest.remove_prefix(1);
+  if (rest.front() != '/' && out.back() != '/') out += "/";
+  out += rest;
+  return out;
+}
+
+std::string NewPath(route::UrlRewrite::Kind kind, const std::string& value, const route::Match& match,
+                    std::string_view path) {
+  switch (kind) {
+    case route::UrlRewrite::Kind::kReplaceFullPath:
+      return value;
+    case route::UrlRewrite::Kind::kReplacePrefixMatch:
+      if (match.path_type == route::PathType::kPathPrefix) return ReplacePrefix(path, match.path, value);
+      return std::string(path);
+    case route::UrlRewrite::Kind::kNone:
+      break;
+  }
+  return std::string(path);
+}
+
+std::string WithQuery(std::string path, std::string_view query) {
+  if (!query.empty()) path += "?" + std::string(query);
+  return path;
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher() : id_(next_dispatcher_id.fetch_add(1)) {
+  snapshot_ = std::make_shared<const Snapshot>();
+}
+
+void Dispatcher::Publish(std::shared_ptr<const Snapshot> snapshot) {
+  std::lock_guard<std::mutex> lock(mu_);
+  snapshot_ = std::move(snapshot);
+  generation_.fetch_add(1, std::memory_order_release);
+}
+
+std::shared_ptr<const Snapshot> Dispatcher::Current() const {
+  struct Cache {
+    uint64_t owner = 0;
+    uint64_t generation = 0;
+    std::shared_ptr<const Snapshot> snapshot;
+  };
+  thread_local Cache cache;
+  uint64_t g = generation_.load(std::memory_order_acquire);
+  if (cache.owner == id_ && cache.generation == g && cache.snapshot) return cache.snapshot;
+  std::lock_guard<std::mutex> lock(mu_);
+  cache.owner = id_;
+  cache.generation = generation_.load(std::memory_order_acquire);
+  cache.snapshot = snapshot_;
+  return cache.snapshot;
+}
+
+HttpResponse MakeRedirect(const route::Redirect& redirect, const route::Match& match, const HttpRequest& request) {
+  std::string scheme = redirect.scheme.value_or("http");
+  std::string host = redirect.hostname.value_or(request.host());
+  std::string location = scheme + "://" + host;
+  if (redirect.port) {
+    bool default_port = (scheme == "http" && *redirect.port == 80) || (scheme == "https" && *redirect.port == 443);
+    if (!default_port) location += ":" + std::to_string(*redirect.port);
+  } else if (!redirect.scheme && !redirect.hostname) {
+    // Same scheme and host: keep the port the client used.
+    std::string h = request.headers.GetOr("Host", "");
+    size_t colon = h.rfind(':');
+    if (colon != std::string::npos && h.find(']', colon) == std::string::npos) location += h.substr(colon);
+  }
+  location += WithQuery(NewPath(redirect.path_kind, redirect.path, match, request.path()), request.query());
+  HttpResponse r;
+  r.status = redirect.status;
+  r.headers.Set("Location", location);
+  return r;
+}
+
+void ApplyFilters(const route::Rule& rule, const route::Match& match, HttpRequest* request) {
+  if (rule.request_headers) {
+    const route::HeaderModifier& m = *rule.request_headers;
+    for (const auto& [name, value] : m.set) request->headers.Set(name, value);
+    for (const auto& [name, value] : m.add) request->headers.Add(name, value);
+    for (const std::string& name : m.remove) request->headers.Remove(name);
+  }
+  if (rule.rewrite) {
+    const route::UrlRewrite& rw = *rule.rewrite;
+    if (rw.hostname) {
+      request->headers.Set("X-Forwarded-Host", request->headers.GetOr("Host", ""));
+      request->headers.Set("Host", *rw.hostname);
+    }
+    if (rw.kind != route::UrlRewrite::Kind::kNone) {
+      std::string query(request->query());
+      request->target = WithQuery(NewPath(rw.kind, rw.path, match, request->path()), query);
+    }
+  }
+}
+
+HttpResponse Dispatcher::Handle(HttpRequest request) const {
+  std::shared_ptr<const Snapshot> snap = Current();
+  auto hit = snap->table.Find(request);
+  if (!hit) {
+    std::string host = request.host();
+    std::string path(request.path());
+    return HttpResponse::Json(404, "{\"error\":{\"code\":404,\"message\":\"no function is routed for this host and path\","
+                                   "\"host\":" + JsonQuote(host) + ",\"path\":" + JsonQuote(path) + "}}\n");
+  }
+  if (hit->rule->redirect) return MakeRedirect(*hit->rule->redirect, *hit->match, request);
+  ApplyFilters(*hit->rule, *hit->match, &request);
+  const std::shared_ptr<backend::Instance>& target = snap->targets[hit->route];
+  if (!target) {
+    const route::FunctionRoute& r = snap->table.routes()[hit->route];
+    HttpResponse res = ErrorResponse(503, "function " + r.ns + "/" + r.name + " has no ready instance");
+    res.headers.Set("Retry-After", "1");
+    return res;
+  }
+  return target->Handle(request);
+}
+
+}  // namespace ofn::gateway

@@ -1,0 +1,54 @@
+// Dispatcher: the gateway's request path after parsing — route match, Gateway
+// API filters (RequestRedirect, RequestHeaderModifier, URLRewrite), then the
+// function instance. Used by the HTTP listener and by Platform::Invoke, so
+// both take the same path.
+//
+// The route table is published as an immutable Snapshot. Readers never lock:
+// each thread keeps the snapshot it last used and refreshes it only when the
+// published generation moved. Thread-safe.
+#ifndef LIBOFN_GATEWAY_DISPATCH_H_
+#define LIBOFN_GATEWAY_DISPATCH_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "libofn/backend/driver.h"
+#include "libofn/route/table.h"
+#include "libofn/serve/http.h"
+
+namespace ofn::gateway {
+
+struct Snapshot {
+  route::RouteTable table;
+  // Parallel to table.routes(): the instance serving each route (null: none ready).
+  std::vector<std::shared_ptr<backend::Instance>> targets;
+};
+
+class Dispatcher {
+ public:
+  Dispatcher();
+  void Publish(std::shared_ptr<const Snapshot> snapshot);
+  std::shared_ptr<const Snapshot> Current() const;
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+
+  // Serves one request. Never throws.
+  HttpResponse Handle(HttpRequest request) const;
+
+ private:
+  const uint64_t id_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const Snapshot> snapshot_;
+  std::atomic<uint64_t> generation_{0};
+};
+
+// Applies a rule's redirect; the response to send.
+HttpResponse MakeRedirect(const route::Redirect& redirect, const route::Match& match, const HttpRequest& request);
+// Applies a rule's header modifier and URL rewrite to the request in place.
+void ApplyFilters(const route::Rule& rule, const route::Match& match, HttpRequest* request);
+
+}  // namespace ofn::gateway
+
+#endif  // LIBOFN_GATEWAY_DISPATCH_H_

@@ -1,0 +1,117 @@
+#include "libofn/platform/internal/admin.h"
+
+#include <vector>
+
+#include "libofn/common/json_text.h"
+#include "libofn/gateway/server.h"
+#include "libofn/platform/internal/objects.h"
+#include "libofn/route/table.h"
+
+namespace ofn::platform::internal {
+
+namespace {
+
+std::vector<std::string> Segments(std::string_view path) {
+  std::vector<std::string> out;
+  while (!path.empty()) {
+    size_t slash = path.find('/');
+    std::string_view part = path.substr(0, slash);
+    if (!part.empty()) out.push_back(route::DecodeQueryComponent(part));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return out;
+}
+
+std::string QueryParam(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view part = query.substr(0, amp);
+    size_t eq = part.find('=');
+    if (part.substr(0, eq) == name) return eq == std::string_view::npos ? "" : route::DecodeQueryComponent(part.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return "";
+}
+
+int HttpStatusFor(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kAlreadyExists:
+    case StatusCode::kConflict: return 409;
+    case StatusCode::kFailedPrecondition: return 412;
+    case StatusCode::kPermissionDenied: return 403;
+    case StatusCode::kDeadlineExceeded: return 504;
+    case StatusCode::kUnavailable: return 503;
+    default: return 500;
+  }
+}
+
+HttpResponse FromStatus(const Status& s) { return gateway::ErrorResponse(HttpStatusFor(s), s.message()); }
+
+std::string Summary(const ObjectInfo& o) {
+  return "{\"kind\":" + JsonQuote(o.kind) + ",\"namespace\":" + JsonQuote(o.ns) + ",\"name\":" + JsonQuote(o.name) +
+         ",\"generation\":" + std::to_string(o.generation) + "}";
+}
+
+}  // namespace
+
+HttpResponse HandleAdmin(Platform& platform, HttpRequest& request) {
+  std::vector<std::string> seg = Segments(request.path());
+  const std::string& m = request.method;
+  if (seg.size() == 1 && seg[0] == "healthz") return HttpResponse::Text(200, "ok\n");
+  if (seg.empty() || seg[0] != "v1") return gateway::ErrorResponse(404, "unknown admin path " + std::string(request.path()));
+  if (seg.size() == 2 && seg[1] == "apply") {
+    if (m != "POST") return gateway::ErrorResponse(405, "apply takes POST");
+    auto applied = platform.Apply(request.body, request.headers.GetOr("X-Ofn-File", "<apply>"));
+    if (!applied.ok()) return FromStatus(applied.status());
+    std::string body = "{\"objects\":[";
+    for (size_t i = 0; i < applied->size(); ++i) body += (i ? "," : "") + Summary((*applied)[i]);
+    return HttpResponse::Json(200, body + "]}\n");
+  }
+  if (seg.size() >= 4 && seg[1] == "invoke") {
+    HttpRequest inner;
+    inner.method = m;
+    inner.headers = request.headers;
+    inner.body = std::move(request.body);
+    std::string path;
+    for (size_t i = 4; i < seg.size(); ++i) path += "/" + seg[i];
+    if (path.empty() || request.path().back() == '/') path += "/";
+    inner.target = path + (request.query().empty() ? "" : "?" + std::string(request.query()));
+    inner.headers.Remove("Authorization");
+    return platform.Invoke(seg[3], std::move(inner), seg[2]);
+  }
+  if (seg.size() < 2) return gateway::ErrorResponse(404, "unknown admin path");
+  std::string kind = KindFromResource(seg[1]);
+  if (kind.empty()) return gateway::ErrorResponse(404, "unknown resource \"" + seg[1] + "\"");
+  if (seg.size() == 2) {
+    if (m != "GET") return gateway::ErrorResponse(405, "lists take GET");
+    std::string ns = QueryParam(request.query(), "namespace");
+    if (ns.empty()) ns = "default";
+    if (ns == "all" || kind == "ClusterEventBus") ns.clear();
+    auto list = platform.List(kind, ns);
+    if (!list.ok()) return FromStatus(list.status());
+    std::string body = "{\"items\":[";
+    for (size_t i = 0; i < list->size(); ++i) body += (i ? "," : "") + (*list)[i].json;
+    return HttpResponse::Json(200, body + "]}\n");
+  }
+  if (seg.size() == 4) {
+    if (m == "GET") {
+      auto o = platform.Get(kind, seg[2], seg[3]);
+      if (!o.ok()) return FromStatus(o.status());
+      return HttpResponse::Json(200, o->json + "\n");
+    }
+    if (m == "DELETE") {
+      Status s = platform.Remove(kind, seg[2], seg[3]);
+      if (!s.ok()) return FromStatus(s);
+      return HttpResponse::Json(200, "{\"deleted\":{\"kind\":" + JsonQuote(kind) + ",\"namespace\":" + JsonQuote(seg[2]) +
+                                         ",\"name\":" + JsonQuote(seg[3]) + "}}\n");
+    }
+    return gateway::ErrorResponse(405, "objects take GET or DELETE");
+  }
+  return gateway::ErrorResponse(404, "unknown admin path " + std::string(request.path()));
+}
+
+}  // namespace ofn::platform::internal

@@ -1,0 +1,119 @@
+#include <boost/json.hpp>
+
+#include "libofn/platform/internal/objects.h"
+#include "libofn/spec/internal/emit.h"
+
+namespace ofn::platform::internal {
+
+namespace json = boost::json;
+
+namespace {
+
+json::value ParseOr(const std::string& text, json::value fallback) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  return ec ? fallback : v;
+}
+
+const json::object* Obj(const json::value* v) { return v && v->is_object() ? &v->as_object() : nullptr; }
+const json::value* At(const json::object* o, std::string_view k) { return o ? o->if_contains(k) : nullptr; }
+std::string Str(const json::object* o, std::string_view k) {
+  const json::value* v = At(o, k);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+}  // namespace
+
+ObjectInfo ToObjectInfo(const store::Record& r) {
+  ObjectInfo o;
+  o.kind = r.kind;
+  o.ns = r.ns;
+  o.name = r.name;
+  o.generation = r.generation;
+  o.resource_version = r.resource_version;
+  json::object meta;
+  meta["name"] = r.name;
+  if (!r.ns.empty()) meta["namespace"] = r.ns;
+  meta["uid"] = r.uid;
+  meta["generation"] = r.generation;
+  meta["resourceVersion"] = std::to_string(r.resource_version);
+  meta["creationTimestamp"] = FormatRfc3339(Clock::TimePoint(std::chrono::nanoseconds(r.creation_time)));
+  if (r.deletion_time) {
+    meta["deletionTimestamp"] = FormatRfc3339(Clock::TimePoint(std::chrono::nanoseconds(r.deletion_time)));
+  }
+  auto to_obj = [](const std::map<std::string, std::string>& m) {
+    json::object out;
+    for (const auto& [k, v] : m) out[k] = v;
+    return out;
+  };
+  if (!r.labels.empty()) meta["labels"] = to_obj(r.labels);
+  if (!r.annotations.empty()) meta["annotations"] = to_obj(r.annotations);
+  if (!r.finalizers.empty()) {
+    json::array f;
+    for (const std::string& s : r.finalizers) f.push_back(json::value(s));
+    meta["finalizers"] = std::move(f);
+  }
+  json::object root;
+  root["apiVersion"] = r.api_version;
+  root["kind"] = r.kind;
+  root["metadata"] = std::move(meta);
+  root["spec"] = ParseOr(r.spec, json::object());
+  json::value status = ParseOr(r.status, json::object());
+  if (status.is_object() && !status.as_object().empty()) root["status"] = std::move(status);
+  o.json = spec::internal::EmitJson(spec::internal::Canonical(root), false);
+  return o;
+}
+
+FunctionInfo ToFunctionInfo(const ObjectInfo& o) {
+  FunctionInfo f;
+  f.ns = o.ns;
+  f.name = o.name;
+  f.generation = o.generation;
+  f.json = o.json;
+  json::value root = ParseOr(o.json, json::object());
+  const json::object* status = Obj(At(Obj(&root), "status"));
+  f.build_state = Str(Obj(At(status, "build")), "state");
+  const json::object* serving = Obj(At(status, "serving"));
+  f.serving_state = Str(serving, "state");
+  f.serving_reason = Str(serving, "reason");
+  f.serving_message = Str(serving, "message");
+  const json::object* route = Obj(At(status, "route"));
+  if (const json::value* conds = At(route, "conditions"); conds && conds->is_array()) {
+    for (const json::value& c : conds->as_array()) {
+      if (Str(Obj(&c), "type") != "Accepted") continue;
+      f.route_status = Str(Obj(&c), "status");
+      f.route_reason = Str(Obj(&c), "reason");
+      f.route_message = Str(Obj(&c), "message");
+    }
+  }
+  if (const json::value* addrs = At(status, "addresses"); addrs && addrs->is_array()) {
+    for (const json::value& a : addrs->as_array()) f.addresses.emplace_back(Str(Obj(&a), "type"), Str(Obj(&a), "value"));
+  }
+  return f;
+}
+
+std::string KindFromResource(std::string_view resource) {
+  std::string r(resource);
+  for (char& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (size_t dot = r.find('.'); dot != std::string::npos) r.resize(dot);
+  if (r == "function" || r == "functions" || r == "fn") return "Function";
+  if (r == "gateway" || r == "gateways") return "Gateway";
+  if (r == "eventsource" || r == "eventsources") return "EventSource";
+  if (r == "eventbus" || r == "eventbuses") return "EventBus";
+  if (r == "clustereventbus" || r == "clustereventbuses") return "ClusterEventBus";
+  if (r == "trigger" || r == "triggers") return "Trigger";
+  return "";
+}
+
+}  // namespace ofn::platform::internal
+
+namespace ofn {
+
+std::string FunctionInfo::Address(std::string_view type) const {
+  for (const auto& [t, v] : addresses) {
+    if (t == type) return v;
+  }
+  return "";
+}
+
+}  // namespace ofn

@@ -1,0 +1,354 @@
+#include "libofn/platform/platform.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+
+#include "libofn/backends/inprocess/inprocess.h"
+#include "libofn/common/log.h"
+#include "libofn/gateway/dispatch.h"
+#include "libofn/gateway/server.h"
+#include "libofn/platform/apply.h"
+#include "libofn/platform/internal/admin.h"
+#include "libofn/platform/internal/objects.h"
+#include "libofn/platform/internal/reconciler.h"
+#include "libofn/route/route.h"
+#include "libofn/store/store.h"
+
+namespace ofn {
+
+namespace {
+
+constexpr std::string_view kDefaultGateway = R"(apiVersion: networking.openfunction.io/v1alpha1
+kind: Gateway
+metadata:
+  name: openfunction
+  namespace: openfunction
+spec:
+  domain: ofn.io
+  clusterDomain: cluster.local
+  hostTemplate: "{{.Name}}.{{.Namespace}}.{{.Domain}}"
+  pathTemplate: "{{.Namespace}}/{{.Name}}"
+  httpRouteLabelKey: "app.kubernetes.io/managed-by"
+  gatewayRef:
+    name: contour
+    namespace: projectcontour
+  gatewaySpec:
+    listeners:
+      - name: ofn-http-internal
+        hostname: "*.cluster.local"
+        protocol: HTTP
+        port: 80
+        allowedRoutes:
+          namespaces:
+            from: All
+      - name: ofn-http-external
+        hostname: "*.ofn.io"
+        protocol: HTTP
+        port: 80
+        allowedRoutes:
+          namespaces:
+            from: All
+)";
+
+bool IsLoopback(const std::string& address) {
+  return address.rfind("127.", 0) == 0 || address.rfind("[::1]:", 0) == 0 || address.rfind("localhost:", 0) == 0;
+}
+
+Result<std::string> ReadOrCreateToken(const std::string& path) {
+  std::ifstream in(path);
+  if (in) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      return Status(StatusCode::kPermissionDenied, path + ": token file must not be readable by others (chmod 600)");
+    }
+    std::string token;
+    std::getline(in, token);
+    if (token.empty()) return Status(StatusCode::kInvalidArgument, path + ": empty token file");
+    return token;
+  }
+  unsigned char raw[24];
+  std::ifstream rnd("/dev/urandom", std::ios::binary);
+  if (!rnd.read(reinterpret_cast<char*>(raw), sizeof(raw))) {
+    return Status(StatusCode::kUnavailable, "cannot read /dev/urandom");
+  }
+  static const char kHex[] = "0123456789abcdef";
+  std::string token;
+  for (unsigned char c : raw) {
+    token += kHex[c >> 4];
+    token += kHex[c & 15];
+  }
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) return Status(StatusCode::kUnavailable, "cannot create " + path + ": " + std::strerror(errno));
+  std::string line = token + "\n";
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ::close(fd);
+  if (!ok) return Status(StatusCode::kUnavailable, "cannot write " + path);
+  return token;
+}
+
+}  // namespace
+
+struct Platform::Impl {
+  Options options;
+  Clock* clock = nullptr;
+  std::unique_ptr<store::Store> store;
+  inprocess::FunctionRegistry registry;
+  std::unique_ptr<inprocess::InProcessDriver> inprocess;
+  gateway::Dispatcher dispatcher;
+  std::unique_ptr<platform::internal::Reconciler> reconciler;
+  std::unique_ptr<gateway::HttpServer> gateway_server;
+  std::unique_ptr<gateway::HttpServer> admin_server;
+  int64_t watch_id = 0;
+  std::mutex status_mu;
+  std::condition_variable status_cv;
+  uint64_t status_changes = 0;
+  std::once_flag close_once;
+};
+
+Platform::Platform(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Platform::~Platform() { Close(std::chrono::seconds(0)); }
+
+Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->clock = options.clock ? options.clock : Clock::System();
+  std::string db = ":memory:";
+  if (!options.state_dir.empty()) {
+    if (::mkdir(options.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return Status(StatusCode::kUnavailable, "cannot create state dir " + options.state_dir + ": " + std::strerror(errno));
+    }
+    db = options.state_dir + "/state.db";
+  }
+  store::Store::Options so;
+  so.clock = impl->clock;
+  OFN_ASSIGN_OR_RETURN(impl->store, store::Store::Open(db, so));
+
+  // The default gateway exists from the start.
+  auto gw = impl->store->Get("Gateway", "openfunction", "openfunction");
+  if (!gw.ok()) {
+    if (gw.status().code() != StatusCode::kNotFound) return gw.status();
+    spec::ParseResult parsed = spec::ParseManifests(kDefaultGateway, "<default gateway>");
+    if (!parsed.ok()) return Status(StatusCode::kInternal, "default gateway does not validate");
+    OFN_ASSIGN_OR_RETURN(auto applied, platform::ApplyObjects(*impl->store, parsed.objects));
+    (void)applied;
+  }
+
+  Impl* raw = impl.get();
+  impl->inprocess = std::make_unique<inprocess::InProcessDriver>(
+      &impl->registry, options.library_dirs,
+      [](const std::string& ns, const std::string& fn, const std::string& output, const std::string& data) {
+        OFN_LOG(kInfo) << "function " << ns << "/" << fn << " sent " << data.size() << " byte(s) to output "
+                       << output << " (outputs are delivered once events are enabled)";
+        return true;
+      });
+  impl->reconciler = std::make_unique<platform::internal::Reconciler>(
+      impl->store.get(), impl->clock, std::vector<backend::InstanceDriver*>{impl->inprocess.get()},
+      &impl->dispatcher);
+  impl->watch_id = impl->store->Watch("", [raw](const store::WatchEvent& e) {
+    if (e.record.kind == "Function" || e.record.kind == "Gateway") raw->reconciler->Kick();
+    {
+      std::lock_guard<std::mutex> lock(raw->status_mu);
+      ++raw->status_changes;
+    }
+    raw->status_cv.notify_all();
+  });
+  impl->reconciler->Start();
+
+  auto platform = std::unique_ptr<Platform>(new Platform(std::move(impl)));
+  Impl* p = platform->impl_.get();
+  if (!options.gateway_address.empty()) {
+    gateway::ServerOptions so_gw;
+    so_gw.address = options.gateway_address;
+    so_gw.max_header_bytes = options.max_header_bytes;
+    so_gw.max_body_bytes = options.max_body_bytes;
+    so_gw.request_timeout = options.request_timeout;
+    so_gw.io_threads = options.io_threads;
+    so_gw.worker_threads = options.worker_threads;
+    OFN_ASSIGN_OR_RETURN(p->gateway_server,
+                         gateway::HttpServer::Start(so_gw, [p](HttpRequest& r) { return p->dispatcher.Handle(std::move(r)); }));
+  }
+  if (!options.admin_address.empty()) {
+    gateway::ServerOptions so_admin;
+    so_admin.io_threads = 1;
+    so_admin.worker_threads = 4;
+    so_admin.max_body_bytes = 64 * 1024 * 1024;
+    so_admin.max_header_bytes = options.max_header_bytes;
+    std::string addr = options.admin_address;
+    if (addr == "unix") {
+      if (options.state_dir.empty()) {
+        return Status(StatusCode::kInvalidArgument, "admin_address \"unix\" needs a state_dir for the socket");
+      }
+      addr = "unix:" + options.state_dir + "/admin.sock";
+    }
+    if (addr.rfind("unix:", 0) != 0) {
+      if (!IsLoopback(addr)) {
+        return Status(StatusCode::kInvalidArgument, "admin_address \"" + addr +
+                                                        "\": the admin API runs code; it listens on a unix socket or on loopback only");
+      }
+      std::string token_file = options.admin_token_file;
+      if (token_file.empty()) {
+        if (options.state_dir.empty()) {
+          return Status(StatusCode::kInvalidArgument, "a TCP admin_address needs admin_token_file or a state_dir");
+        }
+        token_file = options.state_dir + "/admin.token";
+      }
+      OFN_ASSIGN_OR_RETURN(so_admin.bearer_token, ReadOrCreateToken(token_file));
+    }
+    so_admin.address = addr;
+    Platform* self = platform.get();
+    OFN_ASSIGN_OR_RETURN(p->admin_server, gateway::HttpServer::Start(so_admin, [self](HttpRequest& r) {
+                           return platform::internal::HandleAdmin(*self, r);
+                         }));
+  }
+  return platform;
+}
+
+FunctionRegistrar& Platform::functions() { return impl_->registry; }
+
+Result<std::vector<ObjectInfo>> Platform::Apply(std::string_view manifests, const std::string& file) {
+  spec::ParseOptions po;
+  po.default_namespace = impl_->options.default_namespace;
+  spec::ParseResult parsed = spec::ParseManifests(manifests, file, po);
+  if (!parsed.ok()) {
+    std::string msg;
+    for (const spec::Diagnostic& d : parsed.diagnostics) {
+      if (d.severity != spec::Severity::kError) continue;
+      msg += (msg.empty() ? "" : "\n") + d.ToString();
+    }
+    return Status(StatusCode::kInvalidArgument, msg);
+  }
+  return Apply(parsed.objects);
+}
+
+Result<std::vector<ObjectInfo>> Platform::Apply(const std::vector<spec::Object>& objects) {
+  OFN_ASSIGN_OR_RETURN(std::vector<store::Record> records, platform::ApplyObjects(*impl_->store, objects));
+  std::vector<ObjectInfo> out;
+  for (const store::Record& r : records) out.push_back(platform::internal::ToObjectInfo(r));
+  return out;
+}
+
+Result<ObjectInfo> Platform::Get(std::string_view kind, std::string_view ns, std::string_view name) {
+  OFN_ASSIGN_OR_RETURN(store::Record r, impl_->store->Get(kind, ns, name));
+  return platform::internal::ToObjectInfo(r);
+}
+
+Result<std::vector<ObjectInfo>> Platform::List(std::string_view kind, std::string_view ns) {
+  OFN_ASSIGN_OR_RETURN(std::vector<store::Record> records, impl_->store->List(kind, ns));
+  std::vector<ObjectInfo> out;
+  for (const store::Record& r : records) out.push_back(platform::internal::ToObjectInfo(r));
+  return out;
+}
+
+Result<FunctionInfo> Platform::GetFunction(std::string_view name, std::string_view ns) {
+  OFN_ASSIGN_OR_RETURN(ObjectInfo o, Get("Function", ns, name));
+  return platform::internal::ToFunctionInfo(o);
+}
+
+Status Platform::Remove(std::string_view kind, std::string_view ns, std::string_view name) {
+  return impl_->store->Delete(kind, ns, name);
+}
+
+int64_t Platform::Watch(std::string kind, WatchFn fn) {
+  return impl_->store->Watch(std::move(kind), [fn = std::move(fn)](const store::WatchEvent& e) {
+    std::string_view type = e.type == store::EventType::kAdded      ? "ADDED"
+                            : e.type == store::EventType::kModified ? "MODIFIED"
+                                                                    : "DELETED";
+    fn(type, platform::internal::ToObjectInfo(e.record));
+  });
+}
+
+void Platform::Unwatch(int64_t id) { impl_->store->Unwatch(id); }
+
+HttpResponse Platform::Invoke(std::string_view name, HttpRequest request, std::string_view ns) {
+  std::string cluster_domain = "cluster.local";
+  auto fn = impl_->store->Get("Function", ns, name);
+  if (!fn.ok()) return gateway::ErrorResponse(404, "function " + std::string(ns) + "/" + std::string(name) + " not found");
+  auto [gns, gname] = route::GatewayRefOf(fn->spec);
+  if (auto gw = impl_->store->Get("Gateway", gns, gname); gw.ok()) {
+    if (auto cfg = route::GatewayConfigFromSpec(gns, gname, gw->spec); cfg.ok()) cluster_domain = cfg->cluster_domain;
+  }
+  request.headers.Set("Host", std::string(name) + "." + std::string(ns) + ".svc." + cluster_domain);
+  if (request.target.empty() || request.target[0] != '/') request.target = "/" + request.target;
+  return impl_->dispatcher.Handle(std::move(request));
+}
+
+Result<FunctionInfo> Platform::WaitFor(std::string_view name, const std::function<bool(const FunctionInfo&)>& predicate,
+                                       std::chrono::milliseconds timeout, std::string_view ns) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::optional<FunctionInfo> last;
+  for (;;) {
+    uint64_t seen;
+    {
+      std::lock_guard<std::mutex> lock(impl_->status_mu);
+      seen = impl_->status_changes;
+    }
+    auto info = GetFunction(name, ns);
+    if (info.ok()) {
+      if (predicate(*info)) return info;
+      last = *info;
+    } else if (info.status().code() != StatusCode::kNotFound) {
+      return info.status();
+    }
+    std::unique_lock<std::mutex> lock(impl_->status_mu);
+    if (!impl_->status_cv.wait_until(lock, deadline, [&] { return impl_->status_changes != seen; })) {
+      std::string state = last ? " (serving state \"" + last->serving_state + "\"" +
+                                     (last->serving_message.empty() ? "" : ": " + last->serving_message) + ")"
+                               : " (not found)";
+      return Status(StatusCode::kDeadlineExceeded,
+                    "function " + std::string(ns) + "/" + std::string(name) + " did not reach the state in time" + state);
+    }
+  }
+}
+
+Result<FunctionInfo> Platform::WaitReady(std::string_view name, std::chrono::milliseconds timeout, std::string_view ns) {
+  bool failed = false;
+  auto r = WaitFor(
+      name,
+      [&](const FunctionInfo& f) {
+        if (f.serving_state == "Failed" || f.route_status == "False") {
+          failed = true;
+          return true;
+        }
+        bool has_route = f.json.find("\"route\":") != std::string::npos;
+        return f.serving_state == "Running" && (!has_route || f.route_status == "True");
+      },
+      timeout, ns);
+  if (r.ok() && failed) {
+    std::string why = r->serving_state == "Failed" ? "serving failed: " + r->serving_reason + ": " + r->serving_message
+                                                    : "route not accepted: " + r->route_reason + ": " + r->route_message;
+    return Status(StatusCode::kFailedPrecondition, "function " + std::string(ns) + "/" + std::string(name) + ": " + why);
+  }
+  return r;
+}
+
+std::string Platform::gateway_address() const {
+  return impl_->gateway_server ? impl_->gateway_server->address() : "";
+}
+
+std::string Platform::admin_address() const { return impl_->admin_server ? impl_->admin_server->address() : ""; }
+
+Status Platform::Sync(std::chrono::milliseconds timeout) {
+  if (!impl_->reconciler->Sync(timeout)) return Status(StatusCode::kDeadlineExceeded, "reconcile did not settle in time");
+  return Status::Ok();
+}
+
+void Platform::Close(std::chrono::milliseconds drain) {
+  Impl* impl = impl_.get();
+  std::call_once(impl->close_once, [impl, drain] {
+    if (impl->gateway_server) impl->gateway_server->Stop(drain);
+    if (impl->admin_server) impl->admin_server->Stop(std::chrono::milliseconds(500));
+    impl->store->Unwatch(impl->watch_id);
+    impl->reconciler->Stop();
+    impl->dispatcher.Publish(std::make_shared<const gateway::Snapshot>());
+  });
+}
+
+}  // namespace ofn

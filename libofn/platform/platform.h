@@ -1,0 +1,145 @@
+// Platform: the facade every binding uses. It owns the store, the reconcile
+// loop, the instance drivers, the gateway listener and the admin API.
+//
+//   ofn::Platform::Options options;
+//   options.state_dir = ".ofn";
+//   auto platform = ofn::Platform::Open(options);
+//   (*platform)->functions().Http("hello", [](const ofn::HttpRequest&) {
+//     return ofn::HttpResponse::Text(200, "hi\n");
+//   });
+//   (*platform)->Apply(yaml_text);
+//   (*platform)->WaitReady("hello", std::chrono::seconds(5));
+//   ofn::HttpResponse r = (*platform)->Invoke("hello", ofn::HttpRequest{});
+//
+// Applying stores the objects (all or nothing); the reconcile loop then
+// drives each Function from spec to status — instance, route, addresses —
+// and does so again for everything stored when a Platform is reopened on
+// the same state directory.
+//
+// Thread-safe: every method may be called from any thread.
+#ifndef LIBOFN_PLATFORM_PLATFORM_H_
+#define LIBOFN_PLATFORM_PLATFORM_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "libofn/common/clock.h"
+#include "libofn/common/status.h"
+#include "libofn/serve/function.h"
+#include "libofn/serve/http.h"
+#include "libofn/spec/object.h"
+
+namespace ofn {
+
+// A stored object as JSON (apiVersion, kind, metadata, spec, status).
+struct ObjectInfo {
+  std::string kind, ns, name;
+  int64_t generation = 0;
+  int64_t resource_version = 0;
+  std::string json;
+};
+
+// The status of a Function, read from its JSON.
+struct FunctionInfo {
+  std::string ns, name;
+  int64_t generation = 0;
+  std::string build_state;
+  std::string serving_state, serving_reason, serving_message;
+  std::string route_status;  // status of the Accepted condition: "True", "False" or ""
+  std::string route_reason, route_message;
+  std::vector<std::pair<std::string, std::string>> addresses;  // (type, value)
+  std::string json;
+  // The first address of that type, or "".
+  std::string Address(std::string_view type) const;
+};
+
+class Platform {
+ public:
+  struct Options {
+    // Where state is kept (state.db, admin socket, token). Empty: in memory,
+    // nothing survives Close.
+    std::string state_dir;
+    // The gateway listener: "host:port" (port 0: any free port). Empty: no
+    // listener (Invoke still works).
+    std::string gateway_address = "127.0.0.1:8080";
+    // The admin API: "" (none), "unix" (<state_dir>/admin.sock, mode 0600),
+    // "unix:/path", or a loopback "127.0.0.1:port" that requires the bearer
+    // token kept in admin_token_file (created with mode 0600 when missing).
+    std::string admin_address;
+    std::string admin_token_file;  // default <state_dir>/admin.token
+    Clock* clock = nullptr;        // default Clock::System(); must outlive the Platform
+    size_t max_header_bytes = 8 * 1024;
+    uint64_t max_body_bytes = 8 * 1024 * 1024;
+    std::chrono::milliseconds request_timeout{std::chrono::minutes(5)};
+    int io_threads = 2;
+    int worker_threads = 16;
+    // Where the in-process backend looks for function libraries.
+    std::vector<std::string> library_dirs;
+    // Namespace for manifests that name none.
+    std::string default_namespace = "default";
+  };
+
+  static Result<std::unique_ptr<Platform>> Open(const Options& options);
+  ~Platform();  // Close()
+  Platform(const Platform&) = delete;
+  Platform& operator=(const Platform&) = delete;
+
+  // Where host programs register in-process functions (see inprocess.h for
+  // how a Function selects one).
+  FunctionRegistrar& functions();
+
+  // Parses, validates and stores manifests, all or nothing. On invalid input
+  // the error lists every problem as "file:line:col: path: message" and the
+  // store is unchanged.
+  Result<std::vector<ObjectInfo>> Apply(std::string_view manifests, const std::string& file = "<apply>");
+  Result<std::vector<ObjectInfo>> Apply(const std::vector<spec::Object>& objects);
+
+  Result<ObjectInfo> Get(std::string_view kind, std::string_view ns, std::string_view name);
+  Result<std::vector<ObjectInfo>> List(std::string_view kind, std::string_view ns = {});
+  Result<FunctionInfo> GetFunction(std::string_view name, std::string_view ns = "default");
+  Status Remove(std::string_view kind, std::string_view ns, std::string_view name);
+
+  // Calls `fn(type, object)` ("ADDED", "MODIFIED", "DELETED") for every later
+  // change of `kind` (empty: all), in commit order. Returns an id for Unwatch.
+  using WatchFn = std::function<void(std::string_view, const ObjectInfo&)>;
+  int64_t Watch(std::string kind, WatchFn fn);
+  void Unwatch(int64_t id);
+
+  // Sends a request to a Function through the gateway's own path (route
+  // match, filters, instance) without a socket. The Host header is set to the
+  // Function's internal host; the target is kept.
+  HttpResponse Invoke(std::string_view name, HttpRequest request, std::string_view ns = "default");
+
+  // Waits until `predicate` holds for the Function (re-checked on every
+  // status change). DeadlineExceeded after `timeout`, with the last status.
+  Result<FunctionInfo> WaitFor(std::string_view name, const std::function<bool(const FunctionInfo&)>& predicate,
+                               std::chrono::milliseconds timeout, std::string_view ns = "default");
+  // Waits until serving is Running and the route (if any) is accepted; fails
+  // early with the reason when serving is Failed.
+  Result<FunctionInfo> WaitReady(std::string_view name, std::chrono::milliseconds timeout,
+                                 std::string_view ns = "default");
+
+  std::string gateway_address() const;  // "" when there is no listener
+  std::string admin_address() const;    // "" when there is no admin API
+  // Runs until every change stored so far is reconciled.
+  Status Sync(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+  // Stops the listeners (in-flight requests get up to `drain`), the reconcile
+  // loop and the instances. Idempotent.
+  void Close(std::chrono::milliseconds drain = std::chrono::seconds(10));
+
+ private:
+  struct Impl;
+  explicit Platform(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ofn
+
+#endif  // LIBOFN_PLATFORM_PLATFORM_H_

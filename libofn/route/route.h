@@ -1,0 +1,127 @@
+// Routes: what a Function's spec.serving.triggers.http.route and its Gateway
+// mean, compiled into plain values (seed 000):
+//
+//  - hostnames: route.hostnames, else Gateway.spec.hostTemplate;
+//  - rules: route.rules, else PathPrefix "/" when the hostnames came from the
+//    template (host-based), else PathPrefix "/{{pathTemplate}}" (path-based);
+//  - the internal host <name>.<namespace>.svc.<clusterDomain> always serves too;
+//  - addresses: External http://<host><path>/ and Internal
+//    http://<internal host><path>/ from the first rule's path.
+//
+// Pure functions of their inputs. Values are thread-compatible.
+#ifndef LIBOFN_ROUTE_ROUTE_H_
+#define LIBOFN_ROUTE_ROUTE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "libofn/common/status.h"
+
+namespace ofn::route {
+
+// The parts of a networking.openfunction.io Gateway that shape routes.
+struct GatewayConfig {
+  std::string ns = "openfunction";
+  std::string name = "openfunction";
+  std::string domain = "ofn.io";
+  std::string cluster_domain = "cluster.local";
+  std::string host_template = "{{.Name}}.{{.Namespace}}.{{.Domain}}";
+  std::string path_template = "{{.Namespace}}/{{.Name}}";
+};
+
+// Reads a Gateway's spec (JSON text of a defaulted, validated object).
+Result<GatewayConfig> GatewayConfigFromSpec(std::string_view ns, std::string_view name,
+                                            std::string_view spec_json);
+
+// Expands {{.Name}}, {{.Namespace}}, {{.Domain}} (spaces inside the braces
+// allowed). Unknown variables are an error naming them.
+Result<std::string> ExpandTemplate(std::string_view tmpl, std::string_view name,
+                                   std::string_view ns, std::string_view domain);
+
+enum class PathType { kExact, kPathPrefix, kRegularExpression };
+std::string_view PathTypeName(PathType t);
+
+struct ValueMatch {
+  std::string name;
+  bool regex = false;
+  std::string value;
+  std::shared_ptr<const std::regex> re;  // compiled when regex
+};
+
+struct Match {
+  PathType path_type = PathType::kPathPrefix;
+  std::string path = "/";
+  std::shared_ptr<const std::regex> path_re;  // compiled for kRegularExpression
+  std::string method;  // empty: any
+  std::vector<ValueMatch> headers;
+  std::vector<ValueMatch> query;
+};
+
+struct HeaderModifier {
+  std::vector<std::pair<std::string, std::string>> set, add;
+  std::vector<std::string> remove;
+};
+
+struct UrlRewrite {
+  std::optional<std::string> hostname;
+  enum class Kind { kNone, kReplaceFullPath, kReplacePrefixMatch } kind = Kind::kNone;
+  std::string path;
+};
+
+struct Redirect {
+  std::optional<std::string> scheme, hostname;
+  std::optional<int> port;
+  UrlRewrite::Kind path_kind = UrlRewrite::Kind::kNone;
+  std::string path;
+  int status = 302;
+};
+
+struct Rule {
+  std::vector<Match> matches;
+  std::optional<HeaderModifier> request_headers;
+  std::optional<UrlRewrite> rewrite;
+  std::optional<Redirect> redirect;
+};
+
+// A Function's compiled route.
+struct FunctionRoute {
+  std::string ns, name;
+  int64_t created = 0;  // creation time; older routes win ties and conflicts
+  std::string gateway;  // "<ns>/<name>" of the Gateway it attaches to
+  std::vector<std::string> hostnames;  // from the spec or the host template
+  std::string internal_host;
+  std::vector<Rule> rules;
+  // All hosts it serves: hostnames, then the internal host.
+  std::vector<std::string> AllHosts() const;
+};
+
+// The gatewayRef of a Function spec (JSON text), defaulted to openfunction/openfunction.
+std::pair<std::string, std::string> GatewayRefOf(std::string_view function_spec_json);
+
+// True when the Function is served over HTTP (has spec.serving.triggers.http).
+bool HasHttpTrigger(std::string_view function_spec_json);
+
+// Compiles a Function's route against its Gateway. Errors name the field
+// (e.g. an invalid regular expression in rules[0].matches[1].path.value).
+Result<FunctionRoute> CompileRoute(std::string_view ns, std::string_view name,
+                                   std::string_view function_spec_json,
+                                   const GatewayConfig& gateway, int64_t created);
+
+struct Address {
+  std::string type;  // "External" or "Internal"
+  std::string value;
+};
+std::vector<Address> Addresses(const FunctionRoute& route);
+
+// status.route.paths: each rule match's path as {type, value}.
+std::vector<std::pair<std::string, std::string>> StatusPaths(const FunctionRoute& route);
+
+}  // namespace ofn::route
+
+#endif  // LIBOFN_ROUTE_ROUTE_H_
