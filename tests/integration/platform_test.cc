@@ -1,0 +1,454 @@
+// The serving slice end to end: a Platform on port 0, manifests applied,
+// real HTTP through the gateway.
+#include "libofn/platform/platform.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "libofn/gateway/client.h"
+#include "tests/unit/test_util.h"
+
+namespace ofn {
+namespace {
+
+using std::chrono::seconds;
+using testing::ReadFile;
+using testing::SourceRoot;
+using testing::TempDir;
+
+std::string BuildRoot() {
+  const char* b = std::getenv("OFN_BUILD_ROOT");
+  return b ? b : "build";
+}
+
+Platform::Options Opts(const std::string& state_dir) {
+  Platform::Options o;
+  o.state_dir = state_dir;
+  o.gateway_address = "127.0.0.1:0";
+  o.library_dirs = {BuildRoot() + "/examples"};
+  return o;
+}
+
+HttpResponse Get(Platform& p, const std::string& url_or_path, const std::string& host = "") {
+  // url: http://host/path -> Host header + path
+  std::string h = host, path = url_or_path;
+  if (url_or_path.rfind("http://", 0) == 0) {
+    std::string rest = url_or_path.substr(7);
+    size_t slash = rest.find('/');
+    h = rest.substr(0, slash);
+    path = slash == std::string::npos ? "/" : rest.substr(slash);
+  }
+  HttpRequest req;
+  req.target = path;
+  req.headers.Set("Host", h);
+  auto r = gateway::HttpCall(p.gateway_address(), req, seconds(10));
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? *r : HttpResponse{};
+}
+
+// Sends raw bytes and reads until the server closes (or 5 s pass).
+std::string RawExchange(int port, const std::string& bytes) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return "connect failed";
+  }
+  size_t off = 0;
+  while (off < bytes.size()) {
+    ssize_t n = ::send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    off += static_cast<size_t>(n);
+  }
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) out.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+int PortOf(const std::string& address) { return std::stoi(address.substr(address.rfind(':') + 1)); }
+
+std::string Manifest(const std::string& name, const std::string& route_yaml, const std::string& func_name = "") {
+  std::string m = "apiVersion: core.openfunction.io/v1beta2\nkind: Function\nmetadata:\n  name: " + name +
+                  "\nspec:\n  version: v1.0.0\n  image: ofn.local/" + name + ":latest\n  serving:\n";
+  if (!func_name.empty()) m += "    params:\n      FUNC_NAME: " + func_name + "\n";
+  m += "    template:\n      containers:\n        - name: function\n    triggers:\n      http:\n        port: 8080\n";
+  if (!route_yaml.empty()) m += "        route:\n" + route_yaml;
+  return m;
+}
+
+class PlatformTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto p = Platform::Open(Opts(dir_.path()));
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    platform_ = std::move(*p);
+    platform_->functions().Http("echo", [](const HttpRequest& r) {
+      return HttpResponse::Text(200, "echo " + r.method + " " + r.target + " host=" + r.headers.GetOr("Host", ""));
+    });
+  }
+  Platform& p() { return *platform_; }
+
+  TempDir dir_;
+  std::unique_ptr<Platform> platform_;
+};
+
+TEST_F(PlatformTest, ExampleServesEveryAddressInAllThreeRoutingModes) {
+  for (const char* f : {"host-based.yaml", "path-based.yaml", "host-and-path.yaml"}) {
+    auto r = p().Apply(ReadFile(SourceRoot() + "/examples/hello-world/" + f), f);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+  struct Want {
+    std::string name, external, internal;
+  };
+  for (const Want& w : std::vector<Want>{
+           {"hello", "http://hello.default.ofn.io/", "http://hello.default.svc.cluster.local/"},
+           {"hello-path", "http://sample.ofn.io/default/hello-path/",
+            "http://hello-path.default.svc.cluster.local/default/hello-path/"},
+           {"hello-v2", "http://sample.ofn.io/v2/foo/", "http://hello-v2.default.svc.cluster.local/v2/foo/"}}) {
+    auto info = p().WaitReady(w.name, seconds(10));
+    ASSERT_TRUE(info.ok()) << info.status().ToString();
+    EXPECT_EQ(info->build_state, "Skipped");
+    EXPECT_EQ(info->serving_state, "Running");
+    EXPECT_EQ(info->route_status, "True");
+    EXPECT_EQ(info->route_reason, "Valid");
+    EXPECT_EQ(info->route_message, "Valid HTTPRoute");
+    EXPECT_EQ(info->Address("External"), w.external);
+    EXPECT_EQ(info->Address("Internal"), w.internal);
+    for (const auto& [type, url] : info->addresses) {
+      HttpResponse r = Get(p(), url);
+      EXPECT_EQ(r.status, 200) << url;
+      std::string path = url.substr(url.find('/', 7));
+      EXPECT_EQ(r.body, "Hello, World! (path " + path + ")\n") << url;
+    }
+  }
+  auto hello = p().GetFunction("hello");
+  ASSERT_TRUE(hello.ok());
+  EXPECT_NE(hello->json.find(R"("hosts":["hello.default.ofn.io","hello.default.svc.cluster.local"])"), std::string::npos)
+      << hello->json;
+  EXPECT_NE(hello->json.find(R"("paths":[{"type":"PathPrefix","value":"/"}])"), std::string::npos);
+  EXPECT_NE(hello->json.find(R"("resourceRef":"serving-)"), std::string::npos);
+  // Path-based: the host alone is not the function.
+  EXPECT_EQ(Get(p(), "/", "sample.ofn.io").status, 404);
+  EXPECT_EQ(Get(p(), "/default/hello-pathx", "sample.ofn.io").status, 404);
+}
+
+TEST_F(PlatformTest, FunctionsFollowGatewayChanges) {
+  ASSERT_TRUE(p().Apply(Manifest("gw-fn", "", "echo")).ok());
+  ASSERT_TRUE(p().WaitReady("gw-fn", seconds(10)).ok());
+  EXPECT_EQ(Get(p(), "/", "gw-fn.default.ofn.io").status, 200);
+  auto gw = p().Apply(R"(apiVersion: networking.openfunction.io/v1alpha1
+kind: Gateway
+metadata:
+  name: openfunction
+  namespace: openfunction
+spec:
+  domain: example.com
+  clusterDomain: corp.local
+  hostTemplate: "{{.Namespace}}-{{.Name}}.{{.Domain}}"
+  pathTemplate: "fn/{{.Name}}"
+  gatewayRef:
+    name: contour
+    namespace: projectcontour
+  gatewaySpec:
+    listeners:
+      - name: ofn-http-external
+        hostname: "*.example.com"
+        protocol: HTTP
+        port: 80
+)");
+  ASSERT_TRUE(gw.ok()) << gw.status().ToString();
+  auto info = p().WaitFor("gw-fn", [](const FunctionInfo& f) { return f.Address("External") == "http://default-gw-fn.example.com/"; },
+                          seconds(10));
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->Address("Internal"), "http://gw-fn.default.svc.corp.local/");
+  EXPECT_EQ(Get(p(), "/", "default-gw-fn.example.com").status, 200);
+  EXPECT_EQ(Get(p(), "/", "gw-fn.default.ofn.io").status, 404);
+  EXPECT_EQ(Get(p(), "/", "gw-fn.default.svc.corp.local").status, 200);
+}
+
+TEST_F(PlatformTest, ConflictingRouteIsNotAcceptedAndTheFirstKeepsServing) {
+  std::string route = "          hostnames: [\"shared.ofn.io\"]\n          rules:\n            - matches:\n                - path: {type: PathPrefix, value: /api}\n";
+  ASSERT_TRUE(p().Apply(Manifest("first", route, "echo")).ok());
+  ASSERT_TRUE(p().WaitReady("first", seconds(10)).ok());
+  p().functions().Http("second-fn", [](const HttpRequest&) { return HttpResponse::Text(200, "second"); });
+  ASSERT_TRUE(p().Apply(Manifest("second", route, "second-fn")).ok());
+  auto second = p().WaitFor("second", [](const FunctionInfo& f) { return !f.route_status.empty(); }, seconds(10));
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->route_status, "False");
+  EXPECT_EQ(second->route_reason, "Conflicted");
+  EXPECT_NE(second->route_message.find("default/first"), std::string::npos) << second->route_message;
+  EXPECT_TRUE(second->addresses.empty());
+  HttpResponse r = Get(p(), "/api/x", "shared.ofn.io");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.rfind("echo", 0), 0u) << r.body;
+  // When the first goes, the second takes over.
+  ASSERT_TRUE(p().Remove("Function", "default", "first").ok());
+  ASSERT_TRUE(p().WaitFor("second", [](const FunctionInfo& f) { return f.route_status == "True"; }, seconds(10)).ok());
+  EXPECT_EQ(Get(p(), "/api/x", "shared.ofn.io").body, "second");
+}
+
+TEST_F(PlatformTest, ThrowingFunctionGives500AndThePlatformKeepsServing) {
+  p().functions().Http("thrower", [](const HttpRequest&) -> HttpResponse { throw std::runtime_error("kaput"); });
+  ASSERT_TRUE(p().Apply(Manifest("bad", "", "thrower") + "---\n" + Manifest("good", "", "echo")).ok());
+  ASSERT_TRUE(p().WaitReady("bad", seconds(10)).ok());
+  ASSERT_TRUE(p().WaitReady("good", seconds(10)).ok());
+  for (int i = 0; i < 3; ++i) {
+    HttpResponse r = Get(p(), "/", "bad.default.ofn.io");
+    EXPECT_EQ(r.status, 500);
+    EXPECT_EQ(r.headers.GetOr("Content-Type", ""), "application/json");
+    EXPECT_NE(r.body.find("kaput"), std::string::npos);
+    EXPECT_EQ(Get(p(), "/", "good.default.ofn.io").status, 200);
+  }
+}
+
+TEST_F(PlatformTest, InvokeTakesTheSamePathAsHttp) {
+  ASSERT_TRUE(p().Apply(Manifest("inv", "", "echo")).ok());
+  ASSERT_TRUE(p().WaitReady("inv", seconds(10)).ok());
+  HttpRequest req;
+  req.method = "POST";
+  req.target = "/x?y=1";
+  HttpResponse r = p().Invoke("inv", req);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "echo POST /x?y=1 host=inv.default.svc.cluster.local");
+  EXPECT_EQ(p().Invoke("missing", HttpRequest{}).status, 404);
+}
+
+TEST_F(PlatformTest, MissingFunctionCodeFailsServingWithTheReason) {
+  ASSERT_TRUE(p().Apply(Manifest("nocode", "")).ok());
+  auto r = p().WaitReady("nocode", seconds(10));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  auto info = p().GetFunction("nocode");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->serving_state, "Failed");
+  EXPECT_EQ(info->serving_reason, "StartFailed");
+  EXPECT_NE(info->serving_message.find("ofn.local/nocode:latest"), std::string::npos) << info->serving_message;
+  // Its route still exists and answers 503: there is nothing to run.
+  EXPECT_EQ(Get(p(), "/", "nocode.default.ofn.io").status, 503);
+}
+
+TEST_F(PlatformTest, InvalidApplyNamesTheFieldAndChangesNothing) {
+  ASSERT_TRUE(p().Apply(Manifest("keep", "", "echo")).ok());
+  ASSERT_TRUE(p().Sync().ok());
+  auto before = p().Get("Function", "default", "keep");
+  ASSERT_TRUE(before.ok());
+  std::string bad = Manifest("keep", "", "other") + "---\n" +
+                    "apiVersion: core.openfunction.io/v1beta2\nkind: Function\nmetadata:\n  name: broken\nspec:\n"
+                    "  version: v1\n  serving:\n    triggers:\n      http:\n        port: 99999\n";
+  auto r = p().Apply(bad, "bad.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("bad.yaml:"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("spec.serving.triggers.http.port"), std::string::npos) << r.status().message();
+  auto after = p().Get("Function", "default", "keep");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->generation, before->generation);
+  EXPECT_FALSE(p().Get("Function", "default", "broken").ok());
+}
+
+TEST_F(PlatformTest, BadRequestsGet4xxAndCloseOnlyTheirConnection) {
+  ASSERT_TRUE(p().Apply(Manifest("ok", "", "echo")).ok());
+  ASSERT_TRUE(p().WaitReady("ok", seconds(10)).ok());
+  int port = PortOf(p().gateway_address());
+  std::string malformed = RawExchange(port, "GARBAGE\r\n\r\n");
+  EXPECT_EQ(malformed.rfind("HTTP/1.1 400", 0), 0u) << malformed;
+  EXPECT_NE(malformed.find("Connection: close"), std::string::npos);
+  std::string bad_version = RawExchange(port, "GET / HTTP/9.x\r\nHost: ok.default.ofn.io\r\n\r\n");
+  EXPECT_EQ(bad_version.rfind("HTTP/1.1 400", 0), 0u) << bad_version;
+  std::string big_header = RawExchange(port, "GET / HTTP/1.1\r\nHost: ok.default.ofn.io\r\nX-Big: " +
+                                                  std::string(9000, 'a') + "\r\n\r\n");
+  EXPECT_EQ(big_header.rfind("HTTP/1.1 431", 0), 0u) << big_header.substr(0, 100);
+  std::string big_body = RawExchange(port, "POST / HTTP/1.1\r\nHost: ok.default.ofn.io\r\nContent-Length: " +
+                                                std::to_string(9 * 1024 * 1024) + "\r\n\r\nabc");
+  EXPECT_EQ(big_body.rfind("HTTP/1.1 413", 0), 0u) << big_body.substr(0, 100);
+  // Keep-alive: two requests on one connection, then close.
+  std::string two = RawExchange(port, "GET /a HTTP/1.1\r\nHost: ok.default.ofn.io\r\n\r\n"
+                                      "GET /b HTTP/1.1\r\nHost: ok.default.ofn.io\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(two.find("echo GET /a"), std::string::npos) << two;
+  EXPECT_NE(two.find("echo GET /b"), std::string::npos) << two;
+  EXPECT_EQ(Get(p(), "/", "ok.default.ofn.io").status, 200);
+}
+
+TEST(PlatformLimitsTest, HeaderAndBodyLimitsAreConfigurable) {
+  TempDir dir;
+  auto o = Opts(dir.path());
+  o.max_header_bytes = 1024;
+  o.max_body_bytes = 100;
+  auto p = Platform::Open(o);
+  ASSERT_TRUE(p.ok());
+  (*p)->functions().Http("echo", [](const HttpRequest& r) { return HttpResponse::Text(200, r.body); });
+  ASSERT_TRUE((*p)->Apply(Manifest("lim", "", "echo")).ok());
+  ASSERT_TRUE((*p)->WaitReady("lim", seconds(10)).ok());
+  int port = PortOf((*p)->gateway_address());
+  std::string h = RawExchange(port, "GET / HTTP/1.1\r\nHost: lim.default.ofn.io\r\nX: " + std::string(1100, 'a') + "\r\n\r\n");
+  EXPECT_EQ(h.rfind("HTTP/1.1 431", 0), 0u);
+  std::string b = RawExchange(port, "POST / HTTP/1.1\r\nHost: lim.default.ofn.io\r\nConnection: close\r\nContent-Length: 101\r\n\r\n" +
+                                        std::string(101, 'x'));
+  EXPECT_EQ(b.rfind("HTTP/1.1 413", 0), 0u);
+  std::string ok = RawExchange(port, "POST / HTTP/1.1\r\nHost: lim.default.ofn.io\r\nConnection: close\r\nContent-Length: 100\r\n\r\n" +
+                                         std::string(100, 'x'));
+  EXPECT_EQ(ok.rfind("HTTP/1.1 200", 0), 0u);
+}
+
+TEST(PlatformTimeoutTest, HangingFunctionGets504AndOthersAreServed) {
+  TempDir dir;
+  auto o = Opts(dir.path());
+  o.request_timeout = std::chrono::milliseconds(200);
+  auto p = Platform::Open(o);
+  ASSERT_TRUE(p.ok());
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  (*p)->functions().Http("hang", [&](const HttpRequest&) {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return release; });
+    return HttpResponse::Text(200, "late");
+  });
+  (*p)->functions().Http("echo", [](const HttpRequest&) { return HttpResponse::Text(200, "fine"); });
+  ASSERT_TRUE((*p)->Apply(Manifest("hang", "", "hang") + "---\n" + Manifest("fine", "", "echo")).ok());
+  ASSERT_TRUE((*p)->WaitReady("hang", seconds(10)).ok());
+  ASSERT_TRUE((*p)->WaitReady("fine", seconds(10)).ok());
+  EXPECT_EQ(Get(**p, "/", "hang.default.ofn.io").status, 504);
+  EXPECT_EQ(Get(**p, "/", "fine.default.ofn.io").body, "fine");
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+}
+
+TEST(PlatformRestartTest, ReopeningTheStateDirRestoresFunctionsAndRoutes) {
+  TempDir dir;
+  std::string ref;
+  {
+    auto p = Platform::Open(Opts(dir.path()));
+    ASSERT_TRUE(p.ok());
+    for (const char* f : {"host-based.yaml", "host-and-path.yaml"}) {
+      ASSERT_TRUE((*p)->Apply(ReadFile(SourceRoot() + "/examples/hello-world/" + f), f).ok());
+    }
+    auto info = (*p)->WaitReady("hello", seconds(10));
+    ASSERT_TRUE(info.ok()) << info.status().ToString();
+    ref = info->json.substr(info->json.find("\"resourceRef\""), 40);
+    ASSERT_TRUE((*p)->WaitReady("hello-v2", seconds(10)).ok());
+  }
+  auto p = Platform::Open(Opts(dir.path()));
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ASSERT_TRUE((*p)->Sync().ok());
+  auto info = (*p)->WaitReady("hello", seconds(10));
+  ASSERT_TRUE(info.ok());
+  EXPECT_NE(info->json.find(ref), std::string::npos) << "the serving is the same one after a restart";
+  EXPECT_EQ(Get(**p, "/", "hello.default.ofn.io").body, "Hello, World! (path /)\n");
+  EXPECT_EQ(Get(**p, "/v2/foo/bar", "sample.ofn.io").body, "Hello, World! (path /v2/foo/bar)\n");
+  auto gws = (*p)->List("Gateway");
+  ASSERT_TRUE(gws.ok());
+  EXPECT_EQ(gws->size(), 1u) << "the default gateway is created once";
+}
+
+TEST(PlatformAdminTest, UnixSocketIsPrivateAndServesTheApi) {
+  TempDir dir;
+  auto o = Opts(dir.path());
+  o.admin_address = "unix";
+  auto p = Platform::Open(o);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  struct stat st;
+  ASSERT_EQ(::stat((dir.path() + "/admin.sock").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  (*p)->functions().Http("echo", [](const HttpRequest& r) { return HttpResponse::Text(200, "admin " + r.target); });
+  HttpRequest apply;
+  apply.method = "POST";
+  apply.target = "/v1/apply";
+  apply.body = Manifest("adm", "", "echo");
+  auto r = gateway::HttpCall((*p)->admin_address(), apply);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200) << r->body;
+  ASSERT_TRUE((*p)->WaitReady("adm", seconds(10)).ok());
+  HttpRequest list;
+  list.target = "/v1/functions";
+  r = gateway::HttpCall((*p)->admin_address(), list);
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(r->body.find("\"name\":\"adm\""), std::string::npos);
+  HttpRequest invoke;
+  invoke.target = "/v1/invoke/default/adm/some/path?q=1";
+  r = gateway::HttpCall((*p)->admin_address(), invoke);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->body, "admin /some/path?q=1");
+  HttpRequest bad;
+  bad.method = "POST";
+  bad.target = "/v1/apply";
+  bad.body = "kind: Function\n";
+  r = gateway::HttpCall((*p)->admin_address(), bad);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 400);
+  HttpRequest del;
+  del.method = "DELETE";
+  del.target = "/v1/functions/default/adm";
+  r = gateway::HttpCall((*p)->admin_address(), del);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_FALSE((*p)->Get("Function", "default", "adm").ok());
+}
+
+TEST(PlatformAdminTest, TcpNeedsLoopbackAndTheToken) {
+  TempDir dir;
+  auto o = Opts(dir.path());
+  o.admin_address = "0.0.0.0:0";
+  EXPECT_FALSE(Platform::Open(o).ok());
+  o.admin_address = "127.0.0.1:0";
+  auto p = Platform::Open(o);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  struct stat st;
+  ASSERT_EQ(::stat((dir.path() + "/admin.token").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::string token;
+  std::ifstream(dir.path() + "/admin.token") >> token;
+  HttpRequest req;
+  req.target = "/v1/functions";
+  auto r = gateway::HttpCall((*p)->admin_address(), req);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 401);
+  req.headers.Set("Authorization", "Bearer wrong");
+  EXPECT_EQ(gateway::HttpCall((*p)->admin_address(), req)->status, 401);
+  req.headers.Set("Authorization", "Bearer " + token);
+  EXPECT_EQ(gateway::HttpCall((*p)->admin_address(), req)->status, 200);
+}
+
+TEST(PlatformWatchTest, WatchSeesAppliesAndStatusWrites) {
+  TempDir dir;
+  auto p = Platform::Open(Opts(dir.path()));
+  ASSERT_TRUE(p.ok());
+  (*p)->functions().Http("echo", [](const HttpRequest&) { return HttpResponse::Text(200, "w"); });
+  std::mutex mu;
+  std::vector<std::string> events;
+  int64_t id = (*p)->Watch("Function", [&](std::string_view type, const ObjectInfo& o) {
+    std::lock_guard<std::mutex> lock(mu);
+    events.push_back(std::string(type) + " " + o.name);
+  });
+  ASSERT_TRUE((*p)->Apply(Manifest("w", "", "echo")).ok());
+  ASSERT_TRUE((*p)->WaitReady("w", seconds(10)).ok());
+  (*p)->Unwatch(id);
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_EQ(events[0], "ADDED w");
+  EXPECT_EQ(events[1], "MODIFIED w");
+}
+
+}  // namespace
+}  // namespace ofn

@@ -1,0 +1,160 @@
+// Route compilation: seed 000's three routing modes, templates, addresses,
+// filters and the errors that name the field.
+#include "libofn/route/route.h"
+
+#include <gtest/gtest.h>
+
+namespace ofn::route {
+namespace {
+
+std::string Spec(const std::string& route_json) {
+  return R"({"image":"x","serving":{"triggers":{"http":{"port":8080,"route":)" + route_json + "}}}}";
+}
+
+TEST(TemplateTest, ExpandsVariablesWithOrWithoutSpaces) {
+  EXPECT_EQ(*ExpandTemplate("{{.Name}}.{{.Namespace}}.{{.Domain}}", "fn", "ns", "ofn.io"), "fn.ns.ofn.io");
+  EXPECT_EQ(*ExpandTemplate("{{ .Namespace }}/{{ .Name }}", "fn", "ns", "d"), "ns/fn");
+  EXPECT_EQ(*ExpandTemplate("static", "fn", "ns", "d"), "static");
+}
+
+TEST(TemplateTest, UnknownVariableAndUnclosedBraceAreErrors) {
+  auto r = ExpandTemplate("{{.Name}}.{{.Cluster}}", "fn", "ns", "d");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find(".Cluster"), std::string::npos);
+  EXPECT_FALSE(ExpandTemplate("{{.Name", "fn", "ns", "d").ok());
+}
+
+TEST(CompileRouteTest, HostBasedIsTheDefault) {
+  auto r = CompileRoute("default", "function-sample", Spec("{}"), GatewayConfig{}, 1);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->hostnames, std::vector<std::string>{"function-sample.default.ofn.io"});
+  EXPECT_EQ(r->internal_host, "function-sample.default.svc.cluster.local");
+  ASSERT_EQ(r->rules.size(), 1u);
+  ASSERT_EQ(r->rules[0].matches.size(), 1u);
+  EXPECT_EQ(r->rules[0].matches[0].path_type, PathType::kPathPrefix);
+  EXPECT_EQ(r->rules[0].matches[0].path, "/");
+  auto a = Addresses(*r);
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0].type, "External");
+  EXPECT_EQ(a[0].value, "http://function-sample.default.ofn.io/");
+  EXPECT_EQ(a[1].type, "Internal");
+  EXPECT_EQ(a[1].value, "http://function-sample.default.svc.cluster.local/");
+  EXPECT_EQ(r->AllHosts(), (std::vector<std::string>{"function-sample.default.ofn.io",
+                                                      "function-sample.default.svc.cluster.local"}));
+}
+
+TEST(CompileRouteTest, PathBasedWhenHostnamesAreSet) {
+  auto r = CompileRoute("default", "function-sample", Spec(R"({"hostnames":["sample.ofn.io"]})"), GatewayConfig{}, 1);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->hostnames, std::vector<std::string>{"sample.ofn.io"});
+  EXPECT_EQ(r->rules[0].matches[0].path, "/default/function-sample");
+  auto a = Addresses(*r);
+  EXPECT_EQ(a[0].value, "http://sample.ofn.io/default/function-sample/");
+  EXPECT_EQ(a[1].value, "http://function-sample.default.svc.cluster.local/default/function-sample/");
+  auto paths = StatusPaths(*r);
+  ASSERT_EQ(paths.size(), 1u);
+  EXPECT_EQ(paths[0], (std::pair<std::string, std::string>{"PathPrefix", "/default/function-sample"}));
+}
+
+TEST(CompileRouteTest, HostAndPathUsesTheUserRules) {
+  auto r = CompileRoute("default", "function-sample",
+                        Spec(R"({"hostnames":["sample.ofn.io"],"rules":[{"matches":[{"path":{"type":"PathPrefix","value":"/v2/foo"}}]}]})"),
+                        GatewayConfig{}, 1);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Addresses(*r)[0].value, "http://sample.ofn.io/v2/foo/");
+}
+
+TEST(CompileRouteTest, UserRulesWithoutHostnamesKeepTheTemplateHost) {
+  auto r = CompileRoute("ns1", "f", Spec(R"({"rules":[{"matches":[{"path":{"type":"Exact","value":"/api"}}]}]})"),
+                        GatewayConfig{}, 1);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->hostnames, std::vector<std::string>{"f.ns1.ofn.io"});
+  EXPECT_EQ(r->rules[0].matches[0].path_type, PathType::kExact);
+  EXPECT_EQ(Addresses(*r)[0].value, "http://f.ns1.ofn.io/api/");
+}
+
+TEST(CompileRouteTest, GatewayTemplatesAndDomainsAreFollowed) {
+  GatewayConfig g;
+  g.domain = "example.com";
+  g.cluster_domain = "corp.local";
+  g.host_template = "{{.Namespace}}-{{.Name}}.{{.Domain}}";
+  g.path_template = "fn/{{.Name}}";
+  auto host = CompileRoute("team", "f", Spec("{}"), g, 1);
+  ASSERT_TRUE(host.ok());
+  EXPECT_EQ(host->hostnames[0], "team-f.example.com");
+  EXPECT_EQ(host->internal_host, "f.team.svc.corp.local");
+  auto path = CompileRoute("team", "f", Spec(R"({"hostnames":["api.example.com"]})"), g, 1);
+  ASSERT_TRUE(path.ok());
+  EXPECT_EQ(path->rules[0].matches[0].path, "/fn/f");
+}
+
+TEST(CompileRouteTest, WildcardHostnameHasNoExternalAddress) {
+  auto r = CompileRoute("d", "f", Spec(R"({"hostnames":["*.ofn.io"]})"), GatewayConfig{}, 1);
+  ASSERT_TRUE(r.ok());
+  auto a = Addresses(*r);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].type, "Internal");
+}
+
+TEST(CompileRouteTest, FiltersAreRead) {
+  auto r = CompileRoute("d", "f", Spec(R"({"rules":[
+    {"matches":[{"path":{"type":"PathPrefix","value":"/a"}}],
+     "filters":[{"type":"RequestHeaderModifier","requestHeaderModifier":{"set":[{"name":"X-A","value":"1"}],"add":[{"name":"X-B","value":"2"}],"remove":["X-C"]}},
+                {"type":"URLRewrite","urlRewrite":{"hostname":"inner","path":{"type":"ReplacePrefixMatch","replacePrefixMatch":"/b"}}}]},
+    {"matches":[{"path":{"type":"Exact","value":"/old"}}],
+     "filters":[{"type":"RequestRedirect","requestRedirect":{"scheme":"https","hostname":"new.example.com","statusCode":301,"path":{"type":"ReplaceFullPath","replaceFullPath":"/new"}}}]}]})"),
+                        GatewayConfig{}, 1);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(r->rules[0].request_headers);
+  EXPECT_EQ(r->rules[0].request_headers->set[0].first, "X-A");
+  EXPECT_EQ(r->rules[0].request_headers->remove[0], "X-C");
+  ASSERT_TRUE(r->rules[0].rewrite);
+  EXPECT_EQ(*r->rules[0].rewrite->hostname, "inner");
+  EXPECT_EQ(r->rules[0].rewrite->kind, UrlRewrite::Kind::kReplacePrefixMatch);
+  ASSERT_TRUE(r->rules[1].redirect);
+  EXPECT_EQ(r->rules[1].redirect->status, 301);
+  EXPECT_EQ(*r->rules[1].redirect->scheme, "https");
+  EXPECT_EQ(r->rules[1].redirect->path, "/new");
+}
+
+TEST(CompileRouteTest, ErrorsNameTheField) {
+  auto bad_re = CompileRoute("d", "f", Spec(R"({"rules":[{"matches":[{"path":{"type":"PathPrefix","value":"/"}},{"path":{"type":"RegularExpression","value":"/(unclosed"}}]}]})"),
+                             GatewayConfig{}, 1);
+  ASSERT_FALSE(bad_re.ok());
+  EXPECT_NE(bad_re.status().message().find("spec.serving.triggers.http.route.rules[0].matches[1].path.value"),
+            std::string::npos)
+      << bad_re.status().message();
+  auto mirror = CompileRoute("d", "f", Spec(R"({"rules":[{"filters":[{"type":"RequestMirror","requestMirror":{"backendRef":{"name":"x"}}}]}]})"),
+                             GatewayConfig{}, 1);
+  ASSERT_FALSE(mirror.ok());
+  EXPECT_NE(mirror.status().message().find("rules[0].filters[0].type"), std::string::npos);
+  auto relative = CompileRoute("d", "f", Spec(R"({"rules":[{"matches":[{"path":{"type":"Exact","value":"api"}}]}]})"),
+                               GatewayConfig{}, 1);
+  ASSERT_FALSE(relative.ok());
+  EXPECT_NE(relative.status().message().find("must start with \"/\""), std::string::npos);
+  GatewayConfig g;
+  g.host_template = "{{.Name}}.{{.Zone}}";
+  auto tmpl = CompileRoute("d", "f", Spec("{}"), g, 1);
+  ASSERT_FALSE(tmpl.ok());
+  EXPECT_NE(tmpl.status().message().find("hostTemplate"), std::string::npos);
+}
+
+TEST(CompileRouteTest, GatewayRefDefaultsAndHttpTrigger) {
+  EXPECT_EQ(GatewayRefOf(Spec("{}")), (std::pair<std::string, std::string>{"openfunction", "openfunction"}));
+  EXPECT_EQ(GatewayRefOf(Spec(R"({"gatewayRef":{"name":"g","namespace":"n"}})")),
+            (std::pair<std::string, std::string>{"n", "g"}));
+  EXPECT_TRUE(HasHttpTrigger(Spec("{}")));
+  EXPECT_FALSE(HasHttpTrigger(R"({"serving":{"triggers":{"dapr":[{"name":"x"}]}}})"));
+}
+
+TEST(GatewayConfigTest, ReadsTheSpecWithDefaults) {
+  auto g = GatewayConfigFromSpec("openfunction", "openfunction", R"({"domain":"example.com"})");
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->domain, "example.com");
+  EXPECT_EQ(g->cluster_domain, "cluster.local");
+  EXPECT_EQ(g->host_template, "{{.Name}}.{{.Namespace}}.{{.Domain}}");
+  EXPECT_FALSE(GatewayConfigFromSpec("a", "b", "not json").ok());
+}
+
+}  // namespace
+}  // namespace ofn::route
