@@ -10,6 +10,7 @@
 
 #include "libofn/cli/commands.h"
 #include "libofn/platform/platform.h"
+#include "libofn/spec/object.h"
 
 namespace ofn::cli {
 namespace {
@@ -42,6 +43,21 @@ int Serve(const ServeFlags& flags) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  // Every manifest is checked before anything starts: one invalid file and
+  // nothing is applied.
+  std::vector<spec::Object> objects;
+  bool invalid = false;
+  for (const std::string& file : flags.files) {
+    spec::ParseResult r = spec::ParseManifestFile(file);
+    for (const spec::Diagnostic& d : r.diagnostics) std::fprintf(stderr, "%s\n", d.ToString().c_str());
+    invalid = invalid || !r.ok();
+    for (spec::Object& o : r.objects) objects.push_back(std::move(o));
+  }
+  if (invalid) {
+    std::fprintf(stderr, "ofn serve: invalid manifests; nothing was applied\n");
+    return 1;
+  }
+
   Platform::Options options;
   options.state_dir = flags.state_dir;
   options.gateway_address = flags.listen;
@@ -56,24 +72,14 @@ int Serve(const ServeFlags& flags) {
     return 1;
   }
   Platform& p = **platform;
-  for (const std::string& file : flags.files) {
-    FILE* fh = std::fopen(file.c_str(), "rb");
-    if (!fh) {
-      std::fprintf(stderr, "ofn serve: cannot read %s\n", file.c_str());
-      return 1;
-    }
-    std::string text;
-    char buf[65536];
-    for (size_t n; (n = std::fread(buf, 1, sizeof(buf), fh)) > 0;) text.append(buf, n);
-    std::fclose(fh);
-    auto applied = p.Apply(text, file);
+  if (!objects.empty()) {
+    auto applied = p.Apply(objects);
     if (!applied.ok()) {
-      std::fprintf(stderr, "%s\nofn serve: %s: invalid manifests; nothing from it was applied\n",
-                   applied.status().message().c_str(), file.c_str());
+      std::fprintf(stderr, "ofn serve: %s\n", applied.status().ToString().c_str());
       return 1;
     }
     for (const ObjectInfo& o : *applied) {
-      std::printf("applied %s %s/%s (generation %lld)\n", o.kind.c_str(), o.ns.c_str(), o.name.c_str(),
+      std::printf("applied %s/%s/%s (generation %lld)\n", o.kind.c_str(), o.ns.c_str(), o.name.c_str(),
                   static_cast<long long>(o.generation));
     }
   }

@@ -1,5 +1,6 @@
 """The ofn command as a user runs it."""
 import os
+import signal
 import re
 import sqlite3
 import subprocess
@@ -50,28 +51,49 @@ def test_validate_missing_file_is_a_usage_error(ofn_bin):
     assert "nonexistent.yaml" in r.stderr
 
 
+def _serve_until_ready(ofn_bin, state, *files):
+    args = [ofn_bin, "serve", "--state-dir", str(state), "--listen", "127.0.0.1:0"]
+    for f in files:
+        args += ["-f", f]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out = []
+    for line in proc.stdout:
+        out.append(line)
+        if line.startswith("ready"):
+            break
+    proc.send_signal(signal.SIGTERM)
+    rest, _ = proc.communicate(timeout=20)
+    return proc.returncode, "".join(out) + rest
+
+
+def _rows(state):
+    db = sqlite3.connect(str(state / "state.db"))
+    rows = db.execute("SELECT kind, namespace, name, generation, resource_version, spec, status FROM objects "
+                      "ORDER BY kind, name").fetchall()
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
+    return rows
+
+
 def test_serve_persists_and_invalid_input_changes_nothing(ofn_bin, data_dir, tmp_path):
     state = tmp_path / "state"
     good = str(data_dir / "seeds" / "completed" / "000_03.yaml")
-    r = run(ofn_bin, "serve", "--state-dir", str(state), "-f", good)
-    assert r.returncode == 0, r.stderr
-    assert "applied Function/default/function-sample (generation 1)" in r.stdout
-    assert oct(os.stat(state).st_mode & 0o777) == "0o700"
-    db = sqlite3.connect(str(state / "state.db"))
-    before = db.execute("SELECT kind, name, generation, resource_version FROM objects").fetchall()
-    db.close()
-    assert before == [("Function", "function-sample", 1, 1)]
-    # a batch with one invalid manifest applies nothing
     bad = str(data_dir / "manifests" / "five_errors.yaml")
     other = str(data_dir / "seeds" / "verbatim" / "001_29.yaml")
+    # a batch with one invalid manifest applies nothing and starts nothing
     r = run(ofn_bin, "serve", "--state-dir", str(state), "-f", other, "-f", bad)
     assert r.returncode == 1
     assert "nothing was applied" in r.stderr
-    db = sqlite3.connect(str(state / "state.db"))
-    after = db.execute("SELECT kind, name, generation, resource_version FROM objects").fetchall()
-    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    db.close()
-    assert after == before
+    assert not state.exists()
+    code, out = _serve_until_ready(ofn_bin, state, good)
+    assert code == 0, out
+    assert "applied Function/default/function-sample (generation 1)" in out
+    assert oct(os.stat(state).st_mode & 0o777) == "0o700"
+    before = _rows(state)
+    assert [(k, n, g) for k, _, n, g, *_ in before] == [("Function", "function-sample", 1), ("Gateway", "openfunction", 1)]
+    r = run(ofn_bin, "serve", "--state-dir", str(state), "-f", other, "-f", bad)
+    assert r.returncode == 1
+    assert _rows(state) == before
     # applying the same manifest again does not bump the generation
-    r = run(ofn_bin, "serve", "--state-dir", str(state), "-f", good)
-    assert "(generation 1)" in r.stdout
+    code, out = _serve_until_ready(ofn_bin, state, good)
+    assert code == 0 and "(generation 1)" in out, out
