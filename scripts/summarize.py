@@ -2,8 +2,9 @@
 """Sums test reports (gtest JSON, pytest JUnit XML) into one line: N passed, N failed.
 
 Usage: summarize.py REPORT_DIR
-Prints one line per suite, then the total; exits 1 when anything failed or a
-suite left no report (it crashed before writing one).
+Prints one line per suite, then the total; exits 1 when anything failed, a
+suite left no report (it crashed before writing one), or a suite whose tests
+all passed still exited non-zero (marked by a REPORT.exit file).
 """
 import json
 import pathlib
@@ -25,6 +26,11 @@ def main():
         passed += n - fail - sk
         failed += fail
         skipped += sk + dis
+        if fail == 0 and (d / (f.stem + ".exit")).exists():
+            # every test passed, yet the program failed afterwards (a sanitizer
+            # report at exit, a crash in teardown)
+            print("  %-28s exited non-zero after its report" % f.stem)
+            failed += 1
     for f in sorted(d.glob("*.xml")):
         root = ET.parse(f).getroot()
         suites = [root] if root.tag == "testsuite" else list(root)

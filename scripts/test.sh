@@ -30,7 +30,7 @@ run_gtests() {  # dir, report prefix
     touch "$REPORTS/$prefix$t.expected"
     echo "== $prefix$t"
     OFN_SOURCE_ROOT=$ROOT OFN_BUILD_ROOT=$ROOT/$dir timeout 900 "$exe" --gtest_brief=1 \
-      --gtest_output="json:$REPORTS/$prefix$t.json" "${args[@]}" || status=1
+      --gtest_output="json:$REPORTS/$prefix$t.json" "${args[@]}" || { status=1; touch "$REPORTS/$prefix$t.exit"; }
   done
 }
 

@@ -172,7 +172,6 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
 
   template <class Stream>
   asio::awaitable<void> Session(std::shared_ptr<Stream> stream, Strand strand, uint64_t id) {
-    auto self = shared_from_this();
     beast::flat_buffer buffer;
     for (;;) {
       http::request_parser<http::string_body> parser;
@@ -245,7 +244,6 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
 
   template <class Acceptor>
   asio::awaitable<void> Accept(Acceptor& acceptor) {
-    auto self = shared_from_this();
     while (!stopping.load()) {
       auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
       if (ec) {
@@ -359,6 +357,11 @@ void HttpServer::Stop(std::chrono::milliseconds drain) {
     {
       std::lock_guard<std::mutex> lock(impl->lifetime->mu);
       impl->lifetime->alive = false;
+    }
+    // Functions that already answered (or timed out) may still be returning.
+    auto grace = std::chrono::steady_clock::now() + std::max(drain, std::chrono::milliseconds(1000));
+    while (impl->running_handlers.load() > 0 && std::chrono::steady_clock::now() < grace) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     if (impl->running_handlers.load() > 0) {
       // A function is still running; its thread cannot be taken back. Leave
