@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "libofn/common/internal/json_access.h"
 #include "libofn/cli/commands.h"
 #include "libofn/common/clock.h"
 #include "libofn/gateway/client.h"
@@ -17,6 +18,10 @@ namespace ofn::cli {
 namespace {
 
 namespace json = boost::json;
+using ofn::internal::Arr;
+using ofn::internal::At;
+using ofn::internal::Obj;
+using ofn::internal::Str;
 
 struct Conn {
   std::string state_dir = ".ofn";
@@ -73,12 +78,6 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-const json::object* Obj(const json::value* v) { return v && v->is_object() ? &v->as_object() : nullptr; }
-const json::value* At(const json::object* o, std::string_view k) { return o ? o->if_contains(k) : nullptr; }
-std::string Str(const json::object* o, std::string_view k) {
-  const json::value* v = At(o, k);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
 
 std::string Age(const std::string& created) {
   Clock::TimePoint t;

@@ -1,11 +1,16 @@
 #include <boost/json.hpp>
 
+#include "libofn/common/internal/json_access.h"
 #include "libofn/platform/internal/objects.h"
 #include "libofn/spec/internal/emit.h"
 
 namespace ofn::platform::internal {
 
 namespace json = boost::json;
+using ofn::internal::Arr;
+using ofn::internal::At;
+using ofn::internal::Obj;
+using ofn::internal::Str;
 
 namespace {
 
@@ -15,12 +20,6 @@ json::value ParseOr(const std::string& text, json::value fallback) {
   return ec ? fallback : v;
 }
 
-const json::object* Obj(const json::value* v) { return v && v->is_object() ? &v->as_object() : nullptr; }
-const json::value* At(const json::object* o, std::string_view k) { return o ? o->if_contains(k) : nullptr; }
-std::string Str(const json::object* o, std::string_view k) {
-  const json::value* v = At(o, k);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
 
 }  // namespace
 

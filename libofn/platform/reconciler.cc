@@ -1,3 +1,4 @@
+#include "libofn/common/internal/json_access.h"
 #include "libofn/platform/internal/reconciler.h"
 
 #include <boost/json.hpp>
@@ -11,6 +12,10 @@
 namespace ofn::platform::internal {
 
 namespace json = boost::json;
+using ofn::internal::Arr;
+using ofn::internal::At;
+using ofn::internal::Obj;
+using ofn::internal::Str;
 
 uint64_t Hash64(std::string_view data) {
   uint64_t h = 1469598103934665603ULL;
@@ -41,12 +46,6 @@ json::value ParseOrEmpty(const std::string& text) {
   return v;
 }
 
-const json::object* Obj(const json::value* v) { return v && v->is_object() ? &v->as_object() : nullptr; }
-const json::value* At(const json::object* o, std::string_view k) { return o ? o->if_contains(k) : nullptr; }
-std::string Str(const json::object* o, std::string_view k) {
-  const json::value* v = At(o, k);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
 
 std::string ScalarText(const json::value& v) {
   if (v.is_string()) return std::string(v.as_string());

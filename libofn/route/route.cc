@@ -1,3 +1,4 @@
+#include "libofn/common/internal/json_access.h"
 #include "libofn/route/route.h"
 
 #include <boost/json.hpp>
@@ -5,21 +6,15 @@
 namespace ofn::route {
 
 namespace json = boost::json;
+using ofn::internal::Arr;
+using ofn::internal::At;
+using ofn::internal::Obj;
+using ofn::internal::Str;
 
 namespace {
 
-const json::object* Obj(const json::value* v) { return v && v->is_object() ? &v->as_object() : nullptr; }
-const json::array* Arr(const json::value* v) { return v && v->is_array() ? &v->as_array() : nullptr; }
 
-const json::value* At(const json::object* o, std::string_view key) {
-  return o ? o->if_contains(key) : nullptr;
-}
 
-std::string Str(const json::object* o, std::string_view key, std::string_view fallback = {}) {
-  const json::value* v = At(o, key);
-  if (v && v->is_string()) return std::string(v->as_string());
-  return std::string(fallback);
-}
 
 Result<json::value> ParseJson(std::string_view text, std::string_view what) {
   boost::system::error_code ec;
