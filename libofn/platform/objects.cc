@@ -12,17 +12,6 @@ using ofn::internal::At;
 using ofn::internal::Obj;
 using ofn::internal::Str;
 
-namespace {
-
-json::value ParseOr(const std::string& text, json::value fallback) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  return ec ? fallback : v;
-}
-
-
-}  // namespace
-
 ObjectInfo ToObjectInfo(const store::Record& r) {
   ObjectInfo o;
   o.kind = r.kind;
@@ -56,9 +45,9 @@ ObjectInfo ToObjectInfo(const store::Record& r) {
   root["apiVersion"] = r.api_version;
   root["kind"] = r.kind;
   root["metadata"] = std::move(meta);
-  root["spec"] = ParseOr(r.spec, json::object());
-  json::value status = ParseOr(r.status, json::object());
-  if (status.is_object() && !status.as_object().empty()) root["status"] = std::move(status);
+  root["spec"] = ofn::internal::ParseObjectOrEmpty(r.spec);
+  json::value status = ofn::internal::ParseObjectOrEmpty(r.status);
+  if (!status.as_object().empty()) root["status"] = std::move(status);
   o.json = spec::internal::EmitJson(spec::internal::Canonical(root), false);
   return o;
 }
@@ -69,7 +58,7 @@ FunctionInfo ToFunctionInfo(const ObjectInfo& o) {
   f.name = o.name;
   f.generation = o.generation;
   f.json = o.json;
-  json::value root = ParseOr(o.json, json::object());
+  json::value root = ofn::internal::ParseObjectOrEmpty(o.json);
   const json::object* status = Obj(At(Obj(&root), "status"));
   f.build_state = Str(Obj(At(status, "build")), "state");
   const json::object* serving = Obj(At(status, "serving"));

@@ -268,14 +268,18 @@ int64_t Platform::Watch(std::string kind, WatchFn fn) {
 void Platform::Unwatch(int64_t id) { impl_->store->Unwatch(id); }
 
 HttpResponse Platform::Invoke(std::string_view name, HttpRequest request, std::string_view ns) {
-  std::string cluster_domain = "cluster.local";
-  auto fn = impl_->store->Get("Function", ns, name);
-  if (!fn.ok()) return gateway::ErrorResponse(404, "function " + std::string(ns) + "/" + std::string(name) + " not found");
-  auto [gns, gname] = route::GatewayRefOf(fn->spec);
-  if (auto gw = impl_->store->Get("Gateway", gns, gname); gw.ok()) {
-    if (auto cfg = route::GatewayConfigFromSpec(gns, gname, gw->spec); cfg.ok()) cluster_domain = cfg->cluster_domain;
+  // The internal host comes from the published routes, as the listener sees
+  // them: no store read on the request path.
+  std::shared_ptr<const gateway::Snapshot> snap = impl_->dispatcher.Current();
+  const route::FunctionRoute* found = nullptr;
+  for (const route::FunctionRoute& r : snap->table.routes()) {
+    if (r.name == name && r.ns == ns) found = &r;
   }
-  request.headers.Set("Host", std::string(name) + "." + std::string(ns) + ".svc." + cluster_domain);
+  if (!found) {
+    return gateway::ErrorResponse(404, "function " + std::string(ns) + "/" + std::string(name) +
+                                           " not found or not routed over HTTP");
+  }
+  request.headers.Set("Host", found->internal_host);
   if (request.target.empty() || request.target[0] != '/') request.target = "/" + request.target;
   return impl_->dispatcher.Handle(std::move(request));
 }
@@ -317,8 +321,8 @@ Result<FunctionInfo> Platform::WaitReady(std::string_view name, std::chrono::mil
           failed = true;
           return true;
         }
-        bool has_route = f.json.find("\"route\":") != std::string::npos;
-        return f.serving_state == "Running" && (!has_route || f.route_status == "True");
+        // route_status is empty only for a function without an HTTP route.
+        return f.serving_state == "Running" && (f.route_status.empty() || f.route_status == "True");
       },
       timeout, ns);
   if (r.ok() && failed) {

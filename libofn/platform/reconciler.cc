@@ -39,13 +39,6 @@ std::string ResourceName(std::string_view prefix, uint64_t hash) {
 
 namespace {
 
-json::value ParseOrEmpty(const std::string& text) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec || !v.is_object()) return json::object();
-  return v;
-}
-
 
 std::string ScalarText(const json::value& v) {
   if (v.is_string()) return std::string(v.as_string());
@@ -196,7 +189,7 @@ void Reconciler::Pass() {
   std::set<std::string> live;
   for (const store::Record& fn : *fn_records) {
     if (fn.deletion_time != 0) continue;
-    Work w{&fn, ParseOrEmpty(fn.spec), ParseOrEmpty(fn.status), {}, {}, {}};
+    Work w{&fn, ofn::internal::ParseObjectOrEmpty(fn.spec), ofn::internal::ParseObjectOrEmpty(fn.status), {}, {}, {}};
     const json::object& spec = w.spec.as_object();
     std::string key = fn.ns + "/" + fn.name;
     live.insert(key);

@@ -23,6 +23,15 @@ inline std::string Str(const boost::json::object* o, std::string_view key, std::
   return v && v->is_string() ? std::string(v->as_string()) : std::string(fallback);
 }
 
+// Parses JSON text that should hold an object; an empty object when it does
+// not (stored JSON is written by libofn, so this is for robustness only).
+inline boost::json::value ParseObjectOrEmpty(std::string_view text) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(text, ec);
+  if (ec || !v.is_object()) return boost::json::object();
+  return v;
+}
+
 }  // namespace ofn::internal
 
 #endif  // LIBOFN_COMMON_INTERNAL_JSON_ACCESS_H_
