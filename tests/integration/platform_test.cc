@@ -436,18 +436,24 @@ TEST(PlatformWatchTest, WatchSeesAppliesAndStatusWrites) {
   ASSERT_TRUE(p.ok());
   (*p)->functions().Http("echo", [](const HttpRequest&) { return HttpResponse::Text(200, "w"); });
   std::mutex mu;
+  std::condition_variable cv;
   std::vector<std::string> events;
   int64_t id = (*p)->Watch("Function", [&](std::string_view type, const ObjectInfo& o) {
     std::lock_guard<std::mutex> lock(mu);
     events.push_back(std::string(type) + " " + o.name);
+    cv.notify_all();
   });
   ASSERT_TRUE((*p)->Apply(Manifest("w", "", "echo")).ok());
   ASSERT_TRUE((*p)->WaitReady("w", seconds(10)).ok());
-  (*p)->Unwatch(id);
-  std::lock_guard<std::mutex> lock(mu);
+  // Watch events are delivered after the commit, on the writer's thread; the
+  // status write WaitReady saw may still be on its way to this watcher.
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait_for(lock, seconds(10), [&] { return events.size() >= 2; });
   ASSERT_GE(events.size(), 2u);
   EXPECT_EQ(events[0], "ADDED w");
   EXPECT_EQ(events[1], "MODIFIED w");
+  lock.unlock();
+  (*p)->Unwatch(id);
 }
 
 }  // namespace
