@@ -1,0 +1,93 @@
+#include "libofn/scale/kpa.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace ofn::scale {
+
+Decision Decide(const ScaleSpec& spec, double observed_stable, double observed_panic, int ready,
+                bool reachable, Clock::Duration now, DeciderState* st) {
+  Decision d;
+  d.stable_value = observed_stable;
+  d.panic_value = observed_panic;
+  const double ready_pods = std::max(1.0, static_cast<double>(ready));
+  const double max_up = std::ceil(spec.max_scale_up_rate * ready_pods);
+  const double max_down = reachable ? std::floor(ready_pods / spec.max_scale_down_rate) : 0.0;
+  const double target = spec.TargetValue();
+  const double dspc = std::ceil(observed_stable / target);
+  const double dppc = std::ceil(observed_panic / target);
+  int stable_pods = static_cast<int>(std::min(std::max(dspc, max_down), max_up));
+  int panic_pods = static_cast<int>(std::min(std::max(dppc, max_down), max_up));
+  if (spec.activation_scale > 1) {
+    if (stable_pods > 0 && stable_pods < spec.activation_scale) stable_pods = spec.activation_scale;
+    if (panic_pods > 0 && panic_pods < spec.activation_scale) panic_pods = spec.activation_scale;
+  }
+
+  const bool over = dppc / ready_pods >= spec.panic_threshold_percentage / 100.0;
+  if (over) {
+    st->panicking = true;
+    st->panic_time = now;  // begins or extends panic mode
+  } else if (st->panicking && st->panic_time + spec.stable_window < now) {
+    // The surge has made its way into the stable window.
+    st->panicking = false;
+    st->max_panic_pods = 0;
+  }
+
+  int desired = stable_pods;
+  if (st->panicking) {
+    desired = std::max(desired, panic_pods);
+    st->max_panic_pods = std::max(st->max_panic_pods, desired);
+    desired = st->max_panic_pods;  // never scale down while panicking
+  }
+
+  if (spec.scale_down_delay.count() > 0) {
+    // The largest count asked for within the delay window wins.
+    st->delay_window.emplace_back(now, desired);
+    while (!st->delay_window.empty() && st->delay_window.front().first + spec.scale_down_delay <= now) {
+      st->delay_window.pop_front();
+    }
+    for (const auto& [t, n] : st->delay_window) desired = std::max(desired, n);
+  }
+
+  d.desired = desired;
+  d.panicking = st->panicking;
+  if (spec.target_burst_capacity == 0) {
+    d.excess_burst_capacity = 0;
+  } else if (spec.target_burst_capacity < 0) {
+    d.excess_burst_capacity = -1;
+  } else {
+    double total = static_cast<double>(ready) * spec.TotalValue();
+    d.excess_burst_capacity = static_cast<int>(std::floor(total - spec.target_burst_capacity - observed_panic));
+  }
+  return d;
+}
+
+int Bound(const ScaleSpec& spec, const Decision& decision, int current, int ready, Clock::Duration now,
+          DeciderState* st) {
+  int want = decision.desired;
+  if (!st->initialized) {
+    if (ready >= spec.initial_scale) {
+      st->initialized = true;
+    } else {
+      want = std::max(want, spec.initial_scale);
+    }
+  }
+  if (spec.max_scale > 0) want = std::min(want, spec.max_scale);
+  want = std::max(want, spec.min_scale);
+  if (want > 0 || current == 0) {
+    st->zero_pending = false;
+    return want;
+  }
+  // Going to zero: only after the grace period of continuous zero decisions.
+  if (!st->zero_pending) {
+    st->zero_pending = true;
+    st->zero_since = now;
+  }
+  if (now - st->zero_since >= spec.scale_to_zero_grace) {
+    st->zero_pending = false;
+    return 0;
+  }
+  return 1;  // keep one instance through the grace period
+}
+
+}  // namespace ofn::scale
