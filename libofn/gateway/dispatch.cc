@@ -1,5 +1,7 @@
 #include "libofn/gateway/dispatch.h"
 
+#include <future>
+
 #include "libofn/common/json_text.h"
 #include "libofn/gateway/server.h"
 
@@ -113,25 +115,39 @@ void ApplyFilters(const route::Rule& rule, const route::Match& match, HttpReques
   }
 }
 
-HttpResponse Dispatcher::Handle(HttpRequest request) const {
+void Dispatcher::Dispatch(HttpRequest request, Responder respond) const {
   std::shared_ptr<const Snapshot> snap = Current();
   auto hit = snap->table.Find(request);
   if (!hit) {
     std::string host = request.host();
     std::string path(request.path());
-    return HttpResponse::Json(404, "{\"error\":{\"code\":404,\"message\":\"no function is routed for this host and path\","
-                                   "\"host\":" + JsonQuote(host) + ",\"path\":" + JsonQuote(path) + "}}\n");
+    respond(HttpResponse::Json(404, "{\"error\":{\"code\":404,\"message\":\"no function is routed for this host and path\","
+                                    "\"host\":" + JsonQuote(host) + ",\"path\":" + JsonQuote(path) + "}}\n"));
+    return;
   }
-  if (hit->rule->redirect) return MakeRedirect(*hit->rule->redirect, *hit->match, request);
+  if (hit->rule->redirect) {
+    respond(MakeRedirect(*hit->rule->redirect, *hit->match, request));
+    return;
+  }
   ApplyFilters(*hit->rule, *hit->match, &request);
-  const std::shared_ptr<backend::Instance>& target = snap->targets[hit->route];
-  if (!target) {
+  const std::shared_ptr<const TrafficSplit>& split = snap->targets[hit->route];
+  RevisionPool* pool = split ? split->Pick() : nullptr;
+  if (!pool) {
     const route::FunctionRoute& r = snap->table.routes()[hit->route];
-    HttpResponse res = ErrorResponse(503, "function " + r.ns + "/" + r.name + " has no ready instance");
+    HttpResponse res = ErrorResponse(503, "function " + r.ns + "/" + r.name + " has no ready revision");
     res.headers.Set("Retry-After", "1");
-    return res;
+    respond(std::move(res));
+    return;
   }
-  return target->Handle(request);
+  // The snapshot keeps the pool alive until Submit has taken its own reference.
+  pool->Submit(std::move(request), std::move(respond));
+}
+
+HttpResponse Dispatcher::Handle(HttpRequest request) const {
+  auto promise = std::make_shared<std::promise<HttpResponse>>();
+  std::future<HttpResponse> future = promise->get_future();
+  Dispatch(std::move(request), [promise](HttpResponse r) { promise->set_value(std::move(r)); });
+  return future.get();
 }
 
 }  // namespace ofn::gateway

@@ -15,7 +15,7 @@
 #include <mutex>
 #include <vector>
 
-#include "libofn/backend/driver.h"
+#include "libofn/gateway/revision_pool.h"
 #include "libofn/route/table.h"
 #include "libofn/serve/http.h"
 
@@ -23,8 +23,8 @@ namespace ofn::gateway {
 
 struct Snapshot {
   route::RouteTable table;
-  // Parallel to table.routes(): the instance serving each route (null: none ready).
-  std::vector<std::shared_ptr<backend::Instance>> targets;
+  // Parallel to table.routes(): where each route's requests go (null: nowhere yet).
+  std::vector<std::shared_ptr<const TrafficSplit>> targets;
 };
 
 class Dispatcher {
@@ -34,7 +34,10 @@ class Dispatcher {
   std::shared_ptr<const Snapshot> Current() const;
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
-  // Serves one request. Never throws.
+  // Routes one request; `respond` is called once, maybe on another thread.
+  // Never throws.
+  void Dispatch(HttpRequest request, Responder respond) const;
+  // Dispatch, waiting for the response.
   HttpResponse Handle(HttpRequest request) const;
 
  private:

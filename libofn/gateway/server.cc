@@ -38,13 +38,20 @@ struct Lifetime {
   bool alive = true;
 };
 
+// One request waiting for its response. The responder may run on any thread
+// and even after the server is gone; the timer lives only while the session
+// waits on it (the session's strand owns it).
 struct Call {
-  explicit Call(Strand s) : timer(s) {}
-  asio::steady_timer timer;
+  std::optional<asio::steady_timer> timer;
   std::mutex mu;
   bool done = false;
   bool abandoned = false;
   HttpResponse response;
+};
+
+struct TimerReset {
+  std::shared_ptr<Call> call;
+  ~TimerReset() { call->timer.reset(); }
 };
 
 HttpRequest ToRequest(http::request<http::string_body>&& req) {
@@ -87,6 +94,7 @@ int StatusForReadError(const beast::error_code& ec) {
 struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   ServerOptions opt;
   Handler handler;
+  AsyncHandler async_handler;
   asio::io_context ioc;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::unique_ptr<asio::thread_pool> workers;
@@ -99,7 +107,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   std::shared_ptr<Lifetime> lifetime = std::make_shared<Lifetime>();
   std::atomic<bool> stopping{false};
   std::atomic<uint64_t> in_flight{0};
-  std::atomic<int> running_handlers{0};
+  std::shared_ptr<std::atomic<int>> running_handlers = std::make_shared<std::atomic<int>>(0);
   std::once_flag stop_once;
 
   // Open connections, so Stop can close the idle ones.
@@ -112,37 +120,44 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   std::map<uint64_t, Conn> conns;
   uint64_t next_conn = 0;
 
-  explicit Impl(ServerOptions o, Handler h) : opt(std::move(o)), handler(std::move(h)) {}
+  Impl(ServerOptions o, Handler h, AsyncHandler a)
+      : opt(std::move(o)), handler(std::move(h)), async_handler(std::move(a)) {}
 
-  HttpResponse Invoke(HttpRequest& req) {
-    if (!opt.bearer_token.empty()) {
-      std::string auth = req.headers.GetOr("Authorization", "");
-      if (auth != "Bearer " + opt.bearer_token) {
-        HttpResponse r = ErrorResponse(401, "missing or wrong bearer token");
-        r.headers.Set("WWW-Authenticate", "Bearer");
-        return r;
-      }
-    }
+  // Checks the bearer token; the response to send instead, if any.
+  std::optional<HttpResponse> Refuse(const HttpRequest& req) const {
+    if (opt.bearer_token.empty()) return std::nullopt;
+    std::string auth = req.headers.GetOr("Authorization", "");
+    if (auth == "Bearer " + opt.bearer_token) return std::nullopt;
+    HttpResponse r = ErrorResponse(401, "missing or wrong bearer token");
+    r.headers.Set("WWW-Authenticate", "Bearer");
+    return r;
+  }
+
+  static HttpResponse FromException(std::exception_ptr e) {
     try {
-      return handler(req);
-    } catch (const std::exception& e) {
-      return ErrorResponse(500, std::string("handler failed: ") + e.what());
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      return ErrorResponse(500, std::string("handler failed: ") + ex.what());
     } catch (...) {
       return ErrorResponse(500, "handler failed with a non-standard exception");
     }
   }
 
-  asio::awaitable<HttpResponse> RunOnWorker(Strand strand, HttpRequest req) {
-    auto call = std::make_shared<Call>(strand);
+  asio::awaitable<HttpResponse> Await(Strand strand, HttpRequest req) {
+    if (auto refused = Refuse(req)) co_return std::move(*refused);
+    auto call = std::make_shared<Call>();
+    call->timer.emplace(strand);
+    TimerReset reset{call};
     if (opt.request_timeout.count() > 0) {
-      call->timer.expires_after(opt.request_timeout);
+      call->timer->expires_after(opt.request_timeout);
     } else {
-      call->timer.expires_at(asio::steady_timer::time_point::max());
+      call->timer->expires_at(asio::steady_timer::time_point::max());
     }
-    running_handlers.fetch_add(1);
-    asio::post(*workers, [self = shared_from_this(), call, req = std::move(req), life = lifetime]() mutable {
-      HttpResponse r = self->Invoke(req);
-      self->running_handlers.fetch_sub(1);
+    running_handlers->fetch_add(1);
+    auto once = std::make_shared<std::atomic<bool>>(false);
+    Responder respond = [call, once, strand, life = lifetime, counter = running_handlers](HttpResponse r) {
+      if (once->exchange(true)) return;
+      counter->fetch_sub(1);
       {
         std::lock_guard<std::mutex> lock(call->mu);
         if (call->abandoned) return;
@@ -150,13 +165,32 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         call->done = true;
       }
       std::lock_guard<std::mutex> lock(life->mu);
-      if (life->alive) asio::post(call->timer.get_executor(), [call] { call->timer.cancel(); });
-    });
+      if (life->alive) {
+        asio::post(strand, [call] {
+          if (call->timer) call->timer->cancel();
+        });
+      }
+    };
+    if (async_handler) {
+      try {
+        async_handler(std::move(req), respond);
+      } catch (...) {
+        respond(FromException(std::current_exception()));
+      }
+    } else {
+      asio::post(*workers, [self = shared_from_this(), req = std::move(req), respond]() mutable {
+        try {
+          respond(self->handler(req));
+        } catch (...) {
+          respond(FromException(std::current_exception()));
+        }
+      });
+    }
     {
       std::lock_guard<std::mutex> lock(call->mu);
       if (call->done) co_return std::move(call->response);
     }
-    co_await call->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_await call->timer->async_wait(asio::as_tuple(asio::use_awaitable));
     std::lock_guard<std::mutex> lock(call->mu);
     if (call->done) co_return std::move(call->response);
     call->abandoned = true;
@@ -208,7 +242,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       bool keep_alive = req.keep_alive();
       unsigned version = req.version();
       in_flight.fetch_add(1);
-      HttpResponse response = co_await RunOnWorker(strand, ToRequest(std::move(req)));
+      HttpResponse response = co_await Await(strand, ToRequest(std::move(req)));
       bool keep = keep_alive && !stopping.load();
       auto res = ToBeast(std::move(response), version, keep);
       stream->expires_after(opt.idle_timeout);
@@ -260,7 +294,16 @@ HttpServer::HttpServer(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpServer::~HttpServer() { Stop(std::chrono::milliseconds(0)); }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& options, Handler handler) {
-  auto impl = std::make_shared<Impl>(options, std::move(handler));
+  return Launch(options, std::move(handler), nullptr);
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::StartAsync(const ServerOptions& options, AsyncHandler handler) {
+  return Launch(options, nullptr, std::move(handler));
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Launch(const ServerOptions& options, Handler handler,
+                                                      AsyncHandler async_handler) {
+  auto impl = std::make_shared<Impl>(options, std::move(handler), std::move(async_handler));
   boost::system::error_code ec;
   const std::string& a = options.address;
   if (a.rfind("unix:", 0) == 0) {
@@ -360,14 +403,14 @@ void HttpServer::Stop(std::chrono::milliseconds drain) {
     }
     // Functions that already answered (or timed out) may still be returning.
     auto grace = std::chrono::steady_clock::now() + std::max(drain, std::chrono::milliseconds(1000));
-    while (impl->running_handlers.load() > 0 && std::chrono::steady_clock::now() < grace) {
+    while (impl->running_handlers->load() > 0 && std::chrono::steady_clock::now() < grace) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
-    if (impl->running_handlers.load() > 0) {
+    if (impl->running_handlers->load() > 0) {
       // A function is still running; its thread cannot be taken back. Leave
       // the pool to finish on its own rather than block the caller forever.
       OFN_LOG(kWarning) << "http server on " << impl->bound_address << " stopped with "
-                        << impl->running_handlers.load() << " function call(s) still running";
+                        << impl->running_handlers->load() << " function call(s) still running";
       (void)impl->workers.release();
     } else {
       impl->workers->join();

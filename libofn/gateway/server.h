@@ -43,7 +43,14 @@ class HttpServer {
   // Runs on a worker thread; may block. Exceptions become a JSON 500.
   using Handler = std::function<HttpResponse(HttpRequest&)>;
 
+  // Runs on an I/O thread and must not block; calls `respond` once, from any
+  // thread, now or later. A response after request_timeout is dropped (the
+  // client already got 504).
+  using Responder = std::function<void(HttpResponse)>;
+  using AsyncHandler = std::function<void(HttpRequest, Responder)>;
+
   static Result<std::unique_ptr<HttpServer>> Start(const ServerOptions& options, Handler handler);
+  static Result<std::unique_ptr<HttpServer>> StartAsync(const ServerOptions& options, AsyncHandler handler);
   ~HttpServer();  // Stop(0)
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -61,6 +68,8 @@ class HttpServer {
  private:
   struct Impl;
   explicit HttpServer(std::shared_ptr<Impl> impl);
+  static Result<std::unique_ptr<HttpServer>> Launch(const ServerOptions& options, Handler handler,
+                                                    AsyncHandler async_handler);
   std::shared_ptr<Impl> impl_;
 };
 

@@ -65,6 +65,8 @@ FunctionInfo ToFunctionInfo(const ObjectInfo& o) {
   f.serving_state = Str(serving, "state");
   f.serving_reason = Str(serving, "reason");
   f.serving_message = Str(serving, "message");
+  f.latest_created_revision = Str(serving, "resourceRef");
+  f.latest_ready_revision = Str(serving, "lastSuccessfulResourceRef");
   const json::object* route = Obj(At(status, "route"));
   if (const json::value* conds = At(route, "conditions"); conds && conds->is_array()) {
     for (const json::value& c : conds->as_array()) {

@@ -12,10 +12,13 @@
 
 #include "libofn/backends/inprocess/inprocess.h"
 #include "libofn/common/log.h"
+#include "libofn/common/thread_pool.h"
 #include "libofn/gateway/dispatch.h"
 #include "libofn/gateway/server.h"
 #include "libofn/platform/apply.h"
 #include "libofn/platform/internal/admin.h"
+#include "libofn/platform/internal/autoscaler.h"
+#include "libofn/platform/internal/metrics.h"
 #include "libofn/platform/internal/objects.h"
 #include "libofn/platform/internal/reconciler.h"
 #include "libofn/route/route.h"
@@ -102,6 +105,10 @@ struct Platform::Impl {
   inprocess::FunctionRegistry registry;
   std::unique_ptr<inprocess::InProcessDriver> inprocess;
   gateway::Dispatcher dispatcher;
+  // Function calls run here, instance starts (init hooks) there.
+  std::unique_ptr<ThreadPool> function_pool;
+  std::unique_ptr<ThreadPool> start_pool;
+  std::unique_ptr<platform::internal::Autoscaler> autoscaler;
   std::unique_ptr<platform::internal::Reconciler> reconciler;
   std::unique_ptr<gateway::HttpServer> gateway_server;
   std::unique_ptr<gateway::HttpServer> admin_server;
@@ -149,9 +156,22 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
                        << output << " (outputs are delivered once events are enabled)";
         return true;
       });
+  impl->function_pool = std::make_unique<ThreadPool>("function pool", std::max(1, options.worker_threads));
+  impl->start_pool = std::make_unique<ThreadPool>("instance starts", 2);
+  ThreadPool* functions = impl->function_pool.get();
+  ThreadPool* starts = impl->start_pool.get();
+  // Pools hand function calls and instance starts to their own threads.
+  impl->autoscaler = std::make_unique<platform::internal::Autoscaler>(
+      impl->clock, [functions](std::function<void()> task) { functions->Post(std::move(task)); },
+      [starts](std::function<void()> task) { starts->Post(std::move(task)); }, [raw] { raw->reconciler->Kick(); });
+  platform::internal::ReconcilerOptions ro;
+  ro.tag_template = options.tag_template;
+  ro.queue_limit = options.activator_queue_limit;
+  ro.request_timeout = options.request_timeout;
+  ro.revision_history = options.revision_history;
   impl->reconciler = std::make_unique<platform::internal::Reconciler>(
       impl->store.get(), impl->clock, std::vector<backend::InstanceDriver*>{impl->inprocess.get()},
-      &impl->dispatcher);
+      &impl->dispatcher, impl->autoscaler.get(), ro);
   impl->watch_id = impl->store->Watch("", [raw](const store::WatchEvent& e) {
     if (e.record.kind == "Function" || e.record.kind == "Gateway") raw->reconciler->Kick();
     {
@@ -160,6 +180,7 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
     }
     raw->status_cv.notify_all();
   });
+  impl->autoscaler->Start(options.autoscale_ticker);
   impl->reconciler->Start();
 
   auto platform = std::unique_ptr<Platform>(new Platform(std::move(impl)));
@@ -173,7 +194,9 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
     so_gw.io_threads = options.io_threads;
     so_gw.worker_threads = options.worker_threads;
     OFN_ASSIGN_OR_RETURN(p->gateway_server,
-                         gateway::HttpServer::Start(so_gw, [p](HttpRequest& r) { return p->dispatcher.Handle(std::move(r)); }));
+                         gateway::HttpServer::StartAsync(so_gw, [p](HttpRequest r, gateway::Responder respond) {
+                           p->dispatcher.Dispatch(std::move(r), std::move(respond));
+                         }));
   }
   if (!options.admin_address.empty()) {
     gateway::ServerOptions so_admin;
@@ -333,6 +356,14 @@ Result<FunctionInfo> Platform::WaitReady(std::string_view name, std::chrono::mil
   return r;
 }
 
+Result<std::vector<RevisionInfo>> Platform::Revisions(std::string_view name, std::string_view ns) {
+  return platform::internal::ListRevisions(*impl_->store, *impl_->autoscaler, name, ns);
+}
+
+void Platform::Autoscale() { impl_->autoscaler->TickAll(); }
+
+std::string Platform::Metrics() { return platform::internal::PrometheusText(*impl_->autoscaler); }
+
 std::string Platform::gateway_address() const {
   return impl_->gateway_server ? impl_->gateway_server->address() : "";
 }
@@ -352,6 +383,9 @@ void Platform::Close(std::chrono::milliseconds drain) {
     impl->store->Unwatch(impl->watch_id);
     impl->reconciler->Stop();
     impl->dispatcher.Publish(std::make_shared<const gateway::Snapshot>());
+    impl->autoscaler->Stop();
+    impl->start_pool->Join(std::chrono::seconds(5));
+    impl->function_pool->Join(std::max(drain, std::chrono::milliseconds(1000)));
   });
 }
 

@@ -45,6 +45,23 @@ struct ObjectInfo {
   std::string json;
 };
 
+// One revision of a Function, with its scale state.
+struct RevisionInfo {
+  std::string ns, function, name;
+  int64_t number = 0;
+  bool ready = false;
+  std::string reason, message;
+  int percent = 0;          // traffic share
+  std::vector<std::string> tags;
+  int ready_instances = 0, desired_instances = 0;
+  bool panicking = false;
+  double concurrency = 0, rps = 0;
+  size_t queued = 0;
+  uint64_t cold_starts = 0;
+  int64_t creation_time = 0;
+  std::string json;  // as a Knative serving.knative.dev/v1 Revision
+};
+
 // The status of a Function, read from its JSON.
 struct FunctionInfo {
   std::string ns, name;
@@ -54,6 +71,8 @@ struct FunctionInfo {
   std::string route_status;  // status of the Accepted condition: "True", "False" or ""
   std::string route_reason, route_message;
   std::vector<std::pair<std::string, std::string>> addresses;  // (type, value)
+  std::string latest_created_revision;  // status.serving.resourceRef
+  std::string latest_ready_revision;    // status.serving.lastSuccessfulResourceRef
   std::string json;
   // The first address of that type, or "".
   std::string Address(std::string_view type) const;
@@ -83,6 +102,17 @@ class Platform {
     std::vector<std::string> library_dirs;
     // Namespace for manifests that name none.
     std::string default_namespace = "default";
+    // Host names of traffic tags: {{.Tag}} and {{.Name}} give the name put
+    // into the Gateway's hostTemplate (v2 + hello -> v2-hello.default.ofn.io).
+    std::string tag_template = "{{.Tag}}-{{.Name}}";
+    // Requests a revision without a free instance holds (more: 503).
+    size_t activator_queue_limit = 10000;
+    // Revisions without traffic kept per Function; older ones are deleted.
+    int revision_history = 10;
+    // Whether a thread ticks the autoscaler every 2 s of `clock`. Off, the
+    // host calls Autoscale() (deterministic tests on a ManualClock); waiting
+    // requests still scale their revision up at once.
+    bool autoscale_ticker = true;
   };
 
   static Result<std::unique_ptr<Platform>> Open(const Options& options);
@@ -124,6 +154,13 @@ class Platform {
   // early with the reason when serving is Failed.
   Result<FunctionInfo> WaitReady(std::string_view name, std::chrono::milliseconds timeout,
                                  std::string_view ns = "default");
+
+  // The revisions of a Function (all functions when `name` is empty), oldest first.
+  Result<std::vector<RevisionInfo>> Revisions(std::string_view name, std::string_view ns = "default");
+  // One autoscaler pass over every revision now (see Options::autoscale_ticker).
+  void Autoscale();
+  // Per-revision metrics in the Prometheus text format.
+  std::string Metrics();
 
   std::string gateway_address() const;  // "" when there is no listener
   std::string admin_address() const;    // "" when there is no admin API

@@ -2,11 +2,15 @@
 #include "libofn/platform/internal/reconciler.h"
 
 #include <boost/json.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <regex>
 #include <set>
 
 #include "libofn/common/log.h"
 #include "libofn/route/route.h"
 #include "libofn/route/table.h"
+#include "libofn/scale/options.h"
 #include "libofn/spec/internal/emit.h"
 
 namespace ofn::platform::internal {
@@ -26,15 +30,10 @@ uint64_t Hash64(std::string_view data) {
   return h;
 }
 
-std::string ResourceName(std::string_view prefix, uint64_t hash) {
-  static const char kChars[] = "bcdfghjklmnpqrstvwxz2456789";  // as Kubernetes generateName
-  std::string out(prefix);
-  out += "-";
-  for (int i = 0; i < 5; ++i) {
-    out += kChars[hash % (sizeof(kChars) - 1)];
-    hash /= (sizeof(kChars) - 1);
-  }
-  return out;
+std::string RevisionName(std::string_view function, int64_t number) {
+  char digits[24];
+  std::snprintf(digits, sizeof(digits), "%05lld", static_cast<long long>(number));
+  return std::string(function) + "-" + digits;
 }
 
 namespace {
@@ -117,8 +116,13 @@ json::object Condition(const json::object* old_status, const std::string& status
 }  // namespace
 
 Reconciler::Reconciler(store::Store* store, Clock* clock, std::vector<backend::InstanceDriver*> drivers,
-                       gateway::Dispatcher* dispatcher)
-    : store_(store), clock_(clock), drivers_(std::move(drivers)), dispatcher_(dispatcher) {}
+                       gateway::Dispatcher* dispatcher, Autoscaler* autoscaler, ReconcilerOptions options)
+    : store_(store),
+      clock_(clock),
+      drivers_(std::move(drivers)),
+      dispatcher_(dispatcher),
+      autoscaler_(autoscaler),
+      options_(std::move(options)) {}
 
 Reconciler::~Reconciler() { Stop(); }
 
@@ -162,6 +166,66 @@ void Reconciler::Loop() {
   }
 }
 
+namespace {
+
+struct Target {
+  std::string revision_name;  // as written (may be empty)
+  bool latest = false;
+  int percent = 0;
+  std::string tag;
+};
+
+std::vector<Target> TrafficOf(const json::object& spec) {
+  std::vector<Target> out;
+  const json::value* traffic = spec.if_contains("traffic");
+  if (!traffic || !traffic->is_array() || traffic->as_array().empty()) {
+    out.push_back(Target{"", true, 100, ""});
+    return out;
+  }
+  for (const json::value& t : traffic->as_array()) {
+    const json::object* o = Obj(&t);
+    Target target;
+    target.revision_name = Str(o, "revisionName");
+    const json::value* latest = At(o, "latestRevision");
+    target.latest = latest && latest->is_bool() && latest->as_bool();
+    const json::value* pct = At(o, "percent");
+    target.percent = pct && pct->is_int64() ? static_cast<int>(pct->as_int64()) : 0;
+    target.tag = Str(o, "tag");
+    out.push_back(std::move(target));
+  }
+  return out;
+}
+
+std::string TagName(const std::string& tmpl, const std::string& tag, const std::string& name) {
+  static const std::regex kTag(R"(\{\{\s*\.Tag\s*\}\})");
+  static const std::regex kName(R"(\{\{\s*\.Name\s*\}\})");
+  return std::regex_replace(std::regex_replace(tmpl, kTag, tag), kName, name);
+}
+
+// The spec a tag's route is compiled from: host-based, default rules.
+std::string TagRouteSpec(const json::object& spec) {
+  json::value copy = spec;
+  json::object* o = &copy.as_object();
+  for (const char* key : {"serving", "triggers", "http", "route"}) {
+    json::value* next = o ? o->if_contains(key) : nullptr;
+    o = next && next->is_object() ? &next->as_object() : nullptr;
+  }
+  if (o) {
+    o->erase("hostnames");
+    o->erase("rules");
+  }
+  return json::serialize(copy);
+}
+
+struct RevisionView {
+  store::RevisionRecord record;
+  bool ready = false;
+  std::string reason, message;
+  std::string stored_status;
+};
+
+}  // namespace
+
 void Reconciler::Pass() {
   std::map<std::string, route::GatewayConfig> gateways;
   auto gw_records = store_->List("Gateway");
@@ -183,30 +247,67 @@ void Reconciler::Pass() {
     json::value spec;
     json::value old_status;
     RouteState route;
+    std::vector<route::FunctionRoute> tag_routes;
+    std::vector<std::string> tag_revisions;
     std::string serving_hash, build_hash;
+    std::string latest_created, latest_ready;
+    std::string serving_state, serving_reason, serving_message;
+    std::string traffic_message;
   };
   std::vector<Work> work;
-  std::set<std::string> live;
+  std::set<std::string> live;        // "ns/name" of live functions
+  std::set<std::string> live_revs;   // "ns/revision" that stay registered
   for (const store::Record& fn : *fn_records) {
     if (fn.deletion_time != 0) continue;
-    Work w{&fn, ofn::internal::ParseObjectOrEmpty(fn.spec), ofn::internal::ParseObjectOrEmpty(fn.status), {}, {}, {}};
+    Work w{&fn, ofn::internal::ParseObjectOrEmpty(fn.spec), ofn::internal::ParseObjectOrEmpty(fn.status),
+           {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
     const json::object& spec = w.spec.as_object();
     std::string key = fn.ns + "/" + fn.name;
     live.insert(key);
+    FunctionState& fs = functions_[key];
 
-    // Serving: start an instance when the serving part changed.
+    // Revisions: a new one whenever the serving part changed.
     std::string hash_input = ServingHashInput(spec);
-    uint64_t h = Hash64(hash_input);
-    w.serving_hash = std::to_string(h);
+    w.serving_hash = std::to_string(Hash64(hash_input));
     const json::value* build = spec.if_contains("build");
     w.build_hash = std::to_string(Hash64(build ? json::serialize(spec::internal::Canonical(*build)) : "{}"));
-    Running& run = running_[key];
-    if (run.hash != w.serving_hash) {
-      Running next;
-      next.hash = w.serving_hash;
-      next.resource_ref = ResourceName("serving", h);
-      backend::InstanceSpec is = MakeInstanceSpec(fn, spec);
-      is.revision = next.resource_ref;
+    Result<std::vector<store::RevisionRecord>> listed = std::vector<store::RevisionRecord>{};
+    Status list_status = store_->Transact([&](store::Transaction& tx) {
+      listed = tx.ListRevisions(fn.ns, fn.name);
+      return listed.status();
+    });
+    (void)list_status;
+    std::vector<store::RevisionRecord> records = listed.ok() ? *listed : std::vector<store::RevisionRecord>{};
+    std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.number < b.number; });
+    if (records.empty() || records.back().spec_hash != w.serving_hash) {
+      store::RevisionRecord r;
+      r.ns = fn.ns;
+      r.function = fn.name;
+      r.number = records.empty() ? 1 : records.back().number + 1;
+      r.name = RevisionName(fn.name, r.number);
+      r.spec = hash_input;
+      r.spec_hash = w.serving_hash;
+      r.creation_time = std::chrono::duration_cast<std::chrono::seconds>(clock_->Now().time_since_epoch()).count();
+      auto put = store_->Transact([&](store::Transaction& tx) { return tx.PutRevision(r); });
+      if (!put.ok()) {
+        OFN_LOG(kError) << "reconcile: storing revision " << r.name << ": " << put.ToString();
+      } else {
+        records.push_back(r);
+      }
+    }
+
+    // Each revision registered with the autoscaler; readiness from it (or
+    // from the stored status: a revision that was ready stays ready when
+    // scaled to zero or after a restart).
+    std::vector<RevisionView> revs;
+    for (const store::RevisionRecord& rec : records) {
+      RevisionView v{rec, false, "", "", rec.status};
+      json::value rspec = ofn::internal::ParseObjectOrEmpty(rec.spec);
+      json::value rstatus = ofn::internal::ParseObjectOrEmpty(rec.status);
+      const json::value* was_ready = At(Obj(&rstatus), "ready");
+      v.ready = was_ready && was_ready->is_bool() && was_ready->as_bool();
+      backend::InstanceSpec is = MakeInstanceSpec(fn, rspec.as_object());
+      is.revision = rec.name;
       backend::InstanceDriver* driver = nullptr;
       for (backend::InstanceDriver* d : drivers_) {
         if (d->Accepts(is)) {
@@ -215,22 +316,142 @@ void Reconciler::Pass() {
         }
       }
       if (!driver) {
-        next.reason = "NoBackend";
-        next.message = "no enabled backend can run this function";
+        v.reason = "NoBackend";
+        v.message = "no enabled backend can run this function";
       } else {
-        next.driver = std::string(driver->name());
-        auto inst = driver->Start(is);
-        if (inst.ok()) {
-          next.instance = *inst;
-        } else {
-          next.reason = "StartFailed";
-          next.message = inst.status().message();
+        fs.driver = std::string(driver->name());
+        std::vector<scale::ScaleError> errors;
+        scale::ScaleSpec ss = scale::ParseScaleSpec(rec.spec, &errors);
+        gateway::PoolOptions po;
+        po.queue_limit = options_.queue_limit;
+        po.queue_timeout = options_.request_timeout;
+        po.container_concurrency = ss.container_concurrency;
+        autoscaler_->Ensure(fn.ns, rec.name, driver, is, ss, po);
+        live_revs.insert(fn.ns + "/" + rec.name);
+        auto st = autoscaler_->Status(fn.ns, rec.name);
+        if (st && (st->ever_ready || ss.initial_scale == 0)) v.ready = true;
+        if (st && !v.ready && !st->failure.empty()) {
+          v.reason = "StartFailed";
+          v.message = st->failure;
         }
       }
-      run = std::move(next);
+      revs.push_back(std::move(v));
+    }
+    const RevisionView* latest = revs.empty() ? nullptr : &revs.back();
+    const RevisionView* latest_ready = nullptr;
+    for (const RevisionView& v : revs) {
+      if (v.ready) latest_ready = &v;
+    }
+    w.latest_created = latest ? latest->record.name : "";
+    w.latest_ready = latest_ready ? latest_ready->record.name : "";
+
+    // Traffic: only to ready revisions; otherwise keep the last good split.
+    std::vector<Target> targets = TrafficOf(spec);
+    std::map<std::string, int> percents;
+    std::vector<std::pair<std::string, std::string>> tags;
+    std::string unresolved;
+    for (const Target& t : targets) {
+      std::string name = t.latest ? w.latest_ready : t.revision_name;
+      const RevisionView* found = nullptr;
+      for (const RevisionView& v : revs) {
+        if (v.record.name == name) found = &v;
+      }
+      if (t.latest && name.empty()) {
+        unresolved = "no revision of " + fn.name + " is ready yet";
+      } else if (!found) {
+        unresolved = "revision " + name + " does not exist";
+      } else if (!found->ready) {
+        unresolved = "revision " + name + " is not ready" + (found->message.empty() ? "" : ": " + found->message);
+      }
+      if (!unresolved.empty()) break;
+      if (t.percent > 0) percents[name] += t.percent;
+      if (!t.tag.empty()) tags.emplace_back(t.tag, name);
+    }
+    if (unresolved.empty()) {
+      std::vector<gateway::TrafficSplit::Target> split;
+      fs.percents.clear();
+      for (const auto& [name, pct] : percents) {
+        split.push_back({autoscaler_->Pool(fn.ns, name), pct});
+        fs.percents[name] = pct;
+      }
+      fs.split = split.empty() ? nullptr : std::make_shared<const gateway::TrafficSplit>(std::move(split));
+      fs.tags = tags;
+    } else {
+      w.traffic_message = unresolved;
+    }
+    for (const RevisionView& v : revs) {
+      bool routed = fs.percents.count(v.record.name) > 0;
+      for (const auto& [tag, rev] : fs.tags) routed = routed || rev == v.record.name;
+      autoscaler_->SetReachable(fn.ns, v.record.name, routed);
     }
 
-    // Route.
+    // Revision status (readiness and traffic), written when it changed.
+    for (const RevisionView& v : revs) {
+      json::object want_status;
+      want_status["ready"] = v.ready;
+      if (!v.reason.empty()) {
+        want_status["reason"] = v.reason;
+        want_status["message"] = v.message;
+      }
+      auto pct = fs.percents.find(v.record.name);
+      want_status["percent"] = pct == fs.percents.end() ? 0 : pct->second;
+      json::array tag_list;
+      for (const auto& [tag, rev] : fs.tags) {
+        if (rev == v.record.name) tag_list.push_back(json::value(tag));
+      }
+      want_status["tags"] = std::move(tag_list);
+      std::string want = json::serialize(want_status);
+      if (want == json::serialize(ofn::internal::ParseObjectOrEmpty(v.stored_status))) continue;
+      store::RevisionRecord updated = v.record;
+      updated.status = want;
+      auto put = store_->Transact([&](store::Transaction& tx) { return tx.PutRevision(updated); });
+      if (!put.ok()) {
+        OFN_LOG(kError) << "reconcile: revision status " << v.record.name << ": " << put.ToString();
+      }
+    }
+
+    // Garbage: revisions without traffic beyond the history limit.
+    int kept = 0;
+    for (auto it = revs.rbegin(); it != revs.rend(); ++it) {
+      const std::string& name = it->record.name;
+      bool routed = fs.percents.count(name) > 0 || name == w.latest_created || name == w.latest_ready;
+      for (const auto& [tag, rev] : fs.tags) routed = routed || rev == name;
+      if (routed) continue;
+      if (++kept <= options_.revision_history) continue;
+      autoscaler_->Remove(fn.ns, name);
+      live_revs.erase(fn.ns + "/" + name);
+      Status del = store_->Transact([&](store::Transaction& tx) { return tx.DeleteRevision(fn.ns, name); });
+      if (!del.ok()) {
+        OFN_LOG(kWarning) << "reconcile: deleting revision " << name << ": " << del.ToString();
+      }
+    }
+
+    // Serving state.
+    if (fs.split) {
+      w.serving_state = "Running";
+      if (latest && !latest->ready && !latest->reason.empty()) {
+        w.serving_reason = "RevisionFailed";
+        w.serving_message = "revision " + latest->record.name + " failed (" + latest->reason + "): " +
+                            latest->message + "; traffic stays on " + w.latest_ready;
+      } else if (!w.traffic_message.empty()) {
+        w.serving_reason = "TrafficNotReady";
+        w.serving_message = w.traffic_message + "; traffic stays where it was";
+      }
+    } else if (latest && !latest->reason.empty()) {
+      w.serving_state = "Failed";
+      w.serving_reason = latest->reason;
+      w.serving_message = latest->message;
+    } else if (w.latest_ready.empty()) {
+      w.serving_state = "Pending";
+      w.serving_reason = "RevisionStarting";
+      w.serving_message = "waiting for revision " + w.latest_created + " to become ready";
+    } else {
+      w.serving_state = "Running";
+      w.serving_reason = "NoTraffic";
+      w.serving_message = w.traffic_message.empty() ? "no traffic target has a percent above 0" : w.traffic_message;
+    }
+
+    // Route, and one host-based route per tag.
     std::string spec_json = fn.spec;
     if (route::HasHttpTrigger(spec_json)) {
       w.route.has_route = true;
@@ -244,6 +465,15 @@ void Reconciler::Pass() {
         auto compiled = route::CompileRoute(fn.ns, fn.name, spec_json, git->second, fn.creation_time);
         if (compiled.ok()) {
           w.route.route = std::move(*compiled);
+          std::string tag_spec = TagRouteSpec(spec);
+          for (const auto& [tag, rev] : fs.tags) {
+            auto tr = route::CompileRoute(fn.ns, TagName(options_.tag_template, tag, fn.name), tag_spec,
+                                          git->second, fn.creation_time);
+            if (tr.ok()) {
+              w.tag_routes.push_back(std::move(*tr));
+              w.tag_revisions.push_back(rev);
+            }
+          }
         } else {
           w.route.status = "False";
           w.route.reason = "InvalidRoute";
@@ -253,16 +483,30 @@ void Reconciler::Pass() {
     }
     work.push_back(std::move(w));
   }
-  for (auto it = running_.begin(); it != running_.end();) {
-    it = live.count(it->first) ? std::next(it) : running_.erase(it);
+  for (auto it = functions_.begin(); it != functions_.end();) {
+    it = live.count(it->first) ? std::next(it) : functions_.erase(it);
+  }
+  for (const std::string& key : autoscaler_->Keys()) {
+    if (live_revs.count(key)) continue;
+    size_t slash = key.find('/');
+    autoscaler_->Remove(key.substr(0, slash), key.substr(slash + 1));
   }
 
   // The route table, with conflicts resolved.
   std::vector<route::FunctionRoute> routes;
+  std::vector<std::shared_ptr<const gateway::TrafficSplit>> splits;
   std::vector<size_t> route_owner;
   for (size_t i = 0; i < work.size(); ++i) {
-    if (work[i].route.route) {
-      routes.push_back(*work[i].route.route);
+    if (!work[i].route.route) continue;
+    const store::Record& rec = *work[i].record;
+    const FunctionState& fs = functions_[rec.ns + "/" + rec.name];
+    routes.push_back(*work[i].route.route);
+    splits.push_back(fs.split);
+    route_owner.push_back(i);
+    for (size_t t = 0; t < work[i].tag_routes.size(); ++t) {
+      routes.push_back(work[i].tag_routes[t]);
+      splits.push_back(gateway::TrafficSplit::Single(
+          autoscaler_->Pool(rec.ns, work[i].tag_revisions[t])));
       route_owner.push_back(i);
     }
   }
@@ -275,10 +519,7 @@ void Reconciler::Pass() {
     rs.reason = r.reason;
     rs.message = r.message;
   }
-  for (size_t i = 0; i < route_owner.size(); ++i) {
-    const store::Record& rec = *work[route_owner[i]].record;
-    snap->targets.push_back(running_[rec.ns + "/" + rec.name].instance);
-  }
+  snap->targets = std::move(splits);
   dispatcher_->Publish(std::move(snap));
 
   // Status.
@@ -286,12 +527,17 @@ void Reconciler::Pass() {
     const store::Record& fn = *w.record;
     const json::object& spec = w.spec.as_object();
     const json::object* old = Obj(&w.old_status);
-    const Running& run = running_[fn.ns + "/" + fn.name];
+    const FunctionState& fs = functions_[fn.ns + "/" + fn.name];
     json::object st;
     if (w.route.route && w.route.status == "True") {
       json::array addrs;
       for (const route::Address& a : route::Addresses(*w.route.route)) {
         addrs.push_back(json::object{{"type", a.type}, {"value", a.value}});
+      }
+      for (const route::FunctionRoute& tr : w.tag_routes) {
+        for (const route::Address& a : route::Addresses(tr)) {
+          if (a.type == "External") addrs.push_back(json::object{{"type", "Tag"}, {"value", a.value}});
+        }
       }
       st["addresses"] = std::move(addrs);
     }
@@ -320,18 +566,16 @@ void Reconciler::Pass() {
       st["route"] = std::move(r);
     }
     json::object serving;
-    serving["resourceHash"] = run.hash;
-    serving["resourceRef"] = run.resource_ref;
-    if (run.instance) {
-      serving["state"] = "Running";
-      serving["lastSuccessfulResourceRef"] = run.resource_ref;
-      serving["service"] = run.resource_ref + "-" + run.driver;
-    } else {
-      serving["state"] = "Failed";
-      serving["reason"] = run.reason;
-      serving["message"] = run.message;
-      std::string last = Str(Obj(At(old, "serving")), "lastSuccessfulResourceRef");
-      if (!last.empty()) serving["lastSuccessfulResourceRef"] = last;
+    serving["resourceHash"] = w.serving_hash;
+    serving["resourceRef"] = w.latest_created;
+    serving["state"] = w.serving_state;
+    if (!w.serving_reason.empty()) {
+      serving["reason"] = w.serving_reason;
+      serving["message"] = w.serving_message;
+    }
+    if (!w.latest_ready.empty()) {
+      serving["lastSuccessfulResourceRef"] = w.latest_ready;
+      if (fs.split) serving["service"] = fn.name + "-" + fs.driver;
     }
     st["serving"] = std::move(serving);
 

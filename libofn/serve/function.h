@@ -61,6 +61,10 @@ class Context {
 using HttpFunction = std::function<HttpResponse(const HttpRequest&)>;
 using CloudEventFunction = std::function<void(const CloudEvent&)>;
 using OpenFunctionFunction = std::function<std::string(Context&, std::string_view)>;
+// Runs once for every new instance of a function, before it serves, with the
+// revision's name (e.g. "hello-00002"): the place for per-instance setup, and
+// what makes a cold start cost something. Throwing fails the instance start.
+using InitFunction = std::function<void(std::string_view revision)>;
 
 // Where functions are registered by name. Implemented by libofn.
 class FunctionRegistrar {
@@ -69,6 +73,8 @@ class FunctionRegistrar {
   virtual void Http(std::string name, HttpFunction fn) = 0;
   virtual void Event(std::string name, CloudEventFunction fn) = 0;
   virtual void OpenFunction(std::string name, OpenFunctionFunction fn) = 0;
+  // The init hook of the function registered (now or later) under `name`.
+  virtual void Init(std::string name, InitFunction fn) = 0;
 };
 
 }  // namespace ofn

@@ -144,7 +144,8 @@ TEST_F(PlatformTest, ExampleServesEveryAddressInAllThreeRoutingModes) {
   EXPECT_NE(hello->json.find(R"("hosts":["hello.default.ofn.io","hello.default.svc.cluster.local"])"), std::string::npos)
       << hello->json;
   EXPECT_NE(hello->json.find(R"("paths":[{"type":"PathPrefix","value":"/"}])"), std::string::npos);
-  EXPECT_NE(hello->json.find(R"("resourceRef":"serving-)"), std::string::npos);
+  EXPECT_NE(hello->json.find(R"("resourceRef":"hello-00001")"), std::string::npos) << hello->json;
+  EXPECT_NE(hello->json.find(R"("lastSuccessfulResourceRef":"hello-00001")"), std::string::npos);
   // Path-based: the host alone is not the function.
   EXPECT_EQ(Get(p(), "/", "sample.ofn.io").status, 404);
   EXPECT_EQ(Get(p(), "/default/hello-pathx", "sample.ofn.io").status, 404);

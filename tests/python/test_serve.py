@@ -116,7 +116,7 @@ def test_cli_get_describe_invoke_apply_delete(ofn_bin, server, tmp_path):
     rows = {line.split()[0]: line.split() for line in table[1:]}
     assert set(rows) == {"hello", "hello-path", "hello-v2"}
     assert rows["hello"][1:3] == ["Skipped", "Running"]
-    assert rows["hello"][3].startswith("serving-")
+    assert rows["hello"][3] == "hello-00001"
     assert rows["hello"][4] == "http://hello.default.ofn.io/"
 
     desc = cli(ofn_bin, state, "describe", "function", "hello-v2").stdout

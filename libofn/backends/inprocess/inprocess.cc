@@ -15,7 +15,7 @@ void FunctionRegistry::Http(std::string name, HttpFunction fn) {
   r->signature = Signature::kHttp;
   r->http = std::move(fn);
   std::lock_guard<std::mutex> lock(mu_);
-  fns_[std::move(name)] = std::move(r);
+  PutLocked(std::move(name), std::move(r));
 }
 
 void FunctionRegistry::Event(std::string name, CloudEventFunction fn) {
@@ -23,7 +23,7 @@ void FunctionRegistry::Event(std::string name, CloudEventFunction fn) {
   r->signature = Signature::kCloudEvent;
   r->event = std::move(fn);
   std::lock_guard<std::mutex> lock(mu_);
-  fns_[std::move(name)] = std::move(r);
+  PutLocked(std::move(name), std::move(r));
 }
 
 void FunctionRegistry::OpenFunction(std::string name, OpenFunctionFunction fn) {
@@ -31,7 +31,24 @@ void FunctionRegistry::OpenFunction(std::string name, OpenFunctionFunction fn) {
   r->signature = Signature::kOpenFunction;
   r->openfunction = std::move(fn);
   std::lock_guard<std::mutex> lock(mu_);
+  PutLocked(std::move(name), std::move(r));
+}
+
+void FunctionRegistry::PutLocked(std::string name, std::shared_ptr<Registered> r) {
+  auto init = inits_.find(name);
+  if (init != inits_.end()) r->init = init->second;
   fns_[std::move(name)] = std::move(r);
+}
+
+void FunctionRegistry::Init(std::string name, InitFunction fn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  inits_[name] = fn;
+  auto it = fns_.find(name);
+  if (it != fns_.end()) {
+    auto r = std::make_shared<Registered>(*it->second);
+    r->init = std::move(fn);
+    it->second = std::move(r);
+  }
 }
 
 bool FunctionRegistry::Remove(const std::string& name) {
@@ -199,6 +216,15 @@ Result<std::shared_ptr<const Registered>> InProcessDriver::Resolve(const backend
 
 Result<std::shared_ptr<backend::Instance>> InProcessDriver::Start(const backend::InstanceSpec& spec) {
   OFN_ASSIGN_OR_RETURN(std::shared_ptr<const Registered> fn, Resolve(spec));
+  if (fn->init) {
+    try {
+      fn->init(spec.revision);
+    } catch (const std::exception& e) {
+      return Status(StatusCode::kFailedPrecondition, std::string("the function's init hook failed: ") + e.what());
+    } catch (...) {
+      return Status(StatusCode::kFailedPrecondition, "the function's init hook failed");
+    }
+  }
   return std::shared_ptr<backend::Instance>(std::make_shared<FunctionInstance>(std::move(fn), spec, outputs_));
 }
 

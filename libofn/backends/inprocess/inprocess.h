@@ -36,6 +36,7 @@ struct Registered {
   HttpFunction http;
   CloudEventFunction event;
   OpenFunctionFunction openfunction;
+  InitFunction init;
 };
 
 // Functions by name. Thread-safe.
@@ -44,6 +45,7 @@ class FunctionRegistry final : public FunctionRegistrar {
   void Http(std::string name, HttpFunction fn) override;
   void Event(std::string name, CloudEventFunction fn) override;
   void OpenFunction(std::string name, OpenFunctionFunction fn) override;
+  void Init(std::string name, InitFunction fn) override;
   bool Remove(const std::string& name);
 
   std::shared_ptr<const Registered> Find(const std::string& name) const;
@@ -51,7 +53,10 @@ class FunctionRegistry final : public FunctionRegistrar {
 
  private:
   mutable std::mutex mu_;
+  void PutLocked(std::string name, std::shared_ptr<Registered> r);
+
   std::map<std::string, std::shared_ptr<const Registered>> fns_;
+  std::map<std::string, InitFunction> inits_;
 };
 
 // A loaded function library. Libraries are never unloaded (code may still run).

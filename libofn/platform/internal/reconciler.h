@@ -1,7 +1,16 @@
 // The reconcile loop: one thread that, whenever a Function or Gateway
-// changes, brings every Function's instance and route in line with its spec,
-// publishes the route table and writes status back. Idempotent: a pass over
-// unchanged objects writes nothing. Internal.
+// changes (or a revision becomes ready or fails), brings every Function in
+// line with its spec:
+//   - a change to the serving part creates an immutable revision
+//     <name>-00001, -00002, ... (stored), registered with the autoscaler;
+//   - traffic (spec.traffic, else 100% to the latest ready revision) is
+//     resolved to ready revisions only; while a target cannot be resolved
+//     the last good split stays in place and status says why;
+//   - routes (plus one host-based route per traffic tag) are compiled and
+//     the route table published atomically;
+//   - revisions beyond the history limit that carry no traffic are deleted;
+//   - status is written back only when it changed.
+// Internal.
 #ifndef LIBOFN_PLATFORM_INTERNAL_RECONCILER_H_
 #define LIBOFN_PLATFORM_INTERNAL_RECONCILER_H_
 
@@ -17,21 +26,29 @@
 #include "libofn/backend/driver.h"
 #include "libofn/common/clock.h"
 #include "libofn/gateway/dispatch.h"
+#include "libofn/platform/internal/autoscaler.h"
 #include "libofn/store/store.h"
 
 namespace ofn::platform::internal {
 
 // FNV-1a, 64 bit.
 uint64_t Hash64(std::string_view data);
-// "serving-" + 5 base-36 characters of the hash.
-std::string ResourceName(std::string_view prefix, uint64_t hash);
+// "<function>-00001".
+std::string RevisionName(std::string_view function, int64_t number);
+
+struct ReconcilerOptions {
+  std::string tag_template = "{{.Tag}}-{{.Name}}";
+  size_t queue_limit = 10000;
+  std::chrono::milliseconds request_timeout{std::chrono::minutes(5)};
+  int revision_history = 10;  // revisions without traffic kept per function
+};
 
 // Thread-safe.
 class Reconciler {
  public:
   // Borrowed pointers must outlive the Reconciler.
   Reconciler(store::Store* store, Clock* clock, std::vector<backend::InstanceDriver*> drivers,
-             gateway::Dispatcher* dispatcher);
+             gateway::Dispatcher* dispatcher, Autoscaler* autoscaler, ReconcilerOptions options);
   ~Reconciler();
 
   void Start();
@@ -41,12 +58,12 @@ class Reconciler {
   bool Sync(std::chrono::milliseconds timeout);
 
  private:
-  struct Running {
-    std::string hash;
-    std::string resource_ref;
+  // What the loop remembers of a Function between passes.
+  struct FunctionState {
+    std::shared_ptr<const gateway::TrafficSplit> split;  // last good one
+    std::vector<std::pair<std::string, std::string>> tags;  // (tag, revision) of that split
+    std::map<std::string, int> percents;  // revision -> traffic percent
     std::string driver;
-    std::shared_ptr<backend::Instance> instance;
-    std::string reason, message;  // why it is not running
   };
   void Loop();
   void Pass();
@@ -63,7 +80,9 @@ class Reconciler {
   int64_t done_rv_ = -1;
   std::thread thread_;
 
-  std::map<std::string, Running> running_;  // by "ns/name"; loop thread only
+  Autoscaler* autoscaler_;
+  ReconcilerOptions options_;
+  std::map<std::string, FunctionState> functions_;  // by "ns/name"; loop thread only
 };
 
 }  // namespace ofn::platform::internal

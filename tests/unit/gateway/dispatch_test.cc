@@ -30,7 +30,14 @@ std::shared_ptr<const Snapshot> SnapshotFor(const std::string& rules, std::share
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   auto snap = std::make_shared<Snapshot>();
   snap->table = route::RouteTable::Build({*r}, nullptr);
-  snap->targets.push_back(std::move(target));
+  if (target) {
+    auto pool = std::make_shared<RevisionPool>("default", "f", "f-00001", PoolOptions{}, Clock::System(),
+                                               [](std::function<void()> task) { task(); });
+    pool->AddInstance(std::move(target));
+    snap->targets.push_back(TrafficSplit::Single(pool));
+  } else {
+    snap->targets.push_back(nullptr);
+  }
   return snap;
 }
 

@@ -1,0 +1,247 @@
+#include "libofn/gateway/revision_pool.h"
+
+#include <algorithm>
+
+#include "libofn/gateway/server.h"
+
+namespace ofn::gateway {
+
+RevisionPool::RevisionPool(std::string ns, std::string function, std::string revision, PoolOptions options,
+                           Clock* clock, Executor executor)
+    : ns_(std::move(ns)),
+      function_(std::move(function)),
+      revision_(std::move(revision)),
+      options_(options),
+      clock_(clock),
+      executor_(std::move(executor)) {}
+
+RevisionPool::~RevisionPool() = default;
+
+void RevisionPool::SetPoke(std::function<void()> poke) {
+  std::lock_guard<std::mutex> lock(mu_);
+  poke_ = std::move(poke);
+}
+
+void RevisionPool::SetContainerConcurrency(int limit) {
+  std::vector<Assignment> work;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    options_.container_concurrency = limit;
+    DrainQueueLocked(&work);
+  }
+  Launch(std::move(work));
+}
+
+std::shared_ptr<RevisionPool::Slot> RevisionPool::PickLocked() {
+  std::shared_ptr<Slot> best;
+  const size_t n = slots_.size();
+  for (size_t k = 0; k < n; ++k) {
+    const std::shared_ptr<Slot>& s = slots_[(rotate_ + k) % n];
+    if (options_.container_concurrency > 0 && s->outstanding >= options_.container_concurrency) continue;
+    if (!best || s->outstanding < best->outstanding) best = s;
+  }
+  if (best) {
+    ++rotate_;
+    ++best->outstanding;
+    ++in_flight_;
+  }
+  return best;
+}
+
+void RevisionPool::Submit(HttpRequest request, Responder respond) {
+  stats_.Start(clock_->Monotonic());
+  std::shared_ptr<Slot> slot;
+  std::function<void()> poke;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) {
+      // Fall through to the 503 below.
+    } else if (queue_.empty()) {
+      slot = PickLocked();
+    }
+    if (!slot && !closed_ && queue_.size() < options_.queue_limit) {
+      queue_.push_back(Waiter{std::move(request), std::move(respond), clock_->Monotonic()});
+      ++counters_.queued;
+      poke = poke_;
+      respond = nullptr;
+    } else if (!slot) {
+      ++counters_.overflowed;
+    }
+  }
+  if (slot) {
+    executor_([self = shared_from_this(), slot, request = std::move(request), respond = std::move(respond)]() mutable {
+      self->Run(slot, std::move(request), std::move(respond));
+    });
+    return;
+  }
+  if (respond) {  // closed or queue full
+    stats_.End(clock_->Monotonic());
+    HttpResponse r = ErrorResponse(503, "revision " + revision_ + " is overloaded: " + std::to_string(options_.queue_limit) +
+                                    " requests are already waiting");
+    r.headers.Set("Retry-After", "1");
+    respond(std::move(r));
+    return;
+  }
+  if (poke) poke();
+}
+
+void RevisionPool::Run(std::shared_ptr<Slot> slot, HttpRequest request, Responder respond) {
+  HttpResponse r = slot->instance->Handle(request);
+  stats_.End(clock_->Monotonic());
+  respond(std::move(r));
+  Finish(slot);
+}
+
+void RevisionPool::Finish(const std::shared_ptr<Slot>& slot) {
+  std::vector<Assignment> work;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --slot->outstanding;
+    --in_flight_;
+    ++counters_.served;
+    DrainQueueLocked(&work);
+  }
+  Launch(std::move(work));
+}
+
+void RevisionPool::DrainQueueLocked(std::vector<Assignment>* out) {
+  while (!queue_.empty()) {
+    std::shared_ptr<Slot> slot = PickLocked();
+    if (!slot) break;
+    out->push_back(Assignment{std::move(slot), std::move(queue_.front())});
+    queue_.pop_front();
+  }
+}
+
+void RevisionPool::Launch(std::vector<Assignment> work) {
+  for (Assignment& a : work) {
+    executor_([self = shared_from_this(), slot = std::move(a.slot), w = std::move(a.waiter)]() mutable {
+      self->Run(slot, std::move(w.request), std::move(w.respond));
+    });
+  }
+}
+
+void RevisionPool::AddInstance(std::shared_ptr<backend::Instance> instance) {
+  std::vector<Assignment> work;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;
+    auto slot = std::make_shared<Slot>();
+    slot->instance = std::move(instance);
+    slots_.push_back(std::move(slot));
+    DrainQueueLocked(&work);
+  }
+  Launch(std::move(work));
+}
+
+int RevisionPool::RemoveInstances(int n) {
+  std::vector<std::shared_ptr<Slot>> removed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    while (n-- > 0 && !slots_.empty()) {
+      auto idlest = std::min_element(slots_.begin(), slots_.end(),
+                                     [](const auto& a, const auto& b) { return a->outstanding < b->outstanding; });
+      removed.push_back(std::move(*idlest));
+      slots_.erase(idlest);
+    }
+  }
+  // Requests in flight hold their slot; the instance goes when the last ends.
+  return static_cast<int>(removed.size());
+}
+
+int RevisionPool::ExpireQueued() {
+  std::vector<Waiter> expired;
+  Clock::Duration now = clock_->Monotonic();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      if (now - it->since >= options_.queue_timeout) {
+        expired.push_back(std::move(*it));
+        it = queue_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    counters_.timed_out += expired.size();
+  }
+  for (Waiter& w : expired) {
+    stats_.End(now);
+    w.respond(ErrorResponse(504, "revision " + revision_ + " had no ready instance within " +
+                             std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(options_.queue_timeout).count()) +
+                             " ms"));
+  }
+  return static_cast<int>(expired.size());
+}
+
+void RevisionPool::Close() {
+  std::deque<Waiter> waiters;
+  std::vector<std::shared_ptr<Slot>> slots;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    waiters.swap(queue_);
+    slots.swap(slots_);
+    poke_ = nullptr;
+  }
+  for (Waiter& w : waiters) {
+    stats_.End(clock_->Monotonic());
+    HttpResponse r = ErrorResponse(503, "revision " + revision_ + " was removed");
+    r.headers.Set("Retry-After", "1");
+    w.respond(std::move(r));
+  }
+}
+
+int RevisionPool::ready() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(slots_.size());
+}
+
+size_t RevisionPool::queued() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size();
+}
+
+int64_t RevisionPool::in_flight() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return in_flight_;
+}
+
+RevisionPool::Counters RevisionPool::counters() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return counters_;
+}
+
+TrafficSplit::TrafficSplit(std::vector<Target> targets) : targets_(std::move(targets)) {
+  // Largest-remainder apportionment of 100 slots by percent.
+  int total = 0;
+  for (const Target& t : targets_) total += std::max(0, t.percent);
+  std::fill(std::begin(slots_), std::end(slots_), -1);
+  if (total <= 0) return;
+  std::vector<int> count(targets_.size());
+  std::vector<std::pair<double, size_t>> rest;
+  int used = 0;
+  for (size_t i = 0; i < targets_.size(); ++i) {
+    double exact = 100.0 * std::max(0, targets_[i].percent) / total;
+    count[i] = static_cast<int>(exact);
+    used += count[i];
+    rest.emplace_back(exact - count[i], i);
+  }
+  std::sort(rest.begin(), rest.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (size_t k = 0; used < 100 && k < rest.size(); ++k, ++used) ++count[rest[k].second];
+  int pos = 0;
+  for (size_t i = 0; i < targets_.size(); ++i) {
+    for (int c = 0; c < count[i] && pos < 100; ++c) slots_[pos++] = static_cast<int>(i);
+  }
+}
+
+std::shared_ptr<const TrafficSplit> TrafficSplit::Single(std::shared_ptr<RevisionPool> pool) {
+  return std::make_shared<const TrafficSplit>(std::vector<Target>{{std::move(pool), 100}});
+}
+
+RevisionPool* TrafficSplit::Pick() const {
+  uint64_t n = counter_.fetch_add(1, std::memory_order_relaxed);
+  int idx = slots_[(n * 37) % 100];
+  return idx < 0 ? nullptr : targets_[static_cast<size_t>(idx)].pool.get();
+}
+
+}  // namespace ofn::gateway

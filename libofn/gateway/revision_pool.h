@@ -1,0 +1,144 @@
+// RevisionPool: the data path of one revision behind the route — activator,
+// container-concurrency limit and load balancing in one place.
+//
+// A request is given to the ready instance with the fewest requests in
+// flight (ties rotate), as long as that instance is below the container
+// concurrency (0: unlimited). When no instance can take it, the request
+// waits in one FIFO queue for the revision (bounded; overflow is 503 with
+// Retry-After) and the autoscaler is poked at once; whenever an instance
+// frees a slot or a new one becomes ready, the oldest waiter goes first. A
+// request that waited longer than the queue timeout (on the injected clock)
+// gets 504. Removing an instance takes it out of rotation; what it is
+// serving finishes, so scaling N → 0 drops nothing.
+//
+// Function code runs on the executor, never on the caller. Thread-safe.
+#ifndef LIBOFN_GATEWAY_REVISION_POOL_H_
+#define LIBOFN_GATEWAY_REVISION_POOL_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "libofn/backend/driver.h"
+#include "libofn/common/clock.h"
+#include "libofn/scale/metrics.h"
+#include "libofn/serve/http.h"
+
+namespace ofn::gateway {
+
+// Called once with the response, from any thread.
+using Responder = std::function<void(HttpResponse)>;
+// Runs a task, now or later, on some thread.
+using Executor = std::function<void(std::function<void()>)>;
+
+struct PoolOptions {
+  size_t queue_limit = 10000;
+  std::chrono::nanoseconds queue_timeout = std::chrono::minutes(5);
+  int container_concurrency = 0;  // 0: unlimited
+};
+
+class RevisionPool : public std::enable_shared_from_this<RevisionPool> {
+ public:
+  RevisionPool(std::string ns, std::string function, std::string revision, PoolOptions options, Clock* clock,
+               Executor executor);
+  ~RevisionPool();
+
+  const std::string& ns() const { return ns_; }
+  const std::string& function() const { return function_; }
+  const std::string& revision() const { return revision_; }
+
+  // Called (without locks held) when a request has to wait.
+  void SetPoke(std::function<void()> poke);
+  void SetContainerConcurrency(int limit);
+
+  void Submit(HttpRequest request, Responder respond);
+
+  void AddInstance(std::shared_ptr<backend::Instance> instance);
+  // Takes up to `n` instances out of rotation, idlest first; returns how many.
+  int RemoveInstances(int n);
+  // Answers 504 to waiters older than the queue timeout; returns how many.
+  int ExpireQueued();
+  // Answers 503 to every waiter and removes every instance.
+  void Close();
+
+  int ready() const;
+  size_t queued() const;
+  int64_t in_flight() const;  // being served by instances
+  scale::RequestStats& stats() { return stats_; }
+
+  struct Counters {
+    uint64_t served = 0;
+    uint64_t overflowed = 0;  // 503: queue full
+    uint64_t timed_out = 0;   // 504: waited too long
+    uint64_t queued = 0;      // had to wait at all
+  };
+  Counters counters() const;
+
+ private:
+  struct Slot {
+    std::shared_ptr<backend::Instance> instance;
+    int outstanding = 0;
+  };
+  struct Waiter {
+    HttpRequest request;
+    Responder respond;
+    Clock::Duration since;
+  };
+  struct Assignment {
+    std::shared_ptr<Slot> slot;
+    Waiter waiter;
+  };
+
+  std::shared_ptr<Slot> PickLocked();
+  void Run(std::shared_ptr<Slot> slot, HttpRequest request, Responder respond);
+  void Finish(const std::shared_ptr<Slot>& slot);
+  void DrainQueueLocked(std::vector<Assignment>* out);
+  void Launch(std::vector<Assignment> work);
+
+  const std::string ns_, function_, revision_;
+  PoolOptions options_;
+  Clock* clock_;
+  Executor executor_;
+  scale::RequestStats stats_;
+
+  mutable std::mutex mu_;
+  std::function<void()> poke_;
+  std::vector<std::shared_ptr<Slot>> slots_;  // in rotation
+  std::deque<Waiter> queue_;
+  size_t rotate_ = 0;
+  int64_t in_flight_ = 0;
+  bool closed_ = false;
+  Counters counters_;
+};
+
+// Where a route's requests go: revisions by percent. Picks are spread by a
+// counter (stride 37 over 100 slots), so any 100 consecutive requests split
+// exactly by the percentages. Immutable once published.
+class TrafficSplit {
+ public:
+  struct Target {
+    std::shared_ptr<RevisionPool> pool;
+    int percent = 0;
+  };
+  explicit TrafficSplit(std::vector<Target> targets);
+  static std::shared_ptr<const TrafficSplit> Single(std::shared_ptr<RevisionPool> pool);
+
+  // Null when there is no target.
+  RevisionPool* Pick() const;
+  const std::vector<Target>& targets() const { return targets_; }
+
+ private:
+  std::vector<Target> targets_;
+  int slots_[100];
+  mutable std::atomic<uint64_t> counter_{0};
+};
+
+}  // namespace ofn::gateway
+
+#endif  // LIBOFN_GATEWAY_REVISION_POOL_H_

@@ -1,0 +1,302 @@
+#include "libofn/platform/internal/autoscaler.h"
+
+#include <algorithm>
+
+#include "libofn/common/log.h"
+
+namespace ofn::platform::internal {
+
+struct Autoscaler::Rev {
+  std::string ns, function, revision;
+  std::shared_ptr<gateway::RevisionPool> pool;
+  backend::InstanceDriver* driver = nullptr;
+  backend::InstanceSpec instance_spec;
+
+  mutable std::mutex mu;
+  scale::ScaleSpec spec;
+  scale::DeciderState state;
+  scale::Decision last;
+  double concurrency = 0, rps = 0;
+  int desired = 0;
+  int starting = 0;
+  bool reachable = false;
+  bool ever_ready = false;
+  bool removed = false;
+  std::string failure;
+  uint64_t cold_starts = 0;
+  double cold_sum = 0;
+  std::array<uint64_t, kColdStartBuckets.size()> cold_buckets{};
+};
+
+Autoscaler::Autoscaler(Clock* clock, gateway::Executor calls, gateway::Executor starts,
+                       std::function<void()> on_change)
+    : clock_(clock), calls_(std::move(calls)), starts_(std::move(starts)), on_change_(std::move(on_change)) {}
+
+Autoscaler::~Autoscaler() { Stop(); }
+
+void Autoscaler::Start(bool ticker) {
+  thread_ = std::thread([this, ticker] { Loop(ticker); });
+}
+
+void Autoscaler::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::map<std::string, std::shared_ptr<Rev>> revs;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    revs.swap(revs_);
+  }
+  for (auto& [key, rev] : revs) {
+    {
+      std::lock_guard<std::mutex> lock(rev->mu);
+      rev->removed = true;
+    }
+    rev->pool->Close();
+  }
+}
+
+std::shared_ptr<gateway::RevisionPool> Autoscaler::Ensure(const std::string& ns, const std::string& revision,
+                                                          backend::InstanceDriver* driver,
+                                                          const backend::InstanceSpec& spec,
+                                                          const scale::ScaleSpec& scale,
+                                                          const gateway::PoolOptions& pool_options) {
+  const std::string key = ns + "/" + revision;
+  std::shared_ptr<Rev> rev;
+  bool created = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = revs_.find(key);
+    if (it != revs_.end()) {
+      rev = it->second;
+    } else {
+      rev = std::make_shared<Rev>();
+      rev->ns = ns;
+      rev->function = spec.function;
+      rev->revision = revision;
+      rev->driver = driver;
+      rev->instance_spec = spec;
+      rev->pool = std::make_shared<gateway::RevisionPool>(ns, spec.function, revision, pool_options, clock_, calls_);
+      rev->pool->SetPoke([this, key] { Poke(key); });
+      revs_[key] = rev;
+      created = true;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(rev->mu);
+    rev->spec = scale;
+  }
+  rev->pool->SetContainerConcurrency(scale.container_concurrency);
+  if (created) Tick(rev, false);  // initial scale
+  return rev->pool;
+}
+
+std::shared_ptr<gateway::RevisionPool> Autoscaler::Pool(const std::string& ns, const std::string& revision) const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = revs_.find(ns + "/" + revision);
+    if (it != revs_.end()) return it->second->pool;
+  }
+  auto pool = std::make_shared<gateway::RevisionPool>(ns, "", revision, gateway::PoolOptions{}, clock_, calls_);
+  pool->Close();
+  return pool;
+}
+
+void Autoscaler::SetReachable(const std::string& ns, const std::string& revision, bool reachable) {
+  std::shared_ptr<Rev> rev;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = revs_.find(ns + "/" + revision);
+    if (it == revs_.end()) return;
+    rev = it->second;
+  }
+  std::lock_guard<std::mutex> lock(rev->mu);
+  rev->reachable = reachable;
+}
+
+void Autoscaler::Remove(const std::string& ns, const std::string& revision) {
+  std::shared_ptr<Rev> rev;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = revs_.find(ns + "/" + revision);
+    if (it == revs_.end()) return;
+    rev = it->second;
+    revs_.erase(it);
+  }
+  {
+    std::lock_guard<std::mutex> lock(rev->mu);
+    rev->removed = true;
+  }
+  rev->pool->Close();
+}
+
+std::vector<std::string> Autoscaler::Keys() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [key, rev] : revs_) out.push_back(key);
+  return out;
+}
+
+void Autoscaler::Poke(const std::string& key) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    poked_.insert(key);
+  }
+  cv_.notify_all();
+}
+
+void Autoscaler::TickAll() {
+  std::vector<std::shared_ptr<Rev>> revs;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [key, rev] : revs_) revs.push_back(rev);
+  }
+  for (const auto& rev : revs) Tick(rev, false);
+}
+
+void Autoscaler::Tick(const std::shared_ptr<Rev>& rev, bool poked) {
+  int to_start = 0, to_remove = 0;
+  {
+    std::lock_guard<std::mutex> lock(rev->mu);
+    if (rev->removed) return;
+    const scale::ScaleSpec& spec = rev->spec;
+    Clock::Duration now = clock_->Monotonic();
+    auto conc = rev->pool->stats().Concurrency(now, spec.stable_window, spec.PanicWindow());
+    auto rps = rev->pool->stats().Rps(now, spec.stable_window, spec.PanicWindow());
+    rev->concurrency = conc.stable;
+    rev->rps = rps.stable;
+    const auto& used = spec.metric == scale::Metric::kRps ? rps : conc;
+    int ready = rev->pool->ready();
+    if (poked && ready + rev->starting > 0) return;  // already on its way up
+    scale::Decision d = scale::Decide(spec, used.stable, used.panic, ready, rev->reachable, now, &rev->state);
+    int want = scale::Bound(spec, d, rev->desired, ready, now, &rev->state);
+    if (want == 0 && rev->pool->queued() > 0) {
+      // Activation: a waiting request needs an instance before the metric
+      // windows have a complete bucket that shows it.
+      want = std::max(1, spec.activation_scale);
+      if (spec.max_scale > 0) want = std::min(want, spec.max_scale);
+      rev->state.zero_pending = false;
+    }
+    rev->last = d;
+    rev->desired = want;
+    bool retry = rev->failure.empty() || !poked;
+    if (retry && want > ready + rev->starting) to_start = want - ready - rev->starting;
+    if (want < ready) to_remove = ready - want;
+    rev->starting += to_start;
+  }
+  for (int i = 0; i < to_start; ++i) StartInstance(rev);
+  if (to_remove > 0) rev->pool->RemoveInstances(to_remove);
+  rev->pool->ExpireQueued();
+}
+
+void Autoscaler::StartInstance(const std::shared_ptr<Rev>& rev) {
+  starts_([this, rev] {
+    Clock::Duration t0 = clock_->Monotonic();
+    auto started = rev->driver->Start(rev->instance_spec);
+    double secs = std::chrono::duration<double>(clock_->Monotonic() - t0).count();
+    bool notify = false;
+    bool keep = false;
+    {
+      std::lock_guard<std::mutex> lock(rev->mu);
+      --rev->starting;
+      if (started.ok()) {
+        keep = !rev->removed;
+        notify = !rev->ever_ready || !rev->failure.empty();
+        rev->ever_ready = true;
+        rev->failure.clear();
+        ++rev->cold_starts;
+        rev->cold_sum += secs;
+        for (size_t i = 0; i < kColdStartBuckets.size(); ++i) {
+          if (secs <= kColdStartBuckets[i]) ++rev->cold_buckets[i];
+        }
+      } else {
+        notify = rev->failure != started.status().message();
+        rev->failure = started.status().message();
+      }
+    }
+    if (keep) rev->pool->AddInstance(*started);
+    if (!started.ok()) {
+      OFN_LOG(kWarning) << "revision " << rev->ns << "/" << rev->revision
+                        << " failed to start an instance: " << started.status().message();
+    }
+    if (notify && on_change_) on_change_();
+  });
+}
+
+void Autoscaler::Loop(bool ticker) {
+  std::unique_lock<std::mutex> lock(mu_);
+  Clock::Duration next_tick = clock_->Monotonic() + std::chrono::seconds(2);
+  while (!stop_) {
+    cv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return stop_ || !poked_.empty(); });
+    if (stop_) break;
+    std::vector<std::shared_ptr<Rev>> poked;
+    for (const std::string& key : poked_) {
+      auto it = revs_.find(key);
+      if (it != revs_.end()) poked.push_back(it->second);
+    }
+    poked_.clear();
+    bool tick = ticker && clock_->Monotonic() >= next_tick;
+    lock.unlock();
+    for (const auto& rev : poked) Tick(rev, true);
+    if (tick) {
+      TickAll();
+      next_tick = clock_->Monotonic() + std::chrono::seconds(2);
+    }
+    lock.lock();
+  }
+}
+
+RevisionScaleStatus Autoscaler::Snapshot(const Rev& rev) {
+  RevisionScaleStatus s;
+  s.ns = rev.ns;
+  s.function = rev.function;
+  s.revision = rev.revision;
+  s.ready = rev.pool->ready();
+  s.queued = rev.pool->queued();
+  s.in_flight = rev.pool->in_flight();
+  s.counters = rev.pool->counters();
+  std::lock_guard<std::mutex> lock(rev.mu);
+  s.desired = rev.desired;
+  s.starting = rev.starting;
+  s.reachable = rev.reachable;
+  s.panicking = rev.last.panicking;
+  s.ever_ready = rev.ever_ready;
+  s.failure = rev.failure;
+  s.stable_value = rev.last.stable_value;
+  s.panic_value = rev.last.panic_value;
+  s.concurrency = rev.concurrency;
+  s.rps = rev.rps;
+  s.excess_burst_capacity = rev.last.excess_burst_capacity;
+  s.cold_starts = rev.cold_starts;
+  s.cold_start_seconds_sum = rev.cold_sum;
+  s.cold_start_buckets = rev.cold_buckets;
+  s.spec = rev.spec;
+  return s;
+}
+
+std::optional<RevisionScaleStatus> Autoscaler::Status(const std::string& ns, const std::string& revision) const {
+  std::shared_ptr<Rev> rev;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = revs_.find(ns + "/" + revision);
+    if (it == revs_.end()) return std::nullopt;
+    rev = it->second;
+  }
+  return Snapshot(*rev);
+}
+
+std::vector<RevisionScaleStatus> Autoscaler::StatusAll() const {
+  std::vector<std::shared_ptr<Rev>> revs;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [key, rev] : revs_) revs.push_back(rev);
+  }
+  std::vector<RevisionScaleStatus> out;
+  for (const auto& rev : revs) out.push_back(Snapshot(*rev));
+  return out;
+}
+
+}  // namespace ofn::platform::internal

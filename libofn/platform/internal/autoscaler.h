@@ -1,0 +1,113 @@
+// Autoscaler: one KPA per revision. Every tick it reads the revision's metric
+// windows, asks the decider (scale/kpa.h) for a count and applies it through
+// the InstanceDriver: new instances start on the executor (a cold start,
+// timed on the platform clock) and join the RevisionPool when ready;
+// surplus ones leave the pool and finish what they serve. A request that has
+// to wait pokes its revision, which is then scaled at once instead of at the
+// next tick. Internal. Thread-safe.
+#ifndef LIBOFN_PLATFORM_INTERNAL_AUTOSCALER_H_
+#define LIBOFN_PLATFORM_INTERNAL_AUTOSCALER_H_
+
+#include <array>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "libofn/backend/driver.h"
+#include "libofn/common/clock.h"
+#include "libofn/gateway/revision_pool.h"
+#include "libofn/scale/kpa.h"
+#include "libofn/scale/options.h"
+
+namespace ofn::platform::internal {
+
+// Cold start latency buckets, seconds (Prometheus "le").
+inline constexpr std::array<double, 10> kColdStartBuckets = {0.005, 0.01, 0.025, 0.05, 0.1,
+                                                             0.25,  0.5,  1,     2.5,  10};
+
+struct RevisionScaleStatus {
+  std::string ns, function, revision;
+  int ready = 0;
+  int desired = 0;
+  int starting = 0;
+  bool reachable = false;
+  bool panicking = false;
+  bool ever_ready = false;
+  std::string failure;  // last start failure, "" when the last start worked
+  double stable_value = 0, panic_value = 0;
+  double concurrency = 0;  // stable-window averages
+  double rps = 0;
+  int excess_burst_capacity = 0;
+  size_t queued = 0;
+  int64_t in_flight = 0;
+  gateway::RevisionPool::Counters counters;
+  uint64_t cold_starts = 0;
+  double cold_start_seconds_sum = 0;
+  std::array<uint64_t, kColdStartBuckets.size()> cold_start_buckets{};
+  scale::ScaleSpec spec;
+};
+
+class Autoscaler {
+ public:
+  // `calls` runs function calls; `starts` runs instance starts (they may
+  // block in init hooks).
+  // `on_change` is called (without locks) when a revision first becomes
+  // ready or a start fails, so the reconciler can move traffic and status.
+  Autoscaler(Clock* clock, gateway::Executor calls, gateway::Executor starts, std::function<void()> on_change);
+  ~Autoscaler();
+
+  // With `ticker`, a thread ticks every tick interval of the clock (checked
+  // every 50 ms of real time) and serves pokes; without, only pokes are
+  // served and the host calls TickAll (tests on a ManualClock).
+  void Start(bool ticker);
+  void Stop();
+
+  // Registers a revision or updates its scale spec; returns its pool.
+  std::shared_ptr<gateway::RevisionPool> Ensure(const std::string& ns, const std::string& revision,
+                                                backend::InstanceDriver* driver, const backend::InstanceSpec& spec,
+                                                const scale::ScaleSpec& scale, const gateway::PoolOptions& pool);
+  // The pool of a registered revision; a closed, empty one when unknown.
+  std::shared_ptr<gateway::RevisionPool> Pool(const std::string& ns, const std::string& revision) const;
+  void SetReachable(const std::string& ns, const std::string& revision, bool reachable);
+  // Stops a revision: its waiters get 503, its instances go.
+  void Remove(const std::string& ns, const std::string& revision);
+  // Revisions registered, as "ns/revision".
+  std::vector<std::string> Keys() const;
+
+  // One autoscaler pass over every revision at the clock's now.
+  void TickAll();
+  void Poke(const std::string& key);
+
+  std::optional<RevisionScaleStatus> Status(const std::string& ns, const std::string& revision) const;
+  std::vector<RevisionScaleStatus> StatusAll() const;
+
+ private:
+  struct Rev;
+  void Tick(const std::shared_ptr<Rev>& rev, bool poked);
+  void StartInstance(const std::shared_ptr<Rev>& rev);
+  void Loop(bool ticker);
+  static RevisionScaleStatus Snapshot(const Rev& rev);
+
+  Clock* clock_;
+  gateway::Executor calls_;
+  gateway::Executor starts_;
+  std::function<void()> on_change_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, std::shared_ptr<Rev>> revs_;
+  std::set<std::string> poked_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace ofn::platform::internal
+
+#endif  // LIBOFN_PLATFORM_INTERNAL_AUTOSCALER_H_
