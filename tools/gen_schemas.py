@@ -10,7 +10,8 @@ kustomize JSON6902 patches applied (DynamicValue metadata values of any type)
 and documentation keys removed. One libofn extension: the route rules of a v1beta2
 Function take the filters of the Gateway API's HTTPRoute v1 (URLRewrite,
 RequestRedirect.path, ...), because the v1alpha2 filters OpenFunction's CRD pins
-have no URL rewriting. --check compares instead of writing and exits 1
+have no URL rewriting; and spec.traffic (Knative's TrafficTarget: revisionName |
+latestRevision, percent, tag) plus spec.serving.containerConcurrency. --check compares instead of writing and exits 1
 on any difference, so a test can prove the committed files match the CRDs.
 """
 import argparse
@@ -69,6 +70,21 @@ def httproute_v1_filters(crds):
     raise SystemExit("HTTPRoute v1 not found")
 
 
+# libofn extension: Knative's TrafficTarget list on a v1beta2 Function.
+TRAFFIC = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            "revisionName": {"type": "string"},
+            "latestRevision": {"type": "boolean"},
+            "percent": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 100},
+            "tag": {"type": "string"},
+        },
+    },
+}
+
+
 def drop_cel(node):
     if isinstance(node, dict):
         return {k: drop_cel(v) for k, v in node.items() if k != "x-kubernetes-validations"}
@@ -95,6 +111,10 @@ def generate(crds):
                 route = schema["properties"]["spec"]["properties"]["serving"]["properties"][
                     "triggers"]["properties"]["http"]["properties"]["route"]
                 route["properties"]["rules"]["items"]["properties"]["filters"] = filters
+                spec = schema["properties"]["spec"]
+                spec["properties"]["traffic"] = TRAFFIC
+                spec["properties"]["serving"]["properties"]["containerConcurrency"] = {
+                    "type": "integer", "format": "int64", "minimum": 0, "maximum": 1000}
             name = "%s_%s_%s.json" % (group, v["name"], kind)
             out[name] = json.dumps(schema, sort_keys=True, separators=(",", ":")) + "\n"
     return out

@@ -131,6 +131,37 @@ void PrintFunctions(const json::array& items) {
   PrintTable(rows);
 }
 
+std::string Fixed(const json::value* v, int digits) {
+  if (!v || !v->is_number()) return "0";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.*f", digits, v->to_number<double>());
+  return buf;
+}
+
+void PrintRevisions(const json::array& items) {
+  std::vector<std::vector<std::string>> rows{{"NAME", "FUNCTION", "READY", "TRAFFIC", "TAGS", "INSTANCES",
+                                              "CONCURRENCY", "RPS", "PANIC", "QUEUED", "COLDSTARTS", "AGE"}};
+  for (const json::value& item : items) {
+    const json::object* o = Obj(&item);
+    const json::object* rev = Obj(At(o, "object"));
+    const json::object* meta = Obj(At(rev, "metadata"));
+    std::string tags;
+    if (const json::value* t = At(o, "tags"); t && t->is_array()) {
+      for (const json::value& tag : t->as_array()) tags += (tags.empty() ? "" : ",") + std::string(tag.as_string());
+    }
+    const json::value* ready = At(o, "ready");
+    const json::value* panic = At(o, "panic");
+    rows.push_back({Str(meta, "name"), Str(Obj(At(meta, "labels")), "serving.knative.dev/configuration"),
+                    ready && ready->is_bool() && ready->as_bool() ? "True" : "False",
+                    Fixed(At(o, "percent"), 0) + "%", tags.empty() ? "-" : tags,
+                    Fixed(At(o, "readyInstances"), 0) + "/" + Fixed(At(o, "desiredInstances"), 0),
+                    Fixed(At(o, "concurrency"), 2), Fixed(At(o, "rps"), 2),
+                    panic && panic->is_bool() && panic->as_bool() ? "yes" : "no", Fixed(At(o, "queued"), 0),
+                    Fixed(At(o, "coldStarts"), 0), Age(Str(meta, "creationTimestamp"))});
+  }
+  PrintTable(rows);
+}
+
 void PrintGeneric(const json::array& items) {
   std::vector<std::vector<std::string>> rows{{"NAMESPACE", "NAME", "AGE"}};
   for (const json::value& item : items) {
@@ -229,7 +260,7 @@ void AddRemoteCommands(CLI::App& app) {
     auto ns = std::make_shared<std::string>("default");
     auto all = std::make_shared<bool>(false);
     auto output = std::make_shared<std::string>();
-    auto* cmd = app.add_subcommand("get", "Show objects: ofn get functions | ofn get function NAME -o yaml");
+    auto* cmd = app.add_subcommand("get", "Show objects: ofn get functions | ofn get function NAME -o yaml | ofn get revisions [FUNCTION]");
     cmd->add_option("resource", *args, "RESOURCE [NAME]")->required()->expected(1, 2);
     cmd->add_option("-n,--namespace", *ns, "namespace")->capture_default_str();
     cmd->add_flag("-A,--all-namespaces", *all, "every namespace");
@@ -237,14 +268,34 @@ void AddRemoteCommands(CLI::App& app) {
     AddConnFlags(cmd, conn.get());
     cmd->callback([=] {
       HttpRequest req;
-      bool single = args->size() == 2;
-      req.target = "/v1/" + (*args)[0] + (single ? "/" + *ns + "/" + (*args)[1] : "?namespace=" + (*all ? std::string("all") : *ns));
+      const std::string& res = (*args)[0];
+      bool revisions = res == "revisions" || res == "revision" || res == "rev";
+      bool single = args->size() == 2 && !revisions;
+      std::string scope = "?namespace=" + (*all ? std::string("all") : *ns);
+      if (revisions) {
+        req.target = args->size() == 2 ? "/v1/revisions/" + *ns + "/" + (*args)[1] : "/v1/revisions" + scope;
+      } else {
+        req.target = "/v1/" + res + (single ? "/" + *ns + "/" + (*args)[1] : scope);
+      }
       auto r = Call(*conn, std::move(req));
       if (!r.ok() || r->status != 200) {
         ExitCode() = Fail("get", r);
         return;
       }
       json::value v = json::parse(r->body);
+      if (revisions) {
+        json::array& items = v.as_object().at("items").as_array();
+        if (output->empty()) {
+          if (items.empty()) {
+            std::fprintf(stderr, "No revisions found in %s namespace.\n", ns->c_str());
+          } else {
+            PrintRevisions(items);
+          }
+          return;
+        }
+        // -o: the Knative Revision objects.
+        for (json::value& item : items) item = item.as_object().at("object");
+      }
       if (*output == "json") {
         std::printf("%s\n", spec::internal::EmitJson(v, true).c_str());
       } else if (*output == "yaml") {

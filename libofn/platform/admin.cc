@@ -62,6 +62,11 @@ HttpResponse HandleAdmin(Platform& platform, HttpRequest& request) {
   std::vector<std::string> seg = Segments(request.path());
   const std::string& m = request.method;
   if (seg.size() == 1 && seg[0] == "healthz") return HttpResponse::Text(200, "ok\n");
+  if (seg.size() == 1 && seg[0] == "metrics") {
+    HttpResponse r = HttpResponse::Text(200, platform.Metrics());
+    r.headers.Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    return r;
+  }
   if (seg.empty() || seg[0] != "v1") return gateway::ErrorResponse(404, "unknown admin path " + std::string(request.path()));
   if (seg.size() == 2 && seg[1] == "apply") {
     if (m != "POST") return gateway::ErrorResponse(405, "apply takes POST");
@@ -84,6 +89,30 @@ HttpResponse HandleAdmin(Platform& platform, HttpRequest& request) {
     return platform.Invoke(seg[3], std::move(inner), seg[2]);
   }
   if (seg.size() < 2) return gateway::ErrorResponse(404, "unknown admin path");
+  if (seg[1] == "revisions" && (seg.size() == 2 || seg.size() == 4)) {
+    if (m != "GET") return gateway::ErrorResponse(405, "revisions take GET");
+    std::string ns = seg.size() == 4 ? seg[2] : std::string(QueryParam(request.query(), "namespace"));
+    if (ns.empty()) ns = "default";
+    if (ns == "all") ns.clear();
+    std::string fn = seg.size() == 4 ? seg[3] : std::string(QueryParam(request.query(), "function"));
+    auto revs = platform.Revisions(fn, ns);
+    if (!revs.ok()) return FromStatus(revs.status());
+    std::string body = "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[";
+    for (size_t i = 0; i < revs->size(); ++i) {
+      const RevisionInfo& r = (*revs)[i];
+      std::string tags;
+      for (const std::string& t : r.tags) tags += (tags.empty() ? "" : ",") + JsonQuote(t);
+      // The object is a Knative Revision; the live figures ride beside it.
+      body += (i ? "," : "") + std::string("{\"object\":") + r.json + ",\"percent\":" + std::to_string(r.percent) +
+              ",\"tags\":[" + tags + "],\"ready\":" + (r.ready ? "true" : "false") +
+              ",\"readyInstances\":" + std::to_string(r.ready_instances) +
+              ",\"desiredInstances\":" + std::to_string(r.desired_instances) +
+              ",\"panic\":" + (r.panicking ? "true" : "false") + ",\"concurrency\":" + std::to_string(r.concurrency) +
+              ",\"rps\":" + std::to_string(r.rps) + ",\"queued\":" + std::to_string(r.queued) +
+              ",\"coldStarts\":" + std::to_string(r.cold_starts) + "}";
+    }
+    return HttpResponse::Json(200, body + "]}\n");
+  }
   std::string kind = KindFromResource(seg[1]);
   if (kind.empty()) return gateway::ErrorResponse(404, "unknown resource \"" + seg[1] + "\"");
   if (seg.size() == 2) {

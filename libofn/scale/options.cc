@@ -175,7 +175,8 @@ ScaleSpec ParseScaleSpec(std::string_view function_spec_json, std::vector<ScaleE
   r.Integer("min-scale", 0, 1000000, &s.min_scale);
   r.Integer("max-scale", 0, 1000000, &s.max_scale);
   r.Duration("scale-down-delay", std::chrono::seconds(0), std::chrono::hours(1), &s.scale_down_delay);
-  if (s.max_scale > 0 && s.min_scale > s.max_scale) {
+  // (minReplicas > maxReplicas alone is reported by the Function's own rules.)
+  if (s.max_scale > 0 && s.min_scale > s.max_scale && (r.Find("min-scale") || r.Find("max-scale"))) {
     errors->push_back({r.Find("min-scale") ? r.Path("min-scale") : "spec.serving.scaleOptions.minReplicas",
                        "must not be greater than the maximum scale (" + std::to_string(s.min_scale) + " > " +
                            std::to_string(s.max_scale) + ")"});

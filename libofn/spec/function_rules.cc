@@ -2,7 +2,10 @@
 // v1beta2 conversion, and the defaulting and validation of OpenFunction's
 // function webhook.
 #include <boost/json.hpp>
+#include <regex>
+#include <set>
 
+#include "libofn/scale/options.h"
 #include "libofn/spec/internal/kinds.h"
 
 namespace ofn::spec::internal {
@@ -436,6 +439,40 @@ void ValidateServing(const json::object& serving, Reporter* rep) {
   }
 }
 
+// spec.traffic: Knative TrafficTarget rules.
+void ValidateTraffic(const json::object& spec, Reporter* rep) {
+  const json::value* traffic = spec.if_contains("traffic");
+  if (!traffic || !traffic->is_array() || traffic->as_array().empty()) return;
+  int64_t sum = 0;
+  std::set<std::string> tags;
+  size_t i = 0;
+  for (const json::value& t : traffic->as_array()) {
+    const std::string p = "spec.traffic[" + std::to_string(i++) + "]";
+    if (!t.is_object()) continue;
+    const json::object& o = t.as_object();
+    const json::value* latest = o.if_contains("latestRevision");
+    bool is_latest = latest && latest->is_bool() && latest->as_bool();
+    std::string_view rev = StringOr(&o, "revisionName", "");
+    if (is_latest && !rev.empty()) {
+      rep->Error(p + ".revisionName", "must not be set together with latestRevision: true");
+    } else if (!is_latest && rev.empty()) {
+      rep->Error(p, "one of revisionName or latestRevision: true is required");
+    }
+    if (const json::value* pct = o.if_contains("percent"); pct && pct->is_int64()) sum += pct->as_int64();
+    std::string_view tag = StringOr(&o, "tag", "");
+    if (!tag.empty()) {
+      static const std::regex kLabel("[a-z]([-a-z0-9]*[a-z0-9])?");
+      if (!std::regex_match(std::string(tag), kLabel) || tag.size() > 63) {
+        rep->Error(p + ".tag", "must be a DNS label (lower case letters, digits, '-'; starts with a letter), got \"" +
+                                   std::string(tag) + "\"");
+      } else if (!tags.insert(std::string(tag)).second) {
+        rep->Error(p + ".tag", "duplicate tag \"" + std::string(tag) + "\"");
+      }
+    }
+  }
+  if (sum != 100) rep->Error("spec.traffic", "percents must sum to 100, got " + std::to_string(sum));
+}
+
 void Validate(const json::object& root, Reporter* rep) {
   const json::object* spec = ObjectAt(root, {"spec"});
   if (!spec) {
@@ -449,6 +486,12 @@ void Validate(const json::object& root, Reporter* rep) {
   const json::object* serving = ObjectAt(*spec, {"serving"});
   if (build) ValidateBuild(*spec, *build, rep);
   if (serving) ValidateServing(*serving, rep);
+  ValidateTraffic(*spec, rep);
+  if (serving) {
+    std::vector<scale::ScaleError> errors;
+    scale::ParseScaleSpec(json::serialize(*spec), &errors);
+    for (const scale::ScaleError& e : errors) rep->Error(e.path, e.message);
+  }
   if (!spec->contains("build") && !spec->contains("serving")) {
     rep->Error("spec.serving", "required when spec.build is not set");
   }
