@@ -162,6 +162,8 @@ void Autoscaler::Tick(const std::shared_ptr<Rev>& rev, bool poked) {
   {
     std::lock_guard<std::mutex> lock(rev->mu);
     if (rev->removed) return;
+    int ready = rev->pool->ready();
+    if (poked && ready + rev->starting > 0) return;  // already on its way up
     const scale::ScaleSpec& spec = rev->spec;
     Clock::Duration now = clock_->Monotonic();
     auto conc = rev->pool->stats().Concurrency(now, spec.stable_window, spec.PanicWindow());
@@ -169,8 +171,6 @@ void Autoscaler::Tick(const std::shared_ptr<Rev>& rev, bool poked) {
     rev->concurrency = conc.stable;
     rev->rps = rps.stable;
     const auto& used = spec.metric == scale::Metric::kRps ? rps : conc;
-    int ready = rev->pool->ready();
-    if (poked && ready + rev->starting > 0) return;  // already on its way up
     scale::Decision d = scale::Decide(spec, used.stable, used.panic, ready, rev->reachable, now, &rev->state);
     int want = scale::Bound(spec, d, rev->desired, ready, now, &rev->state);
     if (want == 0 && rev->pool->queued() > 0) {
@@ -265,8 +265,6 @@ RevisionScaleStatus Autoscaler::Snapshot(const Rev& rev) {
   s.panicking = rev.last.panicking;
   s.ever_ready = rev.ever_ready;
   s.failure = rev.failure;
-  s.stable_value = rev.last.stable_value;
-  s.panic_value = rev.last.panic_value;
   s.concurrency = rev.concurrency;
   s.rps = rev.rps;
   s.excess_burst_capacity = rev.last.excess_burst_capacity;

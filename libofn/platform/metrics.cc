@@ -70,13 +70,7 @@ Result<std::vector<RevisionInfo>> ListRevisions(store::Store& store, const Autos
   }
   std::vector<RevisionInfo> out;
   for (const auto& [fns, fname] : functions) {
-    Result<std::vector<store::RevisionRecord>> listed = std::vector<store::RevisionRecord>{};
-    OFN_RETURN_IF_ERROR(store.Transact([&](store::Transaction& tx) {
-      listed = tx.ListRevisions(fns, fname);
-      return listed.status();
-    }));
-    std::vector<store::RevisionRecord> records = *listed;
-    std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.number < b.number; });
+    OFN_ASSIGN_OR_RETURN(std::vector<store::RevisionRecord> records, store.ListRevisions(fns, fname));
     for (const store::RevisionRecord& rec : records) {
       RevisionInfo r;
       r.ns = rec.ns;

@@ -271,14 +271,13 @@ void Reconciler::Pass() {
     w.serving_hash = std::to_string(Hash64(hash_input));
     const json::value* build = spec.if_contains("build");
     w.build_hash = std::to_string(Hash64(build ? json::serialize(spec::internal::Canonical(*build)) : "{}"));
-    Result<std::vector<store::RevisionRecord>> listed = std::vector<store::RevisionRecord>{};
-    Status list_status = store_->Transact([&](store::Transaction& tx) {
-      listed = tx.ListRevisions(fn.ns, fn.name);
-      return listed.status();
-    });
-    (void)list_status;
-    std::vector<store::RevisionRecord> records = listed.ok() ? *listed : std::vector<store::RevisionRecord>{};
-    std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.number < b.number; });
+    auto listed = store_->ListRevisions(fn.ns, fn.name);
+    if (!listed.ok()) {
+      // Without the revisions nothing below can be decided; keep what runs.
+      OFN_LOG(kError) << "reconcile: listing revisions of " << key << ": " << listed.status().ToString();
+      return;
+    }
+    std::vector<store::RevisionRecord> records = std::move(*listed);
     if (records.empty() || records.back().spec_hash != w.serving_hash) {
       store::RevisionRecord r;
       r.ns = fn.ns;
@@ -379,11 +378,11 @@ void Reconciler::Pass() {
     } else {
       w.traffic_message = unresolved;
     }
-    for (const RevisionView& v : revs) {
-      bool routed = fs.percents.count(v.record.name) > 0;
-      for (const auto& [tag, rev] : fs.tags) routed = routed || rev == v.record.name;
-      autoscaler_->SetReachable(fn.ns, v.record.name, routed);
-    }
+    auto routed = [&fs](const std::string& name) {
+      bool tagged = std::any_of(fs.tags.begin(), fs.tags.end(), [&](const auto& t) { return t.second == name; });
+      return tagged || fs.percents.count(name) > 0;
+    };
+    for (const RevisionView& v : revs) autoscaler_->SetReachable(fn.ns, v.record.name, routed(v.record.name));
 
     // Revision status (readiness and traffic), written when it changed.
     for (const RevisionView& v : revs) {
@@ -414,9 +413,7 @@ void Reconciler::Pass() {
     int kept = 0;
     for (auto it = revs.rbegin(); it != revs.rend(); ++it) {
       const std::string& name = it->record.name;
-      bool routed = fs.percents.count(name) > 0 || name == w.latest_created || name == w.latest_ready;
-      for (const auto& [tag, rev] : fs.tags) routed = routed || rev == name;
-      if (routed) continue;
+      if (routed(name) || name == w.latest_created || name == w.latest_ready) continue;
       if (++kept <= options_.revision_history) continue;
       autoscaler_->Remove(fn.ns, name);
       live_revs.erase(fn.ns + "/" + name);

@@ -475,6 +475,15 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const Option
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
+Result<std::vector<RevisionRecord>> Store::ListRevisions(std::string_view ns, std::string_view function) {
+  Result<std::vector<RevisionRecord>> listed = std::vector<RevisionRecord>{};
+  OFN_RETURN_IF_ERROR(Transact([&](Transaction& tx) {
+    listed = tx.ListRevisions(ns, function);
+    return listed.status();
+  }));
+  return listed;
+}
+
 Status Store::Transact(const std::function<Status(Transaction&)>& fn) {
   {
     std::lock_guard<std::mutex> lock(impl_->mu);

@@ -132,6 +132,9 @@ class Store {
   // and is rolled back otherwise. Watch events go out after the commit.
   Status Transact(const std::function<Status(Transaction&)>& fn);
 
+  // A Function's revisions, oldest (lowest number) first.
+  Result<std::vector<RevisionRecord>> ListRevisions(std::string_view ns, std::string_view function);
+
   // Single-operation shortcuts (each is its own transaction).
   Result<Record> Get(std::string_view kind, std::string_view ns, std::string_view name);
   Result<std::vector<Record>> List(std::string_view kind, std::string_view ns = {});

@@ -41,7 +41,6 @@ struct RevisionScaleStatus {
   bool panicking = false;
   bool ever_ready = false;
   std::string failure;  // last start failure, "" when the last start worked
-  double stable_value = 0, panic_value = 0;
   double concurrency = 0;  // stable-window averages
   double rps = 0;
   int excess_burst_capacity = 0;
