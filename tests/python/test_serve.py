@@ -173,3 +173,37 @@ def test_admin_socket_is_private(server, tmp_path):
     st = (tmp_path / "state" / "admin.sock").stat()
     assert st.st_mode & 0o777 == 0o600
     assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700
+
+
+def test_revisions_table_objects_and_metrics(ofn_bin, server, tmp_path, shared_dir):
+    import http.client
+    import socket
+
+    state = tmp_path / "state"
+    table = cli(ofn_bin, state, "get", "revisions", "hello").stdout.splitlines()
+    assert table[0].split()[:5] == ["NAME", "FUNCTION", "READY", "TRAFFIC", "TAGS"]
+    row = table[1].split()
+    assert row[:4] == ["hello-00001", "hello", "True", "100%"]
+    out = cli(ofn_bin, state, "get", "revisions", "-o", "yaml").stdout
+    docs = yaml.safe_load(out)
+    assert sorted(i["metadata"]["name"] for i in docs["items"]) == ["hello-00001", "hello-path-00001",
+                                                                    "hello-v2-00001"]
+    v = subprocess.run(["/usr/bin/python3", str(shared_dir / "k8s-crds" / "validate.py"), "--strict-kinds", "-"],
+                       input=out, capture_output=True, text=True)
+    assert v.returncode == 0, v.stdout
+
+    class UnixConnection(http.client.HTTPConnection):
+        def connect(self):
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect(str(state / "admin.sock"))
+
+    server.get("http://hello.default.ofn.io/")
+    conn = UnixConnection("ofn")
+    conn.request("GET", "/metrics")
+    resp = conn.getresponse()
+    text = resp.read().decode()
+    assert resp.status == 200
+    assert resp.getheader("Content-Type").startswith("text/plain; version=0.0.4")
+    assert '# TYPE ofn_revision_cold_start_seconds histogram' in text
+    line = 'ofn_revision_ready_instances{namespace="default",function="hello",revision="hello-00001"} 1'
+    assert line in text
