@@ -4,6 +4,7 @@
 #ifndef LIBOFN_BACKEND_DRIVER_H_
 #define LIBOFN_BACKEND_DRIVER_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,12 +30,29 @@ struct InstanceSpec {
   bool has_command = false;          // the function container sets command/args
 };
 
+// How an instance is doing after it started.
+struct InstanceHealth {
+  bool serving = true;  // false while it restarts or backs off after a crash
+  int restarts = 0;
+  std::string reason;   // e.g. "CrashLoopBackOff"; "" when all is well
+  std::string message;
+  // Resource limits asked for but not applied on this machine ("" = none).
+  std::string limits_warning;
+};
+
 // One running instance. Thread-safe: Handle is called concurrently.
+// Dropping the last reference stops it.
 class Instance {
  public:
   virtual ~Instance() = default;
   // Serves one request; never throws (a failing function is a 5xx response).
   virtual HttpResponse Handle(const HttpRequest& request) = 0;
+  // "127.0.0.1:port" when the instance is an HTTP server the gateway can
+  // proxy to (bodies streamed); "" when requests go through Handle.
+  virtual std::string Upstream() const { return ""; }
+  virtual InstanceHealth Health() const { return {}; }
+  // Called, from any thread, whenever Health() changes.
+  virtual void SetHealthObserver(std::function<void()> observer) { (void)observer; }
 };
 
 // Thread-safe.

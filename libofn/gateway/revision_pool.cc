@@ -37,6 +37,7 @@ std::shared_ptr<RevisionPool::Slot> RevisionPool::PickLocked() {
   const size_t n = slots_.size();
   for (size_t k = 0; k < n; ++k) {
     const std::shared_ptr<Slot>& s = slots_[(rotate_ + k) % n];
+    if (!s->serving) continue;
     if (options_.container_concurrency > 0 && s->outstanding >= options_.container_concurrency) continue;
     if (!best || s->outstanding < best->outstanding) best = s;
   }
@@ -86,10 +87,66 @@ void RevisionPool::Submit(HttpRequest request, Responder respond) {
 }
 
 void RevisionPool::Run(std::shared_ptr<Slot> slot, HttpRequest request, Responder respond) {
+  if (std::shared_ptr<PendingBody> body = std::move(request.pending_body)) {
+    std::string upstream = slot->instance->Upstream();
+    if (!upstream.empty()) {
+      // The gateway streams the body to the instance and the answer back.
+      body->Proxy(std::move(request), std::move(upstream), options_.response_timeout,
+                  [self = shared_from_this(), slot](int) {
+                    self->stats_.End(self->clock_->Monotonic());
+                    self->Finish(slot);
+                  });
+      return;
+    }
+    // An in-process instance needs the body in memory first.
+    body->Read([self = shared_from_this(), slot, request = std::move(request),
+                respond = std::move(respond)](Result<std::string> read) mutable {
+      if (!read.ok()) {
+        self->stats_.End(self->clock_->Monotonic());
+        int status = read.status().code() == StatusCode::kResourceExhausted ? 413 : 400;
+        respond(ErrorResponse(status, read.status().message()));
+        self->Finish(slot);
+        return;
+      }
+      request.body = std::move(*read);
+      self->executor_([self, slot, request = std::move(request), respond = std::move(respond)]() mutable {
+        self->Call(slot, request, respond);
+      });
+    });
+    return;
+  }
+  Call(slot, request, respond);
+}
+
+void RevisionPool::Call(const std::shared_ptr<Slot>& slot, const HttpRequest& request, const Responder& respond) {
   HttpResponse r = slot->instance->Handle(request);
   stats_.End(clock_->Monotonic());
   respond(std::move(r));
   Finish(slot);
+}
+
+void RevisionPool::RefreshHealth() {
+  std::vector<Assignment> work;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& s : slots_) s->serving = s->instance->Health().serving;
+    DrainQueueLocked(&work);
+  }
+  Launch(std::move(work));
+}
+
+std::vector<backend::InstanceHealth> RevisionPool::Health() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<backend::InstanceHealth> out;
+  for (const auto& s : slots_) out.push_back(s->instance->Health());
+  return out;
+}
+
+int RevisionPool::serving() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  int n = 0;
+  for (const auto& s : slots_) n += s->serving ? 1 : 0;
+  return n;
 }
 
 void RevisionPool::Finish(const std::shared_ptr<Slot>& slot) {
@@ -127,6 +184,7 @@ void RevisionPool::AddInstance(std::shared_ptr<backend::Instance> instance) {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return;
     auto slot = std::make_shared<Slot>();
+    slot->serving = instance->Health().serving;
     slot->instance = std::move(instance);
     slots_.push_back(std::move(slot));
     DrainQueueLocked(&work);

@@ -41,6 +41,8 @@ struct PoolOptions {
   size_t queue_limit = 10000;
   std::chrono::nanoseconds queue_timeout = std::chrono::minutes(5);
   int container_concurrency = 0;  // 0: unlimited
+  // How long a proxied instance may take to start its response.
+  std::chrono::milliseconds response_timeout = std::chrono::minutes(5);
 };
 
 class RevisionPool : public std::enable_shared_from_this<RevisionPool> {
@@ -60,6 +62,10 @@ class RevisionPool : public std::enable_shared_from_this<RevisionPool> {
   void Submit(HttpRequest request, Responder respond);
 
   void AddInstance(std::shared_ptr<backend::Instance> instance);
+  // Re-reads every instance's Health(): an instance that is not serving
+  // (restarting after a crash) takes no requests until it is back.
+  void RefreshHealth();
+  std::vector<backend::InstanceHealth> Health() const;
   // Takes up to `n` instances out of rotation, idlest first; returns how many.
   int RemoveInstances(int n);
   // Answers 504 to waiters older than the queue timeout; returns how many.
@@ -67,7 +73,8 @@ class RevisionPool : public std::enable_shared_from_this<RevisionPool> {
   // Answers 503 to every waiter and removes every instance.
   void Close();
 
-  int ready() const;
+  int ready() const;    // instances owned, serving or restarting
+  int serving() const;  // instances taking requests
   size_t queued() const;
   int64_t in_flight() const;  // being served by instances
   scale::RequestStats& stats() { return stats_; }
@@ -84,6 +91,7 @@ class RevisionPool : public std::enable_shared_from_this<RevisionPool> {
   struct Slot {
     std::shared_ptr<backend::Instance> instance;
     int outstanding = 0;
+    bool serving = true;
   };
   struct Waiter {
     HttpRequest request;
@@ -97,6 +105,7 @@ class RevisionPool : public std::enable_shared_from_this<RevisionPool> {
 
   std::shared_ptr<Slot> PickLocked();
   void Run(std::shared_ptr<Slot> slot, HttpRequest request, Responder respond);
+  void Call(const std::shared_ptr<Slot>& slot, const HttpRequest& request, const Responder& respond);
   void Finish(const std::shared_ptr<Slot>& slot);
   void DrainQueueLocked(std::vector<Assignment>* out);
   void Launch(std::vector<Assignment> work);

@@ -1,5 +1,6 @@
 #include "libofn/gateway/server.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,13 +41,44 @@ struct Lifetime {
 
 // One request waiting for its response. The responder may run on any thread
 // and even after the server is gone; the timer lives only while the session
-// waits on it (the session's strand owns it).
-struct Call {
+// waits on it (the session's strand owns it). Besides the response, the
+// handler may ask the session to read the body or to proxy the request.
+struct Call : std::enable_shared_from_this<Call> {
   std::optional<asio::steady_timer> timer;
   std::mutex mu;
-  bool done = false;
+  bool answered = false;  // respond() or Proxy() happened
+  bool done = false;      // a response is waiting to be written
   bool abandoned = false;
   HttpResponse response;
+  std::function<void(Result<std::string>)> read_body;
+  struct ProxyRequest {
+    HttpRequest head;
+    std::string upstream;
+    std::chrono::milliseconds timeout;
+    std::function<void(int)> done;
+  };
+  std::optional<ProxyRequest> proxy;
+  bool body_claimed = false;
+  std::shared_ptr<std::atomic<int>> running_handlers;
+  std::shared_ptr<Lifetime> lifetime;
+  std::optional<Strand> strand;
+
+  // Wakes the session (it waits on the timer).
+  void Wake() {
+    std::lock_guard<std::mutex> lock(lifetime->mu);
+    if (lifetime->alive) {
+      asio::post(*strand, [self = shared_from_this()] {
+        if (self->timer) self->timer->cancel();
+      });
+    }
+  }
+  // First answer wins; false when the request already has one.
+  bool ClaimAnswerLocked() {
+    if (answered) return false;
+    answered = true;
+    running_handlers->fetch_sub(1);
+    return true;
+  }
 };
 
 struct TimerReset {
@@ -54,12 +86,57 @@ struct TimerReset {
   ~TimerReset() { call->timer.reset(); }
 };
 
-HttpRequest ToRequest(http::request<http::string_body>&& req) {
+class SessionBody : public PendingBody {
+ public:
+  explicit SessionBody(std::weak_ptr<Call> call) : call_(std::move(call)) {}
+
+  void Read(std::function<void(Result<std::string>)> done) override {
+    std::shared_ptr<Call> call = call_.lock();
+    {
+      if (!call) {
+        done(Status(StatusCode::kUnavailable, "the request is over"));
+        return;
+      }
+      std::lock_guard<std::mutex> lock(call->mu);
+      if (call->body_claimed || call->abandoned || call->answered) {
+        done(Status(StatusCode::kFailedPrecondition, "the body was already taken or the request is over"));
+        return;
+      }
+      call->body_claimed = true;
+      call->read_body = std::move(done);
+    }
+    call->Wake();
+  }
+
+  void Proxy(HttpRequest head, std::string upstream, std::chrono::milliseconds timeout,
+             std::function<void(int)> done) override {
+    std::shared_ptr<Call> call = call_.lock();
+    {
+      if (!call) {
+        done(0);
+        return;
+      }
+      std::lock_guard<std::mutex> lock(call->mu);
+      if (call->body_claimed || call->abandoned || !call->ClaimAnswerLocked()) {
+        done(0);
+        return;
+      }
+      call->body_claimed = true;
+      head.pending_body.reset();
+      call->proxy = Call::ProxyRequest{std::move(head), std::move(upstream), timeout, std::move(done)};
+    }
+    call->Wake();
+  }
+
+ private:
+  std::weak_ptr<Call> call_;
+};
+
+HttpRequest ToRequest(const http::request<http::empty_body>& req) {
   HttpRequest out;
   out.method = std::string(req.method_string());
   out.target = std::string(req.target());
   for (const auto& f : req) out.headers.Add(std::string(f.name_string()), std::string(f.value()));
-  out.body = std::move(req.body());
   return out;
 }
 
@@ -143,34 +220,42 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
-  asio::awaitable<HttpResponse> Await(Strand strand, HttpRequest req) {
-    if (auto refused = Refuse(req)) co_return std::move(*refused);
+  // Hands the request to the handler; the call then says what the session
+  // does next (see Session).
+  std::shared_ptr<Call> Begin(Strand strand, HttpRequest& req, bool body_pending) {
     auto call = std::make_shared<Call>();
+    call->running_handlers = running_handlers;
+    call->lifetime = lifetime;
+    call->strand.emplace(strand);
     call->timer.emplace(strand);
-    TimerReset reset{call};
     if (opt.request_timeout.count() > 0) {
       call->timer->expires_after(opt.request_timeout);
     } else {
       call->timer->expires_at(asio::steady_timer::time_point::max());
     }
     running_handlers->fetch_add(1);
-    auto once = std::make_shared<std::atomic<bool>>(false);
-    Responder respond = [call, once, strand, life = lifetime, counter = running_handlers](HttpResponse r) {
-      if (once->exchange(true)) return;
-      counter->fetch_sub(1);
+    if (auto refused = Refuse(req)) {
+      std::lock_guard<std::mutex> lock(call->mu);
+      call->ClaimAnswerLocked();
+      call->response = std::move(*refused);
+      call->done = true;
+      return call;
+    }
+    std::weak_ptr<Call> weak = call;
+    Responder respond = [weak](HttpResponse r) {
+      std::shared_ptr<Call> c = weak.lock();
+      if (!c) return;
       {
-        std::lock_guard<std::mutex> lock(call->mu);
-        if (call->abandoned) return;
-        call->response = std::move(r);
-        call->done = true;
+        std::lock_guard<std::mutex> lock(c->mu);
+        if (!c->ClaimAnswerLocked() || c->abandoned) return;
+        c->response = std::move(r);
+        c->done = true;
       }
-      std::lock_guard<std::mutex> lock(life->mu);
-      if (life->alive) {
-        asio::post(strand, [call] {
-          if (call->timer) call->timer->cancel();
-        });
-      }
+      c->Wake();
     };
+    // The responder and the body hold the call weakly: once the session is
+    // over (answered or timed out) they do nothing.
+    if (body_pending) req.pending_body = std::make_shared<SessionBody>(weak);
     if (async_handler) {
       try {
         async_handler(std::move(req), respond);
@@ -186,16 +271,58 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         }
       });
     }
-    {
-      std::lock_guard<std::mutex> lock(call->mu);
-      if (call->done) co_return std::move(call->response);
+    return call;
+  }
+
+  // Upstream connections, idle, per address.
+  struct Idle {
+    int fd;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::mutex upstream_mu;
+  std::map<std::string, std::vector<Idle>> idle_upstream;
+
+  // An idle connection to `address` that the peer has not closed, or -1.
+  int CheckoutUpstream(const std::string& address) {
+    auto now = std::chrono::steady_clock::now();
+    std::lock_guard<std::mutex> lock(upstream_mu);
+    auto it = idle_upstream.find(address);
+    if (it == idle_upstream.end()) return -1;
+    std::vector<Idle>& idle = it->second;
+    while (!idle.empty()) {
+      Idle c = idle.back();
+      idle.pop_back();
+      char probe;
+      ssize_t n = ::recv(c.fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+      bool alive = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+      if (alive && now - c.since < std::chrono::seconds(30)) return c.fd;
+      ::close(c.fd);
     }
-    co_await call->timer->async_wait(asio::as_tuple(asio::use_awaitable));
-    std::lock_guard<std::mutex> lock(call->mu);
-    if (call->done) co_return std::move(call->response);
-    call->abandoned = true;
-    co_return ErrorResponse(504, "the function did not answer within " +
-                                     std::to_string(opt.request_timeout.count()) + " ms");
+    return -1;
+  }
+
+  void CheckinUpstream(const std::string& address, int fd) {
+    auto now = std::chrono::steady_clock::now();
+    std::lock_guard<std::mutex> lock(upstream_mu);
+    std::vector<Idle>& idle = idle_upstream[address];
+    // Oldest first; drop what is stale or over the limit.
+    while (!idle.empty() && (idle.size() >= opt.max_idle_upstream || now - idle.front().since >= std::chrono::seconds(30))) {
+      ::close(idle.front().fd);
+      idle.erase(idle.begin());
+    }
+    if (opt.max_idle_upstream == 0) {
+      ::close(fd);
+      return;
+    }
+    idle.push_back(Idle{fd, now});
+  }
+
+  void CloseUpstreams() {
+    std::lock_guard<std::mutex> lock(upstream_mu);
+    for (auto& [address, idle] : idle_upstream) {
+      for (const Idle& c : idle) ::close(c.fd);
+    }
+    idle_upstream.clear();
   }
 
   void SetBusy(uint64_t id, bool busy) {
@@ -204,52 +331,379 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     if (it != conns.end()) it->second.busy = busy;
   }
 
+  struct ProxyOutcome {
+    int status = 0;
+    bool responded = false;  // something was written to the client
+    bool client_clean = false;  // request fully read and response complete: keep-alive is possible
+    HttpResponse error;      // when !responded
+  };
+
+  // Streams one request to an upstream and its response back (see
+  // PendingBody::Proxy). Runs on the session's strand.
   template <class Stream>
-  asio::awaitable<void> Session(std::shared_ptr<Stream> stream, Strand strand, uint64_t id) {
-    beast::flat_buffer buffer;
-    for (;;) {
-      http::request_parser<http::string_body> parser;
-      parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
-      parser.body_limit(opt.max_body_bytes);
-      stream->expires_after(opt.idle_timeout);
-      auto [ec, n] = co_await http::async_read_header(*stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
-      if (!ec) {
-        SetBusy(id, true);
-        if (parser.get()[http::field::expect] == "100-continue") {
-          http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
-          auto [wec, wn] = co_await http::async_write(*stream, cont, asio::as_tuple(asio::use_awaitable));
-          ec = wec;
+  asio::awaitable<ProxyOutcome> RunProxy(Stream& client, beast::flat_buffer& cbuf,
+                                         http::request_parser<http::empty_body>& head_parser, Call::ProxyRequest& pr,
+                                         Strand strand, const std::string& client_ip) {
+    ProxyOutcome out;
+    auto fail = [&](int status, std::string message) {
+      out.status = status;
+      out.error = ErrorResponse(status, message);
+      return out;
+    };
+    const auto& original = head_parser.get();
+    const bool head_request = original.method() == http::verb::head;
+
+    // Upstream connection: pooled when one is idle, else a new one.
+    using Upstream = beast::basic_stream<tcp, Strand>;
+    Upstream up(strand);
+    bool reused = false;
+    if (int fd = CheckoutUpstream(pr.upstream); fd >= 0) {
+      boost::system::error_code aec;
+      up.socket().assign(tcp::v4(), fd, aec);
+      reused = !aec;
+      if (aec) ::close(fd);
+    }
+    if (!reused) {
+      size_t colon = pr.upstream.rfind(':');
+      boost::system::error_code pec;
+      auto addr = asio::ip::make_address(pr.upstream.substr(0, colon), pec);
+      if (pec || colon == std::string::npos) co_return fail(502, "bad upstream address " + pr.upstream);
+      tcp::endpoint ep(addr, static_cast<unsigned short>(std::atoi(pr.upstream.c_str() + colon + 1)));
+      up.expires_after(std::min<std::chrono::milliseconds>(pr.timeout, std::chrono::seconds(10)));
+      auto [cec] = co_await up.async_connect(ep, asio::as_tuple(asio::use_awaitable));
+      if (cec) co_return fail(502, "cannot connect to the instance at " + pr.upstream + ": " + cec.message());
+    }
+
+    // Request header: the handler's head (after filters), without hop-by-hop
+    // fields, with the body framing of the client's request.
+    http::request<http::buffer_body> ureq;
+    ureq.method_string(pr.head.method);
+    ureq.target(pr.head.target);
+    ureq.version(11);
+    std::vector<std::string> listed;  // names the Connection header lists
+    for (const auto& [name, value] : pr.head.headers) {
+      if (!EqualsIgnoreCase(name, "Connection")) continue;
+      std::string_view v = value;
+      while (!v.empty()) {
+        size_t comma = v.find(',');
+        std::string_view tok = v.substr(0, comma);
+        while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.remove_prefix(1);
+        while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
+        if (!tok.empty()) listed.emplace_back(tok);
+        if (comma == std::string_view::npos) break;
+        v.remove_prefix(comma + 1);
+      }
+    }
+    auto hop = [&](std::string_view name) {
+      static constexpr std::string_view kHop[] = {"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
+                                                  "Proxy-Authorization", "TE", "Trailer", "Transfer-Encoding",
+                                                  "Upgrade", "Expect", "Content-Length"};
+      for (std::string_view h : kHop) {
+        if (EqualsIgnoreCase(name, h)) return true;
+      }
+      for (const std::string& l : listed) {
+        if (EqualsIgnoreCase(name, l)) return true;
+      }
+      return false;
+    };
+    std::string xff;
+    for (const auto& [name, value] : pr.head.headers) {
+      if (EqualsIgnoreCase(name, "X-Forwarded-For")) {
+        xff += (xff.empty() ? "" : ", ") + value;
+        continue;
+      }
+      if (EqualsIgnoreCase(name, "X-Forwarded-Host") || EqualsIgnoreCase(name, "X-Forwarded-Proto")) continue;
+      if (hop(name)) continue;
+      ureq.insert(name, value);
+    }
+    if (!client_ip.empty()) xff += (xff.empty() ? "" : ", ") + client_ip;
+    if (!xff.empty()) ureq.set("X-Forwarded-For", xff);
+    ureq.set("X-Forwarded-Host", std::string(original[http::field::host]));
+    ureq.set("X-Forwarded-Proto", "http");
+    const bool has_body = !head_parser.is_done();
+    if (has_body) {
+      if (head_parser.chunked()) {
+        ureq.chunked(true);
+      } else if (auto len = head_parser.content_length()) {
+        ureq.content_length(*len);
+      }
+    }
+    ureq.body().data = nullptr;
+    ureq.body().more = has_body;
+    http::request_serializer<http::buffer_body> sr{ureq};
+    up.expires_after(opt.idle_timeout);
+    {
+      auto [wec, wn] = co_await http::async_write_header(up, sr, asio::as_tuple(asio::use_awaitable));
+      if (wec) co_return fail(502, "the instance at " + pr.upstream + " closed the connection: " + wec.message());
+    }
+
+    // Request body, chunk by chunk: memory stays at one buffer.
+    std::vector<char> chunk(64 * 1024);
+    if (has_body) {
+      http::request_parser<http::buffer_body> bp(std::move(head_parser));
+      bp.body_limit(boost::none);
+      if (original[http::field::expect] == "100-continue") {
+        http::response<http::empty_body> cont{http::status::continue_, original.version()};
+        client.expires_after(opt.idle_timeout);
+        co_await http::async_write(client, cont, asio::as_tuple(asio::use_awaitable));
+      }
+      while (!bp.is_done()) {
+        bp.get().body().data = chunk.data();
+        bp.get().body().size = chunk.size();
+        client.expires_after(opt.idle_timeout);
+        auto [rec, rn] = co_await http::async_read(client, cbuf, bp, asio::as_tuple(asio::use_awaitable));
+        if (rec && rec != http::error::need_buffer) {
+          out.status = 400;
+          out.responded = true;  // nothing more can be said to this client
+          co_return out;
+        }
+        ureq.body().data = chunk.data();
+        ureq.body().size = chunk.size() - bp.get().body().size;
+        ureq.body().more = true;
+        up.expires_after(opt.idle_timeout);
+        auto [wec, wn] = co_await http::async_write(up, sr, asio::as_tuple(asio::use_awaitable));
+        if (wec && wec != http::error::need_buffer) {
+          co_return fail(502, "the instance at " + pr.upstream + " stopped reading the request: " + wec.message());
         }
       }
-      if (!ec && !parser.is_done()) {
-        stream->expires_after(opt.idle_timeout);
-        auto [rec, rn] = co_await http::async_read(*stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
-        ec = rec;
+      ureq.body().data = nullptr;
+      ureq.body().size = 0;
+      ureq.body().more = false;
+      up.expires_after(opt.idle_timeout);
+      auto [wec, wn] = co_await http::async_write(up, sr, asio::as_tuple(asio::use_awaitable));
+      if (wec && wec != http::error::need_buffer) {
+        co_return fail(502, "the instance at " + pr.upstream + " stopped reading the request: " + wec.message());
       }
+    }
+
+    // Response header, within the route timeout.
+    beast::flat_buffer ubuf;
+    http::response_parser<http::buffer_body> rp;
+    rp.header_limit(64 * 1024);
+    rp.body_limit(boost::none);
+    if (head_request) rp.skip(true);
+    up.expires_after(pr.timeout);
+    {
+      auto [hec, hn] = co_await http::async_read_header(up, ubuf, rp, asio::as_tuple(asio::use_awaitable));
+      if (hec == beast::error::timeout) {
+        out = fail(504, "the instance at " + pr.upstream + " did not answer within " +
+                            std::to_string(pr.timeout.count()) + " ms");
+        out.client_clean = true;
+        co_return out;
+      }
+      if (hec) {
+        out = fail(502, "the instance at " + pr.upstream + " closed the connection before a complete response header (" +
+                            hec.message() + ")");
+        out.client_clean = true;
+        co_return out;
+      }
+    }
+    const auto& ures = rp.get();
+    http::response<http::buffer_body> cres;
+    cres.version(original.version());
+    cres.result(ures.result_int());
+    std::vector<std::string> rlisted;
+    for (const auto& f : ures) {
+      if (f.name() == http::field::connection) rlisted.emplace_back(f.value());
+    }
+    for (const auto& f : ures) {
+      std::string_view name = f.name_string();
+      if (hop(name)) continue;
+      bool drop = false;
+      for (const std::string& l : rlisted) drop = drop || l.find(std::string(name)) != std::string::npos;
+      if (!drop) cres.insert(name, f.value());
+    }
+    const bool response_body = !rp.is_done();
+    if (rp.chunked()) {
+      cres.chunked(true);
+    } else if (auto len = rp.content_length()) {
+      cres.content_length(*len);
+    } else if (response_body) {
+      // Body until close: pass it on chunked (HTTP/1.1) so the client
+      // connection can stay open.
+      if (original.version() >= 11) cres.chunked(true);
+    }
+    const bool client_keep = original.keep_alive() && !stopping.load() &&
+                             (cres.chunked() || cres.has_content_length() || !response_body);
+    cres.keep_alive(client_keep);
+    cres.body().data = nullptr;
+    cres.body().more = response_body;
+    http::response_serializer<http::buffer_body> csr{cres};
+    if (head_request) csr.split(true);
+    out.status = static_cast<int>(ures.result_int());
+    out.responded = true;
+    client.expires_after(opt.idle_timeout);
+    {
+      auto [wec, wn] = co_await http::async_write_header(client, csr, asio::as_tuple(asio::use_awaitable));
+      if (wec) co_return out;
+    }
+    while (!rp.is_done()) {
+      rp.get().body().data = chunk.data();
+      rp.get().body().size = chunk.size();
+      up.expires_after(pr.timeout);
+      auto [rec, rn] = co_await http::async_read(up, ubuf, rp, asio::as_tuple(asio::use_awaitable));
+      if (rec == http::error::need_buffer) rec = {};
+      if (rec) co_return out;  // cut: the client connection closes
+      cres.body().data = chunk.data();
+      cres.body().size = chunk.size() - rp.get().body().size;
+      cres.body().more = true;
+      client.expires_after(opt.idle_timeout);
+      auto [wec, wn] = co_await http::async_write(client, csr, asio::as_tuple(asio::use_awaitable));
+      if (wec && wec != http::error::need_buffer) co_return out;
+    }
+    if (!head_request) {
+      cres.body().data = nullptr;
+      cres.body().size = 0;
+      cres.body().more = false;
+      client.expires_after(opt.idle_timeout);
+      auto [wec, wn] = co_await http::async_write(client, csr, asio::as_tuple(asio::use_awaitable));
+      if (wec && wec != http::error::need_buffer) co_return out;
+    }
+    out.client_clean = client_keep;
+    if (ures.keep_alive() && ubuf.size() == 0) {
+      boost::system::error_code ec;
+      up.expires_never();
+      CheckinUpstream(pr.upstream, up.release_socket().release(ec));
+    }
+    co_return out;
+  }
+
+  // Reads the rest of a request body into a string.
+  template <class Stream>
+  asio::awaitable<Result<std::string>> ReadBody(Stream& stream, beast::flat_buffer& buffer,
+                                                http::request_parser<http::empty_body>& head_parser) {
+    const auto& head = head_parser.get();
+    bool expect = head[http::field::expect] == "100-continue";
+    http::request_parser<http::string_body> parser(std::move(head_parser));
+    parser.body_limit(opt.max_body_bytes);
+    if (expect) {
+      http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
+      stream.expires_after(opt.idle_timeout);
+      auto [wec, wn] = co_await http::async_write(stream, cont, asio::as_tuple(asio::use_awaitable));
+      if (wec) co_return Status(StatusCode::kUnavailable, "client went away: " + wec.message());
+    }
+    stream.expires_after(opt.idle_timeout);
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+    if (ec == http::error::body_limit) {
+      co_return Status(StatusCode::kResourceExhausted,
+                       "request body exceeds " + std::to_string(opt.max_body_bytes) + " bytes");
+    }
+    if (ec) co_return Status(StatusCode::kUnavailable, "reading the request body failed: " + ec.message());
+    co_return std::move(parser.get().body());
+  }
+
+  template <class Stream>
+  asio::awaitable<void> WriteResponse(Stream& stream, HttpResponse response, unsigned version, bool keep,
+                                      bool* ok) {
+    auto res = ToBeast(std::move(response), version, keep);
+    stream.expires_after(opt.idle_timeout);
+    auto [wec, wn] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+    *ok = !wec;
+  }
+
+  template <class Stream>
+  asio::awaitable<void> Session(std::shared_ptr<Stream> stream, Strand strand, uint64_t id, std::string client_ip) {
+    beast::flat_buffer buffer;
+    for (;;) {
+      http::request_parser<http::empty_body> head_parser;
+      head_parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
+      stream->expires_after(opt.idle_timeout);
+      auto [ec, n] =
+          co_await http::async_read_header(*stream, buffer, head_parser, asio::as_tuple(asio::use_awaitable));
       if (ec) {
         int status = StatusForReadError(ec);
         if (status != 0) {
-          std::string msg = status == 431   ? "request header fields exceed " + std::to_string(opt.max_header_bytes) + " bytes"
-                            : status == 413 ? "request body exceeds " + std::to_string(opt.max_body_bytes) + " bytes"
-                                            : "malformed request: " + ec.message();
-          auto res = ToBeast(ErrorResponse(status, msg), 11, false);
+          std::string msg = status == 431 ? "request header fields exceed " + std::to_string(opt.max_header_bytes) + " bytes"
+                                          : "malformed request: " + ec.message();
+          bool ignored;
           stream->expires_after(std::chrono::seconds(5));
-          co_await http::async_write(*stream, res, asio::as_tuple(asio::use_awaitable));
+          co_await WriteResponse(*stream, ErrorResponse(status, msg), 11, false, &ignored);
         }
         break;
       }
-      http::request<http::string_body> req = parser.release();
-      bool keep_alive = req.keep_alive();
-      unsigned version = req.version();
+      SetBusy(id, true);
+      const bool keep_alive = head_parser.get().keep_alive();
+      const unsigned version = head_parser.get().version();
+      if (auto len = head_parser.content_length(); len && *len > opt.max_body_bytes && !opt.stream_bodies) {
+        bool ignored;
+        co_await WriteResponse(*stream,
+                               ErrorResponse(413, "request body exceeds " + std::to_string(opt.max_body_bytes) + " bytes"),
+                               version, false, &ignored);
+        break;
+      }
+      HttpRequest req = ToRequest(head_parser.get());
+      bool body_pending = !head_parser.is_done();
+      if (body_pending && !(opt.stream_bodies && async_handler)) {
+        Result<std::string> body = co_await ReadBody(*stream, buffer, head_parser);
+        if (!body.ok()) {
+          if (body.status().code() == StatusCode::kResourceExhausted) {
+            bool ignored;
+            co_await WriteResponse(*stream, ErrorResponse(413, body.status().message()), version, false, &ignored);
+          }
+          break;
+        }
+        req.body = std::move(*body);
+        body_pending = false;
+      }
       in_flight.fetch_add(1);
-      HttpResponse response = co_await Await(strand, ToRequest(std::move(req)));
-      bool keep = keep_alive && !stopping.load();
-      auto res = ToBeast(std::move(response), version, keep);
-      stream->expires_after(opt.idle_timeout);
-      auto [wec, wn] = co_await http::async_write(*stream, res, asio::as_tuple(asio::use_awaitable));
+      std::shared_ptr<Call> call = Begin(strand, req, body_pending);
+      TimerReset reset{call};
+      std::optional<HttpResponse> response;
+      std::optional<Call::ProxyRequest> proxy;
+      bool body_consumed = !body_pending;
+      for (;;) {
+        std::function<void(Result<std::string>)> read_body;
+        {
+          std::lock_guard<std::mutex> lock(call->mu);
+          if (call->done) {
+            response = std::move(call->response);
+          } else if (call->proxy) {
+            proxy = std::move(call->proxy);
+            call->proxy.reset();
+          } else if (call->read_body) {
+            read_body = std::move(call->read_body);
+            call->read_body = nullptr;
+          }
+        }
+        if (response || proxy) break;
+        if (read_body) {
+          Result<std::string> body = co_await ReadBody(*stream, buffer, head_parser);
+          body_consumed = body.ok();
+          read_body(std::move(body));
+          continue;
+        }
+        co_await call->timer->async_wait(asio::as_tuple(asio::use_awaitable));
+        std::lock_guard<std::mutex> lock(call->mu);
+        if (call->done || call->proxy || call->read_body) continue;
+        if (call->timer->expiry() > std::chrono::steady_clock::now()) continue;  // a stray wake-up
+        call->abandoned = true;
+        if (call->ClaimAnswerLocked()) {
+          response = ErrorResponse(504, "the function did not answer within " +
+                                            std::to_string(opt.request_timeout.count()) + " ms");
+        }
+        break;
+      }
+      bool keep = false;
+      if (proxy) {
+        ProxyOutcome o = co_await RunProxy(*stream, buffer, head_parser, *proxy, strand, client_ip);
+        if (!o.responded) {
+          bool ok = false;
+          bool clean = o.client_clean && keep_alive && !stopping.load();
+          co_await WriteResponse(*stream, std::move(o.error), version, clean, &ok);
+          keep = ok && clean;
+        } else {
+          keep = o.client_clean;
+        }
+        if (proxy->done) proxy->done(o.status);
+      } else if (response) {
+        keep = keep_alive && !stopping.load() && body_consumed;
+        bool ok = false;
+        co_await WriteResponse(*stream, std::move(*response), version, keep, &ok);
+        keep = keep && ok;
+      }
       in_flight.fetch_sub(1);
       SetBusy(id, false);
-      if (wec || !keep) break;
+      if (!keep) break;
     }
     beast::error_code ignored;
     stream->socket().shutdown(asio::socket_base::shutdown_both, ignored);
@@ -273,7 +727,13 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                                if (auto s = weak.lock()) s->cancel();
                              }});
     }
-    asio::co_spawn(strand, Session(stream, strand, id), asio::detached);
+    std::string client_ip;
+    if constexpr (std::is_same_v<typename Socket::protocol_type, tcp>) {
+      boost::system::error_code ec;
+      auto ep = stream->socket().remote_endpoint(ec);
+      if (!ec) client_ip = ep.address().to_string();
+    }
+    asio::co_spawn(strand, Session(stream, strand, id, std::move(client_ip)), asio::detached);
   }
 
   template <class Acceptor>
@@ -401,6 +861,7 @@ void HttpServer::Stop(std::chrono::milliseconds drain) {
       std::lock_guard<std::mutex> lock(impl->lifetime->mu);
       impl->lifetime->alive = false;
     }
+    impl->CloseUpstreams();
     // Functions that already answered (or timed out) may still be returning.
     auto grace = std::chrono::steady_clock::now() + std::max(drain, std::chrono::milliseconds(1000));
     while (impl->running_handlers->load() > 0 && std::chrono::steady_clock::now() < grace) {

@@ -24,6 +24,12 @@
 namespace ofn::gateway {
 
 struct ServerOptions {
+  // Hand requests to an AsyncHandler after the header: the body stays on the
+  // connection (HttpRequest::pending_body) until the handler reads it into
+  // memory or proxies it. Only for StartAsync.
+  bool stream_bodies = false;
+  // Upstream connections kept idle per address for proxying.
+  size_t max_idle_upstream = 64;
   // "host:port" (port 0 picks a free one) or "unix:/path/to/socket".
   std::string address = "127.0.0.1:0";
   size_t max_header_bytes = 8 * 1024;
@@ -72,6 +78,36 @@ class HttpServer {
                                                     AsyncHandler async_handler);
   std::shared_ptr<Impl> impl_;
 };
+
+}  // namespace ofn::gateway
+
+namespace ofn {
+
+// The unread body of a request (ServerOptions::stream_bodies). One of Read
+// or Proxy may be called, once; a response sent without either closes the
+// connection afterwards. Thread-safe.
+class PendingBody {
+ public:
+  virtual ~PendingBody() = default;
+  // Reads the whole body into memory and calls `done` on an I/O thread
+  // (must not block). Errors: a body over max_body_bytes (the status message
+  // says so), a broken connection.
+  virtual void Read(std::function<void(Result<std::string>)> done) = 0;
+  // Sends `head` to the HTTP/1.1 server at `upstream` ("host:port") over a
+  // pooled keep-alive connection, streaming the body from the client, and
+  // streams the response back; the handler's responder is not used after
+  // this. Hop-by-hop headers are dropped; X-Forwarded-For/-Host/-Proto set.
+  // No response header within `timeout` is 504; a failed or closed upstream
+  // before the response header is 502 (after it, the client connection is
+  // closed, so the client sees a cut response). `done` gets the status code
+  // sent, when the exchange is over.
+  virtual void Proxy(HttpRequest head, std::string upstream, std::chrono::milliseconds timeout,
+                     std::function<void(int status)> done) = 0;
+};
+
+}  // namespace ofn
+
+namespace ofn::gateway {
 
 // A JSON error body {"error": {"code": N, "message": "..."}}.
 HttpResponse ErrorResponse(int status, std::string_view message);

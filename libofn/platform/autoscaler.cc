@@ -217,7 +217,14 @@ void Autoscaler::StartInstance(const std::shared_ptr<Rev>& rev) {
         rev->failure = started.status().message();
       }
     }
-    if (keep) rev->pool->AddInstance(*started);
+    if (keep) {
+      std::weak_ptr<gateway::RevisionPool> weak = rev->pool;
+      (*started)->SetHealthObserver([weak, on_change = on_change_] {
+        if (auto pool = weak.lock()) pool->RefreshHealth();
+        if (on_change) on_change();
+      });
+      rev->pool->AddInstance(*started);
+    }
     if (!started.ok()) {
       OFN_LOG(kWarning) << "revision " << rev->ns << "/" << rev->revision
                         << " failed to start an instance: " << started.status().message();
@@ -258,6 +265,15 @@ RevisionScaleStatus Autoscaler::Snapshot(const Rev& rev) {
   s.queued = rev.pool->queued();
   s.in_flight = rev.pool->in_flight();
   s.counters = rev.pool->counters();
+  s.serving = rev.pool->serving();
+  for (const backend::InstanceHealth& h : rev.pool->Health()) {
+    s.restarts += h.restarts;
+    if (s.instance_reason.empty() && !h.reason.empty()) {
+      s.instance_reason = h.reason;
+      s.instance_message = h.message;
+    }
+    if (s.limits_warning.empty()) s.limits_warning = h.limits_warning;
+  }
   std::lock_guard<std::mutex> lock(rev.mu);
   s.desired = rev.desired;
   s.starting = rev.starting;

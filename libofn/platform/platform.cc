@@ -104,6 +104,7 @@ struct Platform::Impl {
   std::unique_ptr<store::Store> store;
   inprocess::FunctionRegistry registry;
   std::unique_ptr<inprocess::InProcessDriver> inprocess;
+  std::unique_ptr<process::ProcessDriver> process;
   gateway::Dispatcher dispatcher;
   // Function calls run here, instance starts (init hooks) there.
   std::unique_ptr<ThreadPool> function_pool;
@@ -156,6 +157,9 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
                        << output << " (outputs are delivered once events are enabled)";
         return true;
       });
+  process::ProcessDriverOptions po = options.process;
+  if (po.log_dir.empty() && !options.state_dir.empty()) po.log_dir = options.state_dir + "/logs";
+  impl->process = std::make_unique<process::ProcessDriver>(po);
   impl->function_pool = std::make_unique<ThreadPool>("function pool", std::max(1, options.worker_threads));
   impl->start_pool = std::make_unique<ThreadPool>("instance starts", 2);
   ThreadPool* functions = impl->function_pool.get();
@@ -170,7 +174,7 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
   ro.request_timeout = options.request_timeout;
   ro.revision_history = options.revision_history;
   impl->reconciler = std::make_unique<platform::internal::Reconciler>(
-      impl->store.get(), impl->clock, std::vector<backend::InstanceDriver*>{impl->inprocess.get()},
+      impl->store.get(), impl->clock, std::vector<backend::InstanceDriver*>{impl->inprocess.get(), impl->process.get()},
       &impl->dispatcher, impl->autoscaler.get(), ro);
   impl->watch_id = impl->store->Watch("", [raw](const store::WatchEvent& e) {
     if (e.record.kind == "Function" || e.record.kind == "Gateway") raw->reconciler->Kick();
@@ -384,8 +388,10 @@ void Platform::Close(std::chrono::milliseconds drain) {
     impl->reconciler->Stop();
     impl->dispatcher.Publish(std::make_shared<const gateway::Snapshot>());
     impl->autoscaler->Stop();
+    impl->process->Shutdown();  // starts waiting for readiness give up
     impl->start_pool->Join(std::chrono::seconds(5));
     impl->function_pool->Join(std::max(drain, std::chrono::milliseconds(1000)));
+    impl->process.reset();  // SIGTERM, grace, SIGKILL; waits
   });
 }
 

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "libofn/common/clock.h"
+#include "libofn/backends/process/process.h"
 #include "libofn/common/status.h"
 #include "libofn/serve/function.h"
 #include "libofn/serve/http.h"
@@ -113,6 +114,9 @@ class Platform {
     // host calls Autoscale() (deterministic tests on a ManualClock); waiting
     // requests still scale their revision up at once.
     bool autoscale_ticker = true;
+    // The process backend (Functions whose function container sets
+    // `command`). Logs default to <state_dir>/logs (a temp dir in memory).
+    process::ProcessDriverOptions process;
   };
 
   static Result<std::unique_ptr<Platform>> Open(const Options& options);

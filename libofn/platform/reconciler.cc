@@ -222,6 +222,8 @@ struct RevisionView {
   bool ready = false;
   std::string reason, message;
   std::string stored_status;
+  int restarts = 0;
+  std::string instance_reason, instance_message, limits_warning;
 };
 
 }  // namespace
@@ -300,7 +302,9 @@ void Reconciler::Pass() {
     // scaled to zero or after a restart).
     std::vector<RevisionView> revs;
     for (const store::RevisionRecord& rec : records) {
-      RevisionView v{rec, false, "", "", rec.status};
+      RevisionView v;
+      v.record = rec;
+      v.stored_status = rec.status;
       json::value rspec = ofn::internal::ParseObjectOrEmpty(rec.spec);
       json::value rstatus = ofn::internal::ParseObjectOrEmpty(rec.status);
       const json::value* was_ready = At(Obj(&rstatus), "ready");
@@ -324,6 +328,7 @@ void Reconciler::Pass() {
         gateway::PoolOptions po;
         po.queue_limit = options_.queue_limit;
         po.queue_timeout = options_.request_timeout;
+        po.response_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options_.request_timeout);
         po.container_concurrency = ss.container_concurrency;
         autoscaler_->Ensure(fn.ns, rec.name, driver, is, ss, po);
         live_revs.insert(fn.ns + "/" + rec.name);
@@ -332,6 +337,12 @@ void Reconciler::Pass() {
         if (st && !v.ready && !st->failure.empty()) {
           v.reason = "StartFailed";
           v.message = st->failure;
+        }
+        if (st) {
+          v.restarts = st->restarts;
+          v.instance_reason = st->instance_reason;
+          v.instance_message = st->instance_message;
+          v.limits_warning = st->limits_warning;
         }
       }
       revs.push_back(std::move(v));
@@ -399,6 +410,12 @@ void Reconciler::Pass() {
         if (rev == v.record.name) tag_list.push_back(json::value(tag));
       }
       want_status["tags"] = std::move(tag_list);
+      if (v.restarts > 0) want_status["restarts"] = v.restarts;
+      if (!v.instance_reason.empty()) {
+        want_status["instanceReason"] = v.instance_reason;
+        want_status["instanceMessage"] = v.instance_message;
+      }
+      if (!v.limits_warning.empty()) want_status["limitsWarning"] = v.limits_warning;
       std::string want = json::serialize(want_status);
       if (want == json::serialize(ofn::internal::ParseObjectOrEmpty(v.stored_status))) continue;
       store::RevisionRecord updated = v.record;
@@ -446,6 +463,22 @@ void Reconciler::Pass() {
       w.serving_state = "Running";
       w.serving_reason = "NoTraffic";
       w.serving_message = w.traffic_message.empty() ? "no traffic target has a percent above 0" : w.traffic_message;
+    }
+    // Instances of a routed revision that crash, or limits that could not
+    // be applied, show while nothing more pressing does.
+    if (w.serving_state == "Running" && w.serving_reason.empty()) {
+      for (const RevisionView& v : revs) {
+        if (!routed(v.record.name)) continue;
+        if (!v.instance_reason.empty()) {
+          w.serving_reason = v.instance_reason;
+          w.serving_message = "revision " + v.record.name + ": " + v.instance_message;
+          break;
+        }
+        if (!v.limits_warning.empty() && w.serving_reason.empty()) {
+          w.serving_reason = "LimitsNotApplied";
+          w.serving_message = "revision " + v.record.name + ": " + v.limits_warning;
+        }
+      }
     }
 
     // Route, and one host-based route per tag.

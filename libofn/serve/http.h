@@ -7,6 +7,7 @@
 #define LIBOFN_SERVE_HTTP_H_
 
 #include <algorithm>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,8 @@
 #include <vector>
 
 namespace ofn {
+
+class PendingBody;  // libofn/gateway/server.h
 
 inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -64,6 +67,9 @@ struct HttpRequest {
   std::string target = "/";  // origin form: path and query, as sent
   Headers headers;
   std::string body;
+  // Set by the gateway while the body is still on the client connection;
+  // a function never sees it set (the body is read first).
+  std::shared_ptr<PendingBody> pending_body;
 
   std::string_view path() const {
     std::string_view t = target;

@@ -41,6 +41,12 @@ struct RevisionScaleStatus {
   bool panicking = false;
   bool ever_ready = false;
   std::string failure;  // last start failure, "" when the last start worked
+  // From the instances' Health(): restarts summed; the first unhealthy
+  // instance's reason/message (e.g. CrashLoopBackOff); limits not applied.
+  int serving = 0;
+  int restarts = 0;
+  std::string instance_reason, instance_message;
+  std::string limits_warning;
   double concurrency = 0;  // stable-window averages
   double rps = 0;
   int excess_burst_capacity = 0;

@@ -1,0 +1,98 @@
+#include "libofn/backends/process/log_file.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+namespace ofn::process {
+
+RotatingLog::RotatingLog(std::string path, uint64_t max_bytes, int keep)
+    : path_(std::move(path)), max_bytes_(std::max<uint64_t>(max_bytes, 1024)), keep_(std::max(keep, 0)) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ec);
+  file_ = std::fopen(path_.c_str(), "ae");
+  struct stat st;
+  if (file_ && ::stat(path_.c_str(), &st) == 0) size_ = static_cast<uint64_t>(st.st_size);
+}
+
+RotatingLog::~RotatingLog() {
+  if (file_) std::fclose(file_);
+}
+
+void RotatingLog::RotateLocked() {
+  if (file_) std::fclose(file_);
+  file_ = nullptr;
+  std::error_code ec;
+  if (keep_ == 0) {
+    std::filesystem::remove(path_, ec);
+  } else {
+    std::filesystem::remove(path_ + "." + std::to_string(keep_), ec);
+    for (int i = keep_ - 1; i >= 1; --i) {
+      std::filesystem::rename(path_ + "." + std::to_string(i), path_ + "." + std::to_string(i + 1), ec);
+    }
+    std::filesystem::rename(path_, path_ + ".1", ec);
+  }
+  file_ = std::fopen(path_.c_str(), "ae");
+  size_ = 0;
+}
+
+void RotatingLog::Write(std::string_view lines) {
+  std::lock_guard<std::mutex> lock(mu_);
+  while (!lines.empty()) {
+    size_t nl = lines.find('\n');
+    std::string_view line = lines.substr(0, nl == std::string_view::npos ? lines.size() : nl + 1);
+    lines.remove_prefix(line.size());
+    if (line.size() > max_bytes_) line = line.substr(0, max_bytes_);
+    if (size_ > 0 && size_ + line.size() > max_bytes_) RotateLocked();
+    if (!file_) return;
+    std::fwrite(line.data(), 1, line.size(), file_);
+    size_ += line.size();
+  }
+  if (file_) std::fflush(file_);
+}
+
+std::string RotatingLog::Tail(size_t max_lines, size_t max_bytes) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string tail = TailOfFile(path_, max_lines, max_bytes);
+  size_t lines = static_cast<size_t>(std::count(tail.begin(), tail.end(), '\n'));
+  if (lines < max_lines && tail.size() < max_bytes && keep_ > 0) {
+    std::string before = TailOfFile(path_ + ".1", max_lines - lines, max_bytes - tail.size());
+    tail = before + tail;
+  }
+  return tail;
+}
+
+std::string TailOfFile(const std::string& path, size_t max_lines, size_t max_bytes) {
+  std::FILE* f = std::fopen(path.c_str(), "rbe");
+  if (!f) return "";
+  std::fseek(f, 0, SEEK_END);
+  long size = std::ftell(f);
+  long start = std::max<long>(0, size - static_cast<long>(max_bytes));
+  std::fseek(f, start, SEEK_SET);
+  std::string data(static_cast<size_t>(size - start), '\0');
+  size_t got = std::fread(data.data(), 1, data.size(), f);
+  std::fclose(f);
+  data.resize(got);
+  if (start > 0) {  // drop the cut first line
+    size_t nl = data.find('\n');
+    data = nl == std::string::npos ? "" : data.substr(nl + 1);
+  }
+  // Keep the last max_lines lines (a final line without newline counts).
+  size_t count = 0;
+  size_t pos = data.size();
+  if (pos > 0 && data[pos - 1] == '\n') --pos;
+  while (pos > 0) {
+    size_t nl = data.rfind('\n', pos - 1);
+    ++count;
+    if (count == max_lines) {
+      return nl == std::string::npos ? data : data.substr(nl + 1);
+    }
+    if (nl == std::string::npos) break;
+    pos = nl;
+  }
+  return max_lines == 0 ? "" : data;
+}
+
+}  // namespace ofn::process
