@@ -1,5 +1,7 @@
 #include "libofn/gateway/server.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -372,6 +374,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       up.expires_after(std::min<std::chrono::milliseconds>(pr.timeout, std::chrono::seconds(10)));
       auto [cec] = co_await up.async_connect(ep, asio::as_tuple(asio::use_awaitable));
       if (cec) co_return fail(502, "cannot connect to the instance at " + pr.upstream + ": " + cec.message());
+      boost::system::error_code nec;
+      up.socket().set_option(tcp::no_delay(true), nec);  // header and body go in separate writes
     }
 
     // Request header: the handler's head (after filters), without hop-by-hop
@@ -437,8 +441,12 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       if (wec) co_return fail(502, "the instance at " + pr.upstream + " closed the connection: " + wec.message());
     }
 
-    // Request body, chunk by chunk: memory stays at one buffer.
+    // Request body, chunk by chunk: memory stays at one buffer. An instance
+    // that stops reading may still have answered early; its answer is read
+    // below (and the client connection closes afterwards).
     std::vector<char> chunk(64 * 1024);
+    bool request_complete = true;
+    std::string write_error;
     if (has_body) {
       http::request_parser<http::buffer_body> bp(std::move(head_parser));
       bp.body_limit(boost::none);
@@ -447,7 +455,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         client.expires_after(opt.idle_timeout);
         co_await http::async_write(client, cont, asio::as_tuple(asio::use_awaitable));
       }
-      while (!bp.is_done()) {
+      while (!bp.is_done() && write_error.empty()) {
         bp.get().body().data = chunk.data();
         bp.get().body().size = chunk.size();
         client.expires_after(opt.idle_timeout);
@@ -462,17 +470,16 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         ureq.body().more = true;
         up.expires_after(opt.idle_timeout);
         auto [wec, wn] = co_await http::async_write(up, sr, asio::as_tuple(asio::use_awaitable));
-        if (wec && wec != http::error::need_buffer) {
-          co_return fail(502, "the instance at " + pr.upstream + " stopped reading the request: " + wec.message());
-        }
+        if (wec && wec != http::error::need_buffer) write_error = wec.message();
       }
-      ureq.body().data = nullptr;
-      ureq.body().size = 0;
-      ureq.body().more = false;
-      up.expires_after(opt.idle_timeout);
-      auto [wec, wn] = co_await http::async_write(up, sr, asio::as_tuple(asio::use_awaitable));
-      if (wec && wec != http::error::need_buffer) {
-        co_return fail(502, "the instance at " + pr.upstream + " stopped reading the request: " + wec.message());
+      request_complete = bp.is_done();
+      if (write_error.empty()) {
+        ureq.body().data = nullptr;
+        ureq.body().size = 0;
+        ureq.body().more = false;
+        up.expires_after(opt.idle_timeout);
+        auto [wec, wn] = co_await http::async_write(up, sr, asio::as_tuple(asio::use_awaitable));
+        if (wec && wec != http::error::need_buffer) write_error = wec.message();
       }
     }
 
@@ -482,19 +489,24 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     rp.header_limit(64 * 1024);
     rp.body_limit(boost::none);
     if (head_request) rp.skip(true);
+    // Many servers write a response's header and body separately without
+    // TCP_NODELAY; acknowledging at once keeps Nagle from holding the body
+    // back for our delayed ACK (40 ms) on reused connections.
+    int one = 1;
+    ::setsockopt(up.socket().native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
     up.expires_after(pr.timeout);
     {
       auto [hec, hn] = co_await http::async_read_header(up, ubuf, rp, asio::as_tuple(asio::use_awaitable));
       if (hec == beast::error::timeout) {
         out = fail(504, "the instance at " + pr.upstream + " did not answer within " +
                             std::to_string(pr.timeout.count()) + " ms");
-        out.client_clean = true;
+        out.client_clean = request_complete;
         co_return out;
       }
       if (hec) {
         out = fail(502, "the instance at " + pr.upstream + " closed the connection before a complete response header (" +
-                            hec.message() + ")");
-        out.client_clean = true;
+                            (write_error.empty() ? hec.message() : "it stopped reading the request: " + write_error) + ")");
+        out.client_clean = request_complete;
         co_return out;
       }
     }
@@ -523,7 +535,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       // connection can stay open.
       if (original.version() >= 11) cres.chunked(true);
     }
-    const bool client_keep = original.keep_alive() && !stopping.load() &&
+    const bool client_keep = original.keep_alive() && !stopping.load() && request_complete &&
                              (cres.chunked() || cres.has_content_length() || !response_body);
     cres.keep_alive(client_keep);
     cres.body().data = nullptr;
@@ -560,7 +572,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       if (wec && wec != http::error::need_buffer) co_return out;
     }
     out.client_clean = client_keep;
-    if (ures.keep_alive() && ubuf.size() == 0) {
+    if (ures.keep_alive() && ubuf.size() == 0 && write_error.empty() && request_complete) {
       boost::system::error_code ec;
       up.expires_never();
       CheckinUpstream(pr.upstream, up.release_socket().release(ec));
@@ -574,6 +586,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                                                 http::request_parser<http::empty_body>& head_parser) {
     const auto& head = head_parser.get();
     bool expect = head[http::field::expect] == "100-continue";
+    if (auto len = head_parser.content_length(); len && *len > opt.max_body_bytes) {
+      co_return Status(StatusCode::kResourceExhausted,
+                       "request body exceeds " + std::to_string(opt.max_body_bytes) + " bytes");
+    }
     http::request_parser<http::string_body> parser(std::move(head_parser));
     parser.body_limit(opt.max_body_bytes);
     if (expect) {
@@ -607,6 +623,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     for (;;) {
       http::request_parser<http::empty_body> head_parser;
       head_parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
+      // Beast checks Content-Length against this when the header is done;
+      // body limits are applied where the body is read (ReadBody).
+      head_parser.body_limit(boost::none);
       stream->expires_after(opt.idle_timeout);
       auto [ec, n] =
           co_await http::async_read_header(*stream, buffer, head_parser, asio::as_tuple(asio::use_awaitable));
@@ -632,8 +651,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         break;
       }
       HttpRequest req = ToRequest(head_parser.get());
-      bool body_pending = !head_parser.is_done();
-      if (body_pending && !(opt.stream_bodies && async_handler)) {
+      // In stream mode every request carries a PendingBody (even an empty
+      // one), so a handler can always proxy it.
+      const bool streaming = opt.stream_bodies && async_handler;
+      bool body_pending = streaming || !head_parser.is_done();
+      if (body_pending && !streaming) {
         Result<std::string> body = co_await ReadBody(*stream, buffer, head_parser);
         if (!body.ok()) {
           if (body.status().code() == StatusCode::kResourceExhausted) {
@@ -650,7 +672,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       TimerReset reset{call};
       std::optional<HttpResponse> response;
       std::optional<Call::ProxyRequest> proxy;
-      bool body_consumed = !body_pending;
+      bool body_consumed = !body_pending || head_parser.is_done();
       for (;;) {
         std::function<void(Result<std::string>)> read_body;
         {
@@ -667,7 +689,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         }
         if (response || proxy) break;
         if (read_body) {
-          Result<std::string> body = co_await ReadBody(*stream, buffer, head_parser);
+          Result<std::string> body = std::string();
+          if (!head_parser.is_done()) body = co_await ReadBody(*stream, buffer, head_parser);
           body_consumed = body.ok();
           read_body(std::move(body));
           continue;
@@ -730,6 +753,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     std::string client_ip;
     if constexpr (std::is_same_v<typename Socket::protocol_type, tcp>) {
       boost::system::error_code ec;
+      stream->socket().set_option(tcp::no_delay(true), ec);
       auto ep = stream->socket().remote_endpoint(ec);
       if (!ec) client_ip = ep.address().to_string();
     }

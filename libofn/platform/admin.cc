@@ -109,7 +109,7 @@ HttpResponse HandleAdmin(Platform& platform, HttpRequest& request) {
               ",\"desiredInstances\":" + std::to_string(r.desired_instances) +
               ",\"panic\":" + (r.panicking ? "true" : "false") + ",\"concurrency\":" + std::to_string(r.concurrency) +
               ",\"rps\":" + std::to_string(r.rps) + ",\"queued\":" + std::to_string(r.queued) +
-              ",\"coldStarts\":" + std::to_string(r.cold_starts) + "}";
+              ",\"coldStarts\":" + std::to_string(r.cold_starts) + ",\"restarts\":" + std::to_string(r.restarts) + "}";
     }
     return HttpResponse::Json(200, body + "]}\n");
   }

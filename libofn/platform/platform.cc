@@ -193,7 +193,8 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
     gateway::ServerOptions so_gw;
     so_gw.address = options.gateway_address;
     so_gw.max_header_bytes = options.max_header_bytes;
-    so_gw.max_body_bytes = options.max_body_bytes;
+    so_gw.max_body_bytes = options.max_body_bytes;  // bodies read into memory; proxied ones stream
+    so_gw.stream_bodies = true;
     so_gw.request_timeout = options.request_timeout;
     so_gw.io_threads = options.io_threads;
     so_gw.worker_threads = options.worker_threads;

@@ -59,6 +59,7 @@ struct RevisionInfo {
   double concurrency = 0, rps = 0;
   size_t queued = 0;
   uint64_t cold_starts = 0;
+  int restarts = 0;  // crash restarts of its instances
   int64_t creation_time = 0;
   std::string json;  // as a Knative serving.knative.dev/v1 Revision
 };

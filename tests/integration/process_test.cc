@@ -1,0 +1,628 @@
+// The process backend with real processes: start, environment, probes,
+// crash + restart with backoff, stop without orphans (checked in /proc),
+// streaming large bodies with bounded memory, 502/504, logs, limits and
+// cold starts after scale to zero.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "libofn/gateway/client.h"
+#include "libofn/platform/platform.h"
+#include "tests/unit/test_util.h"
+
+namespace ofn {
+namespace {
+
+namespace json = boost::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::TempDir;
+
+std::string Marker() {
+  std::random_device rd;
+  return "ofn-test-" + std::to_string(rd()) + std::to_string(::getpid());
+}
+
+Platform::Options Opts(const std::string& dir) {
+  Platform::Options o;
+  o.state_dir = dir;
+  o.gateway_address = "127.0.0.1:0";
+  o.process.grace = seconds(2);
+  o.process.backoff_base = milliseconds(100);
+  o.process.backoff_cap = milliseconds(400);
+  return o;
+}
+
+// A Function running tests/data/process/behave.py. `container_extra` goes
+// under the function container, `serving_extra` under serving.
+std::string Behave(const std::string& name, const std::string& container_extra = "",
+                   const std::string& serving_extra = "", const std::string& env_extra = "",
+                   const std::string& template_extra = "") {
+  return "apiVersion: core.openfunction.io/v1beta2\nkind: Function\nmetadata:\n  name: " + name +
+         "\nspec:\n  version: v2.1.0\n  image: local/behave:latest\n  serving:\n    params:\n      GREETING: hi\n" +
+         serving_extra +
+         "    triggers:\n      http:\n        port: 8080\n    template:\n" + template_extra + "      containers:\n"
+         "        - name: function\n          command: [\"/usr/bin/python3\", \"" +
+         testing::DataPath("process/behave.py") + "\"]\n          env:\n            - name: FROM_ENV\n              value: yes-it-is\n" +
+         env_extra + container_extra;
+}
+
+HttpResponse Get(Platform& p, const std::string& fn, const std::string& path, seconds timeout = seconds(20)) {
+  HttpRequest req;
+  req.target = path;
+  req.headers.Set("Host", fn + ".default.ofn.io");
+  auto r = gateway::HttpCall(p.gateway_address(), req, timeout);
+  if (!r.ok()) {
+    HttpResponse failed;
+    failed.status = 0;
+    failed.body = r.status().ToString();
+    return failed;
+  }
+  return *r;
+}
+
+Result<FunctionInfo> WaitRunning(Platform& p, const std::string& name, seconds timeout = seconds(20)) {
+  return p.WaitFor(
+      name, [](const FunctionInfo& f) { return f.serving_state == "Running" || f.serving_state == "Failed"; }, timeout);
+}
+
+// Pids of live processes whose environment holds `marker`.
+std::set<int> ProcessesWithMarker(const std::string& marker) {
+  std::set<int> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    std::string name = e.path().filename().string();
+    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    std::ifstream f(e.path() / "environ", std::ios::binary);
+    std::string env((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    if (env.find("OFN_TEST_MARKER=" + marker) == std::string::npos) continue;
+    std::ifstream st(e.path() / "stat");
+    std::string stat;
+    std::getline(st, stat);
+    size_t close = stat.rfind(')');
+    if (close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z') continue;  // zombie
+    out.insert(std::stoi(name));
+  }
+  return out;
+}
+
+bool WaitNoMarker(const std::string& marker, seconds timeout) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (ProcessesWithMarker(marker).empty()) return true;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return ProcessesWithMarker(marker).empty();
+}
+
+std::string MarkerEnv(const std::string& marker) {
+  return "            - name: OFN_TEST_MARKER\n              value: " + marker + "\n";
+}
+
+long PeakRssKb() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+void ResetPeakRss() {
+  std::ofstream f("/proc/self/clear_refs");
+  f << "5";
+}
+
+int GatewayPort(Platform& p) {
+  std::string a = p.gateway_address();
+  return std::stoi(a.substr(a.rfind(':') + 1));
+}
+
+int Connect(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool SendAll(int fd, const char* data, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::send(fd, data, n, MSG_NOSIGNAL);
+    if (w <= 0) return false;
+    data += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+// Reads a whole response, counting body bytes instead of keeping them.
+struct Counted {
+  int status = 0;
+  std::string head;
+  std::string body_start;  // first bytes of the body (<= 4 KiB)
+  uint64_t body_bytes = 0;
+};
+Counted ReadCounted(int fd) {
+  Counted c;
+  std::string buf;
+  char tmp[65536];
+  while (c.head.empty()) {
+    ssize_t n = ::recv(fd, tmp, sizeof tmp, 0);
+    if (n <= 0) return c;
+    buf.append(tmp, static_cast<size_t>(n));
+    size_t end = buf.find("\r\n\r\n");
+    if (end != std::string::npos) {
+      c.head = buf.substr(0, end + 4);
+      buf.erase(0, end + 4);
+    }
+  }
+  c.status = std::atoi(c.head.c_str() + 9);
+  // Chunked or until close: count everything after the head, minus chunk
+  // framing for chunked (approximate framing removal is enough for counts).
+  bool chunked = c.head.find("chunked") != std::string::npos;
+  std::string pending = buf;
+  uint64_t chunk_left = 0;
+  auto consume = [&](std::string& data) -> bool {  // returns true at the end
+    size_t pos = 0;
+    while (pos < data.size()) {
+      if (!chunked) {
+        c.body_bytes += data.size() - pos;
+        if (c.body_start.size() < 4096) c.body_start += data.substr(pos, 4096 - c.body_start.size());
+        pos = data.size();
+        break;
+      }
+      if (chunk_left > 0) {
+        size_t take = static_cast<size_t>(std::min<uint64_t>(chunk_left, data.size() - pos));
+        if (c.body_start.size() < 4096) c.body_start += data.substr(pos, std::min(take, 4096 - c.body_start.size()));
+        c.body_bytes += take;
+        chunk_left -= take;
+        pos += take;
+        continue;
+      }
+      size_t eol = data.find("\r\n", pos);
+      if (eol == std::string::npos) break;
+      if (eol == pos) {  // CRLF after a chunk
+        pos += 2;
+        continue;
+      }
+      chunk_left = std::stoull(data.substr(pos, eol - pos), nullptr, 16);
+      pos = eol + 2;
+      if (chunk_left == 0) return true;
+    }
+    data.erase(0, pos);
+    return false;
+  };
+  if (consume(pending)) return c;
+  for (;;) {
+    ssize_t n = ::recv(fd, tmp, sizeof tmp, 0);
+    if (n <= 0) break;
+    pending.append(tmp, static_cast<size_t>(n));
+    if (consume(pending)) break;
+    if (!chunked && c.head.find("Content-Length: ") != std::string::npos) {
+      uint64_t len = std::stoull(c.head.substr(c.head.find("Content-Length: ") + 16));
+      if (c.body_bytes >= len) break;
+    }
+  }
+  return c;
+}
+
+TEST(ProcessTest, StartsWithContextPortParamsAndProxiesWithForwardedHeaders) {
+  TempDir dir;
+  auto p = Platform::Open(Opts(dir.path()));
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ASSERT_TRUE((*p)->Apply(Behave("envy")).ok());
+  auto info = WaitRunning(**p, "envy");
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  ASSERT_EQ(info->serving_state, "Running") << info->serving_message;
+
+  HttpRequest req;
+  req.target = "/env?x=1";
+  req.headers.Set("Host", "envy.default.ofn.io:8080");
+  req.headers.Set("Connection", "keep-alive, X-Hop-Secret");
+  req.headers.Set("X-Hop-Secret", "must not pass");
+  req.headers.Set("Keep-Alive", "timeout=5");
+  req.headers.Set("TE", "trailers");
+  req.headers.Set("X-Forwarded-For", "10.1.2.3");
+  req.headers.Set("X-Kept", "kept");
+  auto r = gateway::HttpCall((*p)->gateway_address(), req, seconds(20));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->status, 200) << r->body;
+  json::object got = json::parse(r->body).as_object();
+  const json::object& env = got["env"].as_object();
+  int port = std::stoi(std::string(env.at("PORT").as_string()));
+  EXPECT_GT(port, 0);
+  EXPECT_EQ(env.at("GREETING").as_string(), "hi");          // serving.params
+  EXPECT_EQ(env.at("FROM_ENV").as_string(), "yes-it-is");  // container env
+  json::object ctx = json::parse(env.at("FUNC_CONTEXT").as_string()).as_object();
+  EXPECT_EQ(ctx["name"].as_string(), "envy");
+  EXPECT_EQ(ctx["version"].as_string(), "v2.1.0");
+  EXPECT_EQ(ctx["port"].as_string(), std::to_string(port));
+  EXPECT_EQ(ctx["runtime"].as_string(), "Knative");
+  EXPECT_EQ(ctx["triggers"].at("http").at("port").as_int64(), port);
+  EXPECT_EQ(got["path"].as_string(), "/env?x=1");
+  std::map<std::string, std::string> headers;
+  for (const json::value& h : got["headers"].as_array()) {
+    std::string name(h.as_array()[0].as_string());
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    headers[name] = std::string(h.as_array()[1].as_string());
+  }
+  EXPECT_EQ(headers["x-forwarded-for"], "10.1.2.3, 127.0.0.1");
+  EXPECT_EQ(headers["x-forwarded-host"], "envy.default.ofn.io:8080");
+  EXPECT_EQ(headers["x-forwarded-proto"], "http");
+  EXPECT_EQ(headers["x-kept"], "kept");
+  EXPECT_EQ(headers.count("x-hop-secret"), 0u);
+  EXPECT_EQ(headers.count("keep-alive"), 0u);
+  EXPECT_EQ(headers.count("te"), 0u);
+
+  // The instance's output is in the revision's log.
+  std::string log = testing::ReadFile(dir.path() + "/logs/default/envy-00001.log");
+  EXPECT_NE(log.find("behave: starting pid"), std::string::npos) << log;
+  EXPECT_NE(log.find("GET /env?x=1"), std::string::npos) << log;
+}
+
+TEST(ProcessTest, KeepAliveConnectionsToTheInstanceAreReused) {
+  TempDir dir;
+  auto p = Platform::Open(Opts(dir.path()));
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE((*p)->Apply(Behave("pooled")).ok());
+  ASSERT_TRUE(WaitRunning(**p, "pooled").ok());
+  std::set<std::string> client_ports;
+  for (int i = 0; i < 20; ++i) {
+    HttpResponse r = Get(**p, "pooled", "/env");
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  // Each request above made a new client connection; the instance logs one
+  // line per request, and python's server logs its peer port: count peers.
+  std::string log = testing::ReadFile(dir.path() + "/logs/default/pooled-00001.log");
+  size_t requests = 0;
+  for (size_t pos = 0; (pos = log.find("\"GET /env HTTP/1.1\" 200", pos)) != std::string::npos; ++pos) ++requests;
+  EXPECT_EQ(requests, 20u);
+  // One upstream connection served them all (sequential requests reuse it).
+  int fd_sockets = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    auto target = std::filesystem::read_symlink(e.path(), ec);
+    if (!ec && target.string().rfind("socket:", 0) == 0) ++fd_sockets;
+  }
+  EXPECT_LT(fd_sockets, 15) << "upstream connections are not reused";
+}
+
+TEST(ProcessTest, HttpGetReadinessProbeGatesTrafficAndTimeoutFailsWithLogTail) {
+  TempDir dir;
+  auto p = Platform::Open(Opts(dir.path()));
+  ASSERT_TRUE(p.ok());
+  const std::string probe =
+      "          readinessProbe:\n            httpGet:\n              path: /ready\n              port: 8080\n";
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE((*p)->Apply(Behave("slowready", probe, "", "            - name: READY_AFTER_MS\n              value: \"700\"\n")).ok());
+  auto info = WaitRunning(**p, "slowready");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->serving_state, "Running") << info->serving_message;
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, milliseconds(700));
+  EXPECT_EQ(Get(**p, "slowready", "/").status, 200);
+
+  // Never ready within serving.timeout: Failed, with the log's last lines.
+  ASSERT_TRUE((*p)->Apply(Behave("neverready", probe, "    timeout: 1s\n",
+                                 "            - name: READY_AFTER_MS\n              value: \"600000\"\n")).ok());
+  info = (*p)->WaitFor("neverready", [](const FunctionInfo& f) { return f.serving_state == "Failed"; }, seconds(20));
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->serving_reason, "StartFailed");
+  EXPECT_NE(info->serving_message.find("did not become ready within 1000ms"), std::string::npos) << info->serving_message;
+  EXPECT_NE(info->serving_message.find("httpGet /ready"), std::string::npos) << info->serving_message;
+  EXPECT_NE(info->serving_message.find("\"GET /ready HTTP/1.1\" 503"), std::string::npos) << info->serving_message;
+
+  // A process that exits before it listens.
+  ASSERT_TRUE((*p)->Apply(Behave("quitter", "", "", "            - name: EXIT_AT_START\n              value: \"3\"\n")).ok());
+  info = (*p)->WaitFor("quitter", [](const FunctionInfo& f) { return f.serving_state == "Failed"; }, seconds(20));
+  ASSERT_TRUE(info.ok());
+  EXPECT_NE(info->serving_message.find("exited with code 3 before it was ready"), std::string::npos)
+      << info->serving_message;
+  EXPECT_NE(info->serving_message.find("behave: exiting with 3 as asked"), std::string::npos) << info->serving_message;
+
+  // A command that does not exist.
+  std::string missing = Behave("missing");
+  missing.replace(missing.find("/usr/bin/python3"), 16, "/nonexistent/bin/x");
+  ASSERT_TRUE((*p)->Apply(missing).ok());
+  info = (*p)->WaitFor("missing", [](const FunctionInfo& f) { return f.serving_state == "Failed"; }, seconds(20));
+  ASSERT_TRUE(info.ok());
+  EXPECT_NE(info->serving_message.find("/nonexistent/bin/x"), std::string::npos) << info->serving_message;
+}
+
+TEST(ProcessTest, CrashedInstanceRestartsWithBackoffAndShowsCrashLoopBackOff) {
+  TempDir dir;
+  auto p = Platform::Open(Opts(dir.path()));
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE((*p)->Apply(Behave("crashy", "", "    scaleOptions:\n      minReplicas: 1\n")).ok());
+  ASSERT_TRUE(WaitRunning(**p, "crashy").ok());
+  json::object first = json::parse(Get(**p, "crashy", "/env").body).as_object();
+
+  // Two crashes in a row: the second one backs off longer and says so.
+  for (int crash = 1; crash <= 2; ++crash) {
+    HttpResponse r = Get(**p, "crashy", "/crash");
+    EXPECT_EQ(r.status, 502) << r.body;  // closed before answering
+    auto info = (*p)->WaitFor(
+        "crashy", [](const FunctionInfo& f) { return !f.serving_reason.empty(); }, seconds(10));
+    ASSERT_TRUE(info.ok());
+    EXPECT_EQ(info->serving_reason, crash == 1 ? "InstanceCrashed" : "CrashLoopBackOff") << info->serving_message;
+    EXPECT_NE(info->serving_message.find("exited with code 1"), std::string::npos) << info->serving_message;
+    EXPECT_NE(info->serving_message.find(crash == 1 ? "back-off 100ms" : "back-off 200ms"), std::string::npos)
+        << info->serving_message;
+    EXPECT_NE(info->serving_message.find("behave: crashing as asked"), std::string::npos);
+    // Requests during the back-off wait for the instance and are served.
+    HttpResponse after = Get(**p, "crashy", "/env");
+    EXPECT_EQ(after.status, 200) << after.body;
+    info = (*p)->WaitFor("crashy", [](const FunctionInfo& f) { return f.serving_reason.empty(); }, seconds(10));
+    ASSERT_TRUE(info.ok());
+  }
+  json::object now = json::parse(Get(**p, "crashy", "/env").body).as_object();
+  EXPECT_EQ(now["env"].at("PORT"), first["env"].at("PORT"));  // same instance, restarted in place
+  auto revs = (*p)->Revisions("crashy");
+  ASSERT_TRUE(revs.ok());
+  ASSERT_EQ(revs->size(), 1u);
+  EXPECT_EQ((*revs)[0].restarts, 2);
+}
+
+TEST(ProcessTest, StopTermsThenKillsTheWholeGroupAndLeavesNoOrphans) {
+  std::string marker = Marker();
+  {
+    TempDir dir;
+    Platform::Options o = Opts(dir.path());
+    auto p = Platform::Open(o);
+    ASSERT_TRUE(p.ok());
+    // One that forks a child, one that also ignores SIGTERM (killed after
+    // the grace period).
+    std::string env = MarkerEnv(marker) + "            - name: FORK_CHILD\n              value: \"1\"\n";
+    ASSERT_TRUE((*p)->Apply(Behave("forker", "", "", env)).ok());
+    auto applied = (*p)->Apply(Behave("stubborn", "", "", env + "            - name: IGNORE_TERM\n              value: \"1\"\n",
+                                      "      terminationGracePeriodSeconds: 1\n"));
+    ASSERT_TRUE(applied.ok()) << applied.status().ToString();
+    ASSERT_TRUE(WaitRunning(**p, "forker").ok());
+    ASSERT_TRUE(WaitRunning(**p, "stubborn").ok());
+    json::object child = json::parse(Get(**p, "forker", "/child-pid").body).as_object();
+    ASSERT_TRUE(child["child"].is_int64());
+    // behave.py x2 + the forked `sleep` x2 carry the marker.
+    EXPECT_EQ(ProcessesWithMarker(marker).size(), 4u);
+    auto t0 = std::chrono::steady_clock::now();
+    (*p)->Close();
+    auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_GE(took, milliseconds(900));  // the stubborn one had its grace period
+    EXPECT_LT(took, seconds(8));
+  }
+  EXPECT_TRUE(ProcessesWithMarker(marker).empty());
+}
+
+TEST(ProcessTest, SigkillOfOfnServeTakesItsFunctionProcessesAlong) {
+  std::string marker = Marker();
+  TempDir dir;
+  std::string manifest = dir.path() + "/fn.yaml";
+  {
+    std::ofstream f(manifest);
+    f << Behave("orphan", "", "    scaleOptions:\n      minReplicas: 1\n",
+                MarkerEnv(marker) + "            - name: FORK_CHILD\n              value: \"1\"\n");
+  }
+  std::string ofn = std::string(std::getenv("OFN_BUILD_ROOT") ? std::getenv("OFN_BUILD_ROOT") : "build") + "/libofn/ofn";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::execl(ofn.c_str(), ofn.c_str(), "serve", "-f", manifest.c_str(), "--state-dir", (dir.path() + "/st").c_str(),
+            "--listen", "127.0.0.1:0", "--admin", "none", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  auto until = std::chrono::steady_clock::now() + seconds(30);
+  while (ProcessesWithMarker(marker).size() < 2 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_EQ(ProcessesWithMarker(marker).size(), 2u);  // behave.py and its child
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WaitNoMarker(marker, seconds(5))) << "orphans left behind";
+}
+
+TEST(ProcessTest, StreamsAGibibyteBothWaysWithBoundedMemory) {
+  TempDir dir;
+  auto p = Platform::Open(Opts(dir.path()));
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE((*p)->Apply(Behave("bulk")).ok());
+  ASSERT_TRUE(WaitRunning(**p, "bulk").ok());
+  ASSERT_EQ(Get(**p, "bulk", "/").status, 200);
+  const uint64_t kSize = uint64_t{1} << 30;
+
+  ResetPeakRss();
+  long before = PeakRssKb();
+  // Upload: 1 GiB with Content-Length, sent from one 1 MiB buffer.
+  int fd = Connect(GatewayPort(**p));
+  ASSERT_GE(fd, 0);
+  std::string head = "POST /count HTTP/1.1\r\nHost: bulk.default.ofn.io\r\nContent-Length: " + std::to_string(kSize) +
+                     "\r\nContent-Type: application/octet-stream\r\n\r\n";
+  ASSERT_TRUE(SendAll(fd, head.data(), head.size()));
+  std::vector<char> block(1 << 20, 'a');
+  for (uint64_t sent = 0; sent < kSize; sent += block.size()) ASSERT_TRUE(SendAll(fd, block.data(), block.size()));
+  Counted up = ReadCounted(fd);
+  ::close(fd);
+  EXPECT_EQ(up.status, 200) << up.head;
+  EXPECT_NE(up.body_start.find("\"bytes\": " + std::to_string(kSize)), std::string::npos) << up.body_start;
+
+  // Chunked upload.
+  fd = Connect(GatewayPort(**p));
+  head = "POST /count HTTP/1.1\r\nHost: bulk.default.ofn.io\r\nTransfer-Encoding: chunked\r\n\r\n";
+  ASSERT_TRUE(SendAll(fd, head.data(), head.size()));
+  const uint64_t kChunked = 64ull << 20;
+  char size_line[32];
+  int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", block.size());
+  for (uint64_t sent = 0; sent < kChunked; sent += block.size()) {
+    ASSERT_TRUE(SendAll(fd, size_line, static_cast<size_t>(n)));
+    ASSERT_TRUE(SendAll(fd, block.data(), block.size()));
+    ASSERT_TRUE(SendAll(fd, "\r\n", 2));
+  }
+  ASSERT_TRUE(SendAll(fd, "0\r\n\r\n", 5));
+  Counted chunked = ReadCounted(fd);
+  ::close(fd);
+  EXPECT_EQ(chunked.status, 200);
+  EXPECT_NE(chunked.body_start.find("\"bytes\": " + std::to_string(kChunked)), std::string::npos) << chunked.body_start;
+
+  // Download: 256 MiB streamed back (chunked).
+  const uint64_t kDown = 256ull << 20;
+  fd = Connect(GatewayPort(**p));
+  head = "GET /produce?n=" + std::to_string(kDown) + " HTTP/1.1\r\nHost: bulk.default.ofn.io\r\n\r\n";
+  ASSERT_TRUE(SendAll(fd, head.data(), head.size()));
+  Counted down = ReadCounted(fd);
+  ::close(fd);
+  EXPECT_EQ(down.status, 200);
+  EXPECT_EQ(down.body_bytes, kDown);
+  long growth_mb = (PeakRssKb() - before) / 1024;
+  RecordProperty("peak_rss_growth_mb", static_cast<int>(growth_mb));
+  EXPECT_LT(growth_mb, 128) << "the gateway buffered the body";
+}
+
+TEST(ProcessTest, InstanceClosingMidResponseIs502AndSlowOneIs504) {
+  TempDir dir;
+  Platform::Options o = Opts(dir.path());
+  o.request_timeout = milliseconds(800);
+  auto p = Platform::Open(o);
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE((*p)->Apply(Behave("flaky")).ok());
+  ASSERT_TRUE(WaitRunning(**p, "flaky").ok());
+  HttpResponse cut = Get(**p, "flaky", "/close-mid");
+  EXPECT_EQ(cut.status, 502) << cut.body;
+  EXPECT_NE(cut.body.find("closed the connection before a complete response header"), std::string::npos) << cut.body;
+  HttpResponse slow = Get(**p, "flaky", "/slow?ms=3000");
+  EXPECT_EQ(slow.status, 504) << slow.body;
+  EXPECT_NE(slow.body.find("did not answer within 800 ms"), std::string::npos) << slow.body;
+  // The instance is still fine for the next request.
+  EXPECT_EQ(Get(**p, "flaky", "/slow?ms=10").status, 200);
+}
+
+TEST(ProcessTest, LogsRotateAtTheSizeCap) {
+  TempDir dir;
+  Platform::Options o = Opts(dir.path());
+  o.process.log_max_bytes = 8 * 1024;
+  o.process.log_keep = 2;
+  auto p = Platform::Open(o);
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE((*p)->Apply(Behave("chatty")).ok());
+  ASSERT_TRUE(WaitRunning(**p, "chatty").ok());
+  ASSERT_EQ(Get(**p, "chatty", "/spam?n=1000").status, 200);  // ~100 KB of output
+  ASSERT_EQ(Get(**p, "chatty", "/env").status, 200);
+  std::string base = dir.path() + "/logs/default/chatty-00001.log";
+  // The supervisor drains output every few ms; wait for the last request's line.
+  auto until = std::chrono::steady_clock::now() + seconds(5);
+  while (testing::ReadFile(base).find("GET /env") == std::string::npos && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_NE(testing::ReadFile(base).find("GET /env"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(base + ".1"));
+  EXPECT_TRUE(std::filesystem::exists(base + ".2"));
+  EXPECT_FALSE(std::filesystem::exists(base + ".3"));
+  for (const std::string& f : {base, base + ".1", base + ".2"}) {
+    EXPECT_LE(std::filesystem::file_size(f), 8u * 1024) << f;
+    std::string text = testing::ReadFile(f);
+    // Whole lines only.
+    EXPECT_EQ(text.back(), '\n') << f;
+  }
+  std::string newest = testing::ReadFile(base + ".1");
+  EXPECT_NE(newest.find("spam line 000999"), std::string::npos);
+}
+
+TEST(ProcessTest, ResourceLimitsUseACgroupOrSayTheyWereNotApplied) {
+  TempDir dir;
+  const std::string limits = "          resources:\n            limits:\n              memory: 96Mi\n              cpu: 250m\n";
+  {
+    Platform::Options o = Opts(dir.path());
+    o.process.use_cgroups = false;
+    auto p = Platform::Open(o);
+    ASSERT_TRUE(p.ok());
+    ASSERT_TRUE((*p)->Apply(Behave("capped", limits)).ok());
+    auto info = (*p)->WaitFor("capped", [](const FunctionInfo& f) { return f.serving_reason == "LimitsNotApplied"; },
+                              seconds(20));
+    ASSERT_TRUE(info.ok()) << info.status().ToString();
+    EXPECT_NE(info->serving_message.find("memory limit 96Mi applied as RLIMIT_AS"), std::string::npos)
+        << info->serving_message;
+    EXPECT_NE(info->serving_message.find("cpu limit 250m not applied"), std::string::npos) << info->serving_message;
+    json::object env = json::parse(Get(**p, "capped", "/env").body).as_object();
+    ASSERT_FALSE(env.empty());
+  }
+  // With cgroups (this machine lets root create them): nothing to report,
+  // and the instance sits in a cgroup with the limits.
+  TempDir dir2;
+  auto p = Platform::Open(Opts(dir2.path()));
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE((*p)->Apply(Behave("capped", limits + "          args: []\n")).ok());
+  auto info = WaitRunning(**p, "capped");
+  ASSERT_TRUE(info.ok());
+  std::string log = testing::ReadFile(dir2.path() + "/logs/default/capped-00001.log");
+  size_t at = log.find("starting pid ");
+  ASSERT_NE(at, std::string::npos);
+  int pid = std::atoi(log.c_str() + at + 13);
+  std::string cgroups = testing::ReadFile("/proc/" + std::to_string(pid) + "/cgroup");
+  if (info->serving_reason == "LimitsNotApplied") {
+    GTEST_SKIP() << "this machine does not let us create cgroups: " << info->serving_message;
+  }
+  EXPECT_EQ(info->serving_reason, "") << info->serving_message;
+  EXPECT_NE(cgroups.find("/ofn-"), std::string::npos) << cgroups;
+  std::string mem_line;
+  std::istringstream lines(cgroups);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(":memory:") != std::string::npos) mem_line = line.substr(line.find(":memory:") + 8);
+  }
+  if (!mem_line.empty()) {
+    std::string limit = testing::ReadFile("/sys/fs/cgroup/memory" + mem_line + "/memory.limit_in_bytes");
+    EXPECT_EQ(std::stoll(limit), 96ll * 1024 * 1024);
+  }
+}
+
+TEST(ProcessTest, ColdStartAfterScaleToZeroIsInMetrics) {
+  TempDir dir;
+  ManualClock clock;
+  Platform::Options o = Opts(dir.path());
+  o.clock = &clock;
+  o.autoscale_ticker = false;
+  auto p = Platform::Open(o);
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE((*p)->Apply(Behave("sleepy")).ok());
+  ASSERT_TRUE(WaitRunning(**p, "sleepy").ok());
+  ASSERT_EQ(Get(**p, "sleepy", "/").status, 200);
+  // Idle: one stable window (60 s) plus the 30 s grace takes it to zero.
+  for (int i = 0; i < 50; ++i) {
+    clock.Advance(seconds(2));
+    (*p)->Autoscale();
+  }
+  auto revs = (*p)->Revisions("sleepy");
+  ASSERT_TRUE(revs.ok());
+  ASSERT_EQ(revs->size(), 1u);
+  EXPECT_EQ((*revs)[0].ready_instances, 0);
+  HttpResponse r = Get(**p, "sleepy", "/env");
+  EXPECT_EQ(r.status, 200) << r.body;
+  std::string metrics = (*p)->Metrics();
+  // Two processes were started: at apply and on the first request after zero.
+  std::string log = testing::ReadFile(dir.path() + "/logs/default/sleepy-00001.log");
+  size_t starts = 0;
+  for (size_t pos = 0; (pos = log.find("behave: starting pid", pos)) != std::string::npos; ++pos) ++starts;
+  EXPECT_EQ(starts, 2u) << log;
+  EXPECT_NE(metrics.find("ofn_revision_cold_start_seconds_count{namespace=\"default\",function=\"sleepy\",revision=\"sleepy-00001\"} 2"),
+            std::string::npos)
+      << metrics;
+}
+
+}  // namespace
+}  // namespace ofn
