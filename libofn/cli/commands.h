@@ -12,6 +12,7 @@ int& ExitCode();
 void AddValidateCommand(CLI::App& app);
 void AddServeCommand(CLI::App& app);
 void AddRemoteCommands(CLI::App& app);
+void AddLogsCommand(CLI::App& app);
 
 }  // namespace ofn::cli
 

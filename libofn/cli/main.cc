@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
   ofn::cli::AddValidateCommand(app);
   ofn::cli::AddServeCommand(app);
   ofn::cli::AddRemoteCommands(app);
+  ofn::cli::AddLogsCommand(app);
   CLI11_PARSE(app, argc, argv);
   return ofn::cli::ExitCode();
 }

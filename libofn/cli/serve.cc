@@ -24,6 +24,7 @@ struct ServeFlags {
   size_t max_header_bytes = 8 * 1024;
   uint64_t max_body_bytes = 8 * 1024 * 1024;
   int drain_seconds = 10;
+  double scale_to_zero_grace = 30;
   int ready_seconds = 30;
 };
 
@@ -60,6 +61,7 @@ int Serve(const ServeFlags& flags) {
 
   Platform::Options options;
   options.state_dir = flags.state_dir;
+  options.scale_to_zero_grace = std::chrono::milliseconds(static_cast<int64_t>(flags.scale_to_zero_grace * 1000));
   options.gateway_address = flags.listen;
   options.admin_address = flags.admin == "none" ? "" : flags.admin;
   options.library_dirs = flags.lib_dirs;
@@ -124,6 +126,10 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--lib-dir", flags->lib_dirs, "directories holding function libraries (<image name>.so)");
   cmd->add_option("--max-header-bytes", flags->max_header_bytes, "431 above this")->capture_default_str();
   cmd->add_option("--max-body-bytes", flags->max_body_bytes, "413 above this")->capture_default_str();
+  cmd->add_option("--scale-to-zero-grace", flags->scale_to_zero_grace,
+                  "seconds a revision without traffic keeps its last instance")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 3600.0));
   cmd->add_option("--drain-seconds", flags->drain_seconds, "how long in-flight requests may finish on stop")
       ->capture_default_str();
   cmd->callback([flags] { ExitCode() = Serve(*flags); });

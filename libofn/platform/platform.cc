@@ -173,6 +173,7 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
   ro.queue_limit = options.activator_queue_limit;
   ro.request_timeout = options.request_timeout;
   ro.revision_history = options.revision_history;
+  ro.scale_to_zero_grace = options.scale_to_zero_grace;
   impl->reconciler = std::make_unique<platform::internal::Reconciler>(
       impl->store.get(), impl->clock, std::vector<backend::InstanceDriver*>{impl->inprocess.get(), impl->process.get()},
       &impl->dispatcher, impl->autoscaler.get(), ro);

@@ -115,6 +115,9 @@ class Platform {
     // host calls Autoscale() (deterministic tests on a ManualClock); waiting
     // requests still scale their revision up at once.
     bool autoscale_ticker = true;
+    // How long a revision with no traffic keeps its last instance (Knative's
+    // scale-to-zero-grace-period).
+    std::chrono::milliseconds scale_to_zero_grace{std::chrono::seconds(30)};
     // The process backend (Functions whose function container sets
     // `command`). Logs default to <state_dir>/logs (a temp dir in memory).
     process::ProcessDriverOptions process;

@@ -325,6 +325,7 @@ void Reconciler::Pass() {
         fs.driver = std::string(driver->name());
         std::vector<scale::ScaleError> errors;
         scale::ScaleSpec ss = scale::ParseScaleSpec(rec.spec, &errors);
+        ss.scale_to_zero_grace = options_.scale_to_zero_grace;
         gateway::PoolOptions po;
         po.queue_limit = options_.queue_limit;
         po.queue_timeout = options_.request_timeout;

@@ -20,12 +20,13 @@ BUILD = pathlib.Path(os.environ.get("OFN_BUILD_ROOT", ROOT / "build"))
 
 
 class Server:
-    def __init__(self, ofn_bin, state_dir, files):
+    def __init__(self, ofn_bin, state_dir, files, extra=(), cwd=None, env=None):
         args = [ofn_bin, "serve", "--state-dir", str(state_dir), "--listen", "127.0.0.1:0",
-                "--lib-dir", str(BUILD / "examples")]
+                "--lib-dir", str(BUILD / "examples"), *extra]
         for f in files:
             args += ["-f", str(f)]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     cwd=cwd, env=env)
         self.lines = []
         self.port = None
         deadline = time.monotonic() + 30
@@ -41,11 +42,12 @@ class Server:
                 return
         raise AssertionError("ofn serve did not get ready:\n" + "".join(self.lines))
 
-    def get(self, url, headers=None):
-        """GETs an address like curl -H 'Host: ...' http://127.0.0.1:PORT/path."""
+    def get(self, url, headers=None, data=None):
+        """GETs (or POSTs `data` to) an address like curl -H 'Host: ...' http://127.0.0.1:PORT/path."""
         m = re.match(r"http://([^/]+)(/.*)?$", url)
         host, path = m.group(1), m.group(2) or "/"
-        req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.port, path), headers={"Host": host, **(headers or {})})
+        req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.port, path), data=data,
+                                     headers={"Host": host, **(headers or {})})
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
                 return r.status, r.read().decode()

@@ -30,6 +30,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SIGNATURES = ("http", "cloudevent", "openfunction")
 
+if __name__ == "__main__":
+    # Run as `python3 -m ofn.framework`: functions that import ofn.framework
+    # must get this module (and its Response class), not a second copy.
+    sys.modules.setdefault("ofn.framework", sys.modules[__name__])
+
 
 class Request:
     """An HTTP request as the function sees it."""

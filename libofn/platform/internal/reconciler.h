@@ -41,6 +41,7 @@ struct ReconcilerOptions {
   size_t queue_limit = 10000;
   std::chrono::milliseconds request_timeout{std::chrono::minutes(5)};
   int revision_history = 10;  // revisions without traffic kept per function
+  std::chrono::nanoseconds scale_to_zero_grace = std::chrono::seconds(30);
 };
 
 // Thread-safe.
