@@ -380,6 +380,28 @@ TEST(ProcessTest, CrashedInstanceRestartsWithBackoffAndShowsCrashLoopBackOff) {
   EXPECT_EQ((*revs)[0].restarts, 2);
 }
 
+TEST(ProcessTest, FailingLivenessProbeRestartsTheInstance) {
+  TempDir dir;
+  auto p = Platform::Open(Opts(dir.path()));
+  ASSERT_TRUE(p.ok());
+  const std::string probe =
+      "          livenessProbe:\n            httpGet:\n              path: /alive\n              port: 8080\n"
+      "            periodSeconds: 1\n            failureThreshold: 2\n";
+  ASSERT_TRUE((*p)->Apply(Behave("zombie", probe, "    scaleOptions:\n      minReplicas: 1\n",
+                                 "            - name: LIVE_FOR_MS\n              value: \"500\"\n"))
+                  .ok());
+  ASSERT_TRUE(WaitRunning(**p, "zombie").ok());
+  auto t0 = std::chrono::steady_clock::now();
+  auto info = (*p)->WaitFor("zombie", [](const FunctionInfo& f) { return !f.serving_reason.empty(); }, seconds(15));
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, milliseconds(1500));  // two failed probes a second apart
+  EXPECT_NE(info->serving_message.find("failed its liveness probe 2 times"), std::string::npos) << info->serving_message;
+  // It comes back (and fails again later; that is what it does).
+  EXPECT_EQ(Get(**p, "zombie", "/env").status, 200);
+  std::string log = testing::ReadFile(dir.path() + "/logs/default/zombie-00001.log");
+  EXPECT_NE(log.find("GET /alive HTTP/1.1\" 500"), std::string::npos);
+}
+
 TEST(ProcessTest, StopTermsThenKillsTheWholeGroupAndLeavesNoOrphans) {
   std::string marker = Marker();
   {

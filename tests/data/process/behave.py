@@ -3,6 +3,7 @@ behaviour the tests pick by path (and a few environment variables).
 
   GET  /env           JSON: PORT, FUNC_CONTEXT, the request's headers, selected env
   GET  /ready         503 until READY_AFTER_MS after start, then 200
+  GET  /alive         200 for LIVE_FOR_MS after start, then 500
   POST /count         reads the body in chunks; JSON {"bytes": n}
   GET  /produce?n=N   streams N bytes back (chunked)
   GET  /crash         exits with code 1 at once
@@ -70,6 +71,10 @@ class H(BaseHTTPRequestHandler):
             wait = int(os.environ.get("READY_AFTER_MS", "0")) / 1000.0
             ok = time.monotonic() - START >= wait
             return self.reply(200 if ok else 503, {"ready": ok})
+        if url.path == "/alive":
+            limit = int(os.environ.get("LIVE_FOR_MS", "1000000000")) / 1000.0
+            ok = time.monotonic() - START < limit
+            return self.reply(200 if ok else 500, {"alive": ok})
         if url.path == "/produce":
             n = int(q.get("n", "0"))
             self.send_response(200)
