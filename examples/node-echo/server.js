@@ -21,8 +21,9 @@ const server = http.createServer((req, res) => {
       bytes: body.length,
       forwardedFor: req.headers["x-forwarded-for"] || null,
     };
-    res.writeHead(200, { "Content-Type": "application/json" });
-    res.end(JSON.stringify(doc) + "\n");
+    const out = JSON.stringify(doc) + "\n";
+    res.writeHead(200, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(out) });
+    res.end(out);
   });
 });
 

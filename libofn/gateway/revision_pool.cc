@@ -70,9 +70,7 @@ void RevisionPool::Submit(HttpRequest request, Responder respond) {
     }
   }
   if (slot) {
-    executor_([self = shared_from_this(), slot, request = std::move(request), respond = std::move(respond)]() mutable {
-      self->Run(slot, std::move(request), std::move(respond));
-    });
+    Dispatch(std::move(slot), std::move(request), std::move(respond));
     return;
   }
   if (respond) {  // closed or queue full
@@ -84,6 +82,17 @@ void RevisionPool::Submit(HttpRequest request, Responder respond) {
     return;
   }
   if (poke) poke();
+}
+
+void RevisionPool::Dispatch(std::shared_ptr<Slot> slot, HttpRequest request, Responder respond) {
+  // Handing a streamed request to a proxied instance does not block: do it
+  // here instead of hopping to the executor and back to the I/O thread.
+  if (request.pending_body && !slot->instance->Upstream().empty()) {
+    Run(std::move(slot), std::move(request), std::move(respond));
+    return;
+  }
+  executor_([self = shared_from_this(), slot = std::move(slot), request = std::move(request),
+             respond = std::move(respond)]() mutable { self->Run(slot, std::move(request), std::move(respond)); });
 }
 
 void RevisionPool::Run(std::shared_ptr<Slot> slot, HttpRequest request, Responder respond) {
@@ -172,9 +181,7 @@ void RevisionPool::DrainQueueLocked(std::vector<Assignment>* out) {
 
 void RevisionPool::Launch(std::vector<Assignment> work) {
   for (Assignment& a : work) {
-    executor_([self = shared_from_this(), slot = std::move(a.slot), w = std::move(a.waiter)]() mutable {
-      self->Run(slot, std::move(w.request), std::move(w.respond));
-    });
+    Dispatch(std::move(a.slot), std::move(a.waiter.request), std::move(a.waiter.respond));
   }
 }
 

@@ -445,6 +445,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     // that stops reading may still have answered early; its answer is read
     // below (and the client connection closes afterwards).
     std::vector<char> chunk(64 * 1024);
+    // Beast reads max(512, free capacity) bytes at a time: give it room, or a
+    // large body goes through in 512-byte reads.
+    cbuf.reserve(chunk.size());
     bool request_complete = true;
     std::string write_error;
     if (has_body) {
@@ -485,6 +488,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
 
     // Response header, within the route timeout.
     beast::flat_buffer ubuf;
+    ubuf.reserve(chunk.size());
     http::response_parser<http::buffer_body> rp;
     rp.header_limit(64 * 1024);
     rp.body_limit(boost::none);
@@ -592,6 +596,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     }
     http::request_parser<http::string_body> parser(std::move(head_parser));
     parser.body_limit(opt.max_body_bytes);
+    buffer.reserve(64 * 1024);  // see RunProxy
     if (expect) {
       http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
       stream.expires_after(opt.idle_timeout);

@@ -108,6 +108,16 @@ class H(BaseHTTPRequestHandler):
             return self.reply(200, {"child": CHILD.pid if CHILD else None})
         return self.reply(200, {"hello": os.environ.get("GREETING", "world")})
 
+    def discard(self, n):
+        """Reads and drops n body bytes in 64 KiB pieces; returns how many came."""
+        got = 0
+        while got < n:
+            piece = len(self.rfile.read(min(n - got, 1 << 16)))
+            if piece == 0:
+                break
+            got += piece
+        return got
+
     def do_POST(self):
         url = urllib.parse.urlsplit(self.path)
         total = 0
@@ -117,22 +127,10 @@ class H(BaseHTTPRequestHandler):
                 if size == 0:
                     self.rfile.readline()
                     break
-                left = size
-                while left > 0:
-                    got = len(self.rfile.read(min(left, 1 << 16)))
-                    if got == 0:
-                        break
-                    left -= got
-                    total += got
+                total += self.discard(size)
                 self.rfile.readline()
         else:
-            left = int(self.headers.get("Content-Length") or 0)
-            while left > 0:
-                got = len(self.rfile.read(min(left, 1 << 16)))
-                if got == 0:
-                    break
-                left -= got
-                total += got
+            total = self.discard(int(self.headers.get("Content-Length") or 0))
         if url.path == "/count":
             return self.reply(200, {"bytes": total})
         return self.reply(200, {"posted": total})
