@@ -433,17 +433,19 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       }
     }
     ureq.body().data = nullptr;
-    ureq.body().more = has_body;
+    ureq.body().size = 0;
+    ureq.body().more = false;
     http::request_serializer<http::buffer_body> sr{ureq};
-    up.expires_after(opt.idle_timeout);
-    {
-      auto [wec, wn] = co_await http::async_write_header(up, sr, asio::as_tuple(asio::use_awaitable));
+    if (!has_body) {
+      up.expires_after(opt.idle_timeout);
+      auto [wec, wn] = co_await http::async_write(up, sr, asio::as_tuple(asio::use_awaitable));
       if (wec) co_return fail(502, "the instance at " + pr.upstream + " closed the connection: " + wec.message());
     }
 
-    // Request body, chunk by chunk: memory stays at one buffer. An instance
-    // that stops reading may still have answered early; its answer is read
-    // below (and the client connection closes afterwards).
+    // Request body, chunk by chunk: memory stays at one buffer, and the
+    // header goes out with the first chunk. An instance that stops reading
+    // may still have answered early; its answer is read below (and the
+    // client connection closes afterwards).
     std::vector<char> chunk(64 * 1024);
     // Beast reads max(512, free capacity) bytes at a time: give it room, or a
     // large body goes through in 512-byte reads.
@@ -458,32 +460,30 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         client.expires_after(opt.idle_timeout);
         co_await http::async_write(client, cont, asio::as_tuple(asio::use_awaitable));
       }
-      while (!bp.is_done() && write_error.empty()) {
-        bp.get().body().data = chunk.data();
-        bp.get().body().size = chunk.size();
-        client.expires_after(opt.idle_timeout);
-        auto [rec, rn] = co_await http::async_read(client, cbuf, bp, asio::as_tuple(asio::use_awaitable));
-        if (rec && rec != http::error::need_buffer) {
-          out.status = 400;
-          out.responded = true;  // nothing more can be said to this client
-          co_return out;
+      bool more = true;
+      while (more && write_error.empty()) {
+        size_t got = 0;
+        if (!bp.is_done()) {
+          bp.get().body().data = chunk.data();
+          bp.get().body().size = chunk.size();
+          client.expires_after(opt.idle_timeout);
+          auto [rec, rn] = co_await http::async_read(client, cbuf, bp, asio::as_tuple(asio::use_awaitable));
+          if (rec && rec != http::error::need_buffer) {
+            out.status = 400;
+            out.responded = true;  // nothing more can be said to this client
+            co_return out;
+          }
+          got = chunk.size() - bp.get().body().size;
         }
-        ureq.body().data = chunk.data();
-        ureq.body().size = chunk.size() - bp.get().body().size;
-        ureq.body().more = true;
+        more = !bp.is_done();
+        ureq.body().data = got > 0 ? chunk.data() : nullptr;
+        ureq.body().size = got;
+        ureq.body().more = more;
         up.expires_after(opt.idle_timeout);
         auto [wec, wn] = co_await http::async_write(up, sr, asio::as_tuple(asio::use_awaitable));
         if (wec && wec != http::error::need_buffer) write_error = wec.message();
       }
       request_complete = bp.is_done();
-      if (write_error.empty()) {
-        ureq.body().data = nullptr;
-        ureq.body().size = 0;
-        ureq.body().more = false;
-        up.expires_after(opt.idle_timeout);
-        auto [wec, wn] = co_await http::async_write(up, sr, asio::as_tuple(asio::use_awaitable));
-        if (wec && wec != http::error::need_buffer) write_error = wec.message();
-      }
     }
 
     // Response header, within the route timeout.
@@ -542,35 +542,41 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     const bool client_keep = original.keep_alive() && !stopping.load() && request_complete &&
                              (cres.chunked() || cres.has_content_length() || !response_body);
     cres.keep_alive(client_keep);
-    cres.body().data = nullptr;
-    cres.body().more = response_body;
     http::response_serializer<http::buffer_body> csr{cres};
-    if (head_request) csr.split(true);
     out.status = static_cast<int>(ures.result_int());
-    out.responded = true;
-    client.expires_after(opt.idle_timeout);
-    {
-      auto [wec, wn] = co_await http::async_write_header(client, csr, asio::as_tuple(asio::use_awaitable));
+    if (head_request || !response_body) {
+      // Header only (HEAD keeps the instance's Content-Length).
+      cres.body().data = nullptr;
+      cres.body().size = 0;
+      cres.body().more = false;
+      out.responded = true;
+      client.expires_after(opt.idle_timeout);
+      auto [wec, wn] = head_request
+                           ? co_await http::async_write_header(client, csr, asio::as_tuple(asio::use_awaitable))
+                           : co_await http::async_write(client, csr, asio::as_tuple(asio::use_awaitable));
       if (wec) co_return out;
     }
+    // The body, chunk by chunk; the header goes out with the first chunk, so
+    // an instance that fails before its first body bytes still gives 502.
     while (!rp.is_done()) {
       rp.get().body().data = chunk.data();
       rp.get().body().size = chunk.size();
       up.expires_after(pr.timeout);
       auto [rec, rn] = co_await http::async_read(up, ubuf, rp, asio::as_tuple(asio::use_awaitable));
       if (rec == http::error::need_buffer) rec = {};
-      if (rec) co_return out;  // cut: the client connection closes
-      cres.body().data = chunk.data();
-      cres.body().size = chunk.size() - rp.get().body().size;
-      cres.body().more = true;
-      client.expires_after(opt.idle_timeout);
-      auto [wec, wn] = co_await http::async_write(client, csr, asio::as_tuple(asio::use_awaitable));
-      if (wec && wec != http::error::need_buffer) co_return out;
-    }
-    if (!head_request) {
-      cres.body().data = nullptr;
-      cres.body().size = 0;
-      cres.body().more = false;
+      if (rec) {
+        if (!out.responded) {
+          out = fail(502, "the instance at " + pr.upstream + " closed the connection in the middle of its response (" +
+                              rec.message() + ")");
+          out.client_clean = request_complete;
+        }
+        co_return out;  // after the header was sent: cut, the client connection closes
+      }
+      size_t got = chunk.size() - rp.get().body().size;
+      cres.body().data = got > 0 ? chunk.data() : nullptr;
+      cres.body().size = got;
+      cres.body().more = !rp.is_done();
+      out.responded = true;
       client.expires_after(opt.idle_timeout);
       auto [wec, wn] = co_await http::async_write(client, csr, asio::as_tuple(asio::use_awaitable));
       if (wec && wec != http::error::need_buffer) co_return out;

@@ -210,16 +210,14 @@ Counted ReadCounted(int fd) {
     data.erase(0, pos);
     return false;
   };
-  if (consume(pending)) return c;
+  const size_t cl = c.head.find("Content-Length: ");
+  auto complete = [&] { return !chunked && cl != std::string::npos && c.body_bytes >= std::stoull(c.head.substr(cl + 16)); };
+  if (consume(pending) || complete()) return c;
   for (;;) {
     ssize_t n = ::recv(fd, tmp, sizeof tmp, 0);
     if (n <= 0) break;
     pending.append(tmp, static_cast<size_t>(n));
-    if (consume(pending)) break;
-    if (!chunked && c.head.find("Content-Length: ") != std::string::npos) {
-      uint64_t len = std::stoull(c.head.substr(c.head.find("Content-Length: ") + 16));
-      if (c.body_bytes >= len) break;
-    }
+    if (consume(pending) || complete()) break;
   }
   return c;
 }
@@ -528,6 +526,11 @@ TEST(ProcessTest, InstanceClosingMidResponseIs502AndSlowOneIs504) {
   HttpResponse cut = Get(**p, "flaky", "/close-mid");
   EXPECT_EQ(cut.status, 502) << cut.body;
   EXPECT_NE(cut.body.find("closed the connection before a complete response header"), std::string::npos) << cut.body;
+  // Closed after the header, before the body is complete: still nothing sent
+  // to the client, so still a 502 (the header is sent with the first chunk).
+  HttpResponse cut_body = Get(**p, "flaky", "/cut-body");
+  EXPECT_EQ(cut_body.status, 502) << cut_body.body;
+  EXPECT_NE(cut_body.body.find("in the middle of its response"), std::string::npos) << cut_body.body;
   HttpResponse slow = Get(**p, "flaky", "/slow?ms=3000");
   EXPECT_EQ(slow.status, 504) << slow.body;
   EXPECT_NE(slow.body.find("did not answer within 800 ms"), std::string::npos) << slow.body;

@@ -8,6 +8,7 @@ behaviour the tests pick by path (and a few environment variables).
   GET  /produce?n=N   streams N bytes back (chunked)
   GET  /crash         exits with code 1 at once
   GET  /close-mid     sends half a response header, then closes
+  GET  /cut-body      sends a header promising 100 bytes, 10 of them, then closes
   GET  /slow?ms=M     answers after M ms
   GET  /spam?n=N      writes N log lines of 100 bytes to stdout
   GET  /child-pid     pid of a background child it forked at start
@@ -93,6 +94,12 @@ class H(BaseHTTPRequestHandler):
             os._exit(1)
         if url.path == "/close-mid":
             self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Ty")
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+            return
+        if url.path == "/cut-body":
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
