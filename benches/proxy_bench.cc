@@ -107,6 +107,7 @@ int main(int argc, char** argv) {
   ofn::Platform::Options o;
   o.state_dir = dir;
   o.gateway_address = "127.0.0.1:0";
+  if (const char* io = std::getenv("OFN_BENCH_IO_THREADS")) o.io_threads = std::atoi(io);
   auto p = ofn::Platform::Open(o);
   if (!p.ok()) {
     std::fprintf(stderr, "%s\n", p.status().ToString().c_str());
