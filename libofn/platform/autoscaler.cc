@@ -6,6 +6,10 @@
 
 namespace ofn::platform::internal {
 
+namespace {
+constexpr std::chrono::seconds kStartRetryCap(10);
+}  // namespace
+
 struct Autoscaler::Rev {
   std::string ns, function, revision;
   std::shared_ptr<gateway::RevisionPool> pool;
@@ -23,6 +27,8 @@ struct Autoscaler::Rev {
   bool ever_ready = false;
   bool removed = false;
   std::string failure;
+  int failed_starts = 0;           // in a row
+  Clock::Duration retry_at{0};     // no start attempt before this after a failure
   uint64_t cold_starts = 0;
   double cold_sum = 0;
   std::array<uint64_t, kColdStartBuckets.size()> cold_buckets{};
@@ -182,7 +188,9 @@ void Autoscaler::Tick(const std::shared_ptr<Rev>& rev, bool poked) {
     }
     rev->last = d;
     rev->desired = want;
-    bool retry = rev->failure.empty() || !poked;
+    // After failed starts, retry with back-off (1 s doubling, 10 s cap), the
+    // way a crashing instance is restarted.
+    bool retry = rev->failure.empty() || (!poked && now >= rev->retry_at);
     if (retry && want > ready + rev->starting) to_start = want - ready - rev->starting;
     if (want < ready) to_remove = ready - want;
     rev->starting += to_start;
@@ -207,6 +215,7 @@ void Autoscaler::StartInstance(const std::shared_ptr<Rev>& rev) {
         notify = !rev->ever_ready || !rev->failure.empty();
         rev->ever_ready = true;
         rev->failure.clear();
+        rev->failed_starts = 0;
         ++rev->cold_starts;
         rev->cold_sum += secs;
         for (size_t i = 0; i < kColdStartBuckets.size(); ++i) {
@@ -215,6 +224,10 @@ void Autoscaler::StartInstance(const std::shared_ptr<Rev>& rev) {
       } else {
         notify = rev->failure != started.status().message();
         rev->failure = started.status().message();
+        ++rev->failed_starts;
+        std::chrono::seconds wait(1);
+        for (int i = 1; i < rev->failed_starts && wait < kStartRetryCap; ++i) wait *= 2;
+        rev->retry_at = clock_->Monotonic() + std::min<Clock::Duration>(wait, kStartRetryCap);
       }
     }
     if (keep) {

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -217,6 +218,20 @@ def test_examples_serve_log_scale_to_zero_and_back(ofn_bin, tmp_path):
         out = cli(ofn_bin, state, "logs", "hello-python", "--tail", "1").stdout
         assert out.count("\n") == 1 and "GET /?name=Ada" in out
         assert cli(ofn_bin, state, "logs", "nosuch", check=False).returncode == 1
+        # -f prints what the instance writes next.
+        follow = subprocess.Popen([ofn_bin, "logs", "hello-python", "--tail", "0", "-f", "--state-dir", str(state)],
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            time.sleep(0.5)  # let it reach the end of the file
+            assert s.get("http://hello-python.default.ofn.io/?name=Follow")[0] == 200
+            lines = []
+            reader = threading.Thread(target=lambda: lines.append(follow.stdout.readline()), daemon=True)
+            reader.start()
+            reader.join(timeout=10)
+            assert lines and "GET /?name=Follow" in lines[0], lines
+        finally:
+            follow.kill()
+            follow.wait()
 
         # Idle: the Python revision goes to zero instances, and its process goes.
         def at_zero():
