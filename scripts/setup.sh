@@ -16,6 +16,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # python bindings and test tools (python packages come from Debian, not PyPI)
   python3 python3-dev pybind11-dev python3-yaml python3-jsonschema python3-pytest
+  # process-backend examples and tests (a Node.js function)
+  nodejs procps
   curl
 )
 

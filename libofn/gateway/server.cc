@@ -352,8 +352,14 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       out.error = ErrorResponse(status, message);
       return out;
     };
+    // What the client's request says; read now, because the body parser
+    // below takes the message over from head_parser.
     const auto& original = head_parser.get();
     const bool head_request = original.method() == http::verb::head;
+    const unsigned client_version = original.version();
+    const bool client_keep_alive = original.keep_alive();
+    const bool expect_continue = original[http::field::expect] == "100-continue";
+    const std::string forwarded_host(original[http::field::host]);
 
     // Upstream connection: pooled when one is idle, else a new one.
     using Upstream = beast::basic_stream<tcp, Strand>;
@@ -422,7 +428,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     }
     if (!client_ip.empty()) xff += (xff.empty() ? "" : ", ") + client_ip;
     if (!xff.empty()) ureq.set("X-Forwarded-For", xff);
-    ureq.set("X-Forwarded-Host", std::string(original[http::field::host]));
+    ureq.set("X-Forwarded-Host", forwarded_host);
     ureq.set("X-Forwarded-Proto", "http");
     const bool has_body = !head_parser.is_done();
     if (has_body) {
@@ -455,8 +461,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     if (has_body) {
       http::request_parser<http::buffer_body> bp(std::move(head_parser));
       bp.body_limit(boost::none);
-      if (original[http::field::expect] == "100-continue") {
-        http::response<http::empty_body> cont{http::status::continue_, original.version()};
+      if (expect_continue) {
+        http::response<http::empty_body> cont{http::status::continue_, client_version};
         client.expires_after(opt.idle_timeout);
         co_await http::async_write(client, cont, asio::as_tuple(asio::use_awaitable));
       }
@@ -516,7 +522,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     }
     const auto& ures = rp.get();
     http::response<http::buffer_body> cres;
-    cres.version(original.version());
+    cres.version(client_version);
     cres.result(ures.result_int());
     std::vector<std::string> rlisted;
     for (const auto& f : ures) {
@@ -537,9 +543,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     } else if (response_body) {
       // Body until close: pass it on chunked (HTTP/1.1) so the client
       // connection can stay open.
-      if (original.version() >= 11) cres.chunked(true);
+      if (client_version >= 11) cres.chunked(true);
     }
-    const bool client_keep = original.keep_alive() && !stopping.load() && request_complete &&
+    const bool client_keep = client_keep_alive && !stopping.load() && request_complete &&
                              (cres.chunked() || cres.has_content_length() || !response_body);
     cres.keep_alive(client_keep);
     http::response_serializer<http::buffer_body> csr{cres};

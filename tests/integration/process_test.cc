@@ -515,6 +515,29 @@ TEST(ProcessTest, StreamsAGibibyteBothWaysWithBoundedMemory) {
   EXPECT_LT(growth_mb, 128) << "the gateway buffered the body";
 }
 
+TEST(ProcessTest, ClientConnectionsStayOpenAcrossProxiedPostsUntilConnectionClose) {
+  TempDir dir;
+  auto p = Platform::Open(Opts(dir.path()));
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE((*p)->Apply(Behave("posts")).ok());
+  ASSERT_TRUE(WaitRunning(**p, "posts").ok());
+  int fd = Connect(GatewayPort(**p));
+  ASSERT_GE(fd, 0);
+  for (int i = 0; i < 3; ++i) {
+    bool last = i == 2;
+    std::string req = "POST /count HTTP/1.1\r\nHost: posts.default.ofn.io\r\nContent-Length: 5\r\n" +
+                      std::string(last ? "Connection: close\r\n" : "") + "\r\nhello";
+    ASSERT_TRUE(SendAll(fd, req.data(), req.size()));
+    Counted r = ReadCounted(fd);
+    EXPECT_EQ(r.status, 200) << r.head;
+    EXPECT_NE(r.body_start.find("\"bytes\": 5"), std::string::npos) << r.body_start;
+    EXPECT_EQ(r.head.find("Connection: close") != std::string::npos, last) << r.head;
+  }
+  char c;
+  EXPECT_EQ(::recv(fd, &c, 1, 0), 0);  // closed after the Connection: close exchange
+  ::close(fd);
+}
+
 TEST(ProcessTest, InstanceClosingMidResponseIs502AndSlowOneIs504) {
   TempDir dir;
   Platform::Options o = Opts(dir.path());
@@ -627,6 +650,15 @@ TEST(ProcessTest, ColdStartAfterScaleToZeroIsInMetrics) {
   ASSERT_TRUE((*p)->Apply(Behave("sleepy")).ok());
   ASSERT_TRUE(WaitRunning(**p, "sleepy").ok());
   ASSERT_EQ(Get(**p, "sleepy", "/").status, 200);
+  // A proxied request ends (for the autoscaler's counts) when the gateway has
+  // finished the exchange, which can be just after the client read the last
+  // byte: wait for that before moving the clock.
+  const std::string idle = "ofn_revision_in_flight{namespace=\"default\",function=\"sleepy\",revision=\"sleepy-00001\"} 0\n";
+  auto until = std::chrono::steady_clock::now() + seconds(5);
+  while ((*p)->Metrics().find(idle) == std::string::npos && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  ASSERT_NE((*p)->Metrics().find(idle), std::string::npos);
   // Idle: one stable window (60 s) plus the 30 s grace takes it to zero.
   for (int i = 0; i < 50; ++i) {
     clock.Advance(seconds(2));
@@ -635,7 +667,7 @@ TEST(ProcessTest, ColdStartAfterScaleToZeroIsInMetrics) {
   auto revs = (*p)->Revisions("sleepy");
   ASSERT_TRUE(revs.ok());
   ASSERT_EQ(revs->size(), 1u);
-  EXPECT_EQ((*revs)[0].ready_instances, 0);
+  EXPECT_EQ((*revs)[0].ready_instances, 0) << (*p)->Metrics();
   HttpResponse r = Get(**p, "sleepy", "/env");
   EXPECT_EQ(r.status, 200) << r.body;
   std::string metrics = (*p)->Metrics();
