@@ -95,8 +95,14 @@ void BM_Direct(benchmark::State& state) {
 void BM_ThroughGateway(benchmark::State& state) {
   Run(state, g_gateway_port, "node-echo.default.ofn.io", static_cast<size_t>(state.range(0)));
 }
+// The gateway's own cost without a proxy hop: the same request answered by
+// an in-process function (body read into memory, answered from a thread).
+void BM_InProcessFunction(benchmark::State& state) {
+  Run(state, g_gateway_port, "bench-inproc.default.ofn.io", static_cast<size_t>(state.range(0)));
+}
 BENCHMARK(BM_Direct)->Arg(0)->Arg(64 << 10)->Arg(1 << 20)->UseRealTime();
 BENCHMARK(BM_ThroughGateway)->Arg(0)->Arg(64 << 10)->Arg(1 << 20)->UseRealTime();
+BENCHMARK(BM_InProcessFunction)->Arg(0)->Arg(64 << 10)->Arg(1 << 20)->UseRealTime();
 
 }  // namespace
 
@@ -121,6 +127,19 @@ int main(int argc, char** argv) {
                            std::chrono::seconds(30))
            .ok()) {
     std::fprintf(stderr, "run from the repository root: examples/node-echo did not start (node installed?)\n");
+    return 1;
+  }
+  g_platform->functions().Http("bench-echo", [](const ofn::HttpRequest& r) {
+    return ofn::HttpResponse::Json(200, "{\"bytes\":" + std::to_string(r.body.size()) + "}\n");
+  });
+  const char* inproc =
+      "apiVersion: core.openfunction.io/v1beta2\nkind: Function\nmetadata:\n  name: bench-inproc\nspec:\n"
+      "  version: v1.0.0\n  image: ofn.local/bench:latest\n  serving:\n    params:\n      FUNC_NAME: bench-echo\n"
+      "    template:\n      containers:\n        - name: function\n    triggers:\n      http:\n        port: 8080\n";
+  if (!g_platform->Apply(inproc).ok() ||
+      !g_platform->WaitFor("bench-inproc", [](const ofn::FunctionInfo& fi) { return fi.serving_state == "Running"; },
+                           std::chrono::seconds(30))
+           .ok()) {
     return 1;
   }
   g_gateway_port = PortOf(g_platform->gateway_address());
