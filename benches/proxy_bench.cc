@@ -22,6 +22,7 @@
 #include <string>
 
 #include "libofn/platform/platform.h"
+#include "libofn/testing/loopback.h"
 
 namespace {
 
@@ -29,22 +30,8 @@ std::unique_ptr<ofn::Platform> g_platform;
 int g_gateway_port = 0;
 int g_instance_port = 0;
 
-int PortOf(const std::string& address) { return std::atoi(address.c_str() + address.rfind(':') + 1); }
-
-int Connect(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return fd;
-}
+using ofn::testing::ConnectLoopback;
+using ofn::testing::PortOf;
 
 // One request on a keep-alive connection; the response must carry
 // Content-Length. Returns the status, 0 on a broken connection.
@@ -70,7 +57,7 @@ int RoundTrip(int fd, const std::string& request, std::string* buf) {
 }
 
 void Run(benchmark::State& state, int port, const std::string& host, size_t body_bytes) {
-  int fd = Connect(port);
+  int fd = ConnectLoopback(port);
   if (fd < 0) {
     state.SkipWithError("cannot connect");
     return;

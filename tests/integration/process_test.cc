@@ -21,6 +21,7 @@
 
 #include "libofn/gateway/client.h"
 #include "libofn/platform/platform.h"
+#include "libofn/testing/loopback.h"
 #include "tests/unit/test_util.h"
 
 namespace ofn {
@@ -125,33 +126,9 @@ void ResetPeakRss() {
   f << "5";
 }
 
-int GatewayPort(Platform& p) {
-  std::string a = p.gateway_address();
-  return std::stoi(a.substr(a.rfind(':') + 1));
-}
-
-int Connect(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-bool SendAll(int fd, const char* data, size_t n) {
-  while (n > 0) {
-    ssize_t w = ::send(fd, data, n, MSG_NOSIGNAL);
-    if (w <= 0) return false;
-    data += w;
-    n -= static_cast<size_t>(w);
-  }
-  return true;
-}
+int GatewayPort(Platform& p) { return ofn::testing::PortOf(p.gateway_address()); }
+using ofn::testing::SendAll;
+int Connect(int port) { return ofn::testing::ConnectLoopback(port); }
 
 // Reads a whole response, counting body bytes instead of keeping them.
 struct Counted {

@@ -1,0 +1,51 @@
+// Raw loopback sockets for tests and benchmarks that need to control the
+// bytes on the wire (streamed uploads, keep-alive sequences) rather than go
+// through gateway::HttpCall. Header-only.
+#ifndef LIBOFN_TESTING_LOOPBACK_H_
+#define LIBOFN_TESTING_LOOPBACK_H_
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+namespace ofn::testing {
+
+// The port of "host:port".
+inline int PortOf(const std::string& address) { return std::atoi(address.c_str() + address.rfind(':') + 1); }
+
+// A blocking TCP connection to 127.0.0.1:port with TCP_NODELAY; -1 on error.
+inline int ConnectLoopback(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+// Writes all of data; false when the peer is gone.
+inline bool SendAll(int fd, const char* data, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::send(fd, data, n, MSG_NOSIGNAL);
+    if (w <= 0) return false;
+    data += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+}  // namespace ofn::testing
+
+#endif  // LIBOFN_TESTING_LOOPBACK_H_
