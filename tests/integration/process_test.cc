@@ -416,11 +416,12 @@ TEST(ProcessTest, SigkillOfOfnServeTakesItsFunctionProcessesAlong) {
                 MarkerEnv(marker) + "            - name: FORK_CHILD\n              value: \"1\"\n");
   }
   std::string ofn = std::string(std::getenv("OFN_BUILD_ROOT") ? std::getenv("OFN_BUILD_ROOT") : "build") + "/libofn/ofn";
+  std::string out = dir.path() + "/serve.out";
   pid_t pid = ::fork();
   if (pid == 0) {
-    int null = ::open("/dev/null", O_WRONLY);
-    ::dup2(null, 1);
-    ::dup2(null, 2);
+    int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
     ::execl(ofn.c_str(), ofn.c_str(), "serve", "-f", manifest.c_str(), "--state-dir", (dir.path() + "/st").c_str(),
             "--listen", "127.0.0.1:0", "--admin", "none", static_cast<char*>(nullptr));
     ::_exit(127);
@@ -429,7 +430,7 @@ TEST(ProcessTest, SigkillOfOfnServeTakesItsFunctionProcessesAlong) {
   while (ProcessesWithMarker(marker).size() < 2 && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(milliseconds(50));
   }
-  EXPECT_EQ(ProcessesWithMarker(marker).size(), 2u);  // behave.py and its child
+  EXPECT_EQ(ProcessesWithMarker(marker).size(), 2u) << testing::ReadFile(out);  // behave.py and its child
   ::kill(pid, SIGKILL);
   int status = 0;
   ::waitpid(pid, &status, 0);
