@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -139,6 +140,7 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks();
   g_platform->Close();
   g_platform.reset();
-  std::string rm = "rm -rf " + dir;
-  return std::system(rm.c_str()) == 0 ? 0 : 1;
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  return 0;
 }

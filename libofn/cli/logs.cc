@@ -72,11 +72,7 @@ int Run(const LogsFlags& flags) {
     return 1;
   }
   if (flags.tail >= 0) {
-    std::string tail = process::TailOfFile(path, static_cast<size_t>(flags.tail), 64 * 1024 * 1024);
-    size_t lines = static_cast<size_t>(std::count(tail.begin(), tail.end(), '\n'));
-    if (lines < static_cast<size_t>(flags.tail)) {
-      tail = process::TailOfFile(path + ".1", static_cast<size_t>(flags.tail) - lines, 64 * 1024 * 1024) + tail;
-    }
+    std::string tail = process::TailOfLog(path, static_cast<size_t>(flags.tail), 64 * 1024 * 1024);
     std::cout << tail;
   } else {
     std::vector<std::string> files;

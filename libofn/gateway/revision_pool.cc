@@ -87,9 +87,12 @@ void RevisionPool::Submit(HttpRequest request, Responder respond) {
 void RevisionPool::Dispatch(std::shared_ptr<Slot> slot, HttpRequest request, Responder respond) {
   // Handing a streamed request to a proxied instance does not block: do it
   // here instead of hopping to the executor and back to the I/O thread.
-  if (request.pending_body && !slot->instance->Upstream().empty()) {
-    Run(std::move(slot), std::move(request), std::move(respond));
-    return;
+  if (request.pending_body) {
+    std::string upstream = slot->instance->Upstream();
+    if (!upstream.empty()) {
+      Proxy(std::move(slot), std::move(upstream), std::move(request));
+      return;
+    }
   }
   executor_([self = shared_from_this(), slot = std::move(slot), request = std::move(request),
              respond = std::move(respond)]() mutable { self->Run(slot, std::move(request), std::move(respond)); });
@@ -97,16 +100,6 @@ void RevisionPool::Dispatch(std::shared_ptr<Slot> slot, HttpRequest request, Res
 
 void RevisionPool::Run(std::shared_ptr<Slot> slot, HttpRequest request, Responder respond) {
   if (std::shared_ptr<PendingBody> body = std::move(request.pending_body)) {
-    std::string upstream = slot->instance->Upstream();
-    if (!upstream.empty()) {
-      // The gateway streams the body to the instance and the answer back.
-      body->Proxy(std::move(request), std::move(upstream), options_.response_timeout,
-                  [self = shared_from_this(), slot](int) {
-                    self->stats_.End(self->clock_->Monotonic());
-                    self->Finish(slot);
-                  });
-      return;
-    }
     // An in-process instance needs the body in memory first.
     body->Read([self = shared_from_this(), slot, request = std::move(request),
                 respond = std::move(respond)](Result<std::string> read) mutable {
@@ -125,6 +118,17 @@ void RevisionPool::Run(std::shared_ptr<Slot> slot, HttpRequest request, Responde
     return;
   }
   Call(slot, request, respond);
+}
+
+void RevisionPool::Proxy(std::shared_ptr<Slot> slot, std::string upstream, HttpRequest request) {
+  // The gateway streams the body to the instance and the answer back; the
+  // responder is not used.
+  std::shared_ptr<PendingBody> body = std::move(request.pending_body);
+  body->Proxy(std::move(request), std::move(upstream), options_.response_timeout,
+              [self = shared_from_this(), slot = std::move(slot)](int) {
+                self->stats_.End(self->clock_->Monotonic());
+                self->Finish(slot);
+              });
 }
 
 void RevisionPool::Call(const std::shared_ptr<Slot>& slot, const HttpRequest& request, const Responder& respond) {

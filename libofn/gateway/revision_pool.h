@@ -106,6 +106,7 @@ class RevisionPool : public std::enable_shared_from_this<RevisionPool> {
   std::shared_ptr<Slot> PickLocked();
   void Dispatch(std::shared_ptr<Slot> slot, HttpRequest request, Responder respond);
   void Run(std::shared_ptr<Slot> slot, HttpRequest request, Responder respond);
+  void Proxy(std::shared_ptr<Slot> slot, std::string upstream, HttpRequest request);
   void Call(const std::shared_ptr<Slot>& slot, const HttpRequest& request, const Responder& respond);
   void Finish(const std::shared_ptr<Slot>& slot);
   void DrainQueueLocked(std::vector<Assignment>* out);

@@ -55,11 +55,14 @@ void RotatingLog::Write(std::string_view lines) {
 
 std::string RotatingLog::Tail(size_t max_lines, size_t max_bytes) const {
   std::lock_guard<std::mutex> lock(mu_);
-  std::string tail = TailOfFile(path_, max_lines, max_bytes);
+  return TailOfLog(path_, max_lines, max_bytes);
+}
+
+std::string TailOfLog(const std::string& path, size_t max_lines, size_t max_bytes) {
+  std::string tail = TailOfFile(path, max_lines, max_bytes);
   size_t lines = static_cast<size_t>(std::count(tail.begin(), tail.end(), '\n'));
-  if (lines < max_lines && tail.size() < max_bytes && keep_ > 0) {
-    std::string before = TailOfFile(path_ + ".1", max_lines - lines, max_bytes - tail.size());
-    tail = before + tail;
+  if (lines < max_lines && tail.size() < max_bytes) {
+    tail = TailOfFile(path + ".1", max_lines - lines, max_bytes - tail.size()) + tail;
   }
   return tail;
 }

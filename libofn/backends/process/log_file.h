@@ -45,6 +45,8 @@ class RotatingLog {
 
 // The last `max_lines` lines of a file (reads at most max_bytes from its end).
 std::string TailOfFile(const std::string& path, size_t max_lines, size_t max_bytes);
+// The same over a rotating log: `path`, and `path`.1 when `path` is short.
+std::string TailOfLog(const std::string& path, size_t max_lines, size_t max_bytes);
 
 }  // namespace ofn::process
 

@@ -29,6 +29,7 @@
 #include "libofn/common/internal/json_access.h"
 #include "libofn/common/log.h"
 #include "libofn/gateway/client.h"
+#include "libofn/gateway/server.h"
 #include "libofn/spec/internal/kinds.h"
 
 namespace ofn::process {
@@ -42,42 +43,13 @@ using Millis = std::chrono::milliseconds;
 using SteadyTime = std::chrono::steady_clock::time_point;
 
 int64_t ParseMemoryQuantity(std::string_view text) {
-  if (text.empty()) return -1;
-  size_t i = 0;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
-  if (i == 0) return -1;
-  double number = 0;
-  try {
-    number = std::stod(std::string(text.substr(0, i)));
-  } catch (...) {
-    return -1;
-  }
-  std::string_view suffix = text.substr(i);
-  static const std::pair<std::string_view, double> kSuffixes[] = {
-      {"", 1},         {"k", 1e3},          {"M", 1e6},          {"G", 1e9},          {"T", 1e12},
-      {"Ki", 1024.0},  {"Mi", 1048576.0},   {"Gi", 1073741824.0}, {"Ti", 1099511627776.0}, {"m", 1e-3}};
-  for (const auto& [s, mult] : kSuffixes) {
-    if (suffix == s) return static_cast<int64_t>(std::ceil(number * mult));
-  }
-  return -1;
+  double bytes = 0;
+  return spec::internal::ParseQuantity(text, &bytes) ? static_cast<int64_t>(std::ceil(bytes)) : -1;
 }
 
 int64_t ParseCpuMillis(std::string_view text) {
-  if (text.empty()) return -1;
-  if (text.back() == 'm') {
-    std::string_view digits = text.substr(0, text.size() - 1);
-    if (digits.empty() || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      return -1;
-    }
-    return std::stoll(std::string(digits));
-  }
-  int64_t bytes = ParseMemoryQuantity(text);  // plain or decimal number of cores
-  if (bytes < 0) return -1;
-  try {
-    return static_cast<int64_t>(std::ceil(std::stod(std::string(text)) * 1000));
-  } catch (...) {
-    return -1;
-  }
+  double cores = 0;
+  return spec::internal::ParseQuantity(text, &cores) ? static_cast<int64_t>(std::ceil(cores * 1000)) : -1;
 }
 
 namespace {
@@ -201,7 +173,7 @@ struct Config {
   std::vector<std::string> args;
   std::string working_dir;
   std::vector<std::pair<std::string, std::string>> env;  // spec env, in order
-  std::string func_context_base;                          // FUNC_CONTEXT without port
+  json::object func_context;                              // FUNC_CONTEXT without the port
   Probe readiness, liveness;
   Millis start_timeout{0};
   Millis grace{0};
@@ -270,7 +242,7 @@ Result<Config> ParseConfig(const backend::InstanceSpec& s, const ProcessDriverOp
   cfg.args.assign(argv.begin() + 1, argv.end());
   cfg.working_dir = Str(c, "workingDir");
   for (const auto& [k, v] : s.env) cfg.env.emplace_back(k, v);
-  cfg.func_context_base = json::serialize(FuncContext(s, spec));
+  cfg.func_context = FuncContext(s, spec);
   cfg.readiness = ParseProbe(Obj(At(c, "readinessProbe")));
   cfg.liveness = ParseProbe(Obj(At(c, "livenessProbe")));
   cfg.start_timeout = opt.start_timeout;
@@ -308,6 +280,29 @@ Result<Config> ParseConfig(const backend::InstanceSpec& s, const ProcessDriverOp
     }
   }
   return cfg;
+}
+
+// An instance's whole environment: the host's, then serving.params and the
+// container's env, then FUNC_CONTEXT and PORT for its port.
+std::vector<std::string> InstanceEnvironment(const std::vector<std::string>& host, const Config& cfg, int port) {
+  std::map<std::string, std::string> env;
+  for (const std::string& e : host) {
+    size_t eq = e.find('=');
+    if (eq != std::string::npos) env[e.substr(0, eq)] = e.substr(eq + 1);
+  }
+  for (const auto& [k, v] : cfg.env) env[k] = v;
+  json::object ctx = cfg.func_context;
+  ctx["port"] = std::to_string(port);
+  json::object& triggers = ctx["triggers"].as_object();
+  json::object http = triggers.contains("http") && triggers["http"].is_object() ? triggers["http"].as_object() : json::object();
+  http["port"] = port;
+  triggers["http"] = std::move(http);
+  env["FUNC_CONTEXT"] = json::serialize(ctx);
+  env["PORT"] = std::to_string(port);
+  env["CONTEXT_MODE"] = "self-host";
+  std::vector<std::string> out;
+  for (const auto& [k, v] : env) out.push_back(k + "=" + v);
+  return out;
 }
 
 bool WriteFile(const std::string& path, const std::string& text, std::string* error) {
@@ -370,7 +365,7 @@ struct Proc {
   uint64_t id = 0;
   std::shared_ptr<RotatingLog> log;
   ProcessDriverOptions opt;
-  std::vector<std::string> base_env;
+  std::vector<std::string> env;  // "NAME=value", fixed for the instance's life
   std::vector<std::string> cgroup_dirs;
   std::vector<std::string> cgroup_procs;
   uint64_t rlimit_as = 0;
@@ -454,23 +449,7 @@ struct Proc {
     s.output_fd = fds[1];
     s.address_space_limit = rlimit_as;
     s.cgroup_procs = cgroup_procs;
-    // The host's environment, then params and container env, then ours.
-    std::map<std::string, std::string> env;
-    for (const std::string& e : base_env) {
-      size_t eq = e.find('=');
-      if (eq != std::string::npos) env[e.substr(0, eq)] = e.substr(eq + 1);
-    }
-    for (const auto& [k, v] : cfg.env) env[k] = v;
-    json::value ctx = json::parse(cfg.func_context_base);
-    ctx.as_object()["port"] = std::to_string(port);
-    json::object& triggers = ctx.as_object()["triggers"].as_object();
-    json::object http = triggers.contains("http") && triggers["http"].is_object() ? triggers["http"].as_object() : json::object();
-    http["port"] = port;
-    triggers["http"] = std::move(http);
-    env["FUNC_CONTEXT"] = json::serialize(ctx);
-    env["PORT"] = std::to_string(port);
-    env["CONTEXT_MODE"] = "self-host";
-    for (const auto& [k, v] : env) s.env.push_back(k + "=" + v);
+    s.env = env;
     Result<pid_t> spawned = Spawn(s);
     ::close(fds[1]);
     if (!spawned.ok()) {
@@ -696,11 +675,7 @@ class ProcessInstance : public backend::Instance {
 
   HttpResponse Handle(const HttpRequest& request) override {
     auto r = gateway::HttpCall(proc_->Address(), request, std::chrono::minutes(5));
-    if (!r.ok()) {
-      HttpResponse out = HttpResponse::Json(502, "{\"error\":{\"code\":502,\"message\":\"instance " + proc_->Address() +
-                                                     " did not answer\"}}\n");
-      return out;
-    }
+    if (!r.ok()) return gateway::ErrorResponse(502, "instance " + proc_->Address() + " did not answer: " + r.status().message());
     return std::move(*r);
   }
   std::string Upstream() const override { return proc_->Address(); }
@@ -873,7 +848,6 @@ Result<std::shared_ptr<backend::Instance>> ProcessDriver::Start(const backend::I
   OFN_ASSIGN_OR_RETURN(Config cfg, ParseConfig(spec, impl_->opt));
   auto proc = std::make_shared<Proc>();
   proc->opt = impl_->opt;
-  proc->base_env = impl_->base_env;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->ReapLocked();
@@ -888,6 +862,7 @@ Result<std::shared_ptr<backend::Instance>> ProcessDriver::Start(const backend::I
     }
     proc->log = log;
   }
+  proc->env = InstanceEnvironment(impl_->base_env, cfg, proc->port);
   proc->cfg = std::move(cfg);
   impl_->ApplyLimits(*proc);
   Proc* raw = proc.get();

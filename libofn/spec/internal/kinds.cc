@@ -1,7 +1,9 @@
 #include "libofn/spec/internal/kinds.h"
 
 #include <boost/json.hpp>
+#include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 #include <regex>
 
@@ -73,6 +75,35 @@ bool IsDns1123Label(std::string_view s) {
 bool IsDns1123Subdomain(std::string_view s) {
   static const std::regex re("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$");
   return !s.empty() && s.size() <= 253 && std::regex_match(s.begin(), s.end(), re);
+}
+
+bool ParseQuantity(std::string_view text, double* value) {
+  if (!text.empty() && text[0] == '+') text.remove_prefix(1);
+  size_t i = 0;
+  while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
+  std::string_view digits = text.substr(0, i), suffix = text.substr(i);
+  if (digits.empty() || digits == "." || std::count(digits.begin(), digits.end(), '.') > 1) return false;
+  double number = std::strtod(std::string(digits).c_str(), nullptr);
+  static const std::pair<std::string_view, double> kSuffixes[] = {
+      {"", 1},     {"n", 1e-9},        {"u", 1e-6},        {"m", 1e-3},           {"k", 1e3},
+      {"M", 1e6},  {"G", 1e9},         {"T", 1e12},        {"P", 1e15},           {"E", 1e18},
+      {"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0},
+      {"Pi", 1125899906842624.0}, {"Ei", 1152921504606846976.0}};
+  for (const auto& [s, mult] : kSuffixes) {
+    if (suffix == s) {
+      *value = number * mult;
+      return true;
+    }
+  }
+  // Decimal exponent: "1e3", "12E-1".
+  if (suffix.size() >= 2 && (suffix[0] == 'e' || suffix[0] == 'E')) {
+    std::string_view exp = suffix.substr(1);
+    if (exp[0] == '+' || exp[0] == '-') exp.remove_prefix(1);
+    if (exp.empty() || !std::all_of(exp.begin(), exp.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
+    *value = number * std::pow(10.0, std::atof(std::string(suffix.substr(1)).c_str()));
+    return true;
+  }
+  return false;
 }
 
 bool ParseGoDuration(std::string_view text, double* seconds) {
