@@ -387,9 +387,32 @@ void ValidateBuild(const json::object& spec, const json::object& build, Reporter
   }
 }
 
+// resources.limits/requests of every container must be quantities, as the
+// Kubernetes API server requires (the CRD schema only says int-or-string).
+void CheckResources(const json::object& serving, const std::string& base, Reporter* rep) {
+  const json::value* containers = ValueAt(serving, {"template", "containers"});
+  if (!containers || !containers->is_array()) return;
+  for (size_t i = 0; i < containers->as_array().size(); ++i) {
+    const json::value& c = containers->as_array()[i];
+    for (const char* group : {"limits", "requests"}) {
+      const json::object* res = c.is_object() ? ObjectAt(c.as_object(), {"resources", group}) : nullptr;
+      if (!res) continue;
+      for (const auto& [name, v] : *res) {
+        std::string text = v.is_string() ? std::string(v.as_string()) : json::serialize(v);
+        double value = 0;
+        if (!ParseQuantity(text, &value)) {
+          rep->Error(base + ".template.containers[" + std::to_string(i) + "].resources." + group + "." + std::string(name),
+                     "\"" + text + "\" is not a quantity (e.g. 128Mi, 500m, 2)");
+        }
+      }
+    }
+  }
+}
+
 void ValidateServing(const json::object& serving, Reporter* rep) {
   const std::string base = "spec.serving";
   CheckDuration(&serving, "timeout", base, rep);
+  CheckResources(serving, base, rep);
   if (const json::object* so = ObjectAt(serving, {"scaleOptions"})) {
     const std::string sp = base + ".scaleOptions";
     int64_t min = IntOr(so, "minReplicas", 0), max = IntOr(so, "maxReplicas", 10);

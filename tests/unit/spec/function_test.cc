@@ -118,6 +118,40 @@ TEST(FunctionValidationTest, ServingRules) {
   EXPECT_EQ(p.lines, want);
 }
 
+TEST(FunctionValidationTest, ResourceQuantities) {
+  Parsed p = Parse(std::string(kHead) +
+                   "spec:\n  image: img\n  serving:\n    template:\n      containers:\n        - name: function\n"
+                   "          resources:\n            limits: {memory: 128Mi, cpu: 500m}\n"
+                   "            requests: {memory: lots, cpu: 1.5x}\n");
+  std::vector<std::string> want = {
+      "f.yaml:13:32: spec.serving.template.containers[0].resources.requests.memory: \"lots\" is not a quantity "
+      "(e.g. 128Mi, 500m, 2)",
+      "f.yaml:13:43: spec.serving.template.containers[0].resources.requests.cpu: \"1.5x\" is not a quantity "
+      "(e.g. 128Mi, 500m, 2)",
+  };
+  EXPECT_EQ(p.lines, want);
+}
+
+TEST(QuantityTest, KubernetesSyntax) {
+  double v = 0;
+  EXPECT_TRUE(internal::ParseQuantity("128Mi", &v));
+  EXPECT_DOUBLE_EQ(v, 128.0 * 1024 * 1024);
+  EXPECT_TRUE(internal::ParseQuantity("500m", &v));
+  EXPECT_DOUBLE_EQ(v, 0.5);
+  EXPECT_TRUE(internal::ParseQuantity("1.5G", &v));
+  EXPECT_DOUBLE_EQ(v, 1.5e9);
+  EXPECT_TRUE(internal::ParseQuantity("12e3", &v));
+  EXPECT_DOUBLE_EQ(v, 12000);
+  EXPECT_TRUE(internal::ParseQuantity("2", &v));
+  EXPECT_DOUBLE_EQ(v, 2);
+  EXPECT_FALSE(internal::ParseQuantity("", &v));
+  EXPECT_FALSE(internal::ParseQuantity("Mi", &v));
+  EXPECT_FALSE(internal::ParseQuantity("-1", &v));
+  EXPECT_FALSE(internal::ParseQuantity("1.2.3", &v));
+  EXPECT_FALSE(internal::ParseQuantity("5 Mi", &v));
+  EXPECT_FALSE(internal::ParseQuantity("1e", &v));
+}
+
 TEST(FunctionValidationTest, NeitherBuildNorServing) {
   Parsed p = Parse(std::string(kHead) + "spec:\n  image: img\n");
   ASSERT_EQ(p.lines.size(), 1u);
