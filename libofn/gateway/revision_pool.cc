@@ -53,15 +53,19 @@ void RevisionPool::Submit(HttpRequest request, Responder respond) {
   stats_.Start(clock_->Monotonic());
   std::shared_ptr<Slot> slot;
   std::function<void()> poke;
+  std::shared_ptr<PendingBody> watch;  // the client of a queued request
+  uint64_t waiter_id = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) {
       // Fall through to the 503 below.
-    } else if (queue_.empty()) {
+    } else if (LiveQueuedLocked() == 0) {
       slot = PickLocked();
     }
-    if (!slot && !closed_ && queue_.size() < options_.queue_limit) {
-      queue_.push_back(Waiter{std::move(request), std::move(respond), clock_->Monotonic()});
+    if (!slot && !closed_ && LiveQueuedLocked() < options_.queue_limit) {
+      waiter_id = next_waiter_id_++;
+      watch = request.pending_body;
+      queue_.push_back(Waiter{std::move(request), std::move(respond), clock_->Monotonic(), waiter_id});
       ++counters_.queued;
       poke = poke_;
       respond = nullptr;
@@ -81,10 +85,50 @@ void RevisionPool::Submit(HttpRequest request, Responder respond) {
     respond(std::move(r));
     return;
   }
+  if (watch) {
+    // A client that leaves while its request waits takes it out of the queue.
+    watch->OnAbandon([weak = weak_from_this(), waiter_id] {
+      if (auto self = weak.lock()) self->Cancel(waiter_id);
+    });
+  }
   if (poke) poke();
 }
 
+void RevisionPool::Cancel(uint64_t waiter_id) {
+  Waiter dropped;  // released outside the lock
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = std::lower_bound(queue_.begin(), queue_.end(), waiter_id,
+                               [](const Waiter& w, uint64_t id) { return w.id < id; });
+    if (it == queue_.end() || it->id != waiter_id || it->cancelled) return;
+    it->cancelled = true;
+    ++cancelled_in_queue_;
+    ++counters_.cancelled;
+    dropped.request = std::move(it->request);
+    dropped.respond = std::move(it->respond);
+    CompactQueueLocked();
+  }
+  stats_.End(clock_->Monotonic());
+}
+
+void RevisionPool::CompactQueueLocked() {
+  // Amortised: the queue holds at most about twice its live entries.
+  if (cancelled_in_queue_ < 64 || cancelled_in_queue_ * 2 < queue_.size()) return;
+  std::erase_if(queue_, [](const Waiter& w) { return w.cancelled; });
+  cancelled_in_queue_ = 0;
+}
+
 void RevisionPool::Dispatch(std::shared_ptr<Slot> slot, HttpRequest request, Responder respond) {
+  if (request.pending_body && request.pending_body->Abandoned()) {
+    // Its client is gone: the instance never sees it.
+    stats_.End(clock_->Monotonic());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++counters_.cancelled;
+    }
+    Finish(slot, /*served=*/false);
+    return;
+  }
   // Handing a streamed request to a proxied instance does not block: do it
   // here instead of hopping to the executor and back to the I/O thread.
   if (request.pending_body) {
@@ -162,13 +206,13 @@ int RevisionPool::serving() const {
   return n;
 }
 
-void RevisionPool::Finish(const std::shared_ptr<Slot>& slot) {
+void RevisionPool::Finish(const std::shared_ptr<Slot>& slot, bool served) {
   std::vector<Assignment> work;
   {
     std::lock_guard<std::mutex> lock(mu_);
     --slot->outstanding;
     --in_flight_;
-    ++counters_.served;
+    if (served) ++counters_.served;
     DrainQueueLocked(&work);
   }
   Launch(std::move(work));
@@ -176,6 +220,11 @@ void RevisionPool::Finish(const std::shared_ptr<Slot>& slot) {
 
 void RevisionPool::DrainQueueLocked(std::vector<Assignment>* out) {
   while (!queue_.empty()) {
+    if (queue_.front().cancelled) {
+      queue_.pop_front();
+      --cancelled_in_queue_;
+      continue;
+    }
     std::shared_ptr<Slot> slot = PickLocked();
     if (!slot) break;
     out->push_back(Assignment{std::move(slot), std::move(queue_.front())});
@@ -183,9 +232,32 @@ void RevisionPool::DrainQueueLocked(std::vector<Assignment>* out) {
   }
 }
 
+namespace {
+// Hand-outs of the Launch running on this thread; nested Launch calls (a
+// request that finishes synchronously frees a slot for the next) append here
+// instead of recursing.
+thread_local std::deque<std::function<void()>>* t_handouts = nullptr;
+}  // namespace
+
 void RevisionPool::Launch(std::vector<Assignment> work) {
+  if (work.empty()) return;
+  std::deque<std::function<void()>> local;
+  const bool outer = t_handouts == nullptr;
+  std::deque<std::function<void()>>& handouts = outer ? local : *t_handouts;
   for (Assignment& a : work) {
-    Dispatch(std::move(a.slot), std::move(a.waiter.request), std::move(a.waiter.respond));
+    handouts.push_back([self = shared_from_this(), a = std::move(a)]() mutable {
+      self->Dispatch(std::move(a.slot), std::move(a.waiter.request), std::move(a.waiter.respond));
+    });
+  }
+  if (!outer) return;
+  t_handouts = &local;
+  struct Reset {
+    ~Reset() { t_handouts = nullptr; }
+  } reset;
+  while (!local.empty()) {
+    std::function<void()> next = std::move(local.front());
+    local.pop_front();
+    next();
   }
 }
 
@@ -224,7 +296,10 @@ int RevisionPool::ExpireQueued() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto it = queue_.begin(); it != queue_.end();) {
-      if (now - it->since >= options_.queue_timeout) {
+      if (it->cancelled) {
+        it = queue_.erase(it);
+        --cancelled_in_queue_;
+      } else if (now - it->since >= options_.queue_timeout) {
         expired.push_back(std::move(*it));
         it = queue_.erase(it);
       } else {
@@ -249,10 +324,12 @@ void RevisionPool::Close() {
     std::lock_guard<std::mutex> lock(mu_);
     closed_ = true;
     waiters.swap(queue_);
+    cancelled_in_queue_ = 0;
     slots.swap(slots_);
     poke_ = nullptr;
   }
   for (Waiter& w : waiters) {
+    if (w.cancelled) continue;
     stats_.End(clock_->Monotonic());
     HttpResponse r = ErrorResponse(503, "revision " + revision_ + " was removed");
     r.headers.Set("Retry-After", "1");
@@ -267,7 +344,7 @@ int RevisionPool::ready() const {
 
 size_t RevisionPool::queued() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return queue_.size();
+  return LiveQueuedLocked();
 }
 
 int64_t RevisionPool::in_flight() const {

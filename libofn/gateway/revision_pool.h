@@ -11,6 +11,12 @@
 // gets 504. Removing an instance takes it out of rotation; what it is
 // serving finishes, so scaling N → 0 drops nothing.
 //
+// A request whose client goes away (PendingBody::OnAbandon) leaves the queue
+// at once and is never handed to an instance. Requests that finish while
+// others are being handed out never recurse: hand-outs on one thread run
+// one after another from a single loop, so stack depth stays constant
+// whatever the queue length.
+//
 // Function code runs on the executor, never on the caller. Thread-safe.
 #ifndef LIBOFN_GATEWAY_REVISION_POOL_H_
 #define LIBOFN_GATEWAY_REVISION_POOL_H_
@@ -84,6 +90,7 @@ class RevisionPool : public std::enable_shared_from_this<RevisionPool> {
     uint64_t overflowed = 0;  // 503: queue full
     uint64_t timed_out = 0;   // 504: waited too long
     uint64_t queued = 0;      // had to wait at all
+    uint64_t cancelled = 0;   // the client went away before an instance took it
   };
   Counters counters() const;
 
@@ -97,6 +104,8 @@ class RevisionPool : public std::enable_shared_from_this<RevisionPool> {
     HttpRequest request;
     Responder respond;
     Clock::Duration since;
+    uint64_t id = 0;
+    bool cancelled = false;  // client gone; skipped and compacted away
   };
   struct Assignment {
     std::shared_ptr<Slot> slot;
@@ -108,8 +117,11 @@ class RevisionPool : public std::enable_shared_from_this<RevisionPool> {
   void Run(std::shared_ptr<Slot> slot, HttpRequest request, Responder respond);
   void Proxy(std::shared_ptr<Slot> slot, std::string upstream, HttpRequest request);
   void Call(const std::shared_ptr<Slot>& slot, const HttpRequest& request, const Responder& respond);
-  void Finish(const std::shared_ptr<Slot>& slot);
+  void Finish(const std::shared_ptr<Slot>& slot, bool served = true);
+  void Cancel(uint64_t waiter_id);
   void DrainQueueLocked(std::vector<Assignment>* out);
+  void CompactQueueLocked();
+  size_t LiveQueuedLocked() const { return queue_.size() - cancelled_in_queue_; }
   void Launch(std::vector<Assignment> work);
 
   const std::string ns_, function_, revision_;
@@ -121,7 +133,9 @@ class RevisionPool : public std::enable_shared_from_this<RevisionPool> {
   mutable std::mutex mu_;
   std::function<void()> poke_;
   std::vector<std::shared_ptr<Slot>> slots_;  // in rotation
-  std::deque<Waiter> queue_;
+  std::deque<Waiter> queue_;  // ids ascending
+  size_t cancelled_in_queue_ = 0;
+  uint64_t next_waiter_id_ = 1;
   size_t rotate_ = 0;
   int64_t in_flight_ = 0;
   bool closed_ = false;

@@ -61,6 +61,8 @@ struct Call : std::enable_shared_from_this<Call> {
   };
   std::optional<ProxyRequest> proxy;
   bool body_claimed = false;
+  // Run once when the request is abandoned (client gone, or timed out).
+  std::vector<std::function<void()>> on_abandon;
   std::shared_ptr<std::atomic<int>> running_handlers;
   std::shared_ptr<Lifetime> lifetime;
   std::optional<Strand> strand;
@@ -73,6 +75,24 @@ struct Call : std::enable_shared_from_this<Call> {
         if (self->timer) self->timer->cancel();
       });
     }
+  }
+  // Marks the request abandoned; returns the callbacks to run (unlocked).
+  std::vector<std::function<void()>> AbandonLocked() {
+    abandoned = true;
+    return std::move(on_abandon);
+  }
+  // The client went away while the handler had the request: nothing it
+  // could still send matters. Runs on the session's strand.
+  void ClientGone() {
+    std::vector<std::function<void()>> callbacks;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (abandoned || done || proxy || read_body) return;
+      ClaimAnswerLocked();
+      callbacks = AbandonLocked();
+    }
+    for (auto& fn : callbacks) fn();
+    if (timer) timer->cancel();
   }
   // First answer wins; false when the request already has one.
   bool ClaimAnswerLocked() {
@@ -130,8 +150,94 @@ class SessionBody : public PendingBody {
     call->Wake();
   }
 
+  bool Abandoned() const override {
+    std::shared_ptr<Call> call = call_.lock();
+    if (!call) return true;
+    std::lock_guard<std::mutex> lock(call->mu);
+    return call->abandoned;
+  }
+
+  void OnAbandon(std::function<void()> fn) override {
+    std::shared_ptr<Call> call = call_.lock();
+    if (call) {
+      std::lock_guard<std::mutex> lock(call->mu);
+      if (!call->abandoned) {
+        call->on_abandon.push_back(std::move(fn));
+        return;
+      }
+    }
+    fn();
+  }
+
  private:
   std::weak_ptr<Call> call_;
+};
+
+// Whether the peer of a readable socket has closed or reset it. Data waiting
+// (a pipelined request, a body) says nothing, unless TCP says the peer has
+// already sent its FIN.
+enum class PeerState { kOpen, kGone, kUnknown };
+PeerState PeekPeer(int fd) {
+  char probe;
+  ssize_t n = ::recv(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n == 0) return PeerState::kGone;
+  if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? PeerState::kOpen : PeerState::kGone;
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 && info.tcpi_state == TCP_CLOSE_WAIT) {
+    return PeerState::kGone;
+  }
+  return PeerState::kUnknown;
+}
+
+// Watches a client connection while its request waits for the handler; a
+// client that leaves abandons the request (Call::ClientGone). Lives on the
+// session's strand.
+template <class Stream>
+class ClientWatch {
+ public:
+  ClientWatch(std::shared_ptr<Stream> stream, std::shared_ptr<Call> call)
+      : stream_(std::move(stream)), call_(std::move(call)) {}
+  ~ClientWatch() { Disarm(); }
+
+  void Arm() {
+    if (armed_ || given_up_) return;
+    armed_ = true;
+    auto generation = std::make_shared<bool>(true);
+    generation_ = generation;
+    stream_->socket().async_wait(boost::asio::socket_base::wait_read,
+                                 [this, generation](const boost::system::error_code& ec) {
+                                   if (ec || !*generation) return;  // disarmed: `this` may be gone
+                                   armed_ = false;
+                                   switch (PeekPeer(stream_->socket().native_handle())) {
+                                     case PeerState::kGone:
+                                       given_up_ = true;
+                                       call_->ClientGone();
+                                       break;
+                                     case PeerState::kOpen:
+                                       Arm();
+                                       break;
+                                     case PeerState::kUnknown:
+                                       given_up_ = true;  // bytes are waiting: stop, or this would spin
+                                       break;
+                                   }
+                                 });
+  }
+  // Before the session uses the socket itself.
+  void Disarm() {
+    if (!armed_) return;
+    armed_ = false;
+    *generation_ = false;
+    boost::system::error_code ec;
+    stream_->socket().cancel(ec);
+  }
+
+ private:
+  std::shared_ptr<Stream> stream_;
+  std::shared_ptr<Call> call_;
+  std::shared_ptr<bool> generation_;
+  bool armed_ = false;
+  bool given_up_ = false;
 };
 
 HttpRequest ToRequest(const http::request<http::empty_body>& req) {
@@ -158,6 +264,19 @@ http::response<http::string_body> ToBeast(HttpResponse&& r, unsigned version, bo
   out.keep_alive(keep_alive);
   out.prepare_payload();
   return out;
+}
+
+// Appends the comma-separated tokens of a header value (RFC 9110 §5.6.1).
+void AppendTokens(std::string_view v, std::vector<std::string>* out) {
+  while (!v.empty()) {
+    size_t comma = v.find(',');
+    std::string_view tok = v.substr(0, comma);
+    while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.remove_prefix(1);
+    while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
+    if (!tok.empty()) out->emplace_back(tok);
+    if (comma == std::string_view::npos) break;
+    v.remove_prefix(comma + 1);
+  }
 }
 
 int StatusForReadError(const beast::error_code& ec) {
@@ -361,6 +480,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     const bool expect_continue = original[http::field::expect] == "100-continue";
     const std::string forwarded_host(original[http::field::host]);
 
+    if (auto len = head_parser.content_length(); len && *len > opt.max_body_bytes) {
+      out = fail(413, "request body exceeds " + std::to_string(opt.max_body_bytes) + " bytes");
+      co_return out;  // client_clean stays false: the body is still on the connection
+    }
+
     // Upstream connection: pooled when one is idle, else a new one.
     using Upstream = beast::basic_stream<tcp, Strand>;
     Upstream up(strand);
@@ -392,17 +516,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     ureq.version(11);
     std::vector<std::string> listed;  // names the Connection header lists
     for (const auto& [name, value] : pr.head.headers) {
-      if (!EqualsIgnoreCase(name, "Connection")) continue;
-      std::string_view v = value;
-      while (!v.empty()) {
-        size_t comma = v.find(',');
-        std::string_view tok = v.substr(0, comma);
-        while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.remove_prefix(1);
-        while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
-        if (!tok.empty()) listed.emplace_back(tok);
-        if (comma == std::string_view::npos) break;
-        v.remove_prefix(comma + 1);
-      }
+      if (EqualsIgnoreCase(name, "Connection")) AppendTokens(value, &listed);
     }
     auto hop = [&](std::string_view name) {
       static constexpr std::string_view kHop[] = {"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
@@ -457,6 +571,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     // large body goes through in 512-byte reads.
     cbuf.reserve(chunk.size());
     bool request_complete = true;
+    uint64_t sent_body = 0;
     std::string write_error;
     if (has_body) {
       http::request_parser<http::buffer_body> bp(std::move(head_parser));
@@ -475,11 +590,19 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
           client.expires_after(opt.idle_timeout);
           auto [rec, rn] = co_await http::async_read(client, cbuf, bp, asio::as_tuple(asio::use_awaitable));
           if (rec && rec != http::error::need_buffer) {
+            if (rec.category() == http::make_error_code(http::error::bad_target).category() &&
+                rec != http::error::partial_message && rec != http::error::end_of_stream) {
+              co_return fail(400, "malformed request body: " + rec.message());
+            }
             out.status = 400;
-            out.responded = true;  // nothing more can be said to this client
+            out.responded = true;  // the client is gone: nothing more can be said to it
             co_return out;
           }
           got = chunk.size() - bp.get().body().size;
+          sent_body += got;
+          if (sent_body > opt.max_body_bytes) {
+            co_return fail(413, "request body exceeds " + std::to_string(opt.max_body_bytes) + " bytes");
+          }
         }
         more = !bp.is_done();
         ureq.body().data = got > 0 ? chunk.data() : nullptr;
@@ -506,7 +629,31 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     ::setsockopt(up.socket().native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
     up.expires_after(pr.timeout);
     {
+      // A client that leaves while the instance works cancels the exchange:
+      // the upstream connection is dropped, so the instance sees it too.
+      auto watching = std::make_shared<bool>(request_complete);
+      bool client_left = false;
+      if (request_complete) {
+        client.socket().async_wait(asio::socket_base::wait_read,
+                                   [watching, &client, &up, &client_left](const boost::system::error_code& ec) {
+                                     if (ec || !*watching) return;  // the exchange moved on
+                                     if (PeekPeer(client.socket().native_handle()) == PeerState::kGone) {
+                                       client_left = true;
+                                       up.socket().cancel();
+                                     }
+                                   });
+      }
       auto [hec, hn] = co_await http::async_read_header(up, ubuf, rp, asio::as_tuple(asio::use_awaitable));
+      if (*watching) {
+        *watching = false;
+        boost::system::error_code ignored;
+        client.socket().cancel(ignored);
+      }
+      if (client_left) {
+        out.status = 499;  // nginx's "client closed request"
+        out.responded = true;
+        co_return out;
+      }
       if (hec == beast::error::timeout) {
         out = fail(504, "the instance at " + pr.upstream + " did not answer within " +
                             std::to_string(pr.timeout.count()) + " ms");
@@ -524,15 +671,15 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     http::response<http::buffer_body> cres;
     cres.version(client_version);
     cres.result(ures.result_int());
-    std::vector<std::string> rlisted;
+    std::vector<std::string> rlisted;  // names the instance's Connection header lists
     for (const auto& f : ures) {
-      if (f.name() == http::field::connection) rlisted.emplace_back(f.value());
+      if (f.name() == http::field::connection) AppendTokens(f.value(), &rlisted);
     }
     for (const auto& f : ures) {
       std::string_view name = f.name_string();
       if (hop(name)) continue;
       bool drop = false;
-      for (const std::string& l : rlisted) drop = drop || l.find(std::string(name)) != std::string::npos;
+      for (const std::string& l : rlisted) drop = drop || EqualsIgnoreCase(l, name);
       if (!drop) cres.insert(name, f.value());
     }
     const bool response_body = !rp.is_done();
@@ -634,9 +781,29 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     *ok = !wec;
   }
 
+  // After an answer sent before the request body was read (413, 400): stop
+  // sending, then read and drop what the client still sends for a while, so
+  // closing with unread data does not reset the connection before the
+  // client has read the answer.
+  template <class Stream>
+  asio::awaitable<void> LingeringClose(Stream& stream) {
+    beast::error_code ec;
+    stream.socket().shutdown(asio::socket_base::shutdown_send, ec);
+    std::vector<char> sink(64 * 1024);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    size_t drained = 0;
+    while (drained < (size_t{64} << 20) && std::chrono::steady_clock::now() < deadline) {
+      stream.expires_at(deadline);
+      auto [rec, n] = co_await stream.async_read_some(asio::buffer(sink), asio::as_tuple(asio::use_awaitable));
+      if (rec) break;
+      drained += n;
+    }
+  }
+
   template <class Stream>
   asio::awaitable<void> Session(std::shared_ptr<Stream> stream, Strand strand, uint64_t id, std::string client_ip) {
     beast::flat_buffer buffer;
+    bool linger = false;
     for (;;) {
       http::request_parser<http::empty_body> head_parser;
       head_parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
@@ -665,6 +832,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         co_await WriteResponse(*stream,
                                ErrorResponse(413, "request body exceeds " + std::to_string(opt.max_body_bytes) + " bytes"),
                                version, false, &ignored);
+        linger = true;
         break;
       }
       HttpRequest req = ToRequest(head_parser.get());
@@ -678,6 +846,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
           if (body.status().code() == StatusCode::kResourceExhausted) {
             bool ignored;
             co_await WriteResponse(*stream, ErrorResponse(413, body.status().message()), version, false, &ignored);
+            linger = true;
           }
           break;
         }
@@ -687,6 +856,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       in_flight.fetch_add(1);
       std::shared_ptr<Call> call = Begin(strand, req, body_pending);
       TimerReset reset{call};
+      ClientWatch<Stream> watch(stream, call);
       std::optional<HttpResponse> response;
       std::optional<Call::ProxyRequest> proxy;
       bool body_consumed = !body_pending || head_parser.is_done();
@@ -706,23 +876,31 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         }
         if (response || proxy) break;
         if (read_body) {
+          watch.Disarm();
           Result<std::string> body = std::string();
           if (!head_parser.is_done()) body = co_await ReadBody(*stream, buffer, head_parser);
           body_consumed = body.ok();
           read_body(std::move(body));
           continue;
         }
+        watch.Arm();
         co_await call->timer->async_wait(asio::as_tuple(asio::use_awaitable));
-        std::lock_guard<std::mutex> lock(call->mu);
-        if (call->done || call->proxy || call->read_body) continue;
-        if (call->timer->expiry() > std::chrono::steady_clock::now()) continue;  // a stray wake-up
-        call->abandoned = true;
-        if (call->ClaimAnswerLocked()) {
-          response = ErrorResponse(504, "the function did not answer within " +
-                                            std::to_string(opt.request_timeout.count()) + " ms");
+        std::vector<std::function<void()>> abandon_callbacks;
+        {
+          std::lock_guard<std::mutex> lock(call->mu);
+          if (call->done || call->proxy || call->read_body) continue;
+          if (call->abandoned) break;  // the client left: nothing to answer
+          if (call->timer->expiry() > std::chrono::steady_clock::now()) continue;  // a stray wake-up
+          abandon_callbacks = call->AbandonLocked();
+          if (call->ClaimAnswerLocked()) {
+            response = ErrorResponse(504, "the function did not answer within " +
+                                              std::to_string(opt.request_timeout.count()) + " ms");
+          }
         }
+        for (auto& fn : abandon_callbacks) fn();
         break;
       }
+      watch.Disarm();
       bool keep = false;
       if (proxy) {
         ProxyOutcome o = co_await RunProxy(*stream, buffer, head_parser, *proxy, strand, client_ip);
@@ -731,6 +909,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
           bool clean = o.client_clean && keep_alive && !stopping.load();
           co_await WriteResponse(*stream, std::move(o.error), version, clean, &ok);
           keep = ok && clean;
+          linger = ok && !o.client_clean;  // the client may still be sending its body
         } else {
           keep = o.client_clean;
         }
@@ -740,11 +919,13 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         bool ok = false;
         co_await WriteResponse(*stream, std::move(*response), version, keep, &ok);
         keep = keep && ok;
+        linger = ok && !body_consumed;
       }
       in_flight.fetch_sub(1);
       SetBusy(id, false);
       if (!keep) break;
     }
+    if (linger) co_await LingeringClose(*stream);
     beast::error_code ignored;
     stream->socket().shutdown(asio::socket_base::shutdown_both, ignored);
     stream->close();

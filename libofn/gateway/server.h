@@ -103,6 +103,14 @@ class PendingBody {
   // sent, when the exchange is over.
   virtual void Proxy(HttpRequest head, std::string upstream, std::chrono::milliseconds timeout,
                      std::function<void(int status)> done) = 0;
+  // True once the client went away before it got a response (it closed or
+  // reset its connection, or the request timed out); nothing it asked for
+  // needs doing any more.
+  virtual bool Abandoned() const = 0;
+  // Calls `fn` once, from any thread, when the request is abandoned; at once
+  // (on the caller's thread) if it already is. Never called once a response
+  // or a proxied exchange has begun.
+  virtual void OnAbandon(std::function<void()> fn) = 0;
 };
 
 }  // namespace ofn

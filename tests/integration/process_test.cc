@@ -437,9 +437,45 @@ TEST(ProcessTest, SigkillOfOfnServeTakesItsFunctionProcessesAlong) {
   EXPECT_TRUE(WaitNoMarker(marker, seconds(5))) << "orphans left behind";
 }
 
+TEST(ProcessTest, BodyLimitAndChunkedErrorsHoldForProxiedInstances) {
+  TempDir dir;
+  auto p = Platform::Open(Opts(dir.path()));  // max_body_bytes: 8 MiB
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE((*p)->Apply(Behave("bulk")).ok());
+  ASSERT_TRUE(WaitRunning(**p, "bulk").ok());
+  // A Content-Length over the limit is refused before anything is sent.
+  int fd = Connect(GatewayPort(**p));
+  std::string head = "POST /count HTTP/1.1\r\nHost: bulk.default.ofn.io\r\nContent-Length: 1000000000\r\n\r\n";
+  ASSERT_TRUE(SendAll(fd, head.data(), head.size()));
+  Counted r = ReadCounted(fd);
+  ::close(fd);
+  EXPECT_EQ(r.status, 413) << r.head;
+  // A chunked body that grows past the limit is cut with 413.
+  fd = Connect(GatewayPort(**p));
+  head = "POST /count HTTP/1.1\r\nHost: bulk.default.ofn.io\r\nTransfer-Encoding: chunked\r\n\r\n";
+  ASSERT_TRUE(SendAll(fd, head.data(), head.size()));
+  std::string chunk = "100000\r\n" + std::string(1 << 20, 'a') + "\r\n";
+  for (int i = 0; i < 20; ++i) {
+    if (!SendAll(fd, chunk.data(), chunk.size())) break;  // the gateway may close once it has answered
+  }
+  r = ReadCounted(fd);
+  ::close(fd);
+  EXPECT_EQ(r.status, 413) << r.head;
+  // A malformed chunk size is 400.
+  fd = Connect(GatewayPort(**p));
+  head = "POST /count HTTP/1.1\r\nHost: bulk.default.ofn.io\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n";
+  ASSERT_TRUE(SendAll(fd, head.data(), head.size()));
+  r = ReadCounted(fd);
+  ::close(fd);
+  EXPECT_EQ(r.status, 400) << r.head;
+  EXPECT_EQ(Get(**p, "bulk", "/").status, 200);
+}
+
 TEST(ProcessTest, StreamsAGibibyteBothWaysWithBoundedMemory) {
   TempDir dir;
-  auto p = Platform::Open(Opts(dir.path()));
+  Platform::Options o = Opts(dir.path());
+  o.max_body_bytes = uint64_t{4} << 30;
+  auto p = Platform::Open(o);
   ASSERT_TRUE(p.ok());
   ASSERT_TRUE((*p)->Apply(Behave("bulk")).ok());
   ASSERT_TRUE(WaitRunning(**p, "bulk").ok());

@@ -1,0 +1,261 @@
+// RevisionPool under overload: hand-outs never recurse, abandoned requests
+// leave the queue and never reach an instance — alone and behind a real
+// HttpServer whose clients hang up.
+#include "libofn/gateway/revision_pool.h"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "libofn/gateway/server.h"
+#include "libofn/testing/loopback.h"
+
+namespace ofn::gateway {
+namespace {
+
+// An instance the gateway would proxy to; Handle is never used by a
+// streamed request.
+class UpstreamInstance : public backend::Instance {
+ public:
+  HttpResponse Handle(const HttpRequest&) override {
+    ++handled;
+    return HttpResponse::Text(200, "handled");
+  }
+  std::string Upstream() const override { return "127.0.0.1:9"; }
+  std::atomic<int> handled{0};
+};
+
+// The client side of a request as the pool sees it. `Proxy` either finishes
+// at once (the session behind it is already gone, as when clients hung up)
+// or holds `done` until the test releases it.
+class FakeBody : public PendingBody {
+ public:
+  explicit FakeBody(bool finish_at_once) : finish_at_once_(finish_at_once) {}
+  void Read(std::function<void(Result<std::string>)> done) override { done(std::string()); }
+  void Proxy(HttpRequest, std::string, std::chrono::milliseconds, std::function<void(int)> done) override {
+    ++proxied;
+    if (finish_at_once_) {
+      done(0);
+    } else {
+      held = std::move(done);
+    }
+  }
+  bool Abandoned() const override { return abandoned; }
+  void OnAbandon(std::function<void()> fn) override {
+    if (abandoned) {
+      fn();
+    } else {
+      on_abandon = std::move(fn);
+    }
+  }
+  void Abandon() {
+    abandoned = true;
+    if (auto fn = std::exchange(on_abandon, nullptr)) fn();
+  }
+
+  std::function<void(int)> held;
+  int proxied = 0;
+  bool abandoned = false;
+  std::function<void()> on_abandon;
+
+ private:
+  bool finish_at_once_;
+};
+
+HttpRequest StreamedRequest(std::shared_ptr<FakeBody> body) {
+  HttpRequest r;
+  r.pending_body = std::move(body);
+  return r;
+}
+
+std::shared_ptr<RevisionPool> MakePool(int container_concurrency, size_t queue_limit = 1000000) {
+  PoolOptions o;
+  o.container_concurrency = container_concurrency;
+  o.queue_limit = queue_limit;
+  return std::make_shared<RevisionPool>("default", "f", "f-00001", o, Clock::System(),
+                                        [](std::function<void()> task) { task(); });
+}
+
+// The crash a hostile probe found: a queue of requests whose sessions are
+// gone drained by recursion (Finish -> Launch -> Proxy -> done -> Finish)
+// until the stack overflowed. 200,000 of them now drain in a loop.
+TEST(RevisionPoolTest, DrainingAQueueOfInstantlyFinishingRequestsDoesNotRecurse) {
+  auto pool = MakePool(/*container_concurrency=*/1);
+  pool->AddInstance(std::make_shared<UpstreamInstance>());
+  auto first = std::make_shared<FakeBody>(/*finish_at_once=*/false);
+  pool->Submit(StreamedRequest(first), [](HttpResponse) {});
+  ASSERT_EQ(first->proxied, 1);
+  constexpr int kQueued = 200000;
+  auto instant = std::make_shared<FakeBody>(/*finish_at_once=*/true);
+  for (int i = 0; i < kQueued; ++i) pool->Submit(StreamedRequest(instant), [](HttpResponse) {});
+  EXPECT_EQ(pool->queued(), static_cast<size_t>(kQueued));
+  EXPECT_EQ(instant->proxied, 0);
+
+  first->held(200);  // frees the only slot
+  EXPECT_EQ(instant->proxied, kQueued);
+  EXPECT_EQ(pool->queued(), 0u);
+  EXPECT_EQ(pool->in_flight(), 0);
+  EXPECT_EQ(pool->counters().served, static_cast<uint64_t>(kQueued + 1));
+}
+
+TEST(RevisionPoolTest, AbandonedWaitersLeaveTheQueueAndNeverReachAnInstance) {
+  auto pool = MakePool(/*container_concurrency=*/1);
+  pool->AddInstance(std::make_shared<UpstreamInstance>());
+  auto first = std::make_shared<FakeBody>(false);
+  pool->Submit(StreamedRequest(first), [](HttpResponse) {});
+  std::vector<std::shared_ptr<FakeBody>> waiting;
+  for (int i = 0; i < 1000; ++i) {
+    waiting.push_back(std::make_shared<FakeBody>(false));
+    pool->Submit(StreamedRequest(waiting.back()), [](HttpResponse) {});
+  }
+  ASSERT_EQ(pool->queued(), 1000u);
+  // Every other client leaves, then all but the last.
+  for (size_t i = 0; i < waiting.size(); i += 2) waiting[i]->Abandon();
+  EXPECT_EQ(pool->queued(), 500u);
+  for (size_t i = 1; i + 1 < waiting.size(); i += 2) waiting[i]->Abandon();
+  EXPECT_EQ(pool->queued(), 1u);
+  EXPECT_EQ(pool->counters().cancelled, 999u);
+
+  first->held(200);
+  for (size_t i = 0; i + 1 < waiting.size(); ++i) EXPECT_EQ(waiting[i]->proxied, 0) << i;
+  EXPECT_EQ(waiting.back()->proxied, 1);
+  waiting.back()->held(200);
+  EXPECT_EQ(pool->in_flight(), 0);
+  EXPECT_EQ(pool->counters().served, 2u);
+}
+
+TEST(RevisionPoolTest, ARequestAbandonedAfterLeavingTheQueueIsNotHandedOut) {
+  // Abandoned between the queue and the instance (OnAbandon registered late).
+  auto pool = MakePool(1);
+  auto instance = std::make_shared<UpstreamInstance>();
+  pool->AddInstance(instance);
+  auto first = std::make_shared<FakeBody>(false);
+  pool->Submit(StreamedRequest(first), [](HttpResponse) {});
+  auto gone = std::make_shared<FakeBody>(false);
+  pool->Submit(StreamedRequest(gone), [](HttpResponse) {});
+  gone->abandoned = true;  // without the callback: only the hand-out check sees it
+  first->held(200);
+  EXPECT_EQ(gone->proxied, 0);
+  EXPECT_EQ(pool->in_flight(), 0);
+  EXPECT_EQ(pool->counters().cancelled, 1u);
+  // The slot it would have taken is free for the next request.
+  auto next = std::make_shared<FakeBody>(false);
+  pool->Submit(StreamedRequest(next), [](HttpResponse) {});
+  EXPECT_EQ(next->proxied, 1);
+}
+
+TEST(RevisionPoolTest, QueueLimitCountsOnlyLiveWaiters) {
+  auto pool = MakePool(1, /*queue_limit=*/2);
+  pool->AddInstance(std::make_shared<UpstreamInstance>());
+  auto first = std::make_shared<FakeBody>(false);
+  pool->Submit(StreamedRequest(first), [](HttpResponse) {});
+  auto a = std::make_shared<FakeBody>(false), b = std::make_shared<FakeBody>(false);
+  pool->Submit(StreamedRequest(a), [](HttpResponse) {});
+  pool->Submit(StreamedRequest(b), [](HttpResponse) {});
+  int overflow = 0;
+  pool->Submit(StreamedRequest(std::make_shared<FakeBody>(false)), [&](HttpResponse r) { overflow = r.status; });
+  EXPECT_EQ(overflow, 503);
+  a->Abandon();
+  int status = 0;
+  pool->Submit(StreamedRequest(std::make_shared<FakeBody>(false)), [&](HttpResponse r) { status = r.status; });
+  EXPECT_EQ(status, 0);  // queued, not refused
+  EXPECT_EQ(pool->queued(), 2u);
+}
+
+// Behind a real server: clients that send a request and hang up while it
+// waits take it out of the queue; the function runs only for the one that
+// had an instance, and the server goes on serving.
+TEST(RevisionPoolTest, ClientsHangingUpEmptyTheQueueBehindARealServer) {
+  struct Gate {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool open = false;
+    std::atomic<int> calls{0};
+  };
+  auto gate = std::make_shared<Gate>();
+  class Blocking : public backend::Instance {
+   public:
+    explicit Blocking(std::shared_ptr<Gate> g) : g_(std::move(g)) {}
+    HttpResponse Handle(const HttpRequest&) override {
+      ++g_->calls;
+      std::unique_lock<std::mutex> lock(g_->mu);
+      g_->cv.wait(lock, [&] { return g_->open; });
+      return HttpResponse::Text(200, "ok");
+    }
+
+   private:
+    std::shared_ptr<Gate> g_;
+  };
+  PoolOptions po;
+  po.container_concurrency = 1;
+  std::vector<std::thread> runners;
+  std::mutex runners_mu;
+  auto pool = std::make_shared<RevisionPool>("default", "f", "f-00001", po, Clock::System(),
+                                             [&](std::function<void()> task) {
+                                               std::lock_guard<std::mutex> lock(runners_mu);
+                                               runners.emplace_back(std::move(task));
+                                             });
+  pool->AddInstance(std::make_shared<Blocking>(gate));
+  ServerOptions so;
+  so.stream_bodies = true;
+  auto server = HttpServer::StartAsync(so, [pool](HttpRequest r, HttpServer::Responder respond) {
+    pool->Submit(std::move(r), std::move(respond));
+  });
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const int port = (*server)->port();
+
+  // The first request takes the only slot and blocks in the function.
+  int held = testing::ConnectLoopback(port);
+  const std::string get = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+  ASSERT_TRUE(testing::SendAll(held, get.data(), get.size()));
+  auto wait_for = [](auto pred) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!pred() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return pred();
+  };
+  ASSERT_TRUE(wait_for([&] { return gate->calls.load() == 1; }));
+
+  constexpr int kClients = 300;
+  std::vector<int> fds;
+  for (int i = 0; i < kClients; ++i) {
+    int fd = testing::ConnectLoopback(port);
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(testing::SendAll(fd, get.data(), get.size()));
+    fds.push_back(fd);
+  }
+  ASSERT_TRUE(wait_for([&] { return pool->queued() == static_cast<size_t>(kClients); })) << pool->queued();
+  for (int fd : fds) ::close(fd);
+  ASSERT_TRUE(wait_for([&] { return pool->queued() == 0; })) << pool->queued() << " still queued";
+  EXPECT_EQ(pool->counters().cancelled, static_cast<uint64_t>(kClients));
+
+  {
+    std::lock_guard<std::mutex> lock(gate->mu);
+    gate->open = true;
+  }
+  gate->cv.notify_all();
+  char buf[512];
+  ssize_t n = ::recv(held, buf, sizeof buf, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)).rfind("HTTP/1.1 200", 0), 0u);
+  ::close(held);
+  // Nobody else's request reached the function; a new one is served.
+  int fresh = testing::ConnectLoopback(port);
+  ASSERT_TRUE(testing::SendAll(fresh, get.data(), get.size()));
+  n = ::recv(fresh, buf, sizeof buf, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)).rfind("HTTP/1.1 200", 0), 0u);
+  ::close(fresh);
+  EXPECT_EQ(gate->calls.load(), 2);
+  (*server)->Stop(std::chrono::milliseconds(1000));
+  std::lock_guard<std::mutex> lock(runners_mu);
+  for (auto& t : runners) t.join();
+}
+
+}  // namespace
+}  // namespace ofn::gateway
