@@ -3,6 +3,7 @@
 // ready, and serves until SIGINT or SIGTERM, which drain in-flight requests
 // and exit 0.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <string>
@@ -26,7 +27,18 @@ struct ServeFlags {
   int drain_seconds = 10;
   double scale_to_zero_grace = 30;
   int ready_seconds = 30;
+  size_t max_connections = 16384;
+  std::vector<std::string> trusted_proxies;
 };
+
+// Every client connection and instance costs descriptors: take the hard
+// limit rather than the usual soft 1024.
+void RaiseDescriptorLimit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
+  rl.rlim_cur = rl.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) std::perror("ofn serve: raising the open-file limit");
+}
 
 void PrintFunction(const FunctionInfo& f) {
   std::printf("function %s/%s: %s", f.ns.c_str(), f.name.c_str(), f.serving_state.c_str());
@@ -59,8 +71,11 @@ int Serve(const ServeFlags& flags) {
     return 1;
   }
 
+  RaiseDescriptorLimit();
   Platform::Options options;
   options.state_dir = flags.state_dir;
+  options.max_connections = flags.max_connections;
+  options.trusted_proxies = flags.trusted_proxies;
   options.scale_to_zero_grace = std::chrono::milliseconds(static_cast<int64_t>(flags.scale_to_zero_grace * 1000));
   options.gateway_address = flags.listen;
   options.admin_address = flags.admin == "none" ? "" : flags.admin;
@@ -126,6 +141,12 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--lib-dir", flags->lib_dirs, "directories holding function libraries (<image name>.so)");
   cmd->add_option("--max-header-bytes", flags->max_header_bytes, "431 above this")->capture_default_str();
   cmd->add_option("--max-body-bytes", flags->max_body_bytes, "413 above this")->capture_default_str();
+  cmd->add_option("--max-connections", flags->max_connections,
+                  "gateway client connections at most; more wait in the backlog")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{1} << 24));
+  cmd->add_option("--trusted-proxy", flags->trusted_proxies,
+                  "peer (IP or CIDR) whose X-Forwarded-For is kept; others' is replaced");
   cmd->add_option("--scale-to-zero-grace", flags->scale_to_zero_grace,
                   "seconds a revision without traffic keeps its last instance")
       ->capture_default_str()

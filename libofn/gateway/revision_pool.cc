@@ -149,7 +149,9 @@ void RevisionPool::Run(std::shared_ptr<Slot> slot, HttpRequest request, Responde
                 respond = std::move(respond)](Result<std::string> read) mutable {
       if (!read.ok()) {
         self->stats_.End(self->clock_->Monotonic());
-        int status = read.status().code() == StatusCode::kResourceExhausted ? 413 : 400;
+        int status = read.status().code() == StatusCode::kResourceExhausted   ? 413
+                     : read.status().code() == StatusCode::kDeadlineExceeded ? 408
+                                                                             : 400;
         respond(ErrorResponse(status, read.status().message()));
         self->Finish(slot);
         return;

@@ -18,6 +18,8 @@
 
 #include "libofn/common/json_text.h"
 #include "libofn/common/log.h"
+#include "libofn/gateway/framing.h"
+#include "libofn/gateway/min_rate.h"
 
 namespace ofn::gateway {
 
@@ -171,6 +173,47 @@ class SessionBody : public PendingBody {
 
  private:
   std::weak_ptr<Call> call_;
+};
+
+// A time limit on reads that cancels the read instead of closing the socket
+// (as the stream's own timeout does), so the session can still answer 408.
+// Lives on the session's strand.
+class Deadline {
+ public:
+  template <class Executor>
+  explicit Deadline(Executor ex) : timer_(ex), state_(std::make_shared<State>()) {}
+  ~Deadline() { Disarm(); }
+
+  template <class Stream>
+  void Arm(Stream& stream, std::chrono::nanoseconds after) {
+    Disarm();
+    state_->fired = false;
+    state_->cancel = [&stream] {
+      boost::system::error_code ec;
+      stream.socket().cancel(ec);
+    };
+    timer_.expires_after(after);
+    timer_.async_wait([st = state_](const boost::system::error_code& ec) {
+      if (ec || !st->cancel) return;  // disarmed meanwhile
+      st->fired = true;
+      std::function<void()> cancel = std::move(st->cancel);
+      st->cancel = nullptr;
+      cancel();
+    });
+  }
+  void Disarm() {
+    state_->cancel = nullptr;
+    timer_.cancel();
+  }
+  bool fired() const { return state_->fired; }
+
+ private:
+  struct State {
+    bool fired = false;
+    std::function<void()> cancel;
+  };
+  boost::asio::steady_timer timer_;
+  std::shared_ptr<State> state_;
 };
 
 // Whether the peer of a readable socket has closed or reset it. Data waiting
@@ -464,7 +507,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   template <class Stream>
   asio::awaitable<ProxyOutcome> RunProxy(Stream& client, beast::flat_buffer& cbuf,
                                          http::request_parser<http::empty_body>& head_parser, Call::ProxyRequest& pr,
-                                         Strand strand, const std::string& client_ip) {
+                                         Strand strand, const std::string& client_ip,
+                                         const std::string& forwarded_host) {
     ProxyOutcome out;
     auto fail = [&](int status, std::string message) {
       out.status = status;
@@ -478,7 +522,6 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     const unsigned client_version = original.version();
     const bool client_keep_alive = original.keep_alive();
     const bool expect_continue = original[http::field::expect] == "100-continue";
-    const std::string forwarded_host(original[http::field::host]);
 
     if (auto len = head_parser.content_length(); len && *len > opt.max_body_bytes) {
       out = fail(413, "request body exceeds " + std::to_string(opt.max_body_bytes) + " bytes");
@@ -531,9 +574,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       return false;
     };
     std::string xff;
+    const bool trusted = TrustedProxy(client_ip);
     for (const auto& [name, value] : pr.head.headers) {
       if (EqualsIgnoreCase(name, "X-Forwarded-For")) {
-        xff += (xff.empty() ? "" : ", ") + value;
+        if (trusted) xff += (xff.empty() ? "" : ", ") + value;
         continue;
       }
       if (EqualsIgnoreCase(name, "X-Forwarded-Host") || EqualsIgnoreCase(name, "X-Forwarded-Proto")) continue;
@@ -582,13 +626,20 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         co_await http::async_write(client, cont, asio::as_tuple(asio::use_awaitable));
       }
       bool more = true;
+      MinRate rate(opt.min_body_rate, opt.body_rate_grace);
+      Deadline body_deadline(client.get_executor());
       while (more && write_error.empty()) {
         size_t got = 0;
         if (!bp.is_done()) {
           bp.get().body().data = chunk.data();
           bp.get().body().size = chunk.size();
-          client.expires_after(opt.idle_timeout);
+          const auto started = std::chrono::steady_clock::now();
+          client.expires_never();
+          body_deadline.Arm(client, ReadAllowance(rate));
           auto [rec, rn] = co_await http::async_read(client, cbuf, bp, asio::as_tuple(asio::use_awaitable));
+          body_deadline.Disarm();
+          rate.Record(chunk.size() - bp.get().body().size, std::chrono::steady_clock::now() - started);
+          if (rec && body_deadline.fired()) co_return fail(408, SlowBodyMessage());
           if (rec && rec != http::error::need_buffer) {
             if (rec.category() == http::make_error_code(http::error::bad_target).category() &&
                 rec != http::error::partial_message && rec != http::error::end_of_stream) {
@@ -743,6 +794,44 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     co_return out;
   }
 
+  // Whether `ip` is one of opt.trusted_proxies.
+  bool TrustedProxy(const std::string& ip) const {
+    if (ip.empty() || opt.trusted_proxies.empty()) return false;
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(ip, ec);
+    if (ec) return false;
+    for (const std::string& entry : opt.trusted_proxies) {
+      size_t slash = entry.find('/');
+      auto net = asio::ip::make_address(entry.substr(0, slash), ec);
+      if (ec || net.is_v4() != addr.is_v4()) continue;
+      const int bits = slash == std::string::npos ? (addr.is_v4() ? 32 : 128) : std::atoi(entry.c_str() + slash + 1);
+      if (addr.is_v4()) {
+        const uint32_t mask = bits <= 0 ? 0 : bits >= 32 ? 0xffffffffu : ~((1u << (32 - bits)) - 1);
+        if ((addr.to_v4().to_uint() & mask) == (net.to_v4().to_uint() & mask)) return true;
+      } else {
+        auto a = addr.to_v6().to_bytes(), n = net.to_v6().to_bytes();
+        bool match = true;
+        for (int i = 0; i < 16 && match; ++i) {
+          const int keep = std::clamp(bits - 8 * i, 0, 8);
+          const unsigned char m = static_cast<unsigned char>(keep == 0 ? 0 : (0xff << (8 - keep)) & 0xff);
+          match = (a[static_cast<size_t>(i)] & m) == (n[static_cast<size_t>(i)] & m);
+        }
+        if (match) return true;
+      }
+    }
+    return false;
+  }
+
+  // How long the next read of a request body may wait.
+  std::chrono::nanoseconds ReadAllowance(const MinRate& rate) const {
+    return std::max(std::chrono::nanoseconds(1),
+                    std::min<std::chrono::nanoseconds>(rate.Allowance(), opt.idle_timeout));
+  }
+  std::string SlowBodyMessage() const {
+    return "the request body arrived too slowly (under " + std::to_string(opt.min_body_rate) +
+           " bytes/s, or a pause over " + std::to_string(opt.idle_timeout.count()) + " ms)";
+  }
+
   // Reads the rest of a request body into a string.
   template <class Stream>
   asio::awaitable<Result<std::string>> ReadBody(Stream& stream, beast::flat_buffer& buffer,
@@ -762,8 +851,20 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       auto [wec, wn] = co_await http::async_write(stream, cont, asio::as_tuple(asio::use_awaitable));
       if (wec) co_return Status(StatusCode::kUnavailable, "client went away: " + wec.message());
     }
-    stream.expires_after(opt.idle_timeout);
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+    MinRate rate(opt.min_body_rate, opt.body_rate_grace);
+    Deadline deadline(stream.get_executor());
+    beast::error_code ec;
+    stream.expires_never();
+    while (!ec && !parser.is_done()) {
+      const size_t before = parser.get().body().size();
+      const auto started = std::chrono::steady_clock::now();
+      deadline.Arm(stream, ReadAllowance(rate));
+      auto [rec, n] = co_await http::async_read_some(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+      deadline.Disarm();
+      rate.Record(parser.get().body().size() - before, std::chrono::steady_clock::now() - started);
+      ec = rec;
+    }
+    if (ec && deadline.fired()) co_return Status(StatusCode::kDeadlineExceeded, SlowBodyMessage());
     if (ec == http::error::body_limit) {
       co_return Status(StatusCode::kResourceExhausted,
                        "request body exceeds " + std::to_string(opt.max_body_bytes) + " bytes");
@@ -810,9 +911,29 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       // Beast checks Content-Length against this when the header is done;
       // body limits are applied where the body is read (ReadBody).
       head_parser.body_limit(boost::none);
-      stream->expires_after(opt.idle_timeout);
+      if (buffer.size() == 0) {
+        // Between requests: wait for the first byte of the next one.
+        buffer.reserve(4096);
+        stream->expires_after(opt.idle_timeout);
+        auto [wec, wn] = co_await stream->async_read_some(buffer.prepare(4096), asio::as_tuple(asio::use_awaitable));
+        if (wec) break;
+        buffer.commit(wn);
+      }
+      stream->expires_never();
+      Deadline header_deadline(stream->get_executor());
+      header_deadline.Arm(*stream, opt.header_timeout);
       auto [ec, n] =
           co_await http::async_read_header(*stream, buffer, head_parser, asio::as_tuple(asio::use_awaitable));
+      header_deadline.Disarm();
+      if (ec && header_deadline.fired()) {
+        bool ignored;
+        stream->expires_after(std::chrono::seconds(5));
+        co_await WriteResponse(*stream,
+                               ErrorResponse(408, "the request header was not complete within " +
+                                                      std::to_string(opt.header_timeout.count()) + " ms"),
+                               11, false, &ignored);
+        break;
+      }
       if (ec) {
         int status = StatusForReadError(ec);
         if (status != 0) {
@@ -836,6 +957,12 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         break;
       }
       HttpRequest req = ToRequest(head_parser.get());
+      if (FramingError fe = CheckFraming(req, version % 10); fe.status != 0) {
+        bool ignored;
+        co_await WriteResponse(*stream, ErrorResponse(fe.status, fe.message), version, false, &ignored);
+        break;
+      }
+      const std::string client_host = req.headers.GetOr("Host", "");
       // In stream mode every request carries a PendingBody (even an empty
       // one), so a handler can always proxy it.
       const bool streaming = opt.stream_bodies && async_handler;
@@ -903,7 +1030,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       watch.Disarm();
       bool keep = false;
       if (proxy) {
-        ProxyOutcome o = co_await RunProxy(*stream, buffer, head_parser, *proxy, strand, client_ip);
+        ProxyOutcome o = co_await RunProxy(*stream, buffer, head_parser, *proxy, strand, client_ip, client_host);
         if (!o.responded) {
           bool ok = false;
           bool clean = o.client_clean && keep_alive && !stopping.load();
@@ -958,14 +1085,39 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     asio::co_spawn(strand, Session(stream, strand, id, std::move(client_ip)), asio::detached);
   }
 
+  size_t open_connections() {
+    std::lock_guard<std::mutex> lock(conns_mu);
+    return conns.size();
+  }
+
   template <class Acceptor>
   asio::awaitable<void> Accept(Acceptor& acceptor) {
+    asio::steady_timer pause(acceptor.get_executor());
+    std::chrono::milliseconds backoff{0};
     while (!stopping.load()) {
+      if (open_connections() >= opt.max_connections) {
+        // At the cap: leave new connections in the backlog until one closes.
+        pause.expires_after(std::chrono::milliseconds(10));
+        co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+        continue;
+      }
       auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
       if (ec) {
         if (ec == asio::error::operation_aborted || stopping.load()) break;
+        // Out of descriptors or memory: the pending connection stays
+        // readable, so retrying at once would spin. Back off 10 ms doubling
+        // to 1 s; closing connections meanwhile frees descriptors.
+        backoff = std::min<std::chrono::milliseconds>(std::max(backoff * 2, std::chrono::milliseconds(10)),
+                                                      std::chrono::seconds(1));
+        if (backoff == std::chrono::milliseconds(10)) {
+          OFN_LOG(kWarning) << "accepting on " << bound_address << " failed (" << ec.message()
+                            << "); retrying with back-off";
+        }
+        pause.expires_after(backoff);
+        co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
         continue;
       }
+      backoff = std::chrono::milliseconds(0);
       StartSession(std::move(socket));
     }
   }

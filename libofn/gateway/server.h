@@ -4,9 +4,12 @@
 // Requests are read on a small I/O pool (C++20 coroutines) and handed to the
 // handler on a worker pool, so a slow or hanging function never stalls other
 // connections; a handler that does not answer within request_timeout gives
-// 504. Bad input never reaches the handler: a malformed request is 400, a
-// header block over max_header_bytes is 431, a body over max_body_bytes is
-// 413; each closes its connection and nothing else is affected.
+// 504. Bad input never reaches the handler: a malformed request is 400
+// (framing as RFC 9112 has it, see framing.h), a header block over
+// max_header_bytes is 431, a body over max_body_bytes is 413, a header or
+// body that arrives too slowly is 408; each closes its connection and
+// nothing else is affected. Connections are capped (max_connections) and a
+// failing accept (out of descriptors) backs off instead of spinning.
 //
 // Thread-safe.
 #ifndef LIBOFN_GATEWAY_SERVER_H_
@@ -17,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "libofn/common/status.h"
 #include "libofn/serve/http.h"
@@ -37,7 +41,22 @@ struct ServerOptions {
   int io_threads = 2;
   int worker_threads = 16;
   std::chrono::milliseconds request_timeout{std::chrono::minutes(5)};  // 0: none
-  std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
+  // A keep-alive connection waiting for its next request is closed after this.
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(30)};
+  // A request header must be complete this long after its first byte (else
+  // 408); no single read or write may stall longer than idle_timeout.
+  std::chrono::milliseconds header_timeout{std::chrono::seconds(15)};
+  // A request body must arrive at this average rate (bytes/s, 0: any) after
+  // body_rate_grace; a slower one is cut with 408.
+  uint64_t min_body_rate = 1024;
+  std::chrono::milliseconds body_rate_grace{std::chrono::seconds(10)};
+  // Clients whose X-Forwarded-For is kept and extended (IP addresses or
+  // CIDR blocks: "10.0.0.0/8", "::1"); anyone else's is replaced by the
+  // client's address.
+  std::vector<std::string> trusted_proxies;
+  // Open client connections at most; beyond, accepting pauses until one
+  // closes (the kernel's backlog holds the rest).
+  size_t max_connections = 16384;
   // When set, requests must carry "Authorization: Bearer <token>" (else 401).
   std::string bearer_token;
   // Permission bits of a unix socket.

@@ -133,6 +133,14 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
     if (::mkdir(options.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
       return Status(StatusCode::kUnavailable, "cannot create state dir " + options.state_dir + ": " + std::strerror(errno));
     }
+    struct stat st {};
+    if (::stat(options.state_dir.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      // Its files are created owner-only anyway; the directory is the
+      // operator's to tighten.
+      OFN_LOG(kWarning) << "state dir " << options.state_dir << " is open to other users (mode "
+                        << std::oct << (st.st_mode & 0777) << std::dec << "); its files are kept owner-only; "
+                        << "chmod 700 " << options.state_dir << " to hide their names too";
+    }
     db = options.state_dir + "/state.db";
   }
   store::Store::Options so;
@@ -199,6 +207,8 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
     so_gw.request_timeout = options.request_timeout;
     so_gw.io_threads = options.io_threads;
     so_gw.worker_threads = options.worker_threads;
+    so_gw.max_connections = options.max_connections;
+    so_gw.trusted_proxies = options.trusted_proxies;
     OFN_ASSIGN_OR_RETURN(p->gateway_server,
                          gateway::HttpServer::StartAsync(so_gw, [p](HttpRequest r, gateway::Responder respond) {
                            p->dispatcher.Dispatch(std::move(r), std::move(respond));

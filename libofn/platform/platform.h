@@ -100,6 +100,10 @@ class Platform {
     std::chrono::milliseconds request_timeout{std::chrono::minutes(5)};
     int io_threads = 2;
     int worker_threads = 16;
+    // Gateway connections at most (more wait in the kernel's backlog).
+    size_t max_connections = 16384;
+    // Peers whose X-Forwarded-For the gateway keeps (IPs or CIDR blocks).
+    std::vector<std::string> trusted_proxies;
     // Where the in-process backend looks for function libraries.
     std::vector<std::string> library_dirs;
     // Namespace for manifests that name none.

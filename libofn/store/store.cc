@@ -1,6 +1,12 @@
 #include "libofn/store/store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <boost/json.hpp>
 #include <cstdio>
@@ -438,6 +444,17 @@ int Store::LatestSchemaVersion() { return static_cast<int>(internal::Migrations(
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const Options& options) {
   auto impl = std::make_unique<Impl>();
   impl->clock = options.clock ? options.clock : Clock::System();
+  if (path != ":memory:" && !path.empty()) {
+    // The store holds every Function's env: owner-only, whatever the
+    // directory or the umask says. SQLite gives its -wal and -shm files the
+    // database file's mode; older ones are tightened too.
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return UnavailableError("cannot open store " + path + ": " + std::strerror(errno));
+    int mode_rc = ::fchmod(fd, 0600);
+    ::close(fd);
+    if (mode_rc != 0) return UnavailableError("cannot make store " + path + " private: " + std::strerror(errno));
+    for (const char* suffix : {"-wal", "-shm", "-journal"}) ::chmod((path + suffix).c_str(), 0600);
+  }
   int rc = sqlite3_open_v2(path.c_str(), &impl->db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
   if (rc != SQLITE_OK) {

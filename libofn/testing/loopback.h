@@ -46,6 +46,27 @@ inline bool SendAll(int fd, const char* data, size_t n) {
   return true;
 }
 
+// Reads until the peer closes or `timeout_s` seconds pass without data.
+inline std::string ReadUntilClose(int fd, int timeout_s = 5) {
+  timeval tv{timeout_s, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) out.append(buf, static_cast<size_t>(n));
+  return out;
+}
+
+// Sends raw bytes to 127.0.0.1:port and reads until the server closes (or
+// 5 s pass without data).
+inline std::string RawExchange(int port, const std::string& bytes) {
+  int fd = ConnectLoopback(port);
+  if (fd < 0) return "connect failed";
+  SendAll(fd, bytes.data(), bytes.size());
+  std::string out = ReadUntilClose(fd);
+  ::close(fd);
+  return out;
+}
+
 }  // namespace ofn::testing
 
 #endif  // LIBOFN_TESTING_LOOPBACK_H_

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -201,7 +202,9 @@ Counted ReadCounted(int fd) {
 
 TEST(ProcessTest, StartsWithContextPortParamsAndProxiesWithForwardedHeaders) {
   TempDir dir;
-  auto p = Platform::Open(Opts(dir.path()));
+  Platform::Options o = Opts(dir.path());
+  o.trusted_proxies = {"127.0.0.1"};  // the test client stands in for a proxy
+  auto p = Platform::Open(o);
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   ASSERT_TRUE((*p)->Apply(Behave("envy")).ok());
   auto info = WaitRunning(**p, "envy");
@@ -573,6 +576,34 @@ TEST(ProcessTest, InstanceClosingMidResponseIs502AndSlowOneIs504) {
   EXPECT_NE(slow.body.find("did not answer within 800 ms"), std::string::npos) << slow.body;
   // The instance is still fine for the next request.
   EXPECT_EQ(Get(**p, "flaky", "/slow?ms=10").status, 200);
+}
+
+TEST(ProcessTest, StateFilesAreOwnerOnlyInALooseStateDir) {
+  TempDir dir;
+  const std::string state = dir.path() + "/loose";
+  ASSERT_EQ(::mkdir(state.c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(state.c_str(), 0755), 0);
+  // A store file left with a loose mode (an older version, a copy) is tightened.
+  { std::ofstream touch(state + "/state.db"); }
+  ASSERT_EQ(::chmod((state + "/state.db").c_str(), 0644), 0);
+  Platform::Options o = Opts(dir.path());
+  o.state_dir = state;
+  o.process.log_dir.clear();  // the default: <state_dir>/logs
+  auto p = Platform::Open(o);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ASSERT_TRUE((*p)->Apply(Behave("private")).ok());
+  ASSERT_TRUE(WaitRunning(**p, "private").ok());
+  ASSERT_EQ(Get(**p, "private", "/env").status, 200);
+  auto mode = [](const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? static_cast<int>(st.st_mode & 0777) : -1;
+  };
+  EXPECT_EQ(mode(state + "/state.db"), 0600);
+  EXPECT_EQ(mode(state + "/state.db-wal"), 0600);
+  EXPECT_EQ(mode(state + "/logs"), 0700);
+  EXPECT_EQ(mode(state + "/logs/default"), 0700);
+  EXPECT_EQ(mode(state + "/logs/default/private-00001.log"), 0600);
+  EXPECT_EQ(mode(state), 0755);  // the operator's directory is left as it is (with a warning)
 }
 
 TEST(ProcessTest, LogsRotateAtTheSizeCap) {

@@ -1,18 +1,41 @@
 #include "libofn/backends/process/log_file.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
 namespace ofn::process {
+namespace {
+
+// Log files hold whatever functions print: owner-only.
+std::FILE* OpenPrivate(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return nullptr;
+  (void)::fchmod(fd, 0600);
+  std::FILE* f = ::fdopen(fd, "a");
+  if (!f) ::close(fd);
+  return f;
+}
+
+// Creates the missing directories of `dir` with mode 0700.
+void MakePrivateDirs(const std::filesystem::path& dir) {
+  if (dir.empty()) return;
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec)) return;
+  MakePrivateDirs(dir.parent_path());
+  ::mkdir(dir.c_str(), 0700);
+}
+
+}  // namespace
 
 RotatingLog::RotatingLog(std::string path, uint64_t max_bytes, int keep)
     : path_(std::move(path)), max_bytes_(std::max<uint64_t>(max_bytes, 1024)), keep_(std::max(keep, 0)) {
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ec);
-  file_ = std::fopen(path_.c_str(), "ae");
+  MakePrivateDirs(std::filesystem::path(path_).parent_path());
+  file_ = OpenPrivate(path_);
   struct stat st;
   if (file_ && ::stat(path_.c_str(), &st) == 0) size_ = static_cast<uint64_t>(st.st_size);
 }
@@ -34,7 +57,7 @@ void RotatingLog::RotateLocked() {
     }
     std::filesystem::rename(path_, path_ + ".1", ec);
   }
-  file_ = std::fopen(path_.c_str(), "ae");
+  file_ = OpenPrivate(path_);
   size_ = 0;
 }
 

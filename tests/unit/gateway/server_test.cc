@@ -1,0 +1,319 @@
+// HttpServer hardening: RFC 9112 framing, slow clients (408), the connection
+// cap, trusted X-Forwarded-For, hop-by-hop response headers — each over real
+// loopback sockets.
+#include "libofn/gateway/server.h"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <thread>
+
+#include "libofn/gateway/framing.h"
+#include "libofn/gateway/min_rate.h"
+#include "libofn/testing/loopback.h"
+
+namespace ofn::gateway {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::ConnectLoopback;
+using testing::RawExchange;
+using testing::ReadUntilClose;
+using testing::SendAll;
+
+// --- CheckFraming, a table ------------------------------------------------
+
+struct FramingCase {
+  const char* name;
+  const char* method;
+  const char* target;
+  std::vector<std::pair<std::string, std::string>> headers;
+  unsigned minor;
+  int status;                  // 0: accepted
+  const char* message_has;     // part of the error message
+  const char* host_after = "";  // Host after normalisation, when accepted
+  const char* target_after = "";
+};
+
+TEST(FramingTest, Table) {
+  const std::vector<FramingCase> cases = {
+      {"plain", "GET", "/a?b", {{"Host", "h"}}, 1, 0, "", "h", "/a?b"},
+      {"chunked", "POST", "/", {{"Host", "h"}, {"Transfer-Encoding", "chunked"}}, 1, 0, "", "h", "/"},
+      {"chunked, case and params", "POST", "/", {{"Host", "h"}, {"transfer-encoding", " Chunked "}}, 1, 0, "", "h", "/"},
+      {"gzip only", "POST", "/", {{"Host", "h"}, {"Transfer-Encoding", "gzip"}}, 1, 400, "final transfer coding"},
+      {"gzip with CL 0 (smuggling)", "POST", "/", {{"Host", "h"}, {"Transfer-Encoding", "gzip"}, {"Content-Length", "0"}}, 1,
+       400, "both Transfer-Encoding and Content-Length"},
+      {"chunked with CL", "POST", "/", {{"Host", "h"}, {"Content-Length", "5"}, {"Transfer-Encoding", "chunked"}}, 1, 400,
+       "both"},
+      {"chunked then gzip", "POST", "/", {{"Host", "h"}, {"Transfer-Encoding", "chunked, gzip"}}, 1, 400, "final"},
+      {"gzip then chunked", "POST", "/", {{"Host", "h"}, {"Transfer-Encoding", "gzip, chunked"}}, 1, 501, "\"gzip\""},
+      {"chunked twice over two fields", "POST", "/",
+       {{"Host", "h"}, {"Transfer-Encoding", "chunked"}, {"Transfer-Encoding", "chunked"}}, 1, 400, "only once"},
+      {"empty coding", "POST", "/", {{"Host", "h"}, {"Transfer-Encoding", ""}}, 1, 400, "final"},
+      {"two Hosts", "GET", "/", {{"Host", "a"}, {"Host", "b"}}, 1, 400, "more than one Host"},
+      {"no Host in 1.1", "GET", "/", {}, 1, 400, "must carry a Host"},
+      {"no Host in 1.0", "GET", "/", {}, 0, 0, "", "", "/"},
+      {"absolute form wins over Host", "GET", "http://Real.example:81/p?q=1#frag", {{"Host", "other"}}, 1, 0, "",
+       "Real.example:81", "/p?q=1"},
+      {"absolute form without path", "GET", "http://a.example?x", {}, 1, 0, "", "a.example", "/?x"},
+      {"absolute form with userinfo", "GET", "http://u:p@a.example/", {}, 1, 400, "user information"},
+      {"absolute form without host", "GET", "http:///x", {}, 1, 400, "without a host"},
+      {"asterisk for OPTIONS", "OPTIONS", "*", {{"Host", "h"}}, 1, 0, "", "h", "*"},
+      {"asterisk for GET", "GET", "*", {{"Host", "h"}}, 1, 400, "only for OPTIONS"},
+      {"authority form", "GET", "a.example:80", {{"Host", "h"}}, 1, 400, "origin or absolute form"},
+  };
+  for (const FramingCase& c : cases) {
+    HttpRequest r;
+    r.method = c.method;
+    r.target = c.target;
+    for (const auto& [k, v] : c.headers) r.headers.Add(k, v);
+    FramingError e = CheckFraming(r, c.minor);
+    EXPECT_EQ(e.status, c.status) << c.name << ": " << e.message;
+    EXPECT_NE(e.message.find(c.message_has), std::string::npos) << c.name << ": " << e.message;
+    if (c.status == 0) {
+      EXPECT_EQ(r.headers.GetOr("Host", ""), c.host_after) << c.name;
+      EXPECT_EQ(r.target, c.target_after) << c.name;
+    }
+  }
+}
+
+// --- MinRate ----------------------------------------------------------------
+
+TEST(MinRateTest, AllowanceGrowsWithBytesAndShrinksWithTimeSpent) {
+  MinRate off(0, seconds(10));
+  EXPECT_EQ(off.Allowance(), std::chrono::nanoseconds::max());
+
+  MinRate r(1000, seconds(10));  // 1000 B/s after 10 s
+  EXPECT_EQ(r.Allowance(), seconds(10));
+  r.Record(500, seconds(2));  // earned 0.5 s, spent 2 s
+  EXPECT_EQ(r.Allowance(), milliseconds(8500));
+  r.Record(0, milliseconds(8500));
+  EXPECT_LE(r.Allowance().count(), 0);  // out of budget: too slow
+  MinRate fast(1000, seconds(1));
+  for (int i = 0; i < 100; ++i) fast.Record(2000, seconds(1));  // 2x the minimum
+  EXPECT_EQ(fast.Allowance(), seconds(101));
+  MinRate slow(1024, seconds(10));  // 1 byte/s never keeps up
+  for (int i = 0; i < 10; ++i) slow.Record(1, seconds(1));
+  EXPECT_LE(slow.Allowance().count(), 10'000'000);
+}
+
+// --- A real server ---------------------------------------------------------
+
+// An async server answering "<method> <target> host=<Host> xff=<X-Forwarded-For>"
+// after reading the body, or proxying to `upstream` when set.
+struct TestServer {
+  std::unique_ptr<HttpServer> server;
+  std::atomic<int> handled{0};
+  std::string upstream;
+
+  explicit TestServer(ServerOptions o) {
+    o.stream_bodies = true;
+    auto s = HttpServer::StartAsync(o, [this](HttpRequest r, HttpServer::Responder respond) {
+      ++handled;
+      auto body = std::move(r.pending_body);
+      if (!upstream.empty()) {
+        body->Proxy(std::move(r), upstream, seconds(5), [](int) {});
+        return;
+      }
+      body->Read([r = std::move(r), respond](Result<std::string> b) {
+        if (!b.ok()) {
+          respond(ErrorResponse(b.status().code() == StatusCode::kDeadlineExceeded ? 408 : 400, b.status().message()));
+          return;
+        }
+        respond(HttpResponse::Text(200, r.method + " " + r.target + " host=" + r.headers.GetOr("Host", "") +
+                                            " body=" + std::to_string(b->size())));
+      });
+    });
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    server = std::move(*s);
+  }
+  int port() const { return server->port(); }
+};
+
+TEST(ServerHardeningTest, SmuggledSecondRequestIsNeverServed) {
+  TestServer t{ServerOptions{}};
+  // Transfer-Encoding: gzip with Content-Length: 0 used to let the body be
+  // served as a second request.
+  std::string out = RawExchange(t.port(),
+                                "POST /first HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\nContent-Length: 0\r\n\r\n"
+                                "GET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 400", 0), 0u) << out;
+  EXPECT_NE(out.find("Connection: close"), std::string::npos) << out;
+  EXPECT_EQ(out.find("smuggled"), std::string::npos) << out;
+  EXPECT_EQ(t.handled.load(), 0);
+  out = RawExchange(t.port(), "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 400", 0), 0u) << out;
+  out = RawExchange(t.port(), "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 501", 0), 0u) << out;
+  // Absolute form: routed by the target's authority, not the Host field.
+  out = RawExchange(t.port(), "GET http://real.example/p?x=1 HTTP/1.1\r\nHost: decoy\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(out.find("GET /p?x=1 host=real.example"), std::string::npos) << out;
+  EXPECT_EQ(t.handled.load(), 1);
+}
+
+TEST(ServerHardeningTest, SlowHeaderGets408) {
+  ServerOptions o;
+  o.header_timeout = milliseconds(300);
+  TestServer t{o};
+  int fd = ConnectLoopback(t.port());
+  const std::string part = "GET / HTTP/1.1\r\nHo";
+  ASSERT_TRUE(SendAll(fd, part.data(), part.size()));
+  std::string out = ReadUntilClose(fd, 10);
+  ::close(fd);
+  EXPECT_EQ(out.rfind("HTTP/1.1 408", 0), 0u) << out;
+  // An idle keep-alive connection that never starts a request is closed
+  // without a response.
+  EXPECT_EQ(t.handled.load(), 0);
+}
+
+TEST(ServerHardeningTest, SlowBodyGets408ForReadAndProxiedBodies) {
+  ServerOptions o;
+  o.min_body_rate = 1000;
+  o.body_rate_grace = milliseconds(400);
+  TestServer t{o};
+  for (bool proxied : {false, true}) {
+    // The upstream (when proxied) is another server of the same kind; it
+    // never sees the request because the body never completes.
+    std::unique_ptr<TestServer> up;
+    if (proxied) {
+      up = std::make_unique<TestServer>(ServerOptions{});
+      t.upstream = "127.0.0.1:" + std::to_string(up->port());
+    }
+    int fd = ConnectLoopback(t.port());
+    const std::string head = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\n";
+    ASSERT_TRUE(SendAll(fd, head.data(), head.size()));
+    // 1 byte every 100 ms: 10 B/s against a 1000 B/s minimum.
+    std::string out;
+    for (int i = 0; i < 100; ++i) {
+      if (!SendAll(fd, "x", 1)) break;
+      char buf[512];
+      ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) {
+        out.append(buf, static_cast<size_t>(n));
+        break;
+      }
+      std::this_thread::sleep_for(milliseconds(100));  // pacing the slow client, not waiting on the server
+    }
+    out += ReadUntilClose(fd, 10);
+    ::close(fd);
+    EXPECT_EQ(out.rfind("HTTP/1.1 408", 0), 0u) << (proxied ? "proxied: " : "read: ") << out;
+    if (up) {
+      EXPECT_EQ(up->handled.load(), 0);
+    }
+  }
+  t.upstream.clear();
+  // A body at a normal pace still passes.
+  std::string ok = RawExchange(t.port(), "POST / HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello");
+  EXPECT_NE(ok.find("body=5"), std::string::npos) << ok;
+}
+
+TEST(ServerHardeningTest, ConnectionsBeyondTheCapWaitUntilOneCloses) {
+  ServerOptions o;
+  o.max_connections = 2;
+  TestServer t{o};
+  int a = ConnectLoopback(t.port()), b = ConnectLoopback(t.port());
+  const std::string get = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+  for (int fd : {a, b}) {
+    ASSERT_TRUE(SendAll(fd, get.data(), get.size()));
+    char buf[512];
+    ASSERT_GT(::recv(fd, buf, sizeof buf, 0), 0);
+  }
+  // The third connects (kernel backlog) but is not served while two are open.
+  int c = ConnectLoopback(t.port());
+  ASSERT_GE(c, 0);
+  ASSERT_TRUE(SendAll(c, get.data(), get.size()));
+  timeval tv{0, 300 * 1000};
+  ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char buf[512];
+  EXPECT_LT(::recv(c, buf, sizeof buf, 0), 0) << "served beyond the cap";
+  ::close(a);
+  tv = {10, 0};
+  ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ssize_t n = ::recv(c, buf, sizeof buf, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)).rfind("HTTP/1.1 200", 0), 0u);
+  ::close(b);
+  ::close(c);
+}
+
+// A one-shot upstream on a raw socket: answers every request on its
+// connection with `response` and records what it received.
+class RawUpstream {
+ public:
+  explicit RawUpstream(std::string response) : response_(std::move(response)) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(listen_fd_, 8);
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] {
+      int fd = ::accept(listen_fd_, nullptr, nullptr);
+      if (fd < 0) return;
+      std::string in;
+      char buf[4096];
+      while (in.find("\r\n\r\n") == std::string::npos) {
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        in.append(buf, static_cast<size_t>(n));
+      }
+      received = in;
+      SendAll(fd, response_.data(), response_.size());
+      ::shutdown(fd, SHUT_WR);
+      while (::recv(fd, buf, sizeof buf, 0) > 0) {
+      }
+      ::close(fd);
+    });
+  }
+  ~RawUpstream() {
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    ::close(listen_fd_);
+    thread_.join();
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string received;
+
+ private:
+  std::string response_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST(ServerHardeningTest, HopByHopResponseHeadersMatchByTokenIgnoringCase) {
+  RawUpstream up(
+      "HTTP/1.1 200 OK\r\nConnection: X-Secret, keep-alive\r\nx-secret: 1\r\nX-Sec: kept\r\nX-Secretive: kept\r\n"
+      "Content-Length: 2\r\n\r\nok");
+  TestServer t{ServerOptions{}};
+  t.upstream = up.address();
+  std::string out = RawExchange(t.port(), "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
+  EXPECT_EQ(out.find("x-secret: 1"), std::string::npos) << out;
+  EXPECT_NE(out.find("X-Sec: kept"), std::string::npos) << out;  // used to be dropped as a substring
+  EXPECT_NE(out.find("X-Secretive: kept"), std::string::npos) << out;
+}
+
+TEST(ServerHardeningTest, ForwardedForIsKeptOnlyFromTrustedProxies) {
+  for (bool trusted : {false, true}) {
+    RawUpstream up("HTTP/1.1 204 No Content\r\n\r\n");
+    ServerOptions o;
+    if (trusted) o.trusted_proxies = {"10.0.0.0/8", "127.0.0.0/8"};
+    else o.trusted_proxies = {"10.0.0.0/8", "::1"};
+    TestServer t{o};
+    t.upstream = up.address();
+    std::string out =
+        RawExchange(t.port(), "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 6.6.6.6\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(out.rfind("HTTP/1.1 204", 0), 0u) << out;
+    t.server->Stop(milliseconds(100));
+    std::string want = trusted ? "X-Forwarded-For: 6.6.6.6, 127.0.0.1\r\n" : "X-Forwarded-For: 127.0.0.1\r\n";
+    EXPECT_NE(up.received.find(want), std::string::npos) << up.received;
+  }
+}
+
+}  // namespace
+}  // namespace ofn::gateway
