@@ -20,8 +20,8 @@ BUILD = pathlib.Path(os.environ.get("OFN_BUILD_ROOT", ROOT / "build"))
 
 
 class Server:
-    def __init__(self, ofn_bin, state_dir, files, extra=(), cwd=None, env=None):
-        args = [ofn_bin, "serve", "--state-dir", str(state_dir), "--listen", "127.0.0.1:0",
+    def __init__(self, ofn_bin, state_dir, files, extra=(), cwd=None, env=None, prefix=()):
+        args = [*prefix, ofn_bin, "serve", "--state-dir", str(state_dir), "--listen", "127.0.0.1:0",
                 "--lib-dir", str(BUILD / "examples"), *extra]
         for f in files:
             args += ["-f", str(f)]
