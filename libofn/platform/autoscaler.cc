@@ -23,7 +23,7 @@ struct Autoscaler::Rev {
   double concurrency = 0, rps = 0;
   int desired = 0;
   int starting = 0;
-  bool reachable = false;
+  bool reachable = true;  // until the reconciler says: a new revision is a rollout target
   bool ever_ready = false;
   bool removed = false;
   std::string failure;

@@ -390,9 +390,13 @@ void Reconciler::Pass() {
     } else {
       w.traffic_message = unresolved;
     }
-    auto routed = [&fs](const std::string& name) {
+    // Reachable: routed now, or the latest revision while traffic is to
+    // follow it (Knative's "unknown" reachability of a rollout target). A
+    // revision that is neither goes to zero whatever its min scale.
+    const bool follows_latest = std::any_of(targets.begin(), targets.end(), [](const Target& t) { return t.latest; });
+    auto routed = [&](const std::string& name) {
       bool tagged = std::any_of(fs.tags.begin(), fs.tags.end(), [&](const auto& t) { return t.second == name; });
-      return tagged || fs.percents.count(name) > 0;
+      return tagged || fs.percents.count(name) > 0 || (follows_latest && latest && latest->record.name == name);
     };
     for (const RevisionView& v : revs) autoscaler_->SetReachable(fn.ns, v.record.name, routed(v.record.name));
 

@@ -51,6 +51,7 @@ Decision Decide(const ScaleSpec& spec, double observed_stable, double observed_p
 
   d.desired = desired;
   d.panicking = st->panicking;
+  d.reachable = reachable;
   if (spec.target_burst_capacity == 0) {
     d.excess_burst_capacity = 0;
   } else if (spec.target_burst_capacity < 0) {
@@ -62,23 +63,13 @@ Decision Decide(const ScaleSpec& spec, double observed_stable, double observed_p
   return d;
 }
 
-int Bound(const ScaleSpec& spec, const Decision& decision, int current, int ready, Clock::Duration now,
-          DeciderState* st) {
-  int want = decision.desired;
-  if (!st->initialized) {
-    if (ready >= spec.initial_scale) {
-      st->initialized = true;
-    } else {
-      want = std::max(want, spec.initial_scale);
-    }
-  }
-  if (spec.max_scale > 0) want = std::min(want, spec.max_scale);
-  want = std::max(want, spec.min_scale);
+namespace {
+// Going to zero happens only after the grace period of continuous zeros.
+int ToZeroAfterGrace(const ScaleSpec& spec, int want, int current, Clock::Duration now, DeciderState* st) {
   if (want > 0 || current == 0) {
     st->zero_pending = false;
     return want;
   }
-  // Going to zero: only after the grace period of continuous zero decisions.
   if (!st->zero_pending) {
     st->zero_pending = true;
     st->zero_since = now;
@@ -88,6 +79,27 @@ int Bound(const ScaleSpec& spec, const Decision& decision, int current, int read
     return 0;
   }
   return 1;  // keep one instance through the grace period
+}
+
+}  // namespace
+
+int Bound(const ScaleSpec& spec, const Decision& decision, int current, int ready, Clock::Duration now,
+          DeciderState* st) {
+  int want = decision.desired;
+  if (!decision.reachable) {
+    if (spec.max_scale > 0) want = std::min(want, spec.max_scale);
+    return ToZeroAfterGrace(spec, want, current, now, st);
+  }
+  if (!st->initialized) {
+    if (ready >= spec.initial_scale) {
+      st->initialized = true;
+    } else {
+      want = std::max(want, spec.initial_scale);
+    }
+  }
+  if (spec.max_scale > 0) want = std::min(want, spec.max_scale);
+  want = std::max(want, spec.min_scale);
+  return ToZeroAfterGrace(spec, want, current, now, st);
 }
 
 }  // namespace ofn::scale

@@ -39,6 +39,7 @@ struct Decision {
   int excess_burst_capacity = 0;  // < 0: keep the activator in the path
   bool panicking = false;
   double stable_value = 0, panic_value = 0;
+  bool reachable = true;  // as given to Decide
 };
 
 // One tick of the decider. `reachable`: the revision has traffic routed to
@@ -47,7 +48,9 @@ Decision Decide(const ScaleSpec& spec, double observed_stable, double observed_p
                 bool reachable, Clock::Duration now, DeciderState* state);
 
 // The instance count to run: initial scale, min/max and scale-to-zero grace
-// applied to a decision. `current` is the count asked for before this tick.
+// applied to a decision. Min and initial scale hold only while the revision
+// is reachable (Knative's rule): one without traffic goes to zero whatever
+// its minReplicas. `current` is the count asked for before this tick.
 int Bound(const ScaleSpec& spec, const Decision& decision, int current, int ready, Clock::Duration now,
           DeciderState* state);
 

@@ -637,6 +637,33 @@ TEST(ProcessTest, LogsRotateAtTheSizeCap) {
   EXPECT_NE(newest.find("spam line 000999"), std::string::npos);
 }
 
+TEST(ProcessTest, AnOomKilledInstanceSaysOOMKilled) {
+  TempDir dir;
+  auto p = Platform::Open(Opts(dir.path()));
+  ASSERT_TRUE(p.ok());
+  const std::string limits = "          resources:\n            limits:\n              memory: 64Mi\n";
+  ASSERT_TRUE((*p)->Apply(Behave("hog", limits)).ok());
+  auto info = WaitRunning(**p, "hog");
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  if (info->serving_reason == "LimitsNotApplied") {
+    GTEST_SKIP() << "no memory cgroup here, so no OOM kill: " << info->serving_message;
+  }
+  HttpResponse r = Get(**p, "hog", "/hog?mb=200");
+  EXPECT_EQ(r.status, 502) << r.body;
+  auto oom = (*p)->WaitFor("hog", [](const FunctionInfo& f) { return f.serving_reason == "OOMKilled"; }, seconds(20));
+  ASSERT_TRUE(oom.ok()) << oom.status().ToString();
+  EXPECT_NE(oom->serving_message.find("OOM"), std::string::npos) << oom->serving_message;
+  // It comes back and serves; the reason stays to say the limit is too low.
+  EXPECT_EQ(Get(**p, "hog", "/").status, 200);
+  auto back = (*p)->WaitFor(
+      "hog",
+      [](const FunctionInfo& f) {
+        return f.serving_reason == "OOMKilled" && f.serving_message.find("raise resources.limits.memory") != std::string::npos;
+      },
+      seconds(20));
+  EXPECT_TRUE(back.ok()) << back.status().ToString();
+}
+
 TEST(ProcessTest, ResourceLimitsUseACgroupOrSayTheyWereNotApplied) {
   TempDir dir;
   const std::string limits = "          resources:\n            limits:\n              memory: 96Mi\n              cpu: 250m\n";

@@ -262,6 +262,28 @@ TEST_F(ScaleTest, IdleToZeroAfterGraceThenColdStartOnTheFirstRequest) {
             std::string::npos);
 }
 
+TEST_F(ScaleTest, ASupersededRevisionGoesToZeroWhateverItsMinReplicas) {
+  const std::string min2 = "    scaleOptions:\n      minReplicas: 2\n";
+  ASSERT_TRUE(p_->Apply(Hello("slow", "", min2)).ok());
+  auto ready = p_->WaitReady("hello", seconds(10));
+  ASSERT_TRUE(ready.ok()) << ready.status().ToString() << " " << p_->GetFunction("hello")->json;
+  Tick(2, 1);
+  auto first = [&] {
+    auto revs = p_->Revisions("hello");
+    return revs.ok() && !revs->empty() ? revs->front() : RevisionInfo{};
+  };
+  ASSERT_TRUE(p_->WaitFor("hello", [&](const FunctionInfo&) { return first().ready_instances == 2; }, seconds(10)).ok());
+  // A new revision takes all traffic; the old one keeps its two instances
+  // only through the scale-to-zero grace.
+  p_->functions().Http("other", [](const HttpRequest&) { return HttpResponse::Text(200, "other"); });
+  ASSERT_TRUE(p_->Apply(Hello("other", "", min2)).ok());
+  ASSERT_TRUE(WaitLatestReady(*p_, "hello-00002").ok());
+  EXPECT_EQ(first().percent, 0);
+  Tick(2, 16);
+  EXPECT_EQ(first().ready_instances, 0) << "a revision without traffic kept its minReplicas";
+  EXPECT_EQ(Rev().ready_instances, 2);  // the routed revision keeps them
+}
+
 TEST_F(ScaleTest, BurstPanicsWithinOnePanicWindowThenScalesBackToZero) {
   // Target 1 × 0.7 per instance: 10 requests in flight want ceil(10 / 0.7) = 15.
   ASSERT_TRUE(p_->Apply(Hello("slow", "", "    scaleOptions:\n      knative:\n"

@@ -391,6 +391,8 @@ struct Proc {
   SteadyTime launched{}, deadline{}, next_probe{}, restart_at{}, kill_at{};
   int liveness_failures = 0;
   bool liveness_killed = false;
+  int64_t oom_kills_seen = 0;  // the instance's cgroups' count when last read
+  bool last_exit_oom = false;
 
   std::string Address() const { return "127.0.0.1:" + std::to_string(port); }
 
@@ -476,6 +478,23 @@ struct Proc {
     if (pid > 0) ::kill(-pid, sig);
   }
 
+  // OOM kills counted by the instance's memory cgroup (v2 memory.events,
+  // v1 memory.oom_control): the kernel's word on why a SIGKILL came.
+  int64_t OomKills() const {
+    int64_t total = 0;
+    for (const std::string& dir : cgroup_dirs) {
+      for (const char* file : {"/memory.events", "/memory.oom_control"}) {
+        std::ifstream f(dir + file);
+        std::string key;
+        int64_t value = 0;
+        while (f >> key >> value) {
+          if (key == "oom_kill") total += value;
+        }
+      }
+    }
+    return total;
+  }
+
   // Called when the shim exited: reaps leftovers and decides what comes next.
   void OnExit(int status) {
     DrainPipe(true);
@@ -483,9 +502,16 @@ struct Proc {
     pid = -1;
     std::string how = WIFEXITED(status) ? "exited with code " + std::to_string(WEXITSTATUS(status))
                                         : "was killed by signal " + std::to_string(WTERMSIG(status));
+    const int signal = WIFEXITED(status) && WEXITSTATUS(status) > 128 ? WEXITSTATUS(status) - 128
+                       : WIFSIGNALED(status)                           ? WTERMSIG(status)
+                                                                       : 0;
     if (WIFEXITED(status) && WEXITSTATUS(status) > 128) {
-      how = "was killed by signal " + std::to_string(WEXITSTATUS(status) - 128);
+      how = "was killed by signal " + std::to_string(signal);
     }
+    const int64_t oom_kills = OomKills();
+    const bool oom = signal == SIGKILL && oom_kills > oom_kills_seen;
+    oom_kills_seen = oom_kills;
+    if (oom) how = "was killed for going over its memory limit (OOMKilled)";
     std::unique_lock<std::mutex> lock(mu);
     if (stop_requested || state == State::kStopping) {
       state = State::kDone;
@@ -507,7 +533,8 @@ struct Proc {
     wait = std::min(wait, opt.backoff_cap);
     restart_at = now + wait;
     state = State::kBackoff;
-    reason = consecutive_crashes >= 2 ? "CrashLoopBackOff" : "InstanceCrashed";
+    last_exit_oom = oom && !liveness_killed;
+    reason = last_exit_oom ? "OOMKilled" : consecutive_crashes >= 2 ? "CrashLoopBackOff" : "InstanceCrashed";
     std::string why = liveness_killed ? "failed its liveness probe " + std::to_string(cfg.liveness.failure_threshold) +
                                             " times and was restarted"
                                       : how;
@@ -608,8 +635,15 @@ struct Proc {
               std::lock_guard<std::mutex> relock(mu);
               state = State::kReady;
               ever_ready = true;
-              reason.clear();
-              message.clear();
+              if (last_exit_oom) {
+                // Like a pod's lastState: the instance is back, but its
+                // memory limit is too low for what it does.
+                message = "instance on port " + std::to_string(port) + " was OOM-killed and restarted (" +
+                          std::to_string(restarts) + " restart(s)); raise resources.limits.memory";
+              } else {
+                reason.clear();
+                message.clear();
+              }
             }
             next_probe = std::chrono::steady_clock::now() + cfg.liveness.initial_delay +
                          ProbePeriod(cfg.liveness, false);

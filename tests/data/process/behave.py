@@ -111,6 +111,11 @@ class H(BaseHTTPRequestHandler):
             for i in range(int(q.get("n", "10"))):
                 print("behave: spam line %06d " % i + "." * 80, flush=True)
             return self.reply(200, {"spammed": q.get("n")})
+        if url.path == "/hog":
+            hog = []
+            for _ in range(int(q.get("mb", "256"))):
+                hog.append(bytearray(1 << 20))  # touched: zero-filled pages count
+            return self.reply(200, {"held_mb": len(hog)})
         if url.path == "/child-pid":
             return self.reply(200, {"child": CHILD.pid if CHILD else None})
         return self.reply(200, {"hello": os.environ.get("GREETING", "world")})

@@ -153,6 +153,26 @@ TEST(KpaBoundTest, InitialScaleMinMaxAndZeroGrace) {
   EXPECT_EQ(Bound(no_initial, zero, 0, 0, At(0), &st4), 0);
 }
 
+TEST(KpaBoundTest, MinScaleHoldsOnlyWhileReachable) {
+  // A superseded revision (no traffic) with minReplicas 2 goes to zero
+  // after the grace, as in Knative; routed again, min scale is back.
+  ScaleSpec spec;
+  spec.min_scale = 2;
+  spec.initial_scale = 3;
+  DeciderState st;
+  st.initialized = true;
+  Decision d = Decide(spec, 0, 0, 2, /*reachable=*/false, At(0), &st);
+  EXPECT_FALSE(d.reachable);
+  EXPECT_EQ(Bound(spec, d, 2, 2, At(0), &st), 1);  // grace begins
+  EXPECT_EQ(Bound(spec, d, 1, 1, At(29), &st), 1);
+  EXPECT_EQ(Bound(spec, d, 1, 1, At(30), &st), 0);
+  Decision routed = Decide(spec, 0, 0, 0, /*reachable=*/true, At(31), &st);
+  EXPECT_EQ(Bound(spec, routed, 0, 0, At(31), &st), 2);
+  // Never initialised and unreachable: initial scale does not apply either.
+  DeciderState fresh;
+  EXPECT_EQ(Bound(spec, Decide(spec, 0, 0, 0, false, At(0), &fresh), 0, 0, At(0), &fresh), 0);
+}
+
 TEST(WindowBucketsTest, AveragesFromTheFirstWriteOverCompleteBuckets) {
   WindowBuckets b(seconds(60));
   EXPECT_EQ(b.WindowAverage(At(5), seconds(60)), 0);
