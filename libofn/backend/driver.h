@@ -1,40 +1,28 @@
 // The InstanceDriver seam: start and stop instances of one Function revision
-// on some backend. The platform picks, in registration order, the first
-// driver that accepts a spec; the core never branches on a driver's name.
+// on some backend. Drivers sit in a backend::Registry (registry.h) with a
+// priority; the platform gives each revision's Workload to the driver the
+// Function names (annotation ofn.io/backend) or to the highest-priority one
+// that accepts it. The core never branches on a driver's name.
 #ifndef LIBOFN_BACKEND_DRIVER_H_
 #define LIBOFN_BACKEND_DRIVER_H_
 
+#include <cstddef>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
 
+#include "libofn/backend/workload.h"
 #include "libofn/common/status.h"
 #include "libofn/serve/http.h"
 
 namespace ofn::backend {
 
-// What a driver needs to run a Function revision.
-struct InstanceSpec {
-  std::string ns;
-  std::string function;
-  std::string revision;   // e.g. "serving-k3x9q"
-  std::string version;    // spec.version
-  std::string image;      // spec.image
-  std::string spec_json;  // the whole Function spec, canonical JSON
-  // serving.params, then the function container's env (later wins).
-  std::map<std::string, std::string> env;
-  std::vector<std::string> outputs;  // names of spec.serving.outputs
-  bool has_command = false;          // the function container sets command/args
-};
-
 // How an instance is doing after it started.
 struct InstanceHealth {
   bool serving = true;  // false while it restarts or backs off after a crash
   int restarts = 0;
-  std::string reason;   // e.g. "CrashLoopBackOff"; "" when all is well
+  std::string reason;   // e.g. "CrashLoopBackOff", "OOMKilled"; "" when all is well
   std::string message;
   // Resource limits asked for but not applied on this machine ("" = none).
   std::string limits_warning;
@@ -55,16 +43,51 @@ class Instance {
   virtual void SetHealthObserver(std::function<void()> observer) { (void)observer; }
 };
 
-// Thread-safe.
+// Thread-safe: every method may be called from any thread.
 class InstanceDriver {
  public:
   virtual ~InstanceDriver() = default;
+  // The name a Function may ask for (ofn.io/backend) and `ofn` shows.
   virtual std::string_view name() const = 0;
-  // Cheap check: is this spec for this driver at all?
-  virtual bool Accepts(const InstanceSpec& spec) const = 0;
-  // Starts an instance; the error says why it cannot run (it becomes the
-  // serving state's message).
-  virtual Result<std::shared_ptr<Instance>> Start(const InstanceSpec& spec) = 0;
+  // Cheap check: can this driver run the workload at all?
+  virtual bool Accepts(const Workload& workload) const = 0;
+  // Why it does not accept `workload`: what the workload (or the host)
+  // would need, for the message shown when no driver takes it.
+  virtual std::string Requirement(const Workload& workload) const = 0;
+  // Starts an instance and returns once it is ready to serve; the error
+  // says why it cannot run (it becomes the serving state's message). Called
+  // on a start pool thread.
+  virtual Result<std::shared_ptr<Instance>> Start(const Workload& workload) = 0;
+  // Stops every instance and refuses new starts; returns at once.
+  virtual void Shutdown() {}
+  // The last `tail_lines` lines (0: all kept) of what a revision's
+  // instances printed. Unimplemented when the driver keeps no logs.
+  virtual Result<std::string> Logs(std::string_view ns, std::string_view revision, size_t tail_lines) const {
+    (void)ns;
+    (void)revision;
+    (void)tail_lines;
+    return Status(StatusCode::kUnimplemented, "the " + std::string(name()) + " backend keeps no logs");
+  }
+};
+
+// Forwards every call to another driver, so that a test or a metrics layer
+// overrides just the calls it cares about. `target` must outlive it.
+class DriverWrapper : public InstanceDriver {
+ public:
+  explicit DriverWrapper(InstanceDriver* target) : target_(target) {}
+  InstanceDriver* target() const { return target_; }
+
+  std::string_view name() const override { return target_->name(); }
+  bool Accepts(const Workload& w) const override { return target_->Accepts(w); }
+  std::string Requirement(const Workload& w) const override { return target_->Requirement(w); }
+  Result<std::shared_ptr<Instance>> Start(const Workload& w) override { return target_->Start(w); }
+  void Shutdown() override { target_->Shutdown(); }
+  Result<std::string> Logs(std::string_view ns, std::string_view revision, size_t tail_lines) const override {
+    return target_->Logs(ns, revision, tail_lines);
+  }
+
+ private:
+  InstanceDriver* target_;
 };
 
 }  // namespace ofn::backend

@@ -14,7 +14,7 @@ struct Autoscaler::Rev {
   std::string ns, function, revision;
   std::shared_ptr<gateway::RevisionPool> pool;
   backend::InstanceDriver* driver = nullptr;
-  backend::InstanceSpec instance_spec;
+  backend::Workload instance_spec;
 
   mutable std::mutex mu;
   scale::ScaleSpec spec;
@@ -67,7 +67,7 @@ void Autoscaler::Stop() {
 
 std::shared_ptr<gateway::RevisionPool> Autoscaler::Ensure(const std::string& ns, const std::string& revision,
                                                           backend::InstanceDriver* driver,
-                                                          const backend::InstanceSpec& spec,
+                                                          const backend::Workload& spec,
                                                           const scale::ScaleSpec& scale,
                                                           const gateway::PoolOptions& pool_options) {
   const std::string key = ns + "/" + revision;

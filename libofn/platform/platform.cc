@@ -10,6 +10,7 @@
 #include <fstream>
 #include <mutex>
 
+#include "libofn/backends/builtin.h"
 #include "libofn/backends/inprocess/inprocess.h"
 #include "libofn/common/log.h"
 #include "libofn/common/thread_pool.h"
@@ -103,8 +104,7 @@ struct Platform::Impl {
   Clock* clock = nullptr;
   std::unique_ptr<store::Store> store;
   inprocess::FunctionRegistry registry;
-  std::unique_ptr<inprocess::InProcessDriver> inprocess;
-  std::unique_ptr<process::ProcessDriver> process;
+  backend::Registry drivers;
   gateway::Dispatcher dispatcher;
   // Function calls run here, instance starts (init hooks) there.
   std::unique_ptr<ThreadPool> function_pool;
@@ -158,16 +158,18 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
   }
 
   Impl* raw = impl.get();
-  impl->inprocess = std::make_unique<inprocess::InProcessDriver>(
-      &impl->registry, options.library_dirs,
-      [](const std::string& ns, const std::string& fn, const std::string& output, const std::string& data) {
-        OFN_LOG(kInfo) << "function " << ns << "/" << fn << " sent " << data.size() << " byte(s) to output "
-                       << output << " (outputs are delivered once events are enabled)";
-        return true;
-      });
-  process::ProcessDriverOptions po = options.process;
-  if (po.log_dir.empty() && !options.state_dir.empty()) po.log_dir = options.state_dir + "/logs";
-  impl->process = std::make_unique<process::ProcessDriver>(po);
+  backends::BuiltinBackendOptions bo;
+  bo.functions = &impl->registry;
+  bo.library_dirs = options.library_dirs;
+  bo.outputs = [](const std::string& ns, const std::string& fn, const std::string& output, const std::string& data) {
+    OFN_LOG(kInfo) << "function " << ns << "/" << fn << " sent " << data.size() << " byte(s) to output " << output
+                   << " (outputs are delivered once events are enabled)";
+    return true;
+  };
+  bo.process = options.process;
+  if (bo.process.log_dir.empty() && !options.state_dir.empty()) bo.process.log_dir = options.state_dir + "/logs";
+  OFN_RETURN_IF_ERROR(backends::RegisterBuiltinBackends(impl->drivers, bo));
+  for (const backend::DriverRegistration& r : options.drivers) OFN_RETURN_IF_ERROR(impl->drivers.Add(r));
   impl->function_pool = std::make_unique<ThreadPool>("function pool", std::max(1, options.worker_threads));
   impl->start_pool = std::make_unique<ThreadPool>("instance starts", 2);
   ThreadPool* functions = impl->function_pool.get();
@@ -183,7 +185,7 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
   ro.revision_history = options.revision_history;
   ro.scale_to_zero_grace = options.scale_to_zero_grace;
   impl->reconciler = std::make_unique<platform::internal::Reconciler>(
-      impl->store.get(), impl->clock, std::vector<backend::InstanceDriver*>{impl->inprocess.get(), impl->process.get()},
+      impl->store.get(), impl->clock, &impl->drivers,
       &impl->dispatcher, impl->autoscaler.get(), ro);
   impl->watch_id = impl->store->Watch("", [raw](const store::WatchEvent& e) {
     if (e.record.kind == "Function" || e.record.kind == "Gateway") raw->reconciler->Kick();
@@ -195,6 +197,8 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
   });
   impl->autoscaler->Start(options.autoscale_ticker);
   impl->reconciler->Start();
+  // A function registered after its Function was applied can now run it.
+  impl->registry.SetObserver([raw] { raw->reconciler->Kick(); });
 
   auto platform = std::unique_ptr<Platform>(new Platform(std::move(impl)));
   Impl* p = platform->impl_.get();
@@ -394,16 +398,17 @@ Status Platform::Sync(std::chrono::milliseconds timeout) {
 void Platform::Close(std::chrono::milliseconds drain) {
   Impl* impl = impl_.get();
   std::call_once(impl->close_once, [impl, drain] {
+    impl->registry.SetObserver(nullptr);
     if (impl->gateway_server) impl->gateway_server->Stop(drain);
     if (impl->admin_server) impl->admin_server->Stop(std::chrono::milliseconds(500));
     impl->store->Unwatch(impl->watch_id);
     impl->reconciler->Stop();
     impl->dispatcher.Publish(std::make_shared<const gateway::Snapshot>());
     impl->autoscaler->Stop();
-    impl->process->Shutdown();  // starts waiting for readiness give up
+    impl->drivers.ShutdownAll();  // starts waiting for readiness give up
     impl->start_pool->Join(std::chrono::seconds(5));
     impl->function_pool->Join(std::max(drain, std::chrono::milliseconds(1000)));
-    impl->process.reset();  // SIGTERM, grace, SIGKILL; waits
+    impl->drivers.Clear();  // the process backend: SIGTERM, grace, SIGKILL; waits
   });
 }
 

@@ -29,8 +29,9 @@
 #include <utility>
 #include <vector>
 
+#include "libofn/backend/registry.h"
+#include "libofn/backends/process/options.h"
 #include "libofn/common/clock.h"
-#include "libofn/backends/process/process.h"
 #include "libofn/common/status.h"
 #include "libofn/serve/function.h"
 #include "libofn/serve/http.h"
@@ -125,6 +126,10 @@ class Platform {
     // The process backend (Functions whose function container sets
     // `command`). Logs default to <state_dir>/logs (a temp dir in memory).
     process::ProcessDriverOptions process;
+    // Drivers of the host program, beside the built-in inprocess (priority
+    // 100) and process (90) ones; names must differ from theirs. A Function
+    // picks one with the annotation ofn.io/backend: NAME.
+    std::vector<backend::DriverRegistration> drivers;
   };
 
   static Result<std::unique_ptr<Platform>> Open(const Options& options);

@@ -11,6 +11,9 @@
 #include "libofn/route/route.h"
 #include "libofn/route/table.h"
 #include "libofn/scale/options.h"
+#include "libofn/spec/scale_spec.h"
+#include "libofn/spec/workload.h"
+#include "libofn/backend/registry.h"
 #include "libofn/spec/internal/emit.h"
 
 namespace ofn::platform::internal {
@@ -39,43 +42,7 @@ std::string RevisionName(std::string_view function, int64_t number) {
 namespace {
 
 
-std::string ScalarText(const json::value& v) {
-  if (v.is_string()) return std::string(v.as_string());
-  return json::serialize(v);
-}
 
-backend::InstanceSpec MakeInstanceSpec(const store::Record& fn, const json::object& spec) {
-  backend::InstanceSpec s;
-  s.ns = fn.ns;
-  s.function = fn.name;
-  s.version = Str(&spec, "version");
-  s.image = Str(&spec, "image");
-  s.spec_json = spec::internal::EmitJson(spec::internal::Canonical(spec), false);
-  const json::object* serving = Obj(At(&spec, "serving"));
-  if (const json::object* params = Obj(At(serving, "params"))) {
-    for (const auto& [k, v] : *params) s.env[std::string(k)] = ScalarText(v);
-  }
-  const json::value* containers = At(Obj(At(serving, "template")), "containers");
-  if (containers && containers->is_array()) {
-    for (const json::value& c : containers->as_array()) {
-      const json::object* co = Obj(&c);
-      if (Str(co, "name") != "function") continue;
-      s.has_command = At(co, "command") != nullptr;
-      const json::value* env = At(co, "env");
-      if (env && env->is_array()) {
-        for (const json::value& e : env->as_array()) {
-          const json::object* eo = Obj(&e);
-          if (At(eo, "value")) s.env[Str(eo, "name")] = Str(eo, "value");
-        }
-      }
-    }
-  }
-  const json::value* outputs = At(serving, "outputs");
-  if (outputs && outputs->is_array()) {
-    for (const json::value& o : outputs->as_array()) s.outputs.push_back(Str(Obj(&o), "name"));
-  }
-  return s;
-}
 
 // The parts of the spec that make a new serving (and later a new revision).
 std::string ServingHashInput(const json::object& spec) {
@@ -115,11 +82,11 @@ json::object Condition(const json::object* old_status, const std::string& status
 
 }  // namespace
 
-Reconciler::Reconciler(store::Store* store, Clock* clock, std::vector<backend::InstanceDriver*> drivers,
+Reconciler::Reconciler(store::Store* store, Clock* clock, const backend::Registry* drivers,
                        gateway::Dispatcher* dispatcher, Autoscaler* autoscaler, ReconcilerOptions options)
     : store_(store),
       clock_(clock),
-      drivers_(std::move(drivers)),
+      drivers_(drivers),
       dispatcher_(dispatcher),
       autoscaler_(autoscaler),
       options_(std::move(options)) {}
@@ -309,29 +276,27 @@ void Reconciler::Pass() {
       json::value rstatus = ofn::internal::ParseObjectOrEmpty(rec.status);
       const json::value* was_ready = At(Obj(&rstatus), "ready");
       v.ready = was_ready && was_ready->is_bool() && was_ready->as_bool();
-      backend::InstanceSpec is = MakeInstanceSpec(fn, rspec.as_object());
-      is.revision = rec.name;
-      backend::InstanceDriver* driver = nullptr;
-      for (backend::InstanceDriver* d : drivers_) {
-        if (d->Accepts(is)) {
-          driver = d;
-          break;
-        }
-      }
+      auto annotation = fn.annotations.find(std::string(spec::kBackendAnnotation));
+      Result<backend::Workload> workload =
+          spec::MakeWorkload(fn.ns, fn.name, rec.name, rec.spec,
+                             annotation == fn.annotations.end() ? "" : annotation->second);
+      Result<backend::InstanceDriver*> picked =
+          workload.ok() ? drivers_->Pick(*workload) : Result<backend::InstanceDriver*>(workload.status());
+      backend::InstanceDriver* driver = picked.ok() ? *picked : nullptr;
       if (!driver) {
-        v.reason = "NoBackend";
-        v.message = "no enabled backend can run this function";
+        v.reason = workload.ok() ? "NoBackend" : "InvalidWorkload";
+        v.message = picked.status().message();
       } else {
         fs.driver = std::string(driver->name());
-        std::vector<scale::ScaleError> errors;
-        scale::ScaleSpec ss = scale::ParseScaleSpec(rec.spec, &errors);
+        std::vector<spec::ScaleError> errors;
+        scale::ScaleSpec ss = spec::ParseScaleSpec(rec.spec, &errors);
         ss.scale_to_zero_grace = options_.scale_to_zero_grace;
         gateway::PoolOptions po;
         po.queue_limit = options_.queue_limit;
         po.queue_timeout = options_.request_timeout;
         po.response_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options_.request_timeout);
         po.container_concurrency = ss.container_concurrency;
-        autoscaler_->Ensure(fn.ns, rec.name, driver, is, ss, po);
+        autoscaler_->Ensure(fn.ns, rec.name, driver, *workload, ss, po);
         live_revs.insert(fn.ns + "/" + rec.name);
         auto st = autoscaler_->Status(fn.ns, rec.name);
         if (st && (st->ever_ready || ss.initial_scale == 0)) v.ready = true;

@@ -9,7 +9,9 @@
 //     target-burst-capacity, activation-scale
 //   spec.serving.containerConcurrency (libofn extension, Knative's field)
 //
-// As in OpenFunction, the knative annotations win over min/maxReplicas. Pure.
+// As in OpenFunction, the knative annotations win over min/maxReplicas.
+// spec::ParseScaleSpec (libofn/spec/scale_spec.h) reads it from a Function.
+// A plain value.
 #ifndef LIBOFN_SCALE_OPTIONS_H_
 #define LIBOFN_SCALE_OPTIONS_H_
 
@@ -50,19 +52,6 @@ struct ScaleSpec {
   double TotalValue() const;
   std::chrono::nanoseconds PanicWindow() const;
 };
-
-// One wrong field: a path as apply reports it, and what is wrong.
-struct ScaleError {
-  std::string path;
-  std::string message;
-};
-
-// Reads the scale spec from the canonical JSON of a Function's spec. Errors
-// name the field; on error the returned spec holds the defaults.
-ScaleSpec ParseScaleSpec(std::string_view function_spec_json, std::vector<ScaleError>* errors);
-
-// The keys of scaleOptions.knative that libofn reads.
-const std::vector<std::string>& KnownKnativeAnnotations();
 
 }  // namespace ofn::scale
 

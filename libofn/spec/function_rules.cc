@@ -5,7 +5,7 @@
 #include <regex>
 #include <set>
 
-#include "libofn/scale/options.h"
+#include "libofn/spec/scale_spec.h"
 #include "libofn/spec/internal/kinds.h"
 
 namespace ofn::spec::internal {
@@ -511,9 +511,9 @@ void Validate(const json::object& root, Reporter* rep) {
   if (serving) ValidateServing(*serving, rep);
   ValidateTraffic(*spec, rep);
   if (serving) {
-    std::vector<scale::ScaleError> errors;
-    scale::ParseScaleSpec(json::serialize(*spec), &errors);
-    for (const scale::ScaleError& e : errors) rep->Error(e.path, e.message);
+    std::vector<ScaleError> errors;
+    ParseScaleSpec(json::serialize(*spec), &errors);
+    for (const ScaleError& e : errors) rep->Error(e.path, e.message);
   }
   if (!spec->contains("build") && !spec->contains("serving")) {
     rep->Error("spec.serving", "required when spec.build is not set");

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "libofn/gateway/client.h"
+#include "libofn/testing/fake_driver.h"
 #include "libofn/testing/loopback.h"
 #include "tests/unit/test_util.h"
 
@@ -217,10 +218,63 @@ TEST_F(PlatformTest, MissingFunctionCodeFailsServingWithTheReason) {
   auto info = p().GetFunction("nocode");
   ASSERT_TRUE(info.ok());
   EXPECT_EQ(info->serving_state, "Failed");
-  EXPECT_EQ(info->serving_reason, "StartFailed");
+  // No backend takes it; the message says which exist and what each needs.
+  EXPECT_EQ(info->serving_reason, "NoBackend");
   EXPECT_NE(info->serving_message.find("ofn.local/nocode:latest"), std::string::npos) << info->serving_message;
+  EXPECT_NE(info->serving_message.find("inprocess needs a function registered in this process as \"nocode\""),
+            std::string::npos)
+      << info->serving_message;
+  EXPECT_NE(info->serving_message.find("process needs a command"), std::string::npos) << info->serving_message;
   // Its route still exists and answers 503: there is nothing to run.
   EXPECT_EQ(Get(p(), "/", "nocode.default.ofn.io").status, 503);
+  // Registering the function afterwards is enough: the platform retries.
+  p().functions().Http("nocode", [](const HttpRequest&) { return HttpResponse::Text(200, "late\n"); });
+  auto running = p().WaitFor("nocode", [](const FunctionInfo& f) { return f.serving_state == "Running"; }, seconds(10));
+  ASSERT_TRUE(running.ok()) << running.status().ToString();
+  EXPECT_EQ(Get(p(), "/", "nocode.default.ofn.io").body, "late\n");
+}
+
+TEST(PlatformBackendsTest, AHostPlugsADriverInThroughOptionsAlone) {
+  TempDir dir;
+  auto fake = std::make_shared<testing::FakeDriver>("fake");
+  Platform::Options o = Opts(dir.path());
+  o.drivers.push_back({50, fake});  // below the built-in drivers
+  auto p = Platform::Open(o);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  (*p)->functions().Http("echo", [](const HttpRequest&) { return HttpResponse::Text(200, "in process"); });
+  // Named by annotation: the fake runs it, whatever the priorities say.
+  std::string named = Manifest("named", "", "echo");
+  named.replace(named.find("  name: named\n"), 14, "  name: named\n  annotations:\n    ofn.io/backend: fake\n");
+  ASSERT_TRUE((*p)->Apply(named).ok());
+  ASSERT_TRUE((*p)->WaitReady("named", seconds(10)).ok());
+  EXPECT_EQ(Get(**p, "/x", "named.default.ofn.io").body, "fake named-00001 GET /x");
+  EXPECT_EQ(fake->starts(), 1);
+  EXPECT_EQ(fake->last_workload().image, "ofn.local/named:latest");
+  EXPECT_EQ(fake->last_workload().Env("FUNC_NAME"), "echo");
+  // Not named: the highest-priority driver that accepts it (inprocess).
+  ASSERT_TRUE((*p)->Apply(Manifest("plain", "", "echo")).ok());
+  ASSERT_TRUE((*p)->WaitReady("plain", seconds(10)).ok());
+  EXPECT_EQ(Get(**p, "/", "plain.default.ofn.io").body, "in process");
+  EXPECT_EQ(fake->starts(), 1);
+  // A name no driver has says which exist.
+  std::string unknown = Manifest("lost", "", "echo");
+  unknown.replace(unknown.find("  name: lost\n"), 13, "  name: lost\n  annotations:\n    ofn.io/backend: k8s\n");
+  ASSERT_TRUE((*p)->Apply(unknown).ok());
+  auto lost = (*p)->WaitFor("lost", [](const FunctionInfo& f) { return f.serving_reason == "NoBackend"; }, seconds(10));
+  ASSERT_TRUE(lost.ok()) << lost.status().ToString();
+  EXPECT_NE(lost->serving_message.find("enabled: inprocess, process, fake"), std::string::npos) << lost->serving_message;
+  (*p)->Close(seconds(1));
+  EXPECT_EQ(fake->shutdowns(), 1);
+  EXPECT_EQ(fake->live(), 0);  // its instance was dropped at close
+}
+
+TEST(PlatformBackendsTest, ADriverNamedLikeABuiltinOneIsRefused) {
+  TempDir dir;
+  Platform::Options o = Opts(dir.path());
+  o.drivers.push_back({10, std::make_shared<testing::FakeDriver>("process")});
+  auto p = Platform::Open(o);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().code(), StatusCode::kAlreadyExists);
 }
 
 TEST_F(PlatformTest, InvalidApplyNamesTheFieldAndChangesNothing) {

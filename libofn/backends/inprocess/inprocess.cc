@@ -14,24 +14,33 @@ void FunctionRegistry::Http(std::string name, HttpFunction fn) {
   auto r = std::make_shared<Registered>();
   r->signature = Signature::kHttp;
   r->http = std::move(fn);
-  std::lock_guard<std::mutex> lock(mu_);
-  PutLocked(std::move(name), std::move(r));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    PutLocked(std::move(name), std::move(r));
+  }
+  Changed();
 }
 
 void FunctionRegistry::Event(std::string name, CloudEventFunction fn) {
   auto r = std::make_shared<Registered>();
   r->signature = Signature::kCloudEvent;
   r->event = std::move(fn);
-  std::lock_guard<std::mutex> lock(mu_);
-  PutLocked(std::move(name), std::move(r));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    PutLocked(std::move(name), std::move(r));
+  }
+  Changed();
 }
 
 void FunctionRegistry::OpenFunction(std::string name, OpenFunctionFunction fn) {
   auto r = std::make_shared<Registered>();
   r->signature = Signature::kOpenFunction;
   r->openfunction = std::move(fn);
-  std::lock_guard<std::mutex> lock(mu_);
-  PutLocked(std::move(name), std::move(r));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    PutLocked(std::move(name), std::move(r));
+  }
+  Changed();
 }
 
 void FunctionRegistry::PutLocked(std::string name, std::shared_ptr<Registered> r) {
@@ -52,8 +61,27 @@ void FunctionRegistry::Init(std::string name, InitFunction fn) {
 }
 
 bool FunctionRegistry::Remove(const std::string& name) {
+  bool removed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    removed = fns_.erase(name) > 0;
+  }
+  if (removed) Changed();
+  return removed;
+}
+
+void FunctionRegistry::SetObserver(std::function<void()> observer) {
   std::lock_guard<std::mutex> lock(mu_);
-  return fns_.erase(name) > 0;
+  observer_ = std::move(observer);
+}
+
+void FunctionRegistry::Changed() {
+  std::function<void()> observer;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    observer = observer_;
+  }
+  if (observer) observer();
 }
 
 std::shared_ptr<const Registered> FunctionRegistry::Find(const std::string& name) const {
@@ -73,7 +101,7 @@ namespace {
 
 class FunctionContext final : public Context {
  public:
-  FunctionContext(const backend::InstanceSpec& spec, const OutputSink& outputs, const HttpRequest* request)
+  FunctionContext(const backend::Workload& spec, const OutputSink& outputs, const HttpRequest* request)
       : spec_(spec), outputs_(outputs), request_(request) {}
   std::string_view name() const override { return spec_.function; }
   std::string_view version() const override { return spec_.version; }
@@ -84,14 +112,14 @@ class FunctionContext final : public Context {
   }
 
  private:
-  const backend::InstanceSpec& spec_;
+  const backend::Workload& spec_;
   const OutputSink& outputs_;
   const HttpRequest* request_;
 };
 
 class FunctionInstance final : public backend::Instance {
  public:
-  FunctionInstance(std::shared_ptr<const Registered> fn, backend::InstanceSpec spec, OutputSink outputs)
+  FunctionInstance(std::shared_ptr<const Registered> fn, backend::Workload spec, OutputSink outputs)
       : fn_(std::move(fn)), spec_(std::move(spec)), outputs_(std::move(outputs)) {}
   HttpResponse Handle(const HttpRequest& request) override {
     return CallFunction(*fn_, spec_, outputs_, request);
@@ -99,7 +127,7 @@ class FunctionInstance final : public backend::Instance {
 
  private:
   std::shared_ptr<const Registered> fn_;
-  backend::InstanceSpec spec_;
+  backend::Workload spec_;
   OutputSink outputs_;
 };
 
@@ -120,7 +148,7 @@ bool IsFile(const std::string& path) {
 
 }  // namespace
 
-HttpResponse CallFunction(const Registered& fn, const backend::InstanceSpec& spec, const OutputSink& outputs,
+HttpResponse CallFunction(const Registered& fn, const backend::Workload& spec, const OutputSink& outputs,
                           const HttpRequest& request) {
   std::string who = "function " + spec.ns + "/" + spec.function;
   try {
@@ -156,7 +184,37 @@ InProcessDriver::InProcessDriver(const FunctionRegistry* host, std::vector<std::
                                  OutputSink outputs)
     : host_(host), library_dirs_(std::move(library_dirs)), outputs_(std::move(outputs)) {}
 
-bool InProcessDriver::Accepts(const backend::InstanceSpec& spec) const { return !spec.has_command; }
+namespace {
+// The name a workload's function is registered under.
+std::string TargetName(const backend::Workload& w) { return w.Env("FUNC_NAME", w.function); }
+}  // namespace
+
+std::vector<std::string> InProcessDriver::LibraryCandidates(const backend::Workload& w) const {
+  std::string base = ImageBaseName(w.image);
+  std::vector<std::string> out;
+  for (const std::string& dir : library_dirs_) {
+    for (const std::string& file : {base + ".so", "lib" + base + ".so"}) out.push_back(dir + "/" + file);
+  }
+  return out;
+}
+
+bool InProcessDriver::Accepts(const backend::Workload& w) const {
+  if (w.kind != backend::WorkloadKind::kImage) return false;
+  if (host_ && host_->Find(TargetName(w))) return true;
+  for (const std::string& path : LibraryCandidates(w)) {
+    if (IsFile(path)) return true;
+  }
+  return false;
+}
+
+std::string InProcessDriver::Requirement(const backend::Workload& w) const {
+  if (w.kind != backend::WorkloadKind::kImage) return "a function container without a command";
+  std::string tried;
+  for (const std::string& path : LibraryCandidates(w)) tried += (tried.empty() ? "" : ", ") + path;
+  return "a function registered in this process as \"" + TargetName(w) +
+         "\" (serving.params.FUNC_NAME, else the Function's name) or a function library for image \"" + w.image +
+         "\" (" + (tried.empty() ? std::string("no library directories") : "tried " + tried) + ")";
+}
 
 Result<std::shared_ptr<Library>> InProcessDriver::LoadLibrary(const std::string& path) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -184,9 +242,9 @@ Result<std::shared_ptr<Library>> InProcessDriver::LoadLibrary(const std::string&
   return lib;
 }
 
-Result<std::shared_ptr<const Registered>> InProcessDriver::Resolve(const backend::InstanceSpec& spec) {
-  auto func_name = spec.env.find("FUNC_NAME");
-  std::string target = func_name != spec.env.end() ? func_name->second : spec.function;
+Result<std::shared_ptr<const Registered>> InProcessDriver::Resolve(const backend::Workload& spec) {
+  const bool named = !spec.Env("FUNC_NAME").empty();
+  std::string target = TargetName(spec);
   if (host_) {
     if (auto fn = host_->Find(target)) return fn;
   }
@@ -200,7 +258,7 @@ Result<std::shared_ptr<const Registered>> InProcessDriver::Resolve(const backend
       OFN_ASSIGN_OR_RETURN(std::shared_ptr<Library> lib, LoadLibrary(path));
       if (auto fn = lib->functions.Find(target)) return fn;
       std::vector<std::string> names = lib->functions.Names();
-      if (func_name == spec.env.end() && names.size() == 1) return lib->functions.Find(names[0]);
+      if (!named && names.size() == 1) return lib->functions.Find(names[0]);
       std::string list;
       for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
       return Status(StatusCode::kNotFound, path + " has no function \"" + target + "\" (it has: " + list +
@@ -214,7 +272,7 @@ Result<std::shared_ptr<const Registered>> InProcessDriver::Resolve(const backend
                                            (where.empty() ? std::string(" (no library directories)") : " (tried " + where + ")"));
 }
 
-Result<std::shared_ptr<backend::Instance>> InProcessDriver::Start(const backend::InstanceSpec& spec) {
+Result<std::shared_ptr<backend::Instance>> InProcessDriver::Start(const backend::Workload& spec) {
   OFN_ASSIGN_OR_RETURN(std::shared_ptr<const Registered> fn, Resolve(spec));
   if (fn->init) {
     try {

@@ -50,9 +50,13 @@ class FunctionRegistry final : public FunctionRegistrar {
 
   std::shared_ptr<const Registered> Find(const std::string& name) const;
   std::vector<std::string> Names() const;
+  // Called (without locks held) after every registration or removal.
+  void SetObserver(std::function<void()> observer);
 
  private:
+  void Changed();
   mutable std::mutex mu_;
+  std::function<void()> observer_;
   void PutLocked(std::string name, std::shared_ptr<Registered> r);
 
   std::map<std::string, std::shared_ptr<const Registered>> fns_;
@@ -75,14 +79,18 @@ class InProcessDriver final : public backend::InstanceDriver {
   InProcessDriver(const FunctionRegistry* host, std::vector<std::string> library_dirs, OutputSink outputs);
 
   std::string_view name() const override { return "inprocess"; }
-  bool Accepts(const backend::InstanceSpec& spec) const override;
-  Result<std::shared_ptr<backend::Instance>> Start(const backend::InstanceSpec& spec) override;
+  // Image workloads whose function is registered in this process or whose
+  // image names a library in one of the library directories.
+  bool Accepts(const backend::Workload& spec) const override;
+  std::string Requirement(const backend::Workload& spec) const override;
+  Result<std::shared_ptr<backend::Instance>> Start(const backend::Workload& spec) override;
 
   // Loads (once) the library at `path`.
   Result<std::shared_ptr<Library>> LoadLibrary(const std::string& path);
 
  private:
-  Result<std::shared_ptr<const Registered>> Resolve(const backend::InstanceSpec& spec);
+  Result<std::shared_ptr<const Registered>> Resolve(const backend::Workload& spec);
+  std::vector<std::string> LibraryCandidates(const backend::Workload& spec) const;
 
   const FunctionRegistry* host_;
   std::vector<std::string> library_dirs_;
@@ -93,7 +101,7 @@ class InProcessDriver final : public backend::InstanceDriver {
 
 // Calls a registered function for one request, turning exceptions into a
 // JSON 500 and bad CloudEvents into 400. Never throws.
-HttpResponse CallFunction(const Registered& fn, const backend::InstanceSpec& spec, const OutputSink& outputs,
+HttpResponse CallFunction(const Registered& fn, const backend::Workload& spec, const OutputSink& outputs,
                           const HttpRequest& request);
 
 }  // namespace ofn::inprocess

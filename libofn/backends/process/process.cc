@@ -30,7 +30,6 @@
 #include "libofn/common/log.h"
 #include "libofn/gateway/client.h"
 #include "libofn/gateway/server.h"
-#include "libofn/spec/internal/kinds.h"
 
 namespace ofn::process {
 
@@ -41,16 +40,6 @@ using ofn::internal::Obj;
 using ofn::internal::Str;
 using Millis = std::chrono::milliseconds;
 using SteadyTime = std::chrono::steady_clock::time_point;
-
-int64_t ParseMemoryQuantity(std::string_view text) {
-  double bytes = 0;
-  return spec::internal::ParseQuantity(text, &bytes) ? static_cast<int64_t>(std::ceil(bytes)) : -1;
-}
-
-int64_t ParseCpuMillis(std::string_view text) {
-  double cores = 0;
-  return spec::internal::ParseQuantity(text, &cores) ? static_cast<int64_t>(std::ceil(cores * 1000)) : -1;
-}
 
 namespace {
 
@@ -65,27 +54,17 @@ struct Probe {
   bool set = false;
 };
 
-int IntField(const json::object* o, std::string_view key, int fallback) {
-  const json::value* v = At(o, key);
-  return v && v->is_int64() ? static_cast<int>(v->as_int64()) : fallback;
-}
-
-Probe ParseProbe(const json::object* p) {
+// The process driver's probe, from the workload's.
+Probe ToProbe(const backend::Probe& p) {
   Probe probe;
-  if (!p) return probe;
-  probe.set = true;
-  if (const json::object* http = Obj(At(p, "httpGet"))) {
-    probe.http = true;
-    probe.path = Str(http, "path", "/");
-    if (probe.path.empty() || probe.path[0] != '/') probe.path = "/" + probe.path;
-    if (const json::array* hs = Arr(At(http, "httpHeaders"))) {
-      for (const json::value& h : *hs) probe.headers.emplace_back(Str(Obj(&h), "name"), Str(Obj(&h), "value"));
-    }
-  }
-  probe.initial_delay = std::chrono::seconds(IntField(p, "initialDelaySeconds", 0));
-  probe.period = std::chrono::seconds(IntField(p, "periodSeconds", 0));
-  probe.timeout = std::chrono::seconds(std::max(1, IntField(p, "timeoutSeconds", 1)));
-  probe.failure_threshold = std::max(1, IntField(p, "failureThreshold", 3));
+  probe.set = p.type != backend::Probe::Type::kNone;
+  probe.http = p.type == backend::Probe::Type::kHttp;
+  probe.path = p.path;
+  probe.headers = p.headers;
+  probe.initial_delay = p.initial_delay;
+  probe.period = p.period;
+  probe.timeout = p.timeout;
+  probe.failure_threshold = p.failure_threshold;
   return probe;
 }
 
@@ -182,103 +161,29 @@ struct Config {
   std::string memory_text, cpu_text;
 };
 
-const json::object* FunctionContainer(const json::object& spec) {
-  const json::array* containers = Arr(At(Obj(At(Obj(At(&spec, "serving")), "template")), "containers"));
-  if (!containers) return nullptr;
-  for (const json::value& c : *containers) {
-    if (Str(Obj(&c), "name") == "function") return Obj(&c);
+Result<Config> ParseConfig(const backend::Workload& w, const ProcessDriverOptions& opt) {
+  if (w.kind != backend::WorkloadKind::kCommand || w.command.empty()) {
+    return Status(StatusCode::kInvalidArgument, "the function container of " + w.ns + "/" + w.function +
+                                                    " sets no command");
   }
-  return nullptr;
-}
-
-// OpenFunction's function context, as its functions frameworks read it.
-json::object FuncContext(const backend::InstanceSpec& s, const json::object& spec) {
-  json::object ctx;
-  ctx["name"] = s.function;
-  ctx["version"] = s.version;
-  ctx["runtime"] = "Knative";
-  json::object outputs;
-  const json::object* serving = Obj(At(&spec, "serving"));
-  if (const json::array* outs = Arr(At(serving, "outputs"))) {
-    for (const json::value& o : *outs) {
-      const json::object* dapr = Obj(At(Obj(&o), "dapr"));
-      if (!dapr) continue;
-      json::object out;
-      out["componentName"] = Str(dapr, "name");
-      out["componentType"] = Str(dapr, "type");
-      out["uri"] = Str(dapr, "topic", Str(dapr, "name"));
-      if (!Str(dapr, "operation").empty()) out["operation"] = Str(dapr, "operation");
-      outputs[Str(dapr, "name")] = std::move(out);
-    }
-  }
-  ctx["inputs"] = json::object();
-  ctx["outputs"] = std::move(outputs);
-  json::object triggers;
-  if (const json::object* t = Obj(At(serving, "triggers"))) triggers = *t;
-  ctx["triggers"] = std::move(triggers);
-  return ctx;
-}
-
-Result<Config> ParseConfig(const backend::InstanceSpec& s, const ProcessDriverOptions& opt) {
-  json::value root = ofn::internal::ParseObjectOrEmpty(s.spec_json);
-  const json::object& spec = root.as_object();
-  const json::object* c = FunctionContainer(spec);
-  if (!c) return Status(StatusCode::kInvalidArgument, "spec.serving.template.containers has no container named \"function\"");
   Config cfg;
-  cfg.ns = s.ns;
-  cfg.function = s.function;
-  cfg.revision = s.revision;
-  std::vector<std::string> argv;
-  if (const json::array* cmd = Arr(At(c, "command"))) {
-    for (const json::value& v : *cmd) argv.push_back(v.is_string() ? std::string(v.as_string()) : "");
-  }
-  if (const json::array* args = Arr(At(c, "args"))) {
-    for (const json::value& v : *args) argv.push_back(v.is_string() ? std::string(v.as_string()) : "");
-  }
-  if (argv.empty() || argv[0].empty()) {
-    return Status(StatusCode::kInvalidArgument, "spec.serving.template.containers[function].command is empty");
-  }
-  cfg.command = argv[0];
-  cfg.args.assign(argv.begin() + 1, argv.end());
-  cfg.working_dir = Str(c, "workingDir");
-  for (const auto& [k, v] : s.env) cfg.env.emplace_back(k, v);
-  cfg.func_context = FuncContext(s, spec);
-  cfg.readiness = ParseProbe(Obj(At(c, "readinessProbe")));
-  cfg.liveness = ParseProbe(Obj(At(c, "livenessProbe")));
-  cfg.start_timeout = opt.start_timeout;
-  std::string timeout = Str(Obj(At(&spec, "serving")), "timeout");
-  if (!timeout.empty()) {
-    double secs = 0;
-    if (!spec::internal::ParseGoDuration(timeout, &secs) || secs <= 0) {
-      return Status(StatusCode::kInvalidArgument, "spec.serving.timeout \"" + timeout + "\" is not a positive duration");
-    }
-    cfg.start_timeout = Millis(static_cast<int64_t>(secs * 1000));
-  }
-  cfg.grace = opt.grace;
-  const json::object* tmpl = Obj(At(Obj(At(&spec, "serving")), "template"));
-  if (const json::value* g = At(tmpl, "terminationGracePeriodSeconds"); g && g->is_int64()) {
-    cfg.grace = std::chrono::seconds(std::max<int64_t>(0, g->as_int64()));
-  }
-  const json::object* limits = Obj(At(Obj(At(c, "resources")), "limits"));
-  auto quantity = [&](std::string_view key) -> std::string {
-    const json::value* v = At(limits, key);
-    if (!v) return "";
-    return v->is_string() ? std::string(v->as_string()) : json::serialize(*v);
-  };
-  cfg.memory_text = quantity("memory");
-  cfg.cpu_text = quantity("cpu");
-  if (!cfg.memory_text.empty()) {
-    cfg.memory_bytes = ParseMemoryQuantity(cfg.memory_text);
-    if (cfg.memory_bytes <= 0) {
-      return Status(StatusCode::kInvalidArgument, "resources.limits.memory \"" + cfg.memory_text + "\" is not a quantity");
-    }
-  }
-  if (!cfg.cpu_text.empty()) {
-    cfg.cpu_millis = ParseCpuMillis(cfg.cpu_text);
-    if (cfg.cpu_millis <= 0) {
-      return Status(StatusCode::kInvalidArgument, "resources.limits.cpu \"" + cfg.cpu_text + "\" is not a quantity");
-    }
-  }
+  cfg.ns = w.ns;
+  cfg.function = w.function;
+  cfg.revision = w.revision;
+  cfg.command = w.command;
+  cfg.args = w.args;
+  cfg.working_dir = w.working_dir;
+  cfg.env = w.env;
+  json::value ctx = ofn::internal::ParseObjectOrEmpty(w.func_context);
+  cfg.func_context = ctx.as_object();
+  cfg.readiness = ToProbe(w.readiness);
+  cfg.liveness = ToProbe(w.liveness);
+  cfg.start_timeout = w.start_timeout.value_or(opt.start_timeout);
+  cfg.grace = w.grace.value_or(opt.grace);
+  cfg.memory_bytes = w.limits.memory_bytes;
+  cfg.cpu_millis = w.limits.cpu_millis;
+  cfg.memory_text = w.limits.memory_text;
+  cfg.cpu_text = w.limits.cpu_text;
   return cfg;
 }
 
@@ -876,9 +781,22 @@ int ProcessDriver::live() const {
   return n;
 }
 
-bool ProcessDriver::Accepts(const backend::InstanceSpec& spec) const { return spec.has_command; }
+bool ProcessDriver::Accepts(const backend::Workload& w) const { return w.kind == backend::WorkloadKind::kCommand; }
 
-Result<std::shared_ptr<backend::Instance>> ProcessDriver::Start(const backend::InstanceSpec& spec) {
+std::string ProcessDriver::Requirement(const backend::Workload&) const {
+  return "a command in the function container (serving.template.containers[name=function].command)";
+}
+
+Result<std::string> ProcessDriver::Logs(std::string_view ns, std::string_view revision, size_t tail_lines) const {
+  std::string path = impl_->log_dir + "/" + std::string(ns) + "/" + std::string(revision) + ".log";
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return Status(StatusCode::kNotFound, "no log for revision " + std::string(ns) + "/" + std::string(revision));
+  }
+  return TailOfLog(path, tail_lines == 0 ? static_cast<size_t>(-1) : tail_lines, size_t{64} << 20);
+}
+
+Result<std::shared_ptr<backend::Instance>> ProcessDriver::Start(const backend::Workload& spec) {
   OFN_ASSIGN_OR_RETURN(Config cfg, ParseConfig(spec, impl_->opt));
   auto proc = std::make_shared<Proc>();
   proc->opt = impl_->opt;

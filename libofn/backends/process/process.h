@@ -24,29 +24,10 @@
 #include <string>
 
 #include "libofn/backend/driver.h"
+#include "libofn/backends/process/options.h"
 #include "libofn/common/clock.h"
 
 namespace ofn::process {
-
-struct ProcessDriverOptions {
-  // Logs go to <log_dir>/<namespace>/<revision>.log; "" = a temp dir.
-  std::string log_dir;
-  uint64_t log_max_bytes = 10 * 1024 * 1024;
-  int log_keep = 2;  // rotated files kept besides the current one
-  // Used when serving.timeout is not set.
-  std::chrono::milliseconds start_timeout{std::chrono::seconds(60)};
-  // Used when the template does not set terminationGracePeriodSeconds.
-  std::chrono::milliseconds grace{std::chrono::seconds(10)};
-  // Crash restarts wait base, 2*base, 4*base, ... up to cap; a run of
-  // reset_after without a crash starts over at base.
-  std::chrono::milliseconds backoff_base{std::chrono::seconds(1)};
-  std::chrono::milliseconds backoff_cap{std::chrono::seconds(10)};
-  std::chrono::milliseconds backoff_reset_after{std::chrono::seconds(60)};
-  // How often a starting instance is probed when the probe sets no period.
-  std::chrono::milliseconds fast_probe_period{std::chrono::milliseconds(20)};
-  // Try cgroups for resources.limits (else rlimits only).
-  bool use_cgroups = true;
-};
 
 class ProcessDriver : public backend::InstanceDriver {
  public:
@@ -55,12 +36,15 @@ class ProcessDriver : public backend::InstanceDriver {
   ~ProcessDriver() override;
 
   std::string_view name() const override { return "process"; }
-  bool Accepts(const backend::InstanceSpec& spec) const override;
-  Result<std::shared_ptr<backend::Instance>> Start(const backend::InstanceSpec& spec) override;
+  bool Accepts(const backend::Workload& spec) const override;
+  std::string Requirement(const backend::Workload& spec) const override;
+  Result<std::shared_ptr<backend::Instance>> Start(const backend::Workload& spec) override;
+  // The revision's current log file (not the rotated ones).
+  Result<std::string> Logs(std::string_view ns, std::string_view revision, size_t tail_lines) const override;
 
   // Stops every instance and refuses new ones; returns at once (the
   // destructor waits). Starts still waiting for readiness fail.
-  void Shutdown();
+  void Shutdown() override;
 
   const std::string& log_dir() const;
   // Live supervised processes (instances not yet fully stopped).
@@ -70,11 +54,6 @@ class ProcessDriver : public backend::InstanceDriver {
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };
-
-// Kubernetes quantities: "128Mi" -> bytes, "500m" -> millicores. -1 when
-// the text is not a quantity.
-int64_t ParseMemoryQuantity(std::string_view text);
-int64_t ParseCpuMillis(std::string_view text);
 
 }  // namespace ofn::process
 

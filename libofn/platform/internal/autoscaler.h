@@ -76,7 +76,7 @@ class Autoscaler {
 
   // Registers a revision or updates its scale spec; returns its pool.
   std::shared_ptr<gateway::RevisionPool> Ensure(const std::string& ns, const std::string& revision,
-                                                backend::InstanceDriver* driver, const backend::InstanceSpec& spec,
+                                                backend::InstanceDriver* driver, const backend::Workload& spec,
                                                 const scale::ScaleSpec& scale, const gateway::PoolOptions& pool);
   // The pool of a registered revision; a closed, empty one when unknown.
   std::shared_ptr<gateway::RevisionPool> Pool(const std::string& ns, const std::string& revision) const;

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "libofn/backend/driver.h"
+#include "libofn/backend/registry.h"
 #include "libofn/common/clock.h"
 #include "libofn/gateway/dispatch.h"
 #include "libofn/platform/internal/autoscaler.h"
@@ -48,7 +49,7 @@ struct ReconcilerOptions {
 class Reconciler {
  public:
   // Borrowed pointers must outlive the Reconciler.
-  Reconciler(store::Store* store, Clock* clock, std::vector<backend::InstanceDriver*> drivers,
+  Reconciler(store::Store* store, Clock* clock, const backend::Registry* drivers,
              gateway::Dispatcher* dispatcher, Autoscaler* autoscaler, ReconcilerOptions options);
   ~Reconciler();
 
@@ -71,7 +72,7 @@ class Reconciler {
 
   store::Store* store_;
   Clock* clock_;
-  std::vector<backend::InstanceDriver*> drivers_;
+  const backend::Registry* drivers_;  // outlives the reconciler
   gateway::Dispatcher* dispatcher_;
 
   std::mutex mu_;

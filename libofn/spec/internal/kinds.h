@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "libofn/spec/internal/tree.h"
+#include "libofn/spec/units.h"
 
 namespace ofn::spec::internal {
 
@@ -51,11 +52,8 @@ const json::value* ValueAt(const json::object& root, std::initializer_list<std::
 std::string_view StringOr(const json::object* obj, std::string_view key, std::string_view fallback);
 bool IsDns1123Label(std::string_view s);
 bool IsDns1123Subdomain(std::string_view s);
-// A Kubernetes resource quantity ("128Mi", "500m", "2", "1.5G", "1e3") as a
-// plain number (bytes, cores); false if malformed or negative.
-bool ParseQuantity(std::string_view text, double* value);
-// Go's time.ParseDuration syntax ("5m0s", "300ms", "-1h"); false if malformed.
-bool ParseGoDuration(std::string_view text, double* seconds);
+using spec::ParseGoDuration;  // libofn/spec/units.h
+using spec::ParseQuantity;
 
 }  // namespace ofn::spec::internal
 

@@ -164,8 +164,8 @@ TEST(DispatcherTest, PublishIsSeenByReadersOnOtherThreads) {
   EXPECT_LE(a->calls.load(), before + 1);
 }
 
-backend::InstanceSpec SpecFor(std::vector<std::string> outputs = {}) {
-  backend::InstanceSpec s;
+backend::Workload SpecFor(std::vector<std::string> outputs = {}) {
+  backend::Workload s;
   s.ns = "default";
   s.function = "f";
   s.version = "v1";

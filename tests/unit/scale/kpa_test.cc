@@ -4,6 +4,7 @@
 
 #include "libofn/scale/metrics.h"
 #include "libofn/scale/options.h"
+#include "libofn/spec/scale_spec.h"
 
 namespace ofn::scale {
 namespace {
@@ -211,8 +212,8 @@ TEST(RequestStatsTest, TimeWeightedConcurrencyAndRps) {
 }
 
 TEST(ScaleSpecTest, ReadsKnativeAnnotationsAndReplicas) {
-  std::vector<ScaleError> errors;
-  ScaleSpec s = ParseScaleSpec(R"({"serving":{"containerConcurrency":4,"scaleOptions":{"minReplicas":1,"maxReplicas":5,
+  std::vector<spec::ScaleError> errors;
+  ScaleSpec s = spec::ParseScaleSpec(R"({"serving":{"containerConcurrency":4,"scaleOptions":{"minReplicas":1,"maxReplicas":5,
     "knative":{"autoscaling.knative.dev/metric":"rps","autoscaling.knative.dev/window":"30s",
     "autoscaling.knative.dev/panic-window-percentage":"20.0","autoscaling.knative.dev/max-scale":"7",
     "autoscaling.knative.dev/scale-down-delay":"1m","autoscaling.knative.dev/initial-scale":"2"}}}})",
@@ -228,7 +229,7 @@ TEST(ScaleSpecTest, ReadsKnativeAnnotationsAndReplicas) {
   EXPECT_EQ(s.initial_scale, 2);
   EXPECT_EQ(s.container_concurrency, 4);
 
-  ScaleSpec d = ParseScaleSpec("{}", &errors);
+  ScaleSpec d = spec::ParseScaleSpec("{}", &errors);
   EXPECT_EQ(d.TargetValue(), 70);
   EXPECT_EQ(d.PanicWindow(), seconds(6));
   EXPECT_EQ(d.scale_to_zero_grace, seconds(30));
@@ -236,8 +237,8 @@ TEST(ScaleSpecTest, ReadsKnativeAnnotationsAndReplicas) {
 }
 
 TEST(ScaleSpecTest, ErrorsNameTheAnnotation) {
-  std::vector<ScaleError> errors;
-  ParseScaleSpec(R"({"serving":{"scaleOptions":{"knative":{"autoscaling.knative.dev/metric":"cpu",
+  std::vector<spec::ScaleError> errors;
+  spec::ParseScaleSpec(R"({"serving":{"scaleOptions":{"knative":{"autoscaling.knative.dev/metric":"cpu",
     "autoscaling.knative.dev/window":"2s","autoscaling.knative.dev/target":"lots",
     "autoscaling.knative.dev/min-scale":"4","autoscaling.knative.dev/max-scale":"2"}}}})",
                  &errors);

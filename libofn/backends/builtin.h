@@ -1,0 +1,27 @@
+// The backends libofn brings, registered in one place: one line each. A new
+// backend is a folder under backends/ plus its line here.
+#ifndef LIBOFN_BACKENDS_BUILTIN_H_
+#define LIBOFN_BACKENDS_BUILTIN_H_
+
+#include <string>
+#include <vector>
+
+#include "libofn/backend/registry.h"
+#include "libofn/backends/inprocess/inprocess.h"
+#include "libofn/backends/process/options.h"
+
+namespace ofn::backends {
+
+struct BuiltinBackendOptions {
+  const inprocess::FunctionRegistry* functions = nullptr;  // must outlive the drivers
+  std::vector<std::string> library_dirs;
+  inprocess::OutputSink outputs;
+  process::ProcessDriverOptions process;
+};
+
+// inprocess (priority 100), process (90).
+Status RegisterBuiltinBackends(backend::Registry& registry, const BuiltinBackendOptions& options);
+
+}  // namespace ofn::backends
+
+#endif  // LIBOFN_BACKENDS_BUILTIN_H_

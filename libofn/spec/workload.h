@@ -1,0 +1,23 @@
+// MakeWorkload: the typed backend::Workload of one revision, parsed once
+// from the canonical JSON of its Function spec. Pure.
+#ifndef LIBOFN_SPEC_WORKLOAD_H_
+#define LIBOFN_SPEC_WORKLOAD_H_
+
+#include <string_view>
+
+#include "libofn/backend/workload.h"
+#include "libofn/common/status.h"
+
+namespace ofn::spec {
+
+// The annotation a Function names its backend with ("process", ...).
+inline constexpr std::string_view kBackendAnnotation = "ofn.io/backend";
+
+// Errors name the field (spec.serving.timeout, resources.limits.memory,
+// the function container's command) and what is wrong with it.
+Result<backend::Workload> MakeWorkload(std::string_view ns, std::string_view function, std::string_view revision,
+                                       std::string_view spec_json, std::string_view backend = "");
+
+}  // namespace ofn::spec
+
+#endif  // LIBOFN_SPEC_WORKLOAD_H_

@@ -1,0 +1,91 @@
+// FakeDriver: an InstanceDriver for tests, with call counters. Its
+// instances answer every request in process with "<driver> <revision>
+// <method> <target>" and count what they handle; starts can be made to
+// fail. Header-only; thread-safe.
+//
+//   auto fake = std::make_shared<ofn::testing::FakeDriver>("fake");
+//   options.drivers.push_back({200, fake});
+//   ... fake->starts() == 1, fake->last_workload().image == "..."
+#ifndef LIBOFN_TESTING_FAKE_DRIVER_H_
+#define LIBOFN_TESTING_FAKE_DRIVER_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "libofn/backend/driver.h"
+
+namespace ofn::testing {
+
+class FakeDriver : public backend::InstanceDriver {
+ public:
+  // `accepts` decides Accepts(); by default every workload.
+  explicit FakeDriver(std::string name = "fake", std::function<bool(const backend::Workload&)> accepts = nullptr)
+      : name_(std::move(name)), accepts_(std::move(accepts)), counters_(std::make_shared<Counters>()) {}
+
+  std::string_view name() const override { return name_; }
+  bool Accepts(const backend::Workload& w) const override {
+    ++counters_->accepts;
+    return accepts_ ? accepts_(w) : true;
+  }
+  std::string Requirement(const backend::Workload&) const override { return "what the test's predicate wants"; }
+  Result<std::shared_ptr<backend::Instance>> Start(const backend::Workload& w) override {
+    ++counters_->starts;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      last_ = w;
+      if (!fail_with_.ok()) return fail_with_;
+    }
+    ++counters_->live;
+    return std::shared_ptr<backend::Instance>(std::make_shared<Instance>(name_, w.revision, counters_));
+  }
+  void Shutdown() override { ++counters_->shutdowns; }
+
+  // Every Start fails with `status` from now on (OK: succeed again).
+  void FailStartsWith(Status status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    fail_with_ = std::move(status);
+  }
+  backend::Workload last_workload() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_;
+  }
+  int accepts() const { return counters_->accepts.load(); }
+  int starts() const { return counters_->starts.load(); }
+  int live() const { return counters_->live.load(); }  // started and not yet dropped
+  int handled() const { return counters_->handled.load(); }
+  int shutdowns() const { return counters_->shutdowns.load(); }
+
+ private:
+  struct Counters {
+    std::atomic<int> accepts{0}, starts{0}, live{0}, handled{0}, shutdowns{0};
+  };
+  class Instance : public backend::Instance {
+   public:
+    Instance(std::string driver, std::string revision, std::shared_ptr<Counters> counters)
+        : driver_(std::move(driver)), revision_(std::move(revision)), counters_(std::move(counters)) {}
+    ~Instance() override { --counters_->live; }
+    HttpResponse Handle(const HttpRequest& r) override {
+      ++counters_->handled;
+      return HttpResponse::Text(200, driver_ + " " + revision_ + " " + r.method + " " + r.target);
+    }
+
+   private:
+    std::string driver_, revision_;
+    std::shared_ptr<Counters> counters_;
+  };
+
+  const std::string name_;
+  const std::function<bool(const backend::Workload&)> accepts_;
+  std::shared_ptr<Counters> counters_;
+  mutable std::mutex mu_;
+  backend::Workload last_;
+  Status fail_with_;
+};
+
+}  // namespace ofn::testing
+
+#endif  // LIBOFN_TESTING_FAKE_DRIVER_H_
