@@ -2,6 +2,9 @@
 #ifndef LIBOFN_OFN_H_
 #define LIBOFN_OFN_H_
 
+#include "libofn/backend/driver.h"
+#include "libofn/backend/registry.h"
+#include "libofn/backend/workload.h"
 #include "libofn/common/clock.h"
 #include "libofn/common/log.h"
 #include "libofn/common/status.h"
@@ -10,7 +13,6 @@
 #include "libofn/serve/http.h"
 #include "libofn/spec/diagnostic.h"
 #include "libofn/spec/object.h"
-#include "libofn/store/store.h"
 #include "libofn/version.h"
 
 #endif  // LIBOFN_OFN_H_

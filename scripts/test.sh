@@ -44,6 +44,21 @@ else
   echo "build failed"; touch "$REPORTS/build.expected"; status=1
 fi
 
+# A release build (-O3, warnings as errors) must compile too: packagers and
+# benchmarks use it. The library, the ofn command and the examples.
+echo "== release build"
+release_ok=1
+if [ ! -f build-release/build.ninja ]; then
+  meson setup build-release --buildtype=release >"$REPORTS/release-setup.log" 2>&1 || { cat "$REPORTS/release-setup.log"; release_ok=0; }
+fi
+if [ $release_ok = 1 ]; then
+  ninja -C build-release -j2 libofn/ofn examples/hello-world.so >"$REPORTS/release-build.log" 2>&1 ||
+    { tail -50 "$REPORTS/release-build.log"; release_ok=0; }
+fi
+# Reported as one test, so the summary counts it.
+echo "{\"tests\": 1, \"failures\": $((1 - release_ok)), \"testsuites\": []}" >"$REPORTS/release-build.json"
+[ $release_ok = 1 ] || status=1
+
 if [ "${OFN_SANITIZE:-1}" != 0 ]; then
   if build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug; then
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1

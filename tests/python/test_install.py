@@ -1,0 +1,117 @@
+"""The installed library as a host program meets it: `meson install` into a
+DESTDIR, every installed header compiled alone, no third-party type in them,
+and a small host built with nothing but `pkg-config --cflags --libs libofn`
+that opens a Platform, registers a function, applies a Function and calls it."""
+import os
+import pathlib
+import re
+import subprocess
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BUILD = pathlib.Path(os.environ.get("OFN_BUILD_ROOT", ROOT / "build"))
+
+HOST = r'''
+#include <libofn/ofn.h>
+
+#include <cstdio>
+
+int main() {
+  ofn::Platform::Options options;
+  options.gateway_address = "";  // no listener: Invoke only
+  auto platform = ofn::Platform::Open(options);
+  if (!platform.ok()) {
+    std::fprintf(stderr, "%s\n", platform.status().ToString().c_str());
+    return 1;
+  }
+  (*platform)->functions().Http("greet", [](const ofn::HttpRequest& r) {
+    return ofn::HttpResponse::Text(200, "hello from the host, " + std::string(r.query()) + "\n");
+  });
+  auto applied = (*platform)->Apply(R"(apiVersion: core.openfunction.io/v1beta2
+kind: Function
+metadata:
+  name: greet
+spec:
+  version: v1.0.0
+  image: ofn.local/greet:latest
+  serving:
+    template:
+      containers:
+        - name: function
+    triggers:
+      http:
+        port: 8080
+)");
+  if (!applied.ok()) {
+    std::fprintf(stderr, "%s\n", applied.status().ToString().c_str());
+    return 1;
+  }
+  if (!(*platform)->WaitReady("greet", std::chrono::seconds(10)).ok()) return 1;
+  ofn::HttpRequest req;
+  req.target = "/?who=installed";
+  ofn::HttpResponse res = (*platform)->Invoke("greet", req);
+  std::printf("%d %s%s", res.status, res.body.c_str(), ofn::Version());
+  return res.status == 200 ? 0 : 1;
+}
+'''
+
+FORBIDDEN = re.compile(r'#\s*include\s*[<"](boost/|sqlite3|yaml-cpp/|grpc|grpcpp/|google/protobuf)')
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    dest = tmp_path_factory.mktemp("destdir")
+    r = subprocess.run(["meson", "install", "-C", str(BUILD), "--destdir", str(dest), "--no-rebuild", "--quiet"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    prefix = subprocess.run(["meson", "introspect", str(BUILD), "--buildoptions"], capture_output=True, text=True,
+                            check=True).stdout
+    import json
+    opts = {o["name"]: o["value"] for o in json.loads(prefix)}
+    root = dest / opts["prefix"].lstrip("/")
+    libdir = root / opts["libdir"]
+    return {"dest": dest, "root": root, "include": root / opts["includedir"], "libdir": libdir}
+
+
+def test_every_installed_header_compiles_alone_without_third_party_types(installed):
+    headers = sorted(installed["include"].glob("libofn/**/*.h"))
+    names = [str(h.relative_to(installed["include"])) for h in headers]
+    assert "libofn/ofn.h" in names and "libofn/platform/platform.h" in names
+    assert "libofn/backend/registry.h" in names
+    for h in headers:
+        text = h.read_text()
+        assert not FORBIDDEN.search(text), "%s includes a third-party header" % h
+        for inc in re.findall(r'#include "(libofn/[^"]+)"', text):
+            assert inc in names, "%s includes %s, which is not installed" % (h, inc)
+    # Each alone, as C++20 with warnings as errors, against the installed tree only.
+    for name in names:
+        r = subprocess.run(["g++", "-std=c++20", "-Wall", "-Wextra", "-Werror", "-fsyntax-only",
+                            "-I", str(installed["include"]), "-x", "c++", "-"],
+                           input='#include <%s>\n#include <%s>\n' % (name, name), capture_output=True, text=True)
+        assert r.returncode == 0, name + ":\n" + r.stderr
+
+
+def test_a_host_program_builds_with_pkg_config_alone_and_runs(installed, tmp_path):
+    pcdir = installed["libdir"] / "pkgconfig"
+    assert (pcdir / "libofn.pc").exists(), sorted(p.name for p in installed["libdir"].iterdir())
+    env = dict(os.environ, PKG_CONFIG_PATH=str(pcdir), PKG_CONFIG_SYSROOT_DIR=str(installed["dest"]))
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libofn"], env=env, capture_output=True, text=True)
+    assert flags.returncode == 0, flags.stderr
+    assert "boost" not in flags.stdout
+    sonames = [p.name for p in installed["libdir"].glob("libofn.so*")]
+    assert "libofn.so.0" in sonames, sonames
+    src = tmp_path / "host.cc"
+    src.write_text(HOST)
+    exe = tmp_path / "host"
+    r = subprocess.run(["g++", str(src), "-o", str(exe), "-Wall", "-Wextra", "-Werror", *flags.stdout.split()],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    run = subprocess.run([str(exe)], env=dict(os.environ, LD_LIBRARY_PATH=str(installed["libdir"])),
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.startswith("200 hello from the host, who=installed\n"), run.stdout
+    # The installed library, not the build tree's, was loaded.
+    ldd = subprocess.run(["ldd", str(exe)], env=dict(os.environ, LD_LIBRARY_PATH=str(installed["libdir"])),
+                         capture_output=True, text=True).stdout
+    assert str(installed["libdir"]) in ldd, ldd
