@@ -8,6 +8,7 @@
 #include <set>
 
 #include "libofn/common/log.h"
+#include "libofn/platform/internal/traffic.h"
 #include "libofn/route/route.h"
 #include "libofn/route/table.h"
 #include "libofn/scale/options.h"
@@ -33,16 +34,8 @@ uint64_t Hash64(std::string_view data) {
   return h;
 }
 
-std::string RevisionName(std::string_view function, int64_t number) {
-  char digits[24];
-  std::snprintf(digits, sizeof(digits), "%05lld", static_cast<long long>(number));
-  return std::string(function) + "-" + digits;
-}
 
 namespace {
-
-
-
 
 // The parts of the spec that make a new serving (and later a new revision).
 std::string ServingHashInput(const json::object& spec) {
@@ -135,23 +128,17 @@ void Reconciler::Loop() {
 
 namespace {
 
-struct Target {
-  std::string revision_name;  // as written (may be empty)
-  bool latest = false;
-  int percent = 0;
-  std::string tag;
-};
 
-std::vector<Target> TrafficOf(const json::object& spec) {
-  std::vector<Target> out;
+std::vector<TrafficTarget> TrafficOf(const json::object& spec) {
+  std::vector<TrafficTarget> out;
   const json::value* traffic = spec.if_contains("traffic");
   if (!traffic || !traffic->is_array() || traffic->as_array().empty()) {
-    out.push_back(Target{"", true, 100, ""});
+    out.push_back(TrafficTarget{"", true, 100, ""});
     return out;
   }
   for (const json::value& t : traffic->as_array()) {
     const json::object* o = Obj(&t);
-    Target target;
+    TrafficTarget target;
     target.revision_name = Str(o, "revisionName");
     const json::value* latest = At(o, "latestRevision");
     target.latest = latest && latest->is_bool() && latest->as_bool();
@@ -322,27 +309,13 @@ void Reconciler::Pass() {
     w.latest_ready = latest_ready ? latest_ready->record.name : "";
 
     // Traffic: only to ready revisions; otherwise keep the last good split.
-    std::vector<Target> targets = TrafficOf(spec);
-    std::map<std::string, int> percents;
-    std::vector<std::pair<std::string, std::string>> tags;
-    std::string unresolved;
-    for (const Target& t : targets) {
-      std::string name = t.latest ? w.latest_ready : t.revision_name;
-      const RevisionView* found = nullptr;
-      for (const RevisionView& v : revs) {
-        if (v.record.name == name) found = &v;
-      }
-      if (t.latest && name.empty()) {
-        unresolved = "no revision of " + fn.name + " is ready yet";
-      } else if (!found) {
-        unresolved = "revision " + name + " does not exist";
-      } else if (!found->ready) {
-        unresolved = "revision " + name + " is not ready" + (found->message.empty() ? "" : ": " + found->message);
-      }
-      if (!unresolved.empty()) break;
-      if (t.percent > 0) percents[name] += t.percent;
-      if (!t.tag.empty()) tags.emplace_back(t.tag, name);
-    }
+    std::vector<TrafficTarget> targets = TrafficOf(spec);
+    std::vector<RevisionReadiness> readiness;
+    for (const RevisionView& v : revs) readiness.push_back({v.record.name, v.ready, v.message});
+    TrafficResolution resolved = ResolveTraffic(fn.name, targets, readiness);
+    const std::string& unresolved = resolved.unresolved;
+    const std::map<std::string, int>& percents = resolved.percents;
+    const std::vector<std::pair<std::string, std::string>>& tags = resolved.tags;
     if (unresolved.empty()) {
       std::vector<gateway::TrafficSplit::Target> split;
       fs.percents.clear();
@@ -358,7 +331,7 @@ void Reconciler::Pass() {
     // Reachable: routed now, or the latest revision while traffic is to
     // follow it (Knative's "unknown" reachability of a rollout target). A
     // revision that is neither goes to zero whatever its min scale.
-    const bool follows_latest = std::any_of(targets.begin(), targets.end(), [](const Target& t) { return t.latest; });
+    const bool follows_latest = std::any_of(targets.begin(), targets.end(), [](const TrafficTarget& t) { return t.latest; });
     auto routed = [&](const std::string& name) {
       bool tagged = std::any_of(fs.tags.begin(), fs.tags.end(), [&](const auto& t) { return t.second == name; });
       return tagged || fs.percents.count(name) > 0 || (follows_latest && latest && latest->record.name == name);
@@ -397,11 +370,12 @@ void Reconciler::Pass() {
     }
 
     // Garbage: revisions without traffic beyond the history limit.
-    int kept = 0;
-    for (auto it = revs.rbegin(); it != revs.rend(); ++it) {
-      const std::string& name = it->record.name;
-      if (routed(name) || name == w.latest_created || name == w.latest_ready) continue;
-      if (++kept <= options_.revision_history) continue;
+    std::vector<std::string> names;
+    for (const RevisionView& v : revs) names.push_back(v.record.name);
+    auto keep = [&](const std::string& name) {
+      return routed(name) || name == w.latest_created || name == w.latest_ready;
+    };
+    for (const std::string& name : RevisionsToCollect(names, keep, options_.revision_history)) {
       autoscaler_->Remove(fn.ns, name);
       live_revs.erase(fn.ns + "/" + name);
       Status del = store_->Transact([&](store::Transaction& tx) { return tx.DeleteRevision(fn.ns, name); });

@@ -28,14 +28,13 @@
 #include "libofn/common/clock.h"
 #include "libofn/gateway/dispatch.h"
 #include "libofn/platform/internal/autoscaler.h"
+#include "libofn/platform/internal/traffic.h"
 #include "libofn/store/store.h"
 
 namespace ofn::platform::internal {
 
 // FNV-1a, 64 bit.
 uint64_t Hash64(std::string_view data);
-// "<function>-00001".
-std::string RevisionName(std::string_view function, int64_t number);
 
 struct ReconcilerOptions {
   std::string tag_template = "{{.Tag}}-{{.Name}}";

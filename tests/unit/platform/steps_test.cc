@@ -1,0 +1,67 @@
+// The reconciler's pure steps as tables: traffic resolution (Knative's
+// traffic.go cases as libofn has them), revision names, garbage collection.
+#include <gtest/gtest.h>
+
+#include "libofn/platform/internal/traffic.h"
+
+namespace ofn::platform::internal {
+namespace {
+
+using Percents = std::map<std::string, int>;
+using Tags = std::vector<std::pair<std::string, std::string>>;
+
+TEST(TrafficTest, ResolutionTable) {
+  const std::vector<RevisionReadiness> three = {{"f-00001", true, ""}, {"f-00002", true, ""}, {"f-00003", false, "starting"}};
+  struct Case {
+    const char* name;
+    std::vector<TrafficTarget> targets;
+    std::vector<RevisionReadiness> revisions;
+    Percents percents;
+    Tags tags;
+    const char* unresolved;
+  } cases[] = {
+      {"default: all to the latest ready", {{"", true, 100, ""}}, three, {{"f-00002", 100}}, {}, ""},
+      {"nothing ready yet", {{"", true, 100, ""}}, {{"f-00001", false, ""}}, {}, {}, "no revision of f is ready yet"},
+      {"no revisions", {{"", true, 100, ""}}, {}, {}, {}, "no revision of f is ready yet"},
+      {"split by name and latest", {{"f-00001", false, 90, "old"}, {"", true, 10, "new"}}, three,
+       {{"f-00001", 90}, {"f-00002", 10}}, {{"old", "f-00001"}, {"new", "f-00002"}}, ""},
+      {"two targets on one revision add up", {{"f-00002", false, 40, ""}, {"", true, 60, ""}}, three, {{"f-00002", 100}},
+       {}, ""},
+      {"a tag with 0 percent routes only by tag", {{"", true, 100, ""}, {"f-00001", false, 0, "canary"}}, three,
+       {{"f-00002", 100}}, {{"canary", "f-00001"}}, ""},
+      {"a missing revision", {{"f-00009", false, 100, ""}}, three, {}, {}, "revision f-00009 does not exist"},
+      {"an unready revision keeps the old split", {{"f-00003", false, 50, ""}, {"", true, 50, ""}}, three, {}, {},
+       "revision f-00003 is not ready: starting"},
+  };
+  for (const Case& c : cases) {
+    TrafficResolution r = ResolveTraffic("f", c.targets, c.revisions);
+    EXPECT_EQ(r.unresolved, c.unresolved) << c.name;
+    EXPECT_EQ(r.percents, c.percents) << c.name;
+    EXPECT_EQ(r.tags, c.tags) << c.name;
+  }
+}
+
+TEST(RevisionsTest, NamesAreFiveDigitsAndGrow) {
+  EXPECT_EQ(RevisionName("hello", 1), "hello-00001");
+  EXPECT_EQ(RevisionName("hello", 42), "hello-00042");
+  EXPECT_EQ(RevisionName("hello", 123456), "hello-123456");
+}
+
+TEST(RevisionsTest, CollectionKeepsRoutedLatestAndTheHistory) {
+  std::vector<std::string> revs;
+  for (int i = 1; i <= 8; ++i) revs.push_back(RevisionName("f", i));
+  auto keep = [](const std::string& n) { return n == "f-00008" || n == "f-00002"; };  // latest, routed
+  struct Case {
+    int history;
+    std::vector<std::string> collected;  // newest first
+  } cases[] = {
+      {10, {}},
+      {6, {}},
+      {3, {"f-00004", "f-00003", "f-00001"}},
+      {0, {"f-00007", "f-00006", "f-00005", "f-00004", "f-00003", "f-00001"}},
+  };
+  for (const Case& c : cases) EXPECT_EQ(RevisionsToCollect(revs, keep, c.history), c.collected) << c.history;
+}
+
+}  // namespace
+}  // namespace ofn::platform::internal
