@@ -117,6 +117,12 @@ void ApplyFilters(const route::Rule& rule, const route::Match& match, HttpReques
 
 void Dispatcher::Dispatch(HttpRequest request, Responder respond) const {
   std::shared_ptr<const Snapshot> snap = Current();
+  if (snap->plugins) {
+    if (std::optional<HttpResponse> stop = snap->plugins->Check(&request)) {
+      respond(std::move(*stop));
+      return;
+    }
+  }
   auto hit = snap->table.Find(request);
   if (!hit) {
     std::string host = request.host();

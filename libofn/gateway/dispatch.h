@@ -1,4 +1,4 @@
-// Dispatcher: the gateway's request path after parsing — route match, Gateway
+// Dispatcher: the gateway's request path after parsing — plugins, route match, Gateway
 // API filters (RequestRedirect, RequestHeaderModifier, URLRewrite), then the
 // function instance. Used by the HTTP listener and by Platform::Invoke, so
 // both take the same path.
@@ -15,6 +15,7 @@
 #include <mutex>
 #include <vector>
 
+#include "libofn/gateway/plugins.h"
 #include "libofn/gateway/revision_pool.h"
 #include "libofn/route/table.h"
 #include "libofn/serve/http.h"
@@ -25,6 +26,8 @@ struct Snapshot {
   route::RouteTable table;
   // Parallel to table.routes(): where each route's requests go (null: nowhere yet).
   std::vector<std::shared_ptr<const TrafficSplit>> targets;
+  // Gateway plugins (key-auth, key-rate-limit), run before routing; null: none.
+  std::shared_ptr<const PluginChain> plugins;
 };
 
 class Dispatcher {

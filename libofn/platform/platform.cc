@@ -188,7 +188,9 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
       impl->store.get(), impl->clock, &impl->drivers,
       &impl->dispatcher, impl->autoscaler.get(), ro);
   impl->watch_id = impl->store->Watch("", [raw](const store::WatchEvent& e) {
-    if (e.record.kind == "Function" || e.record.kind == "Gateway") raw->reconciler->Kick();
+    if (e.record.kind == "Function" || e.record.kind == "Gateway" || e.record.kind == "WasmPlugin") {
+      raw->reconciler->Kick();
+    }
     {
       std::lock_guard<std::mutex> lock(raw->status_mu);
       ++raw->status_changes;

@@ -8,6 +8,8 @@
 #include <set>
 
 #include "libofn/common/log.h"
+#include "libofn/gateway/plugins.h"
+#include "libofn/spec/plugin_config.h"
 #include "libofn/platform/internal/traffic.h"
 #include "libofn/route/route.h"
 #include "libofn/route/table.h"
@@ -181,6 +183,29 @@ struct RevisionView {
 };
 
 }  // namespace
+
+std::shared_ptr<const gateway::PluginChain> Reconciler::CompilePlugins() {
+  auto records = store_->List("WasmPlugin");
+  if (!records.ok()) {
+    OFN_LOG(kError) << "reconcile: listing WasmPlugins: " << records.status().ToString();
+    return nullptr;
+  }
+  std::vector<spec::PluginConfig> plugins;
+  for (const store::Record& r : *records) {
+    if (r.deletion_time != 0) continue;
+    std::vector<spec::PluginError> errors;
+    spec::PluginConfig c = spec::ParsePlugin(r.ns, r.name, r.spec, &errors);
+    if (!errors.empty()) {
+      // Apply validated it; a stored object that no longer parses is skipped.
+      OFN_LOG(kError) << "reconcile: WasmPlugin " << r.ns << "/" << r.name << ": " << errors.front().path << ": "
+                      << errors.front().message;
+      continue;
+    }
+    plugins.push_back(std::move(c));
+  }
+  if (plugins.empty()) return nullptr;
+  return std::make_shared<const gateway::PluginChain>(std::move(plugins), clock_, rate_limits_);
+}
 
 void Reconciler::Pass() {
   std::map<std::string, route::GatewayConfig> gateways;
@@ -494,6 +519,7 @@ void Reconciler::Pass() {
     rs.message = r.message;
   }
   snap->targets = std::move(splits);
+  snap->plugins = CompilePlugins();
   dispatcher_->Publish(std::move(snap));
 
   // Status.

@@ -43,6 +43,14 @@ std::string DescribeMatch(const Match& m) {
   return d;
 }
 
+
+bool ValueMatches(const ValueMatch& vm, std::string_view value) {
+  if (vm.regex) return std::regex_match(value.begin(), value.end(), *vm.re);
+  return value == vm.value;
+}
+
+}  // namespace
+
 std::vector<std::pair<std::string, std::string>> ParseQuery(std::string_view q) {
   std::vector<std::pair<std::string, std::string>> out;
   while (!q.empty()) {
@@ -59,13 +67,6 @@ std::vector<std::pair<std::string, std::string>> ParseQuery(std::string_view q) 
   }
   return out;
 }
-
-bool ValueMatches(const ValueMatch& vm, std::string_view value) {
-  if (vm.regex) return std::regex_match(value.begin(), value.end(), *vm.re);
-  return value == vm.value;
-}
-
-}  // namespace
 
 bool PrefixMatches(std::string_view prefix, std::string_view path) {
   prefix = TrimSlash(prefix);

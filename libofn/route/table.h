@@ -70,6 +70,8 @@ class RouteTable {
   std::vector<std::pair<std::string, Bucket>> wildcard_;  // ".example.com", longest first
 };
 
+// The parameters of a query string, percent-decoded ('+' is a space), in order.
+std::vector<std::pair<std::string, std::string>> ParseQuery(std::string_view query);
 // True when `path` matches PathPrefix `prefix` segment-wise.
 bool PrefixMatches(std::string_view prefix, std::string_view path);
 

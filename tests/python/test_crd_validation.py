@@ -5,6 +5,9 @@ import sys
 import yaml
 
 
+NO_UPSTREAM_CRD = "extensions.higress.io/"
+
+
 def manifests(data_dir):
     files = sorted((data_dir / "seeds" / "verbatim").glob("*.yaml"))
     files += sorted((data_dir / "seeds" / "completed").glob("*.yaml"))
@@ -23,10 +26,16 @@ def test_every_accepted_manifest_serializes_to_a_crd_valid_object(ofn_bin, share
             assert out.returncode == 1, f  # rejected: nothing printed, exit 1
             continue
         assert out.returncode == 0, (f, out.stderr)
+        # Higress WasmPlugins (seed 004) have no CRD in ../shared/k8s-crds;
+        # libofn checks them against its own schema (spec/plugin_config.h).
+        docs = [d for d in docs if not d["apiVersion"].startswith(NO_UPSTREAM_CRD)]
+        if not docs:
+            continue
         accepted += len(docs)
+        text = yaml.safe_dump_all(docs)
         v = subprocess.run(["/usr/bin/python3", str(shared_dir / "k8s-crds" / "validate.py"),
-                            "--strict-kinds", "-"], input=out.stdout, capture_output=True, text=True)
-        assert v.returncode == 0, "%s\n%s\n%s" % (f, v.stdout, out.stdout)
+                            "--strict-kinds", "-"], input=text, capture_output=True, text=True)
+        assert v.returncode == 0, "%s\n%s\n%s" % (f, v.stdout, text)
         assert v.stdout.count(": OK") == len(docs), v.stdout
     assert accepted >= 40
 

@@ -27,6 +27,7 @@
 #include "libofn/backend/registry.h"
 #include "libofn/common/clock.h"
 #include "libofn/gateway/dispatch.h"
+#include "libofn/gateway/plugins.h"
 #include "libofn/platform/internal/autoscaler.h"
 #include "libofn/platform/internal/traffic.h"
 #include "libofn/store/store.h"
@@ -68,6 +69,8 @@ class Reconciler {
   };
   void Loop();
   void Pass();
+  // The gateway plugins of the stored WasmPlugin objects; null when none.
+  std::shared_ptr<const gateway::PluginChain> CompilePlugins();
 
   store::Store* store_;
   Clock* clock_;
@@ -83,6 +86,8 @@ class Reconciler {
 
   Autoscaler* autoscaler_;
   ReconcilerOptions options_;
+  // Rate-limit buckets outlive each published plugin chain.
+  std::shared_ptr<gateway::RateLimits> rate_limits_ = std::make_shared<gateway::RateLimits>();
   std::map<std::string, FunctionState> functions_;  // by "ns/name"; loop thread only
 };
 

@@ -14,6 +14,7 @@ const std::vector<KindRules>& AllKinds() {
     auto* v = new std::vector<KindRules>();
     v->push_back(FunctionRules());
     v->push_back(GatewayRules());
+    v->push_back(PluginRules());
     for (KindRules& k : EventsRules()) v->push_back(std::move(k));
     return v;
   }();

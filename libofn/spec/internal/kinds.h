@@ -42,6 +42,7 @@ const std::vector<KindRules>& AllKinds();
 // Rule sets, one file each.
 KindRules FunctionRules();
 KindRules GatewayRules();
+KindRules PluginRules();
 std::vector<KindRules> EventsRules();
 
 // Helpers shared by the rule files.
