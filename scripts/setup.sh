@@ -12,8 +12,8 @@ PACKAGES=(
   libsqlite3-dev sqlite3 libgit2-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libyaml-cpp-dev libcli11-dev
-  # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev
+  # tests and benchmarks; clang's libFuzzer for the fuzz harnesses
+  libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
   # python bindings and test tools (python packages come from Debian, not PyPI)
   python3 python3-dev pybind11-dev python3-yaml python3-jsonschema python3-pytest
   # process-backend examples and tests (a Node.js function)

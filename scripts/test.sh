@@ -4,6 +4,7 @@
 #
 #   scripts/test.sh               build/ and build-asan/ (address+undefined)
 #   OFN_SANITIZE=0 scripts/test.sh   skip the sanitizer build
+#   OFN_FUZZ=0 scripts/test.sh       skip the short fuzzing runs
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -58,6 +59,13 @@ fi
 # Reported as one test, so the summary counts it.
 echo "{\"tests\": 1, \"failures\": $((1 - release_ok)), \"testsuites\": []}" >"$REPORTS/release-build.json"
 [ $release_ok = 1 ] || status=1
+
+# Short fuzzing runs (30 s each) over the committed corpora; campaigns run
+# by hand (scripts/fuzz.sh -runs=N).
+if [ "${OFN_FUZZ:-1}" != 0 ]; then
+  echo "== fuzz (30 s each)"
+  FUZZ_REPORTS=$REPORTS bash scripts/fuzz.sh || status=1
+fi
 
 if [ "${OFN_SANITIZE:-1}" != 0 ]; then
   if build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug; then

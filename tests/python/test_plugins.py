@@ -4,23 +4,15 @@ manifests are the article's, unchanged."""
 import pathlib
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from test_serve import Server, cli  # noqa: E402
+from test_serve import Server, cli, wait_until  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "gateway-plugins"
 HOST = "http://hello.default.example.com/"
 
 
-def wait_for(pred, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
 
 
 def test_the_seed_sessions_through_ofn_serve(ofn_bin, tmp_path):
@@ -40,7 +32,7 @@ def test_the_seed_sessions_through_ofn_serve(ofn_bin, tmp_path):
 
         # 2. key-auth, applied to the running platform.
         cli(ofn_bin, state, "apply", "-f", str(EXAMPLE / "key-auth.yaml"))
-        assert wait_for(lambda: server.get(HOST)[0] == 401), "key-auth did not take effect"
+        assert wait_until(lambda: server.get(HOST)[0] == 401), "key-auth did not take effect"
         code, _ = server.get(HOST + "?apikey=2bda943c-ba2b-11ec-ba07-00163e1250b5")
         assert code == 403  # consumer1 is not allowed
         code, body = server.get(HOST + "?apikey=c8c8e9ca-558e-4a2d-bb62-e700dcc40e35")

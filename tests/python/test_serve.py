@@ -61,6 +61,16 @@ class Server:
         return self.proc.returncode
 
 
+def wait_until(pred, timeout=30.0):
+    """Polls `pred` every 50 ms until it holds or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return pred()
+
+
 def cli(ofn_bin, state_dir, *args, check=True):
     r = subprocess.run([ofn_bin, *args, "--state-dir", str(state_dir)], capture_output=True, text=True, timeout=30)
     if check:

@@ -43,30 +43,7 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 
 namespace {
 
-struct Probe {
-  bool http = false;
-  std::string path = "/";
-  std::vector<std::pair<std::string, std::string>> headers;
-  Millis initial_delay{0};
-  Millis period{0};  // 0: not set
-  Millis timeout{std::chrono::seconds(1)};
-  int failure_threshold = 3;
-  bool set = false;
-};
-
-// The process driver's probe, from the workload's.
-Probe ToProbe(const backend::Probe& p) {
-  Probe probe;
-  probe.set = p.type != backend::Probe::Type::kNone;
-  probe.http = p.type == backend::Probe::Type::kHttp;
-  probe.path = p.path;
-  probe.headers = p.headers;
-  probe.initial_delay = p.initial_delay;
-  probe.period = p.period;
-  probe.timeout = p.timeout;
-  probe.failure_threshold = p.failure_threshold;
-  return probe;
-}
+using backend::Probe;
 
 // Waits for `fd` to become ready for `events`, up to `deadline`.
 bool WaitFd(int fd, short events, SteadyTime deadline) {
@@ -107,7 +84,7 @@ bool RunProbe(const Probe& probe, int port) {
   int fd = ConnectLoopback(port, deadline);
   if (fd < 0) return false;
   bool ok = true;
-  if (probe.http) {
+  if (probe.type == Probe::Type::kHttp) {
     std::string req = "GET " + probe.path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
                       "\r\nUser-Agent: ofn-probe\r\nConnection: close\r\n";
     for (const auto& [n, v] : probe.headers) req += n + ": " + v + "\r\n";
@@ -176,8 +153,8 @@ Result<Config> ParseConfig(const backend::Workload& w, const ProcessDriverOption
   cfg.env = w.env;
   json::value ctx = ofn::internal::ParseObjectOrEmpty(w.func_context);
   cfg.func_context = ctx.as_object();
-  cfg.readiness = ToProbe(w.readiness);
-  cfg.liveness = ToProbe(w.liveness);
+  cfg.readiness = w.readiness;
+  cfg.liveness = w.liveness;
   cfg.start_timeout = w.start_timeout.value_or(opt.start_timeout);
   cfg.grace = w.grace.value_or(opt.grace);
   cfg.memory_bytes = w.limits.memory_bytes;
@@ -520,7 +497,7 @@ struct Proc {
               {
                 std::lock_guard<std::mutex> relock(mu);
                 start_failure = "instance did not become ready within " + std::to_string(cfg.start_timeout.count()) +
-                                "ms (" + (cfg.readiness.http ? "httpGet " + cfg.readiness.path : std::string("tcp")) +
+                                "ms (" + (cfg.readiness.type == Probe::Type::kHttp ? "httpGet " + cfg.readiness.path : std::string("tcp")) +
                                 " probe on port " + std::to_string(port) + "); last output:\n" + LogTail();
                 stop_requested = true;
               }
@@ -557,7 +534,7 @@ struct Proc {
           break;
         }
         case State::kReady:
-          if (!cfg.liveness.set || now < next_probe) break;
+          if (cfg.liveness.type == Probe::Type::kNone || now < next_probe) break;
           lock.unlock();
           next_probe = now + ProbePeriod(cfg.liveness, false);
           if (RunProbe(cfg.liveness, port)) {
