@@ -2,6 +2,7 @@
 #ifndef LIBOFN_OFN_H_
 #define LIBOFN_OFN_H_
 
+#include "libofn/backend/backend.h"
 #include "libofn/backend/driver.h"
 #include "libofn/backend/registry.h"
 #include "libofn/backend/workload.h"

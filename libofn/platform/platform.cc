@@ -184,6 +184,7 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
   ro.request_timeout = options.request_timeout;
   ro.revision_history = options.revision_history;
   ro.scale_to_zero_grace = options.scale_to_zero_grace;
+  ro.backends = options.backends;
   impl->reconciler = std::make_unique<platform::internal::Reconciler>(
       impl->store.get(), impl->clock, &impl->drivers,
       &impl->dispatcher, impl->autoscaler.get(), ro);

@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "libofn/backend/backend.h"
 #include "libofn/backend/registry.h"
 #include "libofn/backends/process/options.h"
 #include "libofn/common/clock.h"
@@ -130,6 +131,10 @@ class Platform {
     // 100) and process (90) ones; names must differ from theirs. A Function
     // picks one with the annotation ofn.io/backend: NAME.
     std::vector<backend::DriverRegistration> drivers;
+    // Backends that serve Functions themselves (see backend/backend.h): a
+    // Function whose ofn.io/backend annotation names one is handed to it as
+    // a plan; nothing of it runs or is routed here.
+    std::vector<std::shared_ptr<backend::Backend>> backends;
   };
 
   static Result<std::unique_ptr<Platform>> Open(const Options& options);

@@ -10,6 +10,7 @@
 #include "libofn/common/log.h"
 #include "libofn/gateway/plugins.h"
 #include "libofn/spec/plugin_config.h"
+#include "libofn/platform/internal/plan.h"
 #include "libofn/platform/internal/traffic.h"
 #include "libofn/route/route.h"
 #include "libofn/route/table.h"
@@ -184,6 +185,99 @@ struct RevisionView {
 
 }  // namespace
 
+backend::Backend* Reconciler::OrchestratorFor(const store::Record& fn) const {
+  auto annotation = fn.annotations.find(std::string(spec::kBackendAnnotation));
+  if (annotation == fn.annotations.end()) return nullptr;
+  for (const auto& b : options_.backends) {
+    if (b->name() == annotation->second) return b.get();
+  }
+  return nullptr;
+}
+
+void Reconciler::ReconcileOrchestrated(const store::Record& fn, const std::vector<store::RevisionRecord>& revisions,
+                                       const std::map<std::string, route::GatewayConfig>& gateways,
+                                       backend::Backend* orchestrator, FunctionState* fs, const std::string& now) {
+  fs->orchestrator = orchestrator;
+  json::value spec_value = ofn::internal::ParseObjectOrEmpty(fn.spec);
+  const json::object& spec = spec_value.as_object();
+  PlanInput in;
+  in.ns = fn.ns;
+  in.name = fn.name;
+  in.backend = std::string(orchestrator->name());
+  for (const store::RevisionRecord& r : revisions) in.revisions.emplace_back(r.name, r.spec);
+  in.traffic = TrafficOf(spec);
+  std::optional<route::FunctionRoute> route;
+  if (route::HasHttpTrigger(fn.spec)) {
+    auto [gns, gname] = route::GatewayRefOf(fn.spec);
+    auto git = gateways.find(gns + "/" + gname);
+    if (git != gateways.end()) {
+      auto compiled = route::CompileRoute(fn.ns, fn.name, fn.spec, git->second, fn.creation_time);
+      if (compiled.ok()) route = std::move(*compiled);
+    }
+    if (const json::value* r = ofn::internal::At(
+            Obj(At(Obj(At(Obj(At(&spec, "serving")), "triggers")), "http")), "route")) {
+      in.route_json = json::serialize(*r);
+    }
+  }
+  in.route = route ? &*route : nullptr;
+
+  backend::FunctionObservation obs;
+  Result<backend::FunctionPlan> plan = MakePlan(in);
+  if (!plan.ok()) {
+    obs.state = "Failed";
+    obs.reason = "InvalidWorkload";
+    obs.message = plan.status().message();
+  } else {
+    Status applied = Status();
+    if (!fs->applied || !(*fs->applied == *plan)) {
+      applied = orchestrator->Apply(*plan);
+      if (applied.ok()) fs->applied = *plan;
+    }
+    Result<backend::FunctionObservation> seen =
+        applied.ok() ? orchestrator->Observe(fn.ns, fn.name) : Result<backend::FunctionObservation>(applied);
+    if (seen.ok()) {
+      obs = std::move(*seen);
+    } else {
+      obs.state = "Failed";
+      obs.reason = applied.ok() ? "BackendObserveFailed" : "BackendApplyFailed";
+      obs.message = "backend " + std::string(orchestrator->name()) + ": " + seen.status().message();
+    }
+  }
+
+  json::value old_status = ofn::internal::ParseObjectOrEmpty(fn.status);
+  json::object st;
+  json::array addrs;
+  for (const auto& [type, value] : obs.addresses) addrs.push_back(json::object{{"type", type}, {"value", value}});
+  if (!addrs.empty()) st["addresses"] = std::move(addrs);
+  st["build"] = json::object{{"state", spec.contains("build") ? "Pending" : "Skipped"}};
+  if (route) {
+    json::array hosts, paths;
+    for (const std::string& h : route->AllHosts()) hosts.push_back(json::value(h));
+    for (const auto& [type, value] : route::StatusPaths(*route)) paths.push_back(json::object{{"type", type}, {"value", value}});
+    st["route"] = json::object{
+        {"conditions", json::array{Condition(Obj(&old_status), "True", "Valid", "handed to backend " +
+                                                 std::string(orchestrator->name()), fn.generation, now)}},
+        {"hosts", std::move(hosts)},
+        {"paths", std::move(paths)}};
+  }
+  json::object serving;
+  if (!revisions.empty()) serving["resourceRef"] = revisions.back().name;
+  serving["state"] = obs.state;
+  if (!obs.reason.empty()) {
+    serving["reason"] = obs.reason;
+    serving["message"] = obs.message;
+  }
+  if (!obs.latest_ready_revision.empty()) serving["lastSuccessfulResourceRef"] = obs.latest_ready_revision;
+  st["serving"] = std::move(serving);
+  json::value next = spec::internal::Canonical(st);
+  if (json::serialize(next) == json::serialize(spec::internal::Canonical(old_status))) return;
+  auto updated = store_->UpdateStatus("Function", fn.ns, fn.name, json::serialize(next), fn.resource_version);
+  if (!updated.ok() && updated.status().code() != StatusCode::kConflict &&
+      updated.status().code() != StatusCode::kNotFound) {
+    OFN_LOG(kError) << "reconcile: writing status of " << fn.ns << "/" << fn.name << ": " << updated.status().ToString();
+  }
+}
+
 std::shared_ptr<const gateway::PluginChain> Reconciler::CompilePlugins() {
   auto records = store_->List("WasmPlugin");
   if (!records.ok()) {
@@ -274,6 +368,21 @@ void Reconciler::Pass() {
       } else {
         records.push_back(r);
       }
+    }
+
+    if (backend::Backend* orchestrator = OrchestratorFor(fn)) {
+      // Served by an orchestrating backend: it gets the plan; nothing runs here.
+      ReconcileOrchestrated(fn, records, gateways, orchestrator, &fs, now);
+      continue;
+    }
+    if (fs.orchestrator) {
+      // No longer orchestrated: the backend lets it go, libofn serves it.
+      Status del = fs.orchestrator->Delete(fn.ns, fn.name);
+      if (!del.ok()) {
+        OFN_LOG(kWarning) << "reconcile: backend delete of " << key << ": " << del.ToString();
+      }
+      fs.orchestrator = nullptr;
+      fs.applied.reset();
     }
 
     // Each revision registered with the autoscaler; readiness from it (or
@@ -483,7 +592,18 @@ void Reconciler::Pass() {
     work.push_back(std::move(w));
   }
   for (auto it = functions_.begin(); it != functions_.end();) {
-    it = live.count(it->first) ? std::next(it) : functions_.erase(it);
+    if (live.count(it->first)) {
+      ++it;
+      continue;
+    }
+    if (it->second.orchestrator) {
+      size_t slash = it->first.find('/');
+      Status del = it->second.orchestrator->Delete(it->first.substr(0, slash), it->first.substr(slash + 1));
+      if (!del.ok()) {
+        OFN_LOG(kWarning) << "reconcile: backend delete of " << it->first << ": " << del.ToString();
+      }
+    }
+    it = functions_.erase(it);
   }
   for (const std::string& key : autoscaler_->Keys()) {
     if (live_revs.count(key)) continue;

@@ -18,6 +18,7 @@
 
 #include "libofn/gateway/client.h"
 #include "libofn/testing/fake_driver.h"
+#include "libofn/testing/recording_backend.h"
 #include "libofn/testing/loopback.h"
 #include "tests/unit/test_util.h"
 
@@ -266,6 +267,58 @@ TEST(PlatformBackendsTest, AHostPlugsADriverInThroughOptionsAlone) {
   (*p)->Close(seconds(1));
   EXPECT_EQ(fake->shutdowns(), 1);
   EXPECT_EQ(fake->live(), 0);  // its instance was dropped at close
+}
+
+TEST(PlatformBackendsTest, AnOrchestratingBackendGetsExactlyThePlanChanges) {
+  TempDir dir;
+  auto k8s = std::make_shared<testing::RecordingBackend>("k8s");
+  Platform::Options o = Opts(dir.path());
+  o.backends.push_back(k8s);
+  auto p = Platform::Open(o);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  auto manifest = [](const std::string& image, const std::string& traffic) {
+    std::string m = Manifest("hello", "", "echo");
+    m.replace(m.find("  name: hello\n"), 14, "  name: hello\n  annotations:\n    ofn.io/backend: k8s\n");
+    m.replace(m.find("ofn.local/hello:latest"), 22, image);
+    if (!traffic.empty()) m.replace(m.find("spec:\n"), 6, "spec:\n" + traffic);
+    return m;
+  };
+  auto settle = [&] {
+    EXPECT_TRUE((*p)->Sync(seconds(10)).ok());
+  };
+  ASSERT_TRUE((*p)->Apply(manifest("example.com/hello:v1", "")).ok());
+  settle();
+  EXPECT_EQ(k8s->calls(), (std::vector<std::string>{"apply default/hello revisions=hello-00001 traffic=latest:100"}));
+  auto info = (*p)->WaitFor("hello", [](const FunctionInfo& f) { return f.serving_state == "Running"; }, seconds(10));
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->latest_ready_revision, "hello-00001");
+  backend::FunctionPlan plan = k8s->plan("default/hello");
+  ASSERT_EQ(plan.revisions.size(), 1u);
+  EXPECT_EQ(plan.revisions[0].workload.image, "example.com/hello:v1");
+  EXPECT_EQ(plan.revisions[0].workload.backend, "k8s");
+  EXPECT_EQ(plan.hosts, (std::vector<std::string>{"hello.default.ofn.io", "hello.default.svc.cluster.local"}));
+  // Nothing of it is served here.
+  EXPECT_EQ(Get(**p, "/", "hello.default.ofn.io").status, 404);
+  // The same manifest again: no call. A new image: a new revision in the plan.
+  ASSERT_TRUE((*p)->Apply(manifest("example.com/hello:v1", "")).ok());
+  settle();
+  EXPECT_EQ(k8s->calls().size(), 1u);
+  ASSERT_TRUE((*p)->Apply(manifest("example.com/hello:v2", "")).ok());
+  settle();
+  // A traffic change alone: the plan's traffic, no new revision.
+  ASSERT_TRUE((*p)->Apply(manifest("example.com/hello:v2",
+                                   "  traffic:\n    - revisionName: hello-00001\n      percent: 80\n"
+                                   "    - latestRevision: true\n      percent: 20\n      tag: canary\n"))
+                  .ok());
+  settle();
+  ASSERT_TRUE((*p)->Remove("Function", "default", "hello").ok());
+  settle();
+  EXPECT_EQ(k8s->calls(), (std::vector<std::string>{
+                              "apply default/hello revisions=hello-00001 traffic=latest:100",
+                              "apply default/hello revisions=hello-00001,hello-00002 traffic=latest:100",
+                              "apply default/hello revisions=hello-00001,hello-00002 traffic=hello-00001:80,latest:20@canary",
+                              "delete default/hello",
+                          }));
 }
 
 TEST(PlatformBackendsTest, ADriverNamedLikeABuiltinOneIsRefused) {

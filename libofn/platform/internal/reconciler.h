@@ -19,10 +19,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "libofn/backend/backend.h"
 #include "libofn/backend/driver.h"
 #include "libofn/backend/registry.h"
 #include "libofn/common/clock.h"
@@ -43,6 +45,8 @@ struct ReconcilerOptions {
   std::chrono::milliseconds request_timeout{std::chrono::minutes(5)};
   int revision_history = 10;  // revisions without traffic kept per function
   std::chrono::nanoseconds scale_to_zero_grace = std::chrono::seconds(30);
+  // Backends that serve Functions themselves (ofn.io/backend names one).
+  std::vector<std::shared_ptr<backend::Backend>> backends;
 };
 
 // Thread-safe.
@@ -66,9 +70,19 @@ class Reconciler {
     std::vector<std::pair<std::string, std::string>> tags;  // (tag, revision) of that split
     std::map<std::string, int> percents;  // revision -> traffic percent
     std::string driver;
+    // Set while an orchestrating Backend runs the Function.
+    backend::Backend* orchestrator = nullptr;
+    std::optional<backend::FunctionPlan> applied;  // the last plan it took
   };
   void Loop();
   void Pass();
+  // The Backend the Function's ofn.io/backend annotation names, or null.
+  backend::Backend* OrchestratorFor(const store::Record& fn) const;
+  // Hands the Function's plan to `orchestrator` (when it changed), reads its
+  // observation back and writes the Function's status.
+  void ReconcileOrchestrated(const store::Record& fn, const std::vector<store::RevisionRecord>& revisions,
+                             const std::map<std::string, route::GatewayConfig>& gateways,
+                             backend::Backend* orchestrator, FunctionState* fs, const std::string& now);
   // The gateway plugins of the stored WasmPlugin objects; null when none.
   std::shared_ptr<const gateway::PluginChain> CompilePlugins();
 

@@ -2,6 +2,7 @@
 // traffic.go cases as libofn has them), revision names, garbage collection.
 #include <gtest/gtest.h>
 
+#include "libofn/platform/internal/plan.h"
 #include "libofn/platform/internal/traffic.h"
 
 namespace ofn::platform::internal {
@@ -61,6 +62,36 @@ TEST(RevisionsTest, CollectionKeepsRoutedLatestAndTheHistory) {
       {0, {"f-00007", "f-00006", "f-00005", "f-00004", "f-00003", "f-00001"}},
   };
   for (const Case& c : cases) EXPECT_EQ(RevisionsToCollect(revs, keep, c.history), c.collected) << c.history;
+}
+
+TEST(PlanTest, RevisionsTrafficAndScaleBoundsMakeThePlan) {
+  PlanInput in;
+  in.ns = "default";
+  in.name = "f";
+  in.backend = "k8s";
+  in.revisions = {
+      {"f-00001", R"({"image":"r/f:v1","serving":{"scaleOptions":{"minReplicas":1,"maxReplicas":3}}})"},
+      {"f-00002", R"({"image":"r/f:v2","serving":{"containerConcurrency":5,"scaleOptions":{"knative":{"autoscaling.knative.dev/min-scale":"2"}}}})"},
+  };
+  in.traffic = {{"f-00001", false, 50, "old"}, {"", true, 50, ""}};
+  auto plan = MakePlan(in);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  ASSERT_EQ(plan->revisions.size(), 2u);
+  EXPECT_EQ(plan->revisions[0].workload.image, "r/f:v1");
+  EXPECT_EQ(plan->revisions[0].workload.revision, "f-00001");
+  EXPECT_EQ(plan->revisions[0].min_scale, 1);
+  EXPECT_EQ(plan->revisions[0].max_scale, 3);
+  EXPECT_EQ(plan->revisions[1].min_scale, 2);  // the annotation wins
+  EXPECT_EQ(plan->revisions[1].container_concurrency, 5);
+  EXPECT_EQ(plan->traffic, (std::vector<backend::TrafficPlan>{{"f-00001", false, 50, "old"}, {"", true, 50, ""}}));
+  EXPECT_TRUE(plan->hosts.empty());
+  // The same input makes an equal plan (the platform applies only changes).
+  EXPECT_TRUE(*plan == *MakePlan(in));
+  in.revisions.push_back({"f-00003", R"({"serving":{"timeout":"never"}})"});
+  auto bad = MakePlan(in);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("revision f-00003: spec.serving.timeout"), std::string::npos)
+      << bad.status().message();
 }
 
 }  // namespace
