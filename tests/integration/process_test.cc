@@ -16,6 +16,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <set>
 #include <thread>
@@ -60,6 +61,24 @@ std::string Behave(const std::string& name, const std::string& container_extra =
          "        - name: function\n          command: [\"/usr/bin/python3\", \"" +
          testing::DataPath("process/behave.py") + "\"]\n          env:\n            - name: FROM_ENV\n              value: yes-it-is\n" +
          env_extra + container_extra;
+}
+
+// A revision's log once `done` holds for it (the supervisor drains an
+// instance's output every few ms), or as it is after 10 s.
+std::string LogWhen(const std::string& path, const std::function<bool(const std::string&)>& done) {
+  auto until = std::chrono::steady_clock::now() + seconds(10);
+  std::string log = testing::ReadFile(path);
+  while (!done(log) && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(milliseconds(10));
+    log = testing::ReadFile(path);
+  }
+  return log;
+}
+
+size_t Count(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t pos = 0; (pos = text.find(needle, pos)) != std::string::npos; ++pos) ++n;
+  return n;
 }
 
 HttpResponse Get(Platform& p, const std::string& fn, const std::string& path, seconds timeout = seconds(20)) {
@@ -251,7 +270,8 @@ TEST(ProcessTest, StartsWithContextPortParamsAndProxiesWithForwardedHeaders) {
   EXPECT_EQ(headers.count("te"), 0u);
 
   // The instance's output is in the revision's log.
-  std::string log = testing::ReadFile(dir.path() + "/logs/default/envy-00001.log");
+  std::string log = LogWhen(dir.path() + "/logs/default/envy-00001.log",
+                            [](const std::string& l) { return l.find("GET /env?x=1") != std::string::npos; });
   EXPECT_NE(log.find("behave: starting pid"), std::string::npos) << log;
   EXPECT_NE(log.find("GET /env?x=1"), std::string::npos) << log;
 }
@@ -269,10 +289,10 @@ TEST(ProcessTest, KeepAliveConnectionsToTheInstanceAreReused) {
   }
   // Each request above made a new client connection; the instance logs one
   // line per request, and python's server logs its peer port: count peers.
-  std::string log = testing::ReadFile(dir.path() + "/logs/default/pooled-00001.log");
-  size_t requests = 0;
-  for (size_t pos = 0; (pos = log.find("\"GET /env HTTP/1.1\" 200", pos)) != std::string::npos; ++pos) ++requests;
-  EXPECT_EQ(requests, 20u);
+  const std::string line = "\"GET /env HTTP/1.1\" 200";
+  std::string log = LogWhen(dir.path() + "/logs/default/pooled-00001.log",
+                            [&](const std::string& l) { return Count(l, line) >= 20; });
+  EXPECT_EQ(Count(log, line), 20u);
   // One upstream connection served them all (sequential requests reuse it).
   int fd_sockets = 0;
   for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
@@ -376,7 +396,8 @@ TEST(ProcessTest, FailingLivenessProbeRestartsTheInstance) {
   EXPECT_NE(info->serving_message.find("failed its liveness probe 2 times"), std::string::npos) << info->serving_message;
   // It comes back (and fails again later; that is what it does).
   EXPECT_EQ(Get(**p, "zombie", "/env").status, 200);
-  std::string log = testing::ReadFile(dir.path() + "/logs/default/zombie-00001.log");
+  std::string log = LogWhen(dir.path() + "/logs/default/zombie-00001.log",
+                            [](const std::string& l) { return l.find("GET /alive HTTP/1.1\" 500") != std::string::npos; });
   EXPECT_NE(log.find("GET /alive HTTP/1.1\" 500"), std::string::npos);
 }
 
@@ -744,10 +765,9 @@ TEST(ProcessTest, ColdStartAfterScaleToZeroIsInMetrics) {
   EXPECT_EQ(r.status, 200) << r.body;
   std::string metrics = (*p)->Metrics();
   // Two processes were started: at apply and on the first request after zero.
-  std::string log = testing::ReadFile(dir.path() + "/logs/default/sleepy-00001.log");
-  size_t starts = 0;
-  for (size_t pos = 0; (pos = log.find("behave: starting pid", pos)) != std::string::npos; ++pos) ++starts;
-  EXPECT_EQ(starts, 2u) << log;
+  std::string log = LogWhen(dir.path() + "/logs/default/sleepy-00001.log",
+                            [](const std::string& l) { return Count(l, "behave: starting pid") >= 2; });
+  EXPECT_EQ(Count(log, "behave: starting pid"), 2u) << log;
   EXPECT_NE(metrics.find("ofn_revision_cold_start_seconds_count{namespace=\"default\",function=\"sleepy\",revision=\"sleepy-00001\"} 2"),
             std::string::npos)
       << metrics;
