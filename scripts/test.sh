@@ -60,10 +60,10 @@ fi
 echo "{\"tests\": 1, \"failures\": $((1 - release_ok)), \"testsuites\": []}" >"$REPORTS/release-build.json"
 [ $release_ok = 1 ] || status=1
 
-# Short fuzzing runs (30 s each) over the committed corpora; campaigns run
-# by hand (scripts/fuzz.sh -runs=N).
+# Short, repeatable fuzzing runs (fixed seed and execution counts) over the
+# committed corpora; campaigns run by hand (scripts/fuzz.sh -runs=N).
 if [ "${OFN_FUZZ:-1}" != 0 ]; then
-  echo "== fuzz (30 s each)"
+  echo "== fuzz (short runs)"
   FUZZ_REPORTS=$REPORTS bash scripts/fuzz.sh || status=1
 fi
 

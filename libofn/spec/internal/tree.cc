@@ -1,5 +1,6 @@
 #include "libofn/spec/internal/tree.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <boost/json.hpp>
@@ -243,12 +244,50 @@ void Reporter::ErrorAt(Mark m, const std::string& path, std::string message) {
   Add(Severity::kError, m, path, std::move(message));
 }
 
+namespace {
+
+// Counts documents without building them: yaml-cpp 0.7 loops for ever
+// (making empty documents until memory runs out) on a stray flow entry such
+// as a lone ",", so every text is walked with a bound first.
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override { last_start = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+  YAML::Mark last_start = YAML::Mark::null_mark();
+};
+
+// Throws YAML::ParserException when the parser stops making progress.
+void CheckTerminates(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentCounter counter;
+  // A document takes at least one byte of text (or is the one empty one).
+  for (size_t documents = 0; parser.HandleNextDocument(counter);) {
+    if (++documents > text.size() + 1) {
+      throw YAML::ParserException(counter.last_start,
+                                  "the parser makes no progress here (a ',' or closing bracket outside a flow "
+                                  "collection?)");
+    }
+  }
+}
+
+}  // namespace
+
 std::vector<Document> ParseYaml(std::string_view text, const std::string& file,
                                 std::vector<Diagnostic>* diags) {
   std::vector<Document> docs;
   std::vector<YAML::Node> nodes;
   try {
-    nodes = YAML::LoadAll(std::string(text));
+    std::string copy(text);
+    CheckTerminates(copy);
+    nodes = YAML::LoadAll(copy);
   } catch (const YAML::Exception& e) {
     Mark m = ToMark(e.mark);
     diags->push_back(Diagnostic{Severity::kError, file, m.line, m.column, "",

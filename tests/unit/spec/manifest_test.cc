@@ -32,6 +32,20 @@ TEST(ManifestTest, FiveMistakesGiveFiveErrorsWithPositions) {
   EXPECT_EQ(Lines(r), want);
 }
 
+// yaml-cpp 0.7 loops for ever on a stray flow entry (found by fuzz_manifest:
+// a lone "," made endless empty documents until memory ran out).
+TEST(ManifestTest, AStrayFlowEntryIsAnErrorNotAHang) {
+  for (const char* text : {",", "a: 1\n---\n,\n", "  ,\n", "]", "}"}) {
+    ParseResult r = ParseManifests(text, "stray.yaml");
+    ASSERT_FALSE(r.ok()) << text;
+    ASSERT_FALSE(r.diagnostics.empty());
+    EXPECT_NE(r.diagnostics[0].ToString().find("stray.yaml:"), std::string::npos) << r.diagnostics[0].ToString();
+    EXPECT_TRUE(r.objects.empty()) << text;
+  }
+  ParseResult fine = ParseManifests("[a, b]\n", "list.yaml");  // a flow sequence is no hang (and no manifest)
+  EXPECT_FALSE(fine.ok());
+}
+
 TEST(ManifestTest, PortOutOfRangeOnOtherwiseValidFunction) {
   ParseResult r = ParseManifests(
       "apiVersion: core.openfunction.io/v1beta2\nkind: Function\nmetadata:\n  name: f\n"
