@@ -124,6 +124,19 @@ TEST(CompileRouteTest, ErrorsNameTheField) {
   EXPECT_NE(bad_re.status().message().find("spec.serving.triggers.http.route.rules[0].matches[1].path.value"),
             std::string::npos)
       << bad_re.status().message();
+  // Patterns libstdc++ cannot compile safely (fuzz_route: a signed overflow
+  // on a long repeat count) are refused with the field named.
+  auto huge = CompileRoute("d", "f", Spec(R"({"rules":[{"matches":[{"headers":[{"type":"RegularExpression","name":"x","value":"a{88888888888888888888}"}]}]}]})"),
+                           GatewayConfig{}, 1);
+  ASSERT_FALSE(huge.ok());
+  EXPECT_NE(huge.status().message().find("rules[0].matches[0].headers[0].value: regular expression"), std::string::npos)
+      << huge.status().message();
+  EXPECT_NE(huge.status().message().find("more than 6 digits"), std::string::npos);
+  auto long_re = CompileRoute("d", "f", Spec(R"({"rules":[{"matches":[{"path":{"type":"RegularExpression","value":"/)" +
+                                                  std::string(2000, 'a') + R"("}}]}]})"),
+                              GatewayConfig{}, 1);
+  ASSERT_FALSE(long_re.ok());
+  EXPECT_NE(long_re.status().message().find("longer than 1024"), std::string::npos);
   auto mirror = CompileRoute("d", "f", Spec(R"({"rules":[{"filters":[{"type":"RequestMirror","requestMirror":{"backendRef":{"name":"x"}}}]}]})"),
                              GatewayConfig{}, 1);
   ASSERT_FALSE(mirror.ok());
