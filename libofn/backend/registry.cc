@@ -21,8 +21,6 @@ Status Registry::Add(DriverRegistration registration) {
 
 Result<InstanceDriver*> Registry::Pick(const Workload& w) const {
   std::lock_guard<std::mutex> lock(mu_);
-  std::string names;
-  for (const DriverRegistration& e : entries_) names += (names.empty() ? "" : ", ") + std::string(e.driver->name());
   if (!w.backend.empty()) {
     for (const DriverRegistration& e : entries_) {
       if (e.driver->name() != w.backend) continue;
@@ -31,6 +29,8 @@ Result<InstanceDriver*> Registry::Pick(const Workload& w) const {
                                                std::string(WorkloadKindName(w.kind)) + " workload: it needs " +
                                                e.driver->Requirement(w));
     }
+    std::string names;  // only for the message: Pick runs for every revision on every pass
+    for (const DriverRegistration& e : entries_) names += (names.empty() ? "" : ", ") + std::string(e.driver->name());
     return Status(StatusCode::kNotFound, "annotation ofn.io/backend names \"" + w.backend +
                                              "\", which is not enabled (enabled: " + names + ")");
   }

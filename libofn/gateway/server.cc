@@ -905,6 +905,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<void> Session(std::shared_ptr<Stream> stream, Strand strand, uint64_t id, std::string client_ip) {
     beast::flat_buffer buffer;
     bool linger = false;
+    Deadline header_deadline(stream->get_executor());  // one timer for the connection's requests
     for (;;) {
       http::request_parser<http::empty_body> head_parser;
       head_parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
@@ -920,7 +921,6 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         buffer.commit(wn);
       }
       stream->expires_never();
-      Deadline header_deadline(stream->get_executor());
       header_deadline.Arm(*stream, opt.header_timeout);
       auto [ec, n] =
           co_await http::async_read_header(*stream, buffer, head_parser, asio::as_tuple(asio::use_awaitable));
