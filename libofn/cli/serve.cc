@@ -20,6 +20,9 @@ struct ServeFlags {
   std::vector<std::string> files;
   std::string state_dir = ".ofn";
   std::string listen = "127.0.0.1:8080";
+  std::string https_listen;
+  std::vector<std::string> tls_certs;
+  bool https_redirect = false;
   std::string admin = "unix";
   std::vector<std::string> lib_dirs;
   size_t max_header_bytes = 8 * 1024;
@@ -78,6 +81,31 @@ int Serve(const ServeFlags& flags) {
   options.trusted_proxies = flags.trusted_proxies;
   options.scale_to_zero_grace = std::chrono::milliseconds(static_cast<int64_t>(flags.scale_to_zero_grace * 1000));
   options.gateway_address = flags.listen;
+  options.https_address = flags.https_listen;
+  options.https_redirect = flags.https_redirect;
+  for (const std::string& spec : flags.tls_certs) {
+    // CERT,KEY[,HOSTNAME...]
+    Platform::Options::CertificateFiles f;
+    std::vector<std::string> parts;
+    for (size_t start = 0;;) {
+      size_t comma = spec.find(',', start);
+      parts.push_back(spec.substr(start, comma - start));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    if (parts.size() < 2 || parts[0].empty() || parts[1].empty()) {
+      std::fprintf(stderr, "ofn serve: --tls-cert \"%s\": expected CERT.pem,KEY.pem[,HOSTNAME...]\n", spec.c_str());
+      return 1;
+    }
+    f.cert_file = parts[0];
+    f.key_file = parts[1];
+    f.hostnames.assign(parts.begin() + 2, parts.end());
+    options.tls_certificates.push_back(std::move(f));
+  }
+  if ((!options.tls_certificates.empty() || options.https_redirect) && options.https_address.empty()) {
+    std::fprintf(stderr, "ofn serve: --tls-cert and --https-redirect need --https-listen\n");
+    return 1;
+  }
   options.admin_address = flags.admin == "none" ? "" : flags.admin;
   options.library_dirs = flags.lib_dirs;
   options.library_dirs.push_back(flags.state_dir + "/lib");
@@ -113,6 +141,7 @@ int Serve(const ServeFlags& flags) {
     }
   }
   std::printf("gateway listening on http://%s\n", p.gateway_address().c_str());
+  if (!p.https_address().empty()) std::printf("gateway listening on https://%s\n", p.https_address().c_str());
   if (!p.admin_address().empty()) std::printf("admin API on %s\n", p.admin_address().c_str());
   std::printf("ready; press Ctrl-C to stop\n");
   std::fflush(stdout);
@@ -134,6 +163,14 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("-f,--filename", flags->files, "manifests to apply at start")->check(CLI::ExistingFile);
   cmd->add_option("--state-dir", flags->state_dir, "where state is kept")->capture_default_str();
   cmd->add_option("--listen", flags->listen, "gateway address (host:port; port 0 picks one)")->capture_default_str();
+  cmd->add_option("--https-listen", flags->https_listen,
+                  "HTTPS gateway address (host:port); certificates from --tls-cert and from Gateways' HTTPS "
+                  "listeners (tls.certificateRefs to kubernetes.io/tls Secrets), chosen by SNI");
+  cmd->add_option("--tls-cert", flags->tls_certs,
+                  "CERT.pem,KEY.pem[,HOSTNAME...]: a certificate for --https-listen (repeatable; re-read when "
+                  "the files change; serves its subjectAltNames unless hostnames are given)");
+  cmd->add_flag("--https-redirect", flags->https_redirect,
+                "answer plain-HTTP gateway requests with a 308 to the same URL on --https-listen");
   cmd->add_option("--admin", flags->admin,
                   "admin API: unix (STATE_DIR/admin.sock, mode 0600), unix:/path, a loopback host:port "
                   "(bearer token in STATE_DIR/admin.token), or none")

@@ -75,19 +75,29 @@ std::shared_ptr<const Snapshot> Dispatcher::Current() const {
   return cache.snapshot;
 }
 
-HttpResponse MakeRedirect(const route::Redirect& redirect, const route::Match& match, const HttpRequest& request) {
-  std::string scheme = redirect.scheme.value_or("http");
-  std::string host = redirect.hostname.value_or(request.host());
-  std::string location = scheme + "://" + host;
+HttpResponse MakeRedirect(const route::Redirect& redirect, const route::Match& match, const HttpRequest& request,
+                          ListenerPorts ports) {
+  const std::string in_scheme = EqualsIgnoreCase(request.headers.GetOr("X-Forwarded-Proto", "http"), "https") ? "https" : "http";
+  const std::string scheme = redirect.scheme.value_or(in_scheme);
+  std::string location = scheme + "://" + redirect.hostname.value_or(request.host());
+  auto listener_port = [&](const std::string& s) { return s == "https" ? ports.https : ports.http; };
+  int port = 0;
   if (redirect.port) {
-    bool default_port = (scheme == "http" && *redirect.port == 80) || (scheme == "https" && *redirect.port == 443);
-    if (!default_port) location += ":" + std::to_string(*redirect.port);
-  } else if (!redirect.scheme && !redirect.hostname) {
-    // Same scheme and host: keep the port the client used.
+    port = *redirect.port;
+  } else if (redirect.scheme && *redirect.scheme != in_scheme) {
+    port = listener_port(scheme);  // 0: the scheme's well-known port
+  } else if (int p = listener_port(in_scheme); p != 0) {
+    port = p;  // the listener the request came in on
+  } else {
+    // Listener unknown (Platform::Invoke): the port the client used.
     std::string h = request.headers.GetOr("Host", "");
     size_t colon = h.rfind(':');
-    if (colon != std::string::npos && h.find(']', colon) == std::string::npos) location += h.substr(colon);
+    if (colon != std::string::npos && h.find(']', colon) == std::string::npos) {
+      location += h.substr(colon);
+    }
   }
+  const bool default_port = (scheme == "http" && port == 80) || (scheme == "https" && port == 443);
+  if (port != 0 && !default_port) location += ":" + std::to_string(port);
   location += WithQuery(NewPath(redirect.path_kind, redirect.path, match, request.path()), request.query());
   HttpResponse r;
   r.status = redirect.status;
@@ -116,6 +126,16 @@ void ApplyFilters(const route::Rule& rule, const route::Match& match, HttpReques
 }
 
 void Dispatcher::Dispatch(HttpRequest request, Responder respond) const {
+  if (https_redirect_.load(std::memory_order_relaxed)) {
+    int https = https_port_.load(std::memory_order_relaxed);
+    if (https != 0 && request.headers.GetOr("X-Forwarded-Proto", "") == "http") {
+      route::Redirect to_https;
+      to_https.scheme = "https";
+      to_https.status = 308;  // keeps the method and body
+      respond(MakeRedirect(to_https, route::Match{}, request, ListenerPorts{0, https}));
+      return;
+    }
+  }
   std::shared_ptr<const Snapshot> snap = Current();
   if (snap->plugins) {
     if (std::optional<HttpResponse> stop = snap->plugins->Check(&request)) {
@@ -132,7 +152,9 @@ void Dispatcher::Dispatch(HttpRequest request, Responder respond) const {
     return;
   }
   if (hit->rule->redirect) {
-    respond(MakeRedirect(*hit->rule->redirect, *hit->match, request));
+    respond(MakeRedirect(*hit->rule->redirect, *hit->match, request,
+                         ListenerPorts{http_port_.load(std::memory_order_relaxed),
+                                       https_port_.load(std::memory_order_relaxed)}));
     return;
   }
   ApplyFilters(*hit->rule, *hit->match, &request);
@@ -147,6 +169,13 @@ void Dispatcher::Dispatch(HttpRequest request, Responder respond) const {
   }
   // The snapshot keeps the pool alive until Submit has taken its own reference.
   pool->Submit(std::move(request), std::move(respond));
+}
+
+void Dispatcher::SetHttpsRedirect(bool on) { https_redirect_.store(on, std::memory_order_relaxed); }
+
+void Dispatcher::SetListenerPorts(ListenerPorts ports) {
+  http_port_.store(ports.http, std::memory_order_relaxed);
+  https_port_.store(ports.https, std::memory_order_relaxed);
 }
 
 HttpResponse Dispatcher::Handle(HttpRequest request) const {

@@ -30,10 +30,25 @@ struct Snapshot {
   std::shared_ptr<const PluginChain> plugins;
 };
 
+// The ports the gateway's listeners are bound to (0: no such listener or
+// unknown). A redirect maps a listener's port to them: a scheme change
+// without a port goes to the bound port of that scheme's listener (443 and
+// 80 are left out of the Location), as the Gateway API's well-known ports
+// do on a cluster.
+struct ListenerPorts {
+  int http = 0;
+  int https = 0;
+};
+
 class Dispatcher {
  public:
   Dispatcher();
   void Publish(std::shared_ptr<const Snapshot> snapshot);
+  void SetListenerPorts(ListenerPorts ports);
+  // When on (and an HTTPS listener is bound), a request that came in over
+  // plain HTTP (X-Forwarded-Proto: http, as the listener sets it) is
+  // answered 308 to the same URL over HTTPS, before any plugin or route.
+  void SetHttpsRedirect(bool on);
   std::shared_ptr<const Snapshot> Current() const;
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
@@ -48,10 +63,17 @@ class Dispatcher {
   mutable std::mutex mu_;
   std::shared_ptr<const Snapshot> snapshot_;
   std::atomic<uint64_t> generation_{0};
+  std::atomic<int> http_port_{0}, https_port_{0};
+  std::atomic<bool> https_redirect_{false};
 };
 
-// Applies a rule's redirect; the response to send.
-HttpResponse MakeRedirect(const route::Redirect& redirect, const route::Match& match, const HttpRequest& request);
+// Applies a rule's redirect; the response to send. The request's scheme is
+// its X-Forwarded-Proto (set by the listener; "http" when absent). Without a
+// port in the redirect the Location takes the port of the listener the
+// request came in on, or of the new scheme's listener; with `ports` unknown,
+// the port of the Host header.
+HttpResponse MakeRedirect(const route::Redirect& redirect, const route::Match& match, const HttpRequest& request,
+                          ListenerPorts ports = {});
 // Applies a rule's header modifier and URL rewrite to the request in place.
 void ApplyFilters(const route::Rule& rule, const route::Match& match, HttpRequest* request);
 

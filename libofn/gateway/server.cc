@@ -9,8 +9,10 @@
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -20,6 +22,7 @@
 #include "libofn/common/log.h"
 #include "libofn/gateway/framing.h"
 #include "libofn/gateway/min_rate.h"
+#include "libofn/gateway/tls.h"
 
 namespace ofn::gateway {
 
@@ -29,6 +32,16 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using unix_proto = asio::local::stream_protocol;
 using Strand = asio::strand<asio::io_context::executor_type>;
+
+// The TCP or unix stream under a stream (itself, or what TLS runs on).
+template <class Stream>
+auto& Lowest(Stream& s) {
+  return beast::get_lowest_layer(s);
+}
+template <class Stream>
+struct IsTls : std::false_type {};
+template <class Next>
+struct IsTls<beast::ssl_stream<Next>> : std::true_type {};
 
 HttpResponse ErrorResponse(int status, std::string_view message) {
   return HttpResponse::Json(status, "{\"error\":{\"code\":" + std::to_string(status) +
@@ -190,7 +203,7 @@ class Deadline {
     state_->fired = false;
     state_->cancel = [&stream] {
       boost::system::error_code ec;
-      stream.socket().cancel(ec);
+      Lowest(stream).socket().cancel(ec);
     };
     timer_.expires_after(after);
     timer_.async_wait([st = state_](const boost::system::error_code& ec) {
@@ -248,11 +261,11 @@ class ClientWatch {
     armed_ = true;
     auto generation = std::make_shared<bool>(true);
     generation_ = generation;
-    stream_->socket().async_wait(boost::asio::socket_base::wait_read,
+    Lowest(*stream_).socket().async_wait(boost::asio::socket_base::wait_read,
                                  [this, generation](const boost::system::error_code& ec) {
                                    if (ec || !*generation) return;  // disarmed: `this` may be gone
                                    armed_ = false;
-                                   switch (PeekPeer(stream_->socket().native_handle())) {
+                                   switch (PeekPeer(Lowest(*stream_).socket().native_handle())) {
                                      case PeerState::kGone:
                                        given_up_ = true;
                                        call_->ClientGone();
@@ -272,7 +285,7 @@ class ClientWatch {
     armed_ = false;
     *generation_ = false;
     boost::system::error_code ec;
-    stream_->socket().cancel(ec);
+    Lowest(*stream_).socket().cancel(ec);
   }
 
  private:
@@ -341,6 +354,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   std::unique_ptr<asio::thread_pool> workers;
   std::optional<tcp::acceptor> tcp_acceptor;
   std::optional<unix_proto::acceptor> unix_acceptor;
+  // Set when the TCP listener speaks TLS (ServerOptions::tls).
+  std::optional<asio::ssl::context> ssl_ctx;
   std::string bound_address;
   std::string unix_path;
   int bound_port = 0;
@@ -580,14 +595,14 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         if (trusted) xff += (xff.empty() ? "" : ", ") + value;
         continue;
       }
-      if (EqualsIgnoreCase(name, "X-Forwarded-Host") || EqualsIgnoreCase(name, "X-Forwarded-Proto")) continue;
+      if (EqualsIgnoreCase(name, "X-Forwarded-Host")) continue;
       if (hop(name)) continue;
       ureq.insert(name, value);
     }
     if (!client_ip.empty()) xff += (xff.empty() ? "" : ", ") + client_ip;
     if (!xff.empty()) ureq.set("X-Forwarded-For", xff);
     ureq.set("X-Forwarded-Host", forwarded_host);
-    ureq.set("X-Forwarded-Proto", "http");
+    if (!pr.head.headers.Has("X-Forwarded-Proto")) ureq.set("X-Forwarded-Proto", "http");
     const bool has_body = !head_parser.is_done();
     if (has_body) {
       if (head_parser.chunked()) {
@@ -622,7 +637,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       bp.body_limit(boost::none);
       if (expect_continue) {
         http::response<http::empty_body> cont{http::status::continue_, client_version};
-        client.expires_after(opt.idle_timeout);
+        Lowest(client).expires_after(opt.idle_timeout);
         co_await http::async_write(client, cont, asio::as_tuple(asio::use_awaitable));
       }
       bool more = true;
@@ -634,7 +649,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
           bp.get().body().data = chunk.data();
           bp.get().body().size = chunk.size();
           const auto started = std::chrono::steady_clock::now();
-          client.expires_never();
+          Lowest(client).expires_never();
           body_deadline.Arm(client, ReadAllowance(rate));
           auto [rec, rn] = co_await http::async_read(client, cbuf, bp, asio::as_tuple(asio::use_awaitable));
           body_deadline.Disarm();
@@ -685,10 +700,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       auto watching = std::make_shared<bool>(request_complete);
       bool client_left = false;
       if (request_complete) {
-        client.socket().async_wait(asio::socket_base::wait_read,
+        Lowest(client).socket().async_wait(asio::socket_base::wait_read,
                                    [watching, &client, &up, &client_left](const boost::system::error_code& ec) {
                                      if (ec || !*watching) return;  // the exchange moved on
-                                     if (PeekPeer(client.socket().native_handle()) == PeerState::kGone) {
+                                     if (PeekPeer(Lowest(client).socket().native_handle()) == PeerState::kGone) {
                                        client_left = true;
                                        up.socket().cancel();
                                      }
@@ -698,7 +713,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       if (*watching) {
         *watching = false;
         boost::system::error_code ignored;
-        client.socket().cancel(ignored);
+        Lowest(client).socket().cancel(ignored);
       }
       if (client_left) {
         out.status = 499;  // nginx's "client closed request"
@@ -754,7 +769,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       cres.body().size = 0;
       cres.body().more = false;
       out.responded = true;
-      client.expires_after(opt.idle_timeout);
+      Lowest(client).expires_after(opt.idle_timeout);
       auto [wec, wn] = head_request
                            ? co_await http::async_write_header(client, csr, asio::as_tuple(asio::use_awaitable))
                            : co_await http::async_write(client, csr, asio::as_tuple(asio::use_awaitable));
@@ -781,7 +796,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       cres.body().size = got;
       cres.body().more = !rp.is_done();
       out.responded = true;
-      client.expires_after(opt.idle_timeout);
+      Lowest(client).expires_after(opt.idle_timeout);
       auto [wec, wn] = co_await http::async_write(client, csr, asio::as_tuple(asio::use_awaitable));
       if (wec && wec != http::error::need_buffer) co_return out;
     }
@@ -847,14 +862,14 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     buffer.reserve(64 * 1024);  // see RunProxy
     if (expect) {
       http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
-      stream.expires_after(opt.idle_timeout);
+      Lowest(stream).expires_after(opt.idle_timeout);
       auto [wec, wn] = co_await http::async_write(stream, cont, asio::as_tuple(asio::use_awaitable));
       if (wec) co_return Status(StatusCode::kUnavailable, "client went away: " + wec.message());
     }
     MinRate rate(opt.min_body_rate, opt.body_rate_grace);
     Deadline deadline(stream.get_executor());
     beast::error_code ec;
-    stream.expires_never();
+    Lowest(stream).expires_never();
     while (!ec && !parser.is_done()) {
       const size_t before = parser.get().body().size();
       const auto started = std::chrono::steady_clock::now();
@@ -877,7 +892,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<void> WriteResponse(Stream& stream, HttpResponse response, unsigned version, bool keep,
                                       bool* ok) {
     auto res = ToBeast(std::move(response), version, keep);
-    stream.expires_after(opt.idle_timeout);
+    Lowest(stream).expires_after(opt.idle_timeout);
     auto [wec, wn] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
     *ok = !wec;
   }
@@ -889,13 +904,13 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   template <class Stream>
   asio::awaitable<void> LingeringClose(Stream& stream) {
     beast::error_code ec;
-    stream.socket().shutdown(asio::socket_base::shutdown_send, ec);
+    Lowest(stream).socket().shutdown(asio::socket_base::shutdown_send, ec);
     std::vector<char> sink(64 * 1024);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     size_t drained = 0;
     while (drained < (size_t{64} << 20) && std::chrono::steady_clock::now() < deadline) {
-      stream.expires_at(deadline);
-      auto [rec, n] = co_await stream.async_read_some(asio::buffer(sink), asio::as_tuple(asio::use_awaitable));
+      Lowest(stream).expires_at(deadline);
+      auto [rec, n] = co_await Lowest(stream).async_read_some(asio::buffer(sink), asio::as_tuple(asio::use_awaitable));
       if (rec) break;
       drained += n;
     }
@@ -906,7 +921,17 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     beast::flat_buffer buffer;
     bool linger = false;
     Deadline header_deadline(stream->get_executor());  // one timer for the connection's requests
-    for (;;) {
+    bool open = true;
+    if constexpr (IsTls<Stream>::value) {
+      // The handshake counts as part of the first request's header.
+      Lowest(*stream).expires_after(opt.header_timeout);
+      auto [hec] = co_await stream->async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
+      Lowest(*stream).expires_never();
+      open = !hec;
+    }
+    constexpr std::string_view kScheme = IsTls<Stream>::value ? "https" : "http";
+    const bool trusted_peer = TrustedProxy(client_ip);
+    while (open) {
       http::request_parser<http::empty_body> head_parser;
       head_parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
       // Beast checks Content-Length against this when the header is done;
@@ -915,19 +940,19 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       if (buffer.size() == 0) {
         // Between requests: wait for the first byte of the next one.
         buffer.reserve(4096);
-        stream->expires_after(opt.idle_timeout);
+        Lowest(*stream).expires_after(opt.idle_timeout);
         auto [wec, wn] = co_await stream->async_read_some(buffer.prepare(4096), asio::as_tuple(asio::use_awaitable));
         if (wec) break;
         buffer.commit(wn);
       }
-      stream->expires_never();
+      Lowest(*stream).expires_never();
       header_deadline.Arm(*stream, opt.header_timeout);
       auto [ec, n] =
           co_await http::async_read_header(*stream, buffer, head_parser, asio::as_tuple(asio::use_awaitable));
       header_deadline.Disarm();
       if (ec && header_deadline.fired()) {
         bool ignored;
-        stream->expires_after(std::chrono::seconds(5));
+        Lowest(*stream).expires_after(std::chrono::seconds(5));
         co_await WriteResponse(*stream,
                                ErrorResponse(408, "the request header was not complete within " +
                                                       std::to_string(opt.header_timeout.count()) + " ms"),
@@ -940,7 +965,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
           std::string msg = status == 431 ? "request header fields exceed " + std::to_string(opt.max_header_bytes) + " bytes"
                                           : "malformed request: " + ec.message();
           bool ignored;
-          stream->expires_after(std::chrono::seconds(5));
+          Lowest(*stream).expires_after(std::chrono::seconds(5));
           co_await WriteResponse(*stream, ErrorResponse(status, msg), 11, false, &ignored);
         }
         break;
@@ -963,6 +988,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         break;
       }
       const std::string client_host = req.headers.GetOr("Host", "");
+      // The scheme the client used, for redirects, functions and upstreams;
+      // a trusted proxy in front (terminating TLS itself) says it.
+      if (!trusted_peer || !req.headers.Has("X-Forwarded-Proto")) req.headers.Set("X-Forwarded-Proto", std::string(kScheme));
       // In stream mode every request carries a PendingBody (even an empty
       // one), so a handler can always proxy it.
       const bool streaming = opt.stream_bodies && async_handler;
@@ -1054,33 +1082,42 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     }
     if (linger) co_await LingeringClose(*stream);
     beast::error_code ignored;
-    stream->socket().shutdown(asio::socket_base::shutdown_both, ignored);
-    stream->close();
+    Lowest(*stream).socket().shutdown(asio::socket_base::shutdown_both, ignored);
+    Lowest(*stream).close();
     std::lock_guard<std::mutex> lock(conns_mu);
     conns.erase(id);
   }
 
   template <class Socket>
   void StartSession(Socket socket) {
-    using Stream = beast::basic_stream<typename Socket::protocol_type, Strand>;
+    using Plain = beast::basic_stream<typename Socket::protocol_type, Strand>;
     Strand strand = asio::make_strand(ioc);
     auto protocol = socket.local_endpoint().protocol();
-    auto stream = std::make_shared<Stream>(typename Stream::socket_type(strand, protocol, socket.release()));
+    typename Plain::socket_type sock(strand, protocol, socket.release());
+    std::string client_ip;
+    if constexpr (std::is_same_v<typename Socket::protocol_type, tcp>) {
+      boost::system::error_code ec;
+      sock.set_option(tcp::no_delay(true), ec);
+      auto ep = sock.remote_endpoint(ec);
+      if (!ec) client_ip = ep.address().to_string();
+      if (ssl_ctx) {
+        Run(std::make_shared<beast::ssl_stream<Plain>>(Plain(std::move(sock)), *ssl_ctx), strand, std::move(client_ip));
+        return;
+      }
+    }
+    Run(std::make_shared<Plain>(std::move(sock)), strand, std::move(client_ip));
+  }
+
+  template <class Stream>
+  void Run(std::shared_ptr<Stream> stream, Strand strand, std::string client_ip) {
     uint64_t id;
     {
       std::lock_guard<std::mutex> lock(conns_mu);
       id = next_conn++;
       std::weak_ptr<Stream> weak = stream;
       conns.emplace(id, Conn{strand, [weak] {
-                               if (auto s = weak.lock()) s->cancel();
+                               if (auto s = weak.lock()) Lowest(*s).cancel();
                              }});
-    }
-    std::string client_ip;
-    if constexpr (std::is_same_v<typename Socket::protocol_type, tcp>) {
-      boost::system::error_code ec;
-      stream->socket().set_option(tcp::no_delay(true), ec);
-      auto ep = stream->socket().remote_endpoint(ec);
-      if (!ec) client_ip = ep.address().to_string();
     }
     asio::co_spawn(strand, Session(stream, strand, id, std::move(client_ip)), asio::detached);
   }
@@ -1140,6 +1177,13 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Launch(const ServerOptions& opti
   auto impl = std::make_shared<Impl>(options, std::move(handler), std::move(async_handler));
   boost::system::error_code ec;
   const std::string& a = options.address;
+  if (options.tls) {
+    if (a.rfind("unix:", 0) == 0) return Status(StatusCode::kInvalidArgument, "TLS needs a TCP address, not " + a);
+    // The context belongs to `options.tls`; asio's wrapper takes a reference.
+    auto* native = static_cast<SSL_CTX*>(options.tls->native_context());
+    SSL_CTX_up_ref(native);
+    impl->ssl_ctx.emplace(native);
+  }
   if (a.rfind("unix:", 0) == 0) {
     impl->unix_path = a.substr(5);
     ::unlink(impl->unix_path.c_str());

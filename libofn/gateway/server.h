@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "libofn/common/status.h"
+#include "libofn/gateway/tls.h"
 #include "libofn/serve/http.h"
 
 namespace ofn::gateway {
@@ -61,6 +62,11 @@ struct ServerOptions {
   std::string bearer_token;
   // Permission bits of a unix socket.
   unsigned unix_socket_mode = 0600;
+  // When set, the TCP listener speaks TLS (HTTPS) with these certificates;
+  // the handshake must finish within header_timeout. Requests carry
+  // X-Forwarded-Proto: https (http on a plain listener) unless a trusted
+  // proxy sent one.
+  std::shared_ptr<TlsCertificates> tls;
 };
 
 class HttpServer {

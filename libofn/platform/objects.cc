@@ -3,6 +3,7 @@
 #include "libofn/common/internal/json_access.h"
 #include "libofn/platform/internal/objects.h"
 #include "libofn/spec/internal/emit.h"
+#include "libofn/spec/internal/kinds.h"
 
 namespace ofn::platform::internal {
 
@@ -45,7 +46,15 @@ ObjectInfo ToObjectInfo(const store::Record& r) {
   root["apiVersion"] = r.api_version;
   root["kind"] = r.kind;
   root["metadata"] = std::move(meta);
-  root["spec"] = ofn::internal::ParseObjectOrEmpty(r.spec);
+  size_t slash = r.api_version.find('/');
+  const spec::internal::KindRules* rules = spec::internal::FindKind(
+      slash == std::string::npos ? std::string_view() : std::string_view(r.api_version).substr(0, slash), r.kind);
+  json::value body = ofn::internal::ParseObjectOrEmpty(r.spec);
+  if (rules && rules->body_at_root) {
+    for (auto& kv : body.as_object()) root[kv.key()] = std::move(kv.value());
+  } else {
+    root["spec"] = std::move(body);
+  }
   json::value status = ofn::internal::ParseObjectOrEmpty(r.status);
   if (!status.as_object().empty()) root["status"] = std::move(status);
   o.json = spec::internal::EmitJson(spec::internal::Canonical(root), false);
@@ -92,6 +101,7 @@ std::string KindFromResource(std::string_view resource) {
   if (r == "eventbus" || r == "eventbuses") return "EventBus";
   if (r == "clustereventbus" || r == "clustereventbuses") return "ClusterEventBus";
   if (r == "trigger" || r == "triggers") return "Trigger";
+  if (r == "secret" || r == "secrets") return "Secret";
   return "";
 }
 

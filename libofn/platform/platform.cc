@@ -112,6 +112,8 @@ struct Platform::Impl {
   std::unique_ptr<platform::internal::Autoscaler> autoscaler;
   std::unique_ptr<platform::internal::Reconciler> reconciler;
   std::unique_ptr<gateway::HttpServer> gateway_server;
+  std::unique_ptr<gateway::HttpServer> https_server;
+  std::shared_ptr<gateway::TlsCertificates> tls;
   std::unique_ptr<gateway::HttpServer> admin_server;
   int64_t watch_id = 0;
   std::mutex status_mu;
@@ -185,11 +187,23 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
   ro.revision_history = options.revision_history;
   ro.scale_to_zero_grace = options.scale_to_zero_grace;
   ro.backends = options.backends;
+  if (!options.https_address.empty()) {
+    gateway::TlsCertificates::Options to;
+    to.clock = impl->clock;
+    for (const Options::CertificateFiles& f : options.tls_certificates) {
+      to.files.push_back(gateway::TlsFiles{f.cert_file, f.key_file, f.hostnames});
+    }
+    OFN_ASSIGN_OR_RETURN(impl->tls, gateway::TlsCertificates::Create(to));
+    ro.tls = impl->tls;
+  } else if (!options.tls_certificates.empty() || options.https_redirect) {
+    return Status(StatusCode::kInvalidArgument, "tls_certificates and https_redirect need an https_address");
+  }
   impl->reconciler = std::make_unique<platform::internal::Reconciler>(
       impl->store.get(), impl->clock, &impl->drivers,
       &impl->dispatcher, impl->autoscaler.get(), ro);
   impl->watch_id = impl->store->Watch("", [raw](const store::WatchEvent& e) {
-    if (e.record.kind == "Function" || e.record.kind == "Gateway" || e.record.kind == "WasmPlugin") {
+    if (e.record.kind == "Function" || e.record.kind == "Gateway" || e.record.kind == "WasmPlugin" ||
+        e.record.kind == "Secret") {
       raw->reconciler->Kick();
     }
     {
@@ -220,6 +234,20 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
                          gateway::HttpServer::StartAsync(so_gw, [p](HttpRequest r, gateway::Responder respond) {
                            p->dispatcher.Dispatch(std::move(r), std::move(respond));
                          }));
+    if (!options.https_address.empty()) {
+      so_gw.address = options.https_address;
+      so_gw.tls = p->tls;
+      so_gw.io_threads = std::max(1, options.io_threads / 2);
+      OFN_ASSIGN_OR_RETURN(p->https_server,
+                           gateway::HttpServer::StartAsync(so_gw, [p](HttpRequest r, gateway::Responder respond) {
+                             p->dispatcher.Dispatch(std::move(r), std::move(respond));
+                           }));
+    }
+    p->dispatcher.SetListenerPorts(
+        {p->gateway_server->port(), p->https_server ? p->https_server->port() : 0});
+    p->dispatcher.SetHttpsRedirect(options.https_redirect);
+  } else if (!options.https_address.empty()) {
+    return Status(StatusCode::kInvalidArgument, "https_address needs a gateway_address too");
   }
   if (!options.admin_address.empty()) {
     gateway::ServerOptions so_admin;
@@ -391,6 +419,10 @@ std::string Platform::gateway_address() const {
   return impl_->gateway_server ? impl_->gateway_server->address() : "";
 }
 
+std::string Platform::https_address() const {
+  return impl_->https_server ? impl_->https_server->address() : "";
+}
+
 std::string Platform::admin_address() const { return impl_->admin_server ? impl_->admin_server->address() : ""; }
 
 Status Platform::Sync(std::chrono::milliseconds timeout) {
@@ -403,6 +435,7 @@ void Platform::Close(std::chrono::milliseconds drain) {
   std::call_once(impl->close_once, [impl, drain] {
     impl->registry.SetObserver(nullptr);
     if (impl->gateway_server) impl->gateway_server->Stop(drain);
+    if (impl->https_server) impl->https_server->Stop(drain);
     if (impl->admin_server) impl->admin_server->Stop(std::chrono::milliseconds(500));
     impl->store->Unwatch(impl->watch_id);
     impl->reconciler->Stop();

@@ -91,6 +91,20 @@ class Platform {
     // The gateway listener: "host:port" (port 0: any free port). Empty: no
     // listener (Invoke still works).
     std::string gateway_address = "127.0.0.1:8080";
+    // The HTTPS listener: "host:port" (port 0: any free port); "": none. Its
+    // certificates come from `tls_certificates` and from the Gateways'
+    // HTTPS listeners (tls.certificateRefs naming kubernetes.io/tls
+    // Secrets); each connection gets the one for the name it asks for
+    // (SNI). Files are re-read when they change, Secrets when applied.
+    std::string https_address;
+    struct CertificateFiles {
+      std::string cert_file, key_file;  // PEM: the certificate (then its chain), its key
+      std::vector<std::string> hostnames;  // names it serves; empty: its own (subjectAltName)
+    };
+    std::vector<CertificateFiles> tls_certificates;
+    // Answer every plain-HTTP gateway request with a 308 to HTTPS (needs
+    // https_address). Invoke is not redirected.
+    bool https_redirect = false;
     // The admin API: "" (none), "unix" (<state_dir>/admin.sock, mode 0600),
     // "unix:/path", or a loopback "127.0.0.1:port" that requires the bearer
     // token kept in admin_token_file (created with mode 0600 when missing).
@@ -185,6 +199,7 @@ class Platform {
   std::string Metrics();
 
   std::string gateway_address() const;  // "" when there is no listener
+  std::string https_address() const;    // "" when there is no HTTPS listener
   std::string admin_address() const;    // "" when there is no admin API
   // Runs until every change stored so far is reconciled.
   Status Sync(std::chrono::milliseconds timeout = std::chrono::seconds(10));

@@ -10,6 +10,7 @@
 #include "libofn/common/log.h"
 #include "libofn/gateway/plugins.h"
 #include "libofn/spec/plugin_config.h"
+#include "libofn/platform/internal/listeners.h"
 #include "libofn/platform/internal/plan.h"
 #include "libofn/platform/internal/traffic.h"
 #include "libofn/route/route.h"
@@ -705,6 +706,56 @@ void Reconciler::Pass() {
     if (!updated.ok() && updated.status().code() != StatusCode::kConflict &&
         updated.status().code() != StatusCode::kNotFound) {
       OFN_LOG(kError) << "reconcile: writing status of " << fn.ns << "/" << fn.name << ": "
+                      << updated.status().ToString();
+    }
+  }
+
+  std::map<std::string, int> attached;
+  for (const Work& w : work) {
+    if (!w.route.route || w.route.status != "True") continue;
+    auto [gns, gname] = route::GatewayRefOf(w.record->spec);
+    ++attached[gns + "/" + gname];
+  }
+  if (gw_records.ok()) SyncGateways(*gw_records, attached);
+}
+
+void Reconciler::SyncGateways(const std::vector<store::Record>& gateways, const std::map<std::string, int>& attached) {
+  auto secrets = store_->List("Secret");
+  std::map<std::pair<std::string, std::string>, const store::Record*> by_name;
+  std::string inputs;
+  if (secrets.ok()) {
+    for (const store::Record& s : *secrets) {
+      by_name[{s.ns, s.name}] = &s;
+      inputs += s.ns + "/" + s.name + "@" + std::to_string(s.resource_version) + ";";
+    }
+  }
+  SecretLookup lookup = [&](std::string_view ns, std::string_view name) -> const store::Record* {
+    auto it = by_name.find({std::string(ns), std::string(name)});
+    return it == by_name.end() ? nullptr : it->second;
+  };
+  std::vector<GatewayCertificates> per_gateway;
+  std::vector<gateway::TlsCertificate> certs;
+  for (const store::Record& g : gateways) {
+    per_gateway.push_back(ListenerCertificates(g, lookup, options_.tls != nullptr));
+    for (const gateway::TlsCertificate& c : per_gateway.back().certs) certs.push_back(c);
+    inputs += g.ns + "/" + g.name + "#" + std::to_string(g.generation) + ";";
+  }
+  if (options_.tls && inputs != tls_inputs_) {
+    tls_inputs_ = inputs;
+    tls_errors_ = options_.tls->SetObjects(std::move(certs));
+    for (const std::string& e : tls_errors_) OFN_LOG(kWarning) << "TLS certificate refused: " << e;
+  }
+  for (size_t i = 0; i < gateways.size(); ++i) {
+    const store::Record& g = gateways[i];
+    AddCertificateErrors(g, tls_errors_, &per_gateway[i]);
+    auto n = attached.find(g.ns + "/" + g.name);
+    std::string next = MakeGatewayStatus(g, per_gateway[i], n == attached.end() ? 0 : n->second);
+    std::string old = spec::internal::EmitJson(spec::internal::Canonical(ofn::internal::ParseObjectOrEmpty(g.status)), false);
+    if (next == old) continue;
+    auto updated = store_->UpdateStatus("Gateway", g.ns, g.name, next, g.resource_version);
+    if (!updated.ok() && updated.status().code() != StatusCode::kConflict &&
+        updated.status().code() != StatusCode::kNotFound) {
+      OFN_LOG(kError) << "reconcile: writing status of gateway " << g.ns << "/" << g.name << ": "
                       << updated.status().ToString();
     }
   }

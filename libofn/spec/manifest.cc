@@ -269,7 +269,25 @@ static std::string PartJson(const json::value& root, std::string_view key, const
   return v ? internal::EmitJson(*v, false) : absent;
 }
 
-std::string Object::SpecJson() const { return PartJson(d_->root, "spec", "{}"); }
+std::string Object::SpecJson() const {
+  const json::object* root = d_->root.if_object();
+  if (root) {
+    std::string_view av = internal::StringOr(root, "apiVersion", "");
+    size_t slash = av.find('/');
+    const internal::KindRules* rules = internal::FindKind(slash == std::string_view::npos ? "" : av.substr(0, slash),
+                                                          internal::StringOr(root, "kind", ""));
+    if (rules && rules->body_at_root) {
+      json::object body;
+      for (const auto& kv : *root) {
+        if (kv.key() != "apiVersion" && kv.key() != "kind" && kv.key() != "metadata" && kv.key() != "status") {
+          body.emplace(kv.key(), kv.value());
+        }
+      }
+      return internal::EmitJson(body, false);
+    }
+  }
+  return PartJson(d_->root, "spec", "{}");
+}
 std::string Object::StatusJson() const { return PartJson(d_->root, "status", "{}"); }
 std::string Object::MetadataJson() const { return PartJson(d_->root, "metadata", "{}"); }
 
@@ -309,7 +327,8 @@ std::vector<std::string> KnownKinds() {
   for (const KindRules& k : internal::AllKinds()) {
     std::string versions;
     for (std::string_view v : k.versions) versions += (versions.empty() ? "" : ",") + std::string(v);
-    out.push_back(std::string(k.group) + "/" + versions + " " + std::string(k.kind));
+    std::string group = k.group.empty() ? "" : std::string(k.group) + "/";
+    out.push_back(group + versions + " " + std::string(k.kind));
   }
   return out;
 }

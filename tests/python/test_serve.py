@@ -29,6 +29,7 @@ class Server:
                                      cwd=cwd, env=env)
         self.lines = []
         self.port = None
+        self.https_port = None
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
@@ -38,6 +39,9 @@ class Server:
             m = re.match(r"gateway listening on http://127\.0\.0\.1:(\d+)", line)
             if m:
                 self.port = int(m.group(1))
+            m = re.match(r"gateway listening on https://127\.0\.0\.1:(\d+)", line)
+            if m:
+                self.https_port = int(m.group(1))
             if line.startswith("ready"):
                 return
         raise AssertionError("ofn serve did not get ready:\n" + "".join(self.lines))

@@ -30,6 +30,7 @@
 #include "libofn/common/clock.h"
 #include "libofn/gateway/dispatch.h"
 #include "libofn/gateway/plugins.h"
+#include "libofn/gateway/tls.h"
 #include "libofn/platform/internal/autoscaler.h"
 #include "libofn/platform/internal/traffic.h"
 #include "libofn/store/store.h"
@@ -47,6 +48,9 @@ struct ReconcilerOptions {
   std::chrono::nanoseconds scale_to_zero_grace = std::chrono::seconds(30);
   // Backends that serve Functions themselves (ofn.io/backend names one).
   std::vector<std::shared_ptr<backend::Backend>> backends;
+  // The HTTPS listener's certificates, fed from the Gateways' HTTPS
+  // listeners and their Secrets (null: no HTTPS listener).
+  std::shared_ptr<gateway::TlsCertificates> tls;
 };
 
 // Thread-safe.
@@ -85,6 +89,9 @@ class Reconciler {
                              backend::Backend* orchestrator, FunctionState* fs, const std::string& now);
   // The gateway plugins of the stored WasmPlugin objects; null when none.
   std::shared_ptr<const gateway::PluginChain> CompilePlugins();
+  // Hands the certificates of the Gateways' HTTPS listeners to the TLS
+  // listener (when they changed) and writes each Gateway's status.
+  void SyncGateways(const std::vector<store::Record>& gateways, const std::map<std::string, int>& attached_routes);
 
   store::Store* store_;
   Clock* clock_;
@@ -103,6 +110,10 @@ class Reconciler {
   // Rate-limit buckets outlive each published plugin chain.
   std::shared_ptr<gateway::RateLimits> rate_limits_ = std::make_shared<gateway::RateLimits>();
   std::map<std::string, FunctionState> functions_;  // by "ns/name"; loop thread only
+  // What the certificates were last computed from, and what the TLS
+  // listener refused of them; loop thread only.
+  std::string tls_inputs_;
+  std::vector<std::string> tls_errors_;
 };
 
 }  // namespace ofn::platform::internal

@@ -15,6 +15,7 @@ const std::vector<KindRules>& AllKinds() {
     v->push_back(FunctionRules());
     v->push_back(GatewayRules());
     v->push_back(PluginRules());
+    v->push_back(SecretRules());
     for (KindRules& k : EventsRules()) v->push_back(std::move(k));
     return v;
   }();

@@ -22,6 +22,9 @@ struct KindRules {
   std::string_view kind;
   bool namespaced = true;
   bool name_is_label = false;  // name must be a DNS-1123 label (it becomes a host label)
+  // The body is at the top level (type, data, ...), not under spec, as in
+  // core Secrets; the store keeps it as the spec all the same.
+  bool body_at_root = false;
   std::vector<std::string_view> versions;  // served; the last one is the storage version
   // Rewrites the accepted non-CRD forms of the seeds, with a warning each. Runs
   // before the schema check, on the version the user wrote.
@@ -43,6 +46,7 @@ const std::vector<KindRules>& AllKinds();
 KindRules FunctionRules();
 KindRules GatewayRules();
 KindRules PluginRules();
+KindRules SecretRules();
 std::vector<KindRules> EventsRules();
 
 // Helpers shared by the rule files.

@@ -137,6 +137,76 @@ TEST(DispatcherTest, RedirectKeepsThePortWhenOnlyThePathChanges) {
   EXPECT_EQ(r.headers.GetOr("Location", ""), "http://h.io:8080/x");
 }
 
+// Location for each kind of redirect, with the gateway's listeners bound to
+// 8080 (HTTP) and 8443 (HTTPS), as the Gateway API derives the port.
+TEST(RedirectTest, PortsTable) {
+  struct Case {
+    const char* name;
+    std::string redirect;  // requestRedirect JSON
+    const char* proto;     // X-Forwarded-Proto of the request ("" none)
+    const char* host;      // Host header
+    ListenerPorts ports;
+    const char* location;
+  } cases[] = {
+      {"http to https goes to the HTTPS listener", R"({"scheme":"https"})", "http", "h.io:8080", {8080, 8443},
+       "https://h.io:8443/p?q=1"},
+      {"https to http goes to the HTTP listener", R"({"scheme":"http"})", "https", "h.io:8443", {8080, 8443},
+       "http://h.io:8080/p?q=1"},
+      {"to https on 443 leaves the port out", R"({"scheme":"https"})", "http", "h.io", {80, 443}, "https://h.io/p?q=1"},
+      {"no HTTPS listener here: the well-known port", R"({"scheme":"https"})", "http", "h.io:8080", {8080, 0},
+       "https://h.io/p?q=1"},
+      {"hostname only keeps the listener's port", R"({"hostname":"new.io"})", "http", "h.io:8080", {8080, 8443},
+       "http://new.io:8080/p?q=1"},
+      {"hostname only over https", R"({"hostname":"new.io"})", "https", "h.io:8443", {8080, 8443},
+       "https://new.io:8443/p?q=1"},
+      {"same scheme written out keeps the listener", R"({"scheme":"https","hostname":"new.io"})", "https", "h.io",
+       {8080, 8443}, "https://new.io:8443/p?q=1"},
+      {"an explicit port wins", R"({"scheme":"https","port":9443})", "http", "h.io:8080", {8080, 8443},
+       "https://h.io:9443/p?q=1"},
+      {"explicit well-known port is left out", R"({"scheme":"https","port":443})", "http", "h.io:8080", {8080, 8443},
+       "https://h.io/p?q=1"},
+      {"listeners unknown: the Host header's port", R"({"hostname":"new.io"})", "", "h.io:8080", {0, 0},
+       "http://new.io:8080/p?q=1"},
+      {"no X-Forwarded-Proto is http", R"({"path":{"type":"ReplaceFullPath","replaceFullPath":"/x"}})", "", "h.io",
+       {8080, 8443}, "http://h.io:8080/x?q=1"},
+  };
+  for (const Case& c : cases) {
+    std::string rules = R"([{"filters":[{"type":"RequestRedirect","requestRedirect":)" + c.redirect + "}]}]";
+    auto snap = SnapshotFor(rules, nullptr);
+    HttpRequest req;
+    req.target = "/p?q=1";
+    req.headers.Set("Host", c.host);
+    if (*c.proto) req.headers.Set("X-Forwarded-Proto", c.proto);
+    auto hit = snap->table.Find(req);
+    ASSERT_TRUE(hit) << c.name;
+    ASSERT_TRUE(hit->rule->redirect) << c.name;
+    HttpResponse res = MakeRedirect(*hit->rule->redirect, *hit->match, req, c.ports);
+    EXPECT_EQ(res.headers.GetOr("Location", ""), c.location) << c.name;
+  }
+}
+
+TEST(DispatcherTest, HttpsRedirectSendsPlainHttpToTheHttpsListenerOnly) {
+  auto echo = std::make_shared<EchoInstance>();
+  Dispatcher d;
+  d.Publish(SnapshotFor(R"([{}])", echo));
+  d.SetListenerPorts({8080, 8443});
+  d.SetHttpsRedirect(true);
+  HttpRequest plain = Req("/p?q=1", "h.io:8080");
+  plain.method = "POST";
+  plain.headers.Set("X-Forwarded-Proto", "http");
+  HttpResponse r = d.Handle(plain);
+  EXPECT_EQ(r.status, 308);
+  EXPECT_EQ(r.headers.GetOr("Location", ""), "https://h.io:8443/p?q=1");
+  EXPECT_EQ(echo->calls.load(), 0);
+  HttpRequest secure = Req("/p", "h.io:8443");
+  secure.headers.Set("X-Forwarded-Proto", "https");
+  EXPECT_EQ(d.Handle(secure).status, 200);
+  EXPECT_EQ(d.Handle(Req("/p")).status, 200);  // Platform::Invoke: no listener, no redirect
+  EXPECT_EQ(echo->calls.load(), 2);
+  d.SetListenerPorts({8080, 0});  // no HTTPS listener: nothing to redirect to
+  EXPECT_EQ(d.Handle(plain).status, 200);
+}
+
 TEST(DispatcherTest, NoInstanceIs503) {
   Dispatcher d;
   d.Publish(SnapshotFor(R"([{}])", nullptr));

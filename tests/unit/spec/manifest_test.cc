@@ -69,6 +69,47 @@ TEST(ManifestTest, UnknownKindAndUnservedVersion) {
   EXPECT_EQ(got[2], "k.yaml:9:1: apiVersion: required field is missing");
 }
 
+// Core v1 Secrets: stringData is merged into data (base64) and the body
+// stays at the top level; a TLS Secret needs both halves; bad base64 is
+// named by its key.
+TEST(ManifestTest, SecretsAsKubernetesStoresThem) {
+  ParseResult ok = ParseManifests(R"(apiVersion: v1
+kind: Secret
+metadata: {name: site-tls}
+type: kubernetes.io/tls
+data:
+  tls.crt: Q0VSVA==
+stringData:
+  tls.key: KEY
+)", "s.yaml");
+  ASSERT_TRUE(ok.ok()) << ::testing::PrintToString(Lines(ok));
+  ASSERT_EQ(ok.objects.size(), 1u);
+  const Object& s = ok.objects[0];
+  EXPECT_EQ(s.ns(), "default");
+  EXPECT_EQ(s.SpecJson(), R"({"data":{"tls.crt":"Q0VSVA==","tls.key":"S0VZ"},"type":"kubernetes.io/tls"})");
+  EXPECT_EQ(s.ToYaml().find("spec:"), std::string::npos) << s.ToYaml();
+  EXPECT_EQ(s.ToYaml().find("stringData"), std::string::npos) << s.ToYaml();
+
+  ParseResult opaque = ParseManifests("apiVersion: v1\nkind: Secret\nmetadata: {name: o}\nstringData: {a: b}\n", "o.yaml");
+  ASSERT_TRUE(opaque.ok());
+  EXPECT_EQ(opaque.objects[0].SpecJson(), R"({"data":{"a":"Yg=="},"type":"Opaque"})");
+
+  ParseResult bad = ParseManifests(R"(apiVersion: v1
+kind: Secret
+metadata: {name: bad}
+type: kubernetes.io/tls
+data:
+  tls.crt: "not base64!"
+  "a/b": Zg==
+)", "b.yaml");
+  EXPECT_FALSE(bad.ok());
+  std::vector<std::string> got = Lines(bad);
+  ASSERT_EQ(got.size(), 3u) << ::testing::PrintToString(got);
+  EXPECT_NE(got[0].find("data.tls.crt: base64: length 11 is not a multiple of 4"), std::string::npos) << got[0];
+  EXPECT_NE(got[1].find("data.a/b: a key must consist of"), std::string::npos) << got[1];
+  EXPECT_NE(got[2].find("data: a kubernetes.io/tls Secret needs tls.key"), std::string::npos) << got[2];
+}
+
 TEST(ManifestTest, NamespaceDefaultsAndClusterScope) {
   ParseResult r = ParseManifests(
       "apiVersion: events.openfunction.io/v1alpha1\nkind: EventBus\nmetadata: {name: b}\n"
