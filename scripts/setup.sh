@@ -9,7 +9,7 @@ PACKAGES=(
   # libraries
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libboost-filesystem1.81-dev libboost-program-options1.81-dev
-  libsqlite3-dev sqlite3 libgit2-dev libssl-dev openssl
+  libsqlite3-dev sqlite3 libgit2-dev libssl-dev openssl libre2-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libyaml-cpp-dev libcli11-dev
   # tests and benchmarks; clang's libFuzzer for the fuzz harnesses

@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,11 +31,20 @@ struct LogsFlags {
 std::vector<std::string> RevisionLogs(const std::string& dir, const std::string& fn) {
   std::vector<std::string> out;
   std::error_code ec;
-  const std::regex pattern(std::regex_replace(fn, std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)") +
-                           R"(-\d{5}\.log)");
+  // <fn>-NNNNN.log
+  auto is_log = [&](const std::string& file) {
+    if (file.size() != fn.size() + 10 || file.compare(0, fn.size(), fn) != 0 || file[fn.size()] != '-' ||
+        !file.ends_with(".log")) {
+      return false;
+    }
+    for (size_t i = fn.size() + 1; i < fn.size() + 6; ++i) {
+      if (file[i] < '0' || file[i] > '9') return false;
+    }
+    return true;
+  };
   for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
     std::string file = e.path().filename().string();
-    if (std::regex_match(file, pattern)) out.push_back(file.substr(0, file.size() - 4));
+    if (is_log(file)) out.push_back(file.substr(0, file.size() - 4));
   }
   std::sort(out.begin(), out.end());
   return out;

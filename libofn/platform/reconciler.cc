@@ -1,10 +1,10 @@
+#include "libofn/common/regex.h"
 #include "libofn/common/internal/json_access.h"
 #include "libofn/platform/internal/reconciler.h"
 
 #include <boost/json.hpp>
 #include <algorithm>
 #include <cstdio>
-#include <regex>
 #include <set>
 
 #include "libofn/common/log.h"
@@ -155,9 +155,10 @@ std::vector<TrafficTarget> TrafficOf(const json::object& spec) {
 }
 
 std::string TagName(const std::string& tmpl, const std::string& tag, const std::string& name) {
-  static const std::regex kTag(R"(\{\{\s*\.Tag\s*\}\})");
-  static const std::regex kName(R"(\{\{\s*\.Name\s*\}\})");
-  return std::regex_replace(std::regex_replace(tmpl, kTag, tag), kName, name);
+  // Tags and names are DNS labels: nothing in them reads as a \N group.
+  static const auto kTag = Regex::MustCompile(R"(\{\{\s*\.Tag\s*\}\})");
+  static const auto kName = Regex::MustCompile(R"(\{\{\s*\.Name\s*\}\})");
+  return kName->ReplaceAll(kTag->ReplaceAll(tmpl, tag), name);
 }
 
 // The spec a tag's route is compiled from: host-based, default rules.

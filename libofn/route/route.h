@@ -15,12 +15,12 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "libofn/common/regex.h"
 #include "libofn/common/status.h"
 
 namespace ofn::route {
@@ -51,13 +51,13 @@ struct ValueMatch {
   std::string name;
   bool regex = false;
   std::string value;
-  std::shared_ptr<const std::regex> re;  // compiled when regex
+  std::shared_ptr<const Regex> re;  // compiled when regex (RE2 syntax)
 };
 
 struct Match {
   PathType path_type = PathType::kPathPrefix;
   std::string path = "/";
-  std::shared_ptr<const std::regex> path_re;  // compiled for kRegularExpression
+  std::shared_ptr<const Regex> path_re;  // compiled for kRegularExpression (RE2 syntax)
   std::string method;  // empty: any
   std::vector<ValueMatch> headers;
   std::vector<ValueMatch> query;

@@ -45,7 +45,7 @@ std::string DescribeMatch(const Match& m) {
 
 
 bool ValueMatches(const ValueMatch& vm, std::string_view value) {
-  if (vm.regex) return std::regex_match(value.begin(), value.end(), *vm.re);
+  if (vm.regex) return vm.re->FullMatch(value);
   return value == vm.value;
 }
 
@@ -195,7 +195,7 @@ bool RouteTable::Matches(const Match& m, std::string_view method, std::string_vi
       if (!PrefixMatches(m.path, path)) return false;
       break;
     case PathType::kRegularExpression:
-      if (!std::regex_match(path.begin(), path.end(), *m.path_re)) return false;
+      if (!m.path_re->FullMatch(path)) return false;
       break;
   }
   if (!m.method.empty() && m.method != method) return false;

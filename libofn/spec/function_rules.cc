@@ -2,9 +2,9 @@
 // v1beta2 conversion, and the defaulting and validation of OpenFunction's
 // function webhook.
 #include <boost/json.hpp>
-#include <regex>
 #include <set>
 
+#include "libofn/common/regex.h"
 #include "libofn/spec/scale_spec.h"
 #include "libofn/spec/internal/kinds.h"
 
@@ -484,8 +484,8 @@ void ValidateTraffic(const json::object& spec, Reporter* rep) {
     if (const json::value* pct = o.if_contains("percent"); pct && pct->is_int64()) sum += pct->as_int64();
     std::string_view tag = StringOr(&o, "tag", "");
     if (!tag.empty()) {
-      static const std::regex kLabel("[a-z]([-a-z0-9]*[a-z0-9])?");
-      if (!std::regex_match(std::string(tag), kLabel) || tag.size() > 63) {
+      static const auto kLabel = Regex::MustCompile("[a-z]([-a-z0-9]*[a-z0-9])?");
+      if (!kLabel->FullMatch(tag) || tag.size() > 63) {
         rep->Error(p + ".tag", "must be a DNS label (lower case letters, digits, '-'; starts with a letter), got \"" +
                                    std::string(tag) + "\"");
       } else if (!tags.insert(std::string(tag)).second) {

@@ -1,8 +1,8 @@
 // Gateway (networking.openfunction.io/v1alpha1): the default listeners the
 // gateway controller adds (seed 000), and checks of domain and templates.
 #include <boost/json.hpp>
-#include <regex>
 
+#include "libofn/common/regex.h"
 #include "libofn/spec/internal/kinds.h"
 
 namespace ofn::spec::internal {
@@ -48,9 +48,8 @@ void CheckTemplate(const json::object& spec, std::string_view key,
   if (!v || !v->is_string()) return;
   std::string t(v->as_string());
   std::string path = JoinPath("spec", key);
-  static const std::regex var("\\{\\{\\s*\\.([A-Za-z]+)\\s*\\}\\}");
-  for (auto it = std::sregex_iterator(t.begin(), t.end(), var); it != std::sregex_iterator(); ++it) {
-    std::string name = (*it)[1];
+  static const auto var = Regex::MustCompile("\\{\\{\\s*\\.([A-Za-z]+)\\s*\\}\\}");
+  for (const std::string& name : var->FirstGroups(t)) {
     bool ok = false;
     for (std::string_view a : allowed) ok = ok || a == name;
     if (!ok) {
@@ -59,7 +58,7 @@ void CheckTemplate(const json::object& spec, std::string_view key,
       rep->Error(path, "unknown variable {{." + name + "}} (allowed: " + list + ")");
     }
   }
-  std::string stripped = std::regex_replace(t, var, "");
+  std::string stripped = var->ReplaceAll(t, "");
   if (stripped.find("{{") != std::string::npos || stripped.find("}}") != std::string::npos) {
     rep->Error(path, "malformed template \"" + t + "\"");
   }

@@ -6,10 +6,10 @@
 #include <cstring>
 #include <fstream>
 #include <tuple>
-#include <regex>
 #include <set>
 #include <sstream>
 
+#include "libofn/common/regex.h"
 #include "libofn/spec/internal/emit.h"
 #include "libofn/spec/internal/kinds.h"
 #include "libofn/spec/internal/schema.h"
@@ -50,7 +50,7 @@ const std::set<std::string, std::less<>>& MetadataFields() {
 }
 
 bool IsQualifiedName(std::string_view key) {
-  static const std::regex name_re("^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$");
+  static const auto name_re = Regex::MustCompile("([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]");
   std::string_view name = key;
   size_t slash = key.find('/');
   if (slash != std::string_view::npos) {
@@ -58,7 +58,7 @@ bool IsQualifiedName(std::string_view key) {
     name = key.substr(slash + 1);
     if (!internal::IsDns1123Subdomain(prefix)) return false;
   }
-  return !name.empty() && name.size() <= 63 && std::regex_match(name.begin(), name.end(), name_re);
+  return !name.empty() && name.size() <= 63 && name_re->FullMatch(name);
 }
 
 void CheckStringMap(const json::object& meta, std::string_view field, bool label_values,
@@ -70,7 +70,7 @@ void CheckStringMap(const json::object& meta, std::string_view field, bool label
     rep->Error(path, "must be a map of strings, got " + internal::Describe(*v));
     return;
   }
-  static const std::regex value_re("^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$");
+  static const auto value_re = Regex::MustCompile("(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?");
   for (const auto& [key, val] : v->as_object()) {
     std::string child = internal::JoinPath(path, key);
     if (!IsQualifiedName(key)) {
@@ -83,7 +83,7 @@ void CheckStringMap(const json::object& meta, std::string_view field, bool label
     }
     if (label_values) {
       std::string_view s = val.as_string();
-      if (s.size() > 63 || !std::regex_match(s.begin(), s.end(), value_re)) {
+      if (s.size() > 63 || !value_re->FullMatch(s)) {
         rep->Error(child, "invalid label value \"" + std::string(s) + "\"");
       }
     }

@@ -1,10 +1,10 @@
+#include "libofn/common/regex.h"
 #include "libofn/spec/internal/emit.h"
 
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cmath>
 #include <cstdio>
-#include <regex>
 #include <vector>
 
 #include "libofn/common/json_text.h"
@@ -26,16 +26,16 @@ std::vector<const json::key_value_pair*> SortedMembers(const json::object& obj) 
 // same string by a YAML 1.1 or 1.2 reader.
 bool PlainSafe(const std::string& s) {
   if (s.empty() || s.size() > 200) return false;
-  static const std::regex kSafe("^[A-Za-z0-9_/][A-Za-z0-9_./=+@()~$^ -]*$");
-  if (!std::regex_match(s, kSafe)) return false;
+  static const auto kSafe = Regex::MustCompile("^[A-Za-z0-9_/][A-Za-z0-9_./=+@()~$^ -]*$");
+  if (!kSafe->FullMatch(s)) return false;
   if (s.back() == ' ') return false;
   // Anything that a reader would resolve to null, bool or a number.
-  static const std::regex kSpecial(
+  static const auto kSpecial = Regex::MustCompile(
       "^(~|null|Null|NULL|y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|"
       "on|On|ON|off|Off|OFF)$");
-  if (std::regex_match(s, kSpecial)) return false;
-  static const std::regex kNumeric("^[-+]?[0-9._]*[0-9][0-9._eExXa-fA-FoObB:+-]*$");
-  if (std::regex_match(s, kNumeric)) return false;
+  if (kSpecial->FullMatch(s)) return false;
+  static const auto kNumeric = Regex::MustCompile("^[-+]?[0-9._]*[0-9][0-9._eExXa-fA-FoObB:+-]*$");
+  if (kNumeric->FullMatch(s)) return false;
   return true;
 }
 

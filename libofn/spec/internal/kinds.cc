@@ -1,3 +1,4 @@
+#include "libofn/common/regex.h"
 #include "libofn/spec/internal/kinds.h"
 
 #include <boost/json.hpp>
@@ -5,7 +6,6 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
-#include <regex>
 
 namespace ofn::spec::internal {
 
@@ -70,13 +70,13 @@ std::string_view StringOr(const json::object* obj, std::string_view key, std::st
 }
 
 bool IsDns1123Label(std::string_view s) {
-  static const std::regex re("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$");
-  return !s.empty() && s.size() <= 63 && std::regex_match(s.begin(), s.end(), re);
+  static const auto re = Regex::MustCompile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
+  return !s.empty() && s.size() <= 63 && re->FullMatch(s);
 }
 
 bool IsDns1123Subdomain(std::string_view s) {
-  static const std::regex re("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$");
-  return !s.empty() && s.size() <= 253 && std::regex_match(s.begin(), s.end(), re);
+  static const auto re = Regex::MustCompile("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
+  return !s.empty() && s.size() <= 253 && re->FullMatch(s);
 }
 
 }  // namespace ofn::spec::internal

@@ -1,3 +1,4 @@
+#include "libofn/common/regex.h"
 #include "libofn/spec/internal/schema.h"
 
 #include <boost/json.hpp>
@@ -5,7 +6,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <regex>
 
 namespace ofn::spec::internal {
 namespace {
@@ -23,21 +23,17 @@ const SchemaMap& Schemas() {
   return *schemas;
 }
 
-// Compiled patterns, shared. std::regex is ECMAScript; the CRD patterns use
-// only the subset common to it and RE2.
-const std::regex* Pattern(const std::string& p) {
+// Compiled patterns, shared. The CRDs' patterns are Go regular expressions,
+// which RE2 reads as Kubernetes does.
+const Regex* Pattern(const std::string& p) {
   static std::mutex mu;
-  static auto* cache = new std::map<std::string, std::unique_ptr<std::regex>>();
+  static auto* cache = new std::map<std::string, std::shared_ptr<const Regex>>();
   std::lock_guard<std::mutex> lock(mu);
   auto it = cache->find(p);
   if (it != cache->end()) return it->second.get();
-  std::unique_ptr<std::regex> re;
-  try {
-    re = std::make_unique<std::regex>(p, std::regex::ECMAScript | std::regex::optimize);
-  } catch (const std::regex_error&) {
-    re = nullptr;  // not expressible here: the check is skipped
-  }
-  return cache->emplace(p, std::move(re)).first->second.get();
+  auto re = Regex::Compile(p);
+  // A schema pattern RE2 cannot read is skipped (the schemas are ours).
+  return cache->emplace(p, re.ok() ? *re : nullptr).first->second.get();
 }
 
 bool Flag(const json::object& s, std::string_view key) {
@@ -175,8 +171,8 @@ void Validate(const json::value& v, const json::object& s, const std::string& pa
                            " characters long, got " + std::to_string(str.size()));
     }
     if (const json::value* p = s.if_contains("pattern"); p && p->is_string()) {
-      const std::regex* re = Pattern(std::string(p->as_string()));
-      if (re && !std::regex_search(str.begin(), str.end(), *re)) {
+      const Regex* re = Pattern(std::string(p->as_string()));
+      if (re && !re->PartialMatch(str)) {
         rep->Error(path, "must match the pattern " + Quote(p->as_string()) + ", got " + Quote(str));
       }
     }

@@ -1,3 +1,4 @@
+#include "libofn/common/regex.h"
 #include "libofn/spec/internal/tree.h"
 
 #include <yaml-cpp/eventhandler.h>
@@ -9,7 +10,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
-#include <regex>
 #include <sstream>
 
 namespace ofn::spec::internal {
@@ -38,20 +38,20 @@ std::string StripUnderscores(std::string_view s) {
 
 // YAML 1.1 plain-scalar resolution, as PyYAML's resolver does it.
 json::value ResolvePlain(const std::string& s) {
-  static const std::regex kNull("^(~|null|Null|NULL|)$");
-  static const std::regex kTrue("^(yes|Yes|YES|true|True|TRUE|on|On|ON)$");
-  static const std::regex kFalse("^(no|No|NO|false|False|FALSE|off|Off|OFF)$");
-  static const std::regex kDec("^[-+]?(0|[1-9][0-9_]*)$");
-  static const std::regex kHex("^[-+]?0x[0-9a-fA-F_]+$");
-  static const std::regex kOct("^[-+]?0[0-7_]+$");
-  static const std::regex kBin("^[-+]?0b[01_]+$");
-  static const std::regex kFloat(
+  static const auto kNull = Regex::MustCompile("^(~|null|Null|NULL|)$");
+  static const auto kTrue = Regex::MustCompile("^(yes|Yes|YES|true|True|TRUE|on|On|ON)$");
+  static const auto kFalse = Regex::MustCompile("^(no|No|NO|false|False|FALSE|off|Off|OFF)$");
+  static const auto kDec = Regex::MustCompile("^[-+]?(0|[1-9][0-9_]*)$");
+  static const auto kHex = Regex::MustCompile("^[-+]?0x[0-9a-fA-F_]+$");
+  static const auto kOct = Regex::MustCompile("^[-+]?0[0-7_]+$");
+  static const auto kBin = Regex::MustCompile("^[-+]?0b[01_]+$");
+  static const auto kFloat = Regex::MustCompile(
       "^([-+]?[0-9][0-9_]*\\.[0-9_]*([eE][-+][0-9]+)?|[-+]?\\.[0-9_]+([eE][-+][0-9]+)?)$");
-  static const std::regex kInf("^[-+]?\\.(inf|Inf|INF)$");
-  static const std::regex kNan("^\\.(nan|NaN|NAN)$");
-  if (std::regex_match(s, kNull)) return nullptr;
-  if (std::regex_match(s, kTrue)) return true;
-  if (std::regex_match(s, kFalse)) return false;
+  static const auto kInf = Regex::MustCompile("^[-+]?\\.(inf|Inf|INF)$");
+  static const auto kNan = Regex::MustCompile("^\\.(nan|NaN|NAN)$");
+  if (kNull->FullMatch(s)) return nullptr;
+  if (kTrue->FullMatch(s)) return true;
+  if (kFalse->FullMatch(s)) return false;
   auto parse_int = [&](int base, size_t skip) -> json::value {
     std::string digits = StripUnderscores(s);
     bool neg = false;
@@ -75,16 +75,16 @@ json::value ResolvePlain(const std::string& s) {
     }
     return static_cast<int64_t>(u);
   };
-  if (std::regex_match(s, kDec)) return parse_int(10, 0);
-  if (std::regex_match(s, kHex)) return parse_int(16, 2);
-  if (std::regex_match(s, kBin)) return parse_int(2, 2);
-  if (std::regex_match(s, kOct)) return parse_int(8, 1);
-  if (std::regex_match(s, kFloat)) return std::strtod(StripUnderscores(s).c_str(), nullptr);
-  if (std::regex_match(s, kInf)) {
+  if (kDec->FullMatch(s)) return parse_int(10, 0);
+  if (kHex->FullMatch(s)) return parse_int(16, 2);
+  if (kBin->FullMatch(s)) return parse_int(2, 2);
+  if (kOct->FullMatch(s)) return parse_int(8, 1);
+  if (kFloat->FullMatch(s)) return std::strtod(StripUnderscores(s).c_str(), nullptr);
+  if (kInf->FullMatch(s)) {
     return s[0] == '-' ? -std::numeric_limits<double>::infinity()
                        : std::numeric_limits<double>::infinity();
   }
-  if (std::regex_match(s, kNan)) return std::numeric_limits<double>::quiet_NaN();
+  if (kNan->FullMatch(s)) return std::numeric_limits<double>::quiet_NaN();
   return json::string(s);
 }
 

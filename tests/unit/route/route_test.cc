@@ -124,14 +124,14 @@ TEST(CompileRouteTest, ErrorsNameTheField) {
   EXPECT_NE(bad_re.status().message().find("spec.serving.triggers.http.route.rules[0].matches[1].path.value"),
             std::string::npos)
       << bad_re.status().message();
-  // Patterns libstdc++ cannot compile safely (fuzz_route: a signed overflow
-  // on a long repeat count) are refused with the field named.
-  auto huge = CompileRoute("d", "f", Spec(R"({"rules":[{"matches":[{"headers":[{"type":"RegularExpression","name":"x","value":"a{88888888888888888888}"}]}]}]})"),
+  // A repeat count RE2 does not take (fuzz_route first found it overflowing
+  // libstdc++'s compiler) is refused with the field named.
+  auto huge = CompileRoute("d", "f", Spec(R"({"rules":[{"matches":[{"headers":[{"type":"RegularExpression","name":"x","value":"a{1001}"}]}]}]})"),
                            GatewayConfig{}, 1);
   ASSERT_FALSE(huge.ok());
-  EXPECT_NE(huge.status().message().find("rules[0].matches[0].headers[0].value: regular expression"), std::string::npos)
+  EXPECT_NE(huge.status().message().find("rules[0].matches[0].headers[0].value: invalid regular expression"), std::string::npos)
       << huge.status().message();
-  EXPECT_NE(huge.status().message().find("more than 6 digits"), std::string::npos);
+  EXPECT_NE(huge.status().message().find("invalid regular expression"), std::string::npos);
   auto long_re = CompileRoute("d", "f", Spec(R"({"rules":[{"matches":[{"path":{"type":"RegularExpression","value":"/)" +
                                                   std::string(2000, 'a') + R"("}}]}]})"),
                               GatewayConfig{}, 1);
