@@ -12,6 +12,7 @@
 #include "libofn/cli/commands.h"
 #include "libofn/platform/platform.h"
 #include "libofn/spec/object.h"
+#include "libofn/spec/scale_spec.h"
 
 namespace ofn::cli {
 namespace {
@@ -28,7 +29,8 @@ struct ServeFlags {
   size_t max_header_bytes = 8 * 1024;
   uint64_t max_body_bytes = 8 * 1024 * 1024;
   int drain_seconds = 10;
-  double scale_to_zero_grace = 30;
+  double scale_to_zero_grace = -1;
+  std::vector<std::string> autoscaler;
   int ready_seconds = 30;
   size_t max_connections = 16384;
   std::vector<std::string> trusted_proxies;
@@ -79,7 +81,25 @@ int Serve(const ServeFlags& flags) {
   options.state_dir = flags.state_dir;
   options.max_connections = flags.max_connections;
   options.trusted_proxies = flags.trusted_proxies;
-  options.scale_to_zero_grace = std::chrono::milliseconds(static_cast<int64_t>(flags.scale_to_zero_grace * 1000));
+  {
+    std::vector<std::pair<std::string, std::string>> data;
+    for (const std::string& kv : flags.autoscaler) {
+      size_t eq = kv.find('=');
+      if (eq == std::string::npos) {
+        std::fprintf(stderr, "ofn serve: --autoscaler \"%s\": expected KEY=VALUE\n", kv.c_str());
+        return 1;
+      }
+      data.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+    }
+    std::vector<std::string> errors;
+    options.autoscaler = spec::ParseAutoscalerConfig(data, options.autoscaler, &errors);
+    for (const std::string& e : errors) std::fprintf(stderr, "ofn serve: --autoscaler %s\n", e.substr(5).c_str());
+    if (!errors.empty()) return 1;
+  }
+  if (flags.scale_to_zero_grace >= 0) {
+    options.autoscaler.scale_to_zero_grace_period =
+        std::chrono::milliseconds(static_cast<int64_t>(flags.scale_to_zero_grace * 1000));
+  }
   options.gateway_address = flags.listen;
   options.https_address = flags.https_listen;
   options.https_redirect = flags.https_redirect;
@@ -185,9 +205,13 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--trusted-proxy", flags->trusted_proxies,
                   "peer (IP or CIDR) whose X-Forwarded-For is kept; others' is replaced");
   cmd->add_option("--scale-to-zero-grace", flags->scale_to_zero_grace,
-                  "seconds a revision without traffic keeps its last instance")
-      ->capture_default_str()
+                  "seconds a revision without traffic keeps its last instance (the autoscaler's "
+                  "scale-to-zero-grace-period; default 30)")
       ->check(CLI::Range(0.0, 3600.0));
+  cmd->add_option("--autoscaler", flags->autoscaler,
+                  "KEY=VALUE: a Knative config-autoscaler setting (repeatable), e.g. enable-scale-to-zero=false, "
+                  "container-concurrency-target-percentage=80, stable-window=30s; a ConfigMap "
+                  "knative-serving/config-autoscaler applied later wins");
   cmd->add_option("--drain-seconds", flags->drain_seconds, "how long in-flight requests may finish on stop")
       ->capture_default_str();
   cmd->callback([flags] { ExitCode() = Serve(*flags); });

@@ -87,6 +87,7 @@ std::shared_ptr<gateway::RevisionPool> Autoscaler::Ensure(const std::string& ns,
       rev->instance_spec = spec;
       rev->pool = std::make_shared<gateway::RevisionPool>(ns, spec.function, revision, pool_options, clock_, calls_);
       rev->pool->SetPoke([this, key] { Poke(key); });
+      rev->state = scale::StartState(rev->pool->ready(), clock_->Monotonic());
       revs_[key] = rev;
       created = true;
     }

@@ -102,6 +102,7 @@ std::string KindFromResource(std::string_view resource) {
   if (r == "clustereventbus" || r == "clustereventbuses") return "ClusterEventBus";
   if (r == "trigger" || r == "triggers") return "Trigger";
   if (r == "secret" || r == "secrets") return "Secret";
+  if (r == "configmap" || r == "configmaps" || r == "cm") return "ConfigMap";
   return "";
 }
 

@@ -13,7 +13,7 @@ Result<backend::FunctionPlan> MakePlan(const PlanInput& in) {
     Result<backend::Workload> w = spec::MakeWorkload(in.ns, in.name, name, spec_json, in.backend);
     if (!w.ok()) return Status(w.status().code(), "revision " + name + ": " + w.status().message());
     std::vector<spec::ScaleError> errors;
-    scale::ScaleSpec s = spec::ParseScaleSpec(spec_json, &errors);
+    scale::ScaleSpec s = spec::ParseScaleSpec(spec_json, &errors, in.autoscaler);
     backend::RevisionPlan r;
     r.name = name;
     r.workload = std::move(*w);

@@ -185,7 +185,7 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
   ro.queue_limit = options.activator_queue_limit;
   ro.request_timeout = options.request_timeout;
   ro.revision_history = options.revision_history;
-  ro.scale_to_zero_grace = options.scale_to_zero_grace;
+  ro.autoscaler = options.autoscaler;
   ro.backends = options.backends;
   if (!options.https_address.empty()) {
     gateway::TlsCertificates::Options to;
@@ -203,7 +203,7 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
       &impl->dispatcher, impl->autoscaler.get(), ro);
   impl->watch_id = impl->store->Watch("", [raw](const store::WatchEvent& e) {
     if (e.record.kind == "Function" || e.record.kind == "Gateway" || e.record.kind == "WasmPlugin" ||
-        e.record.kind == "Secret") {
+        e.record.kind == "Secret" || e.record.kind == "ConfigMap") {
       raw->reconciler->Kick();
     }
     {

@@ -34,6 +34,7 @@
 #include "libofn/backends/process/options.h"
 #include "libofn/common/clock.h"
 #include "libofn/common/status.h"
+#include "libofn/scale/options.h"
 #include "libofn/serve/function.h"
 #include "libofn/serve/http.h"
 #include "libofn/spec/object.h"
@@ -135,9 +136,11 @@ class Platform {
     // host calls Autoscale() (deterministic tests on a ManualClock); waiting
     // requests still scale their revision up at once.
     bool autoscale_ticker = true;
-    // How long a revision with no traffic keeps its last instance (Knative's
-    // scale-to-zero-grace-period).
-    std::chrono::milliseconds scale_to_zero_grace{std::chrono::seconds(30)};
+    // The cluster's autoscaler settings (Knative's config-autoscaler: scale-
+    // to-zero grace period, default targets, windows, rates...). A ConfigMap
+    // knative-serving/config-autoscaler applied later is read on top of them;
+    // a Function's annotations win where Knative lets them.
+    scale::AutoscalerConfig autoscaler;
     // The process backend (Functions whose function container sets
     // `command`). Logs default to <state_dir>/logs (a temp dir in memory).
     process::ProcessDriverOptions process;

@@ -28,6 +28,8 @@ using ofn::internal::Arr;
 using ofn::internal::At;
 using ofn::internal::Obj;
 using ofn::internal::Str;
+using spec::kAutoscalerConfigName;
+using spec::kAutoscalerConfigNamespace;
 
 uint64_t Hash64(std::string_view data) {
   uint64_t h = 1469598103934665603ULL;
@@ -206,6 +208,7 @@ void Reconciler::ReconcileOrchestrated(const store::Record& fn, const std::vecto
   in.ns = fn.ns;
   in.name = fn.name;
   in.backend = std::string(orchestrator->name());
+  in.autoscaler = autoscaler_config_;
   for (const store::RevisionRecord& r : revisions) in.revisions.emplace_back(r.name, r.spec);
   in.traffic = TrafficOf(spec);
   std::optional<route::FunctionRoute> route;
@@ -303,7 +306,24 @@ std::shared_ptr<const gateway::PluginChain> Reconciler::CompilePlugins() {
   return std::make_shared<const gateway::PluginChain>(std::move(plugins), clock_, rate_limits_);
 }
 
+scale::AutoscalerConfig Reconciler::CurrentAutoscalerConfig() {
+  auto cm = store_->Get("ConfigMap", kAutoscalerConfigNamespace, kAutoscalerConfigName);
+  if (!cm.ok()) return options_.autoscaler;
+  std::vector<std::pair<std::string, std::string>> data;
+  json::value body = ofn::internal::ParseObjectOrEmpty(cm->spec);
+  if (const json::object* d = Obj(At(Obj(&body), "data"))) {
+    for (const auto& kv : *d) {
+      if (kv.value().is_string()) data.emplace_back(std::string(kv.key()), std::string(kv.value().as_string()));
+    }
+  }
+  std::vector<std::string> errors;
+  scale::AutoscalerConfig c = spec::ParseAutoscalerConfig(data, options_.autoscaler, &errors);
+  for (const std::string& e : errors) OFN_LOG(kWarning) << "config-autoscaler: " << e;
+  return c;
+}
+
 void Reconciler::Pass() {
+  autoscaler_config_ = CurrentAutoscalerConfig();
   std::map<std::string, route::GatewayConfig> gateways;
   auto gw_records = store_->List("Gateway");
   if (gw_records.ok()) {
@@ -412,8 +432,7 @@ void Reconciler::Pass() {
       } else {
         fs.driver = std::string(driver->name());
         std::vector<spec::ScaleError> errors;
-        scale::ScaleSpec ss = spec::ParseScaleSpec(rec.spec, &errors);
-        ss.scale_to_zero_grace = options_.scale_to_zero_grace;
+        scale::ScaleSpec ss = spec::ParseScaleSpec(rec.spec, &errors, autoscaler_config_);
         gateway::PoolOptions po;
         po.queue_limit = options_.queue_limit;
         po.queue_timeout = options_.request_timeout;

@@ -19,8 +19,10 @@ Decision Decide(const ScaleSpec& spec, double observed_stable, double observed_p
   int stable_pods = static_cast<int>(std::min(std::max(dspc, max_down), max_up));
   int panic_pods = static_cast<int>(std::min(std::max(dppc, max_down), max_up));
   if (spec.activation_scale > 1) {
-    if (stable_pods > 0 && stable_pods < spec.activation_scale) stable_pods = spec.activation_scale;
-    if (panic_pods > 0 && panic_pods < spec.activation_scale) panic_pods = spec.activation_scale;
+    // Only when there is load at all: the raw counts, before the rate limits
+    // (an idle revision still drains to zero).
+    if (dspc > 0 && stable_pods < spec.activation_scale) stable_pods = spec.activation_scale;
+    if (dppc > 0 && panic_pods < spec.activation_scale) panic_pods = spec.activation_scale;
   }
 
   const bool over = dppc / ready_pods >= spec.panic_threshold_percentage / 100.0;
@@ -40,8 +42,9 @@ Decision Decide(const ScaleSpec& spec, double observed_stable, double observed_p
     desired = st->max_panic_pods;  // never scale down while panicking
   }
 
-  if (spec.scale_down_delay.count() > 0) {
-    // The largest count asked for within the delay window wins.
+  if (spec.scale_down_delay.count() > 0 && reachable) {
+    // The largest count asked for within the delay window wins; an
+    // unreachable revision neither records nor waits for it.
     st->delay_window.emplace_back(now, desired);
     while (!st->delay_window.empty() && st->delay_window.front().first + spec.scale_down_delay <= now) {
       st->delay_window.pop_front();
@@ -74,7 +77,7 @@ int ToZeroAfterGrace(const ScaleSpec& spec, int want, int current, Clock::Durati
     st->zero_pending = true;
     st->zero_since = now;
   }
-  if (now - st->zero_since >= spec.scale_to_zero_grace) {
+  if (now - st->zero_since >= std::max(spec.scale_to_zero_grace, spec.scale_to_zero_retention)) {
     st->zero_pending = false;
     return 0;
   }
@@ -88,6 +91,7 @@ int Bound(const ScaleSpec& spec, const Decision& decision, int current, int read
   int want = decision.desired;
   if (!decision.reachable) {
     if (spec.max_scale > 0) want = std::min(want, spec.max_scale);
+    if (!spec.enable_scale_to_zero) want = std::max(want, 1);
     return ToZeroAfterGrace(spec, want, current, now, st);
   }
   if (!st->initialized) {
@@ -99,7 +103,19 @@ int Bound(const ScaleSpec& spec, const Decision& decision, int current, int read
   }
   if (spec.max_scale > 0) want = std::min(want, spec.max_scale);
   want = std::max(want, spec.min_scale);
+  if (!spec.enable_scale_to_zero) want = std::max(want, 1);
   return ToZeroAfterGrace(spec, want, current, now, st);
+}
+
+DeciderState StartState(int ready, Clock::Duration now) {
+  DeciderState st;
+  if (ready > 1) {
+    st.panicking = true;
+    st.panic_time = now;
+    st.max_panic_pods = ready;
+  }
+  st.initialized = ready > 0;
+  return st;
 }
 
 }  // namespace ofn::scale

@@ -54,6 +54,12 @@ Decision Decide(const ScaleSpec& spec, double observed_stable, double observed_p
 int Bound(const ScaleSpec& spec, const Decision& decision, int current, int ready, Clock::Duration now,
           DeciderState* state);
 
+// The state a decider starts in, given the instances already ready (a
+// restarted platform, a revision re-registered): above one it starts in
+// panic mode holding that count, as Knative's autoscaler does, so the lost
+// metric history does not scale the revision down before the windows refill.
+DeciderState StartState(int ready, Clock::Duration now);
+
 }  // namespace ofn::scale
 
 #endif  // LIBOFN_SCALE_KPA_H_

@@ -5,14 +5,12 @@
 
 namespace ofn::scale {
 
-double ScaleSpec::TotalValue() const {
-  return container_concurrency > 0 ? static_cast<double>(container_concurrency) : target;
-}
+double ScaleSpec::TargetValue() const { return std::max(0.01, target * target_utilization); }
 
 std::chrono::nanoseconds ScaleSpec::PanicWindow() const {
-  auto ns = static_cast<int64_t>(std::llround(static_cast<double>(stable_window.count()) *
-                                              panic_window_percentage / 100.0));
-  return std::chrono::nanoseconds(ns);
+  double secs = std::chrono::duration<double>(stable_window).count() * panic_window_percentage / 100.0;
+  // At least one metric bucket (a second).
+  return std::chrono::seconds(std::max<long long>(1, std::llround(secs)));
 }
 
 }  // namespace ofn::scale

@@ -10,14 +10,6 @@
 namespace ofn::spec::internal {
 namespace {
 
-bool IsKey(std::string_view k) {
-  if (k.empty() || k.size() > 253 || k == "." || k == "..") return false;
-  for (char c : k) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
-  }
-  return true;
-}
-
 void Defaults(json::object& root) {
   if (!root.contains("type")) root["type"] = "Opaque";
   json::value* sd = root.if_contains("stringData");
@@ -34,7 +26,7 @@ void Validate(const json::object& root, Reporter* rep) {
   if (data) {
     for (const auto& kv : *data) {
       std::string path = "data." + std::string(kv.key());
-      if (!IsKey(kv.key())) {
+      if (!IsConfigKey(kv.key())) {
         rep->Error(path, "a key must consist of alphanumeric characters, '-', '_' or '.'");
         continue;
       }

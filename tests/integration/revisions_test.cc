@@ -323,5 +323,42 @@ TEST_F(ScaleTest, BurstPanicsWithinOnePanicWindowThenScalesBackToZero) {
   EXPECT_EQ(Rev().desired_instances, 0);
 }
 
+// Knative's cluster settings from a ConfigMap knative-serving/config-autoscaler
+// applied to the running platform: with scale to zero disabled an idle
+// revision keeps one instance; removing the ConfigMap restores the default.
+TEST_F(ScaleTest, ConfigAutoscalerConfigMapIsReadOnTheNextPass) {
+  const std::string config = R"(apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: config-autoscaler
+  namespace: knative-serving
+data:
+  enable-scale-to-zero: "false"
+  scale-to-zero-grace-period: "10s"
+)";
+  ASSERT_TRUE(p_->Apply(config).ok());
+  ASSERT_TRUE(p_->Apply(Hello("slow")).ok());
+  ASSERT_TRUE(p_->WaitReady("hello", seconds(10)).ok());
+  Tick(2, 40);
+  EXPECT_EQ(Rev().ready_instances, 1) << "scale to zero is disabled";
+  ASSERT_TRUE(p_->Remove("ConfigMap", "knative-serving", "config-autoscaler").ok());
+  ASSERT_TRUE(p_->Sync().ok());
+  Tick(2, 16);
+  EXPECT_EQ(Rev().ready_instances, 0) << "default settings again: to zero after the grace period";
+  // A bad setting is refused at apply, naming the key; nothing is stored.
+  auto bad = p_->Apply(R"(apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: config-autoscaler
+  namespace: knative-serving
+data:
+  stable-window: "2s"
+)");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("data.stable-window: must be in 6s"), std::string::npos)
+      << bad.status().message();
+  EXPECT_FALSE(p_->Get("ConfigMap", "knative-serving", "config-autoscaler").ok());
+}
+
 }  // namespace
 }  // namespace ofn

@@ -97,3 +97,12 @@ def test_serve_persists_and_invalid_input_changes_nothing(ofn_bin, data_dir, tmp
     # applying the same manifest again does not bump the generation
     code, out = _serve_until_ready(ofn_bin, state, good)
     assert code == 0 and "(generation 1)" in out, out
+
+
+def test_serve_refuses_a_bad_autoscaler_setting_naming_it(ofn_bin, tmp_path):
+    r = subprocess.run([ofn_bin, "serve", "--state-dir", str(tmp_path / "s"), "--listen", "127.0.0.1:0",
+                        "--autoscaler", "stable-window=2s", "--autoscaler", "enable-scale-to-zero=false"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert "--autoscaler stable-window: must be in 6s..3600s, got 2s" in r.stderr, r.stderr
+    assert "enable-scale-to-zero" not in r.stderr

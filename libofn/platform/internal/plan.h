@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "libofn/backend/backend.h"
+#include "libofn/scale/options.h"
 #include "libofn/common/status.h"
 #include "libofn/platform/internal/traffic.h"
 #include "libofn/route/route.h"
@@ -22,6 +23,7 @@ struct PlanInput {
   std::vector<TrafficTarget> traffic;
   const route::FunctionRoute* route = nullptr;  // null without an HTTP trigger
   std::string route_json;
+  scale::AutoscalerConfig autoscaler;  // the cluster's settings the scale bounds start from
 };
 
 // Fails when a revision's spec does not make a workload (the error names

@@ -33,6 +33,7 @@
 #include "libofn/gateway/tls.h"
 #include "libofn/platform/internal/autoscaler.h"
 #include "libofn/platform/internal/traffic.h"
+#include "libofn/scale/options.h"
 #include "libofn/store/store.h"
 
 namespace ofn::platform::internal {
@@ -45,7 +46,9 @@ struct ReconcilerOptions {
   size_t queue_limit = 10000;
   std::chrono::milliseconds request_timeout{std::chrono::minutes(5)};
   int revision_history = 10;  // revisions without traffic kept per function
-  std::chrono::nanoseconds scale_to_zero_grace = std::chrono::seconds(30);
+  // The cluster's autoscaler settings; a ConfigMap knative-serving/config-autoscaler
+  // applied to the store is read on top of them.
+  scale::AutoscalerConfig autoscaler;
   // Backends that serve Functions themselves (ofn.io/backend names one).
   std::vector<std::shared_ptr<backend::Backend>> backends;
   // The HTTPS listener's certificates, fed from the Gateways' HTTPS
@@ -113,6 +116,10 @@ class Reconciler {
   // What the certificates were last computed from, and what the TLS
   // listener refused of them; loop thread only.
   std::string tls_inputs_;
+  // This pass's autoscaler settings (options + config-autoscaler); loop thread only.
+  scale::AutoscalerConfig autoscaler_config_;
+  // The Autoscaler settings in force: Options, then the ConfigMap.
+  scale::AutoscalerConfig CurrentAutoscalerConfig();
   std::vector<std::string> tls_errors_;
 };
 

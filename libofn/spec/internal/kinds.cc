@@ -16,6 +16,7 @@ const std::vector<KindRules>& AllKinds() {
     v->push_back(GatewayRules());
     v->push_back(PluginRules());
     v->push_back(SecretRules());
+    v->push_back(ConfigMapRules());
     for (KindRules& k : EventsRules()) v->push_back(std::move(k));
     return v;
   }();
@@ -77,6 +78,14 @@ bool IsDns1123Label(std::string_view s) {
 bool IsDns1123Subdomain(std::string_view s) {
   static const auto re = Regex::MustCompile("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
   return !s.empty() && s.size() <= 253 && re->FullMatch(s);
+}
+
+bool IsConfigKey(std::string_view k) {
+  if (k.empty() || k.size() > 253 || k == "." || k == "..") return false;
+  for (char c : k) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
+  }
+  return true;
 }
 
 }  // namespace ofn::spec::internal

@@ -47,6 +47,7 @@ KindRules FunctionRules();
 KindRules GatewayRules();
 KindRules PluginRules();
 KindRules SecretRules();
+KindRules ConfigMapRules();
 std::vector<KindRules> EventsRules();
 
 // Helpers shared by the rule files.
@@ -57,6 +58,8 @@ const json::value* ValueAt(const json::object& root, std::initializer_list<std::
 std::string_view StringOr(const json::object* obj, std::string_view key, std::string_view fallback);
 bool IsDns1123Label(std::string_view s);
 bool IsDns1123Subdomain(std::string_view s);
+// A Secret or ConfigMap data key: alphanumerics, '-', '_', '.'; not "." or "..".
+bool IsConfigKey(std::string_view s);
 using spec::ParseGoDuration;  // libofn/spec/units.h
 using spec::ParseQuantity;
 

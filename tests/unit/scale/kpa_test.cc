@@ -69,6 +69,7 @@ TEST(KpaDecideTest, RpsAndTargetOptions) {
 
   ScaleSpec cc;
   cc.container_concurrency = 10;
+  cc.target = 10;  // ParseScaleSpec resolves the total to containerConcurrency
   DeciderState st4;
   EXPECT_EQ(Decide(cc, 0, 0, 3, true, At(0), &st4).excess_burst_capacity, 30 - 211);
   cc.target_burst_capacity = 0;

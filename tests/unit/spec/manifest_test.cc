@@ -59,13 +59,13 @@ TEST(ManifestTest, PortOutOfRangeOnOtherwiseValidFunction) {
 TEST(ManifestTest, UnknownKindAndUnservedVersion) {
   ParseResult r = ParseManifests(
       "apiVersion: core.openfunction.io/v1alpha9\nkind: Function\nmetadata: {name: f}\n---\n"
-      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\nkind: Function\n",
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: c}\n---\nkind: Function\n",
       "k.yaml");
   std::vector<std::string> got = Lines(r);
   ASSERT_EQ(got.size(), 3u);
   EXPECT_EQ(got[0], "k.yaml:1:13: apiVersion: version v1alpha9 of Function is not served (served: "
                     "v1beta1, v1beta2)");
-  EXPECT_NE(got[1].find("k.yaml:6:7: kind: unknown kind ConfigMap in v1"), std::string::npos);
+  EXPECT_NE(got[1].find("k.yaml:6:7: kind: unknown kind Pod in v1"), std::string::npos);
   EXPECT_EQ(got[2], "k.yaml:9:1: apiVersion: required field is missing");
 }
 
