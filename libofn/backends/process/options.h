@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include "libofn/common/clock.h"
+
 namespace ofn::process {
 
 struct ProcessDriverOptions {
@@ -27,6 +29,10 @@ struct ProcessDriverOptions {
   std::chrono::milliseconds fast_probe_period{std::chrono::milliseconds(20)};
   // Try cgroups for resources.limits (else rlimits only).
   bool use_cgroups = true;
+  // The supervisors' clock: start deadlines, probe periods, back-off.
+  // Default Clock::System(); a test passes a ManualClock to decide when a
+  // restart is due. Must outlive the driver.
+  Clock* clock = nullptr;
 };
 
 }  // namespace ofn::process
