@@ -23,6 +23,7 @@
 #include "libofn/gateway/framing.h"
 #include "libofn/gateway/min_rate.h"
 #include "libofn/gateway/tls.h"
+#include "libofn/gateway/upstream_pool.h"
 
 namespace ofn::gateway {
 
@@ -453,56 +454,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     return call;
   }
 
-  // Upstream connections, idle, per address.
-  struct Idle {
-    int fd;
-    std::chrono::steady_clock::time_point since;
-  };
-  std::mutex upstream_mu;
-  std::map<std::string, std::vector<Idle>> idle_upstream;
-
-  // An idle connection to `address` that the peer has not closed, or -1.
-  int CheckoutUpstream(const std::string& address) {
-    auto now = std::chrono::steady_clock::now();
-    std::lock_guard<std::mutex> lock(upstream_mu);
-    auto it = idle_upstream.find(address);
-    if (it == idle_upstream.end()) return -1;
-    std::vector<Idle>& idle = it->second;
-    while (!idle.empty()) {
-      Idle c = idle.back();
-      idle.pop_back();
-      char probe;
-      ssize_t n = ::recv(c.fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-      bool alive = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-      if (alive && now - c.since < std::chrono::seconds(30)) return c.fd;
-      ::close(c.fd);
-    }
-    return -1;
-  }
-
-  void CheckinUpstream(const std::string& address, int fd) {
-    auto now = std::chrono::steady_clock::now();
-    std::lock_guard<std::mutex> lock(upstream_mu);
-    std::vector<Idle>& idle = idle_upstream[address];
-    // Oldest first; drop what is stale or over the limit.
-    while (!idle.empty() && (idle.size() >= opt.max_idle_upstream || now - idle.front().since >= std::chrono::seconds(30))) {
-      ::close(idle.front().fd);
-      idle.erase(idle.begin());
-    }
-    if (opt.max_idle_upstream == 0) {
-      ::close(fd);
-      return;
-    }
-    idle.push_back(Idle{fd, now});
-  }
-
-  void CloseUpstreams() {
-    std::lock_guard<std::mutex> lock(upstream_mu);
-    for (auto& [address, idle] : idle_upstream) {
-      for (const Idle& c : idle) ::close(c.fd);
-    }
-    idle_upstream.clear();
-  }
+  // Idle keep-alive connections to upstreams.
+  UpstreamPool upstreams{opt.max_idle_upstream};
 
   void SetBusy(uint64_t id, bool busy) {
     std::lock_guard<std::mutex> lock(conns_mu);
@@ -547,7 +500,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     using Upstream = beast::basic_stream<tcp, Strand>;
     Upstream up(strand);
     bool reused = false;
-    if (int fd = CheckoutUpstream(pr.upstream); fd >= 0) {
+    if (int fd = upstreams.Checkout(pr.upstream); fd >= 0) {
       boost::system::error_code aec;
       up.socket().assign(tcp::v4(), fd, aec);
       reused = !aec;
@@ -804,7 +757,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     if (ures.keep_alive() && ubuf.size() == 0 && write_error.empty() && request_complete) {
       boost::system::error_code ec;
       up.expires_never();
-      CheckinUpstream(pr.upstream, up.release_socket().release(ec));
+      upstreams.Checkin(pr.upstream, up.release_socket().release(ec));
     }
     co_return out;
   }
@@ -1279,7 +1232,7 @@ void HttpServer::Stop(std::chrono::milliseconds drain) {
       std::lock_guard<std::mutex> lock(impl->lifetime->mu);
       impl->lifetime->alive = false;
     }
-    impl->CloseUpstreams();
+    impl->upstreams.CloseAll();
     // Functions that already answered (or timed out) may still be returning.
     auto grace = std::chrono::steady_clock::now() + std::max(drain, std::chrono::milliseconds(1000));
     while (impl->running_handlers->load() > 0 && std::chrono::steady_clock::now() < grace) {
