@@ -1,19 +1,14 @@
-// `ofn logs NAME [--revision R] [-f] [--tail N]`: prints the output of a
-// Function's process instances from the rotating logs under the state dir
-// (<state-dir>/logs/<namespace>/<revision>.log, then .1, .2, ... older).
-// Without --revision, the newest revision that has a log.
-#include <sys/stat.h>
-
+// `ofn logs NAME [--revision R] [-f] [--tail N]`: what a Function's
+// instances printed, asked of the running `ofn serve` (the admin API's
+// /v1/logs, answered by whichever backend ran them). Without --revision, the
+// newest revision that has any output.
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
-#include <iostream>
 #include <string>
 #include <thread>
-#include <vector>
 
-#include "libofn/backends/process/log_file.h"
 #include "libofn/cli/commands.h"
+#include "libofn/cli/remote.h"
 
 namespace ofn::cli {
 namespace {
@@ -22,101 +17,52 @@ struct LogsFlags {
   std::string name;
   std::string ns = "default";
   std::string revision;
-  std::string state_dir = ".ofn";
   bool follow = false;
   int tail = -1;
 };
 
-// Revision log names of `fn` in `dir`, oldest first ("hello-00002").
-std::vector<std::string> RevisionLogs(const std::string& dir, const std::string& fn) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  // <fn>-NNNNN.log
-  auto is_log = [&](const std::string& file) {
-    if (file.size() != fn.size() + 10 || file.compare(0, fn.size(), fn) != 0 || file[fn.size()] != '-' ||
-        !file.ends_with(".log")) {
-      return false;
-    }
-    for (size_t i = fn.size() + 1; i < fn.size() + 6; ++i) {
-      if (file[i] < '0' || file[i] > '9') return false;
-    }
-    return true;
-  };
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-    std::string file = e.path().filename().string();
-    if (is_log(file)) out.push_back(file.substr(0, file.size() - 4));
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+Result<HttpResponse> Fetch(const Conn& conn, const LogsFlags& f, const std::string& revision, int tail) {
+  HttpRequest req;
+  req.target = "/v1/logs/" + f.ns + "/" + f.name;
+  std::string query;
+  if (!revision.empty()) query += "revision=" + revision;
+  if (tail > 0) query += (query.empty() ? "" : "&") + std::string("tail=") + std::to_string(tail);
+  if (!query.empty()) req.target += "?" + query;
+  return Call(conn, std::move(req));
 }
 
-std::string ReadAll(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return "";
-  std::string data;
-  char buf[65536];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) data.append(buf, n);
-  std::fclose(f);
-  return data;
+void Print(std::string_view text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
 }
 
-int Run(const LogsFlags& flags) {
-  std::string dir = flags.state_dir + "/logs/" + flags.ns;
-  std::string revision = flags.revision;
-  if (revision.empty()) {
-    std::vector<std::string> revs = RevisionLogs(dir, flags.name);
-    if (revs.empty()) {
-      std::cerr << "ofn logs: no logs of function " << flags.ns << "/" << flags.name << " under " << dir
-                << " (only process instances write logs)\n";
-      return 1;
-    }
-    revision = revs.back();
-  }
-  std::string path = dir + "/" + revision + ".log";
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) {
-    std::cerr << "ofn logs: no log for revision " << revision << " (" << path << ")\n";
-    return 1;
-  }
-  if (flags.tail >= 0) {
-    std::string tail = process::TailOfLog(path, static_cast<size_t>(flags.tail), 64 * 1024 * 1024);
-    std::cout << tail;
-  } else {
-    std::vector<std::string> files;
-    for (int i = 1;; ++i) {
-      std::string rotated = path + "." + std::to_string(i);
-      if (::stat(rotated.c_str(), &st) != 0) break;
-      files.insert(files.begin(), rotated);
-    }
-    files.push_back(path);
-    for (const std::string& f : files) std::cout << ReadAll(f);
-  }
-  std::cout.flush();
+int Run(const Conn& conn, const LogsFlags& flags) {
+  auto r = Fetch(conn, flags, flags.revision, flags.tail);
+  if (!r.ok() || r->status != 200) return Fail("logs", r);
+  if (flags.tail != 0) Print(r->body);
   if (!flags.follow) return 0;
-  // Follow: print what is appended; start over when the file is rotated.
-  ::stat(path.c_str(), &st);
-  ino_t inode = st.st_ino;
-  off_t offset = st.st_size;
+  // Follow one revision (names are DNS labels: nothing to escape): print
+  // what its log gains; after a rotation, what follows the last line seen.
+  const std::string revision = r->headers.GetOr("X-Ofn-Revision", flags.revision);
+  std::string seen = flags.tail == 0 || flags.tail > 0 ? "" : r->body;
+  if (flags.tail >= 0) {
+    auto all = Fetch(conn, flags, revision, -1);
+    if (all.ok() && all->status == 200) seen = all->body;
+  }
   for (;;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    if (::stat(path.c_str(), &st) != 0) continue;
-    if (st.st_ino != inode || st.st_size < offset) {
-      inode = st.st_ino;
-      offset = 0;
+    auto now = Fetch(conn, flags, revision, -1);
+    if (!now.ok() || now->status != 200) continue;
+    const std::string& text = now->body;
+    if (text.size() >= seen.size() && text.compare(0, seen.size(), seen) == 0) {
+      Print(std::string_view(text).substr(seen.size()));
+    } else {
+      size_t cut = seen.rfind('\n', seen.size() >= 2 ? seen.size() - 2 : 0);
+      std::string last = seen.substr(cut == std::string::npos ? 0 : cut + 1);
+      size_t at = last.empty() ? std::string::npos : text.rfind(last);
+      Print(at == std::string::npos ? std::string_view(text) : std::string_view(text).substr(at + last.size()));
     }
-    if (st.st_size == offset) continue;
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) continue;
-    std::fseek(f, offset, SEEK_SET);
-    char buf[65536];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
-      std::cout.write(buf, static_cast<std::streamsize>(n));
-      offset += static_cast<off_t>(n);
-    }
-    std::fclose(f);
-    std::cout.flush();
+    seen = text;
   }
 }
 
@@ -124,14 +70,15 @@ int Run(const LogsFlags& flags) {
 
 void AddLogsCommand(CLI::App& app) {
   auto flags = std::make_shared<LogsFlags>();
-  auto* cmd = app.add_subcommand("logs", "Print the output of a function's process instances");
+  auto conn = std::make_shared<Conn>();
+  auto* cmd = app.add_subcommand("logs", "Print what a function's instances wrote (from the running ofn serve)");
   cmd->add_option("NAME", flags->name, "function name")->required();
   cmd->add_option("-n,--namespace", flags->ns, "namespace")->capture_default_str();
-  cmd->add_option("--revision", flags->revision, "revision (default: the newest with a log)");
+  cmd->add_option("--revision", flags->revision, "revision (default: the newest with output)");
   cmd->add_flag("-f,--follow", flags->follow, "keep printing what the instances write");
   cmd->add_option("--tail", flags->tail, "only the last N lines (-1: all)")->capture_default_str();
-  cmd->add_option("--state-dir", flags->state_dir, "state dir of the `ofn serve`")->capture_default_str();
-  cmd->callback([flags] { ExitCode() = Run(*flags); });
+  AddConnFlags(cmd, conn.get());
+  cmd->callback([flags, conn] { ExitCode() = Run(*conn, *flags); });
 }
 
 }  // namespace ofn::cli

@@ -1,5 +1,5 @@
 // The commands that talk to a running `ofn serve` through its admin API:
-// apply, get, describe, delete, invoke.
+// apply, get, describe, delete, invoke (and logs, in logs.cc).
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
@@ -10,24 +10,14 @@
 
 #include "libofn/common/internal/json_access.h"
 #include "libofn/cli/commands.h"
+#include "libofn/cli/remote.h"
 #include "libofn/common/clock.h"
 #include "libofn/gateway/client.h"
 #include "libofn/spec/internal/emit.h"
 
 namespace ofn::cli {
-namespace {
 
 namespace json = boost::json;
-using ofn::internal::Arr;
-using ofn::internal::At;
-using ofn::internal::Obj;
-using ofn::internal::Str;
-
-struct Conn {
-  std::string state_dir = ".ofn";
-  std::string server;      // overrides the state dir's socket
-  std::string token_file;  // for a TCP server
-};
 
 void AddConnFlags(CLI::App* cmd, Conn* c) {
   cmd->add_option("--state-dir", c->state_dir, "state dir of the `ofn serve` to talk to")->capture_default_str();
@@ -53,7 +43,6 @@ Result<HttpResponse> Call(const Conn& c, HttpRequest req) {
   return r;
 }
 
-// Prints an admin error and returns the exit code.
 int Fail(const std::string& what, const Result<HttpResponse>& r) {
   if (!r.ok()) {
     std::fprintf(stderr, "ofn %s: %s\n", what.c_str(), r.status().message().c_str());
@@ -70,6 +59,13 @@ int Fail(const std::string& what, const Result<HttpResponse>& r) {
   std::fprintf(stderr, "ofn %s: %s\n", what.c_str(), msg.c_str());
   return 1;
 }
+
+namespace {
+
+using ofn::internal::Arr;
+using ofn::internal::At;
+using ofn::internal::Obj;
+using ofn::internal::Str;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

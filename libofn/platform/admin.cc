@@ -89,6 +89,24 @@ HttpResponse HandleAdmin(Platform& platform, HttpRequest& request) {
     return platform.Invoke(seg[3], std::move(inner), seg[2]);
   }
   if (seg.size() < 2) return gateway::ErrorResponse(404, "unknown admin path");
+  if (seg[1] == "logs" && seg.size() == 4) {
+    // GET /v1/logs/NS/NAME?revision=R&tail=N
+    if (m != "GET") return gateway::ErrorResponse(405, "logs take GET");
+    std::string tail = QueryParam(request.query(), "tail");
+    size_t lines = 0;
+    if (!tail.empty()) {
+      char* end = nullptr;
+      unsigned long long n = std::strtoull(tail.c_str(), &end, 10);
+      if (*end != '\0' || tail[0] == '-') return gateway::ErrorResponse(400, "tail: not a line count: " + tail);
+      lines = static_cast<size_t>(n);
+    }
+    auto logs = platform.Logs(seg[3], QueryParam(request.query(), "revision"), lines, seg[2]);
+    if (!logs.ok()) return FromStatus(logs.status());
+    HttpResponse r = HttpResponse::Text(200, std::move(logs->text));
+    r.headers.Set("Content-Type", "text/plain; charset=utf-8");
+    r.headers.Set("X-Ofn-Revision", logs->revision);
+    return r;
+  }
   if (seg[1] == "revisions" && (seg.size() == 2 || seg.size() == 4)) {
     if (m != "GET") return gateway::ErrorResponse(405, "revisions take GET");
     std::string ns = seg.size() == 4 ? seg[2] : std::string(QueryParam(request.query(), "namespace"));

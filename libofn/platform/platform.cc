@@ -411,6 +411,34 @@ Result<std::vector<RevisionInfo>> Platform::Revisions(std::string_view name, std
   return platform::internal::ListRevisions(*impl_->store, *impl_->autoscaler, name, ns);
 }
 
+Result<Platform::LogText> Platform::Logs(std::string_view name, std::string_view revision, size_t tail_lines,
+                                         std::string_view ns) {
+  std::vector<std::string> candidates;
+  if (!revision.empty()) {
+    candidates.emplace_back(revision);
+  } else {
+    OFN_ASSIGN_OR_RETURN(std::vector<store::RevisionRecord> revs, impl_->store->ListRevisions(ns, name));
+    for (auto it = revs.rbegin(); it != revs.rend(); ++it) candidates.push_back(it->name);
+    if (candidates.empty()) {
+      return Status(StatusCode::kNotFound,
+                    "function " + std::string(ns) + "/" + std::string(name) + " has no revisions");
+    }
+  }
+  std::string why;
+  for (const std::string& rev : candidates) {
+    for (backend::InstanceDriver* d : impl_->drivers.drivers()) {
+      Result<std::string> text = d->Logs(ns, rev, tail_lines);
+      if (text.ok()) return LogText{rev, std::move(*text)};
+      if (why.find(std::string(d->name()) + ":") == std::string::npos) {
+        why += (why.empty() ? "" : "; ") + std::string(d->name()) + ": " + text.status().message();
+      }
+    }
+  }
+  return Status(StatusCode::kNotFound, "no logs of function " + std::string(ns) + "/" + std::string(name) +
+                                           (revision.empty() ? "" : " revision " + std::string(revision)) + " (" +
+                                           why + ")");
+}
+
 void Platform::Autoscale() { impl_->autoscaler->TickAll(); }
 
 std::string Platform::Metrics() { return platform::internal::PrometheusText(*impl_->autoscaler); }

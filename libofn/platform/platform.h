@@ -196,6 +196,16 @@ class Platform {
 
   // The revisions of a Function (all functions when `name` is empty), oldest first.
   Result<std::vector<RevisionInfo>> Revisions(std::string_view name, std::string_view ns = "default");
+  // What a Function's instances printed, from the backend that ran them
+  // (InstanceDriver::Logs): revision `revision`, or the newest one with any
+  // output; the last `tail_lines` lines (0: all that is kept). NotFound
+  // names what each backend said.
+  struct LogText {
+    std::string revision;
+    std::string text;
+  };
+  Result<LogText> Logs(std::string_view name, std::string_view revision = {}, size_t tail_lines = 0,
+                       std::string_view ns = "default");
   // One autoscaler pass over every revision now (see Options::autoscale_ticker).
   void Autoscale();
   // Per-revision metrics in the Prometheus text format.

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <map>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -43,6 +44,22 @@ class FakeDriver : public backend::InstanceDriver {
     return std::shared_ptr<backend::Instance>(std::make_shared<Instance>(name_, w.revision, counters_));
   }
   void Shutdown() override { ++counters_->shutdowns; }
+  // Every request its instances handled, a line each ("GET /x"), per revision.
+  Result<std::string> Logs(std::string_view ns, std::string_view revision, size_t tail_lines) const override {
+    (void)ns;
+    ++counters_->logs;
+    std::lock_guard<std::mutex> lock(counters_->mu);
+    auto it = counters_->log.find(std::string(revision));
+    if (it == counters_->log.end()) return Status(StatusCode::kNotFound, "nothing logged for " + std::string(revision));
+    const std::string& text = it->second;  // whole lines, each ending in '\n'
+    if (tail_lines == 0) return text;
+    size_t start = text.size();
+    for (size_t n = 0; n < tail_lines && start > 0; ++n) {
+      size_t nl = text.rfind('\n', start - 2 < text.size() ? start - 2 : 0);
+      start = (nl == std::string::npos || start < 2) ? 0 : nl + 1;
+    }
+    return text.substr(start);
+  }
 
   // Every Start fails with `status` from now on (OK: succeed again).
   void FailStartsWith(Status status) {
@@ -58,10 +75,14 @@ class FakeDriver : public backend::InstanceDriver {
   int live() const { return counters_->live.load(); }  // started and not yet dropped
   int handled() const { return counters_->handled.load(); }
   int shutdowns() const { return counters_->shutdowns.load(); }
+  int logs() const { return counters_->logs.load(); }
 
  private:
   struct Counters {
     std::atomic<int> accepts{0}, starts{0}, live{0}, handled{0}, shutdowns{0};
+    mutable std::atomic<int> logs{0};
+    std::mutex mu;
+    std::map<std::string, std::string> log;  // revision -> lines
   };
   class Instance : public backend::Instance {
    public:
@@ -70,6 +91,10 @@ class FakeDriver : public backend::InstanceDriver {
     ~Instance() override { --counters_->live; }
     HttpResponse Handle(const HttpRequest& r) override {
       ++counters_->handled;
+      {
+        std::lock_guard<std::mutex> lock(counters_->mu);
+        counters_->log[revision_] += r.method + " " + r.target + "\n";
+      }
       return HttpResponse::Text(200, driver_ + " " + revision_ + " " + r.method + " " + r.target);
     }
 

@@ -252,11 +252,26 @@ TEST(PlatformBackendsTest, AHostPlugsADriverInThroughOptionsAlone) {
   EXPECT_EQ(fake->starts(), 1);
   EXPECT_EQ(fake->last_workload().image, "ofn.local/named:latest");
   EXPECT_EQ(fake->last_workload().Env("FUNC_NAME"), "echo");
+  // Its logs come from the driver that ran it, through the platform.
+  EXPECT_EQ(Get(**p, "/y", "named.default.ofn.io").status, 200);
+  auto logs = (*p)->Logs("named");
+  ASSERT_TRUE(logs.ok()) << logs.status().ToString();
+  EXPECT_EQ(logs->revision, "named-00001");
+  EXPECT_EQ(logs->text, "GET /x\nGET /y\n");
+  EXPECT_EQ((*p)->Logs("named", "", 1)->text, "GET /y\n");
+  EXPECT_GE(fake->logs(), 2);
   // Not named: the highest-priority driver that accepts it (inprocess).
   ASSERT_TRUE((*p)->Apply(Manifest("plain", "", "echo")).ok());
   ASSERT_TRUE((*p)->WaitReady("plain", seconds(10)).ok());
   EXPECT_EQ(Get(**p, "/", "plain.default.ofn.io").body, "in process");
   EXPECT_EQ(fake->starts(), 1);
+  // No backend has logs of it: the error says what each one said.
+  auto none = (*p)->Logs("plain");
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(none.status().message().find("inprocess: the inprocess backend keeps no logs"), std::string::npos)
+      << none.status().message();
+  EXPECT_EQ((*p)->Logs("nosuch").status().code(), StatusCode::kNotFound);
   // A name no driver has says which exist.
   std::string unknown = Manifest("lost", "", "echo");
   unknown.replace(unknown.find("  name: lost\n"), 13, "  name: lost\n  annotations:\n    ofn.io/backend: k8s\n");

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <list>
 #include <map>
 #include <mutex>
@@ -176,7 +177,21 @@ Result<std::string> ProcessDriver::Logs(std::string_view ns, std::string_view re
   if (::stat(path.c_str(), &st) != 0) {
     return Status(StatusCode::kNotFound, "no log for revision " + std::string(ns) + "/" + std::string(revision));
   }
-  return TailOfLog(path, tail_lines == 0 ? static_cast<size_t>(-1) : tail_lines, size_t{64} << 20);
+  if (tail_lines > 0) return TailOfLog(path, tail_lines, size_t{64} << 20);
+  // All that is kept: the rotated files, oldest first, then the current one.
+  std::vector<std::string> files;
+  for (int i = 1;; ++i) {
+    std::string rotated = path + "." + std::to_string(i);
+    if (::stat(rotated.c_str(), &st) != 0) break;
+    files.insert(files.begin(), rotated);
+  }
+  files.push_back(path);
+  std::string out;
+  for (const std::string& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    out.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return out;
 }
 
 Result<std::shared_ptr<backend::Instance>> ProcessDriver::Start(const backend::Workload& spec) {

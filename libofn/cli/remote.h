@@ -1,0 +1,30 @@
+// How the CLI talks to a running `ofn serve`: its admin API, over the state
+// dir's unix socket or a TCP address with a bearer token.
+#ifndef LIBOFN_CLI_REMOTE_H_
+#define LIBOFN_CLI_REMOTE_H_
+
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "libofn/common/status.h"
+#include "libofn/serve/http.h"
+
+namespace ofn::cli {
+
+struct Conn {
+  std::string state_dir = ".ofn";
+  std::string server;      // overrides the state dir's socket
+  std::string token_file;  // for a TCP server
+};
+
+// --state-dir, --server, --token-file.
+void AddConnFlags(CLI::App* cmd, Conn* c);
+// One admin API call.
+Result<HttpResponse> Call(const Conn& c, HttpRequest req);
+// Prints an admin error (the JSON error's message when there is one) as
+// "ofn WHAT: message" and returns the exit code.
+int Fail(const std::string& what, const Result<HttpResponse>& r);
+
+}  // namespace ofn::cli
+
+#endif  // LIBOFN_CLI_REMOTE_H_
