@@ -31,26 +31,7 @@ using ofn::internal::Str;
 using spec::kAutoscalerConfigName;
 using spec::kAutoscalerConfigNamespace;
 
-uint64_t Hash64(std::string_view data) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : data) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
-
 namespace {
-
-// The parts of the spec that make a new serving (and later a new revision).
-std::string ServingHashInput(const json::object& spec) {
-  json::object part;
-  for (const char* key : {"image", "version", "serving", "workloadRuntime", "imageCredentials"}) {
-    if (const json::value* v = spec.if_contains(key)) part[key] = *v;
-  }
-  return spec::internal::EmitJson(spec::internal::Canonical(part), false);
-}
 
 struct RouteState {
   bool has_route = false;
@@ -364,10 +345,6 @@ void Reconciler::Pass() {
     FunctionState& fs = functions_[key];
 
     // Revisions: a new one whenever the serving part changed.
-    std::string hash_input = ServingHashInput(spec);
-    w.serving_hash = std::to_string(Hash64(hash_input));
-    const json::value* build = spec.if_contains("build");
-    w.build_hash = std::to_string(Hash64(build ? json::serialize(spec::internal::Canonical(*build)) : "{}"));
     auto listed = store_->ListRevisions(fn.ns, fn.name);
     if (!listed.ok()) {
       // Without the revisions nothing below can be decided; keep what runs.
@@ -375,14 +352,19 @@ void Reconciler::Pass() {
       return;
     }
     std::vector<store::RevisionRecord> records = std::move(*listed);
-    if (records.empty() || records.back().spec_hash != w.serving_hash) {
+    std::optional<LatestRevision> newest;
+    if (!records.empty()) newest = LatestRevision{records.back().number, records.back().spec_hash};
+    RevisionStep step = NextRevision(fn.name, fn.spec, newest);
+    w.serving_hash = step.serving_hash;
+    w.build_hash = step.build_hash;
+    if (step.create) {
       store::RevisionRecord r;
       r.ns = fn.ns;
       r.function = fn.name;
-      r.number = records.empty() ? 1 : records.back().number + 1;
-      r.name = RevisionName(fn.name, r.number);
-      r.spec = hash_input;
-      r.spec_hash = w.serving_hash;
+      r.number = step.number;
+      r.name = step.name;
+      r.spec = step.serving_spec;
+      r.spec_hash = step.serving_hash;
       r.creation_time = std::chrono::duration_cast<std::chrono::seconds>(clock_->Now().time_since_epoch()).count();
       auto put = store_->Transact([&](store::Transaction& tx) { return tx.PutRevision(r); });
       if (!put.ok()) {

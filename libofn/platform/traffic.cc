@@ -1,6 +1,10 @@
 #include "libofn/platform/internal/traffic.h"
 
+#include <boost/json.hpp>
 #include <cstdio>
+
+#include "libofn/common/internal/json_access.h"
+#include "libofn/spec/internal/emit.h"
 
 namespace ofn::platform::internal {
 
@@ -49,6 +53,41 @@ std::vector<std::string> RevisionsToCollect(const std::vector<std::string>& revi
     if (keep(*it)) continue;
     if (++kept <= history) continue;
     out.push_back(*it);
+  }
+  return out;
+}
+
+namespace {
+
+uint64_t Hash64(std::string_view data) {  // FNV-1a
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : data) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+}  // namespace
+
+RevisionStep NextRevision(std::string_view function, std::string_view spec_json,
+                          const std::optional<LatestRevision>& latest) {
+  namespace json = boost::json;
+  json::value root = ofn::internal::ParseObjectOrEmpty(spec_json);
+  const json::object& spec = root.as_object();
+  json::object part;
+  for (const char* key : {"image", "version", "serving", "workloadRuntime", "imageCredentials"}) {
+    if (const json::value* v = spec.if_contains(key)) part[key] = *v;
+  }
+  RevisionStep out;
+  out.serving_spec = spec::internal::EmitJson(spec::internal::Canonical(part), false);
+  out.serving_hash = std::to_string(Hash64(out.serving_spec));
+  const json::value* build = spec.if_contains("build");
+  out.build_hash = std::to_string(Hash64(build ? json::serialize(spec::internal::Canonical(*build)) : "{}"));
+  out.create = !latest || latest->spec_hash != out.serving_hash;
+  if (out.create) {
+    out.number = latest ? latest->number + 1 : 1;
+    out.name = RevisionName(function, out.number);
   }
   return out;
 }

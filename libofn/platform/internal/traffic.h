@@ -1,12 +1,13 @@
 // Pure steps of the reconciler, table-tested (tests/unit/platform/steps_test.cc):
-// which revisions get traffic, under which tags, and which old revisions
-// are collected. No store, no clock, no JSON.
+// which spec changes make a revision, which revisions get traffic, under
+// which tags, and which old revisions are collected. No store, no clock.
 #ifndef LIBOFN_PLATFORM_INTERNAL_TRAFFIC_H_
 #define LIBOFN_PLATFORM_INTERNAL_TRAFFIC_H_
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -46,6 +47,25 @@ TrafficResolution ResolveTraffic(std::string_view function, const std::vector<Tr
 
 // The name of a Function's revision number `number`: "hello-00001".
 std::string RevisionName(std::string_view function, int64_t number);
+
+// What a Function's spec (canonical JSON) means for its revisions: the
+// serving part (image, version, serving, workloadRuntime,
+// imageCredentials) as stored with a revision, its hash, the build's hash,
+// and whether it differs from the newest revision's (then the next
+// revision is `number`, named `name`).
+struct RevisionStep {
+  std::string serving_spec;  // canonical JSON of the serving part
+  std::string serving_hash, build_hash;
+  bool create = false;
+  int64_t number = 0;
+  std::string name;
+};
+struct LatestRevision {
+  int64_t number = 0;
+  std::string spec_hash;
+};
+RevisionStep NextRevision(std::string_view function, std::string_view spec_json,
+                          const std::optional<LatestRevision>& latest);
 
 // Revisions (oldest first) to delete: beyond `history` of those `keep` does
 // not hold on to, the newest kept first.

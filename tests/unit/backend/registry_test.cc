@@ -92,7 +92,11 @@ TEST(RegistryTest, AWrapperForwardsEverythingItDoesNotOverride) {
   EXPECT_EQ(inner.accepts(), 1);
   EXPECT_EQ(inner.handled(), 1);
   EXPECT_EQ(inner.shutdowns(), 1);
-  EXPECT_EQ(wrapper.Logs("default", "f-00001", 0).status().code(), StatusCode::kUnimplemented);
+  // Logs too: what the inner driver's instance handled.
+  auto logs = wrapper.Logs("default", "f-00001", 0);
+  ASSERT_TRUE(logs.ok()) << logs.status().ToString();
+  EXPECT_EQ(*logs, "GET /\n");
+  EXPECT_EQ(inner.logs(), 1);
   instance = Status(StatusCode::kInternal, "drop");
   EXPECT_EQ(inner.live(), 0);
 }

@@ -94,5 +94,44 @@ TEST(PlanTest, RevisionsTrafficAndScaleBoundsMakeThePlan) {
       << bad.status().message();
 }
 
+// Which changes of a Function's spec make a new revision (Knative: a new
+// revision for each change of the template; traffic and build alone do not).
+TEST(NextRevisionTest, WhatMakesARevision) {
+  const std::string base =
+      R"({"version":"v1","image":"img:1","serving":{"template":{"containers":[{"name":"function"}]},"scaleOptions":{"maxReplicas":3}},"build":{"builder":"b1"},"traffic":[{"latestRevision":true,"percent":100}]})";
+  RevisionStep first = NextRevision("f", base, std::nullopt);
+  EXPECT_TRUE(first.create);
+  EXPECT_EQ(first.number, 1);
+  EXPECT_EQ(first.name, "f-00001");
+  EXPECT_EQ(first.serving_spec.find("traffic"), std::string::npos);
+  EXPECT_EQ(first.serving_spec.find("build"), std::string::npos);
+  const LatestRevision latest{1, first.serving_hash};
+  struct Case {
+    const char* name;
+    std::string from, to;
+    bool create;
+    bool build_changes;
+  } cases[] = {
+      {"the same spec", "", "", false, false},
+      {"keys in another order", R"("version":"v1","image":"img:1")", R"("image":"img:1","version":"v1")", false, false},
+      {"a new image", "img:1", "img:2", true, false},
+      {"a new version", R"("version":"v1")", R"("version":"v2")", true, false},
+      {"a scale option", R"("maxReplicas":3)", R"("maxReplicas":4)", true, false},
+      {"the traffic split", R"("percent":100)", R"("percent":100,"tag":"t")", false, false},
+      {"the build", R"("builder":"b1")", R"("builder":"b2")", false, true},
+  };
+  for (const Case& c : cases) {
+    std::string spec = base;
+    if (!c.from.empty()) spec.replace(spec.find(c.from), c.from.size(), c.to);
+    RevisionStep s = NextRevision("f", spec, latest);
+    EXPECT_EQ(s.create, c.create) << c.name;
+    EXPECT_EQ(s.build_hash != first.build_hash, c.build_changes) << c.name;
+    if (c.create) {
+      EXPECT_EQ(s.number, 2) << c.name;
+      EXPECT_EQ(s.name, "f-00002") << c.name;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ofn::platform::internal
