@@ -110,8 +110,7 @@ HttpResponse HandleAdmin(Platform& platform, HttpRequest& request) {
   if (seg[1] == "revisions" && (seg.size() == 2 || seg.size() == 4)) {
     if (m != "GET") return gateway::ErrorResponse(405, "revisions take GET");
     std::string ns = seg.size() == 4 ? seg[2] : std::string(QueryParam(request.query(), "namespace"));
-    if (ns.empty()) ns = "default";
-    if (ns == "all") ns.clear();
+    if (ns == "all") ns = "*";
     std::string fn = seg.size() == 4 ? seg[3] : std::string(QueryParam(request.query(), "function"));
     auto revs = platform.Revisions(fn, ns);
     if (!revs.ok()) return FromStatus(revs.status());
@@ -151,7 +150,7 @@ HttpResponse HandleAdmin(Platform& platform, HttpRequest& request) {
       return HttpResponse::Json(200, o->json + "\n");
     }
     if (m == "DELETE") {
-      Status s = platform.Remove(kind, seg[2], seg[3]);
+      Status s = platform.Delete(kind, seg[2], seg[3]);
       if (!s.ok()) return FromStatus(s);
       return HttpResponse::Json(200, "{\"deleted\":{\"kind\":" + JsonQuote(kind) + ",\"namespace\":" + JsonQuote(seg[2]) +
                                          ",\"name\":" + JsonQuote(seg[3]) + "}}\n");

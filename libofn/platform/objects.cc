@@ -74,6 +74,10 @@ FunctionInfo ToFunctionInfo(const ObjectInfo& o) {
   f.serving_state = Str(serving, "state");
   f.serving_reason = Str(serving, "reason");
   f.serving_message = Str(serving, "message");
+  f.state = f.serving_state == "Running"   ? ServingState::kRunning
+            : f.serving_state == "Failed"  ? ServingState::kFailed
+            : f.serving_state == "Pending" ? ServingState::kPending
+                                           : ServingState::kUnknown;
   f.latest_created_revision = Str(serving, "resourceRef");
   f.latest_ready_revision = Str(serving, "lastSuccessfulResourceRef");
   const json::object* route = Obj(At(status, "route"));
@@ -83,6 +87,9 @@ FunctionInfo ToFunctionInfo(const ObjectInfo& o) {
       f.route_status = Str(Obj(&c), "status");
       f.route_reason = Str(Obj(&c), "reason");
       f.route_message = Str(Obj(&c), "message");
+      f.route = f.route_status == "True"    ? RouteAcceptance::kAccepted
+                : f.route_status == "False" ? RouteAcceptance::kNotAccepted
+                                             : RouteAcceptance::kPending;
     }
   }
   if (const json::value* addrs = At(status, "addresses"); addrs && addrs->is_array()) {

@@ -321,20 +321,30 @@ Result<std::vector<ObjectInfo>> Platform::List(std::string_view kind, std::strin
   return out;
 }
 
+std::string_view WatchEventTypeName(WatchEventType t) {
+  switch (t) {
+    case WatchEventType::kAdded: return "ADDED";
+    case WatchEventType::kModified: return "MODIFIED";
+    case WatchEventType::kDeleted: return "DELETED";
+  }
+  return "";
+}
+
 Result<FunctionInfo> Platform::GetFunction(std::string_view name, std::string_view ns) {
+  if (ns.empty()) ns = impl_->options.default_namespace;
   OFN_ASSIGN_OR_RETURN(ObjectInfo o, Get("Function", ns, name));
   return platform::internal::ToFunctionInfo(o);
 }
 
-Status Platform::Remove(std::string_view kind, std::string_view ns, std::string_view name) {
+Status Platform::Delete(std::string_view kind, std::string_view ns, std::string_view name) {
   return impl_->store->Delete(kind, ns, name);
 }
 
 int64_t Platform::Watch(std::string kind, WatchFn fn) {
   return impl_->store->Watch(std::move(kind), [fn = std::move(fn)](const store::WatchEvent& e) {
-    std::string_view type = e.type == store::EventType::kAdded      ? "ADDED"
-                            : e.type == store::EventType::kModified ? "MODIFIED"
-                                                                    : "DELETED";
+    WatchEventType type = e.type == store::EventType::kAdded      ? WatchEventType::kAdded
+                          : e.type == store::EventType::kModified ? WatchEventType::kModified
+                                                                  : WatchEventType::kDeleted;
     fn(type, platform::internal::ToObjectInfo(e.record));
   });
 }
@@ -342,6 +352,7 @@ int64_t Platform::Watch(std::string kind, WatchFn fn) {
 void Platform::Unwatch(int64_t id) { impl_->store->Unwatch(id); }
 
 HttpResponse Platform::Invoke(std::string_view name, HttpRequest request, std::string_view ns) {
+  if (ns.empty()) ns = impl_->options.default_namespace;
   // The internal host comes from the published routes, as the listener sees
   // them: no store read on the request path.
   std::shared_ptr<const gateway::Snapshot> snap = impl_->dispatcher.Current();
@@ -360,6 +371,7 @@ HttpResponse Platform::Invoke(std::string_view name, HttpRequest request, std::s
 
 Result<FunctionInfo> Platform::WaitFor(std::string_view name, const std::function<bool(const FunctionInfo&)>& predicate,
                                        std::chrono::milliseconds timeout, std::string_view ns) {
+  if (ns.empty()) ns = impl_->options.default_namespace;
   auto deadline = std::chrono::steady_clock::now() + timeout;
   std::optional<FunctionInfo> last;
   for (;;) {
@@ -387,20 +399,21 @@ Result<FunctionInfo> Platform::WaitFor(std::string_view name, const std::functio
 }
 
 Result<FunctionInfo> Platform::WaitReady(std::string_view name, std::chrono::milliseconds timeout, std::string_view ns) {
+  if (ns.empty()) ns = impl_->options.default_namespace;
   bool failed = false;
   auto r = WaitFor(
       name,
       [&](const FunctionInfo& f) {
-        if (f.serving_state == "Failed" || f.route_status == "False") {
+        if (f.state == ServingState::kFailed || f.route == RouteAcceptance::kNotAccepted) {
           failed = true;
           return true;
         }
-        // route_status is empty only for a function without an HTTP route.
-        return f.serving_state == "Running" && (f.route_status.empty() || f.route_status == "True");
+        return f.state == ServingState::kRunning &&
+               (f.route == RouteAcceptance::kNoRoute || f.route == RouteAcceptance::kAccepted);
       },
       timeout, ns);
   if (r.ok() && failed) {
-    std::string why = r->serving_state == "Failed" ? "serving failed: " + r->serving_reason + ": " + r->serving_message
+    std::string why = r->state == ServingState::kFailed ? "serving failed: " + r->serving_reason + ": " + r->serving_message
                                                     : "route not accepted: " + r->route_reason + ": " + r->route_message;
     return Status(StatusCode::kFailedPrecondition, "function " + std::string(ns) + "/" + std::string(name) + ": " + why);
   }
@@ -408,11 +421,14 @@ Result<FunctionInfo> Platform::WaitReady(std::string_view name, std::chrono::mil
 }
 
 Result<std::vector<RevisionInfo>> Platform::Revisions(std::string_view name, std::string_view ns) {
+  if (ns.empty()) ns = impl_->options.default_namespace;
+  if (ns == "*") ns = {};
   return platform::internal::ListRevisions(*impl_->store, *impl_->autoscaler, name, ns);
 }
 
 Result<Platform::LogText> Platform::Logs(std::string_view name, std::string_view revision, size_t tail_lines,
                                          std::string_view ns) {
+  if (ns.empty()) ns = impl_->options.default_namespace;
   std::vector<std::string> candidates;
   if (!revision.empty()) {
     candidates.emplace_back(revision);

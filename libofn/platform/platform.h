@@ -67,12 +67,23 @@ struct RevisionInfo {
   std::string json;  // as a Knative serving.knative.dev/v1 Revision
 };
 
-// The status of a Function, read from its JSON.
+// status.serving.state of a Function.
+enum class ServingState { kUnknown, kPending, kRunning, kFailed };
+// The Accepted condition of a Function's route.
+enum class RouteAcceptance { kNoRoute, kPending, kAccepted, kNotAccepted };
+// What a watch saw happen to an object.
+enum class WatchEventType { kAdded, kModified, kDeleted };
+std::string_view WatchEventTypeName(WatchEventType t);  // "ADDED", "MODIFIED", "DELETED"
+
+// The status of a Function, read from its JSON. The enums say what the
+// text fields say, as the status JSON writes it.
 struct FunctionInfo {
   std::string ns, name;
   int64_t generation = 0;
   std::string build_state;
+  ServingState state = ServingState::kUnknown;
   std::string serving_state, serving_reason, serving_message;
+  RouteAcceptance route = RouteAcceptance::kNoRoute;
   std::string route_status;  // status of the Accepted condition: "True", "False" or ""
   std::string route_reason, route_message;
   std::vector<std::pair<std::string, std::string>> addresses;  // (type, value)
@@ -171,31 +182,37 @@ class Platform {
 
   Result<ObjectInfo> Get(std::string_view kind, std::string_view ns, std::string_view name);
   Result<std::vector<ObjectInfo>> List(std::string_view kind, std::string_view ns = {});
-  Result<FunctionInfo> GetFunction(std::string_view name, std::string_view ns = "default");
-  Status Remove(std::string_view kind, std::string_view ns, std::string_view name);
+  // `ns` empty, here and below: Options::default_namespace.
+  Result<FunctionInfo> GetFunction(std::string_view name, std::string_view ns = {});
+  // Deletes an object (as `ofn delete` and the admin API's DELETE do).
+  Status Delete(std::string_view kind, std::string_view ns, std::string_view name);
 
-  // Calls `fn(type, object)` ("ADDED", "MODIFIED", "DELETED") for every later
-  // change of `kind` (empty: all), in commit order. Returns an id for Unwatch.
-  using WatchFn = std::function<void(std::string_view, const ObjectInfo&)>;
+  // Calls `fn(type, object)` for every later change of `kind` (empty: all),
+  // in commit order, on the thread that committed it (an Apply's caller, or
+  // the reconcile loop for status writes): `fn` must not block, nor call
+  // back into the Platform. Returns an id for Unwatch.
+  using WatchFn = std::function<void(WatchEventType, const ObjectInfo&)>;
   int64_t Watch(std::string kind, WatchFn fn);
   void Unwatch(int64_t id);
 
   // Sends a request to a Function through the gateway's own path (route
-  // match, filters, instance) without a socket. The Host header is set to the
+  // match, filters, instance) without a socket; the response comes from the
+  // function on one of the platform's threads (this one waits). The Host header is set to the
   // Function's internal host; the target is kept.
-  HttpResponse Invoke(std::string_view name, HttpRequest request, std::string_view ns = "default");
+  HttpResponse Invoke(std::string_view name, HttpRequest request, std::string_view ns = {});
 
   // Waits until `predicate` holds for the Function (re-checked on every
   // status change). DeadlineExceeded after `timeout`, with the last status.
   Result<FunctionInfo> WaitFor(std::string_view name, const std::function<bool(const FunctionInfo&)>& predicate,
-                               std::chrono::milliseconds timeout, std::string_view ns = "default");
+                               std::chrono::milliseconds timeout, std::string_view ns = {});
   // Waits until serving is Running and the route (if any) is accepted; fails
   // early with the reason when serving is Failed.
   Result<FunctionInfo> WaitReady(std::string_view name, std::chrono::milliseconds timeout,
-                                 std::string_view ns = "default");
+                                 std::string_view ns = {});
 
-  // The revisions of a Function (all functions when `name` is empty), oldest first.
-  Result<std::vector<RevisionInfo>> Revisions(std::string_view name, std::string_view ns = "default");
+  // The revisions of a Function (all functions when `name` is empty), oldest
+  // first; `ns` "*": every namespace.
+  Result<std::vector<RevisionInfo>> Revisions(std::string_view name, std::string_view ns = {});
   // What a Function's instances printed, from the backend that ran them
   // (InstanceDriver::Logs): revision `revision`, or the newest one with any
   // output; the last `tail_lines` lines (0: all that is kept). NotFound
@@ -205,7 +222,7 @@ class Platform {
     std::string text;
   };
   Result<LogText> Logs(std::string_view name, std::string_view revision = {}, size_t tail_lines = 0,
-                       std::string_view ns = "default");
+                       std::string_view ns = {});
   // One autoscaler pass over every revision now (see Options::autoscale_ticker).
   void Autoscale();
   // Per-revision metrics in the Prometheus text format.

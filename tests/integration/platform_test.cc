@@ -180,7 +180,7 @@ TEST_F(PlatformTest, ConflictingRouteIsNotAcceptedAndTheFirstKeepsServing) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body.rfind("echo", 0), 0u) << r.body;
   // When the first goes, the second takes over.
-  ASSERT_TRUE(p().Remove("Function", "default", "first").ok());
+  ASSERT_TRUE(p().Delete("Function", "default", "first").ok());
   ASSERT_TRUE(p().WaitFor("second", [](const FunctionInfo& f) { return f.route_status == "True"; }, seconds(10)).ok());
   EXPECT_EQ(Get(p(), "/api/x", "shared.ofn.io").body, "second");
 }
@@ -326,7 +326,7 @@ TEST(PlatformBackendsTest, AnOrchestratingBackendGetsExactlyThePlanChanges) {
                                    "    - latestRevision: true\n      percent: 20\n      tag: canary\n"))
                   .ok());
   settle();
-  ASSERT_TRUE((*p)->Remove("Function", "default", "hello").ok());
+  ASSERT_TRUE((*p)->Delete("Function", "default", "hello").ok());
   settle();
   EXPECT_EQ(k8s->calls(), (std::vector<std::string>{
                               "apply default/hello revisions=hello-00001 traffic=latest:100",
@@ -538,9 +538,9 @@ TEST(PlatformWatchTest, WatchSeesAppliesAndStatusWrites) {
   std::mutex mu;
   std::condition_variable cv;
   std::vector<std::string> events;
-  int64_t id = (*p)->Watch("Function", [&](std::string_view type, const ObjectInfo& o) {
+  int64_t id = (*p)->Watch("Function", [&](WatchEventType type, const ObjectInfo& o) {
     std::lock_guard<std::mutex> lock(mu);
-    events.push_back(std::string(type) + " " + o.name);
+    events.push_back(std::string(WatchEventTypeName(type)) + " " + o.name);
     cv.notify_all();
   });
   ASSERT_TRUE((*p)->Apply(Manifest("w", "", "echo")).ok());
@@ -554,6 +554,34 @@ TEST(PlatformWatchTest, WatchSeesAppliesAndStatusWrites) {
   EXPECT_EQ(events[1], "MODIFIED w");
   lock.unlock();
   (*p)->Unwatch(id);
+}
+
+// Calls that take a namespace default to Options::default_namespace.
+TEST(PlatformNamespaceTest, TheDefaultNamespaceComesFromOptions) {
+  TempDir dir;
+  Platform::Options o = Opts(dir.path());
+  o.default_namespace = "team";
+  auto p = Platform::Open(o);
+  ASSERT_TRUE(p.ok());
+  (*p)->functions().Http("echo", [](const HttpRequest& r) { return HttpResponse::Text(200, "team " + r.target); });
+  auto applied = (*p)->Apply(Manifest("f", "", "echo"));
+  ASSERT_TRUE(applied.ok()) << applied.status().ToString();
+  EXPECT_EQ((*applied)[0].ns, "team");
+  auto ready = (*p)->WaitReady("f", seconds(10));
+  ASSERT_TRUE(ready.ok()) << ready.status().ToString();
+  EXPECT_EQ(ready->ns, "team");
+  EXPECT_EQ(ready->state, ServingState::kRunning);
+  EXPECT_EQ(ready->route, RouteAcceptance::kAccepted);
+  EXPECT_TRUE((*p)->GetFunction("f").ok());
+  EXPECT_FALSE((*p)->GetFunction("f", "default").ok());
+  HttpRequest req;
+  req.target = "/x";
+  EXPECT_EQ((*p)->Invoke("f", req).body, "team /x");
+  auto revs = (*p)->Revisions("f");
+  ASSERT_TRUE(revs.ok());
+  ASSERT_EQ(revs->size(), 1u);
+  EXPECT_EQ((*revs)[0].ns, "team");
+  EXPECT_EQ((*p)->Revisions("", "*")->size(), 1u);
 }
 
 }  // namespace

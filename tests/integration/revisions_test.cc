@@ -341,7 +341,7 @@ data:
   ASSERT_TRUE(p_->WaitReady("hello", seconds(10)).ok());
   Tick(2, 40);
   EXPECT_EQ(Rev().ready_instances, 1) << "scale to zero is disabled";
-  ASSERT_TRUE(p_->Remove("ConfigMap", "knative-serving", "config-autoscaler").ok());
+  ASSERT_TRUE(p_->Delete("ConfigMap", "knative-serving", "config-autoscaler").ok());
   ASSERT_TRUE(p_->Sync().ok());
   Tick(2, 16);
   EXPECT_EQ(Rev().ready_instances, 0) << "default settings again: to zero after the grace period";
