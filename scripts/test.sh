@@ -5,6 +5,7 @@
 #   scripts/test.sh               build/ and build-asan/ (address+undefined)
 #   OFN_SANITIZE=0 scripts/test.sh   skip the sanitizer build
 #   OFN_FUZZ=0 scripts/test.sh       skip the short fuzzing runs
+#   OFN_TSAN=0 scripts/test.sh       skip the thread sanitizer build
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -73,6 +74,33 @@ if [ "${OFN_SANITIZE:-1}" != 0 ]; then
     run_gtests build-asan "asan-"
   else
     echo "sanitizer build failed"; touch "$REPORTS/asan-build.expected"; status=1
+  fi
+fi
+
+# ThreadSanitizer over the data plane, the activator and the autoscaler
+# (g++ 12 warns that it cannot instrument atomic_thread_fence, which Asio
+# uses: -Wno-tsan; TSan still checks everything else).
+if [ "${OFN_TSAN:-1}" != 0 ]; then
+  tsan_tests=(gateway_test scale_test revisions_test platform_test)
+  tsan_ok=1
+  if [ ! -f build-tsan/build.ninja ]; then
+    meson setup build-tsan -Db_sanitize=thread -Dcpp_args=-Wno-tsan -Dbuildtype=debugoptimized \
+      >"$REPORTS/tsan-setup.log" 2>&1 || { cat "$REPORTS/tsan-setup.log"; tsan_ok=0; }
+  fi
+  if [ $tsan_ok = 1 ]; then
+    ninja -C build-tsan -j2 examples/hello-world.so "${tsan_tests[@]/#/tests/}" >"$REPORTS/tsan-build.log" 2>&1 ||
+      { tail -50 "$REPORTS/tsan-build.log"; tsan_ok=0; }
+  fi
+  if [ $tsan_ok = 1 ]; then
+    for t in "${tsan_tests[@]}"; do
+      touch "$REPORTS/tsan-$t.expected"
+      echo "== tsan-$t"
+      TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" OFN_SOURCE_ROOT=$ROOT OFN_BUILD_ROOT=$ROOT/build-tsan \
+        timeout 900 "build-tsan/tests/$t" --gtest_brief=1 --gtest_output="json:$REPORTS/tsan-$t.json" ||
+        { status=1; touch "$REPORTS/tsan-$t.exit"; }
+    done
+  else
+    echo "thread sanitizer build failed"; touch "$REPORTS/tsan-build.expected"; status=1
   fi
 fi
 

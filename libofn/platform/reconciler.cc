@@ -104,8 +104,12 @@ void Reconciler::Loop() {
     cv_.wait(lock, [&] { return stop_ || dirty_; });
     if (stop_) break;
     dirty_ = false;
-    int64_t rv = store_->resource_version();
     lock.unlock();
+    // Read without holding mu_: the store's locks come before it (a commit
+    // delivers its watch events, which Kick, under the store's watch lock).
+    // Any commit after dirty_ was cleared kicks again, so the pass below
+    // covers at least `rv`.
+    int64_t rv = store_->resource_version();
     Pass();
     lock.lock();
     done_rv_ = rv;
