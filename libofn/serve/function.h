@@ -8,7 +8,10 @@
 //                 with context.Send(output, data) for the function's outputs
 //
 // A function that throws answers 500 with a JSON body; the platform keeps
-// serving. A host registers functions on Platform::functions(); a shared
+// serving. Functions run on the platform's function pool
+// (Platform::Options::worker_threads threads), many calls at once up to the
+// revision's containerConcurrency: a function must be thread-safe. Init
+// hooks run on the instance-start threads, once per instance. A host registers functions on Platform::functions(); a shared
 // library exports them with OFN_REGISTER_FUNCTIONS:
 //
 //   OFN_REGISTER_FUNCTIONS(registrar) {
