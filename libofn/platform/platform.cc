@@ -1,6 +1,7 @@
 #include "libofn/platform/platform.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -120,7 +121,38 @@ struct Platform::Impl {
   std::condition_variable status_cv;
   uint64_t status_changes = 0;
   std::once_flag close_once;
+  int lock_fd = -1;  // <state_dir>/lock, held (flock) while open
+  ~Impl() {
+    if (lock_fd >= 0) ::close(lock_fd);
+  }
 };
+
+namespace {
+
+// Takes <state_dir>/lock for this process, or says which process holds it.
+// The lock goes with the descriptor: a crashed holder leaves none behind.
+Result<int> LockStateDir(const std::string& dir) {
+  std::string path = dir + "/lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return Status(StatusCode::kUnavailable, "cannot open " + path + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char buf[32] = {};
+    ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    ::close(fd);
+    std::string pid = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+    return Status(StatusCode::kFailedPrecondition,
+                  "state dir " + dir + " is in use by another platform" + (pid.empty() ? "" : " (pid " + pid + ")") +
+                      "; stop it, or give this one another --state-dir");
+  }
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+    OFN_LOG(kWarning) << "cannot write the pid to " << path;
+  }
+  return fd;
+}
+
+}  // namespace
 
 Platform::Platform(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -143,6 +175,7 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
                         << std::oct << (st.st_mode & 0777) << std::dec << "); its files are kept owner-only; "
                         << "chmod 700 " << options.state_dir << " to hide their names too";
     }
+    OFN_ASSIGN_OR_RETURN(impl->lock_fd, LockStateDir(options.state_dir));
     db = options.state_dir + "/state.db";
   }
   store::Store::Options so;
@@ -489,6 +522,10 @@ void Platform::Close(std::chrono::milliseconds drain) {
     impl->start_pool->Join(std::chrono::seconds(5));
     impl->function_pool->Join(std::max(drain, std::chrono::milliseconds(1000)));
     impl->drivers.Clear();  // the process backend: SIGTERM, grace, SIGKILL; waits
+    if (impl->lock_fd >= 0) {  // the state dir is free for the next platform
+      ::close(impl->lock_fd);
+      impl->lock_fd = -1;
+    }
   });
 }
 

@@ -584,5 +584,30 @@ TEST(PlatformNamespaceTest, TheDefaultNamespaceComesFromOptions) {
   EXPECT_EQ((*p)->Revisions("", "*")->size(), 1u);
 }
 
+// One platform per state dir: a second one is refused, naming the holder,
+// and takes nothing of the first (its admin socket still answers).
+TEST(PlatformLockTest, ASecondPlatformOnTheSameStateDirIsRefused) {
+  TempDir dir;
+  Platform::Options o = Opts(dir.path());
+  o.admin_address = "unix";
+  auto first = Platform::Open(o);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto second = Platform::Open(o);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find("in use by another platform (pid " + std::to_string(::getpid()) + ")"),
+            std::string::npos)
+      << second.status().message();
+  HttpRequest health;
+  health.target = "/healthz";
+  auto r = gateway::HttpCall((*first)->admin_address(), health, seconds(5));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 200);
+  // Closed, the dir is free again.
+  (*first)->Close(seconds(1));
+  auto third = Platform::Open(o);
+  EXPECT_TRUE(third.ok()) << third.status().ToString();
+}
+
 }  // namespace
 }  // namespace ofn

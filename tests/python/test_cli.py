@@ -106,3 +106,21 @@ def test_serve_refuses_a_bad_autoscaler_setting_naming_it(ofn_bin, tmp_path):
     assert r.returncode == 1
     assert "--autoscaler stable-window: must be in 6s..3600s, got 2s" in r.stderr, r.stderr
     assert "enable-scale-to-zero" not in r.stderr
+
+
+def test_a_second_serve_on_the_same_state_dir_is_refused_and_the_first_keeps_its_socket(ofn_bin, tmp_path):
+    import sys as _sys
+    import pathlib as _pathlib
+    _sys.path.insert(0, str(_pathlib.Path(__file__).resolve().parent))
+    from test_serve import Server, cli
+    state = tmp_path / "state"
+    first = Server(ofn_bin, state, [])
+    try:
+        r = subprocess.run([ofn_bin, "serve", "--state-dir", str(state), "--listen", "127.0.0.1:0"],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 1
+        assert "is in use by another platform (pid %d)" % first.proc.pid in r.stderr, r.stderr
+        # The first one's admin socket is still there and answers.
+        assert cli(ofn_bin, state, "get", "functions").returncode == 0
+    finally:
+        assert first.stop() == 0
