@@ -12,6 +12,7 @@
 #include "libofn/spec/plugin_config.h"
 #include "libofn/platform/internal/listeners.h"
 #include "libofn/platform/internal/plan.h"
+#include "libofn/platform/internal/status.h"
 #include "libofn/platform/internal/traffic.h"
 #include "libofn/route/route.h"
 #include "libofn/route/table.h"
@@ -39,26 +40,6 @@ struct RouteState {
   std::optional<route::FunctionRoute> route;
 };
 
-json::object Condition(const json::object* old_status, const std::string& status, const std::string& reason,
-                       const std::string& message, int64_t generation, const std::string& now) {
-  std::string time = now;
-  if (const json::value* conds = At(Obj(At(old_status, "route")), "conditions"); conds && conds->is_array()) {
-    for (const json::value& c : conds->as_array()) {
-      const json::object* co = Obj(&c);
-      if (Str(co, "type") == "Accepted" && Str(co, "status") == status && Str(co, "reason") == reason) {
-        time = Str(co, "lastTransitionTime");
-      }
-    }
-  }
-  json::object c;
-  c["type"] = "Accepted";
-  c["status"] = status;
-  c["reason"] = reason;
-  c["message"] = message;
-  c["lastTransitionTime"] = time;
-  c["observedGeneration"] = generation;
-  return c;
-}
 
 }  // namespace
 
@@ -245,7 +226,7 @@ void Reconciler::ReconcileOrchestrated(const store::Record& fn, const std::vecto
     for (const std::string& h : route->AllHosts()) hosts.push_back(json::value(h));
     for (const auto& [type, value] : route::StatusPaths(*route)) paths.push_back(json::object{{"type", type}, {"value", value}});
     st["route"] = json::object{
-        {"conditions", json::array{Condition(Obj(&old_status), "True", "Valid", "handed to backend " +
+        {"conditions", json::array{AcceptedCondition(Obj(&old_status), "True", "Valid", "handed to backend " +
                                                  std::string(orchestrator->name()), fn.generation, now)}},
         {"hosts", std::move(hosts)},
         {"paths", std::move(paths)}};
@@ -655,60 +636,26 @@ void Reconciler::Pass() {
     const json::object& spec = w.spec.as_object();
     const json::object* old = Obj(&w.old_status);
     const FunctionState& fs = functions_[fn.ns + "/" + fn.name];
-    json::object st;
-    if (w.route.route && w.route.status == "True") {
-      json::array addrs;
-      for (const route::Address& a : route::Addresses(*w.route.route)) {
-        addrs.push_back(json::object{{"type", a.type}, {"value", a.value}});
-      }
-      for (const route::FunctionRoute& tr : w.tag_routes) {
-        for (const route::Address& a : route::Addresses(tr)) {
-          if (a.type == "External") addrs.push_back(json::object{{"type", "Tag"}, {"value", a.value}});
-        }
-      }
-      st["addresses"] = std::move(addrs);
-    }
-    json::object build;
-    build["resourceHash"] = w.build_hash;
-    if (spec.contains("build")) {
-      build["state"] = "Pending";
-      build["reason"] = "NoBuilder";
-      build["message"] = "no image builder is enabled; serving spec.image as it is";
-    } else {
-      build["state"] = "Skipped";
-    }
-    st["build"] = std::move(build);
-    if (w.route.has_route) {
-      json::object r;
-      r["conditions"] = json::array{Condition(old, w.route.status, w.route.reason, w.route.message, fn.generation, now)};
-      if (w.route.route) {
-        json::array hosts, paths;
-        for (const std::string& h : w.route.route->AllHosts()) hosts.push_back(json::value(h));
-        for (const auto& [type, value] : route::StatusPaths(*w.route.route)) {
-          paths.push_back(json::object{{"type", type}, {"value", value}});
-        }
-        r["hosts"] = std::move(hosts);
-        r["paths"] = std::move(paths);
-      }
-      st["route"] = std::move(r);
-    }
-    json::object serving;
-    serving["resourceHash"] = w.serving_hash;
-    serving["resourceRef"] = w.latest_created;
-    serving["state"] = w.serving_state;
-    if (!w.serving_reason.empty()) {
-      serving["reason"] = w.serving_reason;
-      serving["message"] = w.serving_message;
-    }
-    if (!w.latest_ready.empty()) {
-      serving["lastSuccessfulResourceRef"] = w.latest_ready;
-      if (fs.split) serving["service"] = fn.name + "-" + fs.driver;
-    }
-    st["serving"] = std::move(serving);
-
-    json::value next = spec::internal::Canonical(st);
-    if (json::serialize(next) == json::serialize(spec::internal::Canonical(w.old_status))) continue;
-    auto updated = store_->UpdateStatus("Function", fn.ns, fn.name, json::serialize(next), fn.resource_version);
+    FunctionStatusInput in;
+    in.generation = fn.generation;
+    in.has_build = spec.contains("build");
+    in.build_hash = w.build_hash;
+    in.serving_hash = w.serving_hash;
+    in.has_route = w.route.has_route;
+    in.route_status = w.route.status;
+    in.route_reason = w.route.reason;
+    in.route_message = w.route.message;
+    in.route = w.route.route ? &*w.route.route : nullptr;
+    for (const route::FunctionRoute& tr : w.tag_routes) in.tag_routes.push_back(&tr);
+    in.latest_created = w.latest_created;
+    in.latest_ready = w.latest_ready;
+    in.serving_state = w.serving_state;
+    in.serving_reason = w.serving_reason;
+    in.serving_message = w.serving_message;
+    if (fs.split) in.service = fn.name + "-" + fs.driver;
+    std::string next = MakeFunctionStatus(in, old, now);
+    if (next == json::serialize(spec::internal::Canonical(w.old_status))) continue;
+    auto updated = store_->UpdateStatus("Function", fn.ns, fn.name, next, fn.resource_version);
     if (!updated.ok() && updated.status().code() != StatusCode::kConflict &&
         updated.status().code() != StatusCode::kNotFound) {
       OFN_LOG(kError) << "reconcile: writing status of " << fn.ns << "/" << fn.name << ": "

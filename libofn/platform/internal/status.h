@@ -1,0 +1,43 @@
+// The Function's status as a pure step: made from what a reconcile pass
+// decided (revisions, route, serving state), keeping each condition's
+// lastTransitionTime while it does not change. Table-tested in
+// tests/unit/platform/status_test.cc.
+#ifndef LIBOFN_PLATFORM_INTERNAL_STATUS_H_
+#define LIBOFN_PLATFORM_INTERNAL_STATUS_H_
+
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "libofn/route/route.h"
+
+namespace ofn::platform::internal {
+
+struct FunctionStatusInput {
+  int64_t generation = 0;
+  bool has_build = false;  // spec.build is set
+  std::string build_hash, serving_hash;
+  bool has_route = false;  // an HTTP trigger
+  std::string route_status = "True", route_reason = "Valid", route_message = "Valid HTTPRoute";
+  const route::FunctionRoute* route = nullptr;  // compiled route, if it compiled
+  std::vector<const route::FunctionRoute*> tag_routes;
+  std::string latest_created, latest_ready;
+  std::string serving_state, serving_reason, serving_message;
+  std::string service;  // status.serving.service while a split serves it
+};
+
+// Canonical status JSON. `old_status` is the status as stored (for the
+// conditions' lastTransitionTime), `now` an RFC 3339 time.
+std::string MakeFunctionStatus(const FunctionStatusInput& in, const boost::json::object* old_status,
+                               const std::string& now);
+
+// An Accepted condition of status.route, keeping the old lastTransitionTime
+// when its status and reason did not change.
+boost::json::object AcceptedCondition(const boost::json::object* old_status, const std::string& status,
+                                      const std::string& reason, const std::string& message, int64_t generation,
+                                      const std::string& now);
+
+}  // namespace ofn::platform::internal
+
+#endif  // LIBOFN_PLATFORM_INTERNAL_STATUS_H_

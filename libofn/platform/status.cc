@@ -1,0 +1,91 @@
+#include "libofn/platform/internal/status.h"
+
+#include <boost/json.hpp>
+
+#include "libofn/common/internal/json_access.h"
+#include "libofn/spec/internal/emit.h"
+
+namespace ofn::platform::internal {
+
+namespace json = boost::json;
+using ofn::internal::At;
+using ofn::internal::Obj;
+using ofn::internal::Str;
+
+json::object AcceptedCondition(const json::object* old_status, const std::string& status, const std::string& reason,
+                               const std::string& message, int64_t generation, const std::string& now) {
+  std::string time = now;
+  if (const json::value* conds = At(Obj(At(old_status, "route")), "conditions"); conds && conds->is_array()) {
+    for (const json::value& c : conds->as_array()) {
+      const json::object* co = Obj(&c);
+      if (Str(co, "type") == "Accepted" && Str(co, "status") == status && Str(co, "reason") == reason) {
+        time = Str(co, "lastTransitionTime");
+      }
+    }
+  }
+  json::object c;
+  c["type"] = "Accepted";
+  c["status"] = status;
+  c["reason"] = reason;
+  c["message"] = message;
+  c["lastTransitionTime"] = time;
+  c["observedGeneration"] = generation;
+  return c;
+}
+
+std::string MakeFunctionStatus(const FunctionStatusInput& in, const json::object* old_status, const std::string& now) {
+  json::object st;
+  if (in.route && in.route_status == "True") {
+    json::array addrs;
+    for (const route::Address& a : route::Addresses(*in.route)) {
+      addrs.push_back(json::object{{"type", a.type}, {"value", a.value}});
+    }
+    for (const route::FunctionRoute* tr : in.tag_routes) {
+      for (const route::Address& a : route::Addresses(*tr)) {
+        if (a.type == "External") addrs.push_back(json::object{{"type", "Tag"}, {"value", a.value}});
+      }
+    }
+    st["addresses"] = std::move(addrs);
+  }
+  json::object build;
+  build["resourceHash"] = in.build_hash;
+  if (in.has_build) {
+    build["state"] = "Pending";
+    build["reason"] = "NoBuilder";
+    build["message"] = "no image builder is enabled; serving spec.image as it is";
+  } else {
+    build["state"] = "Skipped";
+  }
+  st["build"] = std::move(build);
+  if (in.has_route) {
+    json::object r;
+    r["conditions"] =
+        json::array{AcceptedCondition(old_status, in.route_status, in.route_reason, in.route_message, in.generation, now)};
+    if (in.route) {
+      json::array hosts, paths;
+      for (const std::string& h : in.route->AllHosts()) hosts.push_back(json::value(h));
+      for (const auto& [type, value] : route::StatusPaths(*in.route)) {
+        paths.push_back(json::object{{"type", type}, {"value", value}});
+      }
+      r["hosts"] = std::move(hosts);
+      r["paths"] = std::move(paths);
+    }
+    st["route"] = std::move(r);
+  }
+  json::object serving;
+  serving["resourceHash"] = in.serving_hash;
+  serving["resourceRef"] = in.latest_created;
+  serving["state"] = in.serving_state;
+  if (!in.serving_reason.empty()) {
+    serving["reason"] = in.serving_reason;
+    serving["message"] = in.serving_message;
+  }
+  if (!in.latest_ready.empty()) {
+    serving["lastSuccessfulResourceRef"] = in.latest_ready;
+    if (!in.service.empty()) serving["service"] = in.service;
+  }
+  st["serving"] = std::move(serving);
+  return json::serialize(spec::internal::Canonical(st));
+}
+
+}  // namespace ofn::platform::internal
