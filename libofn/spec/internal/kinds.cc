@@ -30,45 +30,6 @@ const KindRules* FindKind(std::string_view group, std::string_view kind) {
   return nullptr;
 }
 
-json::object* ObjectAt(json::object& root, std::initializer_list<std::string_view> path) {
-  json::object* cur = &root;
-  for (std::string_view key : path) {
-    json::value* v = cur->if_contains(key);
-    if (!v || !v->is_object()) return nullptr;
-    cur = &v->as_object();
-  }
-  return cur;
-}
-
-const json::object* ObjectAt(const json::object& root,
-                             std::initializer_list<std::string_view> path) {
-  return ObjectAt(const_cast<json::object&>(root), path);
-}
-
-json::object& EnsureObject(json::object& parent, std::string_view key) {
-  json::value& v = parent[key];
-  if (!v.is_object()) v = json::object();
-  return v.as_object();
-}
-
-const json::value* ValueAt(const json::object& root, std::initializer_list<std::string_view> path) {
-  const json::object* cur = &root;
-  const json::value* v = nullptr;
-  size_t i = 0;
-  for (std::string_view key : path) {
-    if (!cur) return nullptr;
-    v = cur->if_contains(key);
-    if (!v) return nullptr;
-    cur = (++i < path.size() && v->is_object()) ? &v->as_object() : nullptr;
-  }
-  return v;
-}
-
-std::string_view StringOr(const json::object* obj, std::string_view key, std::string_view fallback) {
-  if (!obj) return fallback;
-  const json::value* v = obj->if_contains(key);
-  return v && v->is_string() ? std::string_view(v->as_string()) : fallback;
-}
 
 bool IsDns1123Label(std::string_view s) {
   static const auto re = Regex::MustCompile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");

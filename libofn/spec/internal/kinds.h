@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "libofn/common/internal/json_access.h"
 #include "libofn/spec/internal/tree.h"
 #include "libofn/spec/units.h"
 
@@ -51,11 +52,11 @@ KindRules ConfigMapRules();
 std::vector<KindRules> EventsRules();
 
 // Helpers shared by the rule files.
-json::object* ObjectAt(json::object& root, std::initializer_list<std::string_view> path);
-const json::object* ObjectAt(const json::object& root, std::initializer_list<std::string_view> path);
-json::object& EnsureObject(json::object& parent, std::string_view key);
-const json::value* ValueAt(const json::object& root, std::initializer_list<std::string_view> path);
-std::string_view StringOr(const json::object* obj, std::string_view key, std::string_view fallback);
+// The JSON accessors are common/internal/json_access.h's.
+using ofn::internal::EnsureObject;
+using ofn::internal::ObjectAt;
+using ofn::internal::StringOr;
+using ofn::internal::ValueAt;
 bool IsDns1123Label(std::string_view s);
 bool IsDns1123Subdomain(std::string_view s);
 // A Secret or ConfigMap data key: alphanumerics, '-', '_', '.'; not "." or "..".
