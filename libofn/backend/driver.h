@@ -55,9 +55,15 @@ class InstanceDriver {
   // would need, for the message shown when no driver takes it.
   virtual std::string Requirement(const Workload& workload) const = 0;
   // Starts an instance and returns once it is ready to serve; the error
-  // says why it cannot run (it becomes the serving state's message). Called
-  // on a start pool thread.
+  // says why it cannot run (it becomes the serving state's message).
   virtual Result<std::shared_ptr<Instance>> Start(const Workload& workload) = 0;
+  // Starts an instance and calls `done` once, from any thread (maybe before
+  // returning), when it is ready or cannot run. The platform starts
+  // instances this way, from a small start pool: a driver whose instances
+  // take a while to become ready overrides it so that no thread waits
+  // meanwhile. The default calls Start.
+  using StartDone = std::function<void(Result<std::shared_ptr<Instance>>)>;
+  virtual void StartAsync(const Workload& workload, StartDone done) { done(Start(workload)); }
   // Stops every instance and refuses new starts; returns at once.
   virtual void Shutdown() {}
   // The last `tail_lines` lines (0: all kept) of what a revision's
@@ -81,6 +87,7 @@ class DriverWrapper : public InstanceDriver {
   bool Accepts(const Workload& w) const override { return target_->Accepts(w); }
   std::string Requirement(const Workload& w) const override { return target_->Requirement(w); }
   Result<std::shared_ptr<Instance>> Start(const Workload& w) override { return target_->Start(w); }
+  void StartAsync(const Workload& w, StartDone done) override { target_->StartAsync(w, std::move(done)); }
   void Shutdown() override { target_->Shutdown(); }
   Result<std::string> Logs(std::string_view ns, std::string_view revision, size_t tail_lines) const override {
     return target_->Logs(ns, revision, tail_lines);

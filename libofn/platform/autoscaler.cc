@@ -202,49 +202,57 @@ void Autoscaler::Tick(const std::shared_ptr<Rev>& rev, bool poked) {
 }
 
 void Autoscaler::StartInstance(const std::shared_ptr<Rev>& rev) {
+  // The start pool only begins the start: a driver whose instances take a
+  // while to become ready answers from its own thread (StartAsync).
   starts_([this, rev] {
     Clock::Duration t0 = clock_->Monotonic();
-    auto started = rev->driver->Start(rev->instance_spec);
-    double secs = std::chrono::duration<double>(clock_->Monotonic() - t0).count();
-    bool notify = false;
-    bool keep = false;
-    {
-      std::lock_guard<std::mutex> lock(rev->mu);
-      --rev->starting;
-      if (started.ok()) {
-        keep = !rev->removed;
-        notify = !rev->ever_ready || !rev->failure.empty();
-        rev->ever_ready = true;
-        rev->failure.clear();
-        rev->failed_starts = 0;
-        ++rev->cold_starts;
-        rev->cold_sum += secs;
-        for (size_t i = 0; i < kColdStartBuckets.size(); ++i) {
-          if (secs <= kColdStartBuckets[i]) ++rev->cold_buckets[i];
-        }
-      } else {
-        notify = rev->failure != started.status().message();
-        rev->failure = started.status().message();
-        ++rev->failed_starts;
-        std::chrono::seconds wait(1);
-        for (int i = 1; i < rev->failed_starts && wait < kStartRetryCap; ++i) wait *= 2;
-        rev->retry_at = clock_->Monotonic() + std::min<Clock::Duration>(wait, kStartRetryCap);
-      }
-    }
-    if (keep) {
-      std::weak_ptr<gateway::RevisionPool> weak = rev->pool;
-      (*started)->SetHealthObserver([weak, on_change = on_change_] {
-        if (auto pool = weak.lock()) pool->RefreshHealth();
-        if (on_change) on_change();
-      });
-      rev->pool->AddInstance(*started);
-    }
-    if (!started.ok()) {
-      OFN_LOG(kWarning) << "revision " << rev->ns << "/" << rev->revision
-                        << " failed to start an instance: " << started.status().message();
-    }
-    if (notify && on_change_) on_change_();
+    rev->driver->StartAsync(rev->instance_spec, [this, rev, t0](Result<std::shared_ptr<backend::Instance>> started) {
+      Started(rev, t0, std::move(started));
+    });
   });
+}
+
+void Autoscaler::Started(const std::shared_ptr<Rev>& rev, Clock::Duration t0,
+                         Result<std::shared_ptr<backend::Instance>> started) {
+  double secs = std::chrono::duration<double>(clock_->Monotonic() - t0).count();
+  bool notify = false;
+  bool keep = false;
+  {
+    std::lock_guard<std::mutex> lock(rev->mu);
+    --rev->starting;
+    if (started.ok()) {
+      keep = !rev->removed;
+      notify = !rev->ever_ready || !rev->failure.empty();
+      rev->ever_ready = true;
+      rev->failure.clear();
+      rev->failed_starts = 0;
+      ++rev->cold_starts;
+      rev->cold_sum += secs;
+      for (size_t i = 0; i < kColdStartBuckets.size(); ++i) {
+        if (secs <= kColdStartBuckets[i]) ++rev->cold_buckets[i];
+      }
+    } else {
+      notify = rev->failure != started.status().message();
+      rev->failure = started.status().message();
+      ++rev->failed_starts;
+      std::chrono::seconds wait(1);
+      for (int i = 1; i < rev->failed_starts && wait < kStartRetryCap; ++i) wait *= 2;
+      rev->retry_at = clock_->Monotonic() + std::min<Clock::Duration>(wait, kStartRetryCap);
+    }
+  }
+  if (keep) {
+    std::weak_ptr<gateway::RevisionPool> weak = rev->pool;
+    (*started)->SetHealthObserver([weak, on_change = on_change_] {
+      if (auto pool = weak.lock()) pool->RefreshHealth();
+      if (on_change) on_change();
+    });
+    rev->pool->AddInstance(*started);
+  }
+  if (!started.ok()) {
+    OFN_LOG(kWarning) << "revision " << rev->ns << "/" << rev->revision
+                      << " failed to start an instance: " << started.status().message();
+  }
+  if (notify && on_change_) on_change_();
 }
 
 void Autoscaler::Loop(bool ticker) {

@@ -17,10 +17,12 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <random>
 #include <set>
 #include <thread>
 
+#include "libofn/backends/process/process.h"
 #include "libofn/gateway/client.h"
 #include "libofn/platform/platform.h"
 #include "libofn/testing/loopback.h"
@@ -771,6 +773,54 @@ TEST(ProcessTest, ColdStartAfterScaleToZeroIsInMetrics) {
   EXPECT_NE(metrics.find("ofn_revision_cold_start_seconds_count{namespace=\"default\",function=\"sleepy\",revision=\"sleepy-00001\"} 2"),
             std::string::npos)
       << metrics;
+}
+
+// StartAsync returns at once and answers from the instance's supervisor
+// thread once the readiness probe passes: no start-pool thread waits.
+TEST(ProcessDriverTest, StartAsyncAnswersWhenReadyWithoutHoldingTheCaller) {
+  process::ProcessDriverOptions o;
+  o.grace = seconds(2);
+  process::ProcessDriver driver(o);
+  backend::Workload w;
+  w.ns = "default";
+  w.function = "slowready";
+  w.revision = "slowready-00001";
+  w.kind = backend::WorkloadKind::kCommand;
+  w.command = "/usr/bin/python3";
+  w.args = {testing::DataPath("process/behave.py")};
+  w.env = {{"READY_AFTER_MS", "400"}};
+  w.readiness.type = backend::Probe::Type::kHttp;
+  w.readiness.path = "/ready";
+  w.readiness.period = milliseconds(20);
+  w.func_context = "{}";
+  auto done = std::make_shared<std::promise<Result<std::shared_ptr<backend::Instance>>>>();
+  std::atomic<bool> called{false};
+  const std::thread::id caller = std::this_thread::get_id();
+  std::atomic<bool> on_caller{false};
+  driver.StartAsync(w, [&, done](Result<std::shared_ptr<backend::Instance>> r) {
+    on_caller = std::this_thread::get_id() == caller;
+    called = true;
+    done->set_value(std::move(r));
+  });
+  EXPECT_FALSE(called.load()) << "StartAsync waited for the instance to be ready";
+  auto future = done->get_future();
+  ASSERT_EQ(future.wait_for(seconds(20)), std::future_status::ready);
+  Result<std::shared_ptr<backend::Instance>> instance = future.get();
+  ASSERT_TRUE(instance.ok()) << instance.status().ToString();
+  EXPECT_FALSE(on_caller.load());
+  HttpRequest req;
+  req.target = "/ready";
+  EXPECT_EQ((*instance)->Handle(req).status, 200);
+  // A start that cannot succeed answers with the reason, also later.
+  backend::Workload bad = w;
+  bad.env = {{"EXIT_AT_START", "3"}};
+  std::promise<Result<std::shared_ptr<backend::Instance>>> failed;
+  driver.StartAsync(bad, [&](Result<std::shared_ptr<backend::Instance>> r) { failed.set_value(std::move(r)); });
+  auto f = failed.get_future();
+  ASSERT_EQ(f.wait_for(seconds(20)), std::future_status::ready);
+  Result<std::shared_ptr<backend::Instance>> r = f.get();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("exiting with 3"), std::string::npos) << r.status().message();
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <future>
 #include <fstream>
 #include <list>
 #include <map>
@@ -195,15 +196,26 @@ Result<std::string> ProcessDriver::Logs(std::string_view ns, std::string_view re
 }
 
 Result<std::shared_ptr<backend::Instance>> ProcessDriver::Start(const backend::Workload& spec) {
-  OFN_ASSIGN_OR_RETURN(Config cfg, ParseConfig(spec, impl_->opt));
+  auto promise = std::make_shared<std::promise<Result<std::shared_ptr<backend::Instance>>>>();
+  auto future = promise->get_future();
+  StartAsync(spec, [promise](Result<std::shared_ptr<backend::Instance>> r) { promise->set_value(std::move(r)); });
+  return future.get();
+}
+
+void ProcessDriver::StartAsync(const backend::Workload& spec, StartDone done) {
+  Result<Config> parsed = ParseConfig(spec, impl_->opt);
+  if (!parsed.ok()) return done(parsed.status());
+  Config cfg = std::move(*parsed);
   auto proc = std::make_shared<Supervisor>();
   proc->opt = impl_->opt;
   proc->clock = impl_->opt.clock ? impl_->opt.clock : Clock::System();
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->ReapLocked();
-    if (impl_->closing) return Status(StatusCode::kUnavailable, "the process backend is shutting down");
-    OFN_ASSIGN_OR_RETURN(proc->port, impl_->FreePort());
+    if (impl_->closing) return done(Status(StatusCode::kUnavailable, "the process backend is shutting down"));
+    Result<int> port = impl_->FreePort();
+    if (!port.ok()) return done(port.status());
+    proc->port = *port;
     proc->id = impl_->next_id++;
     std::string path = impl_->log_dir + "/" + cfg.ns + "/" + cfg.revision + ".log";
     std::shared_ptr<RotatingLog> log = impl_->logs[path].lock();
@@ -216,26 +228,36 @@ Result<std::shared_ptr<backend::Instance>> ProcessDriver::Start(const backend::W
   proc->env = InstanceEnvironment(impl_->base_env, cfg, proc->port);
   proc->cfg = std::move(cfg);
   impl_->ApplyInstanceLimits(*proc);
+  // Settled on the supervisor thread: no thread waits for readiness.
+  std::weak_ptr<Supervisor> weak = proc;
+  proc->start_done = [weak, done = std::move(done)] {
+    std::shared_ptr<Supervisor> p = weak.lock();
+    if (!p) return done(Status(StatusCode::kUnavailable, "instance stopped before it was ready"));
+    std::unique_lock<std::mutex> lock(p->mu);
+    if (!p->ever_ready) {
+      std::string failure = p->start_failure.empty() ? "instance stopped before it was ready" : p->start_failure;
+      p->stop_requested = true;
+      lock.unlock();
+      p->cv.notify_all();
+      return done(Status(StatusCode::kFailedPrecondition, failure));
+    }
+    lock.unlock();
+    done(std::shared_ptr<backend::Instance>(std::make_shared<ProcessInstance>(p)));
+  };
   Supervisor* raw = proc.get();
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
-    if (impl_->closing) return Status(StatusCode::kUnavailable, "the process backend is shutting down");
-    impl_->procs.push_back(proc);
-    // The supervisor thread lives as long as the instance: the shim's
-    // parent-death signal is tied to it.
-    proc->thread = std::thread([raw] { raw->Run(); });
+    if (!impl_->closing) {
+      impl_->procs.push_back(proc);
+      // The supervisor thread lives as long as the instance: the shim's
+      // parent-death signal is tied to it.
+      proc->thread = std::thread([raw] { raw->Run(); });
+      return;
+    }
   }
-  std::unique_lock<std::mutex> lock(proc->mu);
-  proc->cv.wait(lock, [&] { return proc->ever_ready || !proc->start_failure.empty() || proc->state == Supervisor::State::kDone; });
-  if (!proc->ever_ready) {
-    std::string failure = proc->start_failure.empty() ? "instance stopped before it was ready" : proc->start_failure;
-    proc->stop_requested = true;
-    lock.unlock();
-    proc->cv.notify_all();
-    return Status(StatusCode::kFailedPrecondition, failure);
-  }
-  lock.unlock();
-  return std::shared_ptr<backend::Instance>(std::make_shared<ProcessInstance>(proc));
+  proc->start_failure = "the process backend is shutting down";
+  proc->state = Supervisor::State::kDone;
+  proc->Settle();
 }
 
 }  // namespace ofn::process

@@ -39,6 +39,9 @@ class ProcessDriver : public backend::InstanceDriver {
   bool Accepts(const backend::Workload& spec) const override;
   std::string Requirement(const backend::Workload& spec) const override;
   Result<std::shared_ptr<backend::Instance>> Start(const backend::Workload& spec) override;
+  // Returns at once; `done` runs on the instance's supervisor thread when
+  // the readiness probe passes or the start fails.
+  void StartAsync(const backend::Workload& spec, StartDone done) override;
   // The revision's log: its last `tail_lines` lines, or with 0 every kept
   // file (the rotated ones, oldest first, then the current one).
   Result<std::string> Logs(std::string_view ns, std::string_view revision, size_t tail_lines) const override;

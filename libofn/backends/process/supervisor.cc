@@ -36,6 +36,18 @@ void Supervisor::Notify() {
   }
   cv.notify_all();
   if (obs) obs();
+  Settle();
+}
+
+void Supervisor::Settle() {
+  std::function<void()> done;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!start_done || !(ever_ready || !start_failure.empty() || state == State::kDone)) return;
+    done = std::move(start_done);
+    start_done = nullptr;
+  }
+  done();
 }
 
 std::string Supervisor::LogTail() const {
@@ -299,6 +311,7 @@ void Supervisor::Run() {
     state = State::kDone;
   }
   cv.notify_all();
+  Settle();
   finished = true;
 }
 

@@ -58,6 +58,9 @@ struct Supervisor {
   int consecutive_crashes = 0;
   std::string reason, message;
   std::function<void()> observer;
+  // Called once, from the supervisor thread, when the first start settles:
+  // ready, failed, or stopped before it was ready.
+  std::function<void()> start_done;
   std::thread thread;
   std::atomic<bool> finished{false};
 
@@ -72,8 +75,10 @@ struct Supervisor {
   bool last_exit_oom = false;
 
   std::string Address() const;  // 127.0.0.1:port
-  // Wakes waiters and calls the health observer.
+  // Wakes waiters, calls the health observer, and settles the first start.
   void Notify();
+  // Calls start_done if the first start has settled.
+  void Settle();
   // The last lines of the log, for status messages.
   std::string LogTail() const;
   // Moves complete lines from the output pipe into the log (all of it when final).

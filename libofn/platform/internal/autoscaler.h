@@ -97,6 +97,8 @@ class Autoscaler {
   struct Rev;
   void Tick(const std::shared_ptr<Rev>& rev, bool poked);
   void StartInstance(const std::shared_ptr<Rev>& rev);
+  // Books a settled start: the instance into the pool, or the failure and its retry.
+  void Started(const std::shared_ptr<Rev>& rev, Clock::Duration t0, Result<std::shared_ptr<backend::Instance>> started);
   void Loop(bool ticker);
   static RevisionScaleStatus Snapshot(const Rev& rev);
 
