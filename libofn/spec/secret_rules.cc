@@ -12,10 +12,12 @@ namespace {
 
 void Defaults(json::object& root) {
   if (!root.contains("type")) root["type"] = "Opaque";
-  json::value* sd = root.if_contains("stringData");
-  if (!sd || !sd->is_object()) return;
+  const json::value* found = root.if_contains("stringData");
+  if (!found || !found->is_object()) return;
+  // A copy: adding "data" below may move root's members.
+  const json::object string_data = found->as_object();
   json::object& data = EnsureObject(root, "data");
-  for (const auto& kv : sd->as_object()) {
+  for (const auto& kv : string_data) {
     if (kv.value().is_string()) data[kv.key()] = Base64Encode(std::string_view(kv.value().as_string()));
   }
   root.erase("stringData");
