@@ -21,6 +21,8 @@
 #include "libofn/common/json_text.h"
 #include "libofn/common/log.h"
 #include "libofn/gateway/framing.h"
+#include "libofn/gateway/internal/proxy.h"
+#include "libofn/gateway/internal/stream.h"
 #include "libofn/gateway/min_rate.h"
 #include "libofn/gateway/tls.h"
 #include "libofn/gateway/upstream_pool.h"
@@ -30,19 +32,22 @@ namespace ofn::gateway {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+using internal::Deadline;
+using internal::IsTls;
+using internal::Lowest;
+using internal::PeekPeer;
+using internal::PeerState;
+using internal::ProxyClient;
+using internal::ProxyEnv;
+using internal::ProxyOutcome;
+using internal::ProxyRequest;
+using internal::ReadAllowance;
+using internal::RunProxy;
+using internal::SlowBodyMessage;
+using internal::Strand;
+using internal::TrustedProxy;
 using tcp = asio::ip::tcp;
 using unix_proto = asio::local::stream_protocol;
-using Strand = asio::strand<asio::io_context::executor_type>;
-
-// The TCP or unix stream under a stream (itself, or what TLS runs on).
-template <class Stream>
-auto& Lowest(Stream& s) {
-  return beast::get_lowest_layer(s);
-}
-template <class Stream>
-struct IsTls : std::false_type {};
-template <class Next>
-struct IsTls<beast::ssl_stream<Next>> : std::true_type {};
 
 HttpResponse ErrorResponse(int status, std::string_view message) {
   return HttpResponse::Json(status, "{\"error\":{\"code\":" + std::to_string(status) +
@@ -69,12 +74,6 @@ struct Call : std::enable_shared_from_this<Call> {
   bool abandoned = false;
   HttpResponse response;
   std::function<void(Result<std::string>)> read_body;
-  struct ProxyRequest {
-    HttpRequest head;
-    std::string upstream;
-    std::chrono::milliseconds timeout;
-    std::function<void(int)> done;
-  };
   std::optional<ProxyRequest> proxy;
   bool body_claimed = false;
   // Run once when the request is abandoned (client gone, or timed out).
@@ -161,7 +160,7 @@ class SessionBody : public PendingBody {
       }
       call->body_claimed = true;
       head.pending_body.reset();
-      call->proxy = Call::ProxyRequest{std::move(head), std::move(upstream), timeout, std::move(done)};
+      call->proxy = ProxyRequest{std::move(head), std::move(upstream), timeout, std::move(done)};
     }
     call->Wake();
   }
@@ -188,64 +187,6 @@ class SessionBody : public PendingBody {
  private:
   std::weak_ptr<Call> call_;
 };
-
-// A time limit on reads that cancels the read instead of closing the socket
-// (as the stream's own timeout does), so the session can still answer 408.
-// Lives on the session's strand.
-class Deadline {
- public:
-  template <class Executor>
-  explicit Deadline(Executor ex) : timer_(ex), state_(std::make_shared<State>()) {}
-  ~Deadline() { Disarm(); }
-
-  template <class Stream>
-  void Arm(Stream& stream, std::chrono::nanoseconds after) {
-    Disarm();
-    state_->fired = false;
-    state_->cancel = [&stream] {
-      boost::system::error_code ec;
-      Lowest(stream).socket().cancel(ec);
-    };
-    timer_.expires_after(after);
-    timer_.async_wait([st = state_](const boost::system::error_code& ec) {
-      if (ec || !st->cancel) return;  // disarmed meanwhile
-      st->fired = true;
-      std::function<void()> cancel = std::move(st->cancel);
-      st->cancel = nullptr;
-      cancel();
-    });
-  }
-  void Disarm() {
-    state_->cancel = nullptr;
-    timer_.cancel();
-  }
-  bool fired() const { return state_->fired; }
-
- private:
-  struct State {
-    bool fired = false;
-    std::function<void()> cancel;
-  };
-  boost::asio::steady_timer timer_;
-  std::shared_ptr<State> state_;
-};
-
-// Whether the peer of a readable socket has closed or reset it. Data waiting
-// (a pipelined request, a body) says nothing, unless TCP says the peer has
-// already sent its FIN.
-enum class PeerState { kOpen, kGone, kUnknown };
-PeerState PeekPeer(int fd) {
-  char probe;
-  ssize_t n = ::recv(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n == 0) return PeerState::kGone;
-  if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? PeerState::kOpen : PeerState::kGone;
-  tcp_info info{};
-  socklen_t len = sizeof info;
-  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 && info.tcpi_state == TCP_CLOSE_WAIT) {
-    return PeerState::kGone;
-  }
-  return PeerState::kUnknown;
-}
 
 // Watches a client connection while its request waits for the handler; a
 // client that leaves abandons the request (Call::ClientGone). Lives on the
@@ -321,19 +262,6 @@ http::response<http::string_body> ToBeast(HttpResponse&& r, unsigned version, bo
   out.keep_alive(keep_alive);
   out.prepare_payload();
   return out;
-}
-
-// Appends the comma-separated tokens of a header value (RFC 9110 §5.6.1).
-void AppendTokens(std::string_view v, std::vector<std::string>* out) {
-  while (!v.empty()) {
-    size_t comma = v.find(',');
-    std::string_view tok = v.substr(0, comma);
-    while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.remove_prefix(1);
-    while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
-    if (!tok.empty()) out->emplace_back(tok);
-    if (comma == std::string_view::npos) break;
-    v.remove_prefix(comma + 1);
-  }
 }
 
 int StatusForReadError(const beast::error_code& ec) {
@@ -463,343 +391,6 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     if (it != conns.end()) it->second.busy = busy;
   }
 
-  struct ProxyOutcome {
-    int status = 0;
-    bool responded = false;  // something was written to the client
-    bool client_clean = false;  // request fully read and response complete: keep-alive is possible
-    HttpResponse error;      // when !responded
-  };
-
-  // Streams one request to an upstream and its response back (see
-  // PendingBody::Proxy). Runs on the session's strand.
-  template <class Stream>
-  asio::awaitable<ProxyOutcome> RunProxy(Stream& client, beast::flat_buffer& cbuf,
-                                         http::request_parser<http::empty_body>& head_parser, Call::ProxyRequest& pr,
-                                         Strand strand, const std::string& client_ip,
-                                         const std::string& forwarded_host) {
-    ProxyOutcome out;
-    auto fail = [&](int status, std::string message) {
-      out.status = status;
-      out.error = ErrorResponse(status, message);
-      return out;
-    };
-    // What the client's request says; read now, because the body parser
-    // below takes the message over from head_parser.
-    const auto& original = head_parser.get();
-    const bool head_request = original.method() == http::verb::head;
-    const unsigned client_version = original.version();
-    const bool client_keep_alive = original.keep_alive();
-    const bool expect_continue = original[http::field::expect] == "100-continue";
-
-    if (auto len = head_parser.content_length(); len && *len > opt.max_body_bytes) {
-      out = fail(413, "request body exceeds " + std::to_string(opt.max_body_bytes) + " bytes");
-      co_return out;  // client_clean stays false: the body is still on the connection
-    }
-
-    // Upstream connection: pooled when one is idle, else a new one.
-    using Upstream = beast::basic_stream<tcp, Strand>;
-    Upstream up(strand);
-    bool reused = false;
-    if (int fd = upstreams.Checkout(pr.upstream); fd >= 0) {
-      boost::system::error_code aec;
-      up.socket().assign(tcp::v4(), fd, aec);
-      reused = !aec;
-      if (aec) ::close(fd);
-    }
-    if (!reused) {
-      size_t colon = pr.upstream.rfind(':');
-      boost::system::error_code pec;
-      auto addr = asio::ip::make_address(pr.upstream.substr(0, colon), pec);
-      if (pec || colon == std::string::npos) co_return fail(502, "bad upstream address " + pr.upstream);
-      tcp::endpoint ep(addr, static_cast<unsigned short>(std::atoi(pr.upstream.c_str() + colon + 1)));
-      up.expires_after(std::min<std::chrono::milliseconds>(pr.timeout, std::chrono::seconds(10)));
-      auto [cec] = co_await up.async_connect(ep, asio::as_tuple(asio::use_awaitable));
-      if (cec) co_return fail(502, "cannot connect to the instance at " + pr.upstream + ": " + cec.message());
-      boost::system::error_code nec;
-      up.socket().set_option(tcp::no_delay(true), nec);  // header and body go in separate writes
-    }
-
-    // Request header: the handler's head (after filters), without hop-by-hop
-    // fields, with the body framing of the client's request.
-    http::request<http::buffer_body> ureq;
-    ureq.method_string(pr.head.method);
-    ureq.target(pr.head.target);
-    ureq.version(11);
-    std::vector<std::string> listed;  // names the Connection header lists
-    for (const auto& [name, value] : pr.head.headers) {
-      if (EqualsIgnoreCase(name, "Connection")) AppendTokens(value, &listed);
-    }
-    auto hop = [&](std::string_view name) {
-      static constexpr std::string_view kHop[] = {"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
-                                                  "Proxy-Authorization", "TE", "Trailer", "Transfer-Encoding",
-                                                  "Upgrade", "Expect", "Content-Length"};
-      for (std::string_view h : kHop) {
-        if (EqualsIgnoreCase(name, h)) return true;
-      }
-      for (const std::string& l : listed) {
-        if (EqualsIgnoreCase(name, l)) return true;
-      }
-      return false;
-    };
-    std::string xff;
-    const bool trusted = TrustedProxy(client_ip);
-    for (const auto& [name, value] : pr.head.headers) {
-      if (EqualsIgnoreCase(name, "X-Forwarded-For")) {
-        if (trusted) xff += (xff.empty() ? "" : ", ") + value;
-        continue;
-      }
-      if (EqualsIgnoreCase(name, "X-Forwarded-Host")) continue;
-      if (hop(name)) continue;
-      ureq.insert(name, value);
-    }
-    if (!client_ip.empty()) xff += (xff.empty() ? "" : ", ") + client_ip;
-    if (!xff.empty()) ureq.set("X-Forwarded-For", xff);
-    ureq.set("X-Forwarded-Host", forwarded_host);
-    if (!pr.head.headers.Has("X-Forwarded-Proto")) ureq.set("X-Forwarded-Proto", "http");
-    const bool has_body = !head_parser.is_done();
-    if (has_body) {
-      if (head_parser.chunked()) {
-        ureq.chunked(true);
-      } else if (auto len = head_parser.content_length()) {
-        ureq.content_length(*len);
-      }
-    }
-    ureq.body().data = nullptr;
-    ureq.body().size = 0;
-    ureq.body().more = false;
-    http::request_serializer<http::buffer_body> sr{ureq};
-    if (!has_body) {
-      up.expires_after(opt.idle_timeout);
-      auto [wec, wn] = co_await http::async_write(up, sr, asio::as_tuple(asio::use_awaitable));
-      if (wec) co_return fail(502, "the instance at " + pr.upstream + " closed the connection: " + wec.message());
-    }
-
-    // Request body, chunk by chunk: memory stays at one buffer, and the
-    // header goes out with the first chunk. An instance that stops reading
-    // may still have answered early; its answer is read below (and the
-    // client connection closes afterwards).
-    std::vector<char> chunk(64 * 1024);
-    // Beast reads max(512, free capacity) bytes at a time: give it room, or a
-    // large body goes through in 512-byte reads.
-    cbuf.reserve(chunk.size());
-    bool request_complete = true;
-    uint64_t sent_body = 0;
-    std::string write_error;
-    if (has_body) {
-      http::request_parser<http::buffer_body> bp(std::move(head_parser));
-      bp.body_limit(boost::none);
-      if (expect_continue) {
-        http::response<http::empty_body> cont{http::status::continue_, client_version};
-        Lowest(client).expires_after(opt.idle_timeout);
-        co_await http::async_write(client, cont, asio::as_tuple(asio::use_awaitable));
-      }
-      bool more = true;
-      MinRate rate(opt.min_body_rate, opt.body_rate_grace);
-      Deadline body_deadline(client.get_executor());
-      while (more && write_error.empty()) {
-        size_t got = 0;
-        if (!bp.is_done()) {
-          bp.get().body().data = chunk.data();
-          bp.get().body().size = chunk.size();
-          const auto started = std::chrono::steady_clock::now();
-          Lowest(client).expires_never();
-          body_deadline.Arm(client, ReadAllowance(rate));
-          auto [rec, rn] = co_await http::async_read(client, cbuf, bp, asio::as_tuple(asio::use_awaitable));
-          body_deadline.Disarm();
-          rate.Record(chunk.size() - bp.get().body().size, std::chrono::steady_clock::now() - started);
-          if (rec && body_deadline.fired()) co_return fail(408, SlowBodyMessage());
-          if (rec && rec != http::error::need_buffer) {
-            if (rec.category() == http::make_error_code(http::error::bad_target).category() &&
-                rec != http::error::partial_message && rec != http::error::end_of_stream) {
-              co_return fail(400, "malformed request body: " + rec.message());
-            }
-            out.status = 400;
-            out.responded = true;  // the client is gone: nothing more can be said to it
-            co_return out;
-          }
-          got = chunk.size() - bp.get().body().size;
-          sent_body += got;
-          if (sent_body > opt.max_body_bytes) {
-            co_return fail(413, "request body exceeds " + std::to_string(opt.max_body_bytes) + " bytes");
-          }
-        }
-        more = !bp.is_done();
-        ureq.body().data = got > 0 ? chunk.data() : nullptr;
-        ureq.body().size = got;
-        ureq.body().more = more;
-        up.expires_after(opt.idle_timeout);
-        auto [wec, wn] = co_await http::async_write(up, sr, asio::as_tuple(asio::use_awaitable));
-        if (wec && wec != http::error::need_buffer) write_error = wec.message();
-      }
-      request_complete = bp.is_done();
-    }
-
-    // Response header, within the route timeout.
-    beast::flat_buffer ubuf;
-    ubuf.reserve(chunk.size());
-    http::response_parser<http::buffer_body> rp;
-    rp.header_limit(64 * 1024);
-    rp.body_limit(boost::none);
-    if (head_request) rp.skip(true);
-    // Many servers write a response's header and body separately without
-    // TCP_NODELAY; acknowledging at once keeps Nagle from holding the body
-    // back for our delayed ACK (40 ms) on reused connections.
-    int one = 1;
-    ::setsockopt(up.socket().native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
-    up.expires_after(pr.timeout);
-    {
-      // A client that leaves while the instance works cancels the exchange:
-      // the upstream connection is dropped, so the instance sees it too.
-      auto watching = std::make_shared<bool>(request_complete);
-      bool client_left = false;
-      if (request_complete) {
-        Lowest(client).socket().async_wait(asio::socket_base::wait_read,
-                                   [watching, &client, &up, &client_left](const boost::system::error_code& ec) {
-                                     if (ec || !*watching) return;  // the exchange moved on
-                                     if (PeekPeer(Lowest(client).socket().native_handle()) == PeerState::kGone) {
-                                       client_left = true;
-                                       up.socket().cancel();
-                                     }
-                                   });
-      }
-      auto [hec, hn] = co_await http::async_read_header(up, ubuf, rp, asio::as_tuple(asio::use_awaitable));
-      if (*watching) {
-        *watching = false;
-        boost::system::error_code ignored;
-        Lowest(client).socket().cancel(ignored);
-      }
-      if (client_left) {
-        out.status = 499;  // nginx's "client closed request"
-        out.responded = true;
-        co_return out;
-      }
-      if (hec == beast::error::timeout) {
-        out = fail(504, "the instance at " + pr.upstream + " did not answer within " +
-                            std::to_string(pr.timeout.count()) + " ms");
-        out.client_clean = request_complete;
-        co_return out;
-      }
-      if (hec) {
-        out = fail(502, "the instance at " + pr.upstream + " closed the connection before a complete response header (" +
-                            (write_error.empty() ? hec.message() : "it stopped reading the request: " + write_error) + ")");
-        out.client_clean = request_complete;
-        co_return out;
-      }
-    }
-    const auto& ures = rp.get();
-    http::response<http::buffer_body> cres;
-    cres.version(client_version);
-    cres.result(ures.result_int());
-    std::vector<std::string> rlisted;  // names the instance's Connection header lists
-    for (const auto& f : ures) {
-      if (f.name() == http::field::connection) AppendTokens(f.value(), &rlisted);
-    }
-    for (const auto& f : ures) {
-      std::string_view name = f.name_string();
-      if (hop(name)) continue;
-      bool drop = false;
-      for (const std::string& l : rlisted) drop = drop || EqualsIgnoreCase(l, name);
-      if (!drop) cres.insert(name, f.value());
-    }
-    const bool response_body = !rp.is_done();
-    if (rp.chunked()) {
-      cres.chunked(true);
-    } else if (auto len = rp.content_length()) {
-      cres.content_length(*len);
-    } else if (response_body) {
-      // Body until close: pass it on chunked (HTTP/1.1) so the client
-      // connection can stay open.
-      if (client_version >= 11) cres.chunked(true);
-    }
-    const bool client_keep = client_keep_alive && !stopping.load() && request_complete &&
-                             (cres.chunked() || cres.has_content_length() || !response_body);
-    cres.keep_alive(client_keep);
-    http::response_serializer<http::buffer_body> csr{cres};
-    out.status = static_cast<int>(ures.result_int());
-    if (head_request || !response_body) {
-      // Header only (HEAD keeps the instance's Content-Length).
-      cres.body().data = nullptr;
-      cres.body().size = 0;
-      cres.body().more = false;
-      out.responded = true;
-      Lowest(client).expires_after(opt.idle_timeout);
-      auto [wec, wn] = head_request
-                           ? co_await http::async_write_header(client, csr, asio::as_tuple(asio::use_awaitable))
-                           : co_await http::async_write(client, csr, asio::as_tuple(asio::use_awaitable));
-      if (wec) co_return out;
-    }
-    // The body, chunk by chunk; the header goes out with the first chunk, so
-    // an instance that fails before its first body bytes still gives 502.
-    while (!rp.is_done()) {
-      rp.get().body().data = chunk.data();
-      rp.get().body().size = chunk.size();
-      up.expires_after(pr.timeout);
-      auto [rec, rn] = co_await http::async_read(up, ubuf, rp, asio::as_tuple(asio::use_awaitable));
-      if (rec == http::error::need_buffer) rec = {};
-      if (rec) {
-        if (!out.responded) {
-          out = fail(502, "the instance at " + pr.upstream + " closed the connection in the middle of its response (" +
-                              rec.message() + ")");
-          out.client_clean = request_complete;
-        }
-        co_return out;  // after the header was sent: cut, the client connection closes
-      }
-      size_t got = chunk.size() - rp.get().body().size;
-      cres.body().data = got > 0 ? chunk.data() : nullptr;
-      cres.body().size = got;
-      cres.body().more = !rp.is_done();
-      out.responded = true;
-      Lowest(client).expires_after(opt.idle_timeout);
-      auto [wec, wn] = co_await http::async_write(client, csr, asio::as_tuple(asio::use_awaitable));
-      if (wec && wec != http::error::need_buffer) co_return out;
-    }
-    out.client_clean = client_keep;
-    if (ures.keep_alive() && ubuf.size() == 0 && write_error.empty() && request_complete) {
-      boost::system::error_code ec;
-      up.expires_never();
-      upstreams.Checkin(pr.upstream, up.release_socket().release(ec));
-    }
-    co_return out;
-  }
-
-  // Whether `ip` is one of opt.trusted_proxies.
-  bool TrustedProxy(const std::string& ip) const {
-    if (ip.empty() || opt.trusted_proxies.empty()) return false;
-    boost::system::error_code ec;
-    auto addr = asio::ip::make_address(ip, ec);
-    if (ec) return false;
-    for (const std::string& entry : opt.trusted_proxies) {
-      size_t slash = entry.find('/');
-      auto net = asio::ip::make_address(entry.substr(0, slash), ec);
-      if (ec || net.is_v4() != addr.is_v4()) continue;
-      const int bits = slash == std::string::npos ? (addr.is_v4() ? 32 : 128) : std::atoi(entry.c_str() + slash + 1);
-      if (addr.is_v4()) {
-        const uint32_t mask = bits <= 0 ? 0 : bits >= 32 ? 0xffffffffu : ~((1u << (32 - bits)) - 1);
-        if ((addr.to_v4().to_uint() & mask) == (net.to_v4().to_uint() & mask)) return true;
-      } else {
-        auto a = addr.to_v6().to_bytes(), n = net.to_v6().to_bytes();
-        bool match = true;
-        for (int i = 0; i < 16 && match; ++i) {
-          const int keep = std::clamp(bits - 8 * i, 0, 8);
-          const unsigned char m = static_cast<unsigned char>(keep == 0 ? 0 : (0xff << (8 - keep)) & 0xff);
-          match = (a[static_cast<size_t>(i)] & m) == (n[static_cast<size_t>(i)] & m);
-        }
-        if (match) return true;
-      }
-    }
-    return false;
-  }
-
-  // How long the next read of a request body may wait.
-  std::chrono::nanoseconds ReadAllowance(const MinRate& rate) const {
-    return std::max(std::chrono::nanoseconds(1),
-                    std::min<std::chrono::nanoseconds>(rate.Allowance(), opt.idle_timeout));
-  }
-  std::string SlowBodyMessage() const {
-    return "the request body arrived too slowly (under " + std::to_string(opt.min_body_rate) +
-           " bytes/s, or a pause over " + std::to_string(opt.idle_timeout.count()) + " ms)";
-  }
-
   // Reads the rest of a request body into a string.
   template <class Stream>
   asio::awaitable<Result<std::string>> ReadBody(Stream& stream, beast::flat_buffer& buffer,
@@ -826,13 +417,13 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     while (!ec && !parser.is_done()) {
       const size_t before = parser.get().body().size();
       const auto started = std::chrono::steady_clock::now();
-      deadline.Arm(stream, ReadAllowance(rate));
+      deadline.Arm(stream, ReadAllowance(opt, rate));
       auto [rec, n] = co_await http::async_read_some(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
       deadline.Disarm();
       rate.Record(parser.get().body().size() - before, std::chrono::steady_clock::now() - started);
       ec = rec;
     }
-    if (ec && deadline.fired()) co_return Status(StatusCode::kDeadlineExceeded, SlowBodyMessage());
+    if (ec && deadline.fired()) co_return Status(StatusCode::kDeadlineExceeded, SlowBodyMessage(opt));
     if (ec == http::error::body_limit) {
       co_return Status(StatusCode::kResourceExhausted,
                        "request body exceeds " + std::to_string(opt.max_body_bytes) + " bytes");
@@ -883,7 +474,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       open = !hec;
     }
     constexpr std::string_view kScheme = IsTls<Stream>::value ? "https" : "http";
-    const bool trusted_peer = TrustedProxy(client_ip);
+    const bool trusted_peer = TrustedProxy(opt.trusted_proxies, client_ip);
     while (open) {
       http::request_parser<http::empty_body> head_parser;
       head_parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
@@ -966,7 +557,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       TimerReset reset{call};
       ClientWatch<Stream> watch(stream, call);
       std::optional<HttpResponse> response;
-      std::optional<Call::ProxyRequest> proxy;
+      std::optional<ProxyRequest> proxy;
       bool body_consumed = !body_pending || head_parser.is_done();
       for (;;) {
         std::function<void(Result<std::string>)> read_body;
@@ -1011,7 +602,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       watch.Disarm();
       bool keep = false;
       if (proxy) {
-        ProxyOutcome o = co_await RunProxy(*stream, buffer, head_parser, *proxy, strand, client_ip, client_host);
+        // Named, not temporaries: g++ 12 destroys temporaries in a co_await
+        // expression twice.
+        const ProxyEnv env{opt, upstreams, stopping};
+        const ProxyClient who{client_ip, trusted_peer, client_host};
+        ProxyOutcome o = co_await RunProxy(env, *stream, buffer, head_parser, *proxy, strand, who);
         if (!o.responded) {
           bool ok = false;
           bool clean = o.client_clean && keep_alive && !stopping.load();

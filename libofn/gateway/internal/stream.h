@@ -1,0 +1,108 @@
+// What the HTTP server's session and its proxy share: the stream types a
+// session runs on, read deadlines that let it still answer 408, a peek at
+// whether the client left, and the request a handler hands back to be
+// proxied. Private to gateway/: it brings Asio and Beast with it.
+#ifndef LIBOFN_GATEWAY_INTERNAL_STREAM_H_
+#define LIBOFN_GATEWAY_INTERNAL_STREAM_H_
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "libofn/gateway/min_rate.h"
+#include "libofn/gateway/server.h"
+
+namespace ofn::gateway::internal {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using unix_proto = asio::local::stream_protocol;
+using Strand = asio::strand<asio::io_context::executor_type>;
+
+// The streams a session runs on.
+using PlainTcp = beast::basic_stream<tcp, Strand>;
+using PlainUnix = beast::basic_stream<unix_proto, Strand>;
+using TlsTcp = beast::ssl_stream<PlainTcp>;
+
+// The TCP or unix stream under a stream (itself, or what TLS runs on).
+template <class Stream>
+auto& Lowest(Stream& s) {
+  return beast::get_lowest_layer(s);
+}
+template <class Stream>
+struct IsTls : std::false_type {};
+template <class Next>
+struct IsTls<beast::ssl_stream<Next>> : std::true_type {};
+
+// A time limit on reads that cancels the read instead of closing the socket
+// (as the stream's own timeout does), so the session can still answer 408.
+// Lives on the session's strand.
+class Deadline {
+ public:
+  template <class Executor>
+  explicit Deadline(Executor ex) : timer_(ex), state_(std::make_shared<State>()) {}
+  ~Deadline() { Disarm(); }
+
+  template <class Stream>
+  void Arm(Stream& stream, std::chrono::nanoseconds after) {
+    Disarm();
+    state_->fired = false;
+    state_->cancel = [&stream] {
+      boost::system::error_code ec;
+      Lowest(stream).socket().cancel(ec);
+    };
+    timer_.expires_after(after);
+    timer_.async_wait([st = state_](const boost::system::error_code& ec) {
+      if (ec || !st->cancel) return;  // disarmed meanwhile
+      st->fired = true;
+      std::function<void()> cancel = std::move(st->cancel);
+      st->cancel = nullptr;
+      cancel();
+    });
+  }
+  void Disarm() {
+    state_->cancel = nullptr;
+    timer_.cancel();
+  }
+  bool fired() const { return state_->fired; }
+
+ private:
+  struct State {
+    bool fired = false;
+    std::function<void()> cancel;
+  };
+  asio::steady_timer timer_;
+  std::shared_ptr<State> state_;
+};
+
+// Whether the peer of a readable socket has closed or reset it. Data waiting
+// (a pipelined request, a body) says nothing, unless TCP says the peer has
+// already sent its FIN.
+enum class PeerState { kOpen, kGone, kUnknown };
+PeerState PeekPeer(int fd);
+
+// Appends the comma-separated tokens of a header value (RFC 9110 §5.6.1).
+void AppendTokens(std::string_view v, std::vector<std::string>* out);
+
+// Whether `ip` is one of `proxies` (addresses or CIDRs).
+bool TrustedProxy(const std::vector<std::string>& proxies, const std::string& ip);
+
+// How long the next read of a request body may wait.
+std::chrono::nanoseconds ReadAllowance(const ServerOptions& opt, const MinRate& rate);
+// The 408 message for a body under the minimum rate.
+std::string SlowBodyMessage(const ServerOptions& opt);
+
+}  // namespace ofn::gateway::internal
+
+#endif  // LIBOFN_GATEWAY_INTERNAL_STREAM_H_

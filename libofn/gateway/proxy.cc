@@ -1,0 +1,316 @@
+#include "libofn/gateway/internal/proxy.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <cstdlib>
+#include <vector>
+
+namespace ofn::gateway::internal {
+
+// Streams one request to an upstream and its response back (see
+// PendingBody::Proxy). Runs on the session's strand.
+template <class Stream>
+asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beast::flat_buffer& cbuf,
+                                       http::request_parser<http::empty_body>& head_parser, ProxyRequest& pr,
+                                       Strand strand, const ProxyClient& who) {
+  ProxyOutcome out;
+  auto fail = [&](int status, std::string message) {
+    out.status = status;
+    out.error = ErrorResponse(status, message);
+    return out;
+  };
+  // What the client's request says; read now, because the body parser
+  // below takes the message over from head_parser.
+  const auto& original = head_parser.get();
+  const bool head_request = original.method() == http::verb::head;
+  const unsigned client_version = original.version();
+  const bool client_keep_alive = original.keep_alive();
+  const bool expect_continue = original[http::field::expect] == "100-continue";
+
+  if (auto len = head_parser.content_length(); len && *len > env.opt.max_body_bytes) {
+    out = fail(413, "request body exceeds " + std::to_string(env.opt.max_body_bytes) + " bytes");
+    co_return out;  // client_clean stays false: the body is still on the connection
+  }
+
+  // Upstream connection: pooled when one is idle, else a new one.
+  using Upstream = beast::basic_stream<tcp, Strand>;
+  Upstream up(strand);
+  bool reused = false;
+  if (int fd = env.upstreams.Checkout(pr.upstream); fd >= 0) {
+    boost::system::error_code aec;
+    up.socket().assign(tcp::v4(), fd, aec);
+    reused = !aec;
+    if (aec) ::close(fd);
+  }
+  if (!reused) {
+    size_t colon = pr.upstream.rfind(':');
+    boost::system::error_code pec;
+    auto addr = asio::ip::make_address(pr.upstream.substr(0, colon), pec);
+    if (pec || colon == std::string::npos) co_return fail(502, "bad upstream address " + pr.upstream);
+    tcp::endpoint ep(addr, static_cast<unsigned short>(std::atoi(pr.upstream.c_str() + colon + 1)));
+    up.expires_after(std::min<std::chrono::milliseconds>(pr.timeout, std::chrono::seconds(10)));
+    auto [cec] = co_await up.async_connect(ep, asio::as_tuple(asio::use_awaitable));
+    if (cec) co_return fail(502, "cannot connect to the instance at " + pr.upstream + ": " + cec.message());
+    boost::system::error_code nec;
+    up.socket().set_option(tcp::no_delay(true), nec);  // header and body go in separate writes
+  }
+
+  // Request header: the handler's head (after filters), without hop-by-hop
+  // fields, with the body framing of the client's request.
+  http::request<http::buffer_body> ureq;
+  ureq.method_string(pr.head.method);
+  ureq.target(pr.head.target);
+  ureq.version(11);
+  std::vector<std::string> listed;  // names the Connection header lists
+  for (const auto& [name, value] : pr.head.headers) {
+    if (EqualsIgnoreCase(name, "Connection")) AppendTokens(value, &listed);
+  }
+  auto hop = [&](std::string_view name) {
+    static constexpr std::string_view kHop[] = {"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
+                                                "Proxy-Authorization", "TE", "Trailer", "Transfer-Encoding",
+                                                "Upgrade", "Expect", "Content-Length"};
+    for (std::string_view h : kHop) {
+      if (EqualsIgnoreCase(name, h)) return true;
+    }
+    for (const std::string& l : listed) {
+      if (EqualsIgnoreCase(name, l)) return true;
+    }
+    return false;
+  };
+  std::string xff;
+    for (const auto& [name, value] : pr.head.headers) {
+    if (EqualsIgnoreCase(name, "X-Forwarded-For")) {
+      if (who.trusted) xff += (xff.empty() ? "" : ", ") + value;
+      continue;
+    }
+    if (EqualsIgnoreCase(name, "X-Forwarded-Host")) continue;
+    if (hop(name)) continue;
+    ureq.insert(name, value);
+  }
+  if (!who.ip.empty()) xff += (xff.empty() ? "" : ", ") + who.ip;
+  if (!xff.empty()) ureq.set("X-Forwarded-For", xff);
+  ureq.set("X-Forwarded-Host", who.host);
+  if (!pr.head.headers.Has("X-Forwarded-Proto")) ureq.set("X-Forwarded-Proto", "http");
+  const bool has_body = !head_parser.is_done();
+  if (has_body) {
+    if (head_parser.chunked()) {
+      ureq.chunked(true);
+    } else if (auto len = head_parser.content_length()) {
+      ureq.content_length(*len);
+    }
+  }
+  ureq.body().data = nullptr;
+  ureq.body().size = 0;
+  ureq.body().more = false;
+  http::request_serializer<http::buffer_body> sr{ureq};
+  if (!has_body) {
+    up.expires_after(env.opt.idle_timeout);
+    auto [wec, wn] = co_await http::async_write(up, sr, asio::as_tuple(asio::use_awaitable));
+    if (wec) co_return fail(502, "the instance at " + pr.upstream + " closed the connection: " + wec.message());
+  }
+
+  // Request body, chunk by chunk: memory stays at one buffer, and the
+  // header goes out with the first chunk. An instance that stops reading
+  // may still have answered early; its answer is read below (and the
+  // client connection closes afterwards).
+  std::vector<char> chunk(64 * 1024);
+  // Beast reads max(512, free capacity) bytes at a time: give it room, or a
+  // large body goes through in 512-byte reads.
+  cbuf.reserve(chunk.size());
+  bool request_complete = true;
+  uint64_t sent_body = 0;
+  std::string write_error;
+  if (has_body) {
+    http::request_parser<http::buffer_body> bp(std::move(head_parser));
+    bp.body_limit(boost::none);
+    if (expect_continue) {
+      http::response<http::empty_body> cont{http::status::continue_, client_version};
+      Lowest(client).expires_after(env.opt.idle_timeout);
+      co_await http::async_write(client, cont, asio::as_tuple(asio::use_awaitable));
+    }
+    bool more = true;
+    MinRate rate(env.opt.min_body_rate, env.opt.body_rate_grace);
+    Deadline body_deadline(client.get_executor());
+    while (more && write_error.empty()) {
+      size_t got = 0;
+      if (!bp.is_done()) {
+        bp.get().body().data = chunk.data();
+        bp.get().body().size = chunk.size();
+        const auto started = std::chrono::steady_clock::now();
+        Lowest(client).expires_never();
+        body_deadline.Arm(client, ReadAllowance(env.opt, rate));
+        auto [rec, rn] = co_await http::async_read(client, cbuf, bp, asio::as_tuple(asio::use_awaitable));
+        body_deadline.Disarm();
+        rate.Record(chunk.size() - bp.get().body().size, std::chrono::steady_clock::now() - started);
+        if (rec && body_deadline.fired()) co_return fail(408, SlowBodyMessage(env.opt));
+        if (rec && rec != http::error::need_buffer) {
+          if (rec.category() == http::make_error_code(http::error::bad_target).category() &&
+              rec != http::error::partial_message && rec != http::error::end_of_stream) {
+            co_return fail(400, "malformed request body: " + rec.message());
+          }
+          out.status = 400;
+          out.responded = true;  // the client is gone: nothing more can be said to it
+          co_return out;
+        }
+        got = chunk.size() - bp.get().body().size;
+        sent_body += got;
+        if (sent_body > env.opt.max_body_bytes) {
+          co_return fail(413, "request body exceeds " + std::to_string(env.opt.max_body_bytes) + " bytes");
+        }
+      }
+      more = !bp.is_done();
+      ureq.body().data = got > 0 ? chunk.data() : nullptr;
+      ureq.body().size = got;
+      ureq.body().more = more;
+      up.expires_after(env.opt.idle_timeout);
+      auto [wec, wn] = co_await http::async_write(up, sr, asio::as_tuple(asio::use_awaitable));
+      if (wec && wec != http::error::need_buffer) write_error = wec.message();
+    }
+    request_complete = bp.is_done();
+  }
+
+  // Response header, within the route timeout.
+  beast::flat_buffer ubuf;
+  ubuf.reserve(chunk.size());
+  http::response_parser<http::buffer_body> rp;
+  rp.header_limit(64 * 1024);
+  rp.body_limit(boost::none);
+  if (head_request) rp.skip(true);
+  // Many servers write a response's header and body separately without
+  // TCP_NODELAY; acknowledging at once keeps Nagle from holding the body
+  // back for our delayed ACK (40 ms) on reused connections.
+  int one = 1;
+  ::setsockopt(up.socket().native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+  up.expires_after(pr.timeout);
+  {
+    // A client that leaves while the instance works cancels the exchange:
+    // the upstream connection is dropped, so the instance sees it too.
+    auto watching = std::make_shared<bool>(request_complete);
+    bool client_left = false;
+    if (request_complete) {
+      Lowest(client).socket().async_wait(asio::socket_base::wait_read,
+                                 [watching, &client, &up, &client_left](const boost::system::error_code& ec) {
+                                   if (ec || !*watching) return;  // the exchange moved on
+                                   if (PeekPeer(Lowest(client).socket().native_handle()) == PeerState::kGone) {
+                                     client_left = true;
+                                     up.socket().cancel();
+                                   }
+                                 });
+    }
+    auto [hec, hn] = co_await http::async_read_header(up, ubuf, rp, asio::as_tuple(asio::use_awaitable));
+    if (*watching) {
+      *watching = false;
+      boost::system::error_code ignored;
+      Lowest(client).socket().cancel(ignored);
+    }
+    if (client_left) {
+      out.status = 499;  // nginx's "client closed request"
+      out.responded = true;
+      co_return out;
+    }
+    if (hec == beast::error::timeout) {
+      out = fail(504, "the instance at " + pr.upstream + " did not answer within " +
+                          std::to_string(pr.timeout.count()) + " ms");
+      out.client_clean = request_complete;
+      co_return out;
+    }
+    if (hec) {
+      out = fail(502, "the instance at " + pr.upstream + " closed the connection before a complete response header (" +
+                          (write_error.empty() ? hec.message() : "it stopped reading the request: " + write_error) + ")");
+      out.client_clean = request_complete;
+      co_return out;
+    }
+  }
+  const auto& ures = rp.get();
+  http::response<http::buffer_body> cres;
+  cres.version(client_version);
+  cres.result(ures.result_int());
+  std::vector<std::string> rlisted;  // names the instance's Connection header lists
+  for (const auto& f : ures) {
+    if (f.name() == http::field::connection) AppendTokens(f.value(), &rlisted);
+  }
+  for (const auto& f : ures) {
+    std::string_view name = f.name_string();
+    if (hop(name)) continue;
+    bool drop = false;
+    for (const std::string& l : rlisted) drop = drop || EqualsIgnoreCase(l, name);
+    if (!drop) cres.insert(name, f.value());
+  }
+  const bool response_body = !rp.is_done();
+  if (rp.chunked()) {
+    cres.chunked(true);
+  } else if (auto len = rp.content_length()) {
+    cres.content_length(*len);
+  } else if (response_body) {
+    // Body until close: pass it on chunked (HTTP/1.1) so the client
+    // connection can stay open.
+    if (client_version >= 11) cres.chunked(true);
+  }
+  const bool client_keep = client_keep_alive && !env.stopping.load() && request_complete &&
+                           (cres.chunked() || cres.has_content_length() || !response_body);
+  cres.keep_alive(client_keep);
+  http::response_serializer<http::buffer_body> csr{cres};
+  out.status = static_cast<int>(ures.result_int());
+  if (head_request || !response_body) {
+    // Header only (HEAD keeps the instance's Content-Length).
+    cres.body().data = nullptr;
+    cres.body().size = 0;
+    cres.body().more = false;
+    out.responded = true;
+    Lowest(client).expires_after(env.opt.idle_timeout);
+    auto [wec, wn] = head_request
+                         ? co_await http::async_write_header(client, csr, asio::as_tuple(asio::use_awaitable))
+                         : co_await http::async_write(client, csr, asio::as_tuple(asio::use_awaitable));
+    if (wec) co_return out;
+  }
+  // The body, chunk by chunk; the header goes out with the first chunk, so
+  // an instance that fails before its first body bytes still gives 502.
+  while (!rp.is_done()) {
+    rp.get().body().data = chunk.data();
+    rp.get().body().size = chunk.size();
+    up.expires_after(pr.timeout);
+    auto [rec, rn] = co_await http::async_read(up, ubuf, rp, asio::as_tuple(asio::use_awaitable));
+    if (rec == http::error::need_buffer) rec = {};
+    if (rec) {
+      if (!out.responded) {
+        out = fail(502, "the instance at " + pr.upstream + " closed the connection in the middle of its response (" +
+                            rec.message() + ")");
+        out.client_clean = request_complete;
+      }
+      co_return out;  // after the header was sent: cut, the client connection closes
+    }
+    size_t got = chunk.size() - rp.get().body().size;
+    cres.body().data = got > 0 ? chunk.data() : nullptr;
+    cres.body().size = got;
+    cres.body().more = !rp.is_done();
+    out.responded = true;
+    Lowest(client).expires_after(env.opt.idle_timeout);
+    auto [wec, wn] = co_await http::async_write(client, csr, asio::as_tuple(asio::use_awaitable));
+    if (wec && wec != http::error::need_buffer) co_return out;
+  }
+  out.client_clean = client_keep;
+  if (ures.keep_alive() && ubuf.size() == 0 && write_error.empty() && request_complete) {
+    boost::system::error_code ec;
+    up.expires_never();
+    env.upstreams.Checkin(pr.upstream, up.release_socket().release(ec));
+  }
+  co_return out;
+}
+
+
+template asio::awaitable<ProxyOutcome> RunProxy<PlainTcp>(const ProxyEnv&, PlainTcp&, beast::flat_buffer&,
+                                                          http::request_parser<http::empty_body>&, ProxyRequest&,
+                                                          Strand, const ProxyClient&);
+template asio::awaitable<ProxyOutcome> RunProxy<PlainUnix>(const ProxyEnv&, PlainUnix&, beast::flat_buffer&,
+                                                           http::request_parser<http::empty_body>&, ProxyRequest&,
+                                                           Strand, const ProxyClient&);
+template asio::awaitable<ProxyOutcome> RunProxy<TlsTcp>(const ProxyEnv&, TlsTcp&, beast::flat_buffer&,
+                                                        http::request_parser<http::empty_body>&, ProxyRequest&,
+                                                        Strand, const ProxyClient&);
+
+}  // namespace ofn::gateway::internal
