@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "libofn/backend/workload.h"
 #include "libofn/common/status.h"
@@ -43,6 +44,13 @@ class Instance {
   virtual void SetHealthObserver(std::function<void()> observer) { (void)observer; }
 };
 
+// An instance still running from before the platform (re)opened: a
+// container keeps running under containerd while the host program restarts.
+struct SurvivingInstance {
+  std::string ns, revision;  // the Workload's, as it was started with
+  std::shared_ptr<Instance> instance;
+};
+
 // Thread-safe: every method may be called from any thread.
 class InstanceDriver {
  public:
@@ -66,6 +74,13 @@ class InstanceDriver {
   virtual void StartAsync(const Workload& workload, StartDone done) { done(Start(workload)); }
   // Stops every instance and refuses new starts; returns at once.
   virtual void Shutdown() {}
+  // Instances that survived the platform's last run, found once when the
+  // platform opens, before any Start. The platform adopts those whose
+  // revision still exists and runs on this driver (they join its pool ready,
+  // without a cold start) and drops the others, which stops them. The
+  // default finds none: the built-in drivers' instances end with the
+  // process that started them.
+  virtual std::vector<SurvivingInstance> Recover() { return {}; }
   // The last `tail_lines` lines (0: all kept) of what a revision's
   // instances printed. Unimplemented when the driver keeps no logs.
   virtual Result<std::string> Logs(std::string_view ns, std::string_view revision, size_t tail_lines) const {
@@ -89,6 +104,7 @@ class DriverWrapper : public InstanceDriver {
   Result<std::shared_ptr<Instance>> Start(const Workload& w) override { return target_->Start(w); }
   void StartAsync(const Workload& w, StartDone done) override { target_->StartAsync(w, std::move(done)); }
   void Shutdown() override { target_->Shutdown(); }
+  std::vector<SurvivingInstance> Recover() override { return target_->Recover(); }
   Result<std::string> Logs(std::string_view ns, std::string_view revision, size_t tail_lines) const override {
     return target_->Logs(ns, revision, tail_lines);
   }

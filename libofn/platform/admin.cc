@@ -126,7 +126,8 @@ HttpResponse HandleAdmin(Platform& platform, HttpRequest& request) {
               ",\"desiredInstances\":" + std::to_string(r.desired_instances) +
               ",\"panic\":" + (r.panicking ? "true" : "false") + ",\"concurrency\":" + std::to_string(r.concurrency) +
               ",\"rps\":" + std::to_string(r.rps) + ",\"queued\":" + std::to_string(r.queued) +
-              ",\"coldStarts\":" + std::to_string(r.cold_starts) + ",\"restarts\":" + std::to_string(r.restarts) + "}";
+              ",\"coldStarts\":" + std::to_string(r.cold_starts) + ",\"restarts\":" + std::to_string(r.restarts) +
+              ",\"recovered\":" + std::to_string(r.recovered) + "}";
     }
     return HttpResponse::Json(200, body + "]}\n");
   }

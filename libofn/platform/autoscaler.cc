@@ -26,6 +26,7 @@ struct Autoscaler::Rev {
   bool reachable = true;  // until the reconciler says: a new revision is a rollout target
   bool ever_ready = false;
   bool removed = false;
+  int recovered = 0;
   std::string failure;
   int failed_starts = 0;           // in a row
   Clock::Duration retry_at{0};     // no start attempt before this after a failure
@@ -72,25 +73,45 @@ std::shared_ptr<gateway::RevisionPool> Autoscaler::Ensure(const std::string& ns,
                                                           const gateway::PoolOptions& pool_options) {
   const std::string key = ns + "/" + revision;
   std::shared_ptr<Rev> rev;
-  bool created = false;
+  std::vector<Survivor> survivors;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = revs_.find(key);
     if (it != revs_.end()) {
       rev = it->second;
-    } else {
-      rev = std::make_shared<Rev>();
-      rev->ns = ns;
-      rev->function = spec.function;
-      rev->revision = revision;
-      rev->driver = driver;
-      rev->instance_spec = spec;
-      rev->pool = std::make_shared<gateway::RevisionPool>(ns, spec.function, revision, pool_options, clock_, calls_);
-      rev->pool->SetPoke([this, key] { Poke(key); });
-      rev->state = scale::StartState(rev->pool->ready(), clock_->Monotonic());
-      revs_[key] = rev;
-      created = true;
+    } else if (auto s = survivors_.find(key); s != survivors_.end()) {
+      survivors = std::move(s->second);
+      survivors_.erase(s);
     }
+  }
+  bool created = false;
+  if (!rev) {
+    // A new revision, private until it is in revs_ (only the reconcile
+    // thread registers revisions).
+    rev = std::make_shared<Rev>();
+    rev->ns = ns;
+    rev->function = spec.function;
+    rev->revision = revision;
+    rev->driver = driver;
+    rev->instance_spec = spec;
+    rev->pool = std::make_shared<gateway::RevisionPool>(ns, spec.function, revision, pool_options, clock_, calls_);
+    rev->pool->SetPoke([this, key] { Poke(key); });
+    // Instances that survived the last run join before the first decision;
+    // those of another driver are dropped here.
+    for (Survivor& survivor : survivors) {
+      if (survivor.driver != driver) continue;
+      Join(rev, std::move(survivor.instance));
+      ++rev->recovered;
+    }
+    if (rev->recovered > 0) {
+      rev->ever_ready = true;
+      OFN_LOG(kInfo) << "revision " << key << ": adopted " << rev->recovered << " instance(s) of " << driver->name()
+                     << " that survived the last run";
+    }
+    rev->state = scale::StartState(rev->pool->ready(), clock_->Monotonic());
+    std::lock_guard<std::mutex> lock(mu_);
+    revs_[key] = rev;
+    created = true;
   }
   {
     std::lock_guard<std::mutex> lock(rev->mu);
@@ -99,6 +120,28 @@ std::shared_ptr<gateway::RevisionPool> Autoscaler::Ensure(const std::string& ns,
   rev->pool->SetContainerConcurrency(scale.container_concurrency);
   if (created) Tick(rev, false);  // initial scale
   return rev->pool;
+}
+
+void Autoscaler::Adopt(const std::string& ns, const std::string& revision, backend::InstanceDriver* driver,
+                       std::shared_ptr<backend::Instance> instance) {
+  if (!instance) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  survivors_[ns + "/" + revision].push_back(Survivor{driver, std::move(instance)});
+}
+
+size_t Autoscaler::DropUnadopted() {
+  std::map<std::string, std::vector<Survivor>> dropped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    dropped.swap(survivors_);
+  }
+  size_t n = 0;
+  for (const auto& [key, list] : dropped) {
+    n += list.size();
+    OFN_LOG(kInfo) << "stopping " << list.size() << " surviving instance(s) of " << key
+                   << ": no such revision runs on their backend any more";
+  }
+  return n;  // `dropped` goes here, and the instances with it
 }
 
 std::shared_ptr<gateway::RevisionPool> Autoscaler::Pool(const std::string& ns, const std::string& revision) const {
@@ -240,19 +283,21 @@ void Autoscaler::Started(const std::shared_ptr<Rev>& rev, Clock::Duration t0,
       rev->retry_at = clock_->Monotonic() + std::min<Clock::Duration>(wait, kStartRetryCap);
     }
   }
-  if (keep) {
-    std::weak_ptr<gateway::RevisionPool> weak = rev->pool;
-    (*started)->SetHealthObserver([weak, on_change = on_change_] {
-      if (auto pool = weak.lock()) pool->RefreshHealth();
-      if (on_change) on_change();
-    });
-    rev->pool->AddInstance(*started);
-  }
+  if (keep) Join(rev, std::move(*started));
   if (!started.ok()) {
     OFN_LOG(kWarning) << "revision " << rev->ns << "/" << rev->revision
                       << " failed to start an instance: " << started.status().message();
   }
   if (notify && on_change_) on_change_();
+}
+
+void Autoscaler::Join(const std::shared_ptr<Rev>& rev, std::shared_ptr<backend::Instance> instance) {
+  std::weak_ptr<gateway::RevisionPool> weak = rev->pool;
+  instance->SetHealthObserver([weak, on_change = on_change_] {
+    if (auto pool = weak.lock()) pool->RefreshHealth();
+    if (on_change) on_change();
+  });
+  rev->pool->AddInstance(std::move(instance));
 }
 
 void Autoscaler::Loop(bool ticker) {
@@ -302,6 +347,7 @@ RevisionScaleStatus Autoscaler::Snapshot(const Rev& rev) {
   s.reachable = rev.reachable;
   s.panicking = rev.last.panicking;
   s.ever_ready = rev.ever_ready;
+  s.recovered = rev.recovered;
   s.failure = rev.failure;
   s.concurrency = rev.concurrency;
   s.rps = rev.rps;

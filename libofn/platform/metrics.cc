@@ -100,6 +100,7 @@ Result<std::vector<RevisionInfo>> ListRevisions(store::Store& store, const Autos
         r.rps = scale->rps;
         r.queued = scale->queued;
         r.cold_starts = scale->cold_starts;
+        r.recovered = scale->recovered;
         r.restarts = scale->restarts;
       }
       json::value spec = ofn::internal::ParseObjectOrEmpty(rec.spec);

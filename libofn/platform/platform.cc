@@ -245,6 +245,13 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
     }
     raw->status_cv.notify_all();
   });
+  // Instances that outlived the last run: the first reconcile pass adopts
+  // those whose revision still runs on their driver and drops the rest.
+  for (backend::InstanceDriver* d : impl->drivers.drivers()) {
+    for (backend::SurvivingInstance& s : d->Recover()) {
+      impl->autoscaler->Adopt(s.ns, s.revision, d, std::move(s.instance));
+    }
+  }
   impl->autoscaler->Start(options.autoscale_ticker);
   impl->reconciler->Start();
   // A function registered after its Function was applied can now run it.

@@ -63,6 +63,7 @@ struct RevisionInfo {
   size_t queued = 0;
   uint64_t cold_starts = 0;
   int restarts = 0;  // crash restarts of its instances
+  int recovered = 0;  // instances adopted from the platform's last run (InstanceDriver::Recover)
   int64_t creation_time = 0;
   std::string json;  // as a Knative serving.knative.dev/v1 Revision
 };

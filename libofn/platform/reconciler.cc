@@ -598,6 +598,9 @@ void Reconciler::Pass() {
     size_t slash = key.find('/');
     autoscaler_->Remove(key.substr(0, slash), key.substr(slash + 1));
   }
+  // Every revision that runs here is registered now: what survived the last
+  // run and was not adopted has no revision left to serve.
+  autoscaler_->DropUnadopted();
 
   // The route table, with conflicts resolved.
   std::vector<route::FunctionRoute> routes;

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "libofn/backend/driver.h"
 
@@ -44,6 +45,21 @@ class FakeDriver : public backend::InstanceDriver {
     return std::shared_ptr<backend::Instance>(std::make_shared<Instance>(name_, w.revision, counters_));
   }
   void Shutdown() override { ++counters_->shutdowns; }
+  // The instances LeaveRunning put aside, handed over once.
+  std::vector<backend::SurvivingInstance> Recover() override {
+    ++counters_->recovers;
+    std::vector<std::pair<std::string, std::string>> left;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      left.swap(left_running_);
+    }
+    std::vector<backend::SurvivingInstance> out;
+    for (auto& [ns, revision] : left) {
+      ++counters_->live;
+      out.push_back({ns, revision, std::make_shared<Instance>(name_, revision, counters_)});
+    }
+    return out;
+  }
   // Every request its instances handled, a line each ("GET /x"), per revision.
   Result<std::string> Logs(std::string_view ns, std::string_view revision, size_t tail_lines) const override {
     (void)ns;
@@ -61,6 +77,12 @@ class FakeDriver : public backend::InstanceDriver {
     return text.substr(start);
   }
 
+  // As if the platform's last run left `count` instances of that revision
+  // running: the next Recover returns them.
+  void LeaveRunning(const std::string& ns, const std::string& revision, int count) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (int i = 0; i < count; ++i) left_running_.emplace_back(ns, revision);
+  }
   // Every Start fails with `status` from now on (OK: succeed again).
   void FailStartsWith(Status status) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -75,11 +97,12 @@ class FakeDriver : public backend::InstanceDriver {
   int live() const { return counters_->live.load(); }  // started and not yet dropped
   int handled() const { return counters_->handled.load(); }
   int shutdowns() const { return counters_->shutdowns.load(); }
+  int recovers() const { return counters_->recovers.load(); }
   int logs() const { return counters_->logs.load(); }
 
  private:
   struct Counters {
-    std::atomic<int> accepts{0}, starts{0}, live{0}, handled{0}, shutdowns{0};
+    std::atomic<int> accepts{0}, starts{0}, live{0}, handled{0}, shutdowns{0}, recovers{0};
     mutable std::atomic<int> logs{0};
     std::mutex mu;
     std::map<std::string, std::string> log;  // revision -> lines
@@ -109,6 +132,7 @@ class FakeDriver : public backend::InstanceDriver {
   mutable std::mutex mu_;
   backend::Workload last_;
   Status fail_with_;
+  std::vector<std::pair<std::string, std::string>> left_running_;  // (ns, revision)
 };
 
 }  // namespace ofn::testing

@@ -284,6 +284,46 @@ TEST(PlatformBackendsTest, AHostPlugsADriverInThroughOptionsAlone) {
   EXPECT_EQ(fake->live(), 0);  // its instance was dropped at close
 }
 
+TEST(PlatformBackendsTest, InstancesThatSurvivedTheLastRunAreAdoptedOrDropped) {
+  TempDir dir;
+  auto fake = std::make_shared<testing::FakeDriver>("fake");
+  Platform::Options o = Opts(dir.path());
+  o.drivers.push_back({50, fake});
+  o.autoscale_ticker = false;  // only the decisions a registration makes
+  std::string named = Manifest("named", "", "echo");
+  named.replace(named.find("  name: named\n"), 14, "  name: named\n  annotations:\n    ofn.io/backend: fake\n");
+  {
+    auto p = Platform::Open(o);
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    ASSERT_TRUE((*p)->Apply(named).ok());
+    ASSERT_TRUE((*p)->WaitReady("named", seconds(10)).ok());
+    (*p)->Close(seconds(1));
+  }
+  ASSERT_EQ(fake->starts(), 1);
+  ASSERT_EQ(fake->live(), 0);
+  // The backend kept two instances of the revision running, and one of a
+  // revision the store no longer has.
+  fake->LeaveRunning("default", "named-00001", 2);
+  fake->LeaveRunning("default", "gone-00007", 1);
+  auto p = Platform::Open(o);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(fake->recovers(), 2);  // once per open
+  ASSERT_TRUE((*p)->Sync(seconds(10)).ok());
+  ASSERT_TRUE((*p)->WaitReady("named", seconds(10)).ok());
+  // Adopted: they serve at once, nothing was started, the stranger is gone.
+  EXPECT_EQ(Get(**p, "/x", "named.default.ofn.io").body, "fake named-00001 GET /x");
+  EXPECT_EQ(fake->starts(), 1);
+  EXPECT_EQ(fake->live(), 2);
+  auto revs = (*p)->Revisions("named");
+  ASSERT_TRUE(revs.ok()) << revs.status().ToString();
+  ASSERT_EQ(revs->size(), 1u);
+  EXPECT_EQ((*revs)[0].recovered, 2);
+  EXPECT_EQ((*revs)[0].ready_instances, 2);
+  EXPECT_EQ((*revs)[0].cold_starts, 0u);
+  (*p)->Close(seconds(1));
+  EXPECT_EQ(fake->live(), 0);
+}
+
 TEST(PlatformBackendsTest, AnOrchestratingBackendGetsExactlyThePlanChanges) {
   TempDir dir;
   auto k8s = std::make_shared<testing::RecordingBackend>("k8s");

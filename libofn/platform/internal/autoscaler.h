@@ -45,6 +45,7 @@ struct RevisionScaleStatus {
   // instance's reason/message (e.g. CrashLoopBackOff); limits not applied.
   int serving = 0;
   int restarts = 0;
+  int recovered = 0;  // instances adopted from the last run
   std::string instance_reason, instance_message;
   std::string limits_warning;
   double concurrency = 0;  // stable-window averages
@@ -74,6 +75,14 @@ class Autoscaler {
   void Start(bool ticker);
   void Stop();
 
+  // Hands over an instance that survived the last run (InstanceDriver::
+  // Recover). It joins the revision's pool, ready, when Ensure registers
+  // that revision with the same driver; DropUnadopted stops the rest.
+  void Adopt(const std::string& ns, const std::string& revision, backend::InstanceDriver* driver,
+             std::shared_ptr<backend::Instance> instance);
+  // Drops the surviving instances no registered revision took; how many.
+  size_t DropUnadopted();
+
   // Registers a revision or updates its scale spec; returns its pool.
   std::shared_ptr<gateway::RevisionPool> Ensure(const std::string& ns, const std::string& revision,
                                                 backend::InstanceDriver* driver, const backend::Workload& spec,
@@ -100,6 +109,8 @@ class Autoscaler {
   // Books a settled start: the instance into the pool, or the failure and its retry.
   void Started(const std::shared_ptr<Rev>& rev, Clock::Duration t0, Result<std::shared_ptr<backend::Instance>> started);
   void Loop(bool ticker);
+  // Puts a started or adopted instance into the revision's pool.
+  void Join(const std::shared_ptr<Rev>& rev, std::shared_ptr<backend::Instance> instance);
   static RevisionScaleStatus Snapshot(const Rev& rev);
 
   Clock* clock_;
@@ -111,6 +122,11 @@ class Autoscaler {
   std::condition_variable cv_;
   std::map<std::string, std::shared_ptr<Rev>> revs_;
   std::set<std::string> poked_;
+  struct Survivor {
+    backend::InstanceDriver* driver;
+    std::shared_ptr<backend::Instance> instance;
+  };
+  std::map<std::string, std::vector<Survivor>> survivors_;  // by "ns/revision"
   bool stop_ = false;
   std::thread thread_;
 };
