@@ -5,18 +5,24 @@
 
 namespace ofn::platform::internal {
 
-Result<backend::FunctionPlan> MakePlan(const PlanInput& in) {
+backend::FunctionPlan MakePlan(const PlanInput& in) {
   backend::FunctionPlan plan;
   plan.ns = in.ns;
   plan.name = in.name;
+  plan.created = in.created;
+  plan.http = in.http;
   for (const auto& [name, spec_json] : in.revisions) {
-    Result<backend::Workload> w = spec::MakeWorkload(in.ns, in.name, name, spec_json, in.backend);
-    if (!w.ok()) return Status(w.status().code(), "revision " + name + ": " + w.status().message());
-    std::vector<spec::ScaleError> errors;
-    scale::ScaleSpec s = spec::ParseScaleSpec(spec_json, &errors, in.autoscaler);
     backend::RevisionPlan r;
     r.name = name;
-    r.workload = std::move(*w);
+    Result<backend::Workload> w = spec::MakeWorkload(in.ns, in.name, name, spec_json, in.backend);
+    if (w.ok()) {
+      r.workload = std::move(*w);
+    } else {
+      r.invalid = w.status().message();
+    }
+    std::vector<spec::ScaleError> errors;
+    scale::ScaleSpec s = spec::ParseScaleSpec(spec_json, &errors, in.autoscaler);
+    r.scale = s;
     r.min_scale = s.min_scale;
     r.max_scale = s.max_scale;
     r.container_concurrency = s.container_concurrency;
@@ -29,6 +35,13 @@ Result<backend::FunctionPlan> MakePlan(const PlanInput& in) {
   }
   plan.route_json = in.route_json;
   return plan;
+}
+
+Status PlanError(const backend::FunctionPlan& plan) {
+  for (const backend::RevisionPlan& r : plan.revisions) {
+    if (!r.invalid.empty()) return Status(StatusCode::kInvalidArgument, "revision " + r.name + ": " + r.invalid);
+  }
+  return Status();
 }
 
 }  // namespace ofn::platform::internal

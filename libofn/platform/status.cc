@@ -33,18 +33,37 @@ json::object AcceptedCondition(const json::object* old_status, const std::string
   return c;
 }
 
+backend::RouteObservation ObserveRoute(const route::FunctionRoute* compiled, std::string status, std::string reason,
+                                       std::string message) {
+  backend::RouteObservation r;
+  r.status = std::move(status);
+  r.reason = std::move(reason);
+  r.message = std::move(message);
+  if (compiled) {
+    r.gateway = compiled->gateway;
+    r.hosts = compiled->AllHosts();
+    r.paths = route::StatusPaths(*compiled);
+  }
+  return r;
+}
+
+std::vector<std::pair<std::string, std::string>> RouteAddresses(
+    const route::FunctionRoute& route, const std::vector<const route::FunctionRoute*>& tag_routes) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const route::Address& a : route::Addresses(route)) out.emplace_back(a.type, a.value);
+  for (const route::FunctionRoute* tr : tag_routes) {
+    for (const route::Address& a : route::Addresses(*tr)) {
+      if (a.type == "External") out.emplace_back("Tag", a.value);
+    }
+  }
+  return out;
+}
+
 std::string MakeFunctionStatus(const FunctionStatusInput& in, const json::object* old_status, const std::string& now) {
   json::object st;
-  if (in.route && in.route_status == "True") {
+  if (in.route && in.route->status == "True" && !in.route->hosts.empty()) {
     json::array addrs;
-    for (const route::Address& a : route::Addresses(*in.route)) {
-      addrs.push_back(json::object{{"type", a.type}, {"value", a.value}});
-    }
-    for (const route::FunctionRoute* tr : in.tag_routes) {
-      for (const route::Address& a : route::Addresses(*tr)) {
-        if (a.type == "External") addrs.push_back(json::object{{"type", "Tag"}, {"value", a.value}});
-      }
-    }
+    for (const auto& [type, value] : in.addresses) addrs.push_back(json::object{{"type", type}, {"value", value}});
     st["addresses"] = std::move(addrs);
   }
   json::object build;
@@ -57,16 +76,14 @@ std::string MakeFunctionStatus(const FunctionStatusInput& in, const json::object
     build["state"] = "Skipped";
   }
   st["build"] = std::move(build);
-  if (in.has_route) {
+  if (in.route) {
     json::object r;
-    r["conditions"] =
-        json::array{AcceptedCondition(old_status, in.route_status, in.route_reason, in.route_message, in.generation, now)};
-    if (in.route) {
+    r["conditions"] = json::array{
+        AcceptedCondition(old_status, in.route->status, in.route->reason, in.route->message, in.generation, now)};
+    if (!in.route->hosts.empty()) {
       json::array hosts, paths;
-      for (const std::string& h : in.route->AllHosts()) hosts.push_back(json::value(h));
-      for (const auto& [type, value] : route::StatusPaths(*in.route)) {
-        paths.push_back(json::object{{"type", type}, {"value", value}});
-      }
+      for (const std::string& h : in.route->hosts) hosts.push_back(json::value(h));
+      for (const auto& [type, value] : in.route->paths) paths.push_back(json::object{{"type", type}, {"value", value}});
       r["hosts"] = std::move(hosts);
       r["paths"] = std::move(paths);
     }

@@ -88,6 +88,7 @@ struct ScaleSpec {
   double TotalValue() const { return target; }
   // stable window × panic-window-percentage, rounded to a whole second (at least one).
   std::chrono::nanoseconds PanicWindow() const;
+  friend bool operator==(const ScaleSpec&, const ScaleSpec&) = default;
 };
 
 }  // namespace ofn::scale

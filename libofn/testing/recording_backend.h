@@ -76,7 +76,12 @@ class RecordingBackend : public backend::Backend {
   mutable std::mutex mu_;
   std::vector<std::string> calls_;
   std::map<std::string, backend::FunctionPlan> plans_;
-  backend::FunctionObservation observation_{"Running", "", "", "", {}};
+  backend::FunctionObservation observation_ = Running();
+  static backend::FunctionObservation Running() {
+    backend::FunctionObservation o;
+    o.state = "Running";
+    return o;
+  }
   int observes_ = 0;
 };
 

@@ -1,6 +1,6 @@
-// MakePlan: the backend::FunctionPlan of a Function handed to an
-// orchestrating Backend — a pure function of its revisions (name + stored
-// serving spec), its traffic targets and its compiled route.
+// MakePlan: the backend::FunctionPlan of a Function handed to its Backend
+// (the local one or an orchestrator) — a pure function of its revisions
+// (name + stored serving spec), its traffic targets and its route.
 #ifndef LIBOFN_PLATFORM_INTERNAL_PLAN_H_
 #define LIBOFN_PLATFORM_INTERNAL_PLAN_H_
 
@@ -21,14 +21,19 @@ struct PlanInput {
   std::string backend;  // the ofn.io/backend annotation
   std::vector<std::pair<std::string, std::string>> revisions;  // (name, serving spec JSON), oldest first
   std::vector<TrafficTarget> traffic;
-  const route::FunctionRoute* route = nullptr;  // null without an HTTP trigger
+  int64_t created = 0;  // the Function's creation time
+  bool http = false;    // it has an HTTP trigger
+  const route::FunctionRoute* route = nullptr;  // compiled, when it compiled
   std::string route_json;
   scale::AutoscalerConfig autoscaler;  // the cluster's settings the scale bounds start from
 };
 
-// Fails when a revision's spec does not make a workload (the error names
-// the revision and the field).
-Result<backend::FunctionPlan> MakePlan(const PlanInput& in);
+// A revision whose spec does not make a workload is in the plan with
+// `invalid` saying why (the field named).
+backend::FunctionPlan MakePlan(const PlanInput& in);
+
+// The first invalid revision of a plan as an error naming it; OK when none.
+Status PlanError(const backend::FunctionPlan& plan);
 
 }  // namespace ofn::platform::internal
 

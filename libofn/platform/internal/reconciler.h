@@ -1,15 +1,17 @@
 // The reconcile loop: one thread that, whenever a Function or Gateway
 // changes (or a revision becomes ready or fails), brings every Function in
-// line with its spec:
+// line with its spec. Each pass:
 //   - a change to the serving part creates an immutable revision
-//     <name>-00001, -00002, ... (stored), registered with the autoscaler;
-//   - traffic (spec.traffic, else 100% to the latest ready revision) is
-//     resolved to ready revisions only; while a target cannot be resolved
-//     the last good split stays in place and status says why;
-//   - routes (plus one host-based route per traffic tag) are compiled and
-//     the route table published atomically;
-//   - revisions beyond the history limit that carry no traffic are deleted;
-//   - status is written back only when it changed.
+//     <name>-00001, -00002, ... (stored);
+//   - each Function's plan (MakePlan: revisions with workloads and scale,
+//     traffic, route) goes to its backend — the orchestrator its
+//     ofn.io/backend annotation names, else the LocalBackend (drivers,
+//     autoscaler, gateway) — when it changed; a Function that moves or goes
+//     is deleted from its old backend;
+//   - every backend commits once, then is observed per Function;
+//   - from the observations: revision status, garbage collection of
+//     revisions without traffic beyond the history limit, Function status
+//     (written only when it changed), Gateway status and certificates.
 // Internal.
 #ifndef LIBOFN_PLATFORM_INTERNAL_RECONCILER_H_
 #define LIBOFN_PLATFORM_INTERNAL_RECONCILER_H_
@@ -32,7 +34,9 @@
 #include "libofn/gateway/plugins.h"
 #include "libofn/gateway/tls.h"
 #include "libofn/platform/internal/autoscaler.h"
+#include "libofn/platform/internal/local_backend.h"
 #include "libofn/platform/internal/traffic.h"
+#include "libofn/route/route.h"
 #include "libofn/scale/options.h"
 #include "libofn/store/store.h"
 
@@ -73,23 +77,32 @@ class Reconciler {
  private:
   // What the loop remembers of a Function between passes.
   struct FunctionState {
-    std::shared_ptr<const gateway::TrafficSplit> split;  // last good one
-    std::vector<std::pair<std::string, std::string>> tags;  // (tag, revision) of that split
-    std::map<std::string, int> percents;  // revision -> traffic percent
-    std::string driver;
-    // Set while an orchestrating Backend runs the Function.
-    backend::Backend* orchestrator = nullptr;
+    backend::Backend* backend = nullptr;            // the one that has it
     std::optional<backend::FunctionPlan> applied;  // the last plan it took
+  };
+  // One Function's share of a pass.
+  struct Work {
+    const store::Record* record = nullptr;
+    std::vector<store::RevisionRecord> revisions;  // oldest first
+    std::string serving_hash, build_hash;
+    bool has_build = false;
+    bool local = false;
+    backend::Backend* backend = nullptr;
+    backend::FunctionPlan plan;
+    // Set when the plan could not be applied: what to report instead.
+    std::optional<backend::FunctionObservation> failed;
+    std::optional<route::FunctionRoute> route;  // compiled for an orchestrator's status
   };
   void Loop();
   void Pass();
   // The Backend the Function's ofn.io/backend annotation names, or null.
   backend::Backend* OrchestratorFor(const store::Record& fn) const;
-  // Hands the Function's plan to `orchestrator` (when it changed), reads its
-  // observation back and writes the Function's status.
-  void ReconcileOrchestrated(const store::Record& fn, const std::vector<store::RevisionRecord>& revisions,
-                             const std::map<std::string, route::GatewayConfig>& gateways,
-                             backend::Backend* orchestrator, FunctionState* fs, const std::string& now);
+  // Writes what the local backend observed: revision status, garbage
+  // collection, Function status.
+  void ReportLocal(const Work& w, const backend::FunctionObservation& obs, const std::string& now);
+  // Writes the Function status of an orchestrated Function.
+  void ReportOrchestrated(const Work& w, const backend::FunctionObservation& obs, const std::string& now);
+  void WriteFunctionStatus(const store::Record& fn, const std::string& status);
   // The gateway plugins of the stored WasmPlugin objects; null when none.
   std::shared_ptr<const gateway::PluginChain> CompilePlugins();
   // Hands the certificates of the Gateways' HTTPS listeners to the TLS
@@ -98,8 +111,6 @@ class Reconciler {
 
   store::Store* store_;
   Clock* clock_;
-  const backend::Registry* drivers_;  // outlives the reconciler
-  gateway::Dispatcher* dispatcher_;
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -108,8 +119,8 @@ class Reconciler {
   int64_t done_rv_ = -1;
   std::thread thread_;
 
-  Autoscaler* autoscaler_;
   ReconcilerOptions options_;
+  LocalBackend local_;
   // Rate-limit buckets outlive each published plugin chain.
   std::shared_ptr<gateway::RateLimits> rate_limits_ = std::make_shared<gateway::RateLimits>();
   std::map<std::string, FunctionState> functions_;  // by "ns/name"; loop thread only

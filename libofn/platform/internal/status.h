@@ -7,9 +7,12 @@
 
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "libofn/backend/backend.h"
 #include "libofn/route/route.h"
 
 namespace ofn::platform::internal {
@@ -18,10 +21,11 @@ struct FunctionStatusInput {
   int64_t generation = 0;
   bool has_build = false;  // spec.build is set
   std::string build_hash, serving_hash;
-  bool has_route = false;  // an HTTP trigger
-  std::string route_status = "True", route_reason = "Valid", route_message = "Valid HTTPRoute";
-  const route::FunctionRoute* route = nullptr;  // compiled route, if it compiled
-  std::vector<const route::FunctionRoute*> tag_routes;
+  // With an HTTP trigger: its Accepted condition, hosts and paths (those
+  // only when it compiled).
+  std::optional<backend::RouteObservation> route;
+  // status.addresses while the route is accepted (RouteAddresses).
+  std::vector<std::pair<std::string, std::string>> addresses;
   std::string latest_created, latest_ready;
   std::string serving_state, serving_reason, serving_message;
   std::string service;  // status.serving.service while a split serves it
@@ -31,6 +35,13 @@ struct FunctionStatusInput {
 // conditions' lastTransitionTime), `now` an RFC 3339 time.
 std::string MakeFunctionStatus(const FunctionStatusInput& in, const boost::json::object* old_status,
                                const std::string& now);
+
+// What status.route says of a compiled route (null: it did not compile).
+backend::RouteObservation ObserveRoute(const route::FunctionRoute* compiled, std::string status = "True",
+                                       std::string reason = "Valid", std::string message = "Valid HTTPRoute");
+// status.addresses of a route and its tag routes (type "Tag" for those).
+std::vector<std::pair<std::string, std::string>> RouteAddresses(
+    const route::FunctionRoute& route, const std::vector<const route::FunctionRoute*>& tag_routes);
 
 // An Accepted condition of status.route, keeping the old lastTransitionTime
 // when its status and reason did not change.

@@ -25,9 +25,8 @@ TEST(FunctionStatusTest, AddressesBuildRouteAndServing) {
   in.generation = 3;
   in.build_hash = "b";
   in.serving_hash = "s";
-  in.has_route = true;
-  in.route = &r;
-  in.tag_routes = {&tag};
+  in.route = ObserveRoute(&r);
+  in.addresses = RouteAddresses(r, {&tag});
   in.latest_created = "hello-00002";
   in.latest_ready = "hello-00001";
   in.serving_state = "Running";
@@ -60,21 +59,28 @@ TEST(FunctionStatusTest, Table) {
          EXPECT_EQ(st.at("build").at("state"), "Pending");
          EXPECT_EQ(st.at("build").at("reason"), "NoBuilder");
        }},
-      {"no HTTP trigger: no route, no addresses", [](FunctionStatusInput& in) { in.has_route = false; in.route = nullptr; },
+      {"no HTTP trigger: no route, no addresses", [](FunctionStatusInput& in) { in.route.reset(); },
        [](const json::object& st) {
          EXPECT_FALSE(st.contains("route"));
          EXPECT_FALSE(st.contains("addresses"));
        }},
       {"a route not accepted has no addresses and says why",
        [](FunctionStatusInput& in) {
-         in.route_status = "False";
-         in.route_reason = "Conflicted";
-         in.route_message = "taken";
+         in.route->status = "False";
+         in.route->reason = "Conflicted";
+         in.route->message = "taken";
        },
        [](const json::object& st) {
          EXPECT_FALSE(st.contains("addresses"));
          EXPECT_EQ(st.at("route").at("conditions").at(0).at("reason"), "Conflicted");
          EXPECT_EQ(st.at("route").at("hosts").at(0), "hello.default.ofn.io");
+       }},
+      {"a route that did not compile has a condition but no hosts, and no addresses",
+       [](FunctionStatusInput& in) { in.route = ObserveRoute(nullptr, "False", "InvalidRoute", "rules[0]: bad"); },
+       [](const json::object& st) {
+         EXPECT_FALSE(st.contains("addresses"));
+         EXPECT_EQ(st.at("route").at("conditions").at(0).at("reason"), "InvalidRoute");
+         EXPECT_FALSE(st.at("route").as_object().contains("hosts"));
        }},
       {"a failed serving carries its reason and message",
        [](FunctionStatusInput& in) {
@@ -92,8 +98,8 @@ TEST(FunctionStatusTest, Table) {
   };
   for (const Case& c : cases) {
     FunctionStatusInput in;
-    in.has_route = true;
-    in.route = &r;
+    in.route = ObserveRoute(&r);
+    in.addresses = RouteAddresses(r, {});
     in.serving_state = "Running";
     in.latest_ready = "hello-00001";
     c.set(in);
@@ -106,14 +112,13 @@ TEST(FunctionStatusTest, Table) {
 TEST(FunctionStatusTest, AConditionKeepsItsTransitionTimeUntilItChanges) {
   route::FunctionRoute r = Route("hello", kHostBased);
   FunctionStatusInput in;
-  in.has_route = true;
-  in.route = &r;
+  in.route = ObserveRoute(&r);
   in.serving_state = "Running";
   json::value first = json::parse(MakeFunctionStatus(in, nullptr, "t0"));
   json::value same = json::parse(MakeFunctionStatus(in, &first.as_object(), "t1"));
   EXPECT_EQ(same.at("route").at("conditions").at(0).at("lastTransitionTime"), "t0");
-  in.route_status = "False";
-  in.route_reason = "Conflicted";
+  in.route->status = "False";
+  in.route->reason = "Conflicted";
   json::value changed = json::parse(MakeFunctionStatus(in, &same.as_object(), "t2"));
   EXPECT_EQ(changed.at("route").at("conditions").at(0).at("lastTransitionTime"), "t2");
 }

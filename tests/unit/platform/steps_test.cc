@@ -2,6 +2,8 @@
 // traffic.go cases as libofn has them), revision names, garbage collection.
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "libofn/platform/internal/plan.h"
 #include "libofn/platform/internal/traffic.h"
 
@@ -74,8 +76,8 @@ TEST(PlanTest, RevisionsTrafficAndScaleBoundsMakeThePlan) {
       {"f-00002", R"({"image":"r/f:v2","serving":{"containerConcurrency":5,"scaleOptions":{"knative":{"autoscaling.knative.dev/min-scale":"2"}}}})"},
   };
   in.traffic = {{"f-00001", false, 50, "old"}, {"", true, 50, ""}};
-  auto plan = MakePlan(in);
-  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  auto plan = std::optional<backend::FunctionPlan>(MakePlan(in));
+  ASSERT_TRUE(PlanError(*plan).ok());
   ASSERT_EQ(plan->revisions.size(), 2u);
   EXPECT_EQ(plan->revisions[0].workload.image, "r/f:v1");
   EXPECT_EQ(plan->revisions[0].workload.revision, "f-00001");
@@ -86,12 +88,21 @@ TEST(PlanTest, RevisionsTrafficAndScaleBoundsMakeThePlan) {
   EXPECT_EQ(plan->traffic, (std::vector<backend::TrafficPlan>{{"f-00001", false, 50, "old"}, {"", true, 50, ""}}));
   EXPECT_TRUE(plan->hosts.empty());
   // The same input makes an equal plan (the platform applies only changes).
-  EXPECT_TRUE(*plan == *MakePlan(in));
+  EXPECT_TRUE(*plan == MakePlan(in));
+  EXPECT_EQ(plan->revisions[1].scale.container_concurrency, 5);
+  EXPECT_EQ(plan->revisions[1].scale.min_scale, 2);
+  // A changed cluster setting changes the plan (the local backend rescales).
+  PlanInput tuned = in;
+  tuned.autoscaler.max_scale_up_rate = 10;
+  EXPECT_FALSE(*plan == MakePlan(tuned));
+  // A revision that makes no workload is in the plan, saying why.
   in.revisions.push_back({"f-00003", R"({"serving":{"timeout":"never"}})"});
-  auto bad = MakePlan(in);
-  ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("revision f-00003: spec.serving.timeout"), std::string::npos)
-      << bad.status().message();
+  backend::FunctionPlan bad = MakePlan(in);
+  ASSERT_EQ(bad.revisions.size(), 3u);
+  EXPECT_NE(bad.revisions[2].invalid.find("spec.serving.timeout"), std::string::npos) << bad.revisions[2].invalid;
+  EXPECT_TRUE(bad.revisions[1].invalid.empty());
+  Status err = PlanError(bad);
+  EXPECT_NE(err.message().find("revision f-00003: spec.serving.timeout"), std::string::npos) << err.message();
 }
 
 // Which changes of a Function's spec make a new revision (Knative: a new

@@ -1,0 +1,95 @@
+// LocalBackend: libofn's own serving, behind the same backend::Backend seam
+// as an orchestrator — one composition of the instance drivers (registry),
+// the autoscaler (a KPA and an activator pool per revision) and the gateway
+// (one route table for every local Function).
+//
+//   Apply(plan)   remembers the Function's plan.
+//   Commit()      once per pass: registers each revision with the driver its
+//                 workload picks and with the autoscaler; resolves traffic to
+//                 ready revisions (keeping the last good split while a target
+//                 cannot be resolved); tells the autoscaler which revisions
+//                 are reachable; compiles each route and one host-based route
+//                 per traffic tag; publishes the route table with conflicts
+//                 resolved; drops revisions no plan has any more.
+//   Observe()     what Commit found: revisions, serving state, route.
+//   Delete()      forgets the Function; the next Commit stops its revisions.
+//
+// Internal. Thread-safe; the reconcile thread is its only caller.
+#ifndef LIBOFN_PLATFORM_INTERNAL_LOCAL_BACKEND_H_
+#define LIBOFN_PLATFORM_INTERNAL_LOCAL_BACKEND_H_
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "libofn/backend/backend.h"
+#include "libofn/backend/registry.h"
+#include "libofn/gateway/dispatch.h"
+#include "libofn/gateway/plugins.h"
+#include "libofn/platform/internal/autoscaler.h"
+#include "libofn/route/route.h"
+
+namespace ofn::platform::internal {
+
+struct LocalBackendOptions {
+  std::string tag_template = "{{.Tag}}-{{.Name}}";
+  size_t queue_limit = 10000;
+  std::chrono::milliseconds request_timeout{std::chrono::minutes(5)};
+};
+
+class LocalBackend : public backend::Backend {
+ public:
+  static constexpr std::string_view kName = "local";
+
+  // Borrowed pointers must outlive it.
+  LocalBackend(const backend::Registry* drivers, gateway::Dispatcher* dispatcher, Autoscaler* autoscaler,
+               LocalBackendOptions options);
+
+  std::string_view name() const override { return kName; }
+  Status Apply(const backend::FunctionPlan& plan) override;
+  void Commit() override;
+  Result<backend::FunctionObservation> Observe(std::string_view ns, std::string_view name) override;
+  Status Delete(std::string_view ns, std::string_view name) override;
+
+  // What the next Commit compiles routes against ("ns/name" -> Gateway) and
+  // publishes with the route table.
+  void SetGateways(std::map<std::string, route::GatewayConfig> gateways);
+  void SetPlugins(std::shared_ptr<const gateway::PluginChain> plugins);
+
+ private:
+  struct Fn {
+    backend::FunctionPlan plan;
+    // The last good traffic split, its tags (tag, revision) and percents.
+    std::shared_ptr<const gateway::TrafficSplit> split;
+    std::vector<std::pair<std::string, std::string>> tags;
+    std::map<std::string, int> percents;
+    std::string driver;  // of the newest registered revision
+    std::optional<route::FunctionRoute> route;
+    std::vector<route::FunctionRoute> tag_routes;
+    std::vector<std::string> tag_revisions;
+    backend::FunctionObservation seen;
+  };
+  // Registration, traffic, reachability, serving state and routes of one
+  // Function; adds the revisions it keeps registered to `live`.
+  void Converge(Fn& fn, std::vector<std::string>* live);
+  void CompileRoutes(Fn& fn);
+
+  const backend::Registry* drivers_;
+  gateway::Dispatcher* dispatcher_;
+  Autoscaler* autoscaler_;
+  const LocalBackendOptions options_;
+
+  std::mutex mu_;
+  std::map<std::string, Fn> fns_;  // by "ns/name"
+  std::map<std::string, route::GatewayConfig> gateways_;
+  std::shared_ptr<const gateway::PluginChain> plugins_;
+};
+
+}  // namespace ofn::platform::internal
+
+#endif  // LIBOFN_PLATFORM_INTERNAL_LOCAL_BACKEND_H_

@@ -1,0 +1,295 @@
+#include "libofn/platform/internal/local_backend.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <set>
+
+#include "libofn/common/log.h"
+#include "libofn/common/regex.h"
+#include "libofn/platform/internal/status.h"
+#include "libofn/platform/internal/traffic.h"
+#include "libofn/route/table.h"
+
+namespace ofn::platform::internal {
+
+namespace json = boost::json;
+
+namespace {
+
+std::string TagName(const std::string& tmpl, const std::string& tag, const std::string& name) {
+  // Tags and names are DNS labels: nothing in them reads as a \N group.
+  static const auto kTag = Regex::MustCompile(R"(\{\{\s*\.Tag\s*\}\})");
+  static const auto kName = Regex::MustCompile(R"(\{\{\s*\.Name\s*\}\})");
+  return kName->ReplaceAll(kTag->ReplaceAll(tmpl, tag), name);
+}
+
+// A Function spec holding just the route, as route::CompileRoute reads it;
+// for a tag's route, host-based with the default rules.
+std::string RouteSpec(const std::string& route_json, bool for_tag) {
+  json::object route;
+  if (!route_json.empty()) {
+    boost::system::error_code ec;
+    json::value v = json::parse(route_json, ec);
+    if (!ec && v.is_object()) route = std::move(v.as_object());
+  }
+  if (for_tag) {
+    route.erase("hostnames");
+    route.erase("rules");
+  }
+  json::object spec{{"serving", json::object{{"triggers", json::object{{"http", json::object{{"route", route}}}}}}}};
+  return json::serialize(spec);
+}
+
+std::vector<TrafficTarget> TargetsOf(const backend::FunctionPlan& plan) {
+  std::vector<TrafficTarget> out;
+  for (const backend::TrafficPlan& t : plan.traffic) out.push_back({t.revision, t.latest, t.percent, t.tag});
+  if (out.empty()) out.push_back(TrafficTarget{"", true, 100, ""});
+  return out;
+}
+
+}  // namespace
+
+LocalBackend::LocalBackend(const backend::Registry* drivers, gateway::Dispatcher* dispatcher, Autoscaler* autoscaler,
+                           LocalBackendOptions options)
+    : drivers_(drivers), dispatcher_(dispatcher), autoscaler_(autoscaler), options_(std::move(options)) {}
+
+Status LocalBackend::Apply(const backend::FunctionPlan& plan) {
+  std::lock_guard<std::mutex> lock(mu_);
+  fns_[plan.ns + "/" + plan.name].plan = plan;
+  return Status();
+}
+
+Status LocalBackend::Delete(std::string_view ns, std::string_view name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  fns_.erase(std::string(ns) + "/" + std::string(name));
+  return Status();
+}
+
+void LocalBackend::SetGateways(std::map<std::string, route::GatewayConfig> gateways) {
+  std::lock_guard<std::mutex> lock(mu_);
+  gateways_ = std::move(gateways);
+}
+
+void LocalBackend::SetPlugins(std::shared_ptr<const gateway::PluginChain> plugins) {
+  std::lock_guard<std::mutex> lock(mu_);
+  plugins_ = std::move(plugins);
+}
+
+Result<backend::FunctionObservation> LocalBackend::Observe(std::string_view ns, std::string_view name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = fns_.find(std::string(ns) + "/" + std::string(name));
+  if (it == fns_.end()) return Status(StatusCode::kNotFound, "no plan for " + std::string(ns) + "/" + std::string(name));
+  return it->second.seen;
+}
+
+void LocalBackend::Converge(Fn& fn, std::vector<std::string>* live) {
+  const backend::FunctionPlan& plan = fn.plan;
+  backend::FunctionObservation& seen = fn.seen;
+  seen = backend::FunctionObservation{};
+
+  // Each revision registered with its driver and the autoscaler; readiness
+  // from the autoscaler, or from the platform's record (a revision that was
+  // ready stays ready when scaled to zero or after a restart).
+  for (const backend::RevisionPlan& rp : plan.revisions) {
+    backend::RevisionObservation v;
+    v.name = rp.name;
+    v.ready = rp.ready_before;
+    Result<backend::InstanceDriver*> picked = rp.invalid.empty()
+                                                  ? drivers_->Pick(rp.workload)
+                                                  : Result<backend::InstanceDriver*>(
+                                                        Status(StatusCode::kInvalidArgument, rp.invalid));
+    if (!picked.ok()) {
+      v.reason = rp.invalid.empty() ? "NoBackend" : "InvalidWorkload";
+      v.message = picked.status().message();
+    } else {
+      backend::InstanceDriver* driver = *picked;
+      fn.driver = std::string(driver->name());
+      gateway::PoolOptions po;
+      po.queue_limit = options_.queue_limit;
+      po.queue_timeout = options_.request_timeout;
+      po.response_timeout = options_.request_timeout;
+      po.container_concurrency = rp.scale.container_concurrency;
+      autoscaler_->Ensure(plan.ns, rp.name, driver, rp.workload, rp.scale, po);
+      live->push_back(plan.ns + "/" + rp.name);
+      auto st = autoscaler_->Status(plan.ns, rp.name);
+      if (st && (st->ever_ready || rp.scale.initial_scale == 0)) v.ready = true;
+      if (st && !v.ready && !st->failure.empty()) {
+        v.reason = "StartFailed";
+        v.message = st->failure;
+      }
+      if (st) {
+        v.restarts = st->restarts;
+        v.instance_reason = st->instance_reason;
+        v.instance_message = st->instance_message;
+        v.limits_warning = st->limits_warning;
+      }
+    }
+    seen.revisions.push_back(std::move(v));
+  }
+  const backend::RevisionObservation* latest = seen.revisions.empty() ? nullptr : &seen.revisions.back();
+  for (const backend::RevisionObservation& v : seen.revisions) {
+    if (v.ready) seen.latest_ready_revision = v.name;
+  }
+
+  // Traffic: only to ready revisions; otherwise the last good split stays.
+  std::vector<TrafficTarget> targets = TargetsOf(plan);
+  std::vector<RevisionReadiness> readiness;
+  for (const backend::RevisionObservation& v : seen.revisions) readiness.push_back({v.name, v.ready, v.message});
+  TrafficResolution resolved = ResolveTraffic(plan.name, targets, readiness);
+  if (resolved.unresolved.empty()) {
+    std::vector<gateway::TrafficSplit::Target> split;
+    fn.percents.clear();
+    for (const auto& [name, pct] : resolved.percents) {
+      split.push_back({autoscaler_->Pool(plan.ns, name), pct});
+      fn.percents[name] = pct;
+    }
+    fn.split = split.empty() ? nullptr : std::make_shared<const gateway::TrafficSplit>(std::move(split));
+    fn.tags = resolved.tags;
+  }
+  // Reachable: routed now, or the latest revision while traffic is to
+  // follow it (Knative's "unknown" reachability of a rollout target). A
+  // revision that is neither goes to zero whatever its min scale.
+  const bool follows_latest = std::any_of(targets.begin(), targets.end(), [](const TrafficTarget& t) { return t.latest; });
+  for (backend::RevisionObservation& v : seen.revisions) {
+    const bool tagged = std::any_of(fn.tags.begin(), fn.tags.end(), [&](const auto& t) { return t.second == v.name; });
+    v.routed = tagged || fn.percents.count(v.name) > 0 || (follows_latest && latest && latest->name == v.name);
+    autoscaler_->SetReachable(plan.ns, v.name, v.routed);
+    auto pct = fn.percents.find(v.name);
+    v.percent = pct == fn.percents.end() ? 0 : pct->second;
+    for (const auto& [tag, rev] : fn.tags) {
+      if (rev == v.name) v.tags.push_back(tag);
+    }
+  }
+
+  // Serving state.
+  if (fn.split) {
+    seen.state = "Running";
+    if (latest && !latest->ready && !latest->reason.empty()) {
+      seen.reason = "RevisionFailed";
+      seen.message = "revision " + latest->name + " failed (" + latest->reason + "): " + latest->message +
+                     "; traffic stays on " + seen.latest_ready_revision;
+    } else if (!resolved.unresolved.empty()) {
+      seen.reason = "TrafficNotReady";
+      seen.message = resolved.unresolved + "; traffic stays where it was";
+    }
+    seen.service = plan.name + "-" + fn.driver;
+  } else if (latest && !latest->reason.empty()) {
+    seen.state = "Failed";
+    seen.reason = latest->reason;
+    seen.message = latest->message;
+  } else if (seen.latest_ready_revision.empty()) {
+    seen.state = "Pending";
+    seen.reason = "RevisionStarting";
+    seen.message = "waiting for revision " + (latest ? latest->name : std::string()) + " to become ready";
+  } else {
+    seen.state = "Running";
+    seen.reason = "NoTraffic";
+    seen.message =
+        resolved.unresolved.empty() ? "no traffic target has a percent above 0" : resolved.unresolved;
+  }
+  // Instances of a routed revision that crash, or limits that could not
+  // be applied, show while nothing more pressing does.
+  if (seen.state == "Running" && seen.reason.empty()) {
+    for (const backend::RevisionObservation& v : seen.revisions) {
+      if (!v.routed) continue;
+      if (!v.instance_reason.empty()) {
+        seen.reason = v.instance_reason;
+        seen.message = "revision " + v.name + ": " + v.instance_message;
+        break;
+      }
+      if (!v.limits_warning.empty() && seen.reason.empty()) {
+        seen.reason = "LimitsNotApplied";
+        seen.message = "revision " + v.name + ": " + v.limits_warning;
+      }
+    }
+  }
+  CompileRoutes(fn);
+}
+
+void LocalBackend::CompileRoutes(Fn& fn) {
+  const backend::FunctionPlan& plan = fn.plan;
+  fn.route.reset();
+  fn.tag_routes.clear();
+  fn.tag_revisions.clear();
+  if (!plan.http) return;
+  const std::string spec = RouteSpec(plan.route_json, false);
+  auto [gns, gname] = route::GatewayRefOf(spec);
+  auto git = gateways_.find(gns + "/" + gname);
+  if (git == gateways_.end()) {
+    fn.seen.route = ObserveRoute(nullptr, "False", "GatewayNotFound", "gateway " + gns + "/" + gname + " does not exist");
+    fn.seen.route->gateway = gns + "/" + gname;
+    return;
+  }
+  auto compiled = route::CompileRoute(plan.ns, plan.name, spec, git->second, plan.created);
+  if (!compiled.ok()) {
+    fn.seen.route = ObserveRoute(nullptr, "False", "InvalidRoute", compiled.status().message());
+    fn.seen.route->gateway = gns + "/" + gname;
+    return;
+  }
+  fn.route = std::move(*compiled);
+  fn.seen.route = ObserveRoute(&*fn.route);
+  const std::string tag_spec = RouteSpec(plan.route_json, true);
+  for (const auto& [tag, rev] : fn.tags) {
+    auto tr = route::CompileRoute(plan.ns, TagName(options_.tag_template, tag, plan.name), tag_spec, git->second,
+                                  plan.created);
+    if (tr.ok()) {
+      fn.tag_routes.push_back(std::move(*tr));
+      fn.tag_revisions.push_back(rev);
+    }
+  }
+}
+
+void LocalBackend::Commit() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> live;
+  for (auto& [key, fn] : fns_) Converge(fn, &live);
+  // Revisions no plan has any more (collected, or their Function deleted or
+  // handed to another backend) stop.
+  std::set<std::string> keep(live.begin(), live.end());
+  for (const std::string& key : autoscaler_->Keys()) {
+    if (keep.count(key)) continue;
+    size_t slash = key.find('/');
+    autoscaler_->Remove(key.substr(0, slash), key.substr(slash + 1));
+  }
+  // Every revision that runs here is registered now: what survived the last
+  // run and was not adopted has no revision left to serve.
+  autoscaler_->DropUnadopted();
+
+  // The route table, with conflicts resolved.
+  std::vector<route::FunctionRoute> routes;
+  std::vector<std::shared_ptr<const gateway::TrafficSplit>> splits;
+  std::vector<Fn*> owner;
+  for (auto& [key, fn] : fns_) {
+    if (!fn.route) continue;
+    routes.push_back(*fn.route);
+    splits.push_back(fn.split);
+    owner.push_back(&fn);
+    for (size_t t = 0; t < fn.tag_routes.size(); ++t) {
+      routes.push_back(fn.tag_routes[t]);
+      splits.push_back(gateway::TrafficSplit::Single(autoscaler_->Pool(fn.plan.ns, fn.tag_revisions[t])));
+      owner.push_back(&fn);
+    }
+  }
+  std::vector<route::Rejection> rejected;
+  auto snap = std::make_shared<gateway::Snapshot>();
+  snap->table = route::RouteTable::Build(std::move(routes), &rejected);
+  for (const route::Rejection& r : rejected) {
+    backend::RouteObservation& ro = *owner[r.route]->seen.route;
+    ro.status = "False";
+    ro.reason = r.reason;
+    ro.message = r.message;
+  }
+  snap->targets = std::move(splits);
+  snap->plugins = plugins_;
+  dispatcher_->Publish(std::move(snap));
+
+  // Addresses of the routes that stayed accepted.
+  for (auto& [key, fn] : fns_) {
+    if (!fn.route || fn.seen.route->status != "True") continue;
+    std::vector<const route::FunctionRoute*> tags;
+    for (const route::FunctionRoute& tr : fn.tag_routes) tags.push_back(&tr);
+    fn.seen.addresses = RouteAddresses(*fn.route, tags);
+  }
+}
+
+}  // namespace ofn::platform::internal

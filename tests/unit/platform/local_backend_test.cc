@@ -1,0 +1,163 @@
+// The local backend behind the Backend seam: plans in, observations out,
+// requests served through the route table it publishes.
+#include "libofn/platform/internal/local_backend.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+
+#include "libofn/common/clock.h"
+#include "libofn/testing/fake_driver.h"
+
+namespace ofn::platform::internal {
+namespace {
+
+backend::RevisionPlan Revision(const std::string& name, const std::string& invalid = "") {
+  backend::RevisionPlan r;
+  r.name = name;
+  r.invalid = invalid;
+  if (invalid.empty()) {
+    r.workload.ns = "default";
+    r.workload.function = "hello";
+    r.workload.revision = name;
+    r.workload.image = "example.com/hello:" + name;
+  }
+  return r;
+}
+
+backend::FunctionPlan Plan(const std::string& name, std::vector<backend::RevisionPlan> revisions, int64_t created) {
+  backend::FunctionPlan p;
+  p.ns = "default";
+  p.name = name;
+  p.created = created;
+  p.http = true;
+  p.revisions = std::move(revisions);
+  for (backend::RevisionPlan& r : p.revisions) r.workload.function = name;
+  return p;
+}
+
+class LocalBackendTest : public ::testing::Test {
+ protected:
+  LocalBackendTest()
+      : autoscaler_(&clock_, Inline(), Inline(), nullptr),
+        local_(&drivers_, &dispatcher_, &autoscaler_, LocalBackendOptions{}) {
+    EXPECT_TRUE(drivers_.Add({100, fake_}).ok());
+    local_.SetGateways({{"openfunction/openfunction", route::GatewayConfig{}}});
+  }
+  ~LocalBackendTest() override { autoscaler_.Stop(); }
+
+  static gateway::Executor Inline() {
+    return [](std::function<void()> task) { task(); };
+  }
+  backend::FunctionObservation Observe(const std::string& name) {
+    auto o = local_.Observe("default", name);
+    EXPECT_TRUE(o.ok()) << o.status().ToString();
+    return o.ok() ? *o : backend::FunctionObservation{};
+  }
+  HttpResponse Get(const std::string& host) {
+    HttpRequest r;
+    r.method = "GET";
+    r.target = "/x";
+    r.headers.Set("Host", host);
+    return dispatcher_.Handle(r);
+  }
+
+  ManualClock clock_;
+  std::shared_ptr<testing::FakeDriver> fake_ = std::make_shared<testing::FakeDriver>("fake");
+  backend::Registry drivers_;
+  gateway::Dispatcher dispatcher_;
+  Autoscaler autoscaler_;
+  LocalBackend local_;
+};
+
+TEST_F(LocalBackendTest, APlanRunsServesAndReportsItsRevisions) {
+  ASSERT_TRUE(local_.Apply(Plan("hello", {Revision("hello-00001"), Revision("hello-00002", "spec.serving.timeout: bad")}, 1))
+                  .ok());
+  // Nothing happens before the pass commits.
+  EXPECT_EQ(fake_->starts(), 0);
+  local_.Commit();
+  EXPECT_EQ(fake_->starts(), 1);  // the initial scale of the revision that makes a workload
+  backend::FunctionObservation o = Observe("hello");
+  ASSERT_EQ(o.revisions.size(), 2u);
+  EXPECT_TRUE(o.revisions[0].ready);
+  EXPECT_EQ(o.revisions[0].percent, 100);
+  EXPECT_TRUE(o.revisions[0].routed);
+  EXPECT_FALSE(o.revisions[1].ready);
+  EXPECT_EQ(o.revisions[1].reason, "InvalidWorkload");
+  // The newest failed: traffic stays on the one that works, and says so.
+  EXPECT_EQ(o.state, "Running");
+  EXPECT_EQ(o.reason, "RevisionFailed");
+  EXPECT_NE(o.message.find("traffic stays on hello-00001"), std::string::npos) << o.message;
+  EXPECT_EQ(o.latest_ready_revision, "hello-00001");
+  EXPECT_EQ(o.service, "hello-fake");
+  ASSERT_TRUE(o.route.has_value());
+  EXPECT_EQ(o.route->status, "True");
+  EXPECT_EQ(o.route->gateway, "openfunction/openfunction");
+  ASSERT_FALSE(o.addresses.empty());
+  EXPECT_EQ(o.addresses[0], (std::pair<std::string, std::string>{"External", "http://hello.default.ofn.io/"}));
+  EXPECT_EQ(Get("hello.default.ofn.io").body, "fake hello-00001 GET /x");
+}
+
+TEST_F(LocalBackendTest, TagsConflictsAndMissingGatewaysShowInTheRouteObservation) {
+  backend::FunctionPlan hello = Plan("hello", {Revision("hello-00001"), Revision("hello-00002")}, 1);
+  hello.traffic = {{"hello-00001", false, 100, ""}, {"", true, 0, "next"}};
+  ASSERT_TRUE(local_.Apply(hello).ok());
+  // A younger Function claiming the same host loses it.
+  backend::FunctionPlan copy = Plan("copy", {Revision("copy-00001")}, 2);
+  copy.route_json = R"({"hostnames":["hello.default.ofn.io"],"rules":[{"matches":[{"path":{"type":"PathPrefix","value":"/"}}]}]})";
+  ASSERT_TRUE(local_.Apply(copy).ok());
+  backend::FunctionPlan lost = Plan("lost", {Revision("lost-00001")}, 3);
+  lost.route_json = R"({"gatewayRef":{"name":"nosuch","namespace":"x"}})";
+  ASSERT_TRUE(local_.Apply(lost).ok());
+  local_.Commit();
+
+  backend::FunctionObservation o = Observe("hello");
+  EXPECT_EQ(o.revisions[0].percent, 100);
+  EXPECT_EQ(o.revisions[1].percent, 0);
+  EXPECT_EQ(o.revisions[1].tags, (std::vector<std::string>{"next"}));
+  EXPECT_TRUE(o.revisions[1].routed);  // tagged
+  EXPECT_TRUE(std::count(o.addresses.begin(), o.addresses.end(),
+                         std::pair<std::string, std::string>{"Tag", "http://next-hello.default.ofn.io/"}));
+  EXPECT_EQ(Get("hello.default.ofn.io").body, "fake hello-00001 GET /x");
+  EXPECT_EQ(Get("next-hello.default.ofn.io").body, "fake hello-00002 GET /x");
+
+  backend::FunctionObservation c = Observe("copy");
+  ASSERT_TRUE(c.route.has_value());
+  EXPECT_EQ(c.route->status, "False");
+  EXPECT_EQ(c.route->reason, "Conflicted");
+  EXPECT_TRUE(c.addresses.empty());
+
+  backend::FunctionObservation l = Observe("lost");
+  EXPECT_EQ(l.route->reason, "GatewayNotFound");
+  EXPECT_EQ(l.route->message, "gateway x/nosuch does not exist");
+  EXPECT_TRUE(l.route->hosts.empty());
+}
+
+TEST_F(LocalBackendTest, DeleteStopsItsRevisionsAtTheNextCommit) {
+  ASSERT_TRUE(local_.Apply(Plan("hello", {Revision("hello-00001")}, 1)).ok());
+  local_.Commit();
+  EXPECT_EQ(fake_->live(), 1);
+  EXPECT_EQ(autoscaler_.Keys(), (std::vector<std::string>{"default/hello-00001"}));
+  ASSERT_TRUE(local_.Delete("default", "hello").ok());
+  EXPECT_EQ(local_.Observe("default", "hello").status().code(), StatusCode::kNotFound);
+  local_.Commit();
+  EXPECT_TRUE(autoscaler_.Keys().empty());
+  EXPECT_EQ(fake_->live(), 0);
+  EXPECT_EQ(Get("hello.default.ofn.io").status, 404);
+}
+
+TEST_F(LocalBackendTest, ARevisionNoDriverTakesSaysWhichDriversExist) {
+  backend::RevisionPlan r = Revision("hello-00001");
+  r.workload.backend = "k8s";  // a driver that is not registered
+  ASSERT_TRUE(local_.Apply(Plan("hello", {r}, 1)).ok());
+  local_.Commit();
+  backend::FunctionObservation o = Observe("hello");
+  EXPECT_EQ(o.state, "Failed");
+  EXPECT_EQ(o.reason, "NoBackend");
+  EXPECT_NE(o.message.find("fake"), std::string::npos) << o.message;
+  EXPECT_EQ(fake_->starts(), 0);
+}
+
+}  // namespace
+}  // namespace ofn::platform::internal
