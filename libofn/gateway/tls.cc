@@ -277,13 +277,13 @@ Result<std::shared_ptr<TlsCertificates>> TlsCertificates::Create(const Options& 
   return std::shared_ptr<TlsCertificates>(new TlsCertificates(std::move(impl)));
 }
 
-std::vector<std::string> TlsCertificates::SetObjects(std::vector<TlsCertificate> certs) {
-  std::vector<std::string> errors;
+std::vector<TlsCertificates::Refused> TlsCertificates::SetObjects(std::vector<TlsCertificate> certs) {
+  std::vector<Refused> errors;
   std::vector<Impl::Entry> entries;
   for (TlsCertificate& c : certs) {
     Result<Loaded> l = Load(c.source, c.cert_pem, c.key_pem);
     if (!l.ok()) {
-      errors.push_back(l.status().message());
+      errors.push_back({c.source, l.status().message()});
       continue;
     }
     Impl::Entry e;

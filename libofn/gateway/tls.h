@@ -58,10 +58,14 @@ class TlsCertificates {
   TlsCertificates(const TlsCertificates&) = delete;
   TlsCertificates& operator=(const TlsCertificates&) = delete;
 
+  // A certificate refused: its source and what is wrong with it (the
+  // message starts with the source too).
+  struct Refused {
+    std::string source, message;
+  };
   // Replaces the certificates that come from objects. Each bad one (not PEM,
-  // key not matching) is left out and named in the returned errors; the
-  // others are served.
-  std::vector<std::string> SetObjects(std::vector<TlsCertificate> certs);
+  // key not matching) is left out and returned; the others are served.
+  std::vector<Refused> SetObjects(std::vector<TlsCertificate> certs);
 
   // Re-reads certificate files that changed since they were last read, if
   // reload_interval has passed since the last check (force: now). A file

@@ -82,11 +82,12 @@ GatewayCertificates ListenerCertificates(const store::Record& gw, const SecretLo
   return out;
 }
 
-void AddCertificateErrors(const store::Record& gw, const std::vector<std::string>& errors, GatewayCertificates* certs) {
+void AddCertificateErrors(const store::Record& gw, const std::vector<gateway::TlsCertificates::Refused>& errors,
+                          GatewayCertificates* certs) {
   json::value spec = ofn::internal::ParseObjectOrEmpty(gw.spec);
   const json::array* listeners = Arr(At(Obj(At(Obj(&spec), "gatewaySpec")), "listeners"));
   if (!listeners) return;
-  for (const std::string& e : errors) {
+  for (const gateway::TlsCertificates::Refused& e : errors) {
     for (const json::value& lv : *listeners) {
       const json::object* l = Obj(&lv);
       const json::array* refs = Arr(At(Obj(At(l, "tls")), "certificateRefs"));
@@ -94,7 +95,7 @@ void AddCertificateErrors(const store::Record& gw, const std::vector<std::string
       for (const json::value& rv : *refs) {
         std::string ns = Str(Obj(&rv), "namespace");
         std::string source = SecretSource(ns.empty() ? gw.ns : ns, Str(Obj(&rv), "name"));
-        if (e.rfind(source + ":", 0) == 0) certs->problems[Str(l, "name")] = {"InvalidCertificateRef", e};
+        if (e.source == source) certs->problems[Str(l, "name")] = {"InvalidCertificateRef", e.message};
       }
     }
   }

@@ -268,7 +268,13 @@ std::shared_ptr<const gateway::PluginChain> Reconciler::CompilePlugins() {
 
 scale::AutoscalerConfig Reconciler::CurrentAutoscalerConfig() {
   auto cm = store_->Get("ConfigMap", kAutoscalerConfigNamespace, kAutoscalerConfigName);
-  if (!cm.ok()) return options_.autoscaler;
+  if (!cm.ok()) {
+    autoscaler_config_version_ = -1;
+    return options_.autoscaler;
+  }
+  // Read again only when the ConfigMap changed.
+  if (cm->resource_version == autoscaler_config_version_) return autoscaler_config_;
+  autoscaler_config_version_ = cm->resource_version;
   std::vector<std::pair<std::string, std::string>> data;
   json::value body = ofn::internal::ParseObjectOrEmpty(cm->spec);
   if (const json::object* d = Obj(At(Obj(&body), "data"))) {
@@ -463,6 +469,16 @@ void Reconciler::SyncGateways(const std::vector<store::Record>& gateways, const 
       inputs += s.ns + "/" + s.name + "@" + std::to_string(s.resource_version) + ";";
     }
   }
+  // Nothing to do when no Gateway, Secret or count of attached routes
+  // changed since the last pass (a status this pass wrote changes the
+  // Gateway's resource version, so the pass after it checks once more).
+  std::string status_inputs = inputs;
+  for (const store::Record& g : gateways) {
+    status_inputs += g.ns + "/" + g.name + "@" + std::to_string(g.resource_version) + ";";
+  }
+  for (const auto& [key, n] : attached) status_inputs += key + "=" + std::to_string(n) + ";";
+  if (status_inputs == gateway_inputs_) return;
+  gateway_inputs_ = std::move(status_inputs);
   SecretLookup lookup = [&](std::string_view ns, std::string_view name) -> const store::Record* {
     auto it = by_name.find({std::string(ns), std::string(name)});
     return it == by_name.end() ? nullptr : it->second;
@@ -477,7 +493,7 @@ void Reconciler::SyncGateways(const std::vector<store::Record>& gateways, const 
   if (options_.tls && inputs != tls_inputs_) {
     tls_inputs_ = inputs;
     tls_errors_ = options_.tls->SetObjects(std::move(certs));
-    for (const std::string& e : tls_errors_) OFN_LOG(kWarning) << "TLS certificate refused: " << e;
+    for (const auto& e : tls_errors_) OFN_LOG(kWarning) << "TLS certificate refused: " << e.message;
   }
   for (size_t i = 0; i < gateways.size(); ++i) {
     const store::Record& g = gateways[i];

@@ -37,9 +37,8 @@ using SecretLookup = std::function<const store::Record*(std::string_view ns, std
 GatewayCertificates ListenerCertificates(const store::Record& gateway, const SecretLookup& secret, bool https);
 
 // Adds to `problems` what only the gateway knows (a certificate OpenSSL
-// refused): `errors` as TlsCertificates::SetObjects returns them, each
-// starting with the certificate's source.
-void AddCertificateErrors(const store::Record& gateway, const std::vector<std::string>& errors,
+// refused), as TlsCertificates::SetObjects returns it.
+void AddCertificateErrors(const store::Record& gateway, const std::vector<gateway::TlsCertificates::Refused>& errors,
                           GatewayCertificates* certs);
 
 // The Gateway's status JSON; `attached_routes` is the number of accepted

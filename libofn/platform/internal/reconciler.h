@@ -127,11 +127,13 @@ class Reconciler {
   // What the certificates were last computed from, and what the TLS
   // listener refused of them; loop thread only.
   std::string tls_inputs_;
+  std::string gateway_inputs_;  // what Gateway status was last made from
   // This pass's autoscaler settings (options + config-autoscaler); loop thread only.
   scale::AutoscalerConfig autoscaler_config_;
+  int64_t autoscaler_config_version_ = -1;  // the ConfigMap's resource version it was read from
   // The Autoscaler settings in force: Options, then the ConfigMap.
   scale::AutoscalerConfig CurrentAutoscalerConfig();
-  std::vector<std::string> tls_errors_;
+  std::vector<gateway::TlsCertificates::Refused> tls_errors_;
 };
 
 }  // namespace ofn::platform::internal

@@ -79,10 +79,14 @@ TEST(TlsCertificatesTest, ObjectsServeTheirListenerHostnameAndABadOneIsLeftOutWi
   objs.push_back({"Secret default/a", a.cert_pem, a.key_pem, {"*.shop.example.com"}});
   objs.push_back({"Secret default/mismatch", a.cert_pem, b.key_pem, {}});
   objs.push_back({"Secret default/garbage", "not a certificate", b.key_pem, {}});
-  std::vector<std::string> errors = (*certs)->SetObjects(objs);
+  std::vector<TlsCertificates::Refused> errors = (*certs)->SetObjects(objs);
   ASSERT_EQ(errors.size(), 2u);
-  EXPECT_NE(errors[0].find("Secret default/mismatch: the private key does not match"), std::string::npos) << errors[0];
-  EXPECT_NE(errors[1].find("Secret default/garbage: no PEM certificate"), std::string::npos) << errors[1];
+  EXPECT_EQ(errors[0].source, "Secret default/mismatch");
+  EXPECT_NE(errors[0].message.find("Secret default/mismatch: the private key does not match"), std::string::npos)
+      << errors[0].message;
+  EXPECT_EQ(errors[1].source, "Secret default/garbage");
+  EXPECT_NE(errors[1].message.find("Secret default/garbage: no PEM certificate"), std::string::npos)
+      << errors[1].message;
   EXPECT_EQ((*certs)->size(), 1u);
   EXPECT_EQ((*certs)->SourceFor("x.shop.example.com"), "Secret default/a");
   // Replaced as a whole.

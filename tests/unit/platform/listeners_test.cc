@@ -125,8 +125,9 @@ TEST(GatewayStatusTest, ListenersAreReadyUnlessTheyHaveAProblemAsTheSeedShowsThe
 
   // OpenSSL refused the Secret's certificate: that listener says so.
   GatewayCertificates bad;
-  AddCertificateErrors(gw, {"Secret openfunction/site: the private key does not match the certificate",
-                            "Secret elsewhere/x: no PEM certificate"},
+  AddCertificateErrors(gw,
+                       {{"Secret openfunction/site", "Secret openfunction/site: the private key does not match the certificate"},
+                        {"Secret elsewhere/x", "Secret elsewhere/x: no PEM certificate"}},
                        &bad);
   ASSERT_EQ(bad.problems.size(), 1u);
   json::value st = json::parse(MakeGatewayStatus(gw, bad, 0));
