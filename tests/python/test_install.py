@@ -79,6 +79,7 @@ def test_every_installed_header_compiles_alone_without_third_party_types(install
     names = [str(h.relative_to(installed["include"])) for h in headers]
     assert "libofn/ofn.h" in names and "libofn/platform/platform.h" in names
     assert "libofn/backend/registry.h" in names
+    assert "libofn/ofn_c.h" in names
     for h in headers:
         text = h.read_text()
         assert not FORBIDDEN.search(text), "%s includes a third-party header" % h
@@ -115,3 +116,20 @@ def test_a_host_program_builds_with_pkg_config_alone_and_runs(installed, tmp_pat
     ldd = subprocess.run(["ldd", str(exe)], env=dict(os.environ, LD_LIBRARY_PATH=str(installed["libdir"])),
                          capture_output=True, text=True).stdout
     assert str(installed["libdir"]) in ldd, ldd
+
+
+def test_a_c_program_builds_with_pkg_config_libofn_c_and_runs(installed, tmp_path):
+    pcdir = installed["libdir"] / "pkgconfig"
+    env = dict(os.environ, PKG_CONFIG_PATH=str(pcdir), PKG_CONFIG_SYSROOT_DIR=str(installed["dest"]))
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libofn-c"], env=env, capture_output=True, text=True)
+    assert flags.returncode == 0, flags.stderr
+    assert "c++" not in flags.stdout, flags.stdout
+    exe = tmp_path / "c-host"
+    r = subprocess.run(["gcc", "-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror",
+                        str(ROOT / "examples" / "c-host" / "main.c"), "-o", str(exe), *flags.stdout.split()],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    run = subprocess.run([str(exe)], env=dict(os.environ, LD_LIBRARY_PATH=str(installed["libdir"])),
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout == "200 Hello from C, who=world\n", run.stdout
