@@ -328,9 +328,15 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
 FunctionRegistrar& Platform::functions() { return impl_->registry; }
 
 Result<std::vector<ObjectInfo>> Platform::Apply(std::string_view manifests, const std::string& file) {
+  return Apply(manifests, file, nullptr);
+}
+
+Result<std::vector<ObjectInfo>> Platform::Apply(std::string_view manifests, const std::string& file,
+                                                std::vector<spec::Diagnostic>* diagnostics) {
   spec::ParseOptions po;
   po.default_namespace = impl_->options.default_namespace;
   spec::ParseResult parsed = spec::ParseManifests(manifests, file, po);
+  if (diagnostics) *diagnostics = parsed.diagnostics;
   if (!parsed.ok()) {
     std::string msg;
     for (const spec::Diagnostic& d : parsed.diagnostics) {

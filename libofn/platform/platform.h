@@ -37,6 +37,7 @@
 #include "libofn/scale/options.h"
 #include "libofn/serve/function.h"
 #include "libofn/serve/http.h"
+#include "libofn/spec/diagnostic.h"
 #include "libofn/spec/object.h"
 
 namespace ofn {
@@ -179,6 +180,10 @@ class Platform {
   // the error lists every problem as "file:line:col: path: message" and the
   // store is unchanged.
   Result<std::vector<ObjectInfo>> Apply(std::string_view manifests, const std::string& file = "<apply>");
+  // The same, handing out every diagnostic of the text (errors and
+  // warnings, with file, line, column and field path) as well.
+  Result<std::vector<ObjectInfo>> Apply(std::string_view manifests, const std::string& file,
+                                        std::vector<spec::Diagnostic>* diagnostics);
   Result<std::vector<ObjectInfo>> Apply(const std::vector<spec::Object>& objects);
 
   Result<ObjectInfo> Get(std::string_view kind, std::string_view ns, std::string_view name);

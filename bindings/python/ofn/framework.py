@@ -188,6 +188,37 @@ def load_target(target):
     return fn
 
 
+def error_response(status, message):
+    return status, {"Content-Type": "application/json"}, json.dumps(
+        {"error": {"code": status, "message": message}}).encode()
+
+
+def dispatch(fn, signature, context, req):
+    """Calls `fn` with `req` as its signature wants it; (status, headers, body).
+    A function that raises answers 500 naming the exception; a request its
+    signature cannot take, 400."""
+    try:
+        if signature == "http":
+            result = fn(req)
+        elif signature == "cloudevent":
+            result = fn(parse_cloudevent(req))
+        else:
+            data = req.data
+            ctype = (req.headers.get("Content-Type") or "").lower()
+            if "json" in ctype:
+                data = json.loads(data or b"null")
+            result = fn(context, data)
+    except BadRequest as e:
+        return error_response(400, str(e))
+    except Exception as e:  # the function's own failure
+        traceback.print_exc()
+        return error_response(500, "function failed: %s: %s" % (type(e).__name__, e))
+    try:
+        return to_response(result)
+    except (TypeError, ValueError) as e:
+        return error_response(500, "function returned something that is not a response: %s" % e)
+
+
 def make_handler(fn, signature, context):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -220,8 +251,7 @@ def make_handler(fn, signature, context):
                 self.wfile.write(body)
 
         def _error(self, status, message):
-            self._send(status, {"Content-Type": "application/json"},
-                       json.dumps({"error": {"code": status, "message": message}}).encode())
+            self._send(*error_response(status, message))
 
         def _serve(self):
             try:
@@ -229,28 +259,7 @@ def make_handler(fn, signature, context):
             except (ValueError, OSError) as e:
                 self.close_connection = True
                 return self._error(400, "bad request body: %s" % e)
-            req = Request(self.command, self.path, self.headers, body)
-            try:
-                if signature == "http":
-                    result = fn(req)
-                elif signature == "cloudevent":
-                    result = fn(parse_cloudevent(req))
-                else:
-                    data = body
-                    ctype = (self.headers.get("Content-Type") or "").lower()
-                    if "json" in ctype:
-                        data = json.loads(body or b"null")
-                    result = fn(context, data)
-            except BadRequest as e:
-                return self._error(400, str(e))
-            except Exception as e:  # the function's own failure
-                traceback.print_exc()
-                return self._error(500, "function failed: %s: %s" % (type(e).__name__, e))
-            try:
-                status, headers, out = to_response(result)
-            except (TypeError, ValueError) as e:
-                return self._error(500, "function returned something that is not a response: %s" % e)
-            self._send(status, headers, out)
+            self._send(*dispatch(fn, signature, context, Request(self.command, self.path, self.headers, body)))
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
