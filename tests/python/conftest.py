@@ -29,3 +29,11 @@ def shared_dir():
 @pytest.fixture(scope="session")
 def data_dir():
     return ROOT / "tests" / "data"
+
+
+# The Python bindings as built (build/bindings/python/ofn: the extension
+# beside the package's Python files), and their pytest plugin.
+import sys  # noqa: E402
+
+sys.path.insert(0, str(_build_root() / "bindings" / "python"))
+pytest_plugins = ["ofn.pytest_plugin"]

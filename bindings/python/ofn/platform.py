@@ -169,6 +169,30 @@ class Watch:
         self.close()
 
 
+class Context:
+    """What an OpenFunction-signature function gets: .name, .version and
+    send(data, output) to one of spec.serving.outputs. Valid during the call."""
+
+    def __init__(self, raw):
+        self._c = raw
+
+    @property
+    def name(self):
+        return _call(lambda: self._c.name)
+
+    @property
+    def version(self):
+        return _call(lambda: self._c.version)
+
+    def send(self, data, output):
+        """False when no output has that name or it refused the data."""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        elif not isinstance(data, (bytes, bytearray)):
+            data = json.dumps(data).encode("utf-8")
+        return _call(self._c.send, bytes(data), output)
+
+
 class Clock:
     """The platform's clock. With manual_clock=True, advance() moves it and
     runs the autoscaler every 2 s of it, as the ticker would."""
@@ -256,7 +280,7 @@ class Platform:
                     ctype = _Headers(headers or ()).get("Content-Type") or ""
                     if "json" in ctype.lower():
                         data = json.loads(data or b"null")
-                    return framework.to_response(fn(context, data))
+                    return framework.to_response(fn(Context(context), data))
                 _call(self._p.register_openfunction, name, adapter)
             else:
                 def adapter(method, target, headers, body):
