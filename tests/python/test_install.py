@@ -133,3 +133,74 @@ def test_a_c_program_builds_with_pkg_config_libofn_c_and_runs(installed, tmp_pat
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout == "200 Hello from C, who=world\n", run.stdout
+
+
+def test_the_custom_paas_example_builds_against_the_installed_tree_and_serves(installed, tmp_path):
+    import http.client
+    import time
+    pcdir = installed["libdir"] / "pkgconfig"
+    env = dict(os.environ, PKG_CONFIG_PATH=str(pcdir), PKG_CONFIG_SYSROOT_DIR=str(installed["dest"]))
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libofn"], env=env, capture_output=True, text=True)
+    exe = tmp_path / "custom-paas"
+    r = subprocess.run(["g++", str(ROOT / "examples" / "custom-paas" / "main.cc"), "-o", str(exe), "-Wall", "-Wextra",
+                        "-Werror", *flags.stdout.split()], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    proc = subprocess.Popen([str(exe), "127.0.0.1:0"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, LD_LIBRARY_PATH=str(installed["libdir"])))
+    try:
+        first = proc.stdout.readline()
+        assert first.startswith("listening on 127.0.0.1:"), first + proc.stderr.read()
+        port = int(first.strip().rsplit(":", 1)[1])
+
+        def call(method, path, host, body=None):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request(method, path, body=body, headers={"Host": host})
+            res = conn.getresponse()
+            out = (res.status, res.read().decode())
+            conn.close()
+            return out
+
+        api = "paas.default.ofn.io"
+        assert call("POST", "/functions", api, '{"name":"bob","greeting":"Howdy"}') == (201, '{"name":"bob"}\n')
+        assert call("POST", "/functions", api, '{"name":"Bad Name"}')[0] == 400
+        deadline = time.time() + 10
+        while call("GET", "/", "bob.default.ofn.io")[0] != 200 and time.time() < deadline:
+            time.sleep(0.05)
+        assert call("GET", "/", "bob.default.ofn.io") == (200, "Howdy from bob\n")
+        assert call("GET", "/functions", api) == (200, '["bob"]\n')
+        assert call("DELETE", "/functions/bob", api)[0] == 200
+        deadline = time.time() + 10
+        while call("GET", "/", "bob.default.ofn.io")[0] != 404 and time.time() < deadline:
+            time.sleep(0.05)
+        assert call("GET", "/", "bob.default.ofn.io")[0] == 404
+        assert call("GET", "/functions", api) == (200, "[]\n")
+        out, err = proc.communicate(input="", timeout=30)
+        assert proc.returncode == 0, err
+        assert "greeter instances started: 1" in out, out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_the_installed_python_package_imports_and_runs(installed, tmp_path):
+    inits = [p for p in installed["dest"].rglob("ofn/__init__.py")]
+    assert inits, "the ofn package was not installed"
+    pkg_root = inits[0].parent.parent
+    assert list((pkg_root / "ofn").glob("_ofn*.so")), sorted(p.name for p in (pkg_root / "ofn").iterdir())
+    code = ("import ofn\n"
+            "with ofn.Platform(listen=None) as p:\n"
+            "    @p.function('hi')\n"
+            "    def hi(request):\n"
+            "        return 'hi from the installed package'\n"
+            "    p.apply({'apiVersion': 'core.openfunction.io/v1beta2', 'kind': 'Function', 'metadata': {'name': 'hi'},\n"
+            "             'spec': {'version': 'v1', 'image': 'ofn.local/hi:latest', 'serving': {'template': {'containers':\n"
+            "             [{'name': 'function'}]}, 'triggers': {'http': {'port': 8080}}}}})\n"
+            "    p.wait_ready('hi')\n"
+            "    print(p.invoke('hi').text, ofn.__file__)\n")
+    run = subprocess.run(["/usr/bin/python3", "-c", code], cwd=str(tmp_path), capture_output=True, text=True,
+                         timeout=60, env=dict(os.environ, PYTHONPATH=str(pkg_root),
+                                              LD_LIBRARY_PATH=str(installed["libdir"])))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.startswith("hi from the installed package " + str(pkg_root)), run.stdout
