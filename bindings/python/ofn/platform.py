@@ -111,7 +111,11 @@ class Response:
 
 
 class _Headers(list):
-    """(name, value) pairs; get() and [] look names up case-insensitively."""
+    """(name, value) pairs; get() and [] look names up case-insensitively,
+    items() gives the pairs (as the functions framework reads headers)."""
+
+    def items(self):
+        return list(self)
 
     def get(self, name, default=None):
         name = name.lower()
@@ -284,7 +288,7 @@ class Platform:
                 _call(self._p.register_openfunction, name, adapter)
             else:
                 def adapter(method, target, headers, body):
-                    req = framework.Request(method, target, _RequestHeaders(headers), body)
+                    req = framework.Request(method, target, _Headers(headers), body)
                     status, hdrs, out = framework.dispatch(fn, signature, None, req)
                     return status, [(str(k), str(v)) for k, v in hdrs.items()], out
                 _call(self._p.register_http, name, adapter)
@@ -348,17 +352,3 @@ class Platform:
     def sync(self, timeout=10.0):
         """Waits until every change stored so far is reconciled."""
         _call(self._p.sync, float(timeout))
-
-
-class _RequestHeaders(list):
-    """Request headers as the functions framework reads them (get(), items())."""
-
-    def get(self, name, default=None):
-        name = name.lower()
-        for k, v in self:
-            if k.lower() == name:
-                return v
-        return default
-
-    def items(self):
-        return list(self)
