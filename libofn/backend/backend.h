@@ -94,6 +94,10 @@ struct RouteObservation {
   std::string gateway;  // "<ns>/<name>" it attaches to ("" when unknown)
   std::vector<std::string> hosts;                            // as status.route.hosts
   std::vector<std::pair<std::string, std::string>> paths;    // (type, value), as status.route.paths
+  // With backendRefs in its rules: the ResolvedRefs condition (reason
+  // ResolvedRefs, or BackendNotFound naming the refs that name no Function).
+  bool has_backend_refs = false;
+  std::string refs_status = "True", refs_reason = "ResolvedRefs", refs_message = "Resolved all the object references";
 };
 
 // What the backend reports of a Function it runs.

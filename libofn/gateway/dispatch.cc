@@ -105,15 +105,16 @@ HttpResponse MakeRedirect(const route::Redirect& redirect, const route::Match& m
   return r;
 }
 
-void ApplyFilters(const route::Rule& rule, const route::Match& match, HttpRequest* request) {
-  if (rule.request_headers) {
-    const route::HeaderModifier& m = *rule.request_headers;
+void ApplyFilters(const std::optional<route::HeaderModifier>& headers, const std::optional<route::UrlRewrite>& rewrite,
+                  const route::Match& match, HttpRequest* request) {
+  if (headers) {
+    const route::HeaderModifier& m = *headers;
     for (const auto& [name, value] : m.set) request->headers.Set(name, value);
     for (const auto& [name, value] : m.add) request->headers.Add(name, value);
     for (const std::string& name : m.remove) request->headers.Remove(name);
   }
-  if (rule.rewrite) {
-    const route::UrlRewrite& rw = *rule.rewrite;
+  if (rewrite) {
+    const route::UrlRewrite& rw = *rewrite;
     if (rw.hostname) {
       request->headers.Set("X-Forwarded-Host", request->headers.GetOr("Host", ""));
       request->headers.Set("Host", *rw.hostname);
@@ -123,6 +124,11 @@ void ApplyFilters(const route::Rule& rule, const route::Match& match, HttpReques
       request->target = WithQuery(NewPath(rw.kind, rw.path, match, request->path()), query);
     }
   }
+}
+
+const RuleBackends* BackendsOf(const Snapshot& snap, size_t route, size_t rule) {
+  if (route >= snap.backends.size() || rule >= snap.backends[route].size()) return nullptr;
+  return snap.backends[route][rule].get();
 }
 
 void Dispatcher::Dispatch(HttpRequest request, Responder respond) const {
@@ -157,12 +163,29 @@ void Dispatcher::Dispatch(HttpRequest request, Responder respond) const {
                                        https_port_.load(std::memory_order_relaxed)}));
     return;
   }
-  ApplyFilters(*hit->rule, *hit->match, &request);
-  const std::shared_ptr<const TrafficSplit>& split = snap->targets[hit->route];
+  ApplyFilters(hit->rule->request_headers, hit->rule->rewrite, *hit->match, &request);
+  const route::FunctionRoute& route = snap->table.routes()[hit->route];
+  const TrafficSplit* split = snap->targets[hit->route].get();
+  std::string target_name = route.ns + "/" + route.name;
+  if (const RuleBackends* rb = BackendsOf(*snap, hit->route, static_cast<size_t>(hit->rule - route.rules.data()))) {
+    // The rule's backendRefs: one of them by weight, with its own filters.
+    int i = rb->slots.Pick();
+    if (i < 0) {
+      respond(ErrorResponse(500, "every backendRef of the matched rule has weight 0"));
+      return;
+    }
+    const RuleBackends::Backend& b = rb->backends[static_cast<size_t>(i)];
+    if (!b.missing.empty()) {
+      respond(ErrorResponse(500, b.missing));
+      return;
+    }
+    ApplyFilters(b.ref.request_headers, b.ref.rewrite, *hit->match, &request);
+    split = b.split.get();
+    target_name = b.ref.ns + "/" + b.ref.name;
+  }
   RevisionPool* pool = split ? split->Pick() : nullptr;
   if (!pool) {
-    const route::FunctionRoute& r = snap->table.routes()[hit->route];
-    HttpResponse res = ErrorResponse(503, "function " + r.ns + "/" + r.name + " has no ready revision");
+    HttpResponse res = ErrorResponse(503, "function " + target_name + " has no ready revision");
     res.headers.Set("Retry-After", "1");
     respond(std::move(res));
     return;

@@ -13,19 +13,37 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "libofn/gateway/plugins.h"
 #include "libofn/gateway/revision_pool.h"
+#include "libofn/gateway/weighted.h"
 #include "libofn/route/table.h"
 #include "libofn/serve/http.h"
 
 namespace ofn::gateway {
 
+// A rule's backendRefs, resolved: the Functions its requests go to, by weight.
+struct RuleBackends {
+  struct Backend {
+    route::BackendRef ref;  // its filters apply to its share only
+    std::shared_ptr<const TrafficSplit> split;  // the Function's revisions; null: none ready (503)
+    std::string missing;  // why the ref resolves to no Function ("": it does); its share gets 500
+  };
+  RuleBackends(std::vector<Backend> b, const std::vector<int>& weights) : backends(std::move(b)), slots(weights) {}
+  std::vector<Backend> backends;
+  WeightedSlots slots;
+};
+
 struct Snapshot {
   route::RouteTable table;
   // Parallel to table.routes(): where each route's requests go (null: nowhere yet).
   std::vector<std::shared_ptr<const TrafficSplit>> targets;
+  // Parallel to table.routes() and then to each route's rules: the rule's
+  // backendRefs, null for a rule without them (its route's own target).
+  std::vector<std::vector<std::shared_ptr<const RuleBackends>>> backends;
   // Gateway plugins (key-auth, key-rate-limit), run before routing; null: none.
   std::shared_ptr<const PluginChain> plugins;
 };
@@ -74,8 +92,12 @@ class Dispatcher {
 // the port of the Host header.
 HttpResponse MakeRedirect(const route::Redirect& redirect, const route::Match& match, const HttpRequest& request,
                           ListenerPorts ports = {});
-// Applies a rule's header modifier and URL rewrite to the request in place.
-void ApplyFilters(const route::Rule& rule, const route::Match& match, HttpRequest* request);
+// Applies a header modifier and a URL rewrite (a rule's, or a backendRef's)
+// to the request in place.
+void ApplyFilters(const std::optional<route::HeaderModifier>& headers, const std::optional<route::UrlRewrite>& rewrite,
+                  const route::Match& match, HttpRequest* request);
+// The backendRefs of rule `rule` of route `route`; null when it has none.
+const RuleBackends* BackendsOf(const Snapshot& snap, size_t route, size_t rule);
 
 }  // namespace ofn::gateway
 

@@ -359,36 +359,22 @@ RevisionPool::Counters RevisionPool::counters() const {
   return counters_;
 }
 
-TrafficSplit::TrafficSplit(std::vector<Target> targets) : targets_(std::move(targets)) {
-  // Largest-remainder apportionment of 100 slots by percent.
-  int total = 0;
-  for (const Target& t : targets_) total += std::max(0, t.percent);
-  std::fill(std::begin(slots_), std::end(slots_), -1);
-  if (total <= 0) return;
-  std::vector<int> count(targets_.size());
-  std::vector<std::pair<double, size_t>> rest;
-  int used = 0;
-  for (size_t i = 0; i < targets_.size(); ++i) {
-    double exact = 100.0 * std::max(0, targets_[i].percent) / total;
-    count[i] = static_cast<int>(exact);
-    used += count[i];
-    rest.emplace_back(exact - count[i], i);
-  }
-  std::sort(rest.begin(), rest.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  for (size_t k = 0; used < 100 && k < rest.size(); ++k, ++used) ++count[rest[k].second];
-  int pos = 0;
-  for (size_t i = 0; i < targets_.size(); ++i) {
-    for (int c = 0; c < count[i] && pos < 100; ++c) slots_[pos++] = static_cast<int>(i);
-  }
+namespace {
+std::vector<int> PercentsOf(const std::vector<TrafficSplit::Target>& targets) {
+  std::vector<int> out;
+  for (const TrafficSplit::Target& t : targets) out.push_back(t.percent);
+  return out;
 }
+}  // namespace
+
+TrafficSplit::TrafficSplit(std::vector<Target> targets) : targets_(std::move(targets)), slots_(PercentsOf(targets_)) {}
 
 std::shared_ptr<const TrafficSplit> TrafficSplit::Single(std::shared_ptr<RevisionPool> pool) {
   return std::make_shared<const TrafficSplit>(std::vector<Target>{{std::move(pool), 100}});
 }
 
 RevisionPool* TrafficSplit::Pick() const {
-  uint64_t n = counter_.fetch_add(1, std::memory_order_relaxed);
-  int idx = slots_[(n * 37) % 100];
+  int idx = slots_.Pick();
   return idx < 0 ? nullptr : targets_[static_cast<size_t>(idx)].pool.get();
 }
 

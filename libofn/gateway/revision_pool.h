@@ -33,6 +33,7 @@
 
 #include "libofn/backend/driver.h"
 #include "libofn/common/clock.h"
+#include "libofn/gateway/weighted.h"
 #include "libofn/scale/metrics.h"
 #include "libofn/serve/http.h"
 
@@ -160,8 +161,7 @@ class TrafficSplit {
 
  private:
   std::vector<Target> targets_;
-  int slots_[100];
-  mutable std::atomic<uint64_t> counter_{0};
+  WeightedSlots slots_;
 };
 
 }  // namespace ofn::gateway

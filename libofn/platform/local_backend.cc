@@ -239,6 +239,51 @@ void LocalBackend::CompileRoutes(Fn& fn) {
   }
 }
 
+std::vector<std::shared_ptr<const gateway::RuleBackends>> LocalBackend::ResolveBackends(Fn& fn) {
+  std::vector<std::shared_ptr<const gateway::RuleBackends>> out;
+  std::vector<std::string> missing;
+  for (const route::Rule& rule : fn.route->rules) {
+    if (rule.backends.empty()) {
+      out.emplace_back();
+      continue;
+    }
+    fn.seen.route->has_backend_refs = true;
+    std::vector<gateway::RuleBackends::Backend> backends;
+    std::vector<int> weights;
+    for (const route::BackendRef& ref : rule.backends) {
+      gateway::RuleBackends::Backend b;
+      b.ref = ref;
+      const std::string key = ref.ns + "/" + ref.name;
+      auto target = fns_.find(key);
+      if (target == fns_.end()) {
+        b.missing = "backendRef " + key + ": no Function of that name is served here";
+      } else {
+        // The Function's Service listens on 80 and on the function's own port.
+        const auto& revs = target->second.plan.revisions;
+        const int port = revs.empty() || !revs.back().invalid.empty() ? 8080 : revs.back().workload.port;
+        if (ref.port != 0 && ref.port != 80 && ref.port != port) {
+          b.missing = "backendRef " + key + ": port " + std::to_string(ref.port) + " is not served (the Function " +
+                      "serves 80 and " + std::to_string(port) + ")";
+        } else {
+          b.split = target->second.split;
+        }
+      }
+      if (!b.missing.empty()) missing.push_back(b.missing);
+      weights.push_back(ref.weight);
+      backends.push_back(std::move(b));
+    }
+    out.push_back(std::make_shared<const gateway::RuleBackends>(std::move(backends), weights));
+  }
+  if (!missing.empty()) {
+    backend::RouteObservation& ro = *fn.seen.route;
+    ro.refs_status = "False";
+    ro.refs_reason = "BackendNotFound";
+    ro.refs_message = missing.front();
+    for (size_t i = 1; i < missing.size(); ++i) ro.refs_message += "; " + missing[i];
+  }
+  return out;
+}
+
 void LocalBackend::Commit() {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::string> live;
@@ -259,19 +304,21 @@ void LocalBackend::Commit() {
   std::vector<route::FunctionRoute> routes;
   std::vector<std::shared_ptr<const gateway::TrafficSplit>> splits;
   std::vector<Fn*> owner;
+  auto snap = std::make_shared<gateway::Snapshot>();
   for (auto& [key, fn] : fns_) {
     if (!fn.route) continue;
     routes.push_back(*fn.route);
     splits.push_back(fn.split);
     owner.push_back(&fn);
+    snap->backends.push_back(ResolveBackends(fn));
     for (size_t t = 0; t < fn.tag_routes.size(); ++t) {
       routes.push_back(fn.tag_routes[t]);
       splits.push_back(gateway::TrafficSplit::Single(autoscaler_->Pool(fn.plan.ns, fn.tag_revisions[t])));
       owner.push_back(&fn);
+      snap->backends.emplace_back();
     }
   }
   std::vector<route::Rejection> rejected;
-  auto snap = std::make_shared<gateway::Snapshot>();
   snap->table = route::RouteTable::Build(std::move(routes), &rejected);
   for (const route::Rejection& r : rejected) {
     backend::RouteObservation& ro = *owner[r.route]->seen.route;

@@ -14,17 +14,23 @@ using ofn::internal::Str;
 
 json::object AcceptedCondition(const json::object* old_status, const std::string& status, const std::string& reason,
                                const std::string& message, int64_t generation, const std::string& now) {
+  return RouteCondition(old_status, "Accepted", status, reason, message, generation, now);
+}
+
+json::object RouteCondition(const json::object* old_status, const std::string& type, const std::string& status,
+                            const std::string& reason, const std::string& message, int64_t generation,
+                            const std::string& now) {
   std::string time = now;
   if (const json::value* conds = At(Obj(At(old_status, "route")), "conditions"); conds && conds->is_array()) {
     for (const json::value& c : conds->as_array()) {
       const json::object* co = Obj(&c);
-      if (Str(co, "type") == "Accepted" && Str(co, "status") == status && Str(co, "reason") == reason) {
+      if (Str(co, "type") == type && Str(co, "status") == status && Str(co, "reason") == reason) {
         time = Str(co, "lastTransitionTime");
       }
     }
   }
   json::object c;
-  c["type"] = "Accepted";
+  c["type"] = type;
   c["status"] = status;
   c["reason"] = reason;
   c["message"] = message;
@@ -78,8 +84,13 @@ std::string MakeFunctionStatus(const FunctionStatusInput& in, const json::object
   st["build"] = std::move(build);
   if (in.route) {
     json::object r;
-    r["conditions"] = json::array{
+    json::array conditions{
         AcceptedCondition(old_status, in.route->status, in.route->reason, in.route->message, in.generation, now)};
+    if (in.route->has_backend_refs) {
+      conditions.push_back(RouteCondition(old_status, "ResolvedRefs", in.route->refs_status, in.route->refs_reason,
+                                          in.route->refs_message, in.generation, now));
+    }
+    r["conditions"] = std::move(conditions);
     if (!in.route->hosts.empty()) {
       json::array hosts, paths;
       for (const std::string& h : in.route->hosts) hosts.push_back(json::value(h));

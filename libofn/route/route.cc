@@ -135,6 +135,46 @@ Status ParseFilters(const json::array* filters, const std::string& path, Rule* r
   return Status::Ok();
 }
 
+// A rule's backendRefs (Gateway API HTTPBackendRef): kind Service (the
+// default) naming a Function, in `ns` unless the ref says otherwise.
+Status ParseBackendRefs(const json::array* refs, const std::string& path, std::string_view ns, Rule* rule) {
+  if (!refs) return Status::Ok();
+  for (size_t i = 0; i < refs->size(); ++i) {
+    const json::object* r = Obj(&(*refs)[i]);
+    const std::string p = path + "[" + std::to_string(i) + "]";
+    const std::string group = Str(r, "group"), kind = Str(r, "kind", "Service");
+    if (!group.empty() || kind != "Service") {
+      return Status(StatusCode::kInvalidArgument, p + ": only Services (group \"\", kind Service) are supported, got " +
+                                                      (group.empty() ? "" : group + "/") + kind);
+    }
+    BackendRef ref;
+    ref.name = Str(r, "name");
+    if (ref.name.empty()) return Status(StatusCode::kInvalidArgument, p + ".name: required");
+    ref.ns = Str(r, "namespace", std::string(ns));
+    if (const json::value* port = At(r, "port")) {
+      if (!port->is_int64() || port->as_int64() < 1 || port->as_int64() > 65535) {
+        return Status(StatusCode::kInvalidArgument, p + ".port: must be in 1..65535");
+      }
+      ref.port = static_cast<int>(port->as_int64());
+    }
+    if (const json::value* weight = At(r, "weight")) {
+      if (!weight->is_int64() || weight->as_int64() < 0 || weight->as_int64() > 1000000) {
+        return Status(StatusCode::kInvalidArgument, p + ".weight: must be in 0..1000000");
+      }
+      ref.weight = static_cast<int>(weight->as_int64());
+    }
+    Rule filters;
+    OFN_RETURN_IF_ERROR(ParseFilters(Arr(At(r, "filters")), p + ".filters", &filters));
+    if (filters.redirect) {
+      return Status(StatusCode::kInvalidArgument, p + ".filters: RequestRedirect applies to a rule, not to a backend");
+    }
+    ref.request_headers = std::move(filters.request_headers);
+    ref.rewrite = std::move(filters.rewrite);
+    rule->backends.push_back(std::move(ref));
+  }
+  return Status::Ok();
+}
+
 Result<Match> ParseMatch(const json::object* m, const std::string& p) {
   Match match;
   const json::object* path = Obj(At(m, "path"));
@@ -284,6 +324,7 @@ Result<FunctionRoute> CompileRoute(std::string_view ns, std::string_view name,
         }
       }
       OFN_RETURN_IF_ERROR(ParseFilters(Arr(At(r, "filters")), rp + ".filters", &rule));
+      OFN_RETURN_IF_ERROR(ParseBackendRefs(Arr(At(r, "backendRefs")), rp + ".backendRefs", ns, &rule));
       out.rules.push_back(std::move(rule));
     }
   } else {

@@ -82,11 +82,25 @@ struct Redirect {
   int status = 302;
 };
 
+// One of a rule's backendRefs: a Function, by its service name (the
+// Function's metadata.name, as OpenFunction names the Service
+// {{.Name}}.{{.Namespace}}), that gets `weight` shares of the rule's
+// requests, with filters of its own.
+struct BackendRef {
+  std::string ns, name;
+  int port = 0;    // 0: not given
+  int weight = 1;  // 0: none of the requests
+  std::optional<HeaderModifier> request_headers;
+  std::optional<UrlRewrite> rewrite;
+};
+
 struct Rule {
   std::vector<Match> matches;
   std::optional<HeaderModifier> request_headers;
   std::optional<UrlRewrite> rewrite;
   std::optional<Redirect> redirect;
+  // Where the rule's requests go; empty: the route's own Function.
+  std::vector<BackendRef> backends;
 };
 
 // A Function's compiled route.

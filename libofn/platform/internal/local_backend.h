@@ -78,6 +78,10 @@ class LocalBackend : public backend::Backend {
   // Function; adds the revisions it keeps registered to `live`.
   void Converge(Fn& fn, std::vector<std::string>* live);
   void CompileRoutes(Fn& fn);
+  // The backendRefs of each rule of the Function's route, resolved against
+  // the Functions served here (null for rules without them); notes refs to
+  // missing Functions in its route observation.
+  std::vector<std::shared_ptr<const gateway::RuleBackends>> ResolveBackends(Fn& fn);
 
   const backend::Registry* drivers_;
   gateway::Dispatcher* dispatcher_;

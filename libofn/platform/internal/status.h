@@ -48,6 +48,10 @@ std::vector<std::pair<std::string, std::string>> RouteAddresses(
 boost::json::object AcceptedCondition(const boost::json::object* old_status, const std::string& status,
                                       const std::string& reason, const std::string& message, int64_t generation,
                                       const std::string& now);
+// A condition of status.route of any type (Accepted, ResolvedRefs), the same way.
+boost::json::object RouteCondition(const boost::json::object* old_status, const std::string& type,
+                                   const std::string& status, const std::string& reason, const std::string& message,
+                                   int64_t generation, const std::string& now);
 
 }  // namespace ofn::platform::internal
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 
 #include "libofn/common/clock.h"
 #include "libofn/testing/fake_driver.h"
@@ -157,6 +158,61 @@ TEST_F(LocalBackendTest, ARevisionNoDriverTakesSaysWhichDriversExist) {
   EXPECT_EQ(o.reason, "NoBackend");
   EXPECT_NE(o.message.find("fake"), std::string::npos) << o.message;
   EXPECT_EQ(fake_->starts(), 0);
+}
+
+TEST_F(LocalBackendTest, BackendRefsSendARulesRequestsToOtherFunctionsByWeight) {
+  // Seed 002: one route, two Functions; a header match to v2 only, the rest
+  // split 50/50, exactly.
+  ASSERT_TRUE(local_.Apply(Plan("hello-v2", {Revision("hello-v2-00001")}, 2)).ok());
+  backend::FunctionPlan v1 = Plan("hello-v1", {Revision("hello-v1-00001")}, 1);
+  v1.route_json = R"({"hostnames":["hello.example.com"],"rules":[
+      {"matches":[{"path":{"type":"PathPrefix","value":"/"},"headers":[{"name":"x-version","value":"v2"}]}],
+       "backendRefs":[{"name":"hello-v2","port":8080}]},
+      {"matches":[{"path":{"type":"PathPrefix","value":"/"}}],
+       "backendRefs":[{"name":"hello-v1","weight":50},{"name":"hello-v2","weight":50,"port":80,
+         "filters":[{"type":"URLRewrite","urlRewrite":{"path":{"type":"ReplacePrefixMatch","replacePrefixMatch":"/v2"}}}]}]}]})";
+  ASSERT_TRUE(local_.Apply(v1).ok());
+  local_.Commit();
+  backend::FunctionObservation o = Observe("hello-v1");
+  ASSERT_TRUE(o.route.has_value());
+  EXPECT_EQ(o.route->status, "True");
+  EXPECT_TRUE(o.route->has_backend_refs);
+  EXPECT_EQ(o.route->refs_status, "True");
+  EXPECT_EQ(o.route->refs_reason, "ResolvedRefs");
+
+  std::map<std::string, int> seen;
+  for (int i = 0; i < 100; ++i) ++seen[Get("hello.example.com").body];
+  EXPECT_EQ(seen, (std::map<std::string, int>{{"fake hello-v1-00001 GET /x", 50}, {"fake hello-v2-00001 GET /v2/x", 50}}));
+  HttpRequest r;
+  r.target = "/x";
+  r.headers.Set("Host", "hello.example.com");
+  r.headers.Set("x-version", "v2");
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(dispatcher_.Handle(r).body, "fake hello-v2-00001 GET /x");
+  // hello-v2's own route still serves it.
+  EXPECT_EQ(Get("hello-v2.default.ofn.io").body, "fake hello-v2-00001 GET /x");
+}
+
+TEST_F(LocalBackendTest, ABackendRefToNoFunctionGets500ForItsShareAndSaysBackendNotFound) {
+  backend::FunctionPlan v1 = Plan("hello-v1", {Revision("hello-v1-00001")}, 1);
+  v1.route_json = R"({"hostnames":["hello.example.com"],"rules":[
+      {"backendRefs":[{"name":"hello-v1"},{"name":"ghost"},{"name":"hello-v1","port":9999}]}]})";
+  ASSERT_TRUE(local_.Apply(v1).ok());
+  local_.Commit();
+  backend::FunctionObservation o = Observe("hello-v1");
+  EXPECT_EQ(o.route->status, "True");  // accepted, with refs that do not resolve
+  EXPECT_EQ(o.route->refs_status, "False");
+  EXPECT_EQ(o.route->refs_reason, "BackendNotFound");
+  EXPECT_NE(o.route->refs_message.find("backendRef default/ghost: no Function"), std::string::npos)
+      << o.route->refs_message;
+  EXPECT_NE(o.route->refs_message.find("port 9999 is not served"), std::string::npos) << o.route->refs_message;
+  std::map<int, int> codes;
+  for (int i = 0; i < 100; ++i) ++codes[Get("hello.example.com").status];
+  EXPECT_EQ(codes, (std::map<int, int>{{200, 34}, {500, 66}}));  // thirds: 34, 33, 33
+  // All weights 0: 500 for every request.
+  v1.route_json = R"({"hostnames":["hello.example.com"],"rules":[{"backendRefs":[{"name":"hello-v1","weight":0}]}]})";
+  ASSERT_TRUE(local_.Apply(v1).ok());
+  local_.Commit();
+  EXPECT_EQ(Get("hello.example.com").status, 500);
 }
 
 }  // namespace

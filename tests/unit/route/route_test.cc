@@ -169,5 +169,51 @@ TEST(GatewayConfigTest, ReadsTheSpecWithDefaults) {
   EXPECT_FALSE(GatewayConfigFromSpec("a", "b", "not json").ok());
 }
 
+TEST(CompileRouteTest, BackendRefsNameFunctionsWithWeightsAndTheirOwnFilters) {
+  auto r = CompileRoute("team", "hello", Spec(R"({"rules":[
+      {"matches":[{"headers":[{"name":"x-version","value":"v2"}]}],"backendRefs":[{"name":"hello-v2","port":8080}]},
+      {"backendRefs":[{"name":"hello-v1","weight":80},
+                      {"name":"hello-v2","namespace":"other","weight":20,"kind":"Service",
+                       "filters":[{"type":"RequestHeaderModifier","requestHeaderModifier":{"set":[{"name":"x-b","value":"2"}]}}]}]},
+      {"matches":[{"path":{"type":"PathPrefix","value":"/own"}}]}]})"),
+                        GatewayConfig{}, 1);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->rules.size(), 3u);
+  ASSERT_EQ(r->rules[0].backends.size(), 1u);
+  const BackendRef& only = r->rules[0].backends[0];
+  EXPECT_EQ(only.ns, "team");  // the route's namespace by default
+  EXPECT_EQ(only.name, "hello-v2");
+  EXPECT_EQ(only.port, 8080);
+  EXPECT_EQ(only.weight, 1);  // the Gateway API's default
+  ASSERT_EQ(r->rules[1].backends.size(), 2u);
+  EXPECT_EQ(r->rules[1].backends[0].weight, 80);
+  EXPECT_EQ(r->rules[1].backends[1].ns, "other");
+  ASSERT_TRUE(r->rules[1].backends[1].request_headers.has_value());
+  EXPECT_EQ(r->rules[1].backends[1].request_headers->set[0].first, "x-b");
+  EXPECT_FALSE(r->rules[1].request_headers.has_value());  // the backend's, not the rule's
+  EXPECT_TRUE(r->rules[2].backends.empty());               // its own Function
+}
+
+TEST(CompileRouteTest, BadBackendRefsNameTheField) {
+  struct Case {
+    const char* refs;
+    const char* error;
+  } cases[] = {
+      {R"([{"port":80}])", "rules[0].backendRefs[0].name: required"},
+      {R"([{"name":"a","weight":-1}])", "rules[0].backendRefs[0].weight: must be in 0..1000000"},
+      {R"([{"name":"a","port":70000}])", "rules[0].backendRefs[0].port: must be in 1..65535"},
+      {R"([{"name":"a","kind":"Bucket","group":"s3"}])", "rules[0].backendRefs[0]: only Services"},
+      {R"([{"name":"a","filters":[{"type":"RequestRedirect","requestRedirect":{"hostname":"x"}}]}])",
+       "rules[0].backendRefs[0].filters: RequestRedirect applies to a rule"},
+      {R"([{"name":"a","filters":[{"type":"RequestMirror"}]}])", "rules[0].backendRefs[0].filters[0].type"},
+  };
+  for (const Case& c : cases) {
+    auto r = CompileRoute("default", "f", Spec(std::string(R"({"rules":[{"backendRefs":)") + c.refs + "}]}"),
+                          GatewayConfig{}, 1);
+    ASSERT_FALSE(r.ok()) << c.refs;
+    EXPECT_NE(r.status().message().find(c.error), std::string::npos) << r.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace ofn::route

@@ -1,0 +1,37 @@
+#include "libofn/gateway/weighted.h"
+
+#include <algorithm>
+#include <iterator>
+#include <utility>
+
+namespace ofn::gateway {
+
+WeightedSlots::WeightedSlots(const std::vector<int>& weights) {
+  std::fill(std::begin(slots_), std::end(slots_), -1);
+  int64_t total = 0;
+  for (int w : weights) total += std::max(0, w);
+  if (total <= 0) return;
+  std::vector<int> count(weights.size());
+  std::vector<std::pair<double, size_t>> rest;
+  int used = 0;
+  for (size_t i = 0; i < weights.size(); ++i) {
+    double exact = 100.0 * std::max(0, weights[i]) / static_cast<double>(total);
+    count[i] = static_cast<int>(exact);
+    used += count[i];
+    rest.emplace_back(exact - count[i], i);
+  }
+  std::stable_sort(rest.begin(), rest.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (size_t k = 0; used < 100 && k < rest.size(); ++k, ++used) ++count[rest[k].second];
+  int pos = 0;
+  for (size_t i = 0; i < weights.size(); ++i) {
+    for (int c = 0; c < count[i] && pos < 100; ++c) slots_[pos++] = static_cast<int>(i);
+  }
+}
+
+int WeightedSlots::Pick() const {
+  // 37 is coprime with 100: the sequence visits every slot once per 100.
+  uint64_t n = counter_.fetch_add(1, std::memory_order_relaxed);
+  return slots_[(n * 37) % 100];
+}
+
+}  // namespace ofn::gateway
