@@ -82,6 +82,25 @@ TEST(FunctionStatusTest, Table) {
          EXPECT_EQ(st.at("route").at("conditions").at(0).at("reason"), "InvalidRoute");
          EXPECT_FALSE(st.at("route").as_object().contains("hosts"));
        }},
+      {"backendRefs add a ResolvedRefs condition after Accepted, saying which refs do not resolve",
+       [](FunctionStatusInput& in) {
+         in.route->has_backend_refs = true;
+         in.route->refs_status = "False";
+         in.route->refs_reason = "BackendNotFound";
+         in.route->refs_message = "backendRef default/ghost: no Function of that name is served here";
+       },
+       [](const json::object& st) {
+         const json::array& conds = st.at("route").at("conditions").as_array();
+         ASSERT_EQ(conds.size(), 2u);
+         EXPECT_EQ(conds[0].at("type"), "Accepted");
+         EXPECT_EQ(conds[1].at("type"), "ResolvedRefs");
+         EXPECT_EQ(conds[1].at("status"), "False");
+         EXPECT_EQ(conds[1].at("reason"), "BackendNotFound");
+         EXPECT_TRUE(st.contains("addresses"));  // accepted: still served
+       }},
+      {"without backendRefs only Accepted",
+       [](FunctionStatusInput&) {},
+       [](const json::object& st) { EXPECT_EQ(st.at("route").at("conditions").as_array().size(), 1u); }},
       {"a failed serving carries its reason and message",
        [](FunctionStatusInput& in) {
          in.serving_state = "Failed";
