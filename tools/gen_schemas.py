@@ -4,7 +4,7 @@
 Usage: tools/gen_schemas.py [--crds DIR] [--out DIR] [--check]
 
 For each kind libofn reads (Function, Gateway, EventSource, EventBus,
-ClusterEventBus, Trigger) and each served version, writes
+ClusterEventBus, Trigger, HTTPRoute) and each served version, writes
 <out>/<group>_<version>_<kind>.json: the openAPIV3Schema with the OpenFunction
 kustomize JSON6902 patches applied (DynamicValue metadata values of any type)
 and documentation keys removed. One libofn extension: the route rules of a v1beta2
@@ -28,6 +28,7 @@ KINDS = {
     "events.openfunction.io_eventbuses.yaml": "EventBus",
     "events.openfunction.io_clustereventbuses.yaml": "ClusterEventBus",
     "events.openfunction.io_triggers.yaml": "Trigger",
+    "gateway.networking.k8s.io_httproutes.yaml": "HTTPRoute",
 }
 PATCHES = {"core.openfunction.io_functions.yaml": "patches/dynamicvalue_in_functions.yaml"}
 DROP = {"description", "example", "externalDocs", "title"}
@@ -107,6 +108,8 @@ def generate(crds):
             if not v.get("served", True):
                 continue
             schema = strip(v["schema"]["openAPIV3Schema"])
+            if kind == "HTTPRoute":
+                schema = drop_cel(schema)  # CEL rules are the apiserver's; libofn checks them in code
             if kind == "Function" and v["name"] == "v1beta2":
                 route = schema["properties"]["spec"]["properties"]["serving"]["properties"][
                     "triggers"]["properties"]["http"]["properties"]["route"]

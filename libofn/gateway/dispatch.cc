@@ -182,6 +182,10 @@ void Dispatcher::Dispatch(HttpRequest request, Responder respond) const {
     ApplyFilters(b.ref.request_headers, b.ref.rewrite, *hit->match, &request);
     split = b.split.get();
     target_name = b.ref.ns + "/" + b.ref.name;
+  } else if (route.kind != "Function") {
+    // An HTTPRoute rule without backendRefs has nowhere to send it (Gateway API: 500).
+    respond(ErrorResponse(500, "the matched rule of " + route.kind + " " + target_name + " has no backendRefs"));
+    return;
   }
   RevisionPool* pool = split ? split->Pick() : nullptr;
   if (!pool) {

@@ -32,7 +32,8 @@ struct RuleBackends {
     std::shared_ptr<const TrafficSplit> split;  // the Function's revisions; null: none ready (503)
     std::string missing;  // why the ref resolves to no Function ("": it does); its share gets 500
   };
-  RuleBackends(std::vector<Backend> b, const std::vector<int>& weights) : backends(std::move(b)), slots(weights) {}
+  RuleBackends(std::vector<Backend> b, const std::vector<int>& weights, WeightedSlots::Counter counter = nullptr)
+      : backends(std::move(b)), slots(weights, std::move(counter)) {}
   std::vector<Backend> backends;
   WeightedSlots slots;
 };

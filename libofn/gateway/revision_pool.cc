@@ -367,7 +367,8 @@ std::vector<int> PercentsOf(const std::vector<TrafficSplit::Target>& targets) {
 }
 }  // namespace
 
-TrafficSplit::TrafficSplit(std::vector<Target> targets) : targets_(std::move(targets)), slots_(PercentsOf(targets_)) {}
+TrafficSplit::TrafficSplit(std::vector<Target> targets, WeightedSlots::Counter counter)
+    : targets_(std::move(targets)), slots_(PercentsOf(targets_), std::move(counter)) {}
 
 std::shared_ptr<const TrafficSplit> TrafficSplit::Single(std::shared_ptr<RevisionPool> pool) {
   return std::make_shared<const TrafficSplit>(std::vector<Target>{{std::move(pool), 100}});

@@ -152,7 +152,9 @@ class TrafficSplit {
     std::shared_ptr<RevisionPool> pool;
     int percent = 0;
   };
-  explicit TrafficSplit(std::vector<Target> targets);
+  // `counter`: the position in the split's sequence, shared with the split
+  // this one replaces (see WeightedSlots); null: its own.
+  explicit TrafficSplit(std::vector<Target> targets, WeightedSlots::Counter counter = nullptr);
   static std::shared_ptr<const TrafficSplit> Single(std::shared_ptr<RevisionPool> pool);
 
   // Null when there is no target.

@@ -6,7 +6,8 @@
 
 namespace ofn::gateway {
 
-WeightedSlots::WeightedSlots(const std::vector<int>& weights) {
+WeightedSlots::WeightedSlots(const std::vector<int>& weights, Counter counter)
+    : counter_(counter ? std::move(counter) : std::make_shared<std::atomic<uint64_t>>(0)) {
   std::fill(std::begin(slots_), std::end(slots_), -1);
   int64_t total = 0;
   for (int w : weights) total += std::max(0, w);
@@ -30,7 +31,7 @@ WeightedSlots::WeightedSlots(const std::vector<int>& weights) {
 
 int WeightedSlots::Pick() const {
   // 37 is coprime with 100: the sequence visits every slot once per 100.
-  uint64_t n = counter_.fetch_add(1, std::memory_order_relaxed);
+  uint64_t n = counter_->fetch_add(1, std::memory_order_relaxed);
   return slots_[(n * 37) % 100];
 }
 

@@ -3,20 +3,25 @@
 // so every 100 picks split exactly by weight (50/50 gives 50 and 50, 90/10
 // gives 90 and 10) and the shares alternate rather than come in runs.
 // Used for revision traffic splits and for a route rule's backendRefs.
+// The position in the sequence can be shared (`counter`), so that a split
+// rebuilt with the same weights (a new route table) goes on where the old
+// one was and stays exact across the change.
 // Thread-safe: Pick is lock-free.
 #ifndef LIBOFN_GATEWAY_WEIGHTED_H_
 #define LIBOFN_GATEWAY_WEIGHTED_H_
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace ofn::gateway {
 
 class WeightedSlots {
  public:
-  // Negative weights count as 0.
-  explicit WeightedSlots(const std::vector<int>& weights);
+  using Counter = std::shared_ptr<std::atomic<uint64_t>>;
+  // Negative weights count as 0. Without a counter, it has its own.
+  explicit WeightedSlots(const std::vector<int>& weights, Counter counter = nullptr);
   WeightedSlots(const WeightedSlots&) = delete;
   WeightedSlots& operator=(const WeightedSlots&) = delete;
 
@@ -25,7 +30,7 @@ class WeightedSlots {
 
  private:
   int slots_[100];
-  mutable std::atomic<uint64_t> counter_{0};
+  Counter counter_;
 };
 
 }  // namespace ofn::gateway

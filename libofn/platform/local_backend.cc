@@ -70,6 +70,18 @@ void LocalBackend::SetGateways(std::map<std::string, route::GatewayConfig> gatew
   gateways_ = std::move(gateways);
 }
 
+void LocalBackend::SetHttpRoutes(std::vector<route::FunctionRoute> routes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  http_routes_ = std::move(routes);
+}
+
+std::optional<backend::RouteObservation> LocalBackend::ObserveHttpRoute(std::string_view ns, std::string_view name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = http_seen_.find(std::string(ns) + "/" + std::string(name));
+  if (it == http_seen_.end()) return std::nullopt;
+  return it->second;
+}
+
 void LocalBackend::SetPlugins(std::shared_ptr<const gateway::PluginChain> plugins) {
   std::lock_guard<std::mutex> lock(mu_);
   plugins_ = std::move(plugins);
@@ -143,7 +155,9 @@ void LocalBackend::Converge(Fn& fn, std::vector<std::string>* live) {
       split.push_back({autoscaler_->Pool(plan.ns, name), pct});
       fn.percents[name] = pct;
     }
-    fn.split = split.empty() ? nullptr : std::make_shared<const gateway::TrafficSplit>(std::move(split));
+    fn.split = split.empty() ? nullptr
+                             : std::make_shared<const gateway::TrafficSplit>(
+                                   std::move(split), CounterFor("split/" + plan.ns + "/" + plan.name));
     fn.tags = resolved.tags;
   }
   // Reachable: routed now, or the latest revision while traffic is to
@@ -239,15 +253,16 @@ void LocalBackend::CompileRoutes(Fn& fn) {
   }
 }
 
-std::vector<std::shared_ptr<const gateway::RuleBackends>> LocalBackend::ResolveBackends(Fn& fn) {
+std::vector<std::shared_ptr<const gateway::RuleBackends>> LocalBackend::ResolveBackends(
+    const route::FunctionRoute& route, backend::RouteObservation* seen) {
   std::vector<std::shared_ptr<const gateway::RuleBackends>> out;
   std::vector<std::string> missing;
-  for (const route::Rule& rule : fn.route->rules) {
+  for (const route::Rule& rule : route.rules) {
     if (rule.backends.empty()) {
       out.emplace_back();
       continue;
     }
-    fn.seen.route->has_backend_refs = true;
+    seen->has_backend_refs = true;
     std::vector<gateway::RuleBackends::Backend> backends;
     std::vector<int> weights;
     for (const route::BackendRef& ref : rule.backends) {
@@ -272,10 +287,12 @@ std::vector<std::shared_ptr<const gateway::RuleBackends>> LocalBackend::ResolveB
       weights.push_back(ref.weight);
       backends.push_back(std::move(b));
     }
-    out.push_back(std::make_shared<const gateway::RuleBackends>(std::move(backends), weights));
+    out.push_back(std::make_shared<const gateway::RuleBackends>(
+        std::move(backends), weights,
+        CounterFor(route.kind + "/" + route.ns + "/" + route.name + "#" + std::to_string(out.size()))));
   }
   if (!missing.empty()) {
-    backend::RouteObservation& ro = *fn.seen.route;
+    backend::RouteObservation& ro = *seen;
     ro.refs_status = "False";
     ro.refs_reason = "BackendNotFound";
     ro.refs_message = missing.front();
@@ -284,8 +301,16 @@ std::vector<std::shared_ptr<const gateway::RuleBackends>> LocalBackend::ResolveB
   return out;
 }
 
+gateway::WeightedSlots::Counter LocalBackend::CounterFor(const std::string& key) {
+  used_counters_.insert(key);
+  auto& c = counters_[key];
+  if (!c) c = std::make_shared<std::atomic<uint64_t>>(0);
+  return c;
+}
+
 void LocalBackend::Commit() {
   std::lock_guard<std::mutex> lock(mu_);
+  used_counters_.clear();
   std::vector<std::string> live;
   for (auto& [key, fn] : fns_) Converge(fn, &live);
   // Revisions no plan has any more (collected, or their Function deleted or
@@ -310,7 +335,7 @@ void LocalBackend::Commit() {
     routes.push_back(*fn.route);
     splits.push_back(fn.split);
     owner.push_back(&fn);
-    snap->backends.push_back(ResolveBackends(fn));
+    snap->backends.push_back(ResolveBackends(*fn.route, &*fn.seen.route));
     for (size_t t = 0; t < fn.tag_routes.size(); ++t) {
       routes.push_back(fn.tag_routes[t]);
       splits.push_back(gateway::TrafficSplit::Single(autoscaler_->Pool(fn.plan.ns, fn.tag_revisions[t])));
@@ -318,9 +343,20 @@ void LocalBackend::Commit() {
       snap->backends.emplace_back();
     }
   }
+  // HTTPRoute objects: every rule goes to its backendRefs.
+  http_seen_.clear();
+  for (const route::FunctionRoute& hr : http_routes_) {
+    backend::RouteObservation& seen = http_seen_[hr.ns + "/" + hr.name];
+    seen = backend::RouteObservation{};
+    routes.push_back(hr);
+    splits.push_back(nullptr);
+    owner.push_back(nullptr);
+    snap->backends.push_back(ResolveBackends(hr, &seen));
+  }
   std::vector<route::Rejection> rejected;
   snap->table = route::RouteTable::Build(std::move(routes), &rejected);
   for (const route::Rejection& r : rejected) {
+    if (!owner[r.route]) continue;  // HTTPRoutes are never rejected
     backend::RouteObservation& ro = *owner[r.route]->seen.route;
     ro.status = "False";
     ro.reason = r.reason;
@@ -329,6 +365,10 @@ void LocalBackend::Commit() {
   snap->targets = std::move(splits);
   snap->plugins = plugins_;
   dispatcher_->Publish(std::move(snap));
+  // Counters of splits that are gone.
+  for (auto it = counters_.begin(); it != counters_.end();) {
+    it = used_counters_.count(it->first) ? std::next(it) : counters_.erase(it);
+  }
 
   // Addresses of the routes that stayed accepted.
   for (auto& [key, fn] : fns_) {

@@ -110,6 +110,7 @@ std::string KindFromResource(std::string_view resource) {
   if (r == "trigger" || r == "triggers") return "Trigger";
   if (r == "secret" || r == "secrets") return "Secret";
   if (r == "configmap" || r == "configmaps" || r == "cm") return "ConfigMap";
+  if (r == "httproute" || r == "httproutes") return "HTTPRoute";
   return "";
 }
 

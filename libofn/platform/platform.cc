@@ -236,7 +236,7 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
       &impl->dispatcher, impl->autoscaler.get(), ro);
   impl->watch_id = impl->store->Watch("", [raw](const store::WatchEvent& e) {
     if (e.record.kind == "Function" || e.record.kind == "Gateway" || e.record.kind == "WasmPlugin" ||
-        e.record.kind == "Secret" || e.record.kind == "ConfigMap") {
+        e.record.kind == "Secret" || e.record.kind == "ConfigMap" || e.record.kind == "HTTPRoute") {
       raw->reconciler->Kick();
     }
     {

@@ -434,6 +434,24 @@ void Reconciler::Pass() {
     it = functions_.erase(it);
   }
 
+  // HTTPRoute objects, routed by the local backend beside the Functions.
+  std::vector<std::pair<const store::Record*, route::CompiledHttpRoute>> http_routes;
+  {
+    auto hr_records = store_->List("HTTPRoute");
+    std::vector<route::FunctionRoute> compiled;
+    if (hr_records.ok()) {
+      http_route_records_ = std::move(*hr_records);
+      for (const store::Record& r : http_route_records_) {
+        if (r.deletion_time != 0) continue;
+        http_routes.emplace_back(&r, route::CompileHttpRoute(r.ns, r.name, r.spec, gateways, r.creation_time));
+        if (http_routes.back().second.route) compiled.push_back(*http_routes.back().second.route);
+      }
+    } else {
+      OFN_LOG(kError) << "reconcile: listing HTTPRoutes: " << hr_records.status().ToString();
+    }
+    local_.SetHttpRoutes(std::move(compiled));
+  }
+
   // Each backend converges once, then reports.
   local_.Commit();
   for (const auto& b : options_.backends) b->Commit();
@@ -456,7 +474,58 @@ void Reconciler::Pass() {
     }
     if (obs.route && obs.route->status == "True" && !obs.route->gateway.empty()) ++attached[obs.route->gateway];
   }
+  for (const auto& [record, compiled] : http_routes) {
+    ReportHttpRoute(*record, compiled, now);
+    for (const route::ParentStatus& p : compiled.parents) {
+      if (p.status == "True") ++attached[p.ref.ns + "/" + p.ref.name];
+    }
+  }
   if (gw_records.ok()) SyncGateways(*gw_records, attached);
+}
+
+void Reconciler::ReportHttpRoute(const store::Record& r, const route::CompiledHttpRoute& compiled,
+                                 const std::string& now) {
+  json::value old_status = ofn::internal::ParseObjectOrEmpty(r.status);
+  // A condition keeps its lastTransitionTime while its status and reason stay.
+  auto condition = [&](const std::string& type, const std::string& status, const std::string& reason,
+                       const std::string& message) {
+    std::string time = now;
+    if (const json::array* parents = Arr(At(Obj(&old_status), "parents"))) {
+      for (const json::value& p : *parents) {
+        if (const json::array* conds = Arr(At(Obj(&p), "conditions"))) {
+          for (const json::value& c : *conds) {
+            const json::object* co = Obj(&c);
+            if (Str(co, "type") == type && Str(co, "status") == status && Str(co, "reason") == reason) {
+              time = Str(co, "lastTransitionTime");
+            }
+          }
+        }
+      }
+    }
+    return json::object{{"type", type},       {"status", status},
+                        {"reason", reason},   {"message", message},
+                        {"lastTransitionTime", time}, {"observedGeneration", r.generation}};
+  };
+  std::optional<backend::RouteObservation> refs = local_.ObserveHttpRoute(r.ns, r.name);
+  json::array parents;
+  for (const route::ParentStatus& p : compiled.parents) {
+    json::object ref{{"group", p.ref.group}, {"kind", p.ref.kind}, {"namespace", p.ref.ns}, {"name", p.ref.name}};
+    if (!p.ref.section.empty()) ref["sectionName"] = p.ref.section;
+    json::array conditions{condition("Accepted", p.status, p.reason, p.message)};
+    if (refs) {
+      conditions.push_back(condition("ResolvedRefs", refs->refs_status, refs->refs_reason, refs->refs_message));
+    }
+    parents.push_back(json::object{
+        {"parentRef", std::move(ref)}, {"controllerName", "ofn.io/gateway"}, {"conditions", std::move(conditions)}});
+  }
+  json::value next = spec::internal::Canonical(json::object{{"parents", std::move(parents)}});
+  if (json::serialize(next) == json::serialize(spec::internal::Canonical(old_status))) return;
+  auto updated = store_->UpdateStatus("HTTPRoute", r.ns, r.name, json::serialize(next), r.resource_version);
+  if (!updated.ok() && updated.status().code() != StatusCode::kConflict &&
+      updated.status().code() != StatusCode::kNotFound) {
+    OFN_LOG(kError) << "reconcile: writing status of HTTPRoute " << r.ns << "/" << r.name << ": "
+                    << updated.status().ToString();
+  }
 }
 
 void Reconciler::SyncGateways(const std::vector<store::Record>& gateways, const std::map<std::string, int>& attached) {

@@ -175,6 +175,30 @@ Status ParseBackendRefs(const json::array* refs, const std::string& path, std::s
   return Status::Ok();
 }
 
+Result<Match> ParseMatch(const json::object* m, const std::string& p);
+
+// spec...rules[]: matches (none: every request), filters, backendRefs.
+Status ParseRules(const json::array& rules, const std::string& base, std::string_view ns, std::vector<Rule>* out) {
+  for (size_t i = 0; i < rules.size(); ++i) {
+    const json::object* r = Obj(&rules[i]);
+    std::string rp = base + ".rules[" + std::to_string(i) + "]";
+    Rule rule;
+    const json::array* matches = Arr(At(r, "matches"));
+    if (!matches || matches->empty()) {
+      rule.matches.push_back(Match{});
+    } else {
+      for (size_t j = 0; j < matches->size(); ++j) {
+        OFN_ASSIGN_OR_RETURN(Match m, ParseMatch(Obj(&(*matches)[j]), rp + ".matches[" + std::to_string(j) + "]"));
+        rule.matches.push_back(std::move(m));
+      }
+    }
+    OFN_RETURN_IF_ERROR(ParseFilters(Arr(At(r, "filters")), rp + ".filters", &rule));
+    OFN_RETURN_IF_ERROR(ParseBackendRefs(Arr(At(r, "backendRefs")), rp + ".backendRefs", ns, &rule));
+    out->push_back(std::move(rule));
+  }
+  return Status::Ok();
+}
+
 Result<Match> ParseMatch(const json::object* m, const std::string& p) {
   Match match;
   const json::object* path = Obj(At(m, "path"));
@@ -219,7 +243,147 @@ Result<GatewayConfig> GatewayConfigFromSpec(std::string_view ns, std::string_vie
   g.cluster_domain = Str(s, "clusterDomain", g.cluster_domain);
   g.host_template = Str(s, "hostTemplate", g.host_template);
   g.path_template = Str(s, "pathTemplate", g.path_template);
+  if (const json::array* ls = Arr(At(Obj(At(s, "gatewaySpec")), "listeners"))) {
+    for (const json::value& lv : *ls) {
+      const json::object* l = Obj(&lv);
+      Listener listener;
+      listener.name = Str(l, "name");
+      listener.hostname = Str(l, "hostname");
+      for (char& c : listener.hostname) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      listener.protocol = Str(l, "protocol", listener.protocol);
+      if (const json::value* port = At(l, "port"); port && port->is_int64()) {
+        listener.port = static_cast<int>(port->as_int64());
+      }
+      listener.allowed_from = Str(Obj(At(Obj(At(l, "allowedRoutes")), "namespaces")), "from", "Same");
+      g.listeners.push_back(std::move(listener));
+    }
+  }
   return g;
+}
+
+namespace {
+
+// Whether `host` (a name or "*.suffix") is within wildcard `wild` ("*.suffix").
+bool Within(std::string_view host, std::string_view wild) {
+  std::string_view suffix = wild.substr(1);  // ".example.com"
+  return host.size() > suffix.size() && host.substr(host.size() - suffix.size()) == suffix;
+}
+
+}  // namespace
+
+std::vector<std::string> IntersectHostnames(std::string_view listener, const std::vector<std::string>& route) {
+  std::vector<std::string> out;
+  if (route.empty()) {
+    out.emplace_back(listener.empty() ? "*" : std::string(listener));
+    return out;
+  }
+  const bool lwild = listener.rfind("*.", 0) == 0;
+  for (const std::string& h : route) {
+    const bool rwild = h.rfind("*.", 0) == 0;
+    std::string take;
+    if (listener.empty() || h == listener) {
+      take = h;
+    } else if (!rwild && lwild) {
+      if (Within(h, listener)) take = h;
+    } else if (rwild && !lwild) {
+      if (Within(listener, h)) take = std::string(listener);
+    } else if (rwild && lwild) {
+      if (Within(h, listener)) {
+        take = h;
+      } else if (Within(listener, h)) {
+        take = std::string(listener);
+      }
+    }
+    if (!take.empty() && std::find(out.begin(), out.end(), take) == out.end()) out.push_back(std::move(take));
+  }
+  return out;
+}
+
+CompiledHttpRoute CompileHttpRoute(std::string_view ns, std::string_view name, std::string_view spec_json,
+                                   const std::map<std::string, GatewayConfig>& gateways, int64_t created) {
+  CompiledHttpRoute out;
+  auto parsed = ParseJson(spec_json, "HTTPRoute spec");
+  json::value spec = parsed.ok() ? std::move(*parsed) : json::value(json::object());
+  const json::object* s = Obj(&spec);
+  std::vector<std::string> route_hosts;
+  if (const json::array* hs = Arr(At(s, "hostnames"))) {
+    for (const json::value& h : *hs) {
+      if (!h.is_string()) continue;
+      std::string host(h.as_string());
+      for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      route_hosts.push_back(std::move(host));
+    }
+  }
+  FunctionRoute route;
+  route.kind = "HTTPRoute";
+  route.ns = std::string(ns);
+  route.name = std::string(name);
+  route.created = created;
+  Status rules_ok = Status::Ok();
+  if (const json::array* rules = Arr(At(s, "rules")); rules && !rules->empty()) {
+    rules_ok = ParseRules(*rules, "spec", ns, &route.rules);
+  } else {
+    Rule rule;  // the Gateway API's default: one rule matching every request, with no backend (500)
+    rule.matches.push_back(Match{});
+    route.rules.push_back(std::move(rule));
+  }
+  std::vector<std::string> hosts;
+  const json::array* parents = Arr(At(s, "parentRefs"));
+  for (size_t i = 0; parents && i < parents->size(); ++i) {
+    const json::object* p = Obj(&(*parents)[i]);
+    ParentStatus ps;
+    ps.ref.group = Str(p, "group", ps.ref.group);
+    ps.ref.kind = Str(p, "kind", ps.ref.kind);
+    ps.ref.ns = Str(p, "namespace", std::string(ns));
+    ps.ref.name = Str(p, "name");
+    ps.ref.section = Str(p, "sectionName");
+    auto reject = [&](std::string reason, std::string message) {
+      ps.status = "False";
+      ps.reason = std::move(reason);
+      ps.message = std::move(message);
+    };
+    auto gw = gateways.find(ps.ref.ns + "/" + ps.ref.name);
+    if (ps.ref.kind != "Gateway" ||
+        (ps.ref.group != "gateway.networking.k8s.io" && ps.ref.group != "networking.openfunction.io")) {
+      reject("NoMatchingParent", "only Gateways are parents here, not " + ps.ref.group + "/" + ps.ref.kind);
+    } else if (gw == gateways.end()) {
+      reject("NoMatchingParent", "gateway " + ps.ref.ns + "/" + ps.ref.name + " does not exist");
+    } else if (!rules_ok.ok()) {
+      reject("UnsupportedValue", rules_ok.message());
+    } else {
+      bool named = false, allowed = false, any_host = false;
+      for (const Listener& l : gw->second.listeners) {
+        if (!ps.ref.section.empty() && l.name != ps.ref.section) continue;
+        named = true;
+        if (l.protocol != "HTTP" && l.protocol != "HTTPS") continue;
+        if (l.allowed_from != "All" && !(l.allowed_from == "Same" && ps.ref.ns == std::string(ns))) continue;
+        allowed = true;
+        for (std::string& h : IntersectHostnames(l.hostname, route_hosts)) {
+          any_host = true;
+          if (std::find(hosts.begin(), hosts.end(), h) == hosts.end()) hosts.push_back(std::move(h));
+        }
+      }
+      if (!named) {
+        reject("NoMatchingParent", ps.ref.section.empty()
+                                       ? "gateway " + ps.ref.ns + "/" + ps.ref.name + " has no listeners"
+                                       : "gateway " + ps.ref.ns + "/" + ps.ref.name + " has no listener named \"" +
+                                             ps.ref.section + "\"");
+      } else if (!allowed) {
+        reject("NotAllowedByListeners", "no listener of gateway " + ps.ref.ns + "/" + ps.ref.name +
+                                            " allows routes from namespace " + std::string(ns));
+      } else if (!any_host) {
+        reject("NoMatchingListenerHostname", "no hostname of the route is within a listener's hostname");
+      } else if (route.gateway.empty()) {
+        route.gateway = ps.ref.ns + "/" + ps.ref.name;
+      }
+    }
+    out.parents.push_back(std::move(ps));
+  }
+  if (!hosts.empty()) {
+    route.hostnames = std::move(hosts);
+    out.route = std::move(route);
+  }
+  return out;
 }
 
 Result<std::string> ExpandTemplate(std::string_view tmpl, std::string_view name, std::string_view ns,
@@ -257,7 +421,7 @@ Result<std::string> ExpandTemplate(std::string_view tmpl, std::string_view name,
 
 std::vector<std::string> FunctionRoute::AllHosts() const {
   std::vector<std::string> hosts = hostnames;
-  hosts.push_back(internal_host);
+  if (!internal_host.empty()) hosts.push_back(internal_host);
   return hosts;
 }
 
@@ -310,23 +474,7 @@ Result<FunctionRoute> CompileRoute(std::string_view ns, std::string_view name,
 
   const json::array* rules = Arr(At(route, "rules"));
   if (rules && !rules->empty()) {
-    for (size_t i = 0; i < rules->size(); ++i) {
-      const json::object* r = Obj(&(*rules)[i]);
-      std::string rp = base + ".rules[" + std::to_string(i) + "]";
-      Rule rule;
-      const json::array* matches = Arr(At(r, "matches"));
-      if (!matches || matches->empty()) {
-        rule.matches.push_back(Match{});
-      } else {
-        for (size_t j = 0; j < matches->size(); ++j) {
-          OFN_ASSIGN_OR_RETURN(Match m, ParseMatch(Obj(&(*matches)[j]), rp + ".matches[" + std::to_string(j) + "]"));
-          rule.matches.push_back(std::move(m));
-        }
-      }
-      OFN_RETURN_IF_ERROR(ParseFilters(Arr(At(r, "filters")), rp + ".filters", &rule));
-      OFN_RETURN_IF_ERROR(ParseBackendRefs(Arr(At(r, "backendRefs")), rp + ".backendRefs", ns, &rule));
-      out.rules.push_back(std::move(rule));
-    }
+    OFN_RETURN_IF_ERROR(ParseRules(*rules, base, ns, &out.rules));
   } else {
     Rule rule;
     Match m;

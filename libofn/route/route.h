@@ -13,6 +13,7 @@
 #define LIBOFN_ROUTE_ROUTE_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +27,15 @@
 namespace ofn::route {
 
 // The parts of a networking.openfunction.io Gateway that shape routes.
+// One listener of the Gateway's gatewaySpec (Gateway API Listener).
+struct Listener {
+  std::string name;
+  std::string hostname;  // "" = every host; "*.example.com" = its subdomains
+  std::string protocol = "HTTP";
+  int port = 80;
+  std::string allowed_from = "Same";  // allowedRoutes.namespaces.from: Same | All | Selector
+};
+
 struct GatewayConfig {
   std::string ns = "openfunction";
   std::string name = "openfunction";
@@ -33,6 +43,7 @@ struct GatewayConfig {
   std::string cluster_domain = "cluster.local";
   std::string host_template = "{{.Name}}.{{.Namespace}}.{{.Domain}}";
   std::string path_template = "{{.Namespace}}/{{.Name}}";
+  std::vector<Listener> listeners;  // gatewaySpec.listeners
 };
 
 // Reads a Gateway's spec (JSON text of a defaulted, validated object).
@@ -105,6 +116,11 @@ struct Rule {
 
 // A Function's compiled route.
 struct FunctionRoute {
+  // "Function" (a Function's own route) or "HTTPRoute" (an object applied
+  // directly). Function routes own what they match: a younger one claiming
+  // the same host and match is rejected whole. HTTPRoutes only lose ties
+  // (oldest, then namespace/name, then rule order), as the Gateway API says.
+  std::string kind = "Function";
   std::string ns, name;
   int64_t created = 0;  // creation time; older routes win ties and conflicts
   std::string gateway;  // "<ns>/<name>" of the Gateway it attaches to
@@ -120,6 +136,43 @@ std::pair<std::string, std::string> GatewayRefOf(std::string_view function_spec_
 
 // True when the Function is served over HTTP (has spec.serving.triggers.http).
 bool HasHttpTrigger(std::string_view function_spec_json);
+
+// An HTTPRoute's parentRefs entry.
+struct ParentRef {
+  std::string group = "gateway.networking.k8s.io", kind = "Gateway";
+  std::string ns, name, section;  // section: sectionName ("" = every listener)
+};
+
+// How one parent took an HTTPRoute: the Accepted condition of its
+// status.parents[] entry.
+struct ParentStatus {
+  ParentRef ref;
+  std::string status = "True", reason = "Accepted", message = "Accepted";
+};
+
+struct CompiledHttpRoute {
+  std::optional<FunctionRoute> route;  // when some parent accepted it
+  std::vector<ParentStatus> parents;
+};
+
+// Compiles an HTTPRoute object (its spec JSON) against the Gateways it names
+// ("ns/name" -> config). Each parentRef picks the Gateway's listeners
+// (sectionName: one of them) that allow the route's namespace; the route
+// serves the intersection of its hostnames with theirs (IntersectHostnames),
+// and every host of such a listener when it has none. A parent that cannot
+// take it says why: NoMatchingParent, NotAllowedByListeners,
+// NoMatchingListenerHostname, UnsupportedValue (a rule that does not compile).
+CompiledHttpRoute CompileHttpRoute(std::string_view ns, std::string_view name, std::string_view spec_json,
+                                   const std::map<std::string, GatewayConfig>& gateways, int64_t created);
+
+// The hosts a route with `route_hostnames` serves on a listener with
+// `listener_hostname` (Gateway API hostname intersection): a route name
+// within the listener's wildcard stays; a route wildcard over a listener
+// name becomes the listener's name; of two wildcards the narrower; no
+// route hostnames: the listener's ("*" when it has none either). Empty: no
+// intersection.
+std::vector<std::string> IntersectHostnames(std::string_view listener_hostname,
+                                            const std::vector<std::string>& route_hostnames);
 
 // Compiles a Function's route against its Gateway. Errors name the field
 // (e.g. an invalid regular expression in rules[0].matches[1].path.value).

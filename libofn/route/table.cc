@@ -114,6 +114,7 @@ RouteTable RouteTable::Build(std::vector<FunctionRoute> routes, std::vector<Reje
   std::vector<bool> accepted(t.routes_.size(), true);
   for (size_t ri : order) {
     const FunctionRoute& r = t.routes_[ri];
+    if (r.kind != "Function") continue;  // HTTPRoutes only lose ties (see FunctionRoute::kind)
     std::vector<std::string> keys;
     for (const std::string& host : r.AllHosts()) {
       for (const Rule& rule : r.rules) {
@@ -147,7 +148,8 @@ RouteTable RouteTable::Build(std::vector<FunctionRoute> routes, std::vector<Reje
     std::set<std::string> hosts;
     for (const std::string& host : r.AllHosts()) {
       if (!hosts.insert(host).second) continue;
-      Bucket& b = host.rfind("*.", 0) == 0 ? wild[host.substr(1)] : t.exact_[host];
+      // "*.example.com" under its suffix; "*" (every host) under "", tried last.
+      Bucket& b = host == "*" ? wild[""] : host.rfind("*.", 0) == 0 ? wild[host.substr(1)] : t.exact_[host];
       for (size_t ru = 0; ru < r.rules.size(); ++ru) {
         for (size_t mi = 0; mi < r.rules[ru].matches.size(); ++mi) b.push_back({ri, ru, mi});
       }

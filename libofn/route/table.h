@@ -15,8 +15,11 @@
 // PathPrefix matches whole segments: "/foo" matches "/foo", "/foo/" and
 // "/foo/bar", not "/foobar"; a trailing "/" in the prefix is ignored.
 //
-// Two routes claiming the same host and the same match conflict: the older
-// keeps it, the newer is rejected whole (it stays out of the table).
+// Two Function routes claiming the same host and the same match conflict:
+// the older keeps it, the newer is rejected whole (it stays out of the
+// table). HTTPRoute objects never conflict; they lose ties by the order
+// above. A route host "*" (an HTTPRoute on a listener without a hostname)
+// serves every host no more specific bucket takes.
 //
 // Immutable after Build: thread-safe to share.
 #ifndef LIBOFN_ROUTE_TABLE_H_

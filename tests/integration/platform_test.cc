@@ -10,6 +10,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/json.hpp>
+#include <cstdio>
+#include <map>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -25,6 +28,7 @@
 namespace ofn {
 namespace {
 
+namespace json = boost::json;
 using std::chrono::seconds;
 using testing::ReadFile;
 using testing::SourceRoot;
@@ -647,6 +651,253 @@ TEST(PlatformLockTest, ASecondPlatformOnTheSameStateDirIsRefused) {
   (*first)->Close(seconds(1));
   auto third = Platform::Open(o);
   EXPECT_TRUE(third.ok()) << third.status().ToString();
+}
+
+// HTTPRoute objects applied directly (Gateway API cases, as this project's
+// own tests: the requests and the expectations of the published conformance
+// cases for matching, weights, hostname intersection, filters, redirects
+// and status).
+class HttpRouteTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto p = Platform::Open(Opts(dir_.path()));
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    platform_ = std::move(*p);
+    for (const char* v : {"v1", "v2", "v3"}) {
+      std::string name = v;
+      platform_->functions().Http(name, [name](const HttpRequest& r) {
+        return HttpResponse::Text(200, name + " " + r.target + " x-a=" + r.headers.GetOr("x-a", "-") +
+                                           " x-b=" + r.headers.GetOr("x-b", "-"));
+      });
+      ASSERT_TRUE(platform_->Apply(Manifest("backend-" + name, "", name)).ok());
+      ASSERT_TRUE(platform_->WaitReady("backend-" + name, seconds(10)).ok());
+    }
+  }
+  Platform& p() { return *platform_; }
+  // Applies an HTTPRoute and waits until the reconciler has routed it.
+  void Route(const std::string& yaml) {
+    auto r = p().Apply(yaml, "route.yaml");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_TRUE(p().Sync().ok());
+  }
+  std::string Body(const std::string& host, const std::string& path, const Headers& extra = {}) {
+    HttpRequest req;
+    req.target = path;
+    req.headers = extra;
+    req.headers.Set("Host", host);
+    auto r = gateway::HttpCall(p().gateway_address(), req, seconds(10));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? std::to_string(r->status) + " " + r->body.substr(0, r->body.find(" x-a")) : "";
+  }
+  json::value Status(const std::string& name, const std::string& ns = "default") {
+    auto o = p().Get("HTTPRoute", ns, name);
+    EXPECT_TRUE(o.ok()) << o.status().ToString();
+    return o.ok() ? json::parse(o->json).at("status") : json::value();
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Platform> platform_;
+};
+
+constexpr char kRouteHead[] = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: %s
+spec:
+  parentRefs:
+    - name: openfunction
+      namespace: openfunction
+)";
+
+std::string HttpRoute(const std::string& name, const std::string& rest) {
+  char head[512];
+  std::snprintf(head, sizeof head, kRouteHead, name.c_str());
+  return head + rest;
+}
+
+TEST_F(HttpRouteTest, MatchingAcrossRoutesAndRuleOrder) {
+  Route(HttpRoute("matching", R"(  hostnames: [app.ofn.io]
+  rules:
+    - matches: [{path: {type: PathPrefix, value: /}}]
+      backendRefs: [{name: backend-v1, port: 8080}]
+    - matches: [{path: {type: PathPrefix, value: /v2}}, {headers: [{name: version, value: two}]}]
+      backendRefs: [{name: backend-v2, port: 8080}]
+    - matches: [{path: {type: Exact, value: /exact}}]
+      backendRefs: [{name: backend-v3, port: 8080}]
+    - matches: [{path: {type: Exact, value: /exact}}]
+      backendRefs: [{name: backend-v1, port: 8080}]
+)"));
+  EXPECT_EQ(Body("app.ofn.io", "/"), "200 v1 /");
+  EXPECT_EQ(Body("app.ofn.io", "/example"), "200 v1 /example");
+  EXPECT_EQ(Body("app.ofn.io", "/v2"), "200 v2 /v2");
+  EXPECT_EQ(Body("app.ofn.io", "/v2/example"), "200 v2 /v2/example");
+  EXPECT_EQ(Body("app.ofn.io", "/v2example"), "200 v1 /v2example");  // prefixes match whole segments
+  Headers two;
+  two.Set("version", "two");
+  EXPECT_EQ(Body("app.ofn.io", "/", two), "200 v2 /");
+  EXPECT_EQ(Body("app.ofn.io", "/exact"), "200 v3 /exact");  // the first of two equal rules
+  EXPECT_EQ(Body("app.ofn.io", "/exact/x"), "200 v1 /exact/x");
+  // Another route on the same host: the older one wins the tie.
+  Route(HttpRoute("younger", R"(  hostnames: [app.ofn.io]
+  rules:
+    - matches: [{path: {type: Exact, value: /exact}}]
+      backendRefs: [{name: backend-v2, port: 8080}]
+    - matches: [{path: {type: Exact, value: /only-younger}}]
+      backendRefs: [{name: backend-v2, port: 8080}]
+)"));
+  EXPECT_EQ(Body("app.ofn.io", "/exact"), "200 v3 /exact");
+  EXPECT_EQ(Body("app.ofn.io", "/only-younger"), "200 v2 /only-younger");
+  EXPECT_EQ(Status("younger").at("parents").at(0).at("conditions").at(0).at("status"), "True");
+}
+
+TEST_F(HttpRouteTest, WeightsSplitExactly) {
+  Route(HttpRoute("weighted", R"(  hostnames: [weighted.ofn.io]
+  rules:
+    - backendRefs:
+        - {name: backend-v1, port: 8080, weight: 70}
+        - {name: backend-v2, port: 8080, weight: 30}
+        - {name: backend-v3, port: 8080, weight: 0}
+)"));
+  std::map<std::string, int> seen;
+  for (int i = 0; i < 100; ++i) ++seen[Body("weighted.ofn.io", "/")];
+  EXPECT_EQ(seen, (std::map<std::string, int>{{"200 v1 /", 70}, {"200 v2 /", 30}}));
+}
+
+TEST_F(HttpRouteTest, HostnamesIntersectWithTheListeners) {
+  // Listeners: *.cluster.local and *.ofn.io. The route's names within them
+  // serve; the others do not; a wildcard over a listener name narrows to it.
+  Route(HttpRoute("hosts", R"(  hostnames: [very.specific.ofn.io, "*.wildcard.ofn.io", not.matching.example.com]
+  rules:
+    - backendRefs: [{name: backend-v1, port: 8080}]
+)"));
+  EXPECT_EQ(Body("very.specific.ofn.io", "/s"), "200 v1 /s");
+  EXPECT_EQ(Body("foo.wildcard.ofn.io", "/w"), "200 v1 /w");
+  EXPECT_EQ(Body("not.matching.example.com", "/").substr(0, 3), "404");
+  // Nothing in common with any listener: not accepted, and says why.
+  Route(HttpRoute("elsewhere", R"(  hostnames: [only.example.com]
+  rules:
+    - backendRefs: [{name: backend-v1, port: 8080}]
+)"));
+  json::value st = Status("elsewhere");
+  EXPECT_EQ(st.at("parents").at(0).at("conditions").at(0).at("reason"), "NoMatchingListenerHostname");
+  EXPECT_EQ(Body("only.example.com", "/").substr(0, 3), "404");
+  // No hostnames: every host of the listeners.
+  Route(HttpRoute("anyhost", R"(  rules:
+    - matches: [{path: {type: PathPrefix, value: /anyhost}}]
+      backendRefs: [{name: backend-v2, port: 8080}]
+)"));
+  EXPECT_EQ(Body("whatever.ofn.io", "/anyhost"), "200 v2 /anyhost");
+  EXPECT_EQ(Body("svc.ns.svc.cluster.local", "/anyhost"), "200 v2 /anyhost");
+}
+
+TEST_F(HttpRouteTest, FiltersRewritesAndRedirects) {
+  Route(HttpRoute("filters", R"(  hostnames: [filters.ofn.io]
+  rules:
+    - matches: [{path: {type: PathPrefix, value: /set}}]
+      filters:
+        - type: RequestHeaderModifier
+          requestHeaderModifier: {set: [{name: x-a, value: set}], remove: [x-b]}
+      backendRefs: [{name: backend-v1, port: 8080}]
+    - matches: [{path: {type: PathPrefix, value: /prefix/one}}]
+      filters:
+        - type: URLRewrite
+          urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /one}}
+      backendRefs: [{name: backend-v1, port: 8080}]
+    - matches: [{path: {type: PathPrefix, value: /backend}}]
+      backendRefs:
+        - name: backend-v2
+          port: 8080
+          filters:
+            - type: RequestHeaderModifier
+              requestHeaderModifier: {add: [{name: x-b, value: from-backend}]}
+    - matches: [{path: {type: PathPrefix, value: /redirect}}]
+      filters:
+        - type: RequestRedirect
+          requestRedirect: {hostname: example.org, statusCode: 301}
+)"));
+  HttpRequest req;
+  req.target = "/set";
+  req.headers.Set("Host", "filters.ofn.io");
+  req.headers.Set("x-b", "gone");
+  auto r = gateway::HttpCall(p().gateway_address(), req, seconds(10));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->body, "v1 /set x-a=set x-b=-");
+  EXPECT_EQ(Body("filters.ofn.io", "/prefix/one/two"), "200 v1 /one/two");
+  req.target = "/backend";
+  req.headers.Remove("x-b");
+  r = gateway::HttpCall(p().gateway_address(), req, seconds(10));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->body, "v2 /backend x-a=- x-b=from-backend");
+  req.target = "/redirect/x";
+  r = gateway::HttpCall(p().gateway_address(), req, seconds(10));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 301);
+  // Only the hostname changes: the listener's port stays (the spec's rule).
+  EXPECT_EQ(r->headers.GetOr("Location", ""),
+            "http://example.org:" + std::to_string(PortOf(p().gateway_address())) + "/redirect/x");
+}
+
+TEST_F(HttpRouteTest, ParentsListenersAndReferencesSayWhyInStatus) {
+  // A Gateway whose listener "web" takes routes of its own namespace only
+  // (OpenFunction's defaulting adds its two listeners beside it).
+  ASSERT_TRUE(p().Apply(R"(apiVersion: networking.openfunction.io/v1alpha1
+kind: Gateway
+metadata:
+  name: strict
+  namespace: gw
+spec:
+  domain: strict.io
+  gatewayRef: {name: contour, namespace: projectcontour}
+  gatewaySpec:
+    listeners:
+      - name: web
+        hostname: "*.strict.io"
+        protocol: HTTP
+        port: 80
+        allowedRoutes: {namespaces: {from: Same}}
+)").ok());
+  Route(R"(apiVersion: gateway.networking.k8s.io/v1beta1
+kind: HTTPRoute
+metadata:
+  name: parents
+spec:
+  parentRefs:
+    - {name: strict, namespace: gw, sectionName: web}
+    - {name: openfunction, namespace: openfunction, sectionName: nosuch}
+    - {name: nosuch, namespace: gw}
+    - {name: openfunction, namespace: openfunction, sectionName: ofn-http-external}
+  hostnames: [refs.ofn.io]
+  rules:
+    - backendRefs: [{name: backend-v1, port: 8080}, {name: ghost, port: 8080}]
+)");
+  json::value st = Status("parents");
+  const json::array& parents = st.at("parents").as_array();
+  ASSERT_EQ(parents.size(), 4u);
+  EXPECT_EQ(parents[0].at("conditions").at(0).at("reason"), "NotAllowedByListeners");
+  EXPECT_EQ(parents[1].at("conditions").at(0).at("reason"), "NoMatchingParent");
+  EXPECT_EQ(parents[2].at("conditions").at(0).at("reason"), "NoMatchingParent");
+  EXPECT_EQ(parents[3].at("conditions").at(0).at("status"), "True");
+  EXPECT_EQ(parents[3].at("parentRef").at("sectionName"), "ofn-http-external");
+  EXPECT_EQ(parents[3].at("controllerName"), "ofn.io/gateway");
+  const json::value& refs = parents[3].at("conditions").at(1);
+  EXPECT_EQ(refs.at("type"), "ResolvedRefs");
+  EXPECT_EQ(refs.at("status"), "False");
+  EXPECT_EQ(refs.at("reason"), "BackendNotFound");
+  // Half the requests reach backend-v1, the ghost's half gets 500.
+  std::map<std::string, int> codes;
+  for (int i = 0; i < 100; ++i) ++codes[Body("refs.ofn.io", "/").substr(0, 3)];
+  EXPECT_EQ(codes, (std::map<std::string, int>{{"200", 50}, {"500", 50}}));
+  // The Gateway counts the routes attached to it.
+  auto gw = p().Get("Gateway", "openfunction", "openfunction");
+  ASSERT_TRUE(gw.ok());
+  EXPECT_GE(json::parse(gw->json).at("status").at("listeners").at(0).at("attachedRoutes").as_int64(), 4);
+  // A rule without backendRefs answers 500.
+  Route(HttpRoute("empty", "  hostnames: [empty.ofn.io]\n  rules:\n    - matches: [{path: {value: /}}]\n"));
+  EXPECT_EQ(Body("empty.ofn.io", "/").substr(0, 3), "500");
+  // Deleting the route takes it out.
+  ASSERT_TRUE(p().Delete("HTTPRoute", "default", "parents").ok());
+  ASSERT_TRUE(p().Sync().ok());
+  EXPECT_EQ(Body("refs.ofn.io", "/").substr(0, 3), "404");
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -60,6 +61,12 @@ class LocalBackend : public backend::Backend {
   // publishes with the route table.
   void SetGateways(std::map<std::string, route::GatewayConfig> gateways);
   void SetPlugins(std::shared_ptr<const gateway::PluginChain> plugins);
+  // The HTTPRoute objects the next Commit routes beside the Functions' own
+  // routes (compiled by route::CompileHttpRoute).
+  void SetHttpRoutes(std::vector<route::FunctionRoute> routes);
+  // What the last Commit found of an HTTPRoute's backendRefs (ResolvedRefs);
+  // nullopt when it was not routed.
+  std::optional<backend::RouteObservation> ObserveHttpRoute(std::string_view ns, std::string_view name);
 
  private:
   struct Fn {
@@ -81,7 +88,8 @@ class LocalBackend : public backend::Backend {
   // The backendRefs of each rule of the Function's route, resolved against
   // the Functions served here (null for rules without them); notes refs to
   // missing Functions in its route observation.
-  std::vector<std::shared_ptr<const gateway::RuleBackends>> ResolveBackends(Fn& fn);
+  std::vector<std::shared_ptr<const gateway::RuleBackends>> ResolveBackends(const route::FunctionRoute& route,
+                                                                            backend::RouteObservation* seen);
 
   const backend::Registry* drivers_;
   gateway::Dispatcher* dispatcher_;
@@ -92,6 +100,15 @@ class LocalBackend : public backend::Backend {
   std::map<std::string, Fn> fns_;  // by "ns/name"
   std::map<std::string, route::GatewayConfig> gateways_;
   std::shared_ptr<const gateway::PluginChain> plugins_;
+  std::vector<route::FunctionRoute> http_routes_;
+  // Where each weighted choice is in its sequence, by "split/ns/name" (a
+  // Function's revisions) or "Kind/ns/name#rule" (a rule's backendRefs):
+  // a rebuilt split goes on from there, so splits stay exact across route
+  // table changes.
+  gateway::WeightedSlots::Counter CounterFor(const std::string& key);
+  std::map<std::string, gateway::WeightedSlots::Counter> counters_;
+  std::set<std::string> used_counters_;
+  std::map<std::string, backend::RouteObservation> http_seen_;  // by "ns/name"
 };
 
 }  // namespace ofn::platform::internal

@@ -103,6 +103,9 @@ class Reconciler {
   // Writes the Function status of an orchestrated Function.
   void ReportOrchestrated(const Work& w, const backend::FunctionObservation& obs, const std::string& now);
   void WriteFunctionStatus(const store::Record& fn, const std::string& status);
+  // Writes an HTTPRoute's status.parents: each parent's Accepted condition,
+  // and ResolvedRefs when it is routed.
+  void ReportHttpRoute(const store::Record& r, const route::CompiledHttpRoute& compiled, const std::string& now);
   // The gateway plugins of the stored WasmPlugin objects; null when none.
   std::shared_ptr<const gateway::PluginChain> CompilePlugins();
   // Hands the certificates of the Gateways' HTTPS listeners to the TLS
@@ -127,7 +130,8 @@ class Reconciler {
   // What the certificates were last computed from, and what the TLS
   // listener refused of them; loop thread only.
   std::string tls_inputs_;
-  std::string gateway_inputs_;  // what Gateway status was last made from
+  std::string gateway_inputs_;
+  std::vector<store::Record> http_route_records_;  // this pass's HTTPRoutes; loop thread only  // what Gateway status was last made from
   // This pass's autoscaler settings (options + config-autoscaler); loop thread only.
   scale::AutoscalerConfig autoscaler_config_;
   int64_t autoscaler_config_version_ = -1;  // the ConfigMap's resource version it was read from

@@ -17,6 +17,7 @@ const std::vector<KindRules>& AllKinds() {
     v->push_back(PluginRules());
     v->push_back(SecretRules());
     v->push_back(ConfigMapRules());
+    v->push_back(HttpRouteRules());
     for (KindRules& k : EventsRules()) v->push_back(std::move(k));
     return v;
   }();

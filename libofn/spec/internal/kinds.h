@@ -49,6 +49,7 @@ KindRules GatewayRules();
 KindRules PluginRules();
 KindRules SecretRules();
 KindRules ConfigMapRules();
+KindRules HttpRouteRules();
 std::vector<KindRules> EventsRules();
 
 // Helpers shared by the rule files.

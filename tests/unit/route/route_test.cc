@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 namespace ofn::route {
 namespace {
 
@@ -212,6 +214,71 @@ TEST(CompileRouteTest, BadBackendRefsNameTheField) {
                           GatewayConfig{}, 1);
     ASSERT_FALSE(r.ok()) << c.refs;
     EXPECT_NE(r.status().message().find(c.error), std::string::npos) << r.status().message();
+  }
+}
+
+TEST(HostnameIntersectionTest, GatewayApiRules) {
+  struct Case {
+    const char* listener;
+    std::vector<std::string> route;
+    std::vector<std::string> want;
+  } cases[] = {
+      {"*.example.com", {"very.specific.example.com"}, {"very.specific.example.com"}},
+      {"*.example.com", {"example.com"}, {}},  // a wildcard needs at least one more label
+      {"*.example.com", {"*.wildcard.example.com"}, {"*.wildcard.example.com"}},
+      {"foo.example.com", {"*.example.com"}, {"foo.example.com"}},
+      {"*.foo.example.com", {"*.example.com"}, {"*.foo.example.com"}},
+      {"foo.example.com", {"bar.example.com"}, {}},
+      {"", {"any.example.org"}, {"any.example.org"}},
+      {"*.example.com", {}, {"*.example.com"}},
+      {"", {}, {"*"}},
+      {"*.example.com", {"a.example.com", "b.other.org", "a.example.com"}, {"a.example.com"}},
+  };
+  for (const Case& c : cases) EXPECT_EQ(IntersectHostnames(c.listener, c.route), c.want) << c.listener;
+}
+
+TEST(CompileHttpRouteTest, ParentsPickListenersAndSayWhyNot) {
+  GatewayConfig gw;
+  gw.listeners = {{"internal", "*.cluster.local", "HTTP", 80, "All"},
+                  {"external", "*.ofn.io", "HTTP", 80, "Same"},
+                  {"tcp", "", "TCP", 9000, "All"}};
+  std::map<std::string, GatewayConfig> gateways{{"openfunction/openfunction", gw}};
+  auto compile = [&](const std::string& ns, const std::string& parents, const std::string& rest) {
+    return CompileHttpRoute(ns, "r", R"({"parentRefs":)" + parents + rest + "}", gateways, 5);
+  };
+  const std::string of = R"([{"name":"openfunction","namespace":"openfunction"}])";
+  // In the gateway's namespace both HTTP listeners take it.
+  CompiledHttpRoute same = compile("openfunction", of, R"(,"hostnames":["a.ofn.io","b.svc.cluster.local"],
+      "rules":[{"backendRefs":[{"name":"f"}]}])");
+  ASSERT_TRUE(same.route.has_value());
+  EXPECT_EQ(same.route->kind, "HTTPRoute");
+  EXPECT_EQ(same.route->hostnames, (std::vector<std::string>{"b.svc.cluster.local", "a.ofn.io"}));
+  EXPECT_EQ(same.route->internal_host, "");
+  EXPECT_EQ(same.route->rules[0].backends[0].ns, "openfunction");
+  ASSERT_EQ(same.parents.size(), 1u);
+  EXPECT_EQ(same.parents[0].status, "True");
+  // From another namespace only the internal listener (from: All) does.
+  CompiledHttpRoute team = compile("team", of, R"(,"hostnames":["a.ofn.io","b.svc.cluster.local"])");
+  ASSERT_TRUE(team.route.has_value());
+  EXPECT_EQ(team.route->hostnames, (std::vector<std::string>{"b.svc.cluster.local"}));
+  struct Case {
+    std::string ns, parents, rest, reason;
+  } cases[] = {
+      {"team", R"([{"name":"openfunction","namespace":"openfunction","sectionName":"external"}])", "",
+       "NotAllowedByListeners"},
+      {"team", R"([{"name":"openfunction","namespace":"openfunction","sectionName":"nope"}])", "", "NoMatchingParent"},
+      {"team", R"([{"name":"missing","namespace":"openfunction"}])", "", "NoMatchingParent"},
+      {"team", R"([{"name":"openfunction","namespace":"openfunction","kind":"Service","group":""}])", "",
+       "NoMatchingParent"},
+      {"team", of, R"(,"hostnames":["x.example.org"])", "NoMatchingListenerHostname"},
+      {"team", of, R"(,"rules":[{"matches":[{"path":{"type":"RegularExpression","value":"("}}]}])", "UnsupportedValue"},
+  };
+  for (const Case& c : cases) {
+    CompiledHttpRoute r = compile(c.ns, c.parents, c.rest);
+    ASSERT_EQ(r.parents.size(), 1u) << c.parents;
+    EXPECT_EQ(r.parents[0].status, "False") << c.parents << c.rest;
+    EXPECT_EQ(r.parents[0].reason, c.reason) << c.parents << c.rest << ": " << r.parents[0].message;
+    EXPECT_FALSE(r.route.has_value()) << c.parents << c.rest;
   }
 }
 
