@@ -158,6 +158,77 @@ void PrintRevisions(const json::array& items) {
   PrintTable(rows);
 }
 
+void PrintHttpRoutes(const json::array& items) {
+  std::vector<std::vector<std::string>> rows{{"NAMESPACE", "NAME", "HOSTNAMES", "ACCEPTED", "AGE"}};
+  for (const json::value& item : items) {
+    const json::object* o = Obj(&item);
+    const json::object* meta = Obj(At(o, "metadata"));
+    std::string hosts;
+    if (const json::array* h = Arr(At(Obj(At(o, "spec")), "hostnames"))) {
+      for (const json::value& v : *h) hosts += (hosts.empty() ? "" : ",") + std::string(v.is_string() ? v.as_string() : "");
+    }
+    int parents = 0, accepted = 0;
+    if (const json::array* ps = Arr(At(Obj(At(o, "status")), "parents"))) {
+      for (const json::value& p : *ps) {
+        ++parents;
+        const json::array* conds = Arr(At(Obj(&p), "conditions"));
+        for (size_t i = 0; conds && i < conds->size(); ++i) {
+          const json::object* c = Obj(&(*conds)[i]);
+          if (Str(c, "type") == "Accepted" && Str(c, "status") == "True") ++accepted;
+        }
+      }
+    }
+    rows.push_back({Str(meta, "namespace"), Str(meta, "name"), hosts.empty() ? "*" : hosts,
+                    std::to_string(accepted) + "/" + std::to_string(parents), Age(Str(meta, "creationTimestamp"))});
+  }
+  PrintTable(rows);
+}
+
+// Where each rule of a route (a Function's spec.serving.triggers.http.route,
+// or an HTTPRoute's spec) sends its requests: the matches, then the
+// backends with their weights, or `own` when the rule has none.
+void PrintRules(const json::object* route, const std::string& own) {
+  const json::array* rules = Arr(At(route, "rules"));
+  if (!rules) return;
+  for (size_t i = 0; i < rules->size(); ++i) {
+    const json::object* r = Obj(&(*rules)[i]);
+    std::string match;
+    if (const json::array* ms = Arr(At(r, "matches"))) {
+      for (const json::value& mv : *ms) {
+        const json::object* m = Obj(&mv);
+        const json::object* path = Obj(At(m, "path"));
+        std::string one = Str(path, "type", "PathPrefix") + " " + Str(path, "value", "/");
+        if (const json::array* hs = Arr(At(m, "headers"))) {
+          for (const json::value& h : *hs) one += " " + Str(Obj(&h), "name") + "=" + Str(Obj(&h), "value");
+        }
+        if (!Str(m, "method").empty()) one += " " + Str(m, "method");
+        match += (match.empty() ? "" : " | ") + one;
+      }
+    }
+    std::string to;
+    const json::array* refs = Arr(At(r, "backendRefs"));
+    int total = 0;
+    for (size_t j = 0; refs && j < refs->size(); ++j) {
+      const json::value* w = At(Obj(&(*refs)[j]), "weight");
+      total += w && w->is_int64() ? static_cast<int>(w->as_int64()) : 1;
+    }
+    for (size_t j = 0; refs && j < refs->size(); ++j) {
+      const json::object* b = Obj(&(*refs)[j]);
+      const json::value* w = At(b, "weight");
+      int weight = w && w->is_int64() ? static_cast<int>(w->as_int64()) : 1;
+      char share[32];
+      std::snprintf(share, sizeof share, "%d%%", total > 0 ? (100 * weight + total / 2) / total : 0);
+      to += (to.empty() ? "" : ", ") + Str(b, "name") + " (weight " + std::to_string(weight) + ", " + share + ")";
+    }
+    bool redirect = false;
+    if (const json::array* fs = Arr(At(r, "filters"))) {
+      for (const json::value& f : *fs) redirect = redirect || Str(Obj(&f), "type") == "RequestRedirect";
+    }
+    if (to.empty()) to = redirect ? "a redirect" : own;
+    std::printf("  Rule %zu:    %s -> %s\n", i, match.empty() ? "every request" : match.c_str(), to.c_str());
+  }
+}
+
 void PrintGeneric(const json::array& items) {
   std::vector<std::vector<std::string>> rows{{"NAMESPACE", "NAME", "AGE"}};
   for (const json::value& item : items) {
@@ -198,6 +269,8 @@ void Describe(const json::object* o) {
     }
     if (const json::object* route = Obj(At(st, "route"))) {
       std::printf("Route:\n");
+      PrintRules(Obj(At(Obj(At(Obj(At(Obj(At(spec, "serving")), "triggers")), "http")), "route")),
+                 "this function (" + Str(meta, "name") + ")");
       if (const json::value* h = At(route, "hosts"); h && h->is_array()) {
         for (const json::value& v : h->as_array()) std::printf("  Host:      %s\n", std::string(v.as_string()).c_str());
       }
@@ -211,6 +284,25 @@ void Describe(const json::object* o) {
           const json::object* co = Obj(&v);
           std::printf("  Condition: %s=%s %s: %s (since %s)\n", Str(co, "type").c_str(), Str(co, "status").c_str(),
                       Str(co, "reason").c_str(), Str(co, "message").c_str(), Str(co, "lastTransitionTime").c_str());
+        }
+      }
+    }
+  } else if (Str(o, "kind") == "HTTPRoute") {
+    std::printf("Rules:\n");
+    PrintRules(spec, "nothing (500: no backendRefs)");
+    if (const json::array* ps = Arr(At(st, "parents"))) {
+      std::printf("Parents:\n");
+      for (const json::value& p : *ps) {
+        const json::object* ref = Obj(At(Obj(&p), "parentRef"));
+        std::string section = Str(ref, "sectionName");
+        std::printf("  %s/%s%s\n", Str(ref, "namespace").c_str(), Str(ref, "name").c_str(),
+                    section.empty() ? "" : (" (listener " + section + ")").c_str());
+        if (const json::array* conds = Arr(At(Obj(&p), "conditions"))) {
+          for (const json::value& c : *conds) {
+            const json::object* co = Obj(&c);
+            std::printf("    %s=%s %s: %s\n", Str(co, "type").c_str(), Str(co, "status").c_str(),
+                        Str(co, "reason").c_str(), Str(co, "message").c_str());
+          }
         }
       }
     }
@@ -312,6 +404,8 @@ void AddRemoteCommands(CLI::App& app) {
           PrintFunctions(items);
         } else if (items.empty()) {
           std::fprintf(stderr, "No resources found in %s namespace.\n", ns->c_str());
+        } else if (kind == "HTTPRoute") {
+          PrintHttpRoutes(items);
         } else {
           PrintGeneric(items);
         }

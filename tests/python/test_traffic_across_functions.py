@@ -62,6 +62,8 @@ def test_seed_002_weights_then_headers(ofn_bin, served, tmp_path, shared_dir):
     # 50/50: exactly 50 each over 100 calls.
     cli(ofn_bin, state, "apply", "-f", str(EXAMPLE / "hello-v1-50-50.yaml"))
     settle(ofn_bin, state, 2)
+    described = cli(ofn_bin, state, "describe", "function", "hello-v1").stdout
+    assert "Rule 0:    PathPrefix / -> hello-v1 (weight 50, 50%), hello-v2 (weight 50, 50%)" in described, described
     assert wait_until(lambda: message(served) == "Hello V2", 30)
     counts = collections.Counter(message(served) for _ in range(100))
     assert counts == {"Hello V1": 50, "Hello V2": 50}, counts
@@ -74,3 +76,32 @@ def test_seed_002_weights_then_headers(ofn_bin, served, tmp_path, shared_dir):
     # hello-v2 keeps its own address too.
     code, body = served.get("http://hello-v2.default.ofn.io/")
     assert code == 200 and json.loads(body)["message"] == "Hello V2"
+
+
+def test_the_split_as_an_httproute_object(ofn_bin, served, tmp_path, shared_dir):
+    import subprocess
+    state = tmp_path / "state"
+    assert wait_until(lambda: served.get(APP)[0] == 200, 60), served.get(APP)
+    cli(ofn_bin, state, "apply", "-f", str(EXAMPLE / "hello-app-route.yaml"))
+    route = "http://hello-app.ofn.io/"
+
+    def counts():
+        out = collections.Counter()
+        for _ in range(100):
+            code, body = served.get(route)
+            out[json.loads(body)["message"] if code == 200 else code] += 1
+        return out
+    assert wait_until(lambda: served.get(route)[0] == 200, 30)
+    assert counts() == {"Hello V1": 90, "Hello V2": 10}
+    table = cli(ofn_bin, state, "get", "httproutes").stdout
+    assert "hello-app" in table and "hello-app.ofn.io" in table and "1/1" in table, table
+    described = cli(ofn_bin, state, "describe", "httproute", "hello-app").stdout
+    assert "-> hello-v1 (weight 90, 90%), hello-v2 (weight 10, 10%)" in described, described
+    assert "Accepted=True" in described and "ResolvedRefs=True" in described, described
+    out = tmp_path / "route.yaml"
+    out.write_text(cli(ofn_bin, state, "get", "httproute", "hello-app", "-o", "yaml").stdout)
+    check = subprocess.run([sys.executable, str(shared_dir / "k8s-crds" / "validate.py"), "--strict-kinds", str(out)],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    cli(ofn_bin, state, "delete", "httproute", "hello-app")
+    assert wait_until(lambda: served.get(route)[0] == 404, 30)
