@@ -1,9 +1,10 @@
 /* Every call of the C API (bindings/c/ofn_c.h) and its error paths, from C99.
    Prints one line per failed check and ends with "c_api_test: N checks, M failed";
    exits 1 when any failed. Run by tests/python/test_c_api.py. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700
 #include "ofn_c.h" /* installed as <libofn/ofn_c.h> */
 
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,13 @@ static int checks = 0, failed = 0;
              e_ ? e_->message : "none");                                     \
     }                                                                        \
   } while (0)
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
 
 static int contains(const char *text, const char *part) { return text && part && strstr(text, part) != NULL; }
 
@@ -259,6 +267,7 @@ int main(void) {
     ofn_platform_free(q);
   }
 
+  CHECK(nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0); /* the state dir goes */
   printf("c_api_test: %d checks, %d failed\n", checks, failed);
   return failed == 0 ? 0 : 1;
 }
