@@ -64,12 +64,21 @@ void AddValidateCommand(CLI::App& app) {
 int main(int argc, char** argv) {
   CLI::App app{"ofn: run OpenFunction functions on one machine, embedded"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("ofn ") + ofn::Version());
   auto* version = app.add_subcommand("version", "Print the libofn version");
   version->callback([] { std::printf("ofn %s\n", ofn::Version()); });
   ofn::cli::AddValidateCommand(app);
   ofn::cli::AddServeCommand(app);
   ofn::cli::AddRemoteCommands(app);
   ofn::cli::AddLogsCommand(app);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {  // --help, --version
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // kubectl's habit: "error: ...", a pointer to the help, exit code 1.
+    std::fprintf(stderr, "error: %s\nRun 'ofn --help' (or 'ofn COMMAND --help') for usage.\n", e.what());
+    return 1;
+  }
   return ofn::cli::ExitCode();
 }

@@ -1,9 +1,16 @@
 // The commands that talk to a running `ofn serve` through its admin API:
 // apply, get, describe, delete, invoke (and logs, in logs.cc).
+#include <algorithm>
+#include <array>
 #include <boost/json.hpp>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -13,6 +20,7 @@
 #include "libofn/cli/remote.h"
 #include "libofn/common/clock.h"
 #include "libofn/gateway/client.h"
+#include "libofn/spec/object.h"
 #include "libofn/spec/internal/emit.h"
 
 namespace ofn::cli {
@@ -20,19 +28,61 @@ namespace ofn::cli {
 namespace json = boost::json;
 
 void AddConnFlags(CLI::App* cmd, Conn* c) {
-  cmd->add_option("--state-dir", c->state_dir, "state dir of the `ofn serve` to talk to")->capture_default_str();
-  cmd->add_option("--server", c->server, "admin API address (unix:/path or 127.0.0.1:port)");
-  cmd->add_option("--token-file", c->token_file, "bearer token file for a TCP admin address");
+  cmd->add_option("--state-dir", c->state_dir, "state dir of the `ofn serve` to talk to")
+      ->capture_default_str()
+      ->envname("OFN_STATE_DIR");
+  cmd->add_option("--server", c->server, "admin API address (unix:/path or 127.0.0.1:port)")->envname("OFN_SERVER");
+  cmd->add_option("--token-file", c->token_file, "bearer token file for a TCP admin address (default: the state "
+                                                 "dir's admin.token; OFN_TOKEN gives the token itself)")
+      ->envname("OFN_TOKEN_FILE");
+}
+
+Result<std::vector<ManifestText>> ReadManifests(const std::vector<std::string>& names, bool recursive) {
+  std::vector<ManifestText> out;
+  for (const std::string& name : names) {
+    if (name == "-") {
+      std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+      out.push_back({"<stdin>", std::move(text)});
+      continue;
+    }
+    std::error_code ec;
+    if (std::filesystem::is_directory(name, ec)) {
+      // Like kubectl: the directory's .yaml, .yml and .json files, in name order (-R: below it too).
+      std::vector<std::string> files;
+      auto take = [&](const std::filesystem::directory_entry& e) {
+        std::string ext = e.path().extension().string();
+        if (e.is_regular_file() && (ext == ".yaml" || ext == ".yml" || ext == ".json")) files.push_back(e.path().string());
+      };
+      if (recursive) {
+        for (const auto& e : std::filesystem::recursive_directory_iterator(name, ec)) take(e);
+      } else {
+        for (const auto& e : std::filesystem::directory_iterator(name, ec)) take(e);
+      }
+      if (ec) return Status(StatusCode::kInvalidArgument, "cannot read the directory " + name + ": " + ec.message());
+      std::sort(files.begin(), files.end());
+      for (const std::string& f : files) {
+        std::ifstream in(f, std::ios::binary);
+        out.push_back({f, std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>())});
+      }
+      continue;
+    }
+    std::ifstream in(name, std::ios::binary);
+    if (!in) return Status(StatusCode::kNotFound, "the path \"" + name + "\" does not exist");
+    out.push_back({name, std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>())});
+  }
+  return out;
 }
 
 Result<HttpResponse> Call(const Conn& c, HttpRequest req) {
   std::string address = c.server.empty() ? "unix:" + c.state_dir + "/admin.sock" : c.server;
   if (address.rfind("unix:", 0) != 0) {
     std::string file = c.token_file.empty() ? c.state_dir + "/admin.token" : c.token_file;
-    std::ifstream in(file);
     std::string token;
-    if (!in || !std::getline(in, token)) {
-      return Status(StatusCode::kPermissionDenied, "cannot read the admin token from " + file);
+    if (const char* env = std::getenv("OFN_TOKEN"); env && *env && c.token_file.empty()) {
+      token = env;
+    } else if (std::ifstream in(file); !in || !std::getline(in, token)) {
+      return Status(StatusCode::kPermissionDenied, "cannot read the admin token from " + file +
+                                                       " (set OFN_TOKEN or --token-file)");
     }
     req.headers.Set("Authorization", "Bearer " + token);
   }
@@ -66,13 +116,6 @@ using ofn::internal::Arr;
 using ofn::internal::At;
 using ofn::internal::Obj;
 using ofn::internal::Str;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 
 std::string Age(const std::string& created) {
@@ -317,17 +360,25 @@ void AddRemoteCommands(CLI::App& app) {
   {
     auto conn = std::make_shared<Conn>();
     auto files = std::make_shared<std::vector<std::string>>();
+    auto recursive = std::make_shared<bool>(false);
     auto* cmd = app.add_subcommand("apply", "Create or update objects in a running `ofn serve`");
-    cmd->add_option("-f,--filename", *files, "manifest files")->required()->check(CLI::ExistingFile);
+    cmd->add_option("-f,--filename", *files, "manifest files, directories, or - for stdin")->required();
+    cmd->add_flag("-R,--recursive", *recursive, "with -f DIR: the files below it too");
     AddConnFlags(cmd, conn.get());
-    cmd->callback([conn, files] {
-      for (const std::string& f : *files) {
+    cmd->callback([conn, files, recursive] {
+      auto texts = ReadManifests(*files, *recursive);
+      if (!texts.ok()) {
+        std::fprintf(stderr, "error: %s\n", texts.status().message().c_str());
+        ExitCode() = 1;
+        return;
+      }
+      for (const ManifestText& m : *texts) {
         HttpRequest req;
         req.method = "POST";
         req.target = "/v1/apply";
-        req.headers.Set("X-Ofn-File", f);
+        req.headers.Set("X-Ofn-File", m.name);
         req.headers.Set("Content-Type", "application/yaml");
-        req.body = ReadFile(f);
+        req.body = m.text;
         auto r = Call(*conn, std::move(req));
         if (!r.ok() || r->status != 200) {
           ExitCode() = Fail("apply", r);
@@ -436,20 +487,68 @@ void AddRemoteCommands(CLI::App& app) {
     auto conn = std::make_shared<Conn>();
     auto args = std::make_shared<std::vector<std::string>>();
     auto ns = std::make_shared<std::string>("default");
-    auto* cmd = app.add_subcommand("delete", "Delete an object: ofn delete function NAME");
-    cmd->add_option("resource", *args, "RESOURCE NAME")->required()->expected(2);
+    auto files = std::make_shared<std::vector<std::string>>();
+    auto ignore_missing = std::make_shared<bool>(false);
+    auto* cmd = app.add_subcommand(
+        "delete", "Delete objects: ofn delete function NAME [NAME...] | ofn delete function/NAME | ofn delete -f FILE");
+    cmd->add_option("resource", *args, "RESOURCE NAME... or RESOURCE/NAME...");
     cmd->add_option("-n,--namespace", *ns, "namespace")->capture_default_str();
+    cmd->add_option("-f,--filename", *files, "delete the objects these manifests describe (files, dirs, -)");
+    cmd->add_flag("--ignore-not-found", *ignore_missing, "an object that does not exist is not an error");
     AddConnFlags(cmd, conn.get());
     cmd->callback([=] {
-      HttpRequest req;
-      req.method = "DELETE";
-      req.target = "/v1/" + (*args)[0] + "/" + *ns + "/" + (*args)[1];
-      auto r = Call(*conn, std::move(req));
-      if (!r.ok() || r->status != 200) {
-        ExitCode() = Fail("delete", r);
+      // (resource, namespace, name) to delete, from the arguments or the files.
+      std::vector<std::array<std::string, 3>> targets;
+      if (!files->empty()) {
+        auto texts = ReadManifests(*files, false);
+        if (!texts.ok()) {
+          std::fprintf(stderr, "error: %s\n", texts.status().message().c_str());
+          ExitCode() = 1;
+          return;
+        }
+        for (const ManifestText& m : *texts) {
+          spec::ParseOptions po;
+          po.default_namespace = *ns;
+          spec::ParseResult parsed = spec::ParseManifests(m.text, m.name, po);
+          for (const spec::Object& o : parsed.objects) targets.push_back({o.kind(), o.ns(), o.name()});
+          if (parsed.objects.empty() && !parsed.diagnostics.empty()) {
+            std::fprintf(stderr, "error: %s\n", parsed.diagnostics.front().ToString().c_str());
+            ExitCode() = 1;
+            return;
+          }
+        }
+      } else if (!args->empty() && (*args)[0].find('/') != std::string::npos) {
+        for (const std::string& a : *args) {
+          size_t slash = a.find('/');
+          if (slash == std::string::npos) {
+            std::fprintf(stderr, "error: there is no need to give a resource type with TYPE/NAME (got \"%s\")\n",
+                         a.c_str());
+            ExitCode() = 1;
+            return;
+          }
+          targets.push_back({a.substr(0, slash), *ns, a.substr(slash + 1)});
+        }
+      } else if (args->size() >= 2) {
+        for (size_t i = 1; i < args->size(); ++i) targets.push_back({(*args)[0], *ns, (*args)[i]});
+      } else {
+        std::fprintf(stderr, "error: give RESOURCE NAME..., RESOURCE/NAME... or -f FILE\n");
+        ExitCode() = 1;
         return;
       }
-      std::printf("%s \"%s\" deleted\n", (*args)[0].c_str(), (*args)[1].c_str());
+      for (const auto& [resource, space, name] : targets) {
+        HttpRequest req;
+        req.method = "DELETE";
+        req.target = "/v1/" + resource + "/" + space + "/" + name;
+        auto r = Call(*conn, std::move(req));
+        if (r.ok() && r->status == 404 && *ignore_missing) continue;
+        if (!r.ok() || r->status != 200) {
+          ExitCode() = Fail("delete", r);
+          continue;
+        }
+        std::string lower = resource;
+        for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        std::printf("%s \"%s\" deleted\n", lower.c_str(), name.c_str());
+      }
     });
   }
   {

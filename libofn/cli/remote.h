@@ -4,6 +4,7 @@
 #define LIBOFN_CLI_REMOTE_H_
 
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "libofn/common/status.h"
@@ -19,6 +20,15 @@ struct Conn {
 
 // --state-dir, --server, --token-file.
 void AddConnFlags(CLI::App* cmd, Conn* c);
+// A manifest text and the name it goes by in messages.
+struct ManifestText {
+  std::string name;  // the file, or "<stdin>"
+  std::string text;
+};
+// Reads what -f names, kubectl's way: files, "-" (stdin), directories (their
+// .yaml/.yml/.json files in name order; `recursive`: below them too).
+Result<std::vector<ManifestText>> ReadManifests(const std::vector<std::string>& names, bool recursive);
+
 // One admin API call.
 Result<HttpResponse> Call(const Conn& c, HttpRequest req);
 // Prints an admin error (the JSON error's message when there is one) as

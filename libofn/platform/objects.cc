@@ -111,6 +111,7 @@ std::string KindFromResource(std::string_view resource) {
   if (r == "secret" || r == "secrets") return "Secret";
   if (r == "configmap" || r == "configmaps" || r == "cm") return "ConfigMap";
   if (r == "httproute" || r == "httproutes") return "HTTPRoute";
+  if (r == "wasmplugin" || r == "wasmplugins") return "WasmPlugin";
   return "";
 }
 

@@ -124,3 +124,67 @@ def test_a_second_serve_on_the_same_state_dir_is_refused_and_the_first_keeps_its
         assert cli(ofn_bin, state, "get", "functions").returncode == 0
     finally:
         assert first.stop() == 0
+
+
+def test_usage_errors_exit_1_like_kubectl_and_version_flag(ofn_bin):
+    r = run(ofn_bin, "nosuchcommand")
+    assert r.returncode == 1
+    assert r.stderr.startswith("error: ") and "ofn --help" in r.stderr, r.stderr
+    r = run(ofn_bin, "get")
+    assert r.returncode == 1 and r.stderr.startswith("error: "), r.stderr
+    r = run(ofn_bin, "--version")
+    assert r.returncode == 0 and re.match(r"^ofn \d+\.\d+\.\d+$", r.stdout.strip()), r.stdout
+
+
+def _function(name):
+    return ("apiVersion: core.openfunction.io/v1beta2\nkind: Function\nmetadata:\n  name: %s\nspec:\n"
+            "  version: v1\n  image: ofn.local/hello-world:latest\n  serving:\n    params:\n"
+            "      FUNC_NAME: HelloWorld\n    triggers:\n      http:\n        port: 8080\n" % name)
+
+
+def test_apply_and_delete_kubectl_style(ofn_bin, tmp_path):
+    import sys as _sys
+    import pathlib as _pathlib
+    _sys.path.insert(0, str(_pathlib.Path(__file__).resolve().parent))
+    from test_serve import Server
+    state = tmp_path / "state"
+    server = Server(ofn_bin, state, [])
+    env = dict(os.environ, OFN_STATE_DIR=str(state))  # no --state-dir below
+
+    def ofn(*args, stdin=None):
+        return subprocess.run([ofn_bin, *args], capture_output=True, text=True, env=env, input=stdin, timeout=60)
+    try:
+        # -f - reads stdin (cat <<EOF | ofn apply -f -).
+        r = ofn("apply", "-f", "-", stdin=_function("from-stdin"))
+        assert r.returncode == 0 and "Function default/from-stdin applied" in r.stdout, r.stderr
+        # -f DIR: its manifests in name order; -R: below it too.
+        d = tmp_path / "manifests"
+        (d / "nested").mkdir(parents=True)
+        (d / "a.yaml").write_text(_function("dir-a"))
+        (d / "b.yml").write_text(_function("dir-b"))
+        (d / "notes.txt").write_text("not a manifest")
+        (d / "nested" / "c.yaml").write_text(_function("dir-c"))
+        r = ofn("apply", "-f", str(d))
+        assert r.returncode == 0, r.stderr
+        assert [l.split()[1] for l in r.stdout.splitlines()] == ["default/dir-a", "default/dir-b"], r.stdout
+        r = ofn("apply", "-R", "-f", str(d))
+        assert r.returncode == 0 and "default/dir-c" in r.stdout, r.stdout
+        r = ofn("apply", "-f", str(tmp_path / "missing.yaml"))
+        assert r.returncode == 1 and "does not exist" in r.stderr, r.stderr
+        # delete: several names, TYPE/NAME, -f FILE, --ignore-not-found.
+        r = ofn("delete", "function", "dir-a", "dir-b")
+        assert r.returncode == 0 and r.stdout.splitlines() == ['function "dir-a" deleted', 'function "dir-b" deleted']
+        r = ofn("delete", "function/dir-c")
+        assert r.returncode == 0 and 'function "dir-c" deleted' in r.stdout, r.stderr
+        manifest = tmp_path / "stdin.yaml"
+        manifest.write_text(_function("from-stdin"))
+        r = ofn("delete", "-f", str(manifest))
+        assert r.returncode == 0 and 'function "from-stdin" deleted' in r.stdout, r.stderr
+        r = ofn("delete", "function", "from-stdin")
+        assert r.returncode == 1 and "not found" in r.stderr, r.stderr
+        r = ofn("delete", "function", "from-stdin", "--ignore-not-found")
+        assert r.returncode == 0 and r.stdout == "", r.stdout
+        r = ofn("get", "functions")  # nothing left
+        assert r.returncode == 0 and "No resources found" in r.stderr, r.stderr
+    finally:
+        assert server.stop() == 0
