@@ -157,8 +157,10 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows) {
   }
 }
 
-void PrintFunctions(const json::array& items) {
+// With `namespaces` (-A), a NAMESPACE column first, as kubectl does.
+void PrintFunctions(const json::array& items, bool namespaces) {
   std::vector<std::vector<std::string>> rows{{"NAME", "BUILDSTATE", "SERVINGSTATE", "BUILDER", "SERVING", "ADDRESS", "AGE"}};
+  if (namespaces) rows[0].insert(rows[0].begin(), "NAMESPACE");
   for (const json::value& item : items) {
     const json::object* o = Obj(&item);
     const json::object* meta = Obj(At(o, "metadata"));
@@ -166,6 +168,7 @@ void PrintFunctions(const json::array& items) {
     rows.push_back({Str(meta, "name"), Str(Obj(At(st, "build")), "state"), Str(Obj(At(st, "serving")), "state"),
                     Str(Obj(At(st, "build")), "resourceRef"), Str(Obj(At(st, "serving")), "resourceRef"),
                     Address(st, "External"), Age(Str(meta, "creationTimestamp"))});
+    if (namespaces) rows.back().insert(rows.back().begin(), Str(meta, "namespace"));
   }
   PrintTable(rows);
 }
@@ -177,9 +180,10 @@ std::string Fixed(const json::value* v, int digits) {
   return buf;
 }
 
-void PrintRevisions(const json::array& items) {
+void PrintRevisions(const json::array& items, bool namespaces) {
   std::vector<std::vector<std::string>> rows{{"NAME", "FUNCTION", "READY", "TRAFFIC", "TAGS", "INSTANCES",
                                               "CONCURRENCY", "RPS", "PANIC", "QUEUED", "COLDSTARTS", "AGE"}};
+  if (namespaces) rows[0].insert(rows[0].begin(), "NAMESPACE");
   for (const json::value& item : items) {
     const json::object* o = Obj(&item);
     const json::object* rev = Obj(At(o, "object"));
@@ -197,6 +201,7 @@ void PrintRevisions(const json::array& items) {
                     Fixed(At(o, "concurrency"), 2), Fixed(At(o, "rps"), 2),
                     panic && panic->is_bool() && panic->as_bool() ? "yes" : "no", Fixed(At(o, "queued"), 0),
                     Fixed(At(o, "coldStarts"), 0), Age(Str(meta, "creationTimestamp"))});
+    if (namespaces) rows.back().insert(rows.back().begin(), Str(meta, "namespace"));
   }
   PrintTable(rows);
 }
@@ -350,7 +355,15 @@ void Describe(const json::object* o) {
       }
     }
   } else if (spec) {
-    std::printf("Spec:\n%s", spec::internal::EmitYaml(*At(o, "spec")).c_str());
+    // Indented under "Spec:", as kubectl describe does.
+    std::string yaml = spec::internal::EmitYaml(*At(o, "spec")), indented;
+    for (size_t start = 0; start < yaml.size();) {
+      size_t nl = yaml.find('\n', start);
+      std::string_view line(yaml.data() + start, (nl == std::string::npos ? yaml.size() : nl) - start);
+      indented += "  " + std::string(line) + "\n";
+      start = nl == std::string::npos ? yaml.size() : nl + 1;
+    }
+    std::printf("Spec:\n%s", indented.c_str());
   }
 }
 
@@ -387,8 +400,14 @@ void AddRemoteCommands(CLI::App& app) {
         json::value v = json::parse(r->body);
         for (const json::value& o : v.as_object().at("objects").as_array()) {
           const json::object* oo = Obj(&o);
-          std::printf("%s %s/%s applied (generation %s)\n", Str(oo, "kind").c_str(), Str(oo, "namespace").c_str(),
-                      Str(oo, "name").c_str(), json::serialize(*At(oo, "generation")).c_str());
+          const json::value* same = At(oo, "unchanged");
+          if (same && same->is_bool() && same->as_bool()) {
+            std::printf("%s %s/%s unchanged\n", Str(oo, "kind").c_str(), Str(oo, "namespace").c_str(),
+                        Str(oo, "name").c_str());
+          } else {
+            std::printf("%s %s/%s applied (generation %s)\n", Str(oo, "kind").c_str(), Str(oo, "namespace").c_str(),
+                        Str(oo, "name").c_str(), json::serialize(*At(oo, "generation")).c_str());
+          }
         }
       }
     });
@@ -428,12 +447,17 @@ void AddRemoteCommands(CLI::App& app) {
           if (items.empty()) {
             std::fprintf(stderr, "No revisions found in %s namespace.\n", ns->c_str());
           } else {
-            PrintRevisions(items);
+            PrintRevisions(items, *all);
           }
           return;
         }
         // -o: the Knative Revision objects.
         for (json::value& item : items) item = item.as_object().at("object");
+      }
+      if (!single && v.is_object()) {
+        // A list prints as kubectl's `kind: List`, which apply and validate take back.
+        json::object list{{"apiVersion", "v1"}, {"kind", "List"}, {"items", v.as_object().at("items")}};
+        v = std::move(list);
       }
       if (*output == "json") {
         std::printf("%s\n", spec::internal::EmitJson(v, true).c_str());
@@ -452,7 +476,7 @@ void AddRemoteCommands(CLI::App& app) {
             std::fprintf(stderr, "No resources found in %s namespace.\n", ns->c_str());
             return;
           }
-          PrintFunctions(items);
+          PrintFunctions(items, *all);
         } else if (items.empty()) {
           std::fprintf(stderr, "No resources found in %s namespace.\n", ns->c_str());
         } else if (kind == "HTTPRoute") {
@@ -555,14 +579,14 @@ void AddRemoteCommands(CLI::App& app) {
     auto conn = std::make_shared<Conn>();
     auto name = std::make_shared<std::string>();
     auto ns = std::make_shared<std::string>("default");
-    auto path = std::make_shared<std::string>("/");
+    auto path = std::make_shared<std::string>();
     auto method = std::make_shared<std::string>();
     auto data = std::make_shared<std::string>();
     auto headers = std::make_shared<std::vector<std::string>>();
     auto* cmd = app.add_subcommand("invoke", "Call a function through the gateway's path and print its answer");
     cmd->add_option("name", *name, "function name")->required();
     cmd->add_option("-n,--namespace", *ns, "namespace")->capture_default_str();
-    cmd->add_option("-p,--path", *path, "request path and query")->capture_default_str();
+    cmd->add_option("-p,--path", *path, "request path and query (default: the path of the function's address)");
     cmd->add_option("-X,--request", *method, "method (default GET, or POST with -d)");
     cmd->add_option("-d,--data", *data, "request body");
     cmd->add_option("-H,--header", *headers, "'Name: value'");
@@ -570,7 +594,22 @@ void AddRemoteCommands(CLI::App& app) {
     cmd->callback([=] {
       HttpRequest req;
       req.method = !method->empty() ? *method : data->empty() ? "GET" : "POST";
-      std::string p = path->empty() || (*path)[0] != '/' ? "/" + *path : *path;
+      std::string p = *path;
+      if (p.empty()) {
+        // A path-routed Function answers under its path (/default/hello-path/), not at "/".
+        p = "/";
+        HttpRequest get;
+        get.target = "/v1/function/" + *ns + "/" + *name;
+        if (auto fn = Call(*conn, std::move(get)); fn.ok() && fn->status == 200) {
+          boost::system::error_code ec;
+          json::value v = json::parse(fn->body, ec);
+          std::string internal = ec ? "" : Address(Obj(At(Obj(&v), "status")), "Internal");
+          if (size_t slash = internal.find('/', internal.find("://") + 3); slash != std::string::npos) {
+            p = internal.substr(slash);
+          }
+        }
+      }
+      if (p[0] != '/') p = "/" + p;
       req.target = "/v1/invoke/" + *ns + "/" + *name + p;
       for (const std::string& h : *headers) {
         size_t colon = h.find(':');

@@ -53,7 +53,7 @@ HttpResponse FromStatus(const Status& s) { return gateway::ErrorResponse(HttpSta
 
 std::string Summary(const ObjectInfo& o) {
   return "{\"kind\":" + JsonQuote(o.kind) + ",\"namespace\":" + JsonQuote(o.ns) + ",\"name\":" + JsonQuote(o.name) +
-         ",\"generation\":" + std::to_string(o.generation) + "}";
+         ",\"generation\":" + std::to_string(o.generation) + (o.unchanged ? ",\"unchanged\":true" : "") + "}";
 }
 
 }  // namespace

@@ -35,13 +35,17 @@ store::Record ToRecord(const spec::Object& object) {
   return r;
 }
 
-Result<std::vector<store::Record>> ApplyObjects(store::Store& store,
-                                                const std::vector<spec::Object>& objects) {
+Result<std::vector<store::Record>> ApplyObjects(store::Store& store, const std::vector<spec::Object>& objects,
+                                                std::vector<bool>* unchanged) {
   std::vector<store::Record> out;
   Status st = store.Transact([&](store::Transaction& txn) -> Status {
     out.clear();
+    if (unchanged) unchanged->clear();
     for (const spec::Object& o : objects) {
-      OFN_ASSIGN_OR_RETURN(store::Record r, txn.Apply(ToRecord(o)));
+      store::Record in = ToRecord(o);
+      auto before = txn.Get(in.kind, in.ns, in.name);
+      OFN_ASSIGN_OR_RETURN(store::Record r, txn.Apply(in));
+      if (unchanged) unchanged->push_back(before.ok() && before->resource_version == r.resource_version);
       out.push_back(std::move(r));
     }
     return Status();

@@ -16,9 +16,11 @@ namespace ofn::platform {
 // from the manifest; status is left to the controllers.
 store::Record ToRecord(const spec::Object& object);
 
-// Creates or updates every object, all or nothing. Returns the stored records.
-Result<std::vector<store::Record>> ApplyObjects(store::Store& store,
-                                                const std::vector<spec::Object>& objects);
+// Creates or updates every object, all or nothing. Returns the stored records;
+// `unchanged` (optional) says, per object, whether it was stored as it is
+// already (no write, no new resourceVersion).
+Result<std::vector<store::Record>> ApplyObjects(store::Store& store, const std::vector<spec::Object>& objects,
+                                                std::vector<bool>* unchanged = nullptr);
 
 }  // namespace ofn::platform
 

@@ -349,9 +349,14 @@ Result<std::vector<ObjectInfo>> Platform::Apply(std::string_view manifests, cons
 }
 
 Result<std::vector<ObjectInfo>> Platform::Apply(const std::vector<spec::Object>& objects) {
-  OFN_ASSIGN_OR_RETURN(std::vector<store::Record> records, platform::ApplyObjects(*impl_->store, objects));
+  std::vector<bool> unchanged;
+  OFN_ASSIGN_OR_RETURN(std::vector<store::Record> records,
+                       platform::ApplyObjects(*impl_->store, objects, &unchanged));
   std::vector<ObjectInfo> out;
-  for (const store::Record& r : records) out.push_back(platform::internal::ToObjectInfo(r));
+  for (size_t i = 0; i < records.size(); ++i) {
+    out.push_back(platform::internal::ToObjectInfo(records[i]));
+    out.back().unchanged = unchanged[i];
+  }
   return out;
 }
 

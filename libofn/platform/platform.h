@@ -47,6 +47,7 @@ struct ObjectInfo {
   std::string kind, ns, name;
   int64_t generation = 0;
   int64_t resource_version = 0;
+  bool unchanged = false;  // from Apply: it was stored as it is already
   std::string json;
 };
 

@@ -188,3 +188,42 @@ def test_apply_and_delete_kubectl_style(ofn_bin, tmp_path):
         assert r.returncode == 0 and "No resources found" in r.stderr, r.stderr
     finally:
         assert server.stop() == 0
+
+
+def test_round_trips_columns_and_path_routed_invoke(ofn_bin, tmp_path):
+    import pathlib as _pathlib
+    import sys as _sys
+    _sys.path.insert(0, str(_pathlib.Path(__file__).resolve().parent))
+    from test_serve import EXAMPLE, Server
+    state = tmp_path / "state"
+    server = Server(ofn_bin, state, [EXAMPLE / "host-based.yaml", EXAMPLE / "path-based.yaml"])
+    env = dict(os.environ, OFN_STATE_DIR=str(state))
+
+    def ofn(*args):
+        return subprocess.run([ofn_bin, *args], capture_output=True, text=True, env=env, timeout=60)
+    try:
+        # get -o yaml of a list is a kind: List that validate and apply take back, unchanged.
+        backup = tmp_path / "backup.yaml"
+        r = ofn("get", "functions", "-o", "yaml")
+        assert r.returncode == 0 and r.stdout.startswith("apiVersion: v1\n") and "kind: List" in r.stdout, r.stdout
+        backup.write_text(r.stdout)
+        r = ofn("validate", "-f", str(backup))
+        assert r.returncode == 0 and r.stdout.splitlines() == ["OK Function/hello", "OK Function/hello-path"], r.stderr
+        r = ofn("apply", "-f", str(backup))
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.splitlines() == ["Function default/hello unchanged", "Function default/hello-path unchanged"]
+        # -A adds the NAMESPACE column.
+        r = ofn("get", "functions", "-A")
+        assert r.stdout.splitlines()[0].split()[:2] == ["NAMESPACE", "NAME"], r.stdout
+        assert r.stdout.splitlines()[1].split()[:2] == ["default", "hello"], r.stdout
+        r = ofn("get", "revisions", "-A")
+        assert r.stdout.splitlines()[0].split()[:2] == ["NAMESPACE", "NAME"], r.stdout
+        # invoke of a path-routed Function goes to its path.
+        r = ofn("invoke", "hello-path")
+        assert r.returncode == 0 and r.stdout == "Hello, World! (path /default/hello-path/)\n", r.stdout + r.stderr
+        # describe gateway: the spec indented under Spec:.
+        r = ofn("describe", "gateway", "openfunction", "-n", "openfunction")
+        spec = r.stdout.split("Spec:\n", 1)[1].splitlines()
+        assert spec and all(line.startswith("  ") for line in spec), r.stdout
+    finally:
+        assert server.stop() == 0
