@@ -65,10 +65,26 @@ void NormalizeReplicaCounts(json::object& root, Reporter* rep) {
   }
 }
 
+// spec.serving.runtime is v1beta1's (knative | async); OpenFunction's own
+// v1beta2 samples still carry it. In v1beta2 the triggers say the same:
+// serving.triggers.http is Knative's sync serving, triggers.dapr/inputs the
+// async runtime. Accepted with a warning and dropped.
+void NormalizeServingRuntime(json::object& root, Reporter* rep) {
+  json::object* serving = ObjectAt(root, {"spec", "serving"});
+  const json::value* runtime = serving ? serving->if_contains("runtime") : nullptr;
+  if (!runtime) return;
+  std::string value = runtime->is_string() ? std::string(runtime->as_string()) : json::serialize(*runtime);
+  rep->Warning("spec.serving.runtime",
+               "\"" + value + "\" is a v1beta1 field; in v1beta2 the triggers decide (serving.triggers.http: "
+               "the Knative runtime; dapr triggers: the async runtime); ignored");
+  serving->erase("runtime");
+}
+
 void Normalize(json::object& root, std::string_view version, Reporter* rep) {
   if (version == "v1beta2") {
     NormalizeShipwrightParams(root, rep);
     NormalizeReplicaCounts(root, rep);
+    NormalizeServingRuntime(root, rep);
   }
 }
 

@@ -79,6 +79,18 @@ TEST(FunctionDefaultsTest, WasmEdgeWorkloadGetsAnnotationsAndRuntimeClass) {
   EXPECT_EQ(*At(p.tree, {"spec", "build", "shipwright", "strategy", "name"}), json::value("wasmedge"));
 }
 
+TEST(FunctionNormalizeTest, AV1beta1ServingRuntimeInAV1beta2FunctionIsDroppedWithAWarning) {
+  // As OpenFunction's own samples still write it.
+  Parsed p = Parse(std::string(kHead) +
+                   "spec:\n  version: v1\n  image: x\n  serving:\n    runtime: knative\n"
+                   "    triggers:\n      http:\n        port: 8080\n");
+  ASSERT_TRUE(p.result.ok()) << ::testing::PrintToString(p.lines);
+  ASSERT_EQ(p.lines.size(), 1u);
+  EXPECT_EQ(p.lines[0].rfind("f.yaml:9:5: warning: spec.serving.runtime: \"knative\" is a v1beta1 field", 0), 0u)
+      << p.lines[0];
+  EXPECT_EQ(At(p.tree, {"spec", "serving", "runtime"}), nullptr);
+}
+
 TEST(FunctionValidationTest, BuildRules) {
   Parsed p = Parse(std::string(kHead) +
                    "spec:\n  image: img\n  imageCredentials: {name: ''}\n  build:\n"
