@@ -45,12 +45,23 @@ void RaiseDescriptorLimit() {
   if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) std::perror("ofn serve: raising the open-file limit");
 }
 
-void PrintFunction(const FunctionInfo& f) {
+// The Function's state and addresses, then a command that reaches it from
+// this machine: the address's host rarely resolves here (ofn.io is the
+// Gateway's domain, not a DNS entry), so the host goes in a Host header to
+// the gateway's own address.
+void PrintFunction(const FunctionInfo& f, const std::string& gateway) {
   std::printf("function %s/%s: %s", f.ns.c_str(), f.name.c_str(), f.serving_state.c_str());
   if (!f.serving_reason.empty()) std::printf(" (%s: %s)", f.serving_reason.c_str(), f.serving_message.c_str());
   if (f.route_status == "False") std::printf(" route not accepted (%s: %s)", f.route_reason.c_str(), f.route_message.c_str());
   std::printf("\n");
   for (const auto& [type, value] : f.addresses) std::printf("  %-8s %s\n", type.c_str(), value.c_str());
+  const std::string external = f.Address("External");
+  if (external.rfind("http://", 0) == 0 && !gateway.empty()) {
+    std::string rest = external.substr(7);
+    size_t slash = rest.find('/');
+    std::string host = rest.substr(0, slash), path = slash == std::string::npos ? "/" : rest.substr(slash);
+    std::printf("  try:     curl -H 'Host: %s' http://%s%s\n", host.c_str(), gateway.c_str(), path.c_str());
+  }
 }
 
 int Serve(const ServeFlags& flags) {
@@ -156,7 +167,7 @@ int Serve(const ServeFlags& flags) {
     for (const ObjectInfo& o : *functions) {
       auto f = p.WaitReady(o.name, std::chrono::seconds(flags.ready_seconds), o.ns);
       auto info = p.GetFunction(o.name, o.ns);
-      if (info.ok()) PrintFunction(*info);
+      if (info.ok()) PrintFunction(*info, p.gateway_address());
       (void)f;
     }
   }

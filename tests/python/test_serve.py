@@ -223,3 +223,12 @@ def test_revisions_table_objects_and_metrics(ofn_bin, server, tmp_path, shared_d
     assert '# TYPE ofn_revision_cold_start_seconds histogram' in text
     line = 'ofn_revision_ready_instances{namespace="default",function="hello",revision="hello-00001"} 1'
     assert line in text
+
+
+def test_the_printed_curl_line_works_as_printed(server):
+    lines = [l.strip() for l in "".join(server.lines).splitlines() if l.strip().startswith("try:")]
+    assert len(lines) == 3, server.lines  # one per function of the example
+    for line in lines:
+        command = line[len("try:"):].strip()
+        r = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and r.stdout.startswith("Hello, World!"), (command, r.stdout, r.stderr)
