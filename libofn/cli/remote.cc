@@ -505,6 +505,41 @@ void AddRemoteCommands(CLI::App& app) {
       }
       json::value v = json::parse(r->body);
       Describe(Obj(&v));
+      if (Str(Obj(&v), "kind") == "Function") {
+        // Its revisions, their traffic and instances, as a table.
+        HttpRequest revs;
+        revs.target = "/v1/revisions/" + *ns + "/" + (*args)[1];
+        auto rr = Call(*conn, std::move(revs));
+        boost::system::error_code ec;
+        json::value list = rr.ok() && rr->status == 200 ? json::parse(rr->body, ec) : json::value();
+        const json::array* items = ec ? nullptr : Arr(At(Obj(&list), "items"));
+        if (items && !items->empty()) {
+          std::printf("Revisions:\n");
+          std::vector<std::vector<std::string>> rows{{"  NAME", "READY", "TRAFFIC", "TAGS", "INSTANCES", "COLDSTARTS",
+                                                      "RESTARTS", "REASON"}};
+          for (const json::value& item : *items) {
+            const json::object* o = Obj(&item);
+            const json::object* meta = Obj(At(Obj(At(o, "object")), "metadata"));
+            std::string tags;
+            if (const json::array* t = Arr(At(o, "tags"))) {
+              for (const json::value& tag : *t) tags += (tags.empty() ? "" : ",") + std::string(tag.as_string());
+            }
+            const json::value* ready = At(o, "ready");
+            const json::object* cond = nullptr;
+            if (const json::array* conds = Arr(At(Obj(At(Obj(At(o, "object")), "status")), "conditions"))) {
+              for (const json::value& c : *conds) {
+                if (Str(Obj(&c), "type") == "Ready") cond = Obj(&c);
+              }
+            }
+            rows.push_back({"  " + Str(meta, "name"), ready && ready->is_bool() && ready->as_bool() ? "True" : "False",
+                            Fixed(At(o, "percent"), 0) + "%", tags.empty() ? "-" : tags,
+                            Fixed(At(o, "readyInstances"), 0) + "/" + Fixed(At(o, "desiredInstances"), 0),
+                            Fixed(At(o, "coldStarts"), 0), Fixed(At(o, "restarts"), 0),
+                            Str(cond, "reason").empty() ? "-" : Str(cond, "reason")});
+          }
+          PrintTable(rows);
+        }
+      }
     });
   }
   {

@@ -221,6 +221,11 @@ def test_round_trips_columns_and_path_routed_invoke(ofn_bin, tmp_path):
         # invoke of a path-routed Function goes to its path.
         r = ofn("invoke", "hello-path")
         assert r.returncode == 0 and r.stdout == "Hello, World! (path /default/hello-path/)\n", r.stdout + r.stderr
+        # describe function: its revisions with traffic and instances.
+        r = ofn("describe", "function", "hello")
+        rows = r.stdout.split("Revisions:\n", 1)[1].splitlines()
+        assert rows[0].split() == ["NAME", "READY", "TRAFFIC", "TAGS", "INSTANCES", "COLDSTARTS", "RESTARTS", "REASON"]
+        assert rows[1].split()[:3] == ["hello-00001", "True", "100%"], r.stdout
         # describe gateway: the spec indented under Spec:.
         r = ofn("describe", "gateway", "openfunction", "-n", "openfunction")
         spec = r.stdout.split("Spec:\n", 1)[1].splitlines()
