@@ -344,6 +344,15 @@ TEST(ProcessTest, HttpGetReadinessProbeGatesTrafficAndTimeoutFailsWithLogTail) {
   info = (*p)->WaitFor("missing", [](const FunctionInfo& f) { return f.serving_state == "Failed"; }, seconds(20));
   ASSERT_TRUE(info.ok());
   EXPECT_NE(info->serving_message.find("/nonexistent/bin/x"), std::string::npos) << info->serving_message;
+
+  // A workingDir that does not exist is named, not the command.
+  ASSERT_TRUE((*p)->Apply(Behave("nodir", "          workingDir: no/such/dir\n")).ok());
+  info = (*p)->WaitFor("nodir", [](const FunctionInfo& f) { return f.serving_state == "Failed"; }, seconds(20));
+  ASSERT_TRUE(info.ok());
+  EXPECT_NE(info->serving_message.find("workingDir \"no/such/dir\" is not a directory (a relative workingDir is "
+                                       "taken from the directory the platform runs in"),
+            std::string::npos)
+      << info->serving_message;
 }
 
 TEST(ProcessTest, CrashedInstanceRestartsWithBackoffAndShowsCrashLoopBackOff) {

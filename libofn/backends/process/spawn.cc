@@ -153,6 +153,17 @@ Result<pid_t> Spawn(const SpawnSpec& spec) {
   if (::access(exe.c_str(), X_OK) != 0) {
     return Status(StatusCode::kNotFound, "command \"" + exe.string() + "\": " + std::strerror(errno));
   }
+  if (!spec.working_dir.empty()) {
+    // Name the directory, not the command, when it is the directory that is missing.
+    std::error_code ec;
+    if (!std::filesystem::is_directory(spec.working_dir, ec)) {
+      std::string where = std::filesystem::path(spec.working_dir).is_relative()
+                              ? " (a relative workingDir is taken from the directory the platform runs in, " +
+                                    std::filesystem::current_path(ec).string() + ")"
+                              : "";
+      return Status(StatusCode::kNotFound, "workingDir \"" + spec.working_dir + "\" is not a directory" + where);
+    }
+  }
 
   std::vector<const char*> cgroups;
   for (const std::string& c : spec.cgroup_procs) cgroups.push_back(c.c_str());
