@@ -612,6 +612,28 @@ void AddRemoteCommands(CLI::App& app) {
   }
   {
     auto conn = std::make_shared<Conn>();
+    auto names = std::make_shared<std::vector<std::string>>();
+    auto ns = std::make_shared<std::string>("default");
+    auto* cmd = app.add_subcommand("restart", "Replace every instance of functions now (picks up a changed program)");
+    cmd->add_option("name", *names, "function names")->required();
+    cmd->add_option("-n,--namespace", *ns, "namespace")->capture_default_str();
+    AddConnFlags(cmd, conn.get());
+    cmd->callback([=] {
+      for (const std::string& name : *names) {
+        HttpRequest req;
+        req.method = "POST";
+        req.target = "/v1/restart/" + *ns + "/" + name;
+        auto r = Call(*conn, std::move(req));
+        if (!r.ok() || r->status != 200) {
+          ExitCode() = Fail("restart", r);
+          continue;
+        }
+        std::printf("function \"%s\" restarted\n", name.c_str());
+      }
+    });
+  }
+  {
+    auto conn = std::make_shared<Conn>();
     auto name = std::make_shared<std::string>();
     auto ns = std::make_shared<std::string>("default");
     auto path = std::make_shared<std::string>();

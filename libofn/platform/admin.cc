@@ -89,6 +89,13 @@ HttpResponse HandleAdmin(Platform& platform, HttpRequest& request) {
     return platform.Invoke(seg[3], std::move(inner), seg[2]);
   }
   if (seg.size() < 2) return gateway::ErrorResponse(404, "unknown admin path");
+  if (seg[1] == "restart" && seg.size() == 4) {
+    // POST /v1/restart/NS/NAME
+    if (m != "POST") return gateway::ErrorResponse(405, "restart takes POST");
+    Status s = platform.Restart(seg[3], seg[2]);
+    if (!s.ok()) return FromStatus(s);
+    return HttpResponse::Json(200, "{\"restarted\":" + JsonQuote(seg[2] + "/" + seg[3]) + "}\n");
+  }
   if (seg[1] == "logs" && seg.size() == 4) {
     // GET /v1/logs/NS/NAME?revision=R&tail=N
     if (m != "GET") return gateway::ErrorResponse(405, "logs take GET");

@@ -506,6 +506,18 @@ Result<Platform::LogText> Platform::Logs(std::string_view name, std::string_view
                                            why + ")");
 }
 
+Status Platform::Restart(std::string_view name, std::string_view ns) {
+  if (ns.empty()) ns = impl_->options.default_namespace;
+  OFN_ASSIGN_OR_RETURN(std::vector<store::RevisionRecord> revisions, impl_->store->ListRevisions(ns, name));
+  if (revisions.empty()) {
+    return Status(StatusCode::kNotFound, "function " + std::string(ns) + "/" + std::string(name) + " has no revisions");
+  }
+  for (const store::RevisionRecord& r : revisions) impl_->autoscaler->Remove(std::string(ns), r.name);
+  // The next pass registers them again, fresh.
+  impl_->reconciler->Kick();
+  return Sync();
+}
+
 void Platform::Autoscale() { impl_->autoscaler->TickAll(); }
 
 std::string Platform::Metrics() { return platform::internal::PrometheusText(*impl_->autoscaler); }

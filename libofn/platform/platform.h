@@ -230,6 +230,11 @@ class Platform {
   };
   Result<LogText> Logs(std::string_view name, std::string_view revision = {}, size_t tail_lines = 0,
                        std::string_view ns = {});
+  // Replaces every instance of the Function's revisions now (a fixed program
+  // file is picked up at once, start back-off forgotten): the old instances
+  // go, requests queued for them get 503, and each revision starts again
+  // from its initial scale. NotFound when no such Function runs here.
+  Status Restart(std::string_view name, std::string_view ns = {});
   // One autoscaler pass over every revision now (see Options::autoscale_ticker).
   void Autoscale();
   // Per-revision metrics in the Prometheus text format.

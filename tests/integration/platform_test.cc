@@ -328,6 +328,26 @@ TEST(PlatformBackendsTest, InstancesThatSurvivedTheLastRunAreAdoptedOrDropped) {
   EXPECT_EQ(fake->live(), 0);
 }
 
+TEST(PlatformBackendsTest, RestartReplacesEveryInstanceOfAFunction) {
+  TempDir dir;
+  auto fake = std::make_shared<testing::FakeDriver>("fake");
+  Platform::Options o = Opts(dir.path());
+  o.drivers.push_back({50, fake});
+  auto p = Platform::Open(o);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  std::string named = Manifest("named", "", "echo");
+  named.replace(named.find("  name: named\n"), 14, "  name: named\n  annotations:\n    ofn.io/backend: fake\n");
+  ASSERT_TRUE((*p)->Apply(named).ok());
+  ASSERT_TRUE((*p)->WaitReady("named", seconds(10)).ok());
+  ASSERT_EQ(fake->starts(), 1);
+  ASSERT_TRUE((*p)->Restart("named").ok());
+  ASSERT_TRUE((*p)->WaitReady("named", seconds(10)).ok());
+  EXPECT_EQ(Get(**p, "/r", "named.default.ofn.io").body, "fake named-00001 GET /r");
+  EXPECT_EQ(fake->starts(), 2);  // a new instance
+  EXPECT_EQ(fake->live(), 1);    // and the old one gone
+  EXPECT_EQ((*p)->Restart("nosuch").code(), StatusCode::kNotFound);
+}
+
 TEST(PlatformBackendsTest, AnOrchestratingBackendGetsExactlyThePlanChanges) {
   TempDir dir;
   auto k8s = std::make_shared<testing::RecordingBackend>("k8s");

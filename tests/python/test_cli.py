@@ -226,6 +226,12 @@ def test_round_trips_columns_and_path_routed_invoke(ofn_bin, tmp_path):
         rows = r.stdout.split("Revisions:\n", 1)[1].splitlines()
         assert rows[0].split() == ["NAME", "READY", "TRAFFIC", "TAGS", "INSTANCES", "COLDSTARTS", "RESTARTS", "REASON"]
         assert rows[1].split()[:3] == ["hello-00001", "True", "100%"], r.stdout
+        # restart replaces the instances; an unknown function is an error.
+        r = ofn("restart", "hello")
+        assert r.returncode == 0 and r.stdout == 'function "hello" restarted\n', r.stdout + r.stderr
+        assert ofn("invoke", "hello").returncode == 0
+        r = ofn("restart", "nosuch")
+        assert r.returncode == 1 and "nosuch" in r.stderr, r.stderr
         # describe gateway: the spec indented under Spec:.
         r = ofn("describe", "gateway", "openfunction", "-n", "openfunction")
         spec = r.stdout.split("Spec:\n", 1)[1].splitlines()
