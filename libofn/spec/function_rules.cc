@@ -478,6 +478,27 @@ void ValidateServing(const json::object& serving, Reporter* rep) {
   }
 }
 
+// Fields of the async runtime (Dapr components, triggers by events) that
+// libofn stores but does not act on yet: said once each at apply, so that a
+// Function does not silently do less than its manifest says.
+void WarnInertFields(const json::object& serving, Reporter* rep) {
+  constexpr std::string_view kWhy = "stored, but no Dapr runtime runs here: it has no effect on this platform yet";
+  if (serving.contains("bindings")) rep->Warning("spec.serving.bindings", std::string(kWhy));
+  if (serving.contains("pubsub")) rep->Warning("spec.serving.pubsub", std::string(kWhy));
+  if (serving.contains("states")) rep->Warning("spec.serving.states", std::string(kWhy));
+  if (const json::object* triggers = ObjectAt(serving, {"triggers"})) {
+    for (std::string_view t : {"dapr", "inputs"}) {
+      if (triggers->contains(t)) rep->Warning("spec.serving.triggers." + std::string(t), std::string(kWhy));
+    }
+  }
+  if (const json::value* outputs = serving.if_contains("outputs"); outputs && outputs->is_array() &&
+                                                                     !outputs->as_array().empty()) {
+    rep->Warning("spec.serving.outputs",
+                 "stored; functions may send to these outputs (context.send), but no Dapr runtime delivers "
+                 "the data here yet: it is logged and dropped");
+  }
+}
+
 // spec.traffic: Knative TrafficTarget rules.
 void ValidateTraffic(const json::object& spec, Reporter* rep) {
   const json::value* traffic = spec.if_contains("traffic");
@@ -525,6 +546,7 @@ void Validate(const json::object& root, Reporter* rep) {
   const json::object* serving = ObjectAt(*spec, {"serving"});
   if (build) ValidateBuild(*spec, *build, rep);
   if (serving) ValidateServing(*serving, rep);
+  if (serving) WarnInertFields(*serving, rep);
   ValidateTraffic(*spec, rep);
   if (serving) {
     std::vector<ScaleError> errors;
