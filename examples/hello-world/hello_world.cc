@@ -3,7 +3,7 @@
 // image "ofn.local/hello-world:latest".
 //
 //   curl -H 'Host: hello.default.ofn.io' http://127.0.0.1:8080/?name=libofn
-//   Hello, libofn! (path /, function v1.0.0)
+//   Hello, libofn! (path /)
 #include <string>
 
 #include "libofn/serve/function.h"
