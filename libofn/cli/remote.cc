@@ -158,8 +158,11 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows) {
 }
 
 // With `namespaces` (-A), a NAMESPACE column first, as kubectl does.
-void PrintFunctions(const json::array& items, bool namespaces) {
+// `wide` (-o wide) adds the latest ready revision, the serving reason and
+// the internal address.
+void PrintFunctions(const json::array& items, bool namespaces, bool wide = false) {
   std::vector<std::vector<std::string>> rows{{"NAME", "BUILDSTATE", "SERVINGSTATE", "BUILDER", "SERVING", "ADDRESS", "AGE"}};
+  if (wide) rows[0].insert(rows[0].end(), {"READY-REVISION", "REASON", "INTERNAL"});
   if (namespaces) rows[0].insert(rows[0].begin(), "NAMESPACE");
   for (const json::value& item : items) {
     const json::object* o = Obj(&item);
@@ -168,6 +171,13 @@ void PrintFunctions(const json::array& items, bool namespaces) {
     rows.push_back({Str(meta, "name"), Str(Obj(At(st, "build")), "state"), Str(Obj(At(st, "serving")), "state"),
                     Str(Obj(At(st, "build")), "resourceRef"), Str(Obj(At(st, "serving")), "resourceRef"),
                     Address(st, "External"), Age(Str(meta, "creationTimestamp"))});
+    if (wide) {
+      const json::object* serving = Obj(At(st, "serving"));
+      std::string ready = Str(serving, "lastSuccessfulResourceRef"), reason = Str(serving, "reason");
+      std::string internal = Address(st, "Internal");
+      rows.back().insert(rows.back().end(),
+                         {ready.empty() ? "-" : ready, reason.empty() ? "-" : reason, internal.empty() ? "-" : internal});
+    }
     if (namespaces) rows.back().insert(rows.back().begin(), Str(meta, "namespace"));
   }
   PrintTable(rows);
@@ -367,6 +377,276 @@ void Describe(const json::object* o) {
   }
 }
 
+// `ofn describe revision NAME`: the revision as the platform sees it.
+int DescribeRevision(const Conn& conn, const std::string& ns, const std::string& name) {
+  HttpRequest req;
+  req.target = "/v1/revisions?namespace=" + ns;
+  auto r = Call(conn, std::move(req));
+  if (!r.ok() || r->status != 200) return Fail("describe", r);
+  json::value v = json::parse(r->body);
+  for (const json::value& item : v.as_object().at("items").as_array()) {
+    const json::object* o = Obj(&item);
+    const json::object* rev = Obj(At(o, "object"));
+    const json::object* meta = Obj(At(rev, "metadata"));
+    if (Str(meta, "name") != name) continue;
+    std::printf("Name:         %s\n", name.c_str());
+    std::printf("Namespace:    %s\n", Str(meta, "namespace").c_str());
+    std::printf("Kind:         Revision (serving.knative.dev/v1)\n");
+    std::printf("Function:     %s\n", Str(Obj(At(meta, "labels")), "serving.knative.dev/configuration").c_str());
+    std::printf("Created:      %s (%s ago)\n", Str(meta, "creationTimestamp").c_str(),
+                Age(Str(meta, "creationTimestamp")).c_str());
+    const json::value* ready = At(o, "ready");
+    std::printf("Ready:        %s\n", ready && ready->is_bool() && ready->as_bool() ? "True" : "False");
+    std::string tags;
+    if (const json::array* t = Arr(At(o, "tags"))) {
+      for (const json::value& tag : *t) tags += (tags.empty() ? "" : ",") + std::string(tag.as_string());
+    }
+    std::printf("Traffic:      %s%%%s\n", Fixed(At(o, "percent"), 0).c_str(), tags.empty() ? "" : (" (tags: " + tags + ")").c_str());
+    std::printf("Instances:    %s ready of %s desired\n", Fixed(At(o, "readyInstances"), 0).c_str(),
+                Fixed(At(o, "desiredInstances"), 0).c_str());
+    std::printf("Load:         concurrency %s, %s req/s, %s queued%s\n", Fixed(At(o, "concurrency"), 2).c_str(),
+                Fixed(At(o, "rps"), 2).c_str(), Fixed(At(o, "queued"), 0).c_str(),
+                At(o, "panic") && At(o, "panic")->is_bool() && At(o, "panic")->as_bool() ? ", panicking" : "");
+    std::printf("Cold starts:  %s\nRestarts:     %s\n", Fixed(At(o, "coldStarts"), 0).c_str(),
+                Fixed(At(o, "restarts"), 0).c_str());
+    if (const json::array* conds = Arr(At(Obj(At(rev, "status")), "conditions"))) {
+      std::printf("Conditions:\n");
+      for (const json::value& c : *conds) {
+        const json::object* co = Obj(&c);
+        std::string line = "  " + Str(co, "type") + "=" + Str(co, "status");
+        if (!Str(co, "reason").empty()) line += " " + Str(co, "reason");
+        if (!Str(co, "message").empty()) line += ": " + Str(co, "message");
+        std::printf("%s\n", line.c_str());
+      }
+    }
+    if (const json::value* spec = At(rev, "spec")) {
+      std::string yaml = spec::internal::EmitYaml(*spec);
+      std::printf("Spec:\n");
+      for (size_t start = 0; start < yaml.size();) {
+        size_t nl = yaml.find('\n', start);
+        std::printf("  %s\n", yaml.substr(start, nl == std::string::npos ? std::string::npos : nl - start).c_str());
+        start = nl == std::string::npos ? yaml.size() : nl + 1;
+      }
+    }
+    return 0;
+  }
+  std::fprintf(stderr, "ofn describe: revision %s/%s not found\n", ns.c_str(), name.c_str());
+  return 1;
+}
+
+struct GetFlags {
+  std::vector<std::string> args;
+  std::string ns = "default";
+  bool all = false;
+  std::string output;
+  std::string selector;
+};
+
+// Whether an object's labels satisfy a label selector (kubectl's equality
+// and existence forms: k=v, k==v, k!=v, k, !k, comma-separated).
+Result<bool> Selects(const json::object* labels, const std::string& selector) {
+  size_t pos = 0;
+  while (pos <= selector.size() && !selector.empty()) {
+    size_t comma = selector.find(',', pos);
+    std::string term = selector.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    pos = comma == std::string::npos ? selector.size() + 1 : comma + 1;
+    while (!term.empty() && term.front() == ' ') term.erase(0, 1);
+    while (!term.empty() && term.back() == ' ') term.pop_back();
+    if (term.empty()) return Status(StatusCode::kInvalidArgument, "empty term in selector \"" + selector + "\"");
+    const json::value* have = nullptr;
+    auto get = [&](const std::string& key) { return labels ? labels->if_contains(key) : nullptr; };
+    if (size_t ne = term.find("!="); ne != std::string::npos) {
+      have = get(term.substr(0, ne));
+      if (have && have->is_string() && have->as_string() == term.substr(ne + 2)) return false;
+    } else if (size_t eq = term.find('='); eq != std::string::npos) {
+      size_t value_at = term.compare(eq, 2, "==") == 0 ? eq + 2 : eq + 1;
+      have = get(term.substr(0, eq));
+      if (!have || !have->is_string() || have->as_string() != term.substr(value_at)) return false;
+    } else if (term[0] == '!') {
+      if (get(term.substr(1))) return false;
+    } else if (!get(term)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A JSONPath template as kubectl's -o jsonpath takes it, in the subset
+// used on the command line: text with {…} holding .field, [N] and [*]
+// steps (and {"\n"}-style literals); lists are joined with spaces.
+Result<std::string> JsonPath(const json::value& root, const std::string& tmpl) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < tmpl.size()) {
+    size_t open = tmpl.find('{', pos);
+    out += tmpl.substr(pos, open == std::string::npos ? std::string::npos : open - pos);
+    if (open == std::string::npos) break;
+    size_t close = tmpl.find('}', open);
+    if (close == std::string::npos) return Status(StatusCode::kInvalidArgument, "jsonpath: unclosed \"{\"");
+    std::string expr = tmpl.substr(open + 1, close - open - 1);
+    pos = close + 1;
+    if (expr.size() >= 2 && expr.front() == '"' && expr.back() == '"') {
+      std::string lit = expr.substr(1, expr.size() - 2);
+      for (size_t i = 0; i + 1 < lit.size(); ++i) {
+        if (lit[i] == '\\' && (lit[i + 1] == 'n' || lit[i + 1] == 't')) lit.replace(i, 2, lit[i + 1] == 'n' ? "\n" : "\t");
+      }
+      out += lit;
+      continue;
+    }
+    std::vector<const json::value*> cur{&root};
+    size_t i = 0;
+    if (!expr.empty() && expr[0] == '$') i = 1;
+    while (i < expr.size()) {
+      std::vector<const json::value*> next;
+      if (expr[i] == '.') {
+        size_t end = expr.find_first_of(".[", i + 1);
+        std::string field = expr.substr(i + 1, end == std::string::npos ? std::string::npos : end - i - 1);
+        i = end == std::string::npos ? expr.size() : end;
+        if (field.empty()) continue;
+        for (const json::value* v : cur) {
+          if (const json::object* o = v->if_object(); o && o->contains(field)) next.push_back(&o->at(field));
+        }
+      } else if (expr[i] == '[') {
+        size_t end = expr.find(']', i);
+        if (end == std::string::npos) return Status(StatusCode::kInvalidArgument, "jsonpath: unclosed \"[\"");
+        std::string index = expr.substr(i + 1, end - i - 1);
+        i = end + 1;
+        for (const json::value* v : cur) {
+          const json::array* a = v->if_array();
+          if (!a) continue;
+          if (index == "*") {
+            for (const json::value& e : *a) next.push_back(&e);
+          } else {
+            char* rest = nullptr;
+            long n = std::strtol(index.c_str(), &rest, 10);
+            if (!rest || *rest != '\0' || index.empty()) {
+              return Status(StatusCode::kInvalidArgument, "jsonpath: unsupported index [" + index + "]");
+            }
+            if (n < 0) n += static_cast<long>(a->size());
+            if (n >= 0 && static_cast<size_t>(n) < a->size()) next.push_back(&(*a)[static_cast<size_t>(n)]);
+          }
+        }
+      } else {
+        return Status(StatusCode::kInvalidArgument, "jsonpath: unexpected \"" + expr.substr(i) + "\"");
+      }
+      cur = std::move(next);
+    }
+    for (size_t k = 0; k < cur.size(); ++k) {
+      if (k) out += " ";
+      out += cur[k]->is_string() ? std::string(cur[k]->as_string()) : json::serialize(*cur[k]);
+    }
+  }
+  return out;
+}
+
+// One resource kind of `ofn get`; what `get all` runs for each kind.
+int GetOne(const Conn& conn, const GetFlags& f, const std::string& res, bool quiet_when_empty) {
+  HttpRequest req;
+  const bool revisions = res == "revisions" || res == "revision" || res == "rev";
+  const bool single = f.args.size() == 2 && !revisions;
+  std::string scope = "?namespace=" + (f.all ? std::string("all") : f.ns);
+  if (revisions) {
+    req.target = f.args.size() == 2 ? "/v1/revisions/" + f.ns + "/" + f.args[1] : "/v1/revisions" + scope;
+  } else {
+    req.target = "/v1/" + res + (single ? "/" + f.ns + "/" + f.args[1] : scope);
+  }
+  auto r = Call(conn, std::move(req));
+  if (!r.ok() || r->status != 200) return Fail("get", r);
+  json::value v = json::parse(r->body);
+  json::array items;
+  if (single) {
+    items.push_back(v);
+  } else {
+    items = v.as_object().at("items").as_array();
+  }
+  // The objects themselves (a revision row carries its Knative Revision).
+  json::array objects;
+  for (const json::value& item : items) objects.push_back(revisions ? item.as_object().at("object") : item);
+  if (!f.selector.empty()) {
+    json::array kept_items, kept_objects;
+    for (size_t i = 0; i < objects.size(); ++i) {
+      Result<bool> ok = Selects(Obj(At(Obj(At(Obj(&objects[i]), "metadata")), "labels")), f.selector);
+      if (!ok.ok()) {
+        std::fprintf(stderr, "error: %s\n", ok.status().message().c_str());
+        return 1;
+      }
+      if (*ok) {
+        kept_items.push_back(items[i]);
+        kept_objects.push_back(objects[i]);
+      }
+    }
+    items = std::move(kept_items);
+    objects = std::move(kept_objects);
+  }
+  if (single && objects.empty()) {
+    std::fprintf(stderr, "No resources found in %s namespace.\n", f.ns.c_str());
+    return 0;
+  }
+  json::value doc = single ? objects.at(0)
+                           : json::value(json::object{{"apiVersion", "v1"}, {"kind", "List"}, {"items", objects}});
+  if (f.output == "json") {
+    std::printf("%s\n", spec::internal::EmitJson(doc, true).c_str());
+    return 0;
+  }
+  if (f.output == "yaml") {
+    std::printf("%s", spec::internal::EmitYaml(doc).c_str());
+    return 0;
+  }
+  if (f.output.rfind("jsonpath=", 0) == 0) {
+    Result<std::string> text = JsonPath(doc, f.output.substr(9));
+    if (!text.ok()) {
+      std::fprintf(stderr, "error: %s\n", text.status().message().c_str());
+      return 1;
+    }
+    std::printf("%s", text->c_str());
+    return 0;
+  }
+  if (f.output == "name") {
+    for (const json::value& o : objects) {
+      std::string kind = Str(Obj(&o), "kind");
+      for (char& c : kind) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::printf("%s/%s\n", kind.c_str(), Str(Obj(At(Obj(&o), "metadata")), "name").c_str());
+    }
+    return 0;
+  }
+  if (!f.output.empty() && f.output != "wide") {
+    std::fprintf(stderr, "error: unknown output format \"%s\" (yaml, json, name, wide, jsonpath=...)\n",
+                 f.output.c_str());
+    return 1;
+  }
+  if (items.empty()) {
+    if (!quiet_when_empty) {
+      std::fprintf(stderr, "No resources found in %s namespace.\n", f.all ? "any" : f.ns.c_str());
+    }
+    return 0;
+  }
+  const bool wide = f.output == "wide";
+  std::string kind = Str(Obj(&objects[0]), "kind");
+  if (revisions) {
+    PrintRevisions(items, f.all);
+  } else if (kind == "Function") {
+    PrintFunctions(items, f.all, wide);
+  } else if (kind == "HTTPRoute") {
+    PrintHttpRoutes(items);
+  } else {
+    PrintGeneric(items);
+  }
+  return 0;
+}
+
+int RunGet(const Conn& conn, const GetFlags& f) {
+  if (f.args[0] != "all") return GetOne(conn, f, f.args[0], false);
+  // kubectl's `get all`: every kind that serves, one table each.
+  int rc = 0;
+  bool first = true;
+  for (const char* res : {"functions", "revisions", "httproutes"}) {
+    if (!first) std::printf("\n");
+    first = false;
+    rc |= GetOne(conn, f, res, true);
+  }
+  return rc;
+}
+
 }  // namespace
 
 void AddRemoteCommands(CLI::App& app) {
@@ -414,78 +694,18 @@ void AddRemoteCommands(CLI::App& app) {
   }
   {
     auto conn = std::make_shared<Conn>();
-    auto args = std::make_shared<std::vector<std::string>>();
-    auto ns = std::make_shared<std::string>("default");
-    auto all = std::make_shared<bool>(false);
-    auto output = std::make_shared<std::string>();
-    auto* cmd = app.add_subcommand("get", "Show objects: ofn get functions | ofn get function NAME -o yaml | ofn get revisions [FUNCTION]");
-    cmd->add_option("resource", *args, "RESOURCE [NAME]")->required()->expected(1, 2);
-    cmd->add_option("-n,--namespace", *ns, "namespace")->capture_default_str();
-    cmd->add_flag("-A,--all-namespaces", *all, "every namespace");
-    cmd->add_option("-o,--output", *output, "yaml or json")->check(CLI::IsMember({"yaml", "json"}));
+    auto flags = std::make_shared<GetFlags>();
+    auto* cmd = app.add_subcommand(
+        "get", "Show objects: ofn get functions | ofn get function NAME -o yaml | ofn get revisions [FUNCTION] | "
+               "ofn get all");
+    cmd->add_option("resource", flags->args, "RESOURCE [NAME]")->required()->expected(1, 2);
+    cmd->add_option("-n,--namespace", flags->ns, "namespace")->capture_default_str();
+    cmd->add_flag("-A,--all-namespaces", flags->all, "every namespace");
+    cmd->add_option("-o,--output", flags->output,
+                    "yaml, json, name, wide, or jsonpath=TEMPLATE (e.g. '{.items[*].metadata.name}')");
+    cmd->add_option("-l,--selector", flags->selector, "labels: key=value, key!=value, key, !key (comma-separated)");
     AddConnFlags(cmd, conn.get());
-    cmd->callback([=] {
-      HttpRequest req;
-      const std::string& res = (*args)[0];
-      bool revisions = res == "revisions" || res == "revision" || res == "rev";
-      bool single = args->size() == 2 && !revisions;
-      std::string scope = "?namespace=" + (*all ? std::string("all") : *ns);
-      if (revisions) {
-        req.target = args->size() == 2 ? "/v1/revisions/" + *ns + "/" + (*args)[1] : "/v1/revisions" + scope;
-      } else {
-        req.target = "/v1/" + res + (single ? "/" + *ns + "/" + (*args)[1] : scope);
-      }
-      auto r = Call(*conn, std::move(req));
-      if (!r.ok() || r->status != 200) {
-        ExitCode() = Fail("get", r);
-        return;
-      }
-      json::value v = json::parse(r->body);
-      if (revisions) {
-        json::array& items = v.as_object().at("items").as_array();
-        if (output->empty()) {
-          if (items.empty()) {
-            std::fprintf(stderr, "No revisions found in %s namespace.\n", ns->c_str());
-          } else {
-            PrintRevisions(items, *all);
-          }
-          return;
-        }
-        // -o: the Knative Revision objects.
-        for (json::value& item : items) item = item.as_object().at("object");
-      }
-      if (!single && v.is_object()) {
-        // A list prints as kubectl's `kind: List`, which apply and validate take back.
-        json::object list{{"apiVersion", "v1"}, {"kind", "List"}, {"items", v.as_object().at("items")}};
-        v = std::move(list);
-      }
-      if (*output == "json") {
-        std::printf("%s\n", spec::internal::EmitJson(v, true).c_str());
-      } else if (*output == "yaml") {
-        std::printf("%s", spec::internal::EmitYaml(v).c_str());
-      } else {
-        json::array items;
-        if (single) {
-          items.push_back(v);
-        } else {
-          items = v.as_object().at("items").as_array();
-        }
-        std::string kind = items.empty() ? "" : Str(Obj(&items[0]), "kind");
-        if (kind == "Function" || ((*args)[0].rfind("f", 0) == 0 && items.empty())) {
-          if (items.empty()) {
-            std::fprintf(stderr, "No resources found in %s namespace.\n", ns->c_str());
-            return;
-          }
-          PrintFunctions(items, *all);
-        } else if (items.empty()) {
-          std::fprintf(stderr, "No resources found in %s namespace.\n", ns->c_str());
-        } else if (kind == "HTTPRoute") {
-          PrintHttpRoutes(items);
-        } else {
-          PrintGeneric(items);
-        }
-      }
-    });
+    cmd->callback([conn, flags] { ExitCode() = RunGet(*conn, *flags); });
   }
   {
     auto conn = std::make_shared<Conn>();
@@ -496,8 +716,13 @@ void AddRemoteCommands(CLI::App& app) {
     cmd->add_option("-n,--namespace", *ns, "namespace")->capture_default_str();
     AddConnFlags(cmd, conn.get());
     cmd->callback([=] {
+      const std::string& res = (*args)[0];
+      if (res == "revision" || res == "revisions" || res == "rev") {
+        ExitCode() = DescribeRevision(*conn, *ns, (*args)[1]);
+        return;
+      }
       HttpRequest req;
-      req.target = "/v1/" + (*args)[0] + "/" + *ns + "/" + (*args)[1];
+      req.target = "/v1/" + res + "/" + *ns + "/" + (*args)[1];
       auto r = Call(*conn, std::move(req));
       if (!r.ok() || r->status != 200) {
         ExitCode() = Fail("describe", r);

@@ -238,3 +238,44 @@ def test_round_trips_columns_and_path_routed_invoke(ofn_bin, tmp_path):
         assert spec and all(line.startswith("  ") for line in spec), r.stdout
     finally:
         assert server.stop() == 0
+
+
+def test_output_formats_selectors_get_all_and_describe_revision(ofn_bin, tmp_path):
+    import pathlib as _pathlib
+    import sys as _sys
+    _sys.path.insert(0, str(_pathlib.Path(__file__).resolve().parent))
+    from test_serve import EXAMPLE, Server
+    state = tmp_path / "state"
+    labelled = tmp_path / "labelled.yaml"
+    labelled.write_text((EXAMPLE / "host-based.yaml").read_text().replace(
+        "  name: hello\n", "  name: labelled\n  labels:\n    team: a\n    tier: web\n"))
+    server = Server(ofn_bin, state, [EXAMPLE / "host-based.yaml", labelled])
+    env = dict(os.environ, OFN_STATE_DIR=str(state))
+
+    def ofn(*args):
+        return subprocess.run([ofn_bin, *args], capture_output=True, text=True, env=env, timeout=60)
+    try:
+        assert ofn("get", "functions", "-o", "name").stdout == "function/hello\nfunction/labelled\n"
+        r = ofn("get", "functions", "-o", "jsonpath={.items[*].metadata.name}{\"\\n\"}")
+        assert r.stdout == "hello labelled\n", r.stdout
+        r = ofn("get", "function", "hello", "-o", "jsonpath={.status.serving.state}")
+        assert r.stdout == "Running", r.stdout
+        r = ofn("get", "functions", "-o", "wide")
+        assert r.stdout.splitlines()[0].split()[-3:] == ["READY-REVISION", "REASON", "INTERNAL"], r.stdout
+        # Label selectors: equality, inequality, existence, absence.
+        for selector, names in [("team=a", ["labelled"]), ("team!=a", ["hello"]), ("tier", ["labelled"]),
+                                ("!tier", ["hello"]), ("team=a,tier=web", ["labelled"]), ("team=b", [])]:
+            r = ofn("get", "functions", "-l", selector, "-o", "name")
+            assert r.returncode == 0 and r.stdout.split() == ["function/" + n for n in names], (selector, r.stdout)
+        r = ofn("get", "functions", "-o", "bogus")
+        assert r.returncode == 1 and "unknown output format" in r.stderr
+        # get all: functions and revisions (and HTTPRoutes when there are any).
+        r = ofn("get", "all")
+        assert "BUILDSTATE" in r.stdout and "COLDSTARTS" in r.stdout and "hello-00001" in r.stdout, r.stdout
+        # describe revision.
+        r = ofn("describe", "revision", "hello-00001")
+        assert r.returncode == 0 and "Function:     hello" in r.stdout and "Traffic:      100%" in r.stdout, r.stdout
+        r = ofn("describe", "revision", "nope-00001")
+        assert r.returncode == 1 and "not found" in r.stderr
+    finally:
+        assert server.stop() == 0
