@@ -13,6 +13,7 @@
 #include <iterator>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "libofn/common/internal/json_access.h"
@@ -438,6 +439,7 @@ struct GetFlags {
   std::vector<std::string> args;
   std::string ns = "default";
   bool all = false;
+  bool watch = false;
   std::string output;
   std::string selector;
 };
@@ -634,7 +636,76 @@ int GetOne(const Conn& conn, const GetFlags& f, const std::string& res, bool qui
   return 0;
 }
 
+// The sequence number of the platform's latest change (-w starts after it).
+Result<int64_t> LatestChange(const Conn& conn) {
+  HttpRequest req;
+  req.target = "/v1/watch?timeout=0";
+  auto r = Call(conn, std::move(req));
+  if (!r.ok()) return r.status();
+  if (r->status != 200) return Status(StatusCode::kUnavailable, r->body);
+  boost::system::error_code ec;
+  json::value v = json::parse(r->body, ec);
+  const json::value* next = ec ? nullptr : At(Obj(&v), "next");
+  return next && next->is_int64() ? next->as_int64() : 0;
+}
+
+// -w: after the table, one row per change as it happens, until interrupted.
+int WatchChanges(const Conn& conn, const GetFlags& f, int64_t since) {
+  const std::string kind = f.args[0];
+  for (;;) {
+    HttpRequest req;
+    req.target = "/v1/watch?kind=" + kind + "&namespace=" + (f.all ? std::string("all") : f.ns) +
+                 "&since=" + std::to_string(since) + "&timeout=5000";
+    auto r = Call(conn, std::move(req));
+    if (!r.ok()) return Fail("get", r);
+    if (r->status == 429) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      continue;
+    }
+    if (r->status != 200) return Fail("get", r);
+    json::value v = json::parse(r->body);
+    const json::object* o = Obj(&v);
+    if (const json::value* missed = At(o, "missed"); missed && missed->is_int64() && missed->as_int64() > 0) {
+      std::fprintf(stderr, "ofn get -w: %lld change(s) were missed\n", static_cast<long long>(missed->as_int64()));
+    }
+    if (const json::array* events = Arr(At(o, "events"))) {
+      for (const json::value& e : *events) {
+        const json::object* obj = Obj(At(Obj(&e), "object"));
+        if (f.args.size() == 2 && Str(Obj(At(obj, "metadata")), "name") != f.args[1]) continue;
+        const json::object* meta = Obj(At(obj, "metadata"));
+        std::vector<std::vector<std::string>> rows;
+        if (Str(obj, "kind") == "Function") {
+          const json::object* st = Obj(At(obj, "status"));
+          rows.push_back({Str(Obj(&e), "type"), Str(meta, "namespace") + "/" + Str(meta, "name"),
+                          Str(Obj(At(st, "serving")), "state"), Str(Obj(At(st, "serving")), "resourceRef"),
+                          Address(st, "External")});
+        } else {
+          rows.push_back({Str(Obj(&e), "type"), Str(obj, "kind"), Str(meta, "namespace") + "/" + Str(meta, "name")});
+        }
+        PrintTable(rows);
+        std::fflush(stdout);
+      }
+    }
+    if (const json::value* next = At(o, "next"); next && next->is_int64()) since = next->as_int64();
+  }
+}
+
 int RunGet(const Conn& conn, const GetFlags& f) {
+  if (f.watch) {
+    if (f.args[0] == "all" || f.args[0].rfind("rev", 0) == 0) {
+      std::fprintf(stderr, "error: -w takes a kind of object (functions, httproutes, ...), not %s\n", f.args[0].c_str());
+      return 1;
+    }
+    Result<int64_t> since = LatestChange(conn);
+    if (!since.ok()) {
+      std::fprintf(stderr, "ofn get: %s\n", since.status().message().c_str());
+      return 1;
+    }
+    int rc = GetOne(conn, f, f.args[0], false);
+    if (rc != 0) return rc;
+    std::fflush(stdout);
+    return WatchChanges(conn, f, *since);
+  }
   if (f.args[0] != "all") return GetOne(conn, f, f.args[0], false);
   // kubectl's `get all`: every kind that serves, one table each.
   int rc = 0;
@@ -704,6 +775,7 @@ void AddRemoteCommands(CLI::App& app) {
     cmd->add_option("-o,--output", flags->output,
                     "yaml, json, name, wide, or jsonpath=TEMPLATE (e.g. '{.items[*].metadata.name}')");
     cmd->add_option("-l,--selector", flags->selector, "labels: key=value, key!=value, key, !key (comma-separated)");
+    cmd->add_flag("-w,--watch", flags->watch, "after the list, print each change as it happens (Ctrl-C stops)");
     AddConnFlags(cmd, conn.get());
     cmd->callback([conn, flags] { ExitCode() = RunGet(*conn, *flags); });
   }

@@ -1,5 +1,8 @@
 #include "libofn/platform/internal/admin.h"
 
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <vector>
 
 #include "libofn/common/json_text.h"
@@ -89,6 +92,36 @@ HttpResponse HandleAdmin(Platform& platform, HttpRequest& request) {
     return platform.Invoke(seg[3], std::move(inner), seg[2]);
   }
   if (seg.size() < 2) return gateway::ErrorResponse(404, "unknown admin path");
+  if (seg[1] == "watch" && seg.size() == 2) {
+    // GET /v1/watch?kind=Function&namespace=NS|all&since=SEQ&timeout=MS: a long poll
+    // for the changes after SEQ. At most two at a time hold an admin thread.
+    if (m != "GET") return gateway::ErrorResponse(405, "watch takes GET");
+    static std::atomic<int> active{0};
+    if (active.fetch_add(1) >= 2) {
+      active.fetch_sub(1);
+      HttpResponse busy = gateway::ErrorResponse(429, "two watches are waiting already; try again");
+      busy.headers.Set("Retry-After", "1");
+      return busy;
+    }
+    struct Release {
+      ~Release() { active.fetch_sub(1); }
+    } release;
+    std::string kind = internal::KindFromResource(QueryParam(request.query(), "kind"));
+    std::string ns = QueryParam(request.query(), "namespace");
+    int64_t since = std::atoll(QueryParam(request.query(), "since").c_str());
+    int64_t timeout = std::clamp<int64_t>(std::atoll(QueryParam(request.query(), "timeout").c_str()), 0, 10000);
+    Platform::Changes got = platform.ChangesSince(since, kind, std::chrono::milliseconds(timeout));
+    std::string body = "{\"next\":" + std::to_string(got.next) + ",\"missed\":" + std::to_string(got.missed) +
+                       ",\"events\":[";
+    bool first = true;
+    for (const Platform::Change& c : got.changes) {
+      if (!ns.empty() && ns != "all" && c.object.ns != ns) continue;
+      body += std::string(first ? "" : ",") + "{\"seq\":" + std::to_string(c.seq) + ",\"type\":\"" +
+              std::string(WatchEventTypeName(c.type)) + "\",\"object\":" + c.object.json + "}";
+      first = false;
+    }
+    return HttpResponse::Json(200, body + "]}\n");
+  }
   if (seg[1] == "restart" && seg.size() == 4) {
     // POST /v1/restart/NS/NAME
     if (m != "POST") return gateway::ErrorResponse(405, "restart takes POST");

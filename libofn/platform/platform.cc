@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <condition_variable>
+#include <deque>
 #include <cstring>
 #include <fstream>
 #include <mutex>
@@ -120,6 +121,10 @@ struct Platform::Impl {
   std::mutex status_mu;
   std::condition_variable status_cv;
   uint64_t status_changes = 0;
+  // The last changes for ChangesSince, under status_mu.
+  static constexpr size_t kChangeHistory = 4096;
+  std::deque<Platform::Change> changes;
+  int64_t change_seq = 0;
   std::once_flag close_once;
   int lock_fd = -1;  // <state_dir>/lock, held (flock) while open
   ~Impl() {
@@ -242,6 +247,14 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
     {
       std::lock_guard<std::mutex> lock(raw->status_mu);
       ++raw->status_changes;
+      Platform::Change c;
+      c.seq = ++raw->change_seq;
+      c.type = e.type == store::EventType::kAdded      ? WatchEventType::kAdded
+               : e.type == store::EventType::kModified ? WatchEventType::kModified
+                                                       : WatchEventType::kDeleted;
+      c.object = platform::internal::ToObjectInfo(e.record);
+      raw->changes.push_back(std::move(c));
+      if (raw->changes.size() > Impl::kChangeHistory) raw->changes.pop_front();
     }
     raw->status_cv.notify_all();
   });
@@ -389,6 +402,25 @@ Result<FunctionInfo> Platform::GetFunction(std::string_view name, std::string_vi
 
 Status Platform::Delete(std::string_view kind, std::string_view ns, std::string_view name) {
   return impl_->store->Delete(kind, ns, name);
+}
+
+Platform::Changes Platform::ChangesSince(int64_t since, std::string_view kind, std::chrono::milliseconds timeout) {
+  Changes out;
+  std::unique_lock<std::mutex> lock(impl_->status_mu);
+  if (since <= 0) since = impl_->change_seq;
+  auto collect = [&] {
+    out.changes.clear();
+    const int64_t oldest = impl_->changes.empty() ? impl_->change_seq + 1 : impl_->changes.front().seq;
+    out.missed = since + 1 < oldest ? oldest - since - 1 : 0;
+    for (const Change& c : impl_->changes) {
+      if (c.seq > since && (kind.empty() || c.object.kind == kind)) out.changes.push_back(c);
+    }
+    out.next = impl_->change_seq;
+    return !out.changes.empty() || out.missed > 0;
+  };
+  impl_->status_cv.wait_for(lock, timeout, collect);
+  collect();
+  return out;
 }
 
 int64_t Platform::Watch(std::string kind, WatchFn fn) {

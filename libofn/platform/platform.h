@@ -202,6 +202,24 @@ class Platform {
   int64_t Watch(std::string kind, WatchFn fn);
   void Unwatch(int64_t id);
 
+  // The changes of `kind` (empty: every kind) after sequence number `since`
+  // (0: from now), in commit order, waiting up to `timeout` for the first.
+  // The platform keeps the last 4096 changes: a caller that falls further
+  // behind sees `missed` > 0 and should list again. `next` is the `since`
+  // of the following call. For pollers (`ofn get -w`); in-process code can
+  // use Watch.
+  struct Change {
+    int64_t seq = 0;
+    WatchEventType type = WatchEventType::kModified;
+    ObjectInfo object;
+  };
+  struct Changes {
+    std::vector<Change> changes;
+    int64_t next = 0;
+    int64_t missed = 0;
+  };
+  Changes ChangesSince(int64_t since, std::string_view kind, std::chrono::milliseconds timeout);
+
   // Sends a request to a Function through the gateway's own path (route
   // match, filters, instance) without a socket; the response comes from the
   // function on one of the platform's threads (this one waits). The Host header is set to the

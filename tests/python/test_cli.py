@@ -279,3 +279,41 @@ def test_output_formats_selectors_get_all_and_describe_revision(ofn_bin, tmp_pat
         assert r.returncode == 1 and "not found" in r.stderr
     finally:
         assert server.stop() == 0
+
+
+def test_get_watch_prints_changes_as_they_happen(ofn_bin, tmp_path):
+    import pathlib as _pathlib
+    import sys as _sys
+    import time as _time
+    _sys.path.insert(0, str(_pathlib.Path(__file__).resolve().parent))
+    from test_serve import EXAMPLE, Server
+    state = tmp_path / "state"
+    server = Server(ofn_bin, state, [EXAMPLE / "host-based.yaml"])
+    env = dict(os.environ, OFN_STATE_DIR=str(state))
+    watcher = subprocess.Popen([ofn_bin, "get", "functions", "-w"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env)
+    import queue
+    import threading
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(l) for l in watcher.stdout], daemon=True).start()
+    try:
+        def line(timeout=20):
+            return lines.get(timeout=timeout)
+        assert line().split()[0] == "NAME"
+        assert line().split()[0] == "hello"
+        _time.sleep(0.2)
+        other = tmp_path / "other.yaml"
+        other.write_text((EXAMPLE / "host-based.yaml").read_text().replace("  name: hello\n", "  name: other\n"))
+        r = subprocess.run([ofn_bin, "apply", "-f", str(other)], capture_output=True, text=True, env=env, timeout=30)
+        assert r.returncode == 0, r.stderr
+        seen = []
+        deadline = _time.monotonic() + 20
+        while _time.monotonic() < deadline and not any(l.split()[:2] == ["MODIFIED", "default/other"] and
+                                                        "Running" in l for l in seen):
+            seen.append(line())
+        assert seen[0].split()[:2] == ["ADDED", "default/other"], seen
+        assert any("Running" in l and "default/other" in l for l in seen), seen
+    finally:
+        watcher.kill()
+        watcher.wait()
+        assert server.stop() == 0
