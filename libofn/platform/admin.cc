@@ -108,7 +108,8 @@ HttpResponse HandleAdmin(Platform& platform, HttpRequest& request) {
     } release;
     std::string kind = internal::KindFromResource(QueryParam(request.query(), "kind"));
     std::string ns = QueryParam(request.query(), "namespace");
-    int64_t since = std::atoll(QueryParam(request.query(), "since").c_str());
+    std::string since_text = QueryParam(request.query(), "since");
+    int64_t since = since_text.empty() ? -1 : std::atoll(since_text.c_str());
     int64_t timeout = std::clamp<int64_t>(std::atoll(QueryParam(request.query(), "timeout").c_str()), 0, 10000);
     Platform::Changes got = platform.ChangesSince(since, kind, std::chrono::milliseconds(timeout));
     std::string body = "{\"next\":" + std::to_string(got.next) + ",\"missed\":" + std::to_string(got.missed) +

@@ -407,7 +407,7 @@ Status Platform::Delete(std::string_view kind, std::string_view ns, std::string_
 Platform::Changes Platform::ChangesSince(int64_t since, std::string_view kind, std::chrono::milliseconds timeout) {
   Changes out;
   std::unique_lock<std::mutex> lock(impl_->status_mu);
-  if (since <= 0) since = impl_->change_seq;
+  if (since < 0) since = impl_->change_seq;
   auto collect = [&] {
     out.changes.clear();
     const int64_t oldest = impl_->changes.empty() ? impl_->change_seq + 1 : impl_->changes.front().seq;

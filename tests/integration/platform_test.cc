@@ -409,6 +409,31 @@ TEST(PlatformBackendsTest, ADriverNamedLikeABuiltinOneIsRefused) {
   EXPECT_EQ(p.status().code(), StatusCode::kAlreadyExists);
 }
 
+TEST_F(PlatformTest, ChangesSinceReturnsWhatHappenedAfterASequenceNumber) {
+  Platform::Changes none = p().ChangesSince(-1, "", std::chrono::milliseconds(0));
+  EXPECT_TRUE(none.changes.empty());
+  const int64_t start = none.next;
+  ASSERT_TRUE(p().Apply(Manifest("watched", "", "echo")).ok());
+  Platform::Changes got = p().ChangesSince(start, "Function", seconds(5));
+  ASSERT_FALSE(got.changes.empty());
+  EXPECT_EQ(got.changes[0].type, WatchEventType::kAdded);
+  EXPECT_EQ(got.changes[0].object.name, "watched");
+  EXPECT_GT(got.next, start);
+  EXPECT_EQ(got.missed, 0);
+  // Another kind only: none of those.
+  EXPECT_TRUE(p().ChangesSince(start, "HTTPRoute", std::chrono::milliseconds(0)).changes.empty());
+  // More changes than the history holds: the caller is told it missed some.
+  std::string many;
+  for (int i = 0; i < 4200; ++i) {
+    many += "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c" + std::to_string(i) + "\ndata:\n  k: v\n";
+  }
+  const int64_t before = p().ChangesSince(-1, "", std::chrono::milliseconds(0)).next;
+  ASSERT_TRUE(p().Apply(many).ok());
+  Platform::Changes late = p().ChangesSince(before, "ConfigMap", std::chrono::milliseconds(0));
+  EXPECT_GE(late.missed, 4200 - 4096);
+  EXPECT_LE(late.changes.size(), 4096u);
+}
+
 TEST_F(PlatformTest, InvalidApplyNamesTheFieldAndChangesNothing) {
   ASSERT_TRUE(p().Apply(Manifest("keep", "", "echo")).ok());
   ASSERT_TRUE(p().Sync().ok());
