@@ -37,6 +37,48 @@ int ValidateFiles(const std::vector<std::string>& files, bool quiet, const std::
   return errors == 0 ? 0 : 1;
 }
 
+// Shell completion: commands, resource names for get/describe/delete, and
+// the names of the objects a running `ofn serve` has (through `ofn get -o name`).
+constexpr char kBashCompletion[] = R"(# ofn completion for bash: source <(ofn completion bash)
+_ofn() {
+  local cur prev words cword
+  _init_completion 2>/dev/null || { cur="${COMP_WORDS[COMP_CWORD]}"; prev="${COMP_WORDS[COMP_CWORD-1]}"; cword=$COMP_CWORD; words=("${COMP_WORDS[@]}"); }
+  local commands="apply completion delete describe get invoke logs restart serve validate version"
+  local resources="functions revisions httproutes gateways secrets configmaps wasmplugins eventsources eventbuses clustereventbuses triggers all"
+  case "$prev" in
+    -f|--filename|--state-dir|--token-file|--lib-dir) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    -o|--output) COMPREPLY=($(compgen -W "yaml json name wide jsonpath=" -- "$cur")); return ;;
+  esac
+  if [ "$cword" -eq 1 ]; then
+    COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur")); return
+  fi
+  case "${words[1]}" in
+    get|describe|delete)
+      if [ "$cword" -eq 2 ]; then COMPREPLY=($(compgen -W "$resources" -- "$cur")); return; fi
+      local names=$(ofn get "${words[2]}" -o name 2>/dev/null | sed 's|.*/||')
+      COMPREPLY=($(compgen -W "$names" -- "$cur")) ;;
+    invoke|logs|restart)
+      local names=$(ofn get functions -o name 2>/dev/null | sed 's|.*/||')
+      COMPREPLY=($(compgen -W "$names" -- "$cur")) ;;
+    completion) COMPREPLY=($(compgen -W "bash zsh" -- "$cur")) ;;
+  esac
+}
+complete -F _ofn ofn
+)";
+
+void AddCompletionCommand(CLI::App& app) {
+  auto shell = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand("completion", "Print a shell completion script: source <(ofn completion bash)");
+  cmd->add_option("shell", *shell, "bash or zsh")->required()->check(CLI::IsMember({"bash", "zsh"}));
+  cmd->callback([shell] {
+    if (*shell == "zsh") {
+      // zsh runs the bash script through its bash completion layer.
+      std::printf("autoload -U +X bashcompinit && bashcompinit\n");
+    }
+    std::printf("%s", kBashCompletion);
+  });
+}
+
 }  // namespace
 
 void AddValidateCommand(CLI::App& app) {
@@ -71,6 +113,7 @@ int main(int argc, char** argv) {
   ofn::cli::AddServeCommand(app);
   ofn::cli::AddRemoteCommands(app);
   ofn::cli::AddLogsCommand(app);
+  ofn::cli::AddCompletionCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {  // --help, --version

@@ -317,3 +317,31 @@ def test_get_watch_prints_changes_as_they_happen(ofn_bin, tmp_path):
         watcher.kill()
         watcher.wait()
         assert server.stop() == 0
+
+
+def test_shell_completion_offers_commands_resources_and_object_names(ofn_bin, tmp_path):
+    import pathlib as _pathlib
+    import sys as _sys
+    _sys.path.insert(0, str(_pathlib.Path(__file__).resolve().parent))
+    from test_serve import EXAMPLE, Server
+    state = tmp_path / "state"
+    server = Server(ofn_bin, state, [EXAMPLE / "host-based.yaml"])
+    env = dict(os.environ, OFN_STATE_DIR=str(state), PATH=str(_pathlib.Path(ofn_bin).parent) + ":" + os.environ["PATH"])
+
+    def complete(*words):
+        script = ('source <(ofn completion bash); COMP_WORDS=(%s); COMP_CWORD=%d; _ofn; echo "${COMPREPLY[@]}"'
+                  % (" ".join("'%s'" % w for w in words), len(words) - 1))
+        r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=30)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.split()
+    try:
+        assert complete("ofn", "ge") == ["get"]
+        assert complete("ofn", "get", "http") == ["httproutes"]
+        assert complete("ofn", "describe", "functions", "he") == ["hello"]
+        assert complete("ofn", "logs", "") == ["hello"]
+        assert "wide" in complete("ofn", "get", "functions", "-o", "")
+        zsh = subprocess.run([ofn_bin, "completion", "zsh"], capture_output=True, text=True)
+        assert zsh.stdout.startswith("autoload -U +X bashcompinit && bashcompinit\n")
+        assert subprocess.run([ofn_bin, "completion", "fish"], capture_output=True, text=True).returncode == 1
+    finally:
+        assert server.stop() == 0
