@@ -169,9 +169,20 @@ void PrintFunctions(const json::array& items, bool namespaces, bool wide = false
     const json::object* o = Obj(&item);
     const json::object* meta = Obj(At(o, "metadata"));
     const json::object* st = Obj(At(o, "status"));
+    // A route that was not accepted shows where the address would be.
+    std::string address = Address(st, "External");
+    if (address.empty()) {
+      if (const json::array* conds = Arr(At(Obj(At(st, "route")), "conditions"))) {
+        for (const json::value& c : *conds) {
+          if (Str(Obj(&c), "type") == "Accepted" && Str(Obj(&c), "status") == "False") {
+            address = "<route not accepted: " + Str(Obj(&c), "reason") + ">";
+          }
+        }
+      }
+    }
     rows.push_back({Str(meta, "name"), Str(Obj(At(st, "build")), "state"), Str(Obj(At(st, "serving")), "state"),
-                    Str(Obj(At(st, "build")), "resourceRef"), Str(Obj(At(st, "serving")), "resourceRef"),
-                    Address(st, "External"), Age(Str(meta, "creationTimestamp"))});
+                    Str(Obj(At(st, "build")), "resourceRef"), Str(Obj(At(st, "serving")), "resourceRef"), address,
+                    Age(Str(meta, "creationTimestamp"))});
     if (wide) {
       const json::object* serving = Obj(At(st, "serving"));
       std::string ready = Str(serving, "lastSuccessfulResourceRef"), reason = Str(serving, "reason");

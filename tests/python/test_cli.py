@@ -345,3 +345,32 @@ def test_shell_completion_offers_commands_resources_and_object_names(ofn_bin, tm
         assert subprocess.run([ofn_bin, "completion", "fish"], capture_output=True, text=True).returncode == 1
     finally:
         assert server.stop() == 0
+
+
+def test_a_route_conflict_shows_in_get_functions(ofn_bin, tmp_path):
+    import pathlib as _pathlib
+    import sys as _sys
+    _sys.path.insert(0, str(_pathlib.Path(__file__).resolve().parent))
+    from test_serve import EXAMPLE, Server
+    state = tmp_path / "state"
+    server = Server(ofn_bin, state, [EXAMPLE / "host-based.yaml"])
+    env = dict(os.environ, OFN_STATE_DIR=str(state))
+    try:
+        # A younger Function claiming hello's host and path.
+        copy = tmp_path / "copy.yaml"
+        copy.write_text((EXAMPLE / "host-based.yaml").read_text().replace("  name: hello\n", "  name: copy\n").replace(
+            "        port: 8080\n",
+            "        port: 8080\n        route:\n          hostnames: [hello.default.ofn.io]\n"
+            "          rules:\n            - matches: [{path: {type: PathPrefix, value: /}}]\n"))
+        r = subprocess.run([ofn_bin, "apply", "-f", str(copy)], capture_output=True, text=True, env=env, timeout=30)
+        assert r.returncode == 0, r.stderr
+        import time as _time
+        deadline = _time.monotonic() + 20
+        row = ""
+        while _time.monotonic() < deadline and "Conflicted" not in row:
+            out = subprocess.run([ofn_bin, "get", "functions"], capture_output=True, text=True, env=env).stdout
+            row = next((l for l in out.splitlines() if l.startswith("copy ")), "")
+            _time.sleep(0.1)
+        assert "<route not accepted: Conflicted>" in row, row
+    finally:
+        assert server.stop() == 0
