@@ -389,6 +389,41 @@ void Describe(const json::object* o) {
   }
 }
 
+// The Function's recent changes (the platform keeps its last changes), as
+// kubectl describe shows events: when, and what its status said then.
+void PrintRecentChanges(const Conn& conn, const std::string& ns, const std::string& name) {
+  HttpRequest req;
+  req.target = "/v1/watch?kind=Function&namespace=" + ns + "&since=0&timeout=0";
+  auto r = Call(conn, std::move(req));
+  if (!r.ok() || r->status != 200) return;
+  boost::system::error_code ec;
+  json::value v = json::parse(r->body, ec);
+  const json::array* events = ec ? nullptr : Arr(At(Obj(&v), "events"));
+  if (!events) return;
+  std::vector<std::vector<std::string>> rows;
+  std::string last;
+  for (const json::value& e : *events) {
+    const json::object* obj = Obj(At(Obj(&e), "object"));
+    if (Str(Obj(At(obj, "metadata")), "name") != name) continue;
+    const json::object* serving = Obj(At(Obj(At(obj, "status")), "serving"));
+    std::string what = Str(Obj(&e), "type") == "MODIFIED" && !serving ? "spec changed" : Str(serving, "state");
+    if (!Str(serving, "reason").empty()) what += " (" + Str(serving, "reason") + ")";
+    if (Str(Obj(&e), "type") == "ADDED") what = "created";
+    if (Str(Obj(&e), "type") == "DELETED") what = "deleted";
+    if (what == last || what.empty()) continue;  // status rewrites that say the same
+    last = what;
+    rows.push_back({"  " + Str(Obj(&e), "time"), Str(Obj(&e), "type"),
+                    "generation " + json::serialize(At(Obj(At(obj, "metadata")), "generation")
+                                                        ? *At(Obj(At(obj, "metadata")), "generation")
+                                                        : json::value(0)),
+                    what});
+  }
+  if (rows.empty()) return;
+  if (rows.size() > 10) rows.erase(rows.begin(), rows.end() - 10);
+  std::printf("Events:\n");
+  PrintTable(rows);
+}
+
 // `ofn describe revision NAME`: the revision as the platform sees it.
 int DescribeRevision(const Conn& conn, const std::string& ns, const std::string& name) {
   HttpRequest req;
@@ -736,11 +771,16 @@ void AddRemoteCommands(CLI::App& app) {
     auto conn = std::make_shared<Conn>();
     auto files = std::make_shared<std::vector<std::string>>();
     auto recursive = std::make_shared<bool>(false);
+    auto wait = std::make_shared<bool>(false);
+    auto wait_timeout = std::make_shared<int>(60);
     auto* cmd = app.add_subcommand("apply", "Create or update objects in a running `ofn serve`");
     cmd->add_option("-f,--filename", *files, "manifest files, directories, or - for stdin")->required();
     cmd->add_flag("-R,--recursive", *recursive, "with -f DIR: the files below it too");
+    cmd->add_flag("--wait", *wait, "return when every Function applied serves, or fail with why it cannot");
+    cmd->add_option("--timeout", *wait_timeout, "seconds --wait waits")->capture_default_str();
     AddConnFlags(cmd, conn.get());
-    cmd->callback([conn, files, recursive] {
+    cmd->callback([conn, files, recursive, wait, wait_timeout] {
+      std::vector<std::pair<std::string, std::string>> functions;  // (ns, name) for --wait
       auto texts = ReadManifests(*files, *recursive);
       if (!texts.ok()) {
         std::fprintf(stderr, "error: %s\n", texts.status().message().c_str());
@@ -762,6 +802,7 @@ void AddRemoteCommands(CLI::App& app) {
         json::value v = json::parse(r->body);
         for (const json::value& o : v.as_object().at("objects").as_array()) {
           const json::object* oo = Obj(&o);
+          if (Str(oo, "kind") == "Function") functions.emplace_back(Str(oo, "namespace"), Str(oo, "name"));
           const json::value* same = At(oo, "unchanged");
           if (same && same->is_bool() && same->as_bool()) {
             std::printf("%s %s/%s unchanged\n", Str(oo, "kind").c_str(), Str(oo, "namespace").c_str(),
@@ -770,6 +811,26 @@ void AddRemoteCommands(CLI::App& app) {
             std::printf("%s %s/%s applied (generation %s)\n", Str(oo, "kind").c_str(), Str(oo, "namespace").c_str(),
                         Str(oo, "name").c_str(), json::serialize(*At(oo, "generation")).c_str());
           }
+        }
+      }
+      if (!*wait) return;
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(*wait_timeout);
+      for (const auto& [fns, fname] : functions) {
+        for (;;) {
+          auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+          HttpRequest req;
+          req.target = "/v1/wait/" + fns + "/" + fname + "?timeout=" + std::to_string(std::max<int64_t>(0, left.count()));
+          auto r = Call(*conn, std::move(req));
+          if (r.ok() && r->status == 429 && left.count() > 0) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            continue;
+          }
+          if (!r.ok() || r->status != 200) {
+            ExitCode() = Fail("apply --wait", r);
+            return;
+          }
+          std::printf("Function %s/%s ready\n", fns.c_str(), fname.c_str());
+          break;
         }
       }
     });
@@ -814,6 +875,7 @@ void AddRemoteCommands(CLI::App& app) {
       json::value v = json::parse(r->body);
       Describe(Obj(&v));
       if (Str(Obj(&v), "kind") == "Function") {
+        PrintRecentChanges(*conn, *ns, (*args)[1]);
         // Its revisions, their traffic and instances, as a table.
         HttpRequest revs;
         revs.target = "/v1/revisions/" + *ns + "/" + (*args)[1];

@@ -118,10 +118,30 @@ HttpResponse HandleAdmin(Platform& platform, HttpRequest& request) {
     for (const Platform::Change& c : got.changes) {
       if (!ns.empty() && ns != "all" && c.object.ns != ns) continue;
       body += std::string(first ? "" : ",") + "{\"seq\":" + std::to_string(c.seq) + ",\"type\":\"" +
-              std::string(WatchEventTypeName(c.type)) + "\",\"object\":" + c.object.json + "}";
+              std::string(WatchEventTypeName(c.type)) + "\",\"time\":" + JsonQuote(c.time) +
+              ",\"object\":" + c.object.json + "}";
       first = false;
     }
     return HttpResponse::Json(200, body + "]}\n");
+  }
+  if (seg[1] == "wait" && seg.size() == 4) {
+    // GET /v1/wait/NS/NAME?timeout=MS: until the Function serves or cannot
+    // (Platform::WaitReady); at most two waiting at once.
+    if (m != "GET") return gateway::ErrorResponse(405, "wait takes GET");
+    static std::atomic<int> waiting{0};
+    if (waiting.fetch_add(1) >= 2) {
+      waiting.fetch_sub(1);
+      HttpResponse busy = gateway::ErrorResponse(429, "two waits are pending already; try again");
+      busy.headers.Set("Retry-After", "1");
+      return busy;
+    }
+    struct Release {
+      ~Release() { waiting.fetch_sub(1); }
+    } release;
+    int64_t timeout = std::clamp<int64_t>(std::atoll(QueryParam(request.query(), "timeout").c_str()), 0, 30000);
+    auto info = platform.WaitReady(seg[3], std::chrono::milliseconds(timeout), seg[2]);
+    if (!info.ok()) return FromStatus(info.status());
+    return HttpResponse::Json(200, info->json);
   }
   if (seg[1] == "restart" && seg.size() == 4) {
     // POST /v1/restart/NS/NAME

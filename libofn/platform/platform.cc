@@ -249,6 +249,7 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
       ++raw->status_changes;
       Platform::Change c;
       c.seq = ++raw->change_seq;
+      c.time = FormatRfc3339(raw->clock->Now());
       c.type = e.type == store::EventType::kAdded      ? WatchEventType::kAdded
                : e.type == store::EventType::kModified ? WatchEventType::kModified
                                                        : WatchEventType::kDeleted;

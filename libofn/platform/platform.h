@@ -212,6 +212,7 @@ class Platform {
   struct Change {
     int64_t seq = 0;
     WatchEventType type = WatchEventType::kModified;
+    std::string time;  // when it was committed, RFC 3339 on the platform's clock
     ObjectInfo object;
   };
   struct Changes {

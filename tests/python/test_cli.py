@@ -374,3 +374,31 @@ def test_a_route_conflict_shows_in_get_functions(ofn_bin, tmp_path):
         assert "<route not accepted: Conflicted>" in row, row
     finally:
         assert server.stop() == 0
+
+
+def test_apply_wait_and_describe_events(ofn_bin, tmp_path):
+    import pathlib as _pathlib
+    import sys as _sys
+    _sys.path.insert(0, str(_pathlib.Path(__file__).resolve().parent))
+    from test_serve import EXAMPLE, Server
+    state = tmp_path / "state"
+    server = Server(ofn_bin, state, [])
+    env = dict(os.environ, OFN_STATE_DIR=str(state))
+
+    def ofn(*args):
+        return subprocess.run([ofn_bin, *args], capture_output=True, text=True, env=env, timeout=60)
+    try:
+        r = ofn("apply", "-f", str(EXAMPLE / "host-based.yaml"), "--wait")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.splitlines() == ["Function default/hello applied (generation 1)", "Function default/hello ready"]
+        broken = tmp_path / "broken.yaml"
+        broken.write_text((EXAMPLE / "host-based.yaml").read_text().replace("hello-world", "nosuchlib").replace(
+            "  name: hello\n", "  name: broken\n"))
+        r = ofn("apply", "-f", str(broken), "--wait", "--timeout", "10")
+        assert r.returncode == 1 and "NoBackend" in r.stderr and "nosuchlib.so" in r.stderr, r.stderr
+        r = ofn("describe", "function", "hello")
+        events = r.stdout.split("Events:\n", 1)[1].split("Revisions:", 1)[0].splitlines()
+        assert [e.split()[1] for e in events][:1] == ["ADDED"], events
+        assert events[-1].split()[-1] == "Running", events
+    finally:
+        assert server.stop() == 0
