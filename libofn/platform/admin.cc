@@ -59,6 +59,30 @@ std::string Summary(const ObjectInfo& o) {
          ",\"generation\":" + std::to_string(o.generation) + (o.unchanged ? ",\"unchanged\":true" : "") + "}";
 }
 
+// One of the two admin threads a kind of long call (watch, wait) may hold at
+// once, so that they never take all of the admin API's threads.
+class WaitSlot {
+ public:
+  explicit WaitSlot(std::atomic<int>& in_use) : in_use_(in_use), taken_(in_use.fetch_add(1) < 2) {
+    if (!taken_) in_use_.fetch_sub(1);
+  }
+  ~WaitSlot() {
+    if (taken_) in_use_.fetch_sub(1);
+  }
+  WaitSlot(const WaitSlot&) = delete;
+  WaitSlot& operator=(const WaitSlot&) = delete;
+  bool taken() const { return taken_; }
+  static HttpResponse Busy(const std::string& what) {
+    HttpResponse busy = gateway::ErrorResponse(429, "two " + what + " are waiting already; try again");
+    busy.headers.Set("Retry-After", "1");
+    return busy;
+  }
+
+ private:
+  std::atomic<int>& in_use_;
+  const bool taken_;
+};
+
 }  // namespace
 
 HttpResponse HandleAdmin(Platform& platform, HttpRequest& request) {
@@ -97,15 +121,8 @@ HttpResponse HandleAdmin(Platform& platform, HttpRequest& request) {
     // for the changes after SEQ. At most two at a time hold an admin thread.
     if (m != "GET") return gateway::ErrorResponse(405, "watch takes GET");
     static std::atomic<int> active{0};
-    if (active.fetch_add(1) >= 2) {
-      active.fetch_sub(1);
-      HttpResponse busy = gateway::ErrorResponse(429, "two watches are waiting already; try again");
-      busy.headers.Set("Retry-After", "1");
-      return busy;
-    }
-    struct Release {
-      ~Release() { active.fetch_sub(1); }
-    } release;
+    WaitSlot slot(active);
+    if (!slot.taken()) return slot.Busy("watches");
     std::string kind = internal::KindFromResource(QueryParam(request.query(), "kind"));
     std::string ns = QueryParam(request.query(), "namespace");
     std::string since_text = QueryParam(request.query(), "since");
@@ -129,15 +146,8 @@ HttpResponse HandleAdmin(Platform& platform, HttpRequest& request) {
     // (Platform::WaitReady); at most two waiting at once.
     if (m != "GET") return gateway::ErrorResponse(405, "wait takes GET");
     static std::atomic<int> waiting{0};
-    if (waiting.fetch_add(1) >= 2) {
-      waiting.fetch_sub(1);
-      HttpResponse busy = gateway::ErrorResponse(429, "two waits are pending already; try again");
-      busy.headers.Set("Retry-After", "1");
-      return busy;
-    }
-    struct Release {
-      ~Release() { waiting.fetch_sub(1); }
-    } release;
+    WaitSlot slot(waiting);
+    if (!slot.taken()) return slot.Busy("waits");
     int64_t timeout = std::clamp<int64_t>(std::atoll(QueryParam(request.query(), "timeout").c_str()), 0, 30000);
     auto info = platform.WaitReady(seg[3], std::chrono::milliseconds(timeout), seg[2]);
     if (!info.ok()) return FromStatus(info.status());
