@@ -122,7 +122,7 @@ struct Platform::Impl {
   std::condition_variable status_cv;
   uint64_t status_changes = 0;
   // The last changes for ChangesSince, under status_mu.
-  static constexpr size_t kChangeHistory = 4096;
+  static constexpr size_t kChangeHistory = 1024;
   std::deque<Platform::Change> changes;
   int64_t change_seq = 0;
   std::once_flag close_once;
