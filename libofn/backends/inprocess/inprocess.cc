@@ -157,7 +157,7 @@ HttpResponse CallFunction(const Registered& fn, const backend::Workload& spec, c
         return fn.http(request);
       case Signature::kCloudEvent: {
         auto event = serve::CloudEventFromHttp(request);
-        if (!event.ok()) return gateway::ErrorResponse(400, event.status().message());
+        if (!event.ok()) return gateway::ErrorResponse(serve::CloudEventErrorStatus(event.status()), event.status().message());
         fn.event(*event);
         HttpResponse r;
         r.status = 200;
