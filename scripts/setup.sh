@@ -28,13 +28,19 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -ne 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-echo "setup: installing ${missing[*]}" >&2
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The CloudEvents SDK the tests drive the runtimes with, from the npm
+# registry into tests/sdk/node_modules (nothing global); only when missing.
+SDK_DIR="$(cd "$(dirname "$0")/.." && pwd)/tests/sdk"
+if [ -f "$SDK_DIR/package.json" ] && [ ! -f "$SDK_DIR/node_modules/cloudevents/package.json" ]; then
+  echo "setup: npm install in tests/sdk" >&2
+  (cd "$SDK_DIR" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+fi

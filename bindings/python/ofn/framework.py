@@ -21,11 +21,13 @@ import base64
 import importlib
 import json
 import os
+import re
 import signal
 import sys
 import threading
 import traceback
 import urllib.parse
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SIGNATURES = ("http", "cloudevent", "openfunction")
@@ -64,9 +66,11 @@ class Response:
 
 
 class CloudEvent(dict):
-    """CloudEvents 1.0 attributes as a dict, plus .data."""
+    """CloudEvents 1.0 attributes as a dict, plus .data. A function may also
+    return one: it is answered as a CloudEvent in the mode it was called with
+    (id and specversion are filled in when missing)."""
 
-    def __init__(self, attributes, data):
+    def __init__(self, attributes, data=None):
         super().__init__(attributes)
         self.data = data
 
@@ -82,47 +86,204 @@ class CloudEvent(dict):
     def source(self):
         return self.get("source")
 
+    @property
+    def subject(self):
+        return self.get("subject")
+
 
 class BadRequest(Exception):
-    pass
+    def __init__(self, message, status=400):
+        super().__init__(message)
+        self.status = status
 
 
-REQUIRED_CE = ("id", "source", "type", "specversion")
+REQUIRED_CE = ("specversion", "id", "source", "type")
+CONTEXT_CE = REQUIRED_CE + ("subject", "time", "datacontenttype", "dataschema")
+_NAME = re.compile(r"^[a-z0-9]+$")
+_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def _media_type(content_type):
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+def _is_json_type(content_type):
+    t = _media_type(content_type)
+    return t in ("", "application/json", "text/json") or t.endswith("+json")
+
+
+def decode_header_value(raw):
+    """A binary-mode header value (HTTP binding 3.1.3.2): un-quoted
+    (RFC 7230 quoted-string), percent-decoded once, valid UTF-8."""
+    raw = raw.strip(" \t")
+    if len(raw) >= 2 and raw[0] == raw[-1] == '"':
+        out, i, inner = [], 0, raw[1:-1]
+        while i < len(inner):
+            if inner[i] == "\\":
+                if i + 1 >= len(inner):
+                    raise BadRequest("a quoted value ends in a lone backslash")
+                i += 1
+            elif inner[i] == '"':
+                raise BadRequest("a quoted value holds an unescaped '\"'")
+            out.append(inner[i])
+            i += 1
+        raw = "".join(out)
+    data = bytearray()
+    i = 0
+    encoded = raw.encode("latin-1", "replace")
+    while i < len(encoded):
+        if encoded[i:i + 1] == b"%":
+            pair = encoded[i + 1:i + 3]
+            if len(pair) != 2 or not all(c in b"0123456789abcdefABCDEF" for c in pair):
+                raise BadRequest("%r is not a percent-encoded byte" % encoded[i:i + 3].decode("latin-1"))
+            data.append(int(pair, 16))
+            i += 3
+        else:
+            data.append(encoded[i])
+            i += 1
+    try:
+        return bytes(data).decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("the percent-decoded value is not valid UTF-8")
+
+
+def encode_header_value(value):
+    out = []
+    for b in str(value).encode("utf-8"):
+        out.append("%%%02X" % b if b <= 0x20 or b >= 0x7F or b in (0x22, 0x25) else chr(b))
+    return "".join(out)
+
+
+def _check_attribute(name, value, where):
+    if name in CONTEXT_CE and not isinstance(value, str):
+        raise BadRequest("%s: must be a string, got %s" % (where, json.dumps(value)))
+    if not isinstance(value, (str, bool, int)) or isinstance(value, float):
+        raise BadRequest("%s: must be a string, a boolean or an integer, got %s" % (where, json.dumps(value)))
+    if isinstance(value, int) and not isinstance(value, bool) and not -2**31 <= value < 2**31:
+        raise BadRequest("%s: %d is outside the 32-bit integers" % (where, value))
+    if name in REQUIRED_CE and value == "":
+        raise BadRequest("%s: must be a non-empty string" % where)
+    if name == "specversion" and value != "1.0":
+        raise BadRequest("unsupported CloudEvents specversion %r (want 1.0)" % value)
+    if name == "time" and not _TIME.match(value):
+        raise BadRequest("%s: %r is not an RFC 3339 timestamp" % (where, value))
+    if name == "dataschema" and not _SCHEME.match(value):
+        raise BadRequest("%s: %r is not an absolute URI" % (where, value))
 
 
 def parse_cloudevent(req):
-    ctype = (req.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-    if ctype == "application/cloudevents+json":
+    """The event of a request, binary or structured mode (CloudEvents 1.0.2);
+    BadRequest names the attribute. Sets req.ce_mode to "binary" or "structured"."""
+    media = _media_type(req.headers.get("Content-Type"))
+    if media == "application/cloudevents-batch+json":
+        raise BadRequest("batched CloudEvents (application/cloudevents-batch+json) are not supported; send one "
+                         "event per request, in binary or structured mode", 415)
+    if media.startswith("application/cloudevents") and media != "application/cloudevents+json":
+        raise BadRequest("the CloudEvents format %r is not supported" % media, 415)
+    attrs = {}
+    if media == "application/cloudevents+json":
+        req.ce_mode = "structured"
         try:
             doc = json.loads(req.data or b"{}")
         except ValueError as e:
             raise BadRequest("structured CloudEvent is not JSON: %s" % e)
         if not isinstance(doc, dict):
             raise BadRequest("structured CloudEvent must be a JSON object")
-        if "data_base64" in doc:
-            data = base64.b64decode(doc.pop("data_base64"))
-        else:
-            data = doc.pop("data", None)
-        attrs = doc
+        if doc.get("data") is not None and doc.get("data_base64") is not None:
+            raise BadRequest('structured CloudEvent: "data" and "data_base64" cannot both be set')
+        data = None
+        for name, value in doc.items():
+            if value is None:
+                continue  # null: unset
+            if name == "data":
+                data = value
+                continue
+            if name == "data_base64":
+                try:
+                    data = base64.b64decode(value, validate=True)
+                except (ValueError, TypeError):
+                    raise BadRequest('structured CloudEvent: "data_base64" is not base64')
+                continue
+            where = 'structured CloudEvent: attribute "%s"' % name
+            if not _NAME.match(name):
+                raise BadRequest(where + ": a name is lower-case letters a-z and digits 0-9")
+            _check_attribute(name, value, where)
+            attrs[name] = value
+        if data is not None and "datacontenttype" not in attrs and not isinstance(data, bytes):
+            attrs["datacontenttype"] = "application/json"
     else:
-        attrs = {}
+        req.ce_mode = "binary"
+        ce_type = None
         for name, value in req.headers.items():
-            if name.lower().startswith("ce-"):
-                attrs[name[3:].lower()] = value
-        if ctype:
-            attrs["datacontenttype"] = req.headers.get("Content-Type")
-        data = req.data
-        if ctype == "application/json" or ctype.endswith("+json"):
+            if not name.lower().startswith("ce-"):
+                continue
+            attr = name[3:].lower()
+            where = 'binary CloudEvent: header "%s"' % name
+            if not _NAME.match(attr):
+                raise BadRequest(where + ": an attribute name is lower-case letters a-z and digits 0-9")
             try:
-                data = json.loads(req.data or b"null")
-            except ValueError as e:
-                raise BadRequest("event data is not JSON: %s" % e)
+                value = decode_header_value(value)
+            except BadRequest as e:
+                raise BadRequest("%s: %s" % (where, e))
+            if attr == "datacontenttype":
+                ce_type = value
+                continue
+            if attr in attrs:
+                raise BadRequest(where + ": the attribute is given twice")
+            _check_attribute(attr, value, where)
+            attrs[attr] = value
+        content_type = req.headers.get("Content-Type") or ce_type
+        if content_type:
+            attrs["datacontenttype"] = content_type
+        data = req.data
+        if _is_json_type(content_type) and content_type:
+            try:
+                data = json.loads(req.data) if req.data else None
+            except ValueError:
+                # Labelled JSON but not JSON (the SDK sends a plain string so): the text as sent.
+                data = req.data.decode("utf-8", "replace")
     missing = [a for a in REQUIRED_CE if not attrs.get(a)]
     if missing:
-        raise BadRequest("not a CloudEvent: missing %s" % ", ".join("ce-" + m for m in missing))
-    if attrs.get("specversion") != "1.0":
-        raise BadRequest("unsupported CloudEvents specversion %r" % attrs.get("specversion"))
+        raise BadRequest("not a CloudEvent: missing %s" % ", ".join(
+            ("ce-" + m if req.ce_mode == "binary" else m) for m in missing))
     return CloudEvent(attrs, data)
+
+
+def cloudevent_response(event, mode):
+    """A CloudEvent a function returned, answered in `mode`: (status, headers, body)."""
+    attrs = dict(event)
+    attrs.setdefault("specversion", "1.0")
+    attrs.setdefault("id", str(uuid.uuid4()))
+    for a in ("source", "type"):
+        if not attrs.get(a):
+            raise ValueError("the returned CloudEvent has no %s" % a)
+    data = event.data
+    if mode == "structured":
+        doc = dict(attrs)
+        if isinstance(data, (bytes, bytearray)):
+            doc["data_base64"] = base64.b64encode(bytes(data)).decode("ascii")
+        elif data is not None:
+            doc["data"] = data
+            doc.setdefault("datacontenttype", "application/json")
+        return 200, {"Content-Type": "application/cloudevents+json"}, json.dumps(doc).encode("utf-8")
+    headers = {}
+    content_type = attrs.pop("datacontenttype", None)
+    for name, value in attrs.items():
+        headers["ce-" + name] = encode_header_value(json.dumps(value) if isinstance(value, bool) else value)
+    if isinstance(data, (bytes, bytearray)):
+        body = bytes(data)
+        content_type = content_type or "application/octet-stream"
+    elif isinstance(data, str) and not _is_json_type(content_type or "application/json"):
+        body = data.encode("utf-8")
+    elif data is None:
+        body = b""
+    else:
+        body = json.dumps(data).encode("utf-8")
+        content_type = content_type or "application/json"
+    if content_type:
+        headers["Content-Type"] = content_type
+    return 200, headers, body
 
 
 class Context:
@@ -202,6 +363,8 @@ def dispatch(fn, signature, context, req):
             result = fn(req)
         elif signature == "cloudevent":
             result = fn(parse_cloudevent(req))
+            if isinstance(result, CloudEvent):
+                return cloudevent_response(result, getattr(req, "ce_mode", "binary"))
         else:
             data = req.data
             ctype = (req.headers.get("Content-Type") or "").lower()
@@ -209,7 +372,7 @@ def dispatch(fn, signature, context, req):
                 data = json.loads(data or b"null")
             result = fn(context, data)
     except BadRequest as e:
-        return error_response(400, str(e))
+        return error_response(e.status, str(e))
     except Exception as e:  # the function's own failure
         traceback.print_exc()
         return error_response(500, "function failed: %s: %s" % (type(e).__name__, e))
