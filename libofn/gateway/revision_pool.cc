@@ -55,8 +55,10 @@ void RevisionPool::Submit(HttpRequest request, Responder respond) {
   std::function<void()> poke;
   std::shared_ptr<PendingBody> watch;  // the client of a queued request
   uint64_t waiter_id = 0;
+  bool closed = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    closed = closed_;
     if (closed_) {
       // Fall through to the 503 below.
     } else if (LiveQueuedLocked() == 0) {
@@ -79,8 +81,9 @@ void RevisionPool::Submit(HttpRequest request, Responder respond) {
   }
   if (respond) {  // closed or queue full
     stats_.End(clock_->Monotonic());
-    HttpResponse r = ErrorResponse(503, "revision " + revision_ + " is overloaded: " + std::to_string(options_.queue_limit) +
-                                    " requests are already waiting");
+    HttpResponse r = closed ? ErrorResponse(503, "revision " + revision_ + " is not serving (stopped or being replaced)")
+                            : ErrorResponse(503, "revision " + revision_ + " is overloaded: " +
+                                                     std::to_string(options_.queue_limit) + " requests are already waiting");
     r.headers.Set("Retry-After", "1");
     respond(std::move(r));
     return;

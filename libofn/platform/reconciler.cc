@@ -59,6 +59,7 @@ void Reconciler::Kick() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     dirty_ = true;
+    ++kicks_;
   }
   cv_.notify_all();
 }
@@ -66,7 +67,11 @@ void Reconciler::Kick() {
 bool Reconciler::Sync(std::chrono::milliseconds timeout) {
   int64_t target = store_->resource_version();
   std::unique_lock<std::mutex> lock(mu_);
-  return cv_.wait_for(lock, timeout, [&] { return stop_ || (!dirty_ && done_rv_ >= target); });
+  // Also every pass asked for before the call (a pass may be running with
+  // dirty_ already cleared: it must end first).
+  const uint64_t kicked = kicks_;
+  return cv_.wait_for(lock, timeout,
+                      [&] { return stop_ || (!dirty_ && done_rv_ >= target && done_kicks_ >= kicked); });
 }
 
 void Reconciler::Loop() {
@@ -75,6 +80,7 @@ void Reconciler::Loop() {
     cv_.wait(lock, [&] { return stop_ || dirty_; });
     if (stop_) break;
     dirty_ = false;
+    const uint64_t covered = kicks_;  // the kicks this pass answers
     lock.unlock();
     // Read without holding mu_: the store's locks come before it (a commit
     // delivers its watch events, which Kick, under the store's watch lock).
@@ -84,6 +90,7 @@ void Reconciler::Loop() {
     Pass();
     lock.lock();
     done_rv_ = rv;
+    done_kicks_ = covered;
     cv_.notify_all();
   }
 }

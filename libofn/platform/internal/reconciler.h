@@ -120,6 +120,8 @@ class Reconciler {
   bool dirty_ = true;
   bool stop_ = false;
   int64_t done_rv_ = -1;
+  uint64_t kicks_ = 0;       // Kick calls so far
+  uint64_t done_kicks_ = 0;  // the kicks the last finished pass answered
   std::thread thread_;
 
   ReconcilerOptions options_;
