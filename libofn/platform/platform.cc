@@ -123,7 +123,15 @@ struct Platform::Impl {
   uint64_t status_changes = 0;
   // The last changes for ChangesSince, under status_mu.
   static constexpr size_t kChangeHistory = 1024;
-  std::deque<Platform::Change> changes;
+  // Kept as committed; turned into Platform::Change (object JSON) only when
+  // read, so that a commit pays no serialization for it.
+  struct RecordedChange {
+    int64_t seq;
+    WatchEventType type;
+    std::string time;
+    store::Record record;
+  };
+  std::deque<RecordedChange> changes;
   int64_t change_seq = 0;
   std::once_flag close_once;
   int lock_fd = -1;  // <state_dir>/lock, held (flock) while open
@@ -247,14 +255,12 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
     {
       std::lock_guard<std::mutex> lock(raw->status_mu);
       ++raw->status_changes;
-      Platform::Change c;
-      c.seq = ++raw->change_seq;
-      c.time = FormatRfc3339(raw->clock->Now());
-      c.type = e.type == store::EventType::kAdded      ? WatchEventType::kAdded
-               : e.type == store::EventType::kModified ? WatchEventType::kModified
-                                                       : WatchEventType::kDeleted;
-      c.object = platform::internal::ToObjectInfo(e.record);
-      raw->changes.push_back(std::move(c));
+      raw->changes.push_back(Impl::RecordedChange{
+          ++raw->change_seq,
+          e.type == store::EventType::kAdded      ? WatchEventType::kAdded
+          : e.type == store::EventType::kModified ? WatchEventType::kModified
+                                                  : WatchEventType::kDeleted,
+          FormatRfc3339(raw->clock->Now()), e.record});
       if (raw->changes.size() > Impl::kChangeHistory) raw->changes.pop_front();
     }
     raw->status_cv.notify_all();
@@ -413,8 +419,10 @@ Platform::Changes Platform::ChangesSince(int64_t since, std::string_view kind, s
     out.changes.clear();
     const int64_t oldest = impl_->changes.empty() ? impl_->change_seq + 1 : impl_->changes.front().seq;
     out.missed = since + 1 < oldest ? oldest - since - 1 : 0;
-    for (const Change& c : impl_->changes) {
-      if (c.seq > since && (kind.empty() || c.object.kind == kind)) out.changes.push_back(c);
+    for (const Impl::RecordedChange& c : impl_->changes) {
+      if (c.seq > since && (kind.empty() || c.record.kind == kind)) {
+        out.changes.push_back(Change{c.seq, c.type, c.time, platform::internal::ToObjectInfo(c.record)});
+      }
     }
     out.next = impl_->change_seq;
     return !out.changes.empty() || out.missed > 0;

@@ -442,13 +442,14 @@ void Reconciler::Pass() {
   }
 
   // HTTPRoute objects, routed by the local backend beside the Functions.
+  std::vector<store::Record> http_route_records;  // outlives the pointers below
   std::vector<std::pair<const store::Record*, route::CompiledHttpRoute>> http_routes;
   {
     auto hr_records = store_->List("HTTPRoute");
     std::vector<route::FunctionRoute> compiled;
     if (hr_records.ok()) {
-      http_route_records_ = std::move(*hr_records);
-      for (const store::Record& r : http_route_records_) {
+      http_route_records = std::move(*hr_records);
+      for (const store::Record& r : http_route_records) {
         if (r.deletion_time != 0) continue;
         http_routes.emplace_back(&r, route::CompileHttpRoute(r.ns, r.name, r.spec, gateways, r.creation_time));
         if (http_routes.back().second.route) compiled.push_back(*http_routes.back().second.route);

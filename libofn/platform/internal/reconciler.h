@@ -132,8 +132,7 @@ class Reconciler {
   // What the certificates were last computed from, and what the TLS
   // listener refused of them; loop thread only.
   std::string tls_inputs_;
-  std::string gateway_inputs_;
-  std::vector<store::Record> http_route_records_;  // this pass's HTTPRoutes; loop thread only  // what Gateway status was last made from
+  std::string gateway_inputs_;  // what Gateway status was last made from
   // This pass's autoscaler settings (options + config-autoscaler); loop thread only.
   scale::AutoscalerConfig autoscaler_config_;
   int64_t autoscaler_config_version_ = -1;  // the ConfigMap's resource version it was read from
