@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <vector>
 
 namespace ofn::process {
 namespace {
@@ -119,6 +121,40 @@ std::string TailOfFile(const std::string& path, size_t max_lines, size_t max_byt
     pos = nl;
   }
   return max_lines == 0 ? "" : data;
+}
+
+Result<std::string> ReadLog(const std::string& path, size_t tail_lines, std::string_view what) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return Status(StatusCode::kNotFound, "no log for " + std::string(what));
+  if (tail_lines > 0) return TailOfLog(path, tail_lines, size_t{64} << 20);
+  std::vector<std::string> files;
+  for (int i = 1;; ++i) {
+    std::string rotated = path + "." + std::to_string(i);
+    if (::stat(rotated.c_str(), &st) != 0) break;
+    files.insert(files.begin(), rotated);
+  }
+  files.push_back(path);
+  std::string out;
+  for (const std::string& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    out.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return out;
+}
+
+bool RotateByCopy(const std::string& path, uint64_t max_bytes, int keep) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_size) <= max_bytes) return false;
+  std::error_code ec;
+  if (keep > 0) {
+    std::filesystem::remove(path + "." + std::to_string(keep), ec);
+    for (int i = keep - 1; i >= 1; --i) {
+      std::filesystem::rename(path + "." + std::to_string(i), path + "." + std::to_string(i + 1), ec);
+    }
+    std::filesystem::copy_file(path, path + ".1", std::filesystem::copy_options::overwrite_existing, ec);
+  }
+  ::truncate(path.c_str(), 0);
+  return true;
 }
 
 }  // namespace ofn::process

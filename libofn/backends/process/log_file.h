@@ -15,6 +15,8 @@
 #include <string>
 #include <string_view>
 
+#include "libofn/common/status.h"
+
 namespace ofn::process {
 
 class RotatingLog {
@@ -47,6 +49,18 @@ class RotatingLog {
 std::string TailOfFile(const std::string& path, size_t max_lines, size_t max_bytes);
 // The same over a rotating log: `path`, and `path`.1 when `path` is short.
 std::string TailOfLog(const std::string& path, size_t max_lines, size_t max_bytes);
+
+// A revision's log as `ofn logs` shows it: its last `tail_lines` lines, or
+// with 0 every kept file (the rotated ones, oldest first, then the current
+// one). NotFound when there is none; `what` names it in that error.
+Result<std::string> ReadLog(const std::string& path, size_t tail_lines, std::string_view what);
+
+// Rotation for a log that other processes append to (containerd's shims
+// hold it open with O_APPEND): when it is over `max_bytes`, its content is
+// copied to path.1 (older files shifted, at most `keep`) and it is
+// truncated in place. Lines written between the copy and the truncation
+// are lost. Returns whether it rotated.
+bool RotateByCopy(const std::string& path, uint64_t max_bytes, int keep);
 
 }  // namespace ofn::process
 

@@ -173,26 +173,8 @@ std::string ProcessDriver::Requirement(const backend::Workload&) const {
 }
 
 Result<std::string> ProcessDriver::Logs(std::string_view ns, std::string_view revision, size_t tail_lines) const {
-  std::string path = impl_->log_dir + "/" + std::string(ns) + "/" + std::string(revision) + ".log";
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    return Status(StatusCode::kNotFound, "no log for revision " + std::string(ns) + "/" + std::string(revision));
-  }
-  if (tail_lines > 0) return TailOfLog(path, tail_lines, size_t{64} << 20);
-  // All that is kept: the rotated files, oldest first, then the current one.
-  std::vector<std::string> files;
-  for (int i = 1;; ++i) {
-    std::string rotated = path + "." + std::to_string(i);
-    if (::stat(rotated.c_str(), &st) != 0) break;
-    files.insert(files.begin(), rotated);
-  }
-  files.push_back(path);
-  std::string out;
-  for (const std::string& f : files) {
-    std::ifstream in(f, std::ios::binary);
-    out.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  return out;
+  return ReadLog(impl_->log_dir + "/" + std::string(ns) + "/" + std::string(revision) + ".log", tail_lines,
+                 "revision " + std::string(ns) + "/" + std::string(revision));
 }
 
 Result<std::shared_ptr<backend::Instance>> ProcessDriver::Start(const backend::Workload& spec) {
