@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "libofn/backend/registry.h"
+#include "libofn/backends/containerd/options.h"
 #include "libofn/backends/inprocess/inprocess.h"
 #include "libofn/backends/process/options.h"
 
@@ -17,9 +18,13 @@ struct BuiltinBackendOptions {
   std::vector<std::string> library_dirs;
   inprocess::OutputSink outputs;
   process::ProcessDriverOptions process;
+  // The containerd backend, when `containerd.socket` is set (and this build
+  // has it).
+  containerd::ContainerdOptions containerd;
 };
 
-// inprocess (priority 100), process (90).
+// inprocess (priority 100), containerd (95, when asked for), process (90).
+// Fails when the containerd backend is asked for and cannot be had.
 Status RegisterBuiltinBackends(backend::Registry& registry, const BuiltinBackendOptions& options);
 
 }  // namespace ofn::backends

@@ -13,6 +13,7 @@ void AddValidateCommand(CLI::App& app);
 void AddServeCommand(CLI::App& app);
 void AddRemoteCommands(CLI::App& app);
 void AddLogsCommand(CLI::App& app);
+void AddImageCommand(CLI::App& app);
 
 }  // namespace ofn::cli
 

@@ -113,6 +113,7 @@ int main(int argc, char** argv) {
   ofn::cli::AddServeCommand(app);
   ofn::cli::AddRemoteCommands(app);
   ofn::cli::AddLogsCommand(app);
+  ofn::cli::AddImageCommand(app);
   ofn::cli::AddCompletionCommand(app);
   try {
     app.parse(argc, argv);

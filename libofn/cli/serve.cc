@@ -34,6 +34,7 @@ struct ServeFlags {
   int ready_seconds = 30;
   size_t max_connections = 16384;
   std::vector<std::string> trusted_proxies;
+  std::string containerd;
 };
 
 // Every client connection and instance costs descriptors: take the hard
@@ -142,6 +143,7 @@ int Serve(const ServeFlags& flags) {
   options.library_dirs.push_back(flags.state_dir + "/lib");
   options.max_header_bytes = flags.max_header_bytes;
   options.max_body_bytes = flags.max_body_bytes;
+  options.containerd.socket = flags.containerd;
   auto platform = Platform::Open(options);
   if (!platform.ok()) {
     std::fprintf(stderr, "ofn serve: %s\n", platform.status().ToString().c_str());
@@ -223,6 +225,8 @@ void AddServeCommand(CLI::App& app) {
                   "KEY=VALUE: a Knative config-autoscaler setting (repeatable), e.g. enable-scale-to-zero=false, "
                   "container-concurrency-target-percentage=80, stable-window=30s; a ConfigMap "
                   "knative-serving/config-autoscaler applied later wins");
+  cmd->add_flag("--containerd{" + std::string(containerd::kDefaultSocket) + "}", flags->containerd,
+                "run OCI images as containers in containerd (at its usual socket, or --containerd=SOCKET)");
   cmd->add_option("--drain-seconds", flags->drain_seconds, "how long in-flight requests may finish on stop")
       ->capture_default_str();
   cmd->callback([flags] { ExitCode() = Serve(*flags); });

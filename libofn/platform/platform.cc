@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <cstring>
 #include <fstream>
 #include <mutex>
@@ -30,6 +31,17 @@
 namespace ofn {
 
 namespace {
+
+// The owner of a state dir's containers: a stable name derived from its
+// path (FNV-1a, 64 bits, in hex).
+std::string OwnerOf(std::string_view state_dir) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : state_dir) h = (h ^ c) * 1099511628211ull;
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (int i = 60; i >= 0; i -= 4) out += hex[(h >> i) & 15];
+  return out;
+}
 
 constexpr std::string_view kDefaultGateway = R"(apiVersion: networking.openfunction.io/v1alpha1
 kind: Gateway
@@ -216,6 +228,13 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
   };
   bo.process = options.process;
   if (bo.process.log_dir.empty() && !options.state_dir.empty()) bo.process.log_dir = options.state_dir + "/logs";
+  bo.containerd = options.containerd;
+  if (bo.containerd.log_dir.empty()) bo.containerd.log_dir = bo.process.log_dir;
+  if (bo.containerd.owner.empty() && !options.state_dir.empty()) {
+    std::error_code ec;
+    std::string dir = std::filesystem::weakly_canonical(options.state_dir, ec).string();
+    bo.containerd.owner = OwnerOf(dir.empty() ? options.state_dir : dir);
+  }
   OFN_RETURN_IF_ERROR(backends::RegisterBuiltinBackends(impl->drivers, bo));
   for (const backend::DriverRegistration& r : options.drivers) OFN_RETURN_IF_ERROR(impl->drivers.Add(r));
   impl->function_pool = std::make_unique<ThreadPool>("function pool", std::max(1, options.worker_threads));

@@ -31,6 +31,7 @@
 
 #include "libofn/backend/backend.h"
 #include "libofn/backend/registry.h"
+#include "libofn/backends/containerd/options.h"
 #include "libofn/backends/process/options.h"
 #include "libofn/common/clock.h"
 #include "libofn/common/status.h"
@@ -158,6 +159,11 @@ class Platform {
     // The process backend (Functions whose function container sets
     // `command`). Logs default to <state_dir>/logs (a temp dir in memory).
     process::ProcessDriverOptions process;
+    // The containerd backend (OCI images as containers), on when
+    // `containerd.socket` is set. Logs default to <state_dir>/logs; the
+    // owner of its containers, to one derived from state_dir (in memory: a
+    // new one each time, so nothing is adopted).
+    containerd::ContainerdOptions containerd;
     // Drivers of the host program, beside the built-in inprocess (priority
     // 100) and process (90) ones; names must differ from theirs. A Function
     // picks one with the annotation ofn.io/backend: NAME.

@@ -1,1 +1,915 @@
-// placeholder
+#include "libofn/backends/containerd/containerd.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <filesystem>
+#include <future>
+#include <list>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "libofn/backends/containerd/internal/api.h"
+#include "libofn/backends/containerd/internal/images.h"
+#include "libofn/backends/containerd/internal/runtime_spec.h"
+#include "libofn/backends/process/log_file.h"
+#include "libofn/backends/process/probe.h"
+#include "libofn/backends/process/supervisor.h"
+#include "libofn/common/log.h"
+#include "libofn/gateway/client.h"
+#include "libofn/gateway/server.h"
+
+namespace ofn::containerd {
+
+using backend::Probe;
+using internal::Api;
+using Millis = std::chrono::milliseconds;
+namespace tasks = internal::tasks;
+namespace ctr = internal::ctr;
+namespace snapshots = internal::snapshots;
+
+namespace {
+
+constexpr const char* kLabelOwner = "ofn.io/owner";
+constexpr const char* kLabelNamespace = "ofn.io/namespace";
+constexpr const char* kLabelFunction = "ofn.io/function";
+constexpr const char* kLabelRevision = "ofn.io/revision";
+constexpr const char* kLabelPort = "ofn.io/port";
+constexpr const char* kLabelGrace = "ofn.io/grace-ms";
+constexpr const char* kSpecType = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
+
+// A container ID containerd takes: [A-Za-z0-9]+([._-][A-Za-z0-9]+)*, at
+// most 76 characters.
+std::string ContainerId(std::string_view revision) {
+  std::string id;
+  for (char c : revision.substr(0, 56)) id += std::isalnum(static_cast<unsigned char>(c)) ? c : '-';
+  while (!id.empty() && id.back() == '-') id.pop_back();
+  return (id.empty() ? std::string("ofn") : id) + "-" + internal::RandomHex(6);
+}
+
+// One instance: its container, its task and its supervision. One thread
+// per instance runs it (as the process backend's supervisors).
+struct Box {
+  enum class State { kStarting, kReady, kBackoff, kStopping, kDone };
+
+  std::shared_ptr<Api> api;
+  internal::ImageStore* images = nullptr;  // the driver's; outlives every box
+  std::mutex* log_mu = nullptr;            // the driver's, for log rotation
+  ContainerdOptions opt;
+  Clock* clock = nullptr;
+  backend::Workload w;
+  bool adopted = false;
+  std::string id, log_path, snapshotter_note;
+  int port = 0;
+  Probe readiness, liveness;
+  Millis start_timeout{0}, grace{0};
+
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  State state = State::kStarting;
+  bool stop_requested = false;
+  bool ever_ready = false;
+  std::string start_failure;
+  int restarts = 0, consecutive_crashes = 0;
+  std::string reason, message;
+  std::function<void()> observer;
+  std::function<void()> start_done;
+  std::thread thread;
+  std::atomic<bool> finished{false};
+  // Set by the event thread (or a status check) when the task exited.
+  bool exited = false;
+  uint32_t exit_status = 0;
+  bool oom = false;
+
+  // Supervisor-thread state.
+  bool task_running = false;
+  Clock::Duration launched{}, deadline{}, next_probe{}, restart_at{}, kill_at{}, next_check{};
+  int liveness_failures = 0;
+  bool liveness_killed = false;
+  bool last_exit_oom = false;
+
+  std::string Address() const { return "127.0.0.1:" + std::to_string(port); }
+
+  void Notify() {
+    std::function<void()> obs;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      obs = observer;
+    }
+    cv.notify_all();
+    if (obs) obs();
+    Settle();
+  }
+
+  void Settle() {
+    std::function<void()> done;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!start_done || !(ever_ready || !start_failure.empty() || state == State::kDone)) return;
+      done = std::move(start_done);
+      start_done = nullptr;
+    }
+    done();
+  }
+
+  std::string LogTail() const {
+    std::string tail = process::TailOfLog(log_path, 20, 2048);
+    while (!tail.empty() && tail.back() == '\n') tail.pop_back();
+    return tail.empty() ? "(no output)" : tail;
+  }
+
+  void OnTaskEvent(bool is_oom, uint32_t status) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (is_oom) {
+        oom = true;
+      } else {
+        exited = true;
+        exit_status = status;
+      }
+    }
+    cv.notify_all();
+  }
+
+  Status Check(const grpc::Status& s, std::string_view what) const { return Api::Check(s, what); }
+
+  // The image, the snapshot and the container.
+  Status Create() {
+    Result<internal::ResolvedImage> img = images->Ensure(w.image);
+    if (!img.ok()) {
+      if (img.status().code() == StatusCode::kNotFound) {
+        return Status(StatusCode::kNotFound, img.status().message() +
+                                                 "; import it first (ofn image import FILE, or ofn image build)");
+      }
+      return img.status();
+    }
+    OFN_ASSIGN_OR_RETURN(internal::ContainerProcess proc, internal::MakeProcess(w, img->image.image_config, port));
+    internal::RuntimeSpecInput in;
+    in.hostname = id;
+    in.process = std::move(proc);
+    in.memory_bytes = w.limits.memory_bytes;
+    in.cpu_millis = w.limits.cpu_millis;
+    in.cgroups_path = opt.cgroup_parent + "/" + id;
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0) in.nofile = std::min<uint64_t>(rl.rlim_max, 65536);
+    const std::string spec = internal::MakeRuntimeSpec(in);
+
+    OFN_ASSIGN_OR_RETURN(internal::Lease lease, internal::Lease::Create(*api, std::chrono::minutes(10)));
+    snapshots::PrepareSnapshotRequest prep;
+    prep.set_snapshotter(images->snapshotter());
+    prep.set_key(id);
+    prep.set_parent(img->chain_id);
+    snapshots::PrepareSnapshotResponse prepared;
+    {
+      auto ctx = api->Context(std::chrono::seconds(30), lease.id());
+      OFN_RETURN_IF_ERROR(Check(api->snapshots->Prepare(ctx.get(), prep, &prepared), "prepare snapshot " + id));
+    }
+    ctr::CreateContainerRequest req;
+    ctr::Container* c = req.mutable_container();
+    c->set_id(id);
+    c->set_image(img->name);
+    auto& labels = *c->mutable_labels();
+    labels[kLabelOwner] = opt.owner;
+    labels[kLabelNamespace] = w.ns;
+    labels[kLabelFunction] = w.function;
+    labels[kLabelRevision] = w.revision;
+    labels[kLabelPort] = std::to_string(port);
+    labels[kLabelGrace] = std::to_string(grace.count());
+    c->mutable_runtime()->set_name(opt.runtime);
+    c->mutable_spec()->set_type_url(kSpecType);
+    c->mutable_spec()->set_value(spec);
+    c->set_snapshotter(images->snapshotter());
+    c->set_snapshot_key(id);
+    ctr::CreateContainerResponse created;
+    auto ctx = api->Context(std::chrono::seconds(30), lease.id());
+    Status st = Check(api->containers->Create(ctx.get(), req, &created), "create container " + id);
+    if (!st.ok()) RemoveSnapshot();
+    return st;
+  }
+
+  // A new task of the container, started.
+  Status Launch() {
+    snapshots::MountsRequest mreq;
+    mreq.set_snapshotter(images->snapshotter());
+    mreq.set_key(id);
+    snapshots::MountsResponse mounts;
+    {
+      auto ctx = api->Context();
+      OFN_RETURN_IF_ERROR(Check(api->snapshots->Mounts(ctx.get(), mreq, &mounts), "mounts of snapshot " + id));
+    }
+    tasks::CreateTaskRequest create;
+    create.set_container_id(id);
+    *create.mutable_rootfs() = mounts.mounts();
+    create.set_stdout("file://" + log_path);
+    create.set_stderr("file://" + log_path);
+    tasks::CreateTaskResponse created;
+    for (int attempt = 0;; ++attempt) {
+      auto ctx = api->Context();
+      grpc::Status s = api->tasks->Create(ctx.get(), create, &created);
+      if (s.ok()) break;
+      if (s.error_code() == grpc::StatusCode::ALREADY_EXISTS && attempt == 0) {
+        DeleteTask();  // an exited task left from before
+        continue;
+      }
+      return Check(s, "create task of " + id);
+    }
+    tasks::StartRequest start;
+    start.set_container_id(id);
+    tasks::StartResponse started;
+    {
+      auto ctx = api->Context();
+      Status st = Check(api->tasks->Start(ctx.get(), start, &started), "start task of " + id);
+      if (!st.ok()) {
+        DeleteTask();
+        return st;
+      }
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      exited = false;
+      oom = false;
+    }
+    task_running = true;
+    launched = clock->Monotonic();
+    deadline = launched + start_timeout;
+    next_probe = launched + readiness.initial_delay;
+    next_check = launched + std::chrono::seconds(1);
+    liveness_failures = 0;
+    liveness_killed = false;
+    return Status::Ok();
+  }
+
+  void Kill(int sig) {
+    tasks::KillRequest req;
+    req.set_container_id(id);
+    req.set_signal(static_cast<uint32_t>(sig));
+    req.set_all(true);
+    google::protobuf::Empty empty;
+    auto ctx = api->Context(std::chrono::seconds(10));
+    (void)api->tasks->Kill(ctx.get(), req, &empty);
+  }
+
+  void DeleteTask() {
+    tasks::DeleteTaskRequest req;
+    req.set_container_id(id);
+    tasks::DeleteResponse resp;
+    auto ctx = api->Context(std::chrono::seconds(30));
+    (void)api->tasks->Delete(ctx.get(), req, &resp);
+  }
+
+  void RemoveSnapshot() {
+    snapshots::RemoveSnapshotRequest req;
+    req.set_snapshotter(images->snapshotter());
+    req.set_key(id);
+    google::protobuf::Empty empty;
+    auto ctx = api->Context();
+    (void)api->snapshots->Remove(ctx.get(), req, &empty);
+  }
+
+  // Task, container and snapshot: nothing of the instance stays.
+  void RemoveAll() {
+    DeleteTask();
+    ctr::DeleteContainerRequest req;
+    req.set_id(id);
+    google::protobuf::Empty empty;
+    {
+      auto ctx = api->Context();
+      (void)api->containers->Delete(ctx.get(), req, &empty);
+    }
+    RemoveSnapshot();
+  }
+
+  // A status check for exits whose event was missed (containerd restarted
+  // or the subscription dropped).
+  void CheckTask() {
+    tasks::GetRequest req;
+    req.set_container_id(id);
+    tasks::GetResponse resp;
+    auto ctx = api->Context(std::chrono::seconds(5));
+    grpc::Status s = api->tasks->Get(ctx.get(), req, &resp);
+    if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
+      OnTaskEvent(false, 255);
+    } else if (s.ok() && resp.process().status() == ::containerd::v1::types::STOPPED) {
+      OnTaskEvent(false, resp.process().exit_status());
+    }
+  }
+
+  void OnExit(uint32_t status, bool was_oom) {
+    DeleteTask();
+    task_running = false;
+    const int signal = status > 128 ? static_cast<int>(status) - 128 : 0;
+    std::string how = signal ? "was killed by signal " + std::to_string(signal)
+                             : "exited with code " + std::to_string(status);
+    const bool oom_kill = was_oom && signal == SIGKILL;
+    if (oom_kill) how = "was killed for going over its memory limit (OOMKilled)";
+    std::unique_lock<std::mutex> lock(mu);
+    if (stop_requested || state == State::kStopping) {
+      state = State::kDone;
+      return;
+    }
+    if (!ever_ready) {
+      start_failure = "container " + id + " " + how + " before it was ready; last output:\n" + LogTail();
+      state = State::kDone;
+      lock.unlock();
+      Notify();
+      return;
+    }
+    auto now = clock->Monotonic();
+    if (now - launched >= opt.backoff_reset_after) consecutive_crashes = 0;
+    ++consecutive_crashes;
+    ++restarts;
+    const Millis wait = process::RestartBackoff(consecutive_crashes, opt.backoff_base, opt.backoff_cap);
+    restart_at = now + wait;
+    state = State::kBackoff;
+    last_exit_oom = oom_kill && !liveness_killed;
+    reason = last_exit_oom ? "OOMKilled" : consecutive_crashes >= 2 ? "CrashLoopBackOff" : "InstanceCrashed";
+    std::string why = liveness_killed ? "failed its liveness probe " + std::to_string(liveness.failure_threshold) +
+                                            " times and was restarted"
+                                      : how;
+    message = "container " + id + " on port " + std::to_string(port) + " " + why + "; back-off " +
+              std::to_string(wait.count()) + "ms before restart " + std::to_string(restarts) + "; last output:\n" +
+              LogTail();
+    OFN_LOG(kWarning) << "revision " << w.ns << "/" << w.revision << ": " << message;
+    lock.unlock();
+    Notify();
+  }
+
+  Millis ProbePeriod(const Probe& p, bool starting) const {
+    if (p.period.count() > 0) return p.period;
+    return starting ? opt.fast_probe_period : Millis(std::chrono::seconds(10));
+  }
+
+  void Run() {
+    if (adopted) {
+      task_running = true;
+      launched = clock->Monotonic();
+      next_probe = launched + ProbePeriod(liveness, false);
+      next_check = launched + std::chrono::seconds(1);
+    } else {
+      Status st = Create();
+      if (st.ok()) {
+        st = Launch();
+        if (!st.ok()) RemoveAll();
+      }
+      if (!st.ok()) {
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          start_failure = st.message();
+          state = State::kDone;
+        }
+        Notify();
+        finished = true;
+        return;
+      }
+    }
+    for (;;) {
+      bool got_exit = false, got_oom = false;
+      uint32_t status = 0;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        const Millis period = state == State::kStarting ? opt.fast_probe_period : Millis(200);
+        cv.wait_for(lock, period, [&] { return exited || (stop_requested && state != State::kStopping); });
+        if (exited && task_running) {
+          got_exit = true;
+          got_oom = oom;
+          status = exit_status;
+          exited = false;
+        }
+      }
+      if (got_exit) OnExit(status, got_oom);
+      auto now = clock->Monotonic();
+      if (task_running && now >= next_check) {
+        next_check = now + std::chrono::seconds(1);
+        CheckTask();
+        std::lock_guard<std::mutex> lock(*log_mu);
+        process::RotateByCopy(log_path, opt.log_max_bytes, opt.log_keep);
+      }
+      std::unique_lock<std::mutex> lock(mu);
+      if (state == State::kDone) break;
+      if (stop_requested && state != State::kStopping) {
+        if (!task_running) {
+          state = State::kDone;
+          break;
+        }
+        state = State::kStopping;
+        kill_at = now + grace;
+        lock.unlock();
+        Kill(SIGTERM);
+        continue;
+      }
+      switch (state) {
+        case State::kStopping:
+          if (now >= kill_at) {
+            lock.unlock();
+            Kill(SIGKILL);
+            kill_at = now + std::chrono::hours(1);
+          }
+          break;
+        case State::kBackoff:
+          if (now >= restart_at) {
+            state = State::kStarting;
+            lock.unlock();
+            Status st = Launch();
+            if (!st.ok()) {
+              std::lock_guard<std::mutex> relock(mu);
+              state = State::kBackoff;
+              restart_at = now + opt.backoff_cap;
+              message = "restart failed: " + st.message();
+            }
+          }
+          break;
+        case State::kStarting: {
+          if (now >= deadline) {
+            lock.unlock();
+            if (!ever_ready) {
+              {
+                std::lock_guard<std::mutex> relock(mu);
+                start_failure = "container " + id + " did not become ready within " +
+                                std::to_string(start_timeout.count()) + "ms (" +
+                                (readiness.type == Probe::Type::kHttp ? "httpGet " + readiness.path : std::string("tcp")) +
+                                " probe on port " + std::to_string(port) + "); last output:\n" + LogTail();
+                stop_requested = true;
+              }
+              Notify();
+            } else {
+              Kill(SIGKILL);  // counted as a crash when it exits
+            }
+            break;
+          }
+          if (now < next_probe) break;
+          lock.unlock();
+          bool ok = process::RunProbe(readiness, port);
+          next_probe = clock->Monotonic() + ProbePeriod(readiness, true);
+          if (ok) {
+            {
+              std::lock_guard<std::mutex> relock(mu);
+              state = State::kReady;
+              ever_ready = true;
+              if (last_exit_oom) {
+                message = "container " + id + " was OOM-killed and restarted (" + std::to_string(restarts) +
+                          " restart(s)); raise resources.limits.memory";
+              } else {
+                reason.clear();
+                message.clear();
+              }
+            }
+            next_probe = clock->Monotonic() + liveness.initial_delay + ProbePeriod(liveness, false);
+            Notify();
+          }
+          break;
+        }
+        case State::kReady:
+          if (liveness.type == Probe::Type::kNone || now < next_probe) break;
+          lock.unlock();
+          next_probe = now + ProbePeriod(liveness, false);
+          if (process::RunProbe(liveness, port)) {
+            liveness_failures = 0;
+          } else if (++liveness_failures >= liveness.failure_threshold) {
+            liveness_killed = true;
+            Kill(SIGKILL);
+          }
+          break;
+        case State::kDone:
+          break;
+      }
+    }
+    if (task_running) {
+      // Start failed or the stop's grace ran out unseen: the grace period on
+      // the real clock, since an exit does not wait for a manual one.
+      Kill(SIGTERM);
+      auto until = std::chrono::steady_clock::now() + grace;
+      for (;;) {
+        std::unique_lock<std::mutex> lock(mu);
+        if (exited || !cv.wait_until(lock, until, [&] { return exited; })) break;
+      }
+      Kill(SIGKILL);
+      CheckTask();
+    }
+    RemoveAll();
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      state = State::kDone;
+    }
+    cv.notify_all();
+    Settle();
+    finished = true;
+  }
+
+  void RequestStop() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      stop_requested = true;
+      observer = nullptr;
+    }
+    cv.notify_all();
+  }
+};
+
+class ContainerInstance : public backend::Instance {
+ public:
+  explicit ContainerInstance(std::shared_ptr<Box> box) : box_(std::move(box)) {}
+  ~ContainerInstance() override { box_->RequestStop(); }
+
+  HttpResponse Handle(const HttpRequest& request) override {
+    auto r = gateway::HttpCall(box_->Address(), request, std::chrono::minutes(5));
+    if (!r.ok()) {
+      return gateway::ErrorResponse(502, "container " + box_->id + " did not answer: " + r.status().message());
+    }
+    return std::move(*r);
+  }
+  std::string Upstream() const override { return box_->Address(); }
+  backend::InstanceHealth Health() const override {
+    std::lock_guard<std::mutex> lock(box_->mu);
+    backend::InstanceHealth h;
+    h.serving = box_->state == Box::State::kReady;
+    h.restarts = box_->restarts;
+    h.reason = box_->reason;
+    h.message = box_->message;
+    h.limits_warning = box_->snapshotter_note;
+    return h;
+  }
+  void SetHealthObserver(std::function<void()> observer) override {
+    std::lock_guard<std::mutex> lock(box_->mu);
+    box_->observer = std::move(observer);
+  }
+
+ private:
+  std::shared_ptr<Box> box_;
+};
+
+}  // namespace
+
+struct ContainerdDriver::Impl {
+  ContainerdOptions opt;
+  std::shared_ptr<Api> api;
+  std::unique_ptr<internal::ImageStore> images;
+  std::string snapshotter_note;
+  bool temp_log_dir = false;
+  std::mutex log_mu;
+
+  mutable std::mutex mu;
+  std::list<std::shared_ptr<Box>> boxes;
+  std::map<std::string, std::weak_ptr<Box>> by_id;
+  std::set<int> ports;
+  bool closing = false;
+  grpc::ClientContext* events_ctx = nullptr;  // under mu
+  std::thread events;
+
+  void ReapLocked() {
+    for (auto it = boxes.begin(); it != boxes.end();) {
+      if ((*it)->finished.load()) {
+        if ((*it)->thread.joinable()) (*it)->thread.join();
+        ports.erase((*it)->port);
+        by_id.erase((*it)->id);
+        it = boxes.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  Result<int> FreePort() {
+    for (int attempt = 0; attempt < 64; ++attempt) {
+      int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (fd < 0) break;
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      socklen_t len = sizeof addr;
+      int port = -1;
+      if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+          ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+        port = ntohs(addr.sin_port);
+      }
+      ::close(fd);
+      if (port > 0 && ports.insert(port).second) return port;
+    }
+    return Status(StatusCode::kUnavailable, "no free loopback port");
+  }
+
+  std::string LogPath(std::string_view ns, std::string_view revision) const {
+    return opt.log_dir + "/" + std::string(ns) + "/" + std::string(revision) + ".log";
+  }
+
+  std::shared_ptr<Box> NewBox() {
+    auto box = std::make_shared<Box>();
+    box->api = api;
+    box->images = images.get();
+    box->log_mu = &log_mu;
+    box->opt = opt;
+    box->clock = opt.clock ? opt.clock : Clock::System();
+    box->snapshotter_note = snapshotter_note;
+    return box;
+  }
+
+  // Runs `box` on its own thread; false when the driver is closing.
+  bool Launch(const std::shared_ptr<Box>& box) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (closing) return false;
+    boxes.push_back(box);
+    by_id[box->id] = box;
+    Box* raw = box.get();
+    box->thread = std::thread([raw] { raw->Run(); });
+    return true;
+  }
+
+  // Task exits and OOM kills of our containers, for as long as the driver
+  // runs; a dropped subscription is made again.
+  void WatchEvents() {
+    for (;;) {
+      auto ctx = api->Context(std::chrono::hours(24 * 365));
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (closing) return;
+        events_ctx = ctx.get();
+      }
+      internal::events::SubscribeRequest req;
+      req.add_filters("namespace==" + api->ns() + ",topic==\"/tasks/exit\"");
+      req.add_filters("namespace==" + api->ns() + ",topic==\"/tasks/oom\"");
+      auto reader = api->events->Subscribe(ctx.get(), req);
+      internal::events::Envelope env;
+      while (reader->Read(&env)) {
+        std::string container;
+        bool is_oom = env.topic() == "/tasks/oom";
+        uint32_t status = 0;
+        if (is_oom) {
+          ::containerd::events::TaskOOM ev;
+          if (!ev.ParseFromString(env.event().value())) continue;
+          container = ev.container_id();
+        } else {
+          ::containerd::events::TaskExit ev;
+          if (!ev.ParseFromString(env.event().value())) continue;
+          if (ev.id() != ev.container_id()) continue;  // an exec, not the task
+          container = ev.container_id();
+          status = ev.exit_status();
+        }
+        std::shared_ptr<Box> box;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          auto it = by_id.find(container);
+          if (it != by_id.end()) box = it->second.lock();
+        }
+        if (box) box->OnTaskEvent(is_oom, status);
+      }
+      (void)reader->Finish();
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        events_ctx = nullptr;
+        if (closing) return;
+      }
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  }
+};
+
+Result<std::shared_ptr<ContainerdDriver>> ContainerdDriver::Open(ContainerdOptions options) {
+  auto impl = std::make_shared<Impl>();
+  if (options.socket.empty()) options.socket = kDefaultSocket;
+  if (options.owner.empty()) options.owner = internal::RandomHex(6);
+  OFN_ASSIGN_OR_RETURN(std::unique_ptr<Api> api, Api::Connect(options.socket, options.ns, std::chrono::seconds(5)));
+  impl->api = std::move(api);
+  if (options.snapshotter.empty()) {
+    // overlayfs when containerd has it working, else native.
+    internal::introspection::PluginsRequest req;
+    req.add_filters("type==io.containerd.snapshotter.v1,id==overlayfs");
+    internal::introspection::PluginsResponse resp;
+    auto ctx = impl->api->Context();
+    grpc::Status s = impl->api->introspection->Plugins(ctx.get(), req, &resp);
+    bool overlay = s.ok() && resp.plugins_size() == 1 && !resp.plugins(0).has_init_err();
+    options.snapshotter = overlay ? "overlayfs" : "native";
+    if (!overlay) {
+      impl->snapshotter_note = "containerd's overlayfs snapshotter is not working here" +
+                               (s.ok() && resp.plugins_size() == 1
+                                    ? " (" + resp.plugins(0).init_err().message() + ")"
+                                    : std::string()) +
+                               ": containers use the native snapshotter (a full copy of the image each)";
+    }
+  }
+  if (options.log_dir.empty()) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "ofn-container-logs-XXXXXX").string();
+    if (!::mkdtemp(tmpl.data())) return Status(StatusCode::kInternal, "cannot make a log directory");
+    options.log_dir = tmpl;
+    impl->temp_log_dir = true;
+  }
+  impl->opt = options;
+  impl->images = std::make_unique<internal::ImageStore>(*impl->api, options.snapshotter);
+  Impl* raw = impl.get();
+  impl->events = std::thread([raw] { raw->WatchEvents(); });
+  auto driver = std::shared_ptr<ContainerdDriver>(new ContainerdDriver());
+  driver->impl_ = std::move(impl);
+  return driver;
+}
+
+ContainerdDriver::~ContainerdDriver() {
+  Shutdown();
+  std::list<std::shared_ptr<Box>> boxes;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    boxes = impl_->boxes;
+  }
+  for (auto& b : boxes) {
+    if (b->thread.joinable()) b->thread.join();
+  }
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    if (impl_->events_ctx) impl_->events_ctx->TryCancel();
+  }
+  if (impl_->events.joinable()) impl_->events.join();
+  if (impl_->temp_log_dir) {
+    std::error_code ec;
+    std::filesystem::remove_all(impl_->opt.log_dir, ec);
+  }
+}
+
+void ContainerdDriver::Shutdown() {
+  std::list<std::shared_ptr<Box>> boxes;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->closing = true;
+    boxes = impl_->boxes;
+  }
+  for (auto& b : boxes) b->RequestStop();
+}
+
+bool ContainerdDriver::Accepts(const backend::Workload& w) const {
+  if (w.kind != backend::WorkloadKind::kImage && w.kind != backend::WorkloadKind::kCommand) return false;
+  if (w.image.empty() || w.image.rfind("ofn.local/", 0) == 0) return false;
+  return ParseImageReference(w.image).ok();
+}
+
+std::string ContainerdDriver::Requirement(const backend::Workload& w) const {
+  if (w.image.empty()) return "an OCI image in spec.image";
+  if (w.image.rfind("ofn.local/", 0) == 0) return "an OCI image (ofn.local/ names a function of this host)";
+  Result<ImageReference> ref = ParseImageReference(w.image);
+  return ref.ok() ? "an OCI image" : "a valid image reference (" + ref.status().message() + ")";
+}
+
+Result<std::shared_ptr<backend::Instance>> ContainerdDriver::Start(const backend::Workload& w) {
+  auto promise = std::make_shared<std::promise<Result<std::shared_ptr<backend::Instance>>>>();
+  auto future = promise->get_future();
+  StartAsync(w, [promise](Result<std::shared_ptr<backend::Instance>> r) { promise->set_value(std::move(r)); });
+  return future.get();
+}
+
+void ContainerdDriver::StartAsync(const backend::Workload& w, StartDone done) {
+  Result<ImageReference> ref = ParseImageReference(w.image);
+  if (!ref.ok()) return done(ref.status());
+  std::shared_ptr<Box> box = impl_->NewBox();
+  box->w = w;
+  box->w.image = ref->Name();
+  box->id = ContainerId(w.revision);
+  box->log_path = impl_->LogPath(w.ns, w.revision);
+  box->readiness = w.readiness;
+  box->liveness = w.liveness;
+  box->start_timeout = w.start_timeout.value_or(impl_->opt.start_timeout);
+  box->grace = w.grace.value_or(impl_->opt.grace);
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(box->log_path).parent_path(), ec);
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->ReapLocked();
+    if (impl_->closing) return done(Status(StatusCode::kUnavailable, "the containerd backend is shutting down"));
+    Result<int> port = impl_->FreePort();
+    if (!port.ok()) return done(port.status());
+    box->port = *port;
+  }
+  std::weak_ptr<Box> weak = box;
+  box->start_done = [weak, done = std::move(done)] {
+    std::shared_ptr<Box> b = weak.lock();
+    if (!b) return done(Status(StatusCode::kUnavailable, "instance stopped before it was ready"));
+    std::unique_lock<std::mutex> lock(b->mu);
+    if (!b->ever_ready) {
+      std::string failure = b->start_failure.empty() ? "instance stopped before it was ready" : b->start_failure;
+      b->stop_requested = true;
+      lock.unlock();
+      b->cv.notify_all();
+      return done(Status(StatusCode::kFailedPrecondition, failure));
+    }
+    lock.unlock();
+    done(std::shared_ptr<backend::Instance>(std::make_shared<ContainerInstance>(b)));
+  };
+  if (!impl_->Launch(box)) {
+    box->start_failure = "the containerd backend is shutting down";
+    box->state = Box::State::kDone;
+    box->Settle();
+  }
+}
+
+std::vector<backend::SurvivingInstance> ContainerdDriver::Recover() {
+  std::vector<backend::SurvivingInstance> out;
+  ctr::ListContainersRequest req;
+  req.add_filters(std::string("labels.\"") + kLabelOwner + "\"==" + impl_->opt.owner);
+  ctr::ListContainersResponse resp;
+  {
+    auto ctx = impl_->api->Context();
+    Status st = Api::Check(impl_->api->containers->List(ctx.get(), req, &resp), "list containers");
+    if (!st.ok()) {
+      OFN_LOG(kWarning) << "containerd backend: " << st.message() << "; no container is recovered";
+      return out;
+    }
+  }
+  for (const ctr::Container& c : resp.containers()) {
+    std::shared_ptr<Box> box = impl_->NewBox();
+    box->id = c.id();
+    const auto& labels = c.labels();
+    auto label = [&](const char* key) {
+      auto it = labels.find(key);
+      return it == labels.end() ? std::string() : it->second;
+    };
+    box->w.ns = label(kLabelNamespace);
+    box->w.function = label(kLabelFunction);
+    box->w.revision = label(kLabelRevision);
+    box->w.image = c.image();
+    box->port = std::atoi(label(kLabelPort).c_str());
+    box->grace = Millis(std::atoll(label(kLabelGrace).c_str()));
+    if (box->grace.count() <= 0) box->grace = impl_->opt.grace;
+    box->start_timeout = impl_->opt.start_timeout;
+    box->log_path = impl_->LogPath(box->w.ns, box->w.revision);
+    tasks::GetRequest get;
+    get.set_container_id(c.id());
+    tasks::GetResponse task;
+    auto ctx = impl_->api->Context();
+    grpc::Status s = impl_->api->tasks->Get(ctx.get(), get, &task);
+    const bool running = s.ok() && task.process().status() == ::containerd::v1::types::RUNNING;
+    bool port_free = false;
+    {
+      std::lock_guard<std::mutex> lock(impl_->mu);
+      port_free = box->port > 0 && impl_->ports.insert(box->port).second;
+    }
+    if (!running || box->w.revision.empty() || !port_free) {
+      box->RemoveAll();  // exited, never started, or not ours to run
+      std::lock_guard<std::mutex> lock(impl_->mu);
+      if (port_free) impl_->ports.erase(box->port);
+      continue;
+    }
+    box->adopted = true;
+    box->ever_ready = true;
+    box->state = Box::State::kReady;
+    if (!impl_->Launch(box)) break;
+    out.push_back({box->w.ns, box->w.revision, std::make_shared<ContainerInstance>(box)});
+  }
+  return out;
+}
+
+Result<std::string> ContainerdDriver::Logs(std::string_view ns, std::string_view revision, size_t tail_lines) const {
+  std::lock_guard<std::mutex> lock(impl_->log_mu);
+  return process::ReadLog(impl_->LogPath(ns, revision), tail_lines,
+                          "revision " + std::string(ns) + "/" + std::string(revision));
+}
+
+Status ContainerdDriver::ImportImage(const std::string& name, const OciImage& image) {
+  return impl_->images->Import(name, image);
+}
+
+Result<std::vector<std::string>> ContainerdDriver::ImportArchive(std::string_view tar, std::string_view fallback_name) {
+  OFN_ASSIGN_OR_RETURN(ImageArchive archive, ReadImageArchive(tar, fallback_name));
+  return impl_->images->ImportArchive(archive);
+}
+
+Result<OciImage> ContainerdDriver::GetImage(const std::string& name) {
+  OFN_ASSIGN_OR_RETURN(internal::ResolvedImage img, impl_->images->Resolve(name));
+  return img.image;
+}
+
+Result<std::vector<ContainerdDriver::ImageInfo>> ContainerdDriver::ListImages() const {
+  internal::images::ListImagesRequest req;
+  internal::images::ListImagesResponse resp;
+  auto ctx = impl_->api->Context();
+  OFN_RETURN_IF_ERROR(Api::Check(impl_->api->images->List(ctx.get(), req, &resp), "list images"));
+  std::vector<ImageInfo> out;
+  for (const auto& img : resp.images()) out.push_back({img.name(), img.target().digest()});
+  return out;
+}
+
+Status ContainerdDriver::DeleteImage(const std::string& name) { return impl_->images->Delete(name); }
+
+const std::string& ContainerdDriver::snapshotter() const { return impl_->opt.snapshotter; }
+const std::string& ContainerdDriver::server_version() const { return impl_->api->server_version(); }
+const std::string& ContainerdDriver::owner() const { return impl_->opt.owner; }
+
+Result<std::vector<std::string>> ContainerdDriver::ContainerIds() const {
+  ctr::ListContainersRequest req;
+  req.add_filters(std::string("labels.\"") + kLabelOwner + "\"==" + impl_->opt.owner);
+  ctr::ListContainersResponse resp;
+  auto ctx = impl_->api->Context();
+  OFN_RETURN_IF_ERROR(Api::Check(impl_->api->containers->List(ctx.get(), req, &resp), "list containers"));
+  std::vector<std::string> ids;
+  for (const ctr::Container& c : resp.containers()) ids.push_back(c.id());
+  return ids;
+}
+
+int ContainerdDriver::live() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  int n = 0;
+  for (const auto& b : impl_->boxes) n += b->finished.load() ? 0 : 1;
+  return n;
+}
+
+}  // namespace ofn::containerd

@@ -89,6 +89,8 @@ Status ImageStore::WriteBlob(const Blob& blob, const std::map<std::string, std::
   for (const auto& [k, v] : labels) (*commit.mutable_labels())[k] = v;
   if (stream->Write(commit)) stream->Read(&resp);
   stream->WritesDone();
+  while (stream->Read(&resp)) {
+  }  // Finish waits for every message to be read
   return Api::Check(stream->Finish(), "write blob " + blob.digest);
 }
 

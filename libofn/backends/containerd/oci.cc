@@ -306,7 +306,7 @@ Result<std::vector<TarEntry>> DirectoryEntries(const std::string& dir, std::stri
     struct stat st {};
     if (::lstat(p.c_str(), &st) != 0) continue;
     TarEntry e;
-    e.path = prefix + fs::relative(p, dir).generic_string();
+    e.path = prefix + p.lexically_relative(dir).generic_string();
     e.mode = st.st_mode & 07777;
     if (S_ISDIR(st.st_mode)) {
       e.type = TarEntry::Type::kDirectory;

@@ -11,6 +11,10 @@
 
 namespace ofn::containerd {
 
+// Whether this build of libofn has the containerd backend (meson option
+// `containerd`).
+bool Available();
+
 // containerd's usual socket.
 inline constexpr const char* kDefaultSocket = "/run/containerd/containerd.sock";
 

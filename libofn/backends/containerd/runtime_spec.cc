@@ -95,7 +95,7 @@ std::string MakeRuntimeSpec(const RuntimeSpecInput& in) {
       {"env", std::move(env)},
       {"cwd", in.process.cwd},
       {"capabilities", json::object{{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
-      {"rlimits", json::array{json::object{{"type", "RLIMIT_NOFILE"}, {"hard", 65536}, {"soft", 65536}}}},
+      {"rlimits", json::array{json::object{{"type", "RLIMIT_NOFILE"}, {"hard", in.nofile}, {"soft", in.nofile}}}},
       {"noNewPrivileges", true},
   };
   json::array mounts{

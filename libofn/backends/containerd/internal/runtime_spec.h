@@ -39,6 +39,8 @@ struct RuntimeSpecInput {
   int64_t memory_bytes = 0;  // 0: no limit
   int64_t cpu_millis = 0;    // 0: no limit
   std::string cgroups_path;  // "/ofn/<container id>"
+  // RLIMIT_NOFILE, soft and hard: at most what the runtime itself may give.
+  uint64_t nofile = 1024;
 };
 
 // The spec as JSON (runtime-spec 1.0.2).
