@@ -105,6 +105,10 @@ std::shared_ptr<gateway::RevisionPool> Autoscaler::Ensure(const std::string& ns,
     }
     if (rev->recovered > 0) {
       rev->ever_ready = true;
+      // What runs is the revision's current scale (as Knative's autoscaler
+      // reads it back from the deployment when it restarts): no decision
+      // takes it to zero before the scale-to-zero grace.
+      rev->desired = rev->recovered;
       OFN_LOG(kInfo) << "revision " << key << ": adopted " << rev->recovered << " instance(s) of " << driver->name()
                      << " that survived the last run";
     }

@@ -328,6 +328,39 @@ TEST(PlatformBackendsTest, InstancesThatSurvivedTheLastRunAreAdoptedOrDropped) {
   EXPECT_EQ(fake->live(), 0);
 }
 
+// One survivor and no traffic yet: the autoscaler's first decision counts
+// it as the revision's current scale (it is not scaled away at once, before
+// the scale-to-zero grace, as if the revision had been at zero).
+TEST(PlatformBackendsTest, ASingleSurvivorIsKeptByTheFirstDecisions) {
+  TempDir dir;
+  auto fake = std::make_shared<testing::FakeDriver>("fake");
+  Platform::Options o = Opts(dir.path());
+  o.drivers.push_back({50, fake});
+  o.autoscale_ticker = false;
+  std::string named = Manifest("named", "", "echo");
+  named.replace(named.find("  name: named\n"), 14, "  name: named\n  annotations:\n    ofn.io/backend: fake\n");
+  {
+    auto p = Platform::Open(o);
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    ASSERT_TRUE((*p)->Apply(named).ok());
+    ASSERT_TRUE((*p)->WaitReady("named", seconds(10)).ok());
+    (*p)->Close(seconds(1));
+  }
+  fake->LeaveRunning("default", "named-00001", 1);
+  auto p = Platform::Open(o);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ASSERT_TRUE((*p)->Sync(seconds(10)).ok());
+  (*p)->Autoscale();
+  (*p)->Autoscale();
+  EXPECT_EQ(fake->live(), 1);
+  EXPECT_EQ(fake->starts(), 1);
+  auto revs = (*p)->Revisions("named");
+  ASSERT_TRUE(revs.ok());
+  ASSERT_EQ(revs->size(), 1u);
+  EXPECT_EQ((*revs)[0].ready_instances, 1);
+  EXPECT_EQ((*revs)[0].recovered, 1);
+}
+
 TEST(PlatformBackendsTest, RestartReplacesEveryInstanceOfAFunction) {
   TempDir dir;
   auto fake = std::make_shared<testing::FakeDriver>("fake");

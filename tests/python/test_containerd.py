@@ -1,0 +1,296 @@
+"""The containerd backend against a real containerd: a private daemon (its own
+root, state and socket under a temp dir, `containerd --config`) with Debian's
+runc, started and stopped here. Images are built with `ofn image build` from
+busybox-static's httpd; `ofn serve --containerd=SOCKET` runs them as
+Functions: requests, logs, a task killed from outside and restarted, a traffic
+split between two image revisions, scale to zero and back, a SIGKILL of
+`ofn serve` and the adoption of its containers, and nothing left after
+delete. Needs root (containerd and runc do); skipped otherwise."""
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from test_process import revisions
+from test_serve import Server, cli, wait_until
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="containerd and runc need root to run containers")
+
+BUSYBOX = "/bin/busybox"  # busybox-static: no libraries to carry into the image
+
+
+class Containerd:
+    """A private containerd: its own root, state, socket and config."""
+
+    def __init__(self):
+        for tool in ("containerd", "ctr", "runc", "containerd-shim-runc-v2"):
+            if not shutil.which(tool):
+                pytest.fail("%s not found: scripts/setup.sh installs containerd and runc" % tool)
+        # A short path: unix socket paths have at most 107 bytes.
+        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="ofn-ctrd-"))
+        self.socket = str(self.dir / "c.sock")
+        config = self.dir / "config.toml"
+        config.write_text(
+            'version = 2\nroot = "%s"\nstate = "%s"\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+            '[grpc]\n  address = "%s"\n[ttrpc]\n  address = "%s.ttrpc"\n'
+            % (self.dir / "root", self.dir / "state", self.socket, self.socket))
+        self.log = open(self.dir / "containerd.log", "w")
+        self.proc = subprocess.Popen(["containerd", "--config", str(config)], stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        if not wait_until(lambda: self.ctr("version", check=False).returncode == 0, timeout=20):
+            self.stop()
+            pytest.fail("containerd did not start:\n" + (self.dir / "containerd.log").read_text()[-3000:])
+
+    def ctr(self, *args, check=True):
+        r = subprocess.run(["ctr", "--address", self.socket, "--namespace", "ofn", *args], capture_output=True,
+                           text=True, timeout=60)
+        if check:
+            assert r.returncode == 0, r.stderr
+        return r
+
+    def rows(self, *args):
+        """`ctr ... ls -q`-style listing as a list of lines."""
+        return [l for l in self.ctr(*args).stdout.splitlines() if l.strip()]
+
+    def tasks(self):
+        """{container id: (pid, status)}."""
+        out = {}
+        for line in self.rows("tasks", "ls")[1:]:
+            cid, pid, status = line.split()[:3]
+            out[cid] = (int(pid), status)
+        return out
+
+    def stop(self):
+        # Whatever a failed test left: tasks, then the shims (they outlive
+        # containerd), then containerd, then mounts under our root.
+        for cid in self.rows("tasks", "ls", "-q") if self.proc.poll() is None else []:
+            self.ctr("tasks", "kill", "-s", "KILL", cid, check=False)
+        subprocess.run(["pkill", "-KILL", "-f", "containerd-shim-runc-v2 .*%s" % self.socket], check=False)
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+        with open("/proc/self/mounts") as f:
+            mounts = [line.split()[1] for line in f if str(self.dir) in line.split()[1]]
+        for m in sorted(mounts, key=len, reverse=True):
+            subprocess.run(["umount", "-l", m], check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def containerd():
+    c = Containerd()
+    yield c
+    c.stop()
+
+
+def build_image(ofn_bin, containerd, tmp_path, tag, text):
+    """A busybox httpd image serving `text` at / on $PORT (loopback), printing
+    its FUNC_CONTEXT when it starts and exiting on SIGTERM."""
+    root = tmp_path / ("img-" + tag.replace("/", "_").replace(":", "_"))
+    (root / "bin").mkdir(parents=True)
+    (root / "www").mkdir()
+    shutil.copy(BUSYBOX, root / "bin" / "busybox")
+    for name in ("sh", "httpd"):
+        os.symlink("busybox", root / "bin" / name)
+    (root / "www" / "index.html").write_text(text)
+    entry = ('echo "started on $PORT with FUNC_CONTEXT=$FUNC_CONTEXT"; trap "exit 0" TERM; '
+             'httpd -f -p 127.0.0.1:$PORT -h /www & wait')
+    r = subprocess.run([ofn_bin, "image", "--containerd", containerd.socket, "build", str(root), "-t", tag,
+                        "--entrypoint", entry], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("built " + tag), r.stdout
+
+
+def function_yaml(name, image, extra=""):
+    return """apiVersion: core.openfunction.io/v1beta2
+kind: Function
+metadata:
+  name: %s
+spec:
+  version: "v1.0.0"
+  image: "%s"
+%s  serving:
+    template:
+      containers:
+        - name: function
+    triggers:
+      http:
+        port: 8080
+""" % (name, image, extra)
+
+
+def serve(ofn_bin, containerd, state, files=(), extra=()):
+    return Server(ofn_bin, state, files, extra=["--containerd=" + containerd.socket, *extra])
+
+
+def stop(server):
+    if server.proc.poll() is None:
+        assert server.stop() == 0, "".join(server.lines)
+
+
+def test_an_image_function_serves_logs_and_is_restarted_after_a_kill(ofn_bin, containerd, tmp_path):
+    build_image(ofn_bin, containerd, tmp_path, "example.local/httpd:v1", "hello from v1\n")
+    fn = tmp_path / "fn.yaml"
+    fn.write_text(function_yaml("httpd", "example.local/httpd:v1"))
+    state = tmp_path / "state"
+    s = serve(ofn_bin, containerd, state, [fn])
+    try:
+        assert s.get("http://httpd.default.ofn.io/") == (200, "hello from v1\n")
+        tasks = containerd.tasks()
+        assert len(tasks) == 1, tasks
+        (cid, (pid, status)), = tasks.items()
+        assert status == "RUNNING" and cid.startswith("httpd-00001-")
+        info = containerd.ctr("containers", "info", cid).stdout
+        for label in ('"ofn.io/function": "httpd"', '"ofn.io/namespace": "default"',
+                      '"ofn.io/revision": "httpd-00001"'):
+            assert label in info
+        # The instance's output in the revision's log, with its port.
+        logs = cli(ofn_bin, state, "logs", "httpd").stdout
+        assert "started on " in logs and '"port":"' in logs, logs
+
+        # Killed from outside: the event restarts it (a new task, same container).
+        containerd.ctr("tasks", "kill", "-s", "KILL", cid)
+        assert wait_until(lambda: containerd.tasks().get(cid, (pid, ""))[0] != pid
+                          and containerd.tasks()[cid][1] == "RUNNING", timeout=30), containerd.tasks()
+        assert wait_until(lambda: s.get("http://httpd.default.ofn.io/")[0] == 200)
+        described = cli(ofn_bin, state, "describe", "function", "httpd").stdout
+        assert "InstanceCrashed" in described, described
+
+        # Deleted: no container, task or snapshot of it stays.
+        cli(ofn_bin, state, "delete", "function", "httpd")
+        assert wait_until(lambda: not containerd.rows("containers", "ls", "-q"), timeout=30)
+        assert not containerd.rows("tasks", "ls", "-q")
+        assert not [l for l in containerd.rows("snapshots", "ls")[1:] if "Active" in l]
+    finally:
+        stop(s)
+
+
+def test_traffic_split_and_scale_to_zero_between_two_image_revisions(ofn_bin, containerd, tmp_path):
+    build_image(ofn_bin, containerd, tmp_path, "example.local/split:v1", "one\n")
+    build_image(ofn_bin, containerd, tmp_path, "example.local/split:v2", "two\n")
+    fn = tmp_path / "fn.yaml"
+    fn.write_text(function_yaml("split", "example.local/split:v1"))
+    state = tmp_path / "state"
+    s = serve(ofn_bin, containerd, state, [fn], extra=["--scale-to-zero-grace", "1",
+                                                       "--autoscaler", "stable-window=6s"])
+    try:
+        assert s.get("http://split.default.ofn.io/") == (200, "one\n")
+        fn.write_text(function_yaml("split", "example.local/split:v2",
+                                    "  traffic:\n    - revisionName: split-00001\n      percent: 50\n"
+                                    "    - latestRevision: true\n      percent: 50\n"))
+        cli(ofn_bin, state, "apply", "-f", str(fn))
+        assert wait_until(lambda: sorted((r["NAME"], r["READY"], r["TRAFFIC"]) for r in revisions(ofn_bin, state, "split"))
+                          == [("split-00001", "True", "50%"), ("split-00002", "True", "50%")]), \
+            revisions(ofn_bin, state, "split")
+        seen = [s.get("http://split.default.ofn.io/")[1] for _ in range(40)]
+        assert seen.count("one\n") == 20 and seen.count("two\n") == 20, seen
+        revs = {cid.rsplit("-", 1)[0] for cid in containerd.tasks()}
+        assert revs == {"split-00001", "split-00002"}, revs
+
+        # No traffic: both revisions go to zero containers, then one request
+        # brings one back.
+        assert wait_until(lambda: not containerd.rows("containers", "ls", "-q"), timeout=60), \
+            containerd.rows("containers", "ls")
+        assert s.get("http://split.default.ofn.io/")[0] == 200
+        assert len(containerd.tasks()) == 1
+    finally:
+        stop(s)
+
+
+def test_a_killed_serve_leaves_containers_the_next_one_adopts(ofn_bin, containerd, tmp_path):
+    build_image(ofn_bin, containerd, tmp_path, "example.local/adopt:v1", "adopted\n")
+    fn = tmp_path / "fn.yaml"
+    fn.write_text(function_yaml("adopt", "example.local/adopt:v1"))
+    state = tmp_path / "state"
+    s = serve(ofn_bin, containerd, state, [fn])
+    assert s.get("http://adopt.default.ofn.io/") == (200, "adopted\n")
+    before = containerd.tasks()
+    assert len(before) == 1
+    s.proc.kill()
+    s.proc.wait()
+    assert containerd.tasks() == before, "the container outlives ofn serve"
+
+    s2 = serve(ofn_bin, containerd, state)
+    try:
+        assert any("adopted 1 instance(s) of containerd" in l for l in s2.lines), "".join(s2.lines)
+        assert s2.get("http://adopt.default.ofn.io/") == (200, "adopted\n")
+        assert containerd.tasks() == before, "the same container and task serve, no cold start"
+        revisions = cli(ofn_bin, state, "describe", "function", "adopt").stdout
+        assert "Running" in revisions
+    finally:
+        stop(s2)
+    # A clean stop removes what it ran.
+    assert not containerd.rows("containers", "ls", "-q")
+
+
+def test_containers_no_current_revision_needs_are_removed_at_start(ofn_bin, containerd, tmp_path):
+    build_image(ofn_bin, containerd, tmp_path, "example.local/gone:v1", "gone\n")
+    fn = tmp_path / "fn.yaml"
+    fn.write_text(function_yaml("gone", "example.local/gone:v1"))
+    state = tmp_path / "state"
+    s = serve(ofn_bin, containerd, state, [fn])
+    assert s.get("http://gone.default.ofn.io/")[0] == 200
+    s.proc.kill()
+    s.proc.wait()
+    assert len(containerd.tasks()) == 1
+    # The same state dir (the same owner) without the Function: its
+    # container is no longer needed, and the next run removes it.
+    for db in state.glob("state.db*"):
+        db.unlink()
+    s2 = serve(ofn_bin, containerd, state)
+    try:
+        assert wait_until(lambda: not containerd.rows("containers", "ls", "-q"), timeout=30), \
+            containerd.rows("containers", "ls")
+        assert not [l for l in containerd.rows("snapshots", "ls")[1:] if "Active" in l]
+    finally:
+        stop(s2)
+
+
+def test_image_archives_and_errors_that_say_what_to_do(ofn_bin, containerd, tmp_path):
+    root = tmp_path / "ctx"
+    root.mkdir()
+    (root / "hello.txt").write_text("hi")
+    archive = tmp_path / "img.tar"
+    r = subprocess.run([ofn_bin, "image", "build", str(root), "-t", "example.local/archived:v3", "--cmd",
+                        '["/hello"]', "-o", str(archive)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([ofn_bin, "image", "--containerd", containerd.socket, "import", str(archive)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "imported example.local/archived:v3" in r.stdout
+    listed = subprocess.run([ofn_bin, "image", "--containerd", containerd.socket, "ls"], capture_output=True,
+                            text=True).stdout
+    assert "example.local/archived:v3" in listed
+    # ctr sees the same image.
+    assert "example.local/archived:v3" in containerd.ctr("images", "ls", "-q").stdout
+
+    bad = tmp_path / "bad.tar"
+    bad.write_bytes(b"not a tar at all" * 100)
+    r = subprocess.run([ofn_bin, "image", "--containerd", containerd.socket, "import", str(bad)],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "bad.tar" in r.stderr, r.stderr
+
+    # An image containerd does not have: the status says how to get it there.
+    fn = tmp_path / "fn.yaml"
+    fn.write_text(function_yaml("missing", "example.local/not-there:v1"))
+    s = serve(ofn_bin, containerd, tmp_path / "state", [fn])
+    try:
+        out = cli(ofn_bin, tmp_path / "state", "get", "functions", "-o", "yaml").stdout
+        assert "has no image example.local/not-there:v1" in out and "ofn image import" in out, out
+    finally:
+        stop(s)
+
+    # No containerd at the socket: ofn serve refuses to start and says why.
+    r = subprocess.run([ofn_bin, "serve", "--state-dir", str(tmp_path / "s2"), "--listen", "127.0.0.1:0",
+                        "--containerd=" + str(tmp_path / "none.sock")], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "no containerd socket at" in r.stderr, r.stderr
