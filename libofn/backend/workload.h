@@ -56,6 +56,9 @@ struct Workload {
   std::string command;  // kCommand: the program (command[0])
   std::vector<std::string> args;  // the rest of command, then args
   std::string working_dir;
+  // The function container's imagePullPolicy as written ("Always",
+  // "IfNotPresent", "Never"; "" = Kubernetes' default for the image's tag).
+  std::string image_pull_policy;
   // serving.params, then the container's env (a later entry wins).
   std::vector<std::pair<std::string, std::string>> env;
   int port = 8080;  // serving.triggers.http.port: what the function listens on in a container

@@ -31,8 +31,10 @@ struct ImageFlags {
   std::vector<std::string> env, ports;
   // import
   std::string file;
-  // rm
+  // rm, pull
   std::vector<std::string> names;
+  std::vector<std::string> mirrors;
+  std::string registry_config;
 };
 
 std::string Socket(const ImageFlags& f) {
@@ -48,6 +50,14 @@ Result<std::shared_ptr<ContainerdDriver>> Connect(const ImageFlags& f) {
   containerd::ContainerdOptions o;
   o.socket = Socket(f);
   o.ns = f.ns;
+  o.registry_config = f.registry_config;
+  for (const std::string& m : f.mirrors) {
+    size_t eq = m.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Status(StatusCode::kInvalidArgument, "--registry-mirror \"" + m + "\": expected REGISTRY=URL");
+    }
+    o.registry_mirrors[m.substr(0, eq)].push_back(m.substr(eq + 1));
+  }
   return ContainerdDriver::Open(o);
 }
 
@@ -170,6 +180,43 @@ int List(const ImageFlags& f) {
   return 0;
 }
 
+int Pull(const ImageFlags& f) {
+  auto d = Connect(f);
+  if (!d.ok()) {
+    std::fprintf(stderr, "ofn image pull: %s\n", d.status().message().c_str());
+    return 1;
+  }
+  int rc = 0;
+  for (const std::string& n : f.names) {
+    auto ref = containerd::ParseImageReference(n);
+    Status st = ref.ok() ? (*d)->PullImage(ref->Name()) : ref.status();
+    if (st.ok()) {
+      std::printf("pulled %s\n", ref->Name().c_str());
+    } else {
+      std::fprintf(stderr, "ofn image pull: %s\n", st.message().c_str());
+      rc = 1;
+    }
+  }
+  return rc;
+}
+
+int Push(const ImageFlags& f) {
+  auto d = Connect(f);
+  if (!d.ok()) {
+    std::fprintf(stderr, "ofn image push: %s\n", d.status().message().c_str());
+    return 1;
+  }
+  auto src = containerd::ParseImageReference(f.names[0]);
+  auto dst = containerd::ParseImageReference(f.names.size() > 1 ? f.names[1] : f.names[0]);
+  Status st = !src.ok() ? src.status() : !dst.ok() ? dst.status() : (*d)->PushImage(src->Name(), dst->Name());
+  if (!st.ok()) {
+    std::fprintf(stderr, "ofn image push: %s\n", st.message().c_str());
+    return 1;
+  }
+  std::printf("pushed %s\n", dst->Name().c_str());
+  return 0;
+}
+
 int Remove(const ImageFlags& f) {
   auto d = Connect(f);
   if (!d.ok()) {
@@ -195,7 +242,7 @@ int Remove(const ImageFlags& f) {
 
 void AddImageCommand(CLI::App& app) {
   auto f = std::make_shared<ImageFlags>();
-  auto* cmd = app.add_subcommand("image", "OCI images in containerd for the containerd backend (build, import, ls, rm)");
+  auto* cmd = app.add_subcommand("image", "OCI images in containerd for the containerd backend (build, import, pull, push, ls, rm)");
   cmd->require_subcommand(1);
   cmd->add_option("--containerd", f->socket, "containerd's socket (default $OFN_CONTAINERD, else " +
                                                   std::string(containerd::kDefaultSocket) + ")");
@@ -215,6 +262,15 @@ void AddImageCommand(CLI::App& app) {
   auto* import = cmd->add_subcommand("import", "Import an image archive (OCI layout tar, or docker save)");
   import->add_option("file", f->file, "the archive")->required()->check(CLI::ExistingFile);
   import->add_option("-t,--tag", f->tag, "name for images the archive leaves unnamed");
+  cmd->add_option("--registry-mirror", f->mirrors, "REGISTRY=URL: pull REGISTRY's images from URL first (repeatable)");
+  cmd->add_option("--registry-config", f->registry_config, "a docker config.json with registry credentials")
+      ->check(CLI::ExistingFile);
+  auto* pull = cmd->add_subcommand("pull", "Pull images from their registry (or its mirrors)");
+  pull->add_option("names", f->names, "image names")->required();
+  auto* push = cmd->add_subcommand("push", "Push an image to a registry: ofn image push NAME [DEST]");
+  push->add_option("names", f->names, "the image, then where to push it (default: its own name)")
+      ->required()
+      ->expected(1, 2);
   auto* ls = cmd->add_subcommand("ls", "List images");
   auto* rm = cmd->add_subcommand("rm", "Remove images");
   rm->add_option("names", f->names, "image names")->required();
@@ -222,9 +278,11 @@ void AddImageCommand(CLI::App& app) {
   build->callback([f] { ExitCode() = Build(*f); });
   import->callback([f] { ExitCode() = Import(*f); });
   ls->callback([f] { ExitCode() = List(*f); });
+  pull->callback([f] { ExitCode() = Pull(*f); });
+  push->callback([f] { ExitCode() = Push(*f); });
   rm->callback([f] { ExitCode() = Remove(*f); });
 #else
-  for (CLI::App* sub : {build, import, ls, rm}) {
+  for (CLI::App* sub : {build, import, pull, push, ls, rm}) {
     sub->callback([] {
       std::fprintf(stderr, "ofn image: this build of libofn has no containerd backend (meson option containerd)\n");
       ExitCode() = 1;

@@ -35,6 +35,8 @@ struct ServeFlags {
   size_t max_connections = 16384;
   std::vector<std::string> trusted_proxies;
   std::string containerd;
+  std::vector<std::string> registry_mirrors;
+  std::string registry_config;
 };
 
 // Every client connection and instance costs descriptors: take the hard
@@ -144,6 +146,16 @@ int Serve(const ServeFlags& flags) {
   options.max_header_bytes = flags.max_header_bytes;
   options.max_body_bytes = flags.max_body_bytes;
   options.containerd.socket = flags.containerd;
+  options.containerd.registry_config = flags.registry_config;
+  for (const std::string& m : flags.registry_mirrors) {
+    size_t eq = m.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == m.size()) {
+      std::fprintf(stderr, "ofn serve: --registry-mirror \"%s\": expected REGISTRY=URL (docker.io=http://127.0.0.1:5000)\n",
+                   m.c_str());
+      return 1;
+    }
+    options.containerd.registry_mirrors[m.substr(0, eq)].push_back(m.substr(eq + 1));
+  }
   auto platform = Platform::Open(options);
   if (!platform.ok()) {
     std::fprintf(stderr, "ofn serve: %s\n", platform.status().ToString().c_str());
@@ -227,6 +239,12 @@ void AddServeCommand(CLI::App& app) {
                   "knative-serving/config-autoscaler applied later wins");
   cmd->add_flag("--containerd{" + std::string(containerd::kDefaultSocket) + "}", flags->containerd,
                 "run OCI images as containers in containerd (at its usual socket, or --containerd=SOCKET)");
+  cmd->add_option("--registry-mirror", flags->registry_mirrors,
+                  "REGISTRY=URL: pull REGISTRY's images from URL first (repeatable), e.g. "
+                  "docker.io=http://127.0.0.1:5000");
+  cmd->add_option("--registry-config", flags->registry_config,
+                  "a docker config.json with registry credentials (auths)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--drain-seconds", flags->drain_seconds, "how long in-flight requests may finish on stop")
       ->capture_default_str();
   cmd->callback([flags] { ExitCode() = Serve(*flags); });

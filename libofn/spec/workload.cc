@@ -143,6 +143,7 @@ Result<backend::Workload> MakeWorkload(std::string_view ns, std::string_view fun
     for (const json::value& v : *args) w.args.push_back(v.is_string() ? std::string(v.as_string()) : "");
   }
   w.working_dir = Str(c, "workingDir");
+  w.image_pull_policy = Str(c, "imagePullPolicy");
   w.readiness = ParseProbe(Obj(At(c, "readinessProbe")));
   w.liveness = ParseProbe(Obj(At(c, "livenessProbe")));
   const json::object* limits = Obj(At(Obj(At(c, "resources")), "limits"));

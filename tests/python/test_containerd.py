@@ -256,6 +256,92 @@ def test_containers_no_current_revision_needs_are_removed_at_start(ofn_bin, cont
         stop(s2)
 
 
+class Registry:
+    """Debian's docker-registry (the distribution registry) on a loopback port."""
+
+    def __init__(self, tmp_path):
+        from test_process import free_port
+        self.port = free_port()
+        config = tmp_path / "registry.yml"
+        config.write_text("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\n"
+                          "http:\n  addr: 127.0.0.1:%d\n" % (tmp_path / "registry-data", self.port))
+        self.proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        import urllib.request
+        def up():
+            try:
+                return urllib.request.urlopen("http://127.0.0.1:%d/v2/" % self.port, timeout=1).status == 200
+            except OSError:
+                return False
+        assert wait_until(up, timeout=20), "docker-registry did not start"
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+SAMPLE = """# OpenFunction's samples: functions/knative/hello-world-go/function-sample.yaml,
+# without its build section (its source is on GitHub).
+apiVersion: core.openfunction.io/v1beta2
+kind: Function
+metadata:
+  name: function-sample
+spec:
+  version: "v2.0.0"
+  image: "openfunctiondev/sample-go-func:v1"
+  imageCredentials:
+    name: push-secret
+  serving:
+    template:
+      containers:
+        - name: function # DO NOT change this
+          imagePullPolicy: IfNotPresent
+    triggers:
+      http:
+        port: 8080
+    scaleOptions:
+      minReplicas: 0
+      maxReplicas: 10
+"""
+
+
+def test_an_openfunction_sample_runs_from_a_registry_mirror(ofn_bin, containerd, tmp_path):
+    if not shutil.which("docker-registry"):
+        pytest.fail("docker-registry not found: scripts/setup.sh installs it")
+    registry = Registry(tmp_path)
+    image = ["image", "--containerd", containerd.socket]
+    try:
+        # An image under the sample's own name, in the registry only.
+        build_image(ofn_bin, containerd, tmp_path, "example.local/sample-go:build", "Hello, World!\n")
+        dest = "127.0.0.1:%d/openfunctiondev/sample-go-func:v1" % registry.port
+        for args in (["push", "example.local/sample-go:build", dest], ["rm", "example.local/sample-go:build"]):
+            r = subprocess.run([ofn_bin, *image, *args], capture_output=True, text=True, timeout=60)
+            assert r.returncode == 0, r.stderr
+        assert "sample-go-func" not in containerd.ctr("images", "ls", "-q").stdout
+
+        fn = tmp_path / "function-sample.yaml"
+        fn.write_text(SAMPLE)
+        state = tmp_path / "state"
+        s = serve(ofn_bin, containerd, state, [fn],
+                  extra=["--registry-mirror", "docker.io=http://127.0.0.1:%d" % registry.port])
+        try:
+            assert s.get("http://function-sample.default.ofn.io/") == (200, "Hello, World!\n")
+            assert "docker.io/openfunctiondev/sample-go-func:v1" in containerd.ctr("images", "ls", "-q").stdout
+        finally:
+            stop(s)
+
+        # Without the mirror (and without the image): the status names the pull error and the fix.
+        containerd.ctr("images", "rm", "--sync", "docker.io/openfunctiondev/sample-go-func:v1")
+        s = serve(ofn_bin, containerd, tmp_path / "state2", [fn])
+        try:
+            out = cli(ofn_bin, tmp_path / "state2", "get", "functions", "-o", "yaml").stdout
+            assert "ErrImagePull" in out and "--registry-mirror docker.io=" in out, out
+        finally:
+            stop(s)
+    finally:
+        registry.stop()
+
+
 def test_image_archives_and_errors_that_say_what_to_do(ofn_bin, containerd, tmp_path):
     root = tmp_path / "ctx"
     root.mkdir()
@@ -286,7 +372,7 @@ def test_image_archives_and_errors_that_say_what_to_do(ofn_bin, containerd, tmp_
     s = serve(ofn_bin, containerd, tmp_path / "state", [fn])
     try:
         out = cli(ofn_bin, tmp_path / "state", "get", "functions", "-o", "yaml").stdout
-        assert "has no image example.local/not-there:v1" in out and "ofn image import" in out, out
+        assert "ErrImagePull: cannot pull example.local/not-there:v1" in out and "ofn image import" in out, out
     finally:
         stop(s)
 

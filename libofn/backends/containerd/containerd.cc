@@ -18,6 +18,7 @@
 
 #include "libofn/backends/containerd/internal/api.h"
 #include "libofn/backends/containerd/internal/images.h"
+#include "libofn/backends/containerd/internal/registry.h"
 #include "libofn/backends/containerd/internal/runtime_spec.h"
 #include "libofn/backends/process/log_file.h"
 #include "libofn/backends/process/probe.h"
@@ -61,6 +62,7 @@ struct Box {
 
   std::shared_ptr<Api> api;
   internal::ImageStore* images = nullptr;  // the driver's; outlives every box
+  std::function<Result<internal::ResolvedImage>(const backend::Workload&)> ensure_image;  // the driver's
   std::mutex* log_mu = nullptr;            // the driver's, for log rotation
   ContainerdOptions opt;
   Clock* clock = nullptr;
@@ -142,15 +144,8 @@ struct Box {
 
   // The image, the snapshot and the container.
   Status Create() {
-    Result<internal::ResolvedImage> img = images->Ensure(w.image);
-    if (!img.ok()) {
-      if (img.status().code() == StatusCode::kNotFound) {
-        return Status(StatusCode::kNotFound, img.status().message() +
-                                                 "; import it first (ofn image import FILE, or ofn image build)");
-      }
-      return img.status();
-    }
-    OFN_ASSIGN_OR_RETURN(internal::ContainerProcess proc, internal::MakeProcess(w, img->image.image_config, port));
+    OFN_ASSIGN_OR_RETURN(internal::ResolvedImage img, ensure_image(w));
+    OFN_ASSIGN_OR_RETURN(internal::ContainerProcess proc, internal::MakeProcess(w, img.image.image_config, port));
     internal::RuntimeSpecInput in;
     in.hostname = id;
     in.process = std::move(proc);
@@ -165,7 +160,7 @@ struct Box {
     snapshots::PrepareSnapshotRequest prep;
     prep.set_snapshotter(images->snapshotter());
     prep.set_key(id);
-    prep.set_parent(img->chain_id);
+    prep.set_parent(img.chain_id);
     snapshots::PrepareSnapshotResponse prepared;
     {
       auto ctx = api->Context(std::chrono::seconds(30), lease.id());
@@ -174,7 +169,7 @@ struct Box {
     ctr::CreateContainerRequest req;
     ctr::Container* c = req.mutable_container();
     c->set_id(id);
-    c->set_image(img->name);
+    c->set_image(img.name);
     auto& labels = *c->mutable_labels();
     labels[kLabelOwner] = opt.owner;
     labels[kLabelNamespace] = w.ns;
@@ -550,6 +545,8 @@ struct ContainerdDriver::Impl {
   ContainerdOptions opt;
   std::shared_ptr<Api> api;
   std::unique_ptr<internal::ImageStore> images;
+  std::unique_ptr<internal::Registry> registry;
+  std::mutex pull_mu;  // one pull at a time
   std::string snapshotter_note;
   bool temp_log_dir = false;
   std::mutex log_mu;
@@ -598,10 +595,46 @@ struct ContainerdDriver::Impl {
     return opt.log_dir + "/" + std::string(ns) + "/" + std::string(revision) + ".log";
   }
 
+  // The image of a workload, pulled as its imagePullPolicy says
+  // (Kubernetes' default: Always for :latest, else IfNotPresent), unpacked.
+  Result<internal::ResolvedImage> EnsureImage(const backend::Workload& w) {
+    OFN_ASSIGN_OR_RETURN(ImageReference ref, ParseImageReference(w.image));
+    std::string policy = w.image_pull_policy;
+    if (policy.empty()) policy = ref.digest.empty() && ref.tag == "latest" ? "Always" : "IfNotPresent";
+    const std::string name = ref.Name();
+    Result<internal::ResolvedImage> local = images->Resolve(name);
+    if (!local.ok() && local.status().code() != StatusCode::kNotFound) return local.status();
+    if (policy == "Never" || (policy == "IfNotPresent" && local.ok())) {
+      if (!local.ok()) {
+        return Status(StatusCode::kNotFound, local.status().message() +
+                                                 " and imagePullPolicy is Never; import it first (ofn image import "
+                                                 "FILE, or ofn image build)");
+      }
+    } else {
+      Status pulled;
+      {
+        std::lock_guard<std::mutex> lock(pull_mu);
+        pulled = registry->Pull(ref, *images);
+      }
+      if (!pulled.ok()) {
+        if (!local.ok()) {
+          return Status(pulled.code(), "ErrImagePull: " + pulled.message() +
+                                           "\n(or import the image: ofn image import FILE, ofn image build; a mirror: "
+                                           "ofn serve --registry-mirror " + ref.registry + "=http://HOST:PORT)");
+        }
+        OFN_LOG(kWarning) << "image " << name << ": pull failed, running the local copy: " << pulled.message();
+      }
+      OFN_ASSIGN_OR_RETURN(local, images->Resolve(name));
+    }
+    OFN_RETURN_IF_ERROR(images->Unpack(*local));
+    return local;
+  }
+
   std::shared_ptr<Box> NewBox() {
     auto box = std::make_shared<Box>();
     box->api = api;
     box->images = images.get();
+    box->ensure_image = [this](const backend::Workload& w) { return EnsureImage(w); };
     box->log_mu = &log_mu;
     box->opt = opt;
     box->clock = opt.clock ? opt.clock : Clock::System();
@@ -700,6 +733,11 @@ Result<std::shared_ptr<ContainerdDriver>> ContainerdDriver::Open(ContainerdOptio
   }
   impl->opt = options;
   impl->images = std::make_unique<internal::ImageStore>(*impl->api, options.snapshotter);
+  std::map<std::string, std::string> credentials;
+  if (!options.registry_config.empty()) {
+    OFN_ASSIGN_OR_RETURN(credentials, internal::ReadDockerConfig(options.registry_config));
+  }
+  impl->registry = std::make_unique<internal::Registry>(options.registry_mirrors, std::move(credentials));
   Impl* raw = impl.get();
   impl->events = std::thread([raw] { raw->WatchEvents(); });
   auto driver = std::shared_ptr<ContainerdDriver>(new ContainerdDriver());
@@ -871,6 +909,19 @@ Status ContainerdDriver::ImportImage(const std::string& name, const OciImage& im
 Result<std::vector<std::string>> ContainerdDriver::ImportArchive(std::string_view tar, std::string_view fallback_name) {
   OFN_ASSIGN_OR_RETURN(ImageArchive archive, ReadImageArchive(tar, fallback_name));
   return impl_->images->ImportArchive(archive);
+}
+
+Status ContainerdDriver::PullImage(const std::string& name) {
+  OFN_ASSIGN_OR_RETURN(ImageReference ref, ParseImageReference(name));
+  std::lock_guard<std::mutex> lock(impl_->pull_mu);
+  return impl_->registry->Pull(ref, *impl_->images);
+}
+
+Status ContainerdDriver::PushImage(const std::string& name, const std::string& dest) {
+  OFN_ASSIGN_OR_RETURN(ImageReference src, ParseImageReference(name));
+  OFN_ASSIGN_OR_RETURN(ImageReference to, ParseImageReference(dest.empty() ? name : dest));
+  OFN_ASSIGN_OR_RETURN(internal::ResolvedImage img, impl_->images->Resolve(src.Name()));
+  return impl_->registry->Push(img, to, *impl_->images);
 }
 
 Result<OciImage> ContainerdDriver::GetImage(const std::string& name) {

@@ -16,7 +16,9 @@
 // instance with the process backend's back-off and status reasons; a stop
 // is SIGTERM, grace, SIGKILL, and removes task, container and snapshot.
 //
-// Images: containerd's own first (ImportImage, ImportArchive, `ofn image`);
+// Images: what containerd has, else pulled with the OCI distribution API
+// from the registry or its configured mirrors, as imagePullPolicy says;
+// ImportImage, ImportArchive and PullImage fill containerd (`ofn image`).
 // Thread-safe. Only this backend's sources see gRPC (see internal/api.h).
 #ifndef LIBOFN_BACKENDS_CONTAINERD_CONTAINERD_H_
 #define LIBOFN_BACKENDS_CONTAINERD_CONTAINERD_H_
@@ -56,6 +58,11 @@ class ContainerdDriver : public backend::InstanceDriver {
   // Stores every image of an image archive (see ReadImageArchive); returns
   // their names.
   Result<std::vector<std::string>> ImportArchive(std::string_view tar, std::string_view fallback_name);
+  // Pulls an image from its registry (or a mirror of it) into containerd.
+  Status PullImage(const std::string& name);
+  // Pushes an image containerd has to `dest`'s registry ("" = its own
+  // name's), the way a build publishes to spec.image.
+  Status PushImage(const std::string& name, const std::string& dest);
   // An image containerd has, with its layer descriptors (no bytes): a base
   // for BuildImage.
   Result<OciImage> GetImage(const std::string& name);

@@ -5,7 +5,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "libofn/common/clock.h"
 
@@ -31,6 +33,11 @@ struct ContainerdOptions {
   // is missing; "" = overlayfs when containerd has it working, else native.
   std::string snapshotter;
   std::string runtime = "io.containerd.runc.v2";
+  // Registry mirrors: registry host ("docker.io") -> endpoints
+  // ("http://127.0.0.1:5000"), tried in order before the registry itself.
+  std::map<std::string, std::vector<std::string>> registry_mirrors;
+  // A docker config.json with registry credentials ("auths"); "" = none.
+  std::string registry_config;
   // Instances' logs: <log_dir>/<namespace>/<revision>.log (as the process
   // backend's); "" = <state dir>/logs.
   std::string log_dir;

@@ -30,6 +30,7 @@ class ImageStore {
   ImageStore(const Api& api, std::string snapshotter) : api_(api), snapshotter_(std::move(snapshotter)) {}
 
   const std::string& snapshotter() const { return snapshotter_; }
+  const Api& api() const { return api_; }
 
   bool HasBlob(const std::string& digest) const;
   // Writes a blob (its bytes must be at hand unless HasBlob), verified
