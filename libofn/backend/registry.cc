@@ -41,8 +41,14 @@ Result<InstanceDriver*> Registry::Pick(const Workload& w) const {
   for (const DriverRegistration& e : entries_) {
     needs += "; " + std::string(e.driver->name()) + " needs " + e.driver->Requirement(w);
   }
+  for (const auto& [name, how] : disabled_) needs += "; " + name + " is not enabled (" + how + ")";
   return Status(StatusCode::kNotFound, "no enabled backend can run this " + std::string(WorkloadKindName(w.kind)) +
                                            " workload (image \"" + w.image + "\")" + needs);
+}
+
+void Registry::AddDisabled(std::string name, std::string how_to_enable) {
+  std::lock_guard<std::mutex> lock(mu_);
+  disabled_.emplace_back(std::move(name), std::move(how_to_enable));
 }
 
 InstanceDriver* Registry::Find(std::string_view name) const {

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "libofn/backend/driver.h"
@@ -36,6 +37,9 @@ class Registry {
   // or none accepts it; the message says which exist and what each needs.
   Result<InstanceDriver*> Pick(const Workload& workload) const;
   InstanceDriver* Find(std::string_view name) const;
+  // A backend that is not enabled, and what would enable it, for the
+  // message when no enabled driver takes a workload.
+  void AddDisabled(std::string name, std::string how_to_enable);
   // Highest priority first.
   std::vector<InstanceDriver*> drivers() const;
   // Shutdown() on every driver.
@@ -47,6 +51,7 @@ class Registry {
  private:
   mutable std::mutex mu_;
   std::vector<DriverRegistration> entries_;  // priority order, stable
+  std::vector<std::pair<std::string, std::string>> disabled_;
 };
 
 }  // namespace ofn::backend

@@ -20,6 +20,10 @@ Status backends::RegisterBuiltinBackends(backend::Registry& registry, const Buil
 #else
     return Status(StatusCode::kUnimplemented, "this build of libofn has no containerd backend (meson option containerd)");
 #endif
+  } else {
+    registry.AddDisabled("containerd", OFN_WITH_CONTAINERD
+                                           ? "OCI images as containers: ofn serve --containerd[=SOCKET]"
+                                           : "this build has no containerd backend: meson option containerd");
   }
   OFN_RETURN_IF_ERROR(registry.Add({90, std::make_shared<process::ProcessDriver>(o.process)}));
   return Status();

@@ -380,3 +380,19 @@ def test_image_archives_and_errors_that_say_what_to_do(ofn_bin, containerd, tmp_
     r = subprocess.run([ofn_bin, "serve", "--state-dir", str(tmp_path / "s2"), "--listen", "127.0.0.1:0",
                         "--containerd=" + str(tmp_path / "none.sock")], capture_output=True, text=True, timeout=30)
     assert r.returncode == 1 and "no containerd socket at" in r.stderr, r.stderr
+
+
+def test_the_readme_example_builds_its_image_and_serves(ofn_bin, containerd, tmp_path):
+    example = pathlib.Path(__file__).resolve().parents[2] / "examples" / "containerd-hello"
+    r = subprocess.run([str(example / "build-image.sh")], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, OFN_CONTAINERD=containerd.socket, OFN=ofn_bin))
+    assert r.returncode == 0, r.stderr
+    assert "built example.local/containerd-hello:v1" in r.stdout
+    state = tmp_path / "state"
+    s = serve(ofn_bin, containerd, state, [example / "function.yaml"])
+    try:
+        assert s.get("http://hello-container.default.ofn.io/") == (200, "Hello from a container\n")
+        assert "hello-container on port" in cli(ofn_bin, state, "logs", "hello-container").stdout
+    finally:
+        stop(s)
+    assert not containerd.rows("containers", "ls", "-q")
