@@ -59,6 +59,8 @@ struct Workload {
   // The function container's imagePullPolicy as written ("Always",
   // "IfNotPresent", "Never"; "" = Kubernetes' default for the image's tag).
   std::string image_pull_policy;
+  // securityContext.readOnlyRootFilesystem (container backends).
+  bool read_only_root_filesystem = false;
   // serving.params, then the container's env (a later entry wins).
   std::vector<std::pair<std::string, std::string>> env;
   int port = 8080;  // serving.triggers.http.port: what the function listens on in a container

@@ -144,6 +144,8 @@ Result<backend::Workload> MakeWorkload(std::string_view ns, std::string_view fun
   }
   w.working_dir = Str(c, "workingDir");
   w.image_pull_policy = Str(c, "imagePullPolicy");
+  const json::value* ro = At(Obj(At(c, "securityContext")), "readOnlyRootFilesystem");
+  w.read_only_root_filesystem = ro && ro->is_bool() && ro->as_bool();
   w.readiness = ParseProbe(Obj(At(c, "readinessProbe")));
   w.liveness = ParseProbe(Obj(At(c, "livenessProbe")));
   const json::object* limits = Obj(At(Obj(At(c, "resources")), "limits"));

@@ -175,6 +175,35 @@ def test_an_image_function_serves_logs_and_is_restarted_after_a_kill(ofn_bin, co
         stop(s)
 
 
+def test_limits_become_cgroup_limits_and_a_read_only_rootfs_is_read_only(ofn_bin, containerd, tmp_path):
+    build_image(ofn_bin, containerd, tmp_path, "example.local/limits:v1", "limited\n")
+    fn = tmp_path / "fn.yaml"
+    fn.write_text(function_yaml("limits", "example.local/limits:v1").replace(
+        "        - name: function\n",
+        "        - name: function\n          resources:\n            limits:\n              memory: 64Mi\n"
+        "              cpu: 500m\n          securityContext:\n            readOnlyRootFilesystem: true\n"))
+    state = tmp_path / "state"
+    s = serve(ofn_bin, containerd, state, [fn])
+    try:
+        assert s.get("http://limits.default.ofn.io/") == (200, "limited\n")
+        (cid, (pid, _)), = containerd.tasks().items()
+        with open("/proc/%d/cgroup" % pid) as f:
+            groups = dict((line.split(":")[1], line.split(":")[2].strip()) for line in f)
+        memory_dir = pathlib.Path("/sys/fs/cgroup/memory") / groups["memory"].lstrip("/")
+        if memory_dir.exists():  # cgroup v1
+            assert groups["memory"].endswith("/ofn/" + cid), groups
+            assert (memory_dir / "memory.limit_in_bytes").read_text().strip() == str(64 << 20)
+            cpu_dir = pathlib.Path("/sys/fs/cgroup/cpu") / groups["cpu,cpuacct" if "cpu,cpuacct" in groups else "cpu"].lstrip("/")
+            assert (cpu_dir / "cpu.cfs_quota_us").read_text().strip() == "50000"
+        else:  # cgroup v2
+            unified = pathlib.Path("/sys/fs/cgroup") / groups[""].lstrip("/")
+            assert (unified / "memory.max").read_text().strip() == str(64 << 20)
+        r = containerd.ctr("tasks", "exec", "--exec-id", "probe", cid, "/bin/sh", "-c", "echo x > /www/new", check=False)
+        assert r.returncode != 0 and "Read-only file system" in (r.stderr + r.stdout), r
+    finally:
+        stop(s)
+
+
 def test_traffic_split_and_scale_to_zero_between_two_image_revisions(ofn_bin, containerd, tmp_path):
     build_image(ofn_bin, containerd, tmp_path, "example.local/split:v1", "one\n")
     build_image(ofn_bin, containerd, tmp_path, "example.local/split:v2", "two\n")

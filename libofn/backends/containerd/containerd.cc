@@ -150,6 +150,7 @@ struct Box {
     in.hostname = id;
     in.process = std::move(proc);
     in.memory_bytes = w.limits.memory_bytes;
+    in.readonly_rootfs = w.read_only_root_filesystem;
     in.cpu_millis = w.limits.cpu_millis;
     in.cgroups_path = opt.cgroup_parent + "/" + id;
     rlimit rl{};
