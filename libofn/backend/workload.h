@@ -59,6 +59,9 @@ struct Workload {
   // The function container's imagePullPolicy as written ("Always",
   // "IfNotPresent", "Never"; "" = Kubernetes' default for the image's tag).
   std::string image_pull_policy;
+  // spec.imageCredentials: the docker config JSON (".dockerconfigjson") of
+  // the Secret it names, for pulling `image`; "" = none or not found.
+  std::string image_credentials;
   // securityContext.readOnlyRootFilesystem (container backends).
   bool read_only_root_filesystem = false;
   // serving.params, then the container's env (a later entry wins).

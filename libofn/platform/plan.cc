@@ -17,6 +17,7 @@ backend::FunctionPlan MakePlan(const PlanInput& in) {
     Result<backend::Workload> w = spec::MakeWorkload(in.ns, in.name, name, spec_json, in.backend);
     if (w.ok()) {
       r.workload = std::move(*w);
+      r.workload.image_credentials = in.image_credentials;
     } else {
       r.invalid = w.status().message();
     }

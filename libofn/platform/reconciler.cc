@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <set>
 
+#include "libofn/common/base64.h"
 #include "libofn/common/log.h"
 #include "libofn/gateway/plugins.h"
 #include "libofn/spec/plugin_config.h"
@@ -273,6 +274,26 @@ std::shared_ptr<const gateway::PluginChain> Reconciler::CompilePlugins() {
   return std::make_shared<const gateway::PluginChain>(std::move(plugins), clock_, rate_limits_);
 }
 
+namespace {
+
+// The docker config JSON of the Secret a Function's spec.imageCredentials
+// names ("" when it names none, or the Secret or its data is missing).
+std::string ImageCredentialsOf(store::Store& store, const std::string& ns, const json::value& spec) {
+  const std::string name = Str(Obj(At(Obj(&spec), "imageCredentials")), "name");
+  if (name.empty()) return "";
+  auto secret = store.Get("Secret", ns, name);
+  if (!secret.ok()) return "";  // as Kubernetes does: the pull goes without, and says so if it is refused
+  json::value body = ofn::internal::ParseObjectOrEmpty(secret->spec);
+  const json::object* data = Obj(At(Obj(&body), "data"));
+  for (const char* key : {".dockerconfigjson", ".dockercfg"}) {
+    Result<std::string> decoded = Base64Decode(Str(data, key));
+    if (decoded.ok() && !decoded->empty()) return *decoded;
+  }
+  return "";
+}
+
+}  // namespace
+
 scale::AutoscalerConfig Reconciler::CurrentAutoscalerConfig() {
   auto cm = store_->Get("ConfigMap", kAutoscalerConfigNamespace, kAutoscalerConfigName);
   if (!cm.ok()) {
@@ -383,6 +404,7 @@ void Reconciler::Pass() {
       in.backend = std::string(orchestrator->name());
     }
     in.autoscaler = autoscaler_config_;
+    in.image_credentials = ImageCredentialsOf(*store_, fn.ns, spec);
     for (const store::RevisionRecord& r : w.revisions) in.revisions.emplace_back(r.name, r.spec);
     in.traffic = TrafficOf(spec);
     in.created = fn.creation_time;

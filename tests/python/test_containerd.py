@@ -288,18 +288,30 @@ def test_containers_no_current_revision_needs_are_removed_at_start(ofn_bin, cont
 class Registry:
     """Debian's docker-registry (the distribution registry) on a loopback port."""
 
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, user=None, password=None):
         from test_process import free_port
         self.port = free_port()
         config = tmp_path / "registry.yml"
-        config.write_text("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\n"
-                          "http:\n  addr: 127.0.0.1:%d\n" % (tmp_path / "registry-data", self.port))
+        text = ("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\n"
+                "http:\n  addr: 127.0.0.1:%d\n" % (tmp_path / "registry-data", self.port))
+        if user:
+            import warnings
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                import crypt
+            (tmp_path / "htpasswd").write_text("%s:%s\n" % (user, crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))))
+            text += "auth:\n  htpasswd:\n    realm: test\n    path: %s\n" % (tmp_path / "htpasswd")
+        config.write_text(text)
         self.proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
+        import urllib.error
         import urllib.request
+
         def up():
             try:
                 return urllib.request.urlopen("http://127.0.0.1:%d/v2/" % self.port, timeout=1).status == 200
+            except urllib.error.HTTPError as e:
+                return e.code == 401  # up, and asking for credentials
             except OSError:
                 return False
         assert wait_until(up, timeout=20), "docker-registry did not start"
@@ -365,6 +377,55 @@ def test_an_openfunction_sample_runs_from_a_registry_mirror(ofn_bin, containerd,
         try:
             out = cli(ofn_bin, tmp_path / "state2", "get", "functions", "-o", "yaml").stdout
             assert "ErrImagePull" in out and "--registry-mirror docker.io=" in out, out
+        finally:
+            stop(s)
+    finally:
+        registry.stop()
+
+
+def test_image_credentials_name_a_secret_the_pull_authenticates_with(ofn_bin, containerd, tmp_path):
+    import base64
+    import json
+    registry = Registry(tmp_path, user="ofn", password="s3cret")
+    auth = {"auths": {"127.0.0.1:%d" % registry.port: {"auth": base64.b64encode(b"ofn:s3cret").decode()}}}
+    (tmp_path / "config.json").write_text(json.dumps(auth))
+    try:
+        build_image(ofn_bin, containerd, tmp_path, "example.local/private:build", "private\n")
+        name = "127.0.0.1:%d/team/private:v1" % registry.port
+        push = [ofn_bin, "image", "--containerd", containerd.socket, "push", "example.local/private:build", name]
+        r = subprocess.run(push, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 1 and "HTTP 401" in r.stderr, r.stderr  # no credentials, no push
+        r = subprocess.run(push[:2] + ["--registry-config", str(tmp_path / "config.json")] + push[2:],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        subprocess.run([ofn_bin, "image", "--containerd", containerd.socket, "rm", "example.local/private:build"],
+                       check=True, capture_output=True)
+
+        secret = """apiVersion: v1
+kind: Secret
+metadata:
+  name: push-secret
+type: kubernetes.io/dockerconfigjson
+data:
+  .dockerconfigjson: %s
+---
+""" % base64.b64encode(json.dumps(auth).encode()).decode()
+        fn = tmp_path / "fn.yaml"
+        fn.write_text(secret + function_yaml("private", name, "  imageCredentials:\n    name: push-secret\n"))
+        nocred = tmp_path / "nocred.yaml"
+        nocred.write_text(function_yaml("nocred", name))
+        state = tmp_path / "state"
+        s = serve(ofn_bin, containerd, state, [fn])
+        try:
+            assert s.get("http://private.default.ofn.io/") == (200, "private\n")
+        finally:
+            stop(s)
+        # Another Function without imageCredentials cannot pull it.
+        containerd.ctr("images", "rm", "--sync", name)
+        s = serve(ofn_bin, containerd, tmp_path / "state2", [nocred])
+        try:
+            out = cli(ofn_bin, tmp_path / "state2", "get", "functions", "-o", "yaml").stdout
+            assert "ErrImagePull" in out and "HTTP 401" in out, out
         finally:
             stop(s)
     finally:

@@ -612,10 +612,16 @@ struct ContainerdDriver::Impl {
                                                  "FILE, or ofn image build)");
       }
     } else {
+      std::map<std::string, std::string> credentials;
+      if (!w.image_credentials.empty()) {
+        auto parsed = internal::ParseDockerConfig(w.image_credentials, "the Secret of spec.imageCredentials");
+        if (!parsed.ok()) return parsed.status();
+        credentials = std::move(*parsed);
+      }
       Status pulled;
       {
         std::lock_guard<std::mutex> lock(pull_mu);
-        pulled = registry->Pull(ref, *images);
+        pulled = registry->Pull(ref, *images, credentials);
       }
       if (!pulled.ok()) {
         if (!local.ok()) {

@@ -158,6 +158,11 @@ Result<std::map<std::string, std::string>> ReadDockerConfig(const std::string& p
   std::ifstream in(path);
   if (!in) return Status(StatusCode::kNotFound, "cannot read registry credentials from " + path);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return ParseDockerConfig(text, path);
+}
+
+Result<std::map<std::string, std::string>> ParseDockerConfig(std::string_view text, std::string_view source) {
+  const std::string path(source);
   boost::system::error_code ec;
   json::value v = json::parse(text, ec);
   if (ec || !v.is_object()) return Status(StatusCode::kInvalidArgument, path + ": not a JSON object");
@@ -222,6 +227,7 @@ struct Registry::Session {
   std::string endpoint, repository, registry;
   std::string actions = "pull";  // of the token scope
   std::string authorization;  // "Bearer ..." or "Basic ..."
+  std::map<std::string, std::string> credentials;  // host -> user:password
 };
 
 Result<Fetched> Registry::Get(Session& s, const std::string& path, const std::string& accept, size_t max_body) const {
@@ -239,17 +245,17 @@ Result<Fetched> Registry::Call(Session& s, std::string_view method, const std::s
     OFN_ASSIGN_OR_RETURN(Fetched f, method == "GET" ? HttpGet(url, h, max_body) : HttpSend(method, url, h, body));
     if (f.status != 401 || attempt == 1) return f;
     auto challenge = ParseChallenge(f.headers["www-authenticate"]);
-    auto cred = credentials_.find(s.registry);
-    if (cred == credentials_.end()) cred = credentials_.find(HostOf(s.endpoint));
+    auto cred = s.credentials.find(s.registry);
+    if (cred == s.credentials.end()) cred = s.credentials.find(HostOf(s.endpoint));
     if (challenge[""] == "basic") {
-      if (cred == credentials_.end()) return f;
+      if (cred == s.credentials.end()) return f;
       s.authorization = "Basic " + Base64Encode(cred->second);
     } else if (challenge[""] == "bearer" && !challenge["realm"].empty()) {
       std::string token_url = challenge["realm"] + (challenge["realm"].find('?') == std::string::npos ? "?" : "&") +
                               "scope=repository:" + s.repository + ":" + s.actions;
       if (!challenge["service"].empty()) token_url += "&service=" + challenge["service"];
       std::vector<std::pair<std::string, std::string>> th;
-      if (cred != credentials_.end()) th.emplace_back("Authorization", "Basic " + Base64Encode(cred->second));
+      if (cred != s.credentials.end()) th.emplace_back("Authorization", "Basic " + Base64Encode(cred->second));
       OFN_ASSIGN_OR_RETURN(Fetched t, HttpGet(token_url, th, 1 << 20));
       if (t.status != 200) {
         return Status(StatusCode::kPermissionDenied, "token from " + challenge["realm"] + ": HTTP " +
@@ -272,8 +278,7 @@ Result<Fetched> Registry::Call(Session& s, std::string_view method, const std::s
   return Status(StatusCode::kInternal, "unreachable");
 }
 
-Status Registry::PullFrom(const std::string& endpoint, const ImageReference& ref, const ImageStore& store) const {
-  Session s{endpoint, ref.repository, ref.registry, "pull", ""};
+Status Registry::PullFrom(Session& s, const ImageReference& ref, const ImageStore& store) const {
   auto fetch_json = [&](const std::string& reference, const std::string& expect_digest) -> Result<Blob> {
     OFN_ASSIGN_OR_RETURN(Fetched f, Get(s, "/manifests/" + reference, kAcceptManifests, kMaxManifest));
     if (f.status == 404) return Status(StatusCode::kNotFound, "no manifest " + reference + " of " + ref.repository);
@@ -343,7 +348,7 @@ Status Registry::Push(const ResolvedImage& image, const ImageReference& dest, co
   std::string endpoint = DefaultEndpoint(dest.registry);
   if (auto it = mirrors_.find(dest.registry); it != mirrors_.end() && !it->second.empty()) endpoint = it->second[0];
   while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
-  Session s{endpoint, dest.repository, dest.registry, "pull,push", ""};
+  Session s{endpoint, dest.repository, dest.registry, "pull,push", "", credentials_};
   const std::string base = endpoint + "/v2/" + dest.repository;
   auto fail = [&](const std::string& what, const Fetched& f) {
     return Status(f.status == 401 || f.status == 403 ? StatusCode::kPermissionDenied : StatusCode::kUnavailable,
@@ -372,14 +377,18 @@ Status Registry::Push(const ResolvedImage& image, const ImageReference& dest, co
   return Status::Ok();
 }
 
-Status Registry::Pull(const ImageReference& ref, const ImageStore& store) const {
+Status Registry::Pull(const ImageReference& ref, const ImageStore& store,
+                      const std::map<std::string, std::string>& extra) const {
+  std::map<std::string, std::string> credentials = extra;
+  credentials.insert(credentials_.begin(), credentials_.end());  // the Function's first
   std::vector<std::string> endpoints;
   if (auto it = mirrors_.find(ref.registry); it != mirrors_.end()) endpoints = it->second;
   endpoints.push_back(DefaultEndpoint(ref.registry));
   std::string tried;
   for (std::string e : endpoints) {
     while (!e.empty() && e.back() == '/') e.pop_back();
-    Status st = PullFrom(e, ref, store);
+    Session s{e, ref.repository, ref.registry, "pull", "", credentials};
+    Status st = PullFrom(s, ref, store);
     if (st.ok()) return st;
     tried += "\n  " + e + ": " + st.message();
   }

@@ -26,6 +26,7 @@ struct PlanInput {
   const route::FunctionRoute* route = nullptr;  // compiled, when it compiled
   std::string route_json;
   scale::AutoscalerConfig autoscaler;  // the cluster's settings the scale bounds start from
+  std::string image_credentials;       // see backend::Workload::image_credentials
 };
 
 // A revision whose spec does not make a workload is in the plan with

@@ -35,6 +35,10 @@ Result<Fetched> HttpGet(const std::string& url, const std::vector<std::pair<std:
 Result<Fetched> HttpSend(std::string_view method, const std::string& url,
                          const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body);
 
+// The same from the JSON text (a Secret's .dockerconfigjson); errors name
+// `source`.
+Result<std::map<std::string, std::string>> ParseDockerConfig(std::string_view text, std::string_view source);
+
 // "user:password" for a registry host from a docker config.json ("auths":
 // {"host": {"auth": base64} or {"username", "password"}}); docker.io is also
 // found under https://index.docker.io/v1/.
@@ -53,7 +57,10 @@ class Registry {
 
   // Pulls `ref` into `store` and names it ref.Name(); errors say which
   // endpoints were tried and what each answered.
-  Status Pull(const ImageReference& ref, const ImageStore& store) const;
+  // `extra` credentials (a Function's imageCredentials) come before the
+  // registry's own.
+  Status Pull(const ImageReference& ref, const ImageStore& store,
+              const std::map<std::string, std::string>& extra = {}) const;
   // Pushes `image` (its manifest, config and layers from `store`) to
   // `dest`'s registry (its first mirror when it has one), under dest's tag.
   Status Push(const ResolvedImage& image, const ImageReference& dest, const ImageStore& store) const;
@@ -65,7 +72,7 @@ class Registry {
   Result<Fetched> Call(Session& s, std::string_view method, const std::string& url,
                        std::vector<std::pair<std::string, std::string>> headers, const std::string& body,
                        size_t max_body) const;
-  Status PullFrom(const std::string& endpoint, const ImageReference& ref, const ImageStore& store) const;
+  Status PullFrom(Session& s, const ImageReference& ref, const ImageStore& store) const;
 
   std::map<std::string, std::vector<std::string>> mirrors_;
   std::map<std::string, std::string> credentials_;
