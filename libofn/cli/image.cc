@@ -37,14 +37,14 @@ struct ImageFlags {
   std::string registry_config;
 };
 
+#if OFN_WITH_CONTAINERD
+using containerd::ContainerdDriver;
+
 std::string Socket(const ImageFlags& f) {
   if (!f.socket.empty()) return f.socket;
   const char* env = std::getenv("OFN_CONTAINERD");
   return env && *env ? env : containerd::kDefaultSocket;
 }
-
-#if OFN_WITH_CONTAINERD
-using containerd::ContainerdDriver;
 
 Result<std::shared_ptr<ContainerdDriver>> Connect(const ImageFlags& f) {
   containerd::ContainerdOptions o;
