@@ -22,7 +22,7 @@
 #include "libofn/backends/containerd/internal/runtime_spec.h"
 #include "libofn/backends/process/log_file.h"
 #include "libofn/backends/process/probe.h"
-#include "libofn/backends/process/supervisor.h"
+#include "libofn/backends/internal/supervision.h"
 #include "libofn/common/log.h"
 #include "libofn/gateway/client.h"
 #include "libofn/gateway/server.h"
@@ -55,77 +55,25 @@ std::string ContainerId(std::string_view revision) {
   return (id.empty() ? std::string("ofn") : id) + "-" + internal::RandomHex(6);
 }
 
-// One instance: its container, its task and its supervision. One thread
-// per instance runs it (as the process backend's supervisors).
-struct Box {
-  enum class State { kStarting, kReady, kBackoff, kStopping, kDone };
-
+// One instance: its container and its task. The supervision (probes,
+// restarts, the stop) is the built-in backends' shared one; a task's exit
+// comes from containerd's event stream (or a status check, should an event
+// be missed).
+class Box : public backends::internal::Supervision {
+ public:
   std::shared_ptr<Api> api;
   internal::ImageStore* images = nullptr;  // the driver's; outlives every box
   std::function<Result<internal::ResolvedImage>(const backend::Workload&)> ensure_image;  // the driver's
   std::mutex* log_mu = nullptr;            // the driver's, for log rotation
-  ContainerdOptions opt;
-  Clock* clock = nullptr;
+  ContainerdOptions copt;
   backend::Workload w;
-  bool adopted = false;
-  std::string id, log_path, snapshotter_note;
-  int port = 0;
-  Probe readiness, liveness;
-  Millis start_timeout{0}, grace{0};
-
-  mutable std::mutex mu;
-  std::condition_variable cv;
-  State state = State::kStarting;
-  bool stop_requested = false;
-  bool ever_ready = false;
-  std::string start_failure;
-  int restarts = 0, consecutive_crashes = 0;
-  std::string reason, message;
-  std::function<void()> observer;
-  std::function<void()> start_done;
-  std::thread thread;
-  std::atomic<bool> finished{false};
-  // Set by the event thread (or a status check) when the task exited.
+  std::string id, log_path;
+  // Set by the event thread (or a status check) when the task exited; under mu.
   bool exited = false;
   uint32_t exit_status = 0;
   bool oom = false;
-
-  // Supervisor-thread state.
+  // The supervisor thread's: whether a task runs.
   bool task_running = false;
-  Clock::Duration launched{}, deadline{}, next_probe{}, restart_at{}, kill_at{}, next_check{};
-  int liveness_failures = 0;
-  bool liveness_killed = false;
-  bool last_exit_oom = false;
-
-  std::string Address() const { return "127.0.0.1:" + std::to_string(port); }
-
-  void Notify() {
-    std::function<void()> obs;
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      obs = observer;
-    }
-    cv.notify_all();
-    if (obs) obs();
-    Settle();
-  }
-
-  void Settle() {
-    std::function<void()> done;
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      if (!start_done || !(ever_ready || !start_failure.empty() || state == State::kDone)) return;
-      done = std::move(start_done);
-      start_done = nullptr;
-    }
-    done();
-  }
-
-  std::string LogTail() const {
-    std::string tail = process::TailOfLog(log_path, 20, 2048);
-    while (!tail.empty() && tail.back() == '\n') tail.pop_back();
-    return tail.empty() ? "(no output)" : tail;
-  }
 
   void OnTaskEvent(bool is_oom, uint32_t status) {
     {
@@ -140,6 +88,64 @@ struct Box {
     cv.notify_all();
   }
 
+  // Task, container and snapshot: nothing of the instance stays.
+  void RemoveAll() {
+    DeleteTask();
+    ctr::DeleteContainerRequest req;
+    req.set_id(id);
+    google::protobuf::Empty empty;
+    {
+      auto ctx = api->Context();
+      (void)api->containers->Delete(ctx.get(), req, &empty);
+    }
+    RemoveSnapshot();
+  }
+
+ protected:
+  Status Prepare() override { return Create(); }
+  Status Launch() override { return LaunchTask(); }
+  void Signal(int sig) override { Kill(sig); }
+  bool Running() const override { return task_running; }
+  void Finish() override { RemoveAll(); }
+  std::string What() const override { return "container " + id; }
+  std::string LogTail() const override {
+    std::string tail = process::TailOfLog(log_path, 20, 2048);
+    while (!tail.empty() && tail.back() == '\n') tail.pop_back();
+    return tail.empty() ? "(no output)" : tail;
+  }
+
+  std::optional<Exit> Wait(Millis period) override {
+    bool got = false, got_oom = false;
+    uint32_t status = 0;
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait_for(lock, period, [&] { return exited || (stop_requested && state != State::kStopping); });
+      if (exited) {
+        got = true;
+        got_oom = oom;
+        status = exit_status;
+        exited = false;
+      }
+    }
+    auto now = clock->Monotonic();
+    if (!got && now >= next_check_) {
+      next_check_ = now + std::chrono::seconds(1);
+      CheckTask();
+      std::lock_guard<std::mutex> lock(*log_mu);
+      process::RotateByCopy(log_path, copt.log_max_bytes, copt.log_keep);
+    }
+    if (!got) return std::nullopt;
+    DeleteTask();
+    task_running = false;
+    const int signal = status > 128 ? static_cast<int>(status) - 128 : 0;
+    Exit e;
+    e.how = signal ? "was killed by signal " + std::to_string(signal) : "exited with code " + std::to_string(status);
+    e.oom = got_oom && signal == SIGKILL;
+    if (e.oom) e.how = "was killed for going over its memory limit (OOMKilled)";
+    return e;
+  }
+
+ private:
   Status Check(const grpc::Status& s, std::string_view what) const { return Api::Check(s, what); }
 
   // The image, the snapshot and the container.
@@ -152,7 +158,7 @@ struct Box {
     in.memory_bytes = w.limits.memory_bytes;
     in.readonly_rootfs = w.read_only_root_filesystem;
     in.cpu_millis = w.limits.cpu_millis;
-    in.cgroups_path = opt.cgroup_parent + "/" + id;
+    in.cgroups_path = copt.cgroup_parent + "/" + id;
     rlimit rl{};
     if (::getrlimit(RLIMIT_NOFILE, &rl) == 0) in.nofile = std::min<uint64_t>(rl.rlim_max, 65536);
     const std::string spec = internal::MakeRuntimeSpec(in);
@@ -172,13 +178,13 @@ struct Box {
     c->set_id(id);
     c->set_image(img.name);
     auto& labels = *c->mutable_labels();
-    labels[kLabelOwner] = opt.owner;
+    labels[kLabelOwner] = copt.owner;
     labels[kLabelNamespace] = w.ns;
     labels[kLabelFunction] = w.function;
     labels[kLabelRevision] = w.revision;
     labels[kLabelPort] = std::to_string(port);
     labels[kLabelGrace] = std::to_string(grace.count());
-    c->mutable_runtime()->set_name(opt.runtime);
+    c->mutable_runtime()->set_name(copt.runtime);
     c->mutable_spec()->set_type_url(kSpecType);
     c->mutable_spec()->set_value(spec);
     c->set_snapshotter(images->snapshotter());
@@ -191,7 +197,7 @@ struct Box {
   }
 
   // A new task of the container, started.
-  Status Launch() {
+  Status LaunchTask() {
     snapshots::MountsRequest mreq;
     mreq.set_snapshotter(images->snapshotter());
     mreq.set_key(id);
@@ -233,12 +239,7 @@ struct Box {
       oom = false;
     }
     task_running = true;
-    launched = clock->Monotonic();
-    deadline = launched + start_timeout;
-    next_probe = launched + readiness.initial_delay;
-    next_check = launched + std::chrono::seconds(1);
-    liveness_failures = 0;
-    liveness_killed = false;
+    next_check_ = clock->Monotonic() + std::chrono::seconds(1);
     return Status::Ok();
   }
 
@@ -269,18 +270,6 @@ struct Box {
     (void)api->snapshots->Remove(ctx.get(), req, &empty);
   }
 
-  // Task, container and snapshot: nothing of the instance stays.
-  void RemoveAll() {
-    DeleteTask();
-    ctr::DeleteContainerRequest req;
-    req.set_id(id);
-    google::protobuf::Empty empty;
-    {
-      auto ctx = api->Context();
-      (void)api->containers->Delete(ctx.get(), req, &empty);
-    }
-    RemoveSnapshot();
-  }
 
   // A status check for exits whose event was missed (containerd restarted
   // or the subscription dropped).
@@ -297,247 +286,7 @@ struct Box {
     }
   }
 
-  void OnExit(uint32_t status, bool was_oom) {
-    DeleteTask();
-    task_running = false;
-    const int signal = status > 128 ? static_cast<int>(status) - 128 : 0;
-    std::string how = signal ? "was killed by signal " + std::to_string(signal)
-                             : "exited with code " + std::to_string(status);
-    const bool oom_kill = was_oom && signal == SIGKILL;
-    if (oom_kill) how = "was killed for going over its memory limit (OOMKilled)";
-    std::unique_lock<std::mutex> lock(mu);
-    if (stop_requested || state == State::kStopping) {
-      state = State::kDone;
-      return;
-    }
-    if (!ever_ready) {
-      start_failure = "container " + id + " " + how + " before it was ready; last output:\n" + LogTail();
-      state = State::kDone;
-      lock.unlock();
-      Notify();
-      return;
-    }
-    auto now = clock->Monotonic();
-    if (now - launched >= opt.backoff_reset_after) consecutive_crashes = 0;
-    ++consecutive_crashes;
-    ++restarts;
-    const Millis wait = process::RestartBackoff(consecutive_crashes, opt.backoff_base, opt.backoff_cap);
-    restart_at = now + wait;
-    state = State::kBackoff;
-    last_exit_oom = oom_kill && !liveness_killed;
-    reason = last_exit_oom ? "OOMKilled" : consecutive_crashes >= 2 ? "CrashLoopBackOff" : "InstanceCrashed";
-    std::string why = liveness_killed ? "failed its liveness probe " + std::to_string(liveness.failure_threshold) +
-                                            " times and was restarted"
-                                      : how;
-    message = "container " + id + " on port " + std::to_string(port) + " " + why + "; back-off " +
-              std::to_string(wait.count()) + "ms before restart " + std::to_string(restarts) + "; last output:\n" +
-              LogTail();
-    OFN_LOG(kWarning) << "revision " << w.ns << "/" << w.revision << ": " << message;
-    lock.unlock();
-    Notify();
-  }
-
-  Millis ProbePeriod(const Probe& p, bool starting) const {
-    if (p.period.count() > 0) return p.period;
-    return starting ? opt.fast_probe_period : Millis(std::chrono::seconds(10));
-  }
-
-  void Run() {
-    if (adopted) {
-      task_running = true;
-      launched = clock->Monotonic();
-      next_probe = launched + ProbePeriod(liveness, false);
-      next_check = launched + std::chrono::seconds(1);
-    } else {
-      Status st = Create();
-      if (st.ok()) {
-        st = Launch();
-        if (!st.ok()) RemoveAll();
-      }
-      if (!st.ok()) {
-        {
-          std::lock_guard<std::mutex> lock(mu);
-          start_failure = st.message();
-          state = State::kDone;
-        }
-        Notify();
-        finished = true;
-        return;
-      }
-    }
-    for (;;) {
-      bool got_exit = false, got_oom = false;
-      uint32_t status = 0;
-      {
-        std::unique_lock<std::mutex> lock(mu);
-        const Millis period = state == State::kStarting ? opt.fast_probe_period : Millis(200);
-        cv.wait_for(lock, period, [&] { return exited || (stop_requested && state != State::kStopping); });
-        if (exited && task_running) {
-          got_exit = true;
-          got_oom = oom;
-          status = exit_status;
-          exited = false;
-        }
-      }
-      if (got_exit) OnExit(status, got_oom);
-      auto now = clock->Monotonic();
-      if (task_running && now >= next_check) {
-        next_check = now + std::chrono::seconds(1);
-        CheckTask();
-        std::lock_guard<std::mutex> lock(*log_mu);
-        process::RotateByCopy(log_path, opt.log_max_bytes, opt.log_keep);
-      }
-      std::unique_lock<std::mutex> lock(mu);
-      if (state == State::kDone) break;
-      if (stop_requested && state != State::kStopping) {
-        if (!task_running) {
-          state = State::kDone;
-          break;
-        }
-        state = State::kStopping;
-        kill_at = now + grace;
-        lock.unlock();
-        Kill(SIGTERM);
-        continue;
-      }
-      switch (state) {
-        case State::kStopping:
-          if (now >= kill_at) {
-            lock.unlock();
-            Kill(SIGKILL);
-            kill_at = now + std::chrono::hours(1);
-          }
-          break;
-        case State::kBackoff:
-          if (now >= restart_at) {
-            state = State::kStarting;
-            lock.unlock();
-            Status st = Launch();
-            if (!st.ok()) {
-              std::lock_guard<std::mutex> relock(mu);
-              state = State::kBackoff;
-              restart_at = now + opt.backoff_cap;
-              message = "restart failed: " + st.message();
-            }
-          }
-          break;
-        case State::kStarting: {
-          if (now >= deadline) {
-            lock.unlock();
-            if (!ever_ready) {
-              {
-                std::lock_guard<std::mutex> relock(mu);
-                start_failure = "container " + id + " did not become ready within " +
-                                std::to_string(start_timeout.count()) + "ms (" +
-                                (readiness.type == Probe::Type::kHttp ? "httpGet " + readiness.path : std::string("tcp")) +
-                                " probe on port " + std::to_string(port) + "); last output:\n" + LogTail();
-                stop_requested = true;
-              }
-              Notify();
-            } else {
-              Kill(SIGKILL);  // counted as a crash when it exits
-            }
-            break;
-          }
-          if (now < next_probe) break;
-          lock.unlock();
-          bool ok = process::RunProbe(readiness, port);
-          next_probe = clock->Monotonic() + ProbePeriod(readiness, true);
-          if (ok) {
-            {
-              std::lock_guard<std::mutex> relock(mu);
-              state = State::kReady;
-              ever_ready = true;
-              if (last_exit_oom) {
-                message = "container " + id + " was OOM-killed and restarted (" + std::to_string(restarts) +
-                          " restart(s)); raise resources.limits.memory";
-              } else {
-                reason.clear();
-                message.clear();
-              }
-            }
-            next_probe = clock->Monotonic() + liveness.initial_delay + ProbePeriod(liveness, false);
-            Notify();
-          }
-          break;
-        }
-        case State::kReady:
-          if (liveness.type == Probe::Type::kNone || now < next_probe) break;
-          lock.unlock();
-          next_probe = now + ProbePeriod(liveness, false);
-          if (process::RunProbe(liveness, port)) {
-            liveness_failures = 0;
-          } else if (++liveness_failures >= liveness.failure_threshold) {
-            liveness_killed = true;
-            Kill(SIGKILL);
-          }
-          break;
-        case State::kDone:
-          break;
-      }
-    }
-    if (task_running) {
-      // Start failed or the stop's grace ran out unseen: the grace period on
-      // the real clock, since an exit does not wait for a manual one.
-      Kill(SIGTERM);
-      auto until = std::chrono::steady_clock::now() + grace;
-      for (;;) {
-        std::unique_lock<std::mutex> lock(mu);
-        if (exited || !cv.wait_until(lock, until, [&] { return exited; })) break;
-      }
-      Kill(SIGKILL);
-      CheckTask();
-    }
-    RemoveAll();
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      state = State::kDone;
-    }
-    cv.notify_all();
-    Settle();
-    finished = true;
-  }
-
-  void RequestStop() {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      stop_requested = true;
-      observer = nullptr;
-    }
-    cv.notify_all();
-  }
-};
-
-class ContainerInstance : public backend::Instance {
- public:
-  explicit ContainerInstance(std::shared_ptr<Box> box) : box_(std::move(box)) {}
-  ~ContainerInstance() override { box_->RequestStop(); }
-
-  HttpResponse Handle(const HttpRequest& request) override {
-    auto r = gateway::HttpCall(box_->Address(), request, std::chrono::minutes(5));
-    if (!r.ok()) {
-      return gateway::ErrorResponse(502, "container " + box_->id + " did not answer: " + r.status().message());
-    }
-    return std::move(*r);
-  }
-  std::string Upstream() const override { return box_->Address(); }
-  backend::InstanceHealth Health() const override {
-    std::lock_guard<std::mutex> lock(box_->mu);
-    backend::InstanceHealth h;
-    h.serving = box_->state == Box::State::kReady;
-    h.restarts = box_->restarts;
-    h.reason = box_->reason;
-    h.message = box_->message;
-    h.limits_warning = box_->snapshotter_note;
-    return h;
-  }
-  void SetHealthObserver(std::function<void()> observer) override {
-    std::lock_guard<std::mutex> lock(box_->mu);
-    box_->observer = std::move(observer);
-  }
-
- private:
-  std::shared_ptr<Box> box_;
+  Clock::Duration next_check_{};
 };
 
 }  // namespace
@@ -643,9 +392,14 @@ struct ContainerdDriver::Impl {
     box->images = images.get();
     box->ensure_image = [this](const backend::Workload& w) { return EnsureImage(w); };
     box->log_mu = &log_mu;
-    box->opt = opt;
+    box->copt = opt;
+    box->opt.backoff_base = opt.backoff_base;
+    box->opt.backoff_cap = opt.backoff_cap;
+    box->opt.backoff_reset_after = opt.backoff_reset_after;
+    box->opt.fast_probe_period = opt.fast_probe_period;
+    box->opt.idle_period = std::chrono::milliseconds(200);  // exits come as events
     box->clock = opt.clock ? opt.clock : Clock::System();
-    box->snapshotter_note = snapshotter_note;
+    box->limits_warning = snapshotter_note;
     return box;
   }
 
@@ -811,6 +565,7 @@ void ContainerdDriver::StartAsync(const backend::Workload& w, StartDone done) {
   box->w.image = ref->Name();
   box->id = ContainerId(w.revision);
   box->log_path = impl_->LogPath(w.ns, w.revision);
+  box->label = "revision " + w.ns + "/" + w.revision;
   box->readiness = w.readiness;
   box->liveness = w.liveness;
   box->start_timeout = w.start_timeout.value_or(impl_->opt.start_timeout);
@@ -826,20 +581,7 @@ void ContainerdDriver::StartAsync(const backend::Workload& w, StartDone done) {
     box->port = *port;
   }
   std::weak_ptr<Box> weak = box;
-  box->start_done = [weak, done = std::move(done)] {
-    std::shared_ptr<Box> b = weak.lock();
-    if (!b) return done(Status(StatusCode::kUnavailable, "instance stopped before it was ready"));
-    std::unique_lock<std::mutex> lock(b->mu);
-    if (!b->ever_ready) {
-      std::string failure = b->start_failure.empty() ? "instance stopped before it was ready" : b->start_failure;
-      b->stop_requested = true;
-      lock.unlock();
-      b->cv.notify_all();
-      return done(Status(StatusCode::kFailedPrecondition, failure));
-    }
-    lock.unlock();
-    done(std::shared_ptr<backend::Instance>(std::make_shared<ContainerInstance>(b)));
-  };
+  box->start_done = backends::internal::SettleWith(weak, std::move(done));
   if (!impl_->Launch(box)) {
     box->start_failure = "the containerd backend is shutting down";
     box->state = Box::State::kDone;
@@ -895,10 +637,11 @@ std::vector<backend::SurvivingInstance> ContainerdDriver::Recover() {
       continue;
     }
     box->adopted = true;
+    box->task_running = true;
     box->ever_ready = true;
     box->state = Box::State::kReady;
     if (!impl_->Launch(box)) break;
-    out.push_back({box->w.ns, box->w.revision, std::make_shared<ContainerInstance>(box)});
+    out.push_back({box->w.ns, box->w.revision, std::make_shared<backends::internal::SupervisedInstance>(box)});
   }
   return out;
 }

@@ -26,39 +26,6 @@
 
 namespace ofn::process {
 
-namespace {
-
-class ProcessInstance : public backend::Instance {
- public:
-  explicit ProcessInstance(std::shared_ptr<Supervisor> proc) : proc_(std::move(proc)) {}
-  ~ProcessInstance() override { proc_->RequestStop(); }
-
-  HttpResponse Handle(const HttpRequest& request) override {
-    auto r = gateway::HttpCall(proc_->Address(), request, std::chrono::minutes(5));
-    if (!r.ok()) return gateway::ErrorResponse(502, "instance " + proc_->Address() + " did not answer: " + r.status().message());
-    return std::move(*r);
-  }
-  std::string Upstream() const override { return proc_->Address(); }
-  backend::InstanceHealth Health() const override {
-    std::lock_guard<std::mutex> lock(proc_->mu);
-    backend::InstanceHealth h;
-    h.serving = proc_->state == Supervisor::State::kReady;
-    h.restarts = proc_->restarts;
-    h.reason = proc_->reason;
-    h.message = proc_->message;
-    h.limits_warning = proc_->limits_warning;
-    return h;
-  }
-  void SetHealthObserver(std::function<void()> observer) override {
-    std::lock_guard<std::mutex> lock(proc_->mu);
-    proc_->observer = std::move(observer);
-  }
-
- private:
-  std::shared_ptr<Supervisor> proc_;
-};
-
-}  // namespace
 
 struct ProcessDriver::Impl {
   ProcessDriverOptions opt;
@@ -189,8 +156,13 @@ void ProcessDriver::StartAsync(const backend::Workload& spec, StartDone done) {
   if (!parsed.ok()) return done(parsed.status());
   Config cfg = std::move(*parsed);
   auto proc = std::make_shared<Supervisor>();
-  proc->opt = impl_->opt;
-  proc->clock = impl_->opt.clock ? impl_->opt.clock : Clock::System();
+  const ProcessDriverOptions& o = impl_->opt;
+  proc->opt.backoff_base = o.backoff_base;
+  proc->opt.backoff_cap = o.backoff_cap;
+  proc->opt.backoff_reset_after = o.backoff_reset_after;
+  proc->opt.fast_probe_period = o.fast_probe_period;
+  proc->opt.idle_period = o.fast_probe_period;
+  proc->clock = o.clock ? o.clock : Clock::System();
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->ReapLocked();
@@ -208,24 +180,16 @@ void ProcessDriver::StartAsync(const backend::Workload& spec, StartDone done) {
     proc->log = log;
   }
   proc->env = InstanceEnvironment(impl_->base_env, cfg, proc->port);
+  proc->readiness = cfg.readiness;
+  proc->liveness = cfg.liveness;
+  proc->start_timeout = cfg.start_timeout;
+  proc->grace = cfg.grace;
+  proc->label = "revision " + cfg.ns + "/" + cfg.revision;
   proc->cfg = std::move(cfg);
   impl_->ApplyInstanceLimits(*proc);
   // Settled on the supervisor thread: no thread waits for readiness.
   std::weak_ptr<Supervisor> weak = proc;
-  proc->start_done = [weak, done = std::move(done)] {
-    std::shared_ptr<Supervisor> p = weak.lock();
-    if (!p) return done(Status(StatusCode::kUnavailable, "instance stopped before it was ready"));
-    std::unique_lock<std::mutex> lock(p->mu);
-    if (!p->ever_ready) {
-      std::string failure = p->start_failure.empty() ? "instance stopped before it was ready" : p->start_failure;
-      p->stop_requested = true;
-      lock.unlock();
-      p->cv.notify_all();
-      return done(Status(StatusCode::kFailedPrecondition, failure));
-    }
-    lock.unlock();
-    done(std::shared_ptr<backend::Instance>(std::make_shared<ProcessInstance>(p)));
-  };
+  proc->start_done = backends::internal::SettleWith(weak, std::move(done));
   Supervisor* raw = proc.get();
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
