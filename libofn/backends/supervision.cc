@@ -1,6 +1,10 @@
 #include "libofn/backends/internal/supervision.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -270,6 +274,25 @@ HttpResponse SupervisedInstance::Handle(const HttpRequest& request) {
 void SupervisedInstance::SetHealthObserver(std::function<void()> observer) {
   std::lock_guard<std::mutex> lock(s_->mu);
   s_->observer = std::move(observer);
+}
+
+Result<int> FreeLoopbackPort(std::set<int>& taken) {
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) break;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    int port = -1;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+      port = ntohs(addr.sin_port);
+    }
+    ::close(fd);
+    if (port > 0 && taken.insert(port).second) return port;
+  }
+  return Status(StatusCode::kUnavailable, "no free loopback port");
 }
 
 std::function<void()> SettleWith(std::weak_ptr<Supervision> weak, backend::InstanceDriver::StartDone done) {

@@ -322,24 +322,7 @@ struct ContainerdDriver::Impl {
     }
   }
 
-  Result<int> FreePort() {
-    for (int attempt = 0; attempt < 64; ++attempt) {
-      int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      if (fd < 0) break;
-      sockaddr_in addr{};
-      addr.sin_family = AF_INET;
-      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      socklen_t len = sizeof addr;
-      int port = -1;
-      if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-          ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-        port = ntohs(addr.sin_port);
-      }
-      ::close(fd);
-      if (port > 0 && ports.insert(port).second) return port;
-    }
-    return Status(StatusCode::kUnavailable, "no free loopback port");
-  }
+  Result<int> FreePort() { return backends::internal::FreeLoopbackPort(ports); }
 
   std::string LogPath(std::string_view ns, std::string_view revision) const {
     return opt.log_dir + "/" + std::string(ns) + "/" + std::string(revision) + ".log";

@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -136,6 +137,10 @@ class SupervisedInstance : public backend::Instance {
  private:
   std::shared_ptr<Supervision> s_;
 };
+
+// A loopback port free now and not in `taken` (where it is added): an
+// instance's port.
+Result<int> FreeLoopbackPort(std::set<int>& taken);
 
 // The callback a driver's StartAsync gives the supervision: once the first
 // start settles, `done` gets the instance or why it could not start.
