@@ -85,6 +85,7 @@ struct RevisionObservation {
   int restarts = 0;                                // crash restarts of its instances
   std::string instance_reason, instance_message;  // e.g. CrashLoopBackOff
   std::string limits_warning;                      // limits asked for but not applied
+  std::string warning_reason;                      // its reason ("" = LimitsNotApplied)
 };
 
 // What a backend reports of a Function's route.

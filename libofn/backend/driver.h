@@ -25,8 +25,11 @@ struct InstanceHealth {
   int restarts = 0;
   std::string reason;   // e.g. "CrashLoopBackOff", "OOMKilled"; "" when all is well
   std::string message;
-  // Resource limits asked for but not applied on this machine ("" = none).
+  // Something asked for that this machine does not give as asked ("" =
+  // none): limits not applied, a fallback taken. The serving status shows it
+  // with `warning_reason` ("" = LimitsNotApplied).
   std::string limits_warning;
+  std::string warning_reason;
 };
 
 // One running instance. Thread-safe: Handle is called concurrently.

@@ -32,6 +32,7 @@ backend::InstanceHealth Supervision::Health() const {
   h.reason = reason;
   h.message = message;
   h.limits_warning = limits_warning;
+  h.warning_reason = warning_reason;
   return h;
 }
 

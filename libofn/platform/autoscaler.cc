@@ -343,7 +343,10 @@ RevisionScaleStatus Autoscaler::Snapshot(const Rev& rev) {
       s.instance_reason = h.reason;
       s.instance_message = h.message;
     }
-    if (s.limits_warning.empty()) s.limits_warning = h.limits_warning;
+    if (s.limits_warning.empty()) {
+      s.limits_warning = h.limits_warning;
+      s.warning_reason = h.warning_reason;
+    }
   }
   std::lock_guard<std::mutex> lock(rev.mu);
   s.desired = rev.desired;

@@ -134,6 +134,7 @@ void LocalBackend::Converge(Fn& fn, std::vector<std::string>* live) {
         v.instance_reason = st->instance_reason;
         v.instance_message = st->instance_message;
         v.limits_warning = st->limits_warning;
+        v.warning_reason = st->warning_reason;
       }
     }
     seen.revisions.push_back(std::move(v));
@@ -212,7 +213,7 @@ void LocalBackend::Converge(Fn& fn, std::vector<std::string>* live) {
         break;
       }
       if (!v.limits_warning.empty() && seen.reason.empty()) {
-        seen.reason = "LimitsNotApplied";
+        seen.reason = v.warning_reason.empty() ? "LimitsNotApplied" : v.warning_reason;
         seen.message = "revision " + v.name + ": " + v.limits_warning;
       }
     }

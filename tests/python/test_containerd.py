@@ -27,7 +27,7 @@ BUSYBOX = "/bin/busybox"  # busybox-static: no libraries to carry into the image
 class Containerd:
     """A private containerd: its own root, state, socket and config."""
 
-    def __init__(self):
+    def __init__(self, disabled_plugins=()):
         for tool in ("containerd", "ctr", "runc", "containerd-shim-runc-v2"):
             if not shutil.which(tool):
                 pytest.fail("%s not found: scripts/setup.sh installs containerd and runc" % tool)
@@ -36,9 +36,11 @@ class Containerd:
         self.socket = str(self.dir / "c.sock")
         config = self.dir / "config.toml"
         config.write_text(
-            'version = 2\nroot = "%s"\nstate = "%s"\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+            'version = 2\nroot = "%s"\nstate = "%s"\ndisabled_plugins = [%s]\n'
             '[grpc]\n  address = "%s"\n[ttrpc]\n  address = "%s.ttrpc"\n'
-            % (self.dir / "root", self.dir / "state", self.socket, self.socket))
+            % (self.dir / "root", self.dir / "state",
+               ", ".join('"%s"' % p for p in ("io.containerd.grpc.v1.cri", *disabled_plugins)), self.socket,
+               self.socket))
         self.log = open(self.dir / "containerd.log", "w")
         self.proc = subprocess.Popen(["containerd", "--config", str(config)], stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
@@ -202,6 +204,47 @@ def test_limits_become_cgroup_limits_and_a_read_only_rootfs_is_read_only(ofn_bin
         assert r.returncode != 0 and "Read-only file system" in (r.stderr + r.stdout), r
     finally:
         stop(s)
+
+
+def test_going_over_the_memory_limit_is_oomkilled_and_restarted(ofn_bin, containerd, tmp_path):
+    build_image(ofn_bin, containerd, tmp_path, "example.local/hog:v1", "hog\n")
+    fn = tmp_path / "fn.yaml"
+    # Serves, then after a moment fills 200 MB of shell memory under a 48Mi limit.
+    fn.write_text(function_yaml("hog", "example.local/hog:v1").replace(
+        "        - name: function\n",
+        "        - name: function\n          command: [\"/bin/sh\", \"-c\"]\n"
+        "          args: [\"httpd -f -p 127.0.0.1:$PORT -h /www & sleep 1; "
+        "x=$(/bin/busybox head -c 200000000 /dev/zero | /bin/busybox tr '\\\\0' x); wait\"]\n"
+        "          resources:\n            limits:\n              memory: 48Mi\n"))
+    state = tmp_path / "state"
+    s = serve(ofn_bin, containerd, state, [fn])
+    try:
+        assert s.get("http://hog.default.ofn.io/") == (200, "hog\n")
+        assert wait_until(lambda: "OOMKilled" in cli(ofn_bin, state, "describe", "function", "hog").stdout,
+                          timeout=30), cli(ofn_bin, state, "describe", "function", "hog").stdout
+        # Restarted: it answers again between kills.
+        assert wait_until(lambda: s.get("http://hog.default.ofn.io/")[0] == 200, timeout=30)
+    finally:
+        stop(s)
+
+
+def test_without_overlayfs_the_native_snapshotter_is_used_and_said(ofn_bin, tmp_path):
+    c = Containerd(disabled_plugins=["io.containerd.snapshotter.v1.overlayfs"])
+    try:
+        build_image(ofn_bin, c, tmp_path, "example.local/native:v1", "native\n")
+        fn = tmp_path / "fn.yaml"
+        fn.write_text(function_yaml("native", "example.local/native:v1"))
+        state = tmp_path / "state"
+        s = serve(ofn_bin, c, state, [fn])
+        try:
+            assert s.get("http://native.default.ofn.io/") == (200, "native\n")
+            assert any("native" in line for line in c.rows("snapshots", "--snapshotter", "native", "ls"))
+            out = cli(ofn_bin, state, "get", "functions", "-o", "yaml").stdout
+            assert "NativeSnapshotter" in out and "overlayfs" in out, out
+        finally:
+            stop(s)
+    finally:
+        c.stop()
 
 
 def test_traffic_split_and_scale_to_zero_between_two_image_revisions(ofn_bin, containerd, tmp_path):

@@ -383,6 +383,7 @@ struct ContainerdDriver::Impl {
     box->opt.idle_period = std::chrono::milliseconds(200);  // exits come as events
     box->clock = opt.clock ? opt.clock : Clock::System();
     box->limits_warning = snapshotter_note;
+    if (!snapshotter_note.empty()) box->warning_reason = "NativeSnapshotter";
     return box;
   }
 

@@ -56,7 +56,7 @@ class Supervision {
   std::chrono::milliseconds start_timeout{0}, grace{0};
   int port = 0;
   std::string label;           // "revision ns/name", for the log
-  std::string limits_warning;  // Health().limits_warning
+  std::string limits_warning, warning_reason;  // Health()'s
   // A run that survived the platform's last run: it starts ready, without
   // Prepare or Launch.
   bool adopted = false;

@@ -47,7 +47,7 @@ struct RevisionScaleStatus {
   int restarts = 0;
   int recovered = 0;  // instances adopted from the last run
   std::string instance_reason, instance_message;
-  std::string limits_warning;
+  std::string limits_warning, warning_reason;
   double concurrency = 0;  // stable-window averages
   double rps = 0;
   int excess_burst_capacity = 0;
