@@ -160,6 +160,18 @@ void LocalBackend::Converge(Fn& fn, std::vector<std::string>* live) {
                              : std::make_shared<const gateway::TrafficSplit>(
                                    std::move(split), CounterFor("split/" + plan.ns + "/" + plan.name));
     fn.tags = resolved.tags;
+  } else if (fn.split) {
+    // The last good split stays, on the revisions' current pools: one
+    // registered again (ofn restart) has a new pool, whose activator holds
+    // requests until an instance is ready, where the old one refuses them.
+    std::vector<gateway::TrafficSplit::Target> split;
+    for (const auto& [name, pct] : fn.percents) {
+      if (auto pool = autoscaler_->Pool(plan.ns, name)) split.push_back({std::move(pool), pct});
+    }
+    if (!split.empty()) {
+      fn.split = std::make_shared<const gateway::TrafficSplit>(std::move(split),
+                                                               CounterFor("split/" + plan.ns + "/" + plan.name));
+    }
   }
   // Reachable: routed now, or the latest revision while traffic is to
   // follow it (Knative's "unknown" reachability of a rollout target). A
