@@ -56,6 +56,10 @@ struct Workload {
   std::string command;  // kCommand: the program (command[0])
   std::vector<std::string> args;  // the rest of command, then args
   std::string working_dir;
+  // Where a relative working_dir is taken from on the host (the manifest's
+  // directory, annotation ofn.io/base-dir); "" = the platform's directory.
+  // Container backends ignore it: there workingDir is a path in the image.
+  std::string base_dir;
   // The function container's imagePullPolicy as written ("Always",
   // "IfNotPresent", "Never"; "" = Kubernetes' default for the image's tag).
   std::string image_pull_policy;

@@ -40,13 +40,16 @@ void AddConnFlags(CLI::App* cmd, Conn* c) {
 
 Result<std::vector<ManifestText>> ReadManifests(const std::vector<std::string>& names, bool recursive) {
   std::vector<ManifestText> out;
+  std::error_code ec;
+  auto dir_of = [&ec](const std::string& file) {
+    return std::filesystem::absolute(file, ec).parent_path().lexically_normal().string();
+  };
   for (const std::string& name : names) {
     if (name == "-") {
       std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-      out.push_back({"<stdin>", std::move(text)});
+      out.push_back({"<stdin>", std::move(text), std::filesystem::current_path(ec).string()});
       continue;
     }
-    std::error_code ec;
     if (std::filesystem::is_directory(name, ec)) {
       // Like kubectl: the directory's .yaml, .yml and .json files, in name order (-R: below it too).
       std::vector<std::string> files;
@@ -63,13 +66,13 @@ Result<std::vector<ManifestText>> ReadManifests(const std::vector<std::string>& 
       std::sort(files.begin(), files.end());
       for (const std::string& f : files) {
         std::ifstream in(f, std::ios::binary);
-        out.push_back({f, std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>())});
+        out.push_back({f, std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()), dir_of(f)});
       }
       continue;
     }
     std::ifstream in(name, std::ios::binary);
     if (!in) return Status(StatusCode::kNotFound, "the path \"" + name + "\" does not exist");
-    out.push_back({name, std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>())});
+    out.push_back({name, std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()), dir_of(name)});
   }
   return out;
 }
@@ -521,7 +524,8 @@ Result<bool> Selects(const json::object* labels, const std::string& selector) {
 
 // A JSONPath template as kubectl's -o jsonpath takes it, in the subset
 // used on the command line: text with {…} holding .field, [N] and [*]
-// steps (and {"\n"}-style literals); lists are joined with spaces.
+// steps, ['name'] and \. for names with dots (and {"\n"}-style literals);
+// lists are joined with spaces.
 Result<std::string> JsonPath(const json::value& root, const std::string& tmpl) {
   std::string out;
   size_t pos = 0;
@@ -547,9 +551,13 @@ Result<std::string> JsonPath(const json::value& root, const std::string& tmpl) {
     while (i < expr.size()) {
       std::vector<const json::value*> next;
       if (expr[i] == '.') {
-        size_t end = expr.find_first_of(".[", i + 1);
-        std::string field = expr.substr(i + 1, end == std::string::npos ? std::string::npos : end - i - 1);
-        i = end == std::string::npos ? expr.size() : end;
+        // A field name ends at an unescaped "." or "["; "\." is a dot in it
+        // (kubectl's {.metadata.annotations.ofn\.io/base-dir}).
+        std::string field;
+        for (++i; i < expr.size() && expr[i] != '.' && expr[i] != '['; ++i) {
+          if (expr[i] == '\\' && i + 1 < expr.size()) ++i;
+          field += expr[i];
+        }
         if (field.empty()) continue;
         for (const json::value* v : cur) {
           if (const json::object* o = v->if_object(); o && o->contains(field)) next.push_back(&o->at(field));
@@ -559,6 +567,15 @@ Result<std::string> JsonPath(const json::value& root, const std::string& tmpl) {
         if (end == std::string::npos) return Status(StatusCode::kInvalidArgument, "jsonpath: unclosed \"[\"");
         std::string index = expr.substr(i + 1, end - i - 1);
         i = end + 1;
+        if (index.size() >= 2 && (index.front() == '\'' || index.front() == '"') && index.back() == index.front()) {
+          // ['ofn.io/base-dir']: a field named by a string.
+          std::string field = index.substr(1, index.size() - 2);
+          for (const json::value* v : cur) {
+            if (const json::object* o = v->if_object(); o && o->contains(field)) next.push_back(&o->at(field));
+          }
+          cur = std::move(next);
+          continue;
+        }
         for (const json::value* v : cur) {
           const json::array* a = v->if_array();
           if (!a) continue;
@@ -792,6 +809,7 @@ void AddRemoteCommands(CLI::App& app) {
         req.method = "POST";
         req.target = "/v1/apply";
         req.headers.Set("X-Ofn-File", m.name);
+        if (!m.dir.empty()) req.headers.Set("X-Ofn-Base-Dir", m.dir);
         req.headers.Set("Content-Type", "application/yaml");
         req.body = m.text;
         auto r = Call(*conn, std::move(req));

@@ -24,6 +24,7 @@ void AddConnFlags(CLI::App* cmd, Conn* c);
 struct ManifestText {
   std::string name;  // the file, or "<stdin>"
   std::string text;
+  std::string dir;   // the file's absolute directory (stdin: the working directory)
 };
 // Reads what -f names, kubectl's way: files, "-" (stdin), directories (their
 // .yaml/.yml/.json files in name order; `recursive`: below them too).

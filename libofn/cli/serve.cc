@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -80,7 +81,10 @@ int Serve(const ServeFlags& flags) {
   std::vector<spec::Object> objects;
   bool invalid = false;
   for (const std::string& file : flags.files) {
-    spec::ParseResult r = spec::ParseManifestFile(file);
+    spec::ParseOptions po;
+    std::error_code ec;
+    po.base_dir = std::filesystem::absolute(file, ec).parent_path().lexically_normal().string();
+    spec::ParseResult r = spec::ParseManifestFile(file, po);
     for (const spec::Diagnostic& d : r.diagnostics) std::fprintf(stderr, "%s\n", d.ToString().c_str());
     invalid = invalid || !r.ok();
     for (spec::Object& o : r.objects) objects.push_back(std::move(o));

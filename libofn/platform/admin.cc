@@ -97,7 +97,12 @@ HttpResponse HandleAdmin(Platform& platform, HttpRequest& request) {
   if (seg.empty() || seg[0] != "v1") return gateway::ErrorResponse(404, "unknown admin path " + std::string(request.path()));
   if (seg.size() == 2 && seg[1] == "apply") {
     if (m != "POST") return gateway::ErrorResponse(405, "apply takes POST");
-    auto applied = platform.Apply(request.body, request.headers.GetOr("X-Ofn-File", "<apply>"));
+    // X-Ofn-Base-Dir: where the CLI read the file (an absolute path).
+    std::string base_dir = request.headers.GetOr("X-Ofn-Base-Dir", "");
+    if (!base_dir.empty() && base_dir.front() != '/') {
+      return gateway::ErrorResponse(400, "X-Ofn-Base-Dir \"" + base_dir + "\" is not an absolute path");
+    }
+    auto applied = platform.Apply(request.body, request.headers.GetOr("X-Ofn-File", "<apply>"), nullptr, base_dir);
     if (!applied.ok()) return FromStatus(applied.status());
     std::string body = "{\"objects\":[";
     for (size_t i = 0; i < applied->size(); ++i) body += (i ? "," : "") + Summary((*applied)[i]);

@@ -371,9 +371,10 @@ Result<std::vector<ObjectInfo>> Platform::Apply(std::string_view manifests, cons
 }
 
 Result<std::vector<ObjectInfo>> Platform::Apply(std::string_view manifests, const std::string& file,
-                                                std::vector<spec::Diagnostic>* diagnostics) {
+                                                std::vector<spec::Diagnostic>* diagnostics, const std::string& base_dir) {
   spec::ParseOptions po;
   po.default_namespace = impl_->options.default_namespace;
+  po.base_dir = base_dir;
   spec::ParseResult parsed = spec::ParseManifests(manifests, file, po);
   if (diagnostics) *diagnostics = parsed.diagnostics;
   if (!parsed.ok()) {

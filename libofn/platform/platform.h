@@ -189,8 +189,10 @@ class Platform {
   Result<std::vector<ObjectInfo>> Apply(std::string_view manifests, const std::string& file = "<apply>");
   // The same, handing out every diagnostic of the text (errors and
   // warnings, with file, line, column and field path) as well.
+  // `base_dir`: the absolute directory the text came from, where a
+  // Function's relative workingDir is taken from (spec::ParseOptions).
   Result<std::vector<ObjectInfo>> Apply(std::string_view manifests, const std::string& file,
-                                        std::vector<spec::Diagnostic>* diagnostics);
+                                        std::vector<spec::Diagnostic>* diagnostics, const std::string& base_dir = "");
   Result<std::vector<ObjectInfo>> Apply(const std::vector<spec::Object>& objects);
 
   Result<ObjectInfo> Get(std::string_view kind, std::string_view ns, std::string_view name);

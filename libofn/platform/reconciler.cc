@@ -403,6 +403,9 @@ void Reconciler::Pass() {
     } else {
       in.backend = std::string(orchestrator->name());
     }
+    if (auto base = fn.annotations.find(std::string(spec::kBaseDirAnnotation)); base != fn.annotations.end()) {
+      in.base_dir = base->second;
+    }
     in.autoscaler = autoscaler_config_;
     in.image_credentials = ImageCredentialsOf(*store_, fn.ns, spec);
     for (const store::RevisionRecord& r : w.revisions) in.revisions.emplace_back(r.name, r.spec);

@@ -15,6 +15,7 @@
 #include "libofn/spec/internal/schema.h"
 #include "libofn/spec/internal/tree.h"
 #include "libofn/spec/object.h"
+#include "libofn/spec/workload.h"
 
 namespace ofn::spec {
 
@@ -152,6 +153,30 @@ void CheckMetadata(json::object& root, const KindRules& rules, const ParseOption
 void ProcessDocument(json::value root, const internal::SourceMap& marks, const std::string& file,
                      const ParseOptions& options, ParseResult* result);
 
+// A relative workingDir of the function container means the manifest's
+// directory, as a path in a file does; the directory goes with the Function
+// as the annotation ofn.io/base-dir (unless the manifest sets one).
+void RecordBaseDir(json::object& root, const std::string& base_dir) {
+  if (base_dir.empty()) return;
+  const json::value* containers = nullptr;
+  if (const json::object* tmpl = internal::ObjectAt(root, {"spec", "serving", "template"})) {
+    containers = tmpl->if_contains("containers");
+  }
+  if (!containers || !containers->is_array()) return;
+  bool relative = false;
+  for (const json::value& c : containers->as_array()) {
+    const json::object* co = c.if_object();
+    if (!co || internal::StringOr(co, "name", "") != "function") continue;
+    std::string_view dir = internal::StringOr(co, "workingDir", "");
+    relative = !dir.empty() && dir.front() != '/';
+  }
+  if (!relative) return;
+  json::object& meta = root["metadata"].as_object();
+  json::value& annotations = meta["annotations"];
+  if (!annotations.is_object()) annotations = json::object();
+  annotations.as_object().emplace(kBaseDirAnnotation, base_dir);
+}
+
 void ProcessList(json::object& root, const internal::SourceMap& marks, const std::string& file,
                  const ParseOptions& options, ParseResult* result) {
   json::value* items = root.if_contains("items");
@@ -242,6 +267,7 @@ void ProcessDocument(json::value root, const internal::SourceMap& marks, const s
   // Defaults must leave a schema-valid object; anything else is our bug.
   if (schema_errors == 0) internal::ValidateAgainstSchema(root, *schema, &rep);
   if (rep.errors()) return;
+  if (kind == "Function") RecordBaseDir(obj, options.base_dir);
   auto data = std::make_shared<internal::ObjectData>();
   data->root = internal::Canonical(root);
   result->objects.emplace_back(std::move(data));

@@ -55,6 +55,10 @@ class Object {
 struct ParseOptions {
   // Namespace given to namespaced objects that name none.
   std::string default_namespace = "default";
+  // The absolute directory the text came from ("" = unknown). A Function
+  // whose container names a relative workingDir gets it as the annotation
+  // ofn.io/base-dir, and a relative workingDir is taken from there.
+  std::string base_dir;
 };
 
 struct ParseResult {

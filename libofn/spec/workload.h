@@ -12,6 +12,8 @@ namespace ofn::spec {
 
 // The annotation a Function names its backend with ("process", ...).
 inline constexpr std::string_view kBackendAnnotation = "ofn.io/backend";
+// The directory a Function's manifest came from (see ParseOptions::base_dir).
+inline constexpr std::string_view kBaseDirAnnotation = "ofn.io/base-dir";
 
 // Errors name the field (spec.serving.timeout, resources.limits.memory,
 // the function container's command) and what is wrong with it.

@@ -402,3 +402,43 @@ def test_apply_wait_and_describe_events(ofn_bin, tmp_path):
         assert events[-1].split()[-1] == "Running", events
     finally:
         assert server.stop() == 0
+
+
+def test_a_relative_working_dir_is_taken_from_the_manifests_directory(ofn_bin, tmp_path):
+    import pathlib as _pathlib
+    import sys as _sys
+    _sys.path.insert(0, str(_pathlib.Path(__file__).resolve().parent))
+    from test_serve import Server
+    app = tmp_path / "app"
+    (app / "site").mkdir(parents=True)
+    (app / "site" / "index.html").write_text("served from site\n")
+    (app / "fn.yaml").write_text(
+        "apiVersion: core.openfunction.io/v1beta2\nkind: Function\nmetadata:\n  name: static\nspec:\n"
+        "  image: example/static:v1\n  serving:\n    triggers:\n      http:\n        port: 8080\n"
+        "    template:\n      containers:\n      - name: function\n"
+        "        command: [sh, -c, exec python3 -m http.server --bind 127.0.0.1 $PORT]\n"
+        "        workingDir: site\n")
+    state = tmp_path / "state"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    server = Server(ofn_bin, state, [])
+    env = dict(os.environ, OFN_STATE_DIR=str(state))
+
+    def ofn(*args):
+        # Run from another directory than the file's and the server's.
+        return subprocess.run([ofn_bin, *args], capture_output=True, text=True, env=env, cwd=str(elsewhere),
+                              timeout=60)
+    try:
+        r = ofn("apply", "-f", os.path.relpath(app / "fn.yaml", elsewhere), "--wait", "--timeout", "30")
+        assert r.returncode == 0, r.stdout + r.stderr
+        r = ofn("invoke", "static")
+        assert r.returncode == 0 and r.stdout == "served from site\n", r.stdout + r.stderr
+        r = ofn("get", "function", "static", "-o", "jsonpath={.metadata.annotations.ofn\\.io/base-dir}")
+        assert r.stdout.strip() == str(app), r.stdout + r.stderr
+        r = ofn("get", "function", "static", "-o", "jsonpath={.metadata.annotations['ofn.io/base-dir']}")
+        assert r.stdout.strip() == str(app), r.stdout + r.stderr
+        # The same text again: unchanged, the recorded place included.
+        r = ofn("apply", "-f", str(app / "fn.yaml"))
+        assert r.stdout.strip() == "Function default/static unchanged", r.stdout + r.stderr
+    finally:
+        assert server.stop() == 0

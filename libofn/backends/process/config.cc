@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <map>
+#include <filesystem>
 
 #include "libofn/common/internal/json_access.h"
 
@@ -21,6 +22,10 @@ Result<Config> ParseConfig(const backend::Workload& w, const ProcessDriverOption
   cfg.command = w.command;
   cfg.args = w.args;
   cfg.working_dir = w.working_dir;
+  if (!cfg.working_dir.empty() && cfg.working_dir.front() != '/' && !w.base_dir.empty()) {
+    cfg.working_dir = (std::filesystem::path(w.base_dir) / cfg.working_dir).lexically_normal().string();
+    if (cfg.working_dir.size() > 1 && cfg.working_dir.back() == '/') cfg.working_dir.pop_back();
+  }
   cfg.env = w.env;
   cfg.func_context = w.func_context;
   cfg.readiness = w.readiness;

@@ -158,7 +158,8 @@ Result<pid_t> Spawn(const SpawnSpec& spec) {
     std::error_code ec;
     if (!std::filesystem::is_directory(spec.working_dir, ec)) {
       std::string where = std::filesystem::path(spec.working_dir).is_relative()
-                              ? " (a relative workingDir is taken from the directory the platform runs in, " +
+                              ? " (a relative workingDir is taken from the manifest's directory when `ofn apply -f` "
+                                "or `ofn serve -f` gave it, else from the directory the platform runs in, " +
                                     std::filesystem::current_path(ec).string() + ")"
                               : "";
       return Status(StatusCode::kNotFound, "workingDir \"" + spec.working_dir + "\" is not a directory" + where);

@@ -27,6 +27,7 @@ struct PlanInput {
   std::string route_json;
   scale::AutoscalerConfig autoscaler;  // the cluster's settings the scale bounds start from
   std::string image_credentials;       // see backend::Workload::image_credentials
+  std::string base_dir;                // the ofn.io/base-dir annotation
 };
 
 // A revision whose spec does not make a workload is in the plan with

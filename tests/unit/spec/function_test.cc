@@ -258,6 +258,29 @@ TEST(FunctionConversionTest, KnativeV1beta1MovesPortAndRouteIntoHttpTrigger) {
   EXPECT_EQ(At(p.tree, {"spec", "port"}), nullptr);
 }
 
+TEST(FunctionDefaultsTest, ARelativeWorkingDirRecordsTheManifestsDirectory) {
+  auto parse = [](const std::string& dir, const std::string& extra_meta, const std::string& base) {
+    ParseOptions po;
+    po.base_dir = base;
+    ParseResult r = ParseManifests(std::string(kHead) + extra_meta +
+                                       "spec:\n  image: img\n  serving:\n    template:\n      containers:\n"
+                                       "      - name: function\n        command: [./server]\n        workingDir: " +
+                                       dir + "\n",
+                                   "f.yaml", po);
+    EXPECT_TRUE(r.ok());
+    const json::value* a = r.objects.empty() ? nullptr
+                                             : internal::ValueAt(r.objects[0].data().root.as_object(),
+                                                                 {"metadata", "annotations", "ofn.io/base-dir"});
+    return a ? std::string(a->as_string()) : std::string("<none>");
+  };
+  EXPECT_EQ(parse("app", "", "/srv/fns"), "/srv/fns");
+  EXPECT_EQ(parse("../app", "", "/srv/fns"), "/srv/fns");
+  EXPECT_EQ(parse("/opt/app", "", "/srv/fns"), "<none>");  // absolute: nothing to record
+  EXPECT_EQ(parse("app", "", ""), "<none>");               // the text's place is unknown
+  // One the manifest sets is kept (a re-applied `get -o yaml` keeps its place).
+  EXPECT_EQ(parse("app", "  annotations:\n    ofn.io/base-dir: /elsewhere\n", "/srv/fns"), "/elsewhere");
+}
+
 TEST(GatewayTest, DefaultListenersAndTemplates) {
   Parsed p = Parse(
       "apiVersion: networking.openfunction.io/v1alpha1\nkind: Gateway\nmetadata:\n  name: g\n"

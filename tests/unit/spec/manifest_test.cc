@@ -128,7 +128,7 @@ TEST(ManifestTest, NamespaceDefaultsAndClusterScope) {
       "spec: {natsStreaming: {natsURL: 'nats://x:4222', natsStreamingClusterID: stan, subscriptionType: queue, durableSubscriptionName: d}}\n---\n"
       "apiVersion: events.openfunction.io/v1alpha1\nkind: ClusterEventBus\n"
       "metadata: {name: c, namespace: x}\nspec: {natsStreaming: {natsURL: 'nats://x:4222', natsStreamingClusterID: stan, subscriptionType: queue, durableSubscriptionName: d}}\n",
-      "n.yaml", ParseOptions{"team-a"});
+      "n.yaml", ParseOptions{.default_namespace = "team-a", .base_dir = ""});
   ASSERT_TRUE(r.ok()) << ::testing::PrintToString(Lines(r));
   ASSERT_EQ(r.objects.size(), 2u);
   EXPECT_EQ(r.objects[0].ns(), "team-a");
