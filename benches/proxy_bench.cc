@@ -110,7 +110,9 @@ int main(int argc, char** argv) {
   g_platform = std::move(*p);
   std::ifstream f("examples/node-echo/function.yaml");
   std::string manifest((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (manifest.empty() || !g_platform->Apply(manifest).ok() ||
+  // Its relative workingDir is the manifest's directory.
+  const std::string base_dir = std::filesystem::absolute("examples/node-echo").string();
+  if (manifest.empty() || !g_platform->Apply(manifest, "examples/node-echo/function.yaml", nullptr, base_dir).ok() ||
       !g_platform->WaitFor("node-echo", [](const ofn::FunctionInfo& fi) { return fi.serving_state == "Running"; },
                            std::chrono::seconds(30))
            .ok()) {

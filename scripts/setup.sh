@@ -22,7 +22,7 @@ PACKAGES=(
   # them), and containerd, runc, a registry and a static busybox for its tests
   golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev golang-github-gogo-googleapis-dev
   containerd runc docker-registry busybox-static
-  curl
+  curl iproute2 util-linux
 )
 
 missing=()

@@ -200,7 +200,8 @@ def test_examples_serve_log_scale_to_zero_and_back(ofn_bin, tmp_path):
     # The Python example with a short window, so idle -> zero takes seconds.
     manifest = (ROOT / "examples/python-hello/function.yaml").read_text().replace(
         "    scaleOptions:\n",
-        "    scaleOptions:\n      knative:\n        autoscaling.knative.dev/window: 6s\n")
+        "    scaleOptions:\n      knative:\n        autoscaling.knative.dev/window: 6s\n").replace(
+        "workingDir: .", "workingDir: " + str(ROOT / "examples/python-hello"))
     (tmp_path / "python-hello.yaml").write_text(manifest)
     s = Server(ofn_bin, state, [tmp_path / "python-hello.yaml", ROOT / "examples/node-echo/function.yaml"],
                extra=["--scale-to-zero-grace", "1"], cwd=ROOT)
@@ -257,7 +258,8 @@ def test_traffic_split_between_two_revisions_of_the_node_example(ofn_bin, tmp_pa
     s = Server(ofn_bin, state, [ROOT / "examples/node-echo/function.yaml"], cwd=ROOT)
     try:
         assert json.loads(s.get("http://node-echo.default.ofn.io/")[1])["greeting"] == "v1"
-        v2 = (ROOT / "examples/node-echo/function.yaml").read_text().replace("GREETING: v1", "GREETING: v2")
+        v2 = (ROOT / "examples/node-echo/function.yaml").read_text().replace("GREETING: v1", "GREETING: v2").replace(
+            "workingDir: .", "workingDir: " + str(ROOT / "examples/node-echo"))
         v2 = v2.replace("  serving:\n", "  traffic:\n    - revisionName: node-echo-00001\n      percent: 50\n"
                         "    - latestRevision: true\n      percent: 50\n      tag: next\n  serving:\n")
         (tmp_path / "v2.yaml").write_text(v2)
