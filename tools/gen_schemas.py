@@ -4,7 +4,7 @@
 Usage: tools/gen_schemas.py [--crds DIR] [--out DIR] [--check]
 
 For each kind libofn reads (Function, Gateway, EventSource, EventBus,
-ClusterEventBus, Trigger, HTTPRoute) and each served version, writes
+ClusterEventBus, Trigger, HTTPRoute, Dapr's Component) and each served version, writes
 <out>/<group>_<version>_<kind>.json: the openAPIV3Schema with the OpenFunction
 kustomize JSON6902 patches applied (DynamicValue metadata values of any type)
 and documentation keys removed. One libofn extension: the route rules of a v1beta2
@@ -29,6 +29,7 @@ KINDS = {
     "events.openfunction.io_clustereventbuses.yaml": "ClusterEventBus",
     "events.openfunction.io_triggers.yaml": "Trigger",
     "gateway.networking.k8s.io_httproutes.yaml": "HTTPRoute",
+    "dapr.io_components.yaml": "Component",
 }
 PATCHES = {"core.openfunction.io_functions.yaml": "patches/dynamicvalue_in_functions.yaml"}
 DROP = {"description", "example", "externalDocs", "title"}

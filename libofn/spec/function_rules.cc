@@ -2,6 +2,7 @@
 // v1beta2 conversion, and the defaulting and validation of OpenFunction's
 // function webhook.
 #include <boost/json.hpp>
+#include <map>
 #include <set>
 
 #include "libofn/common/regex.h"
@@ -478,24 +479,61 @@ void ValidateServing(const json::object& serving, Reporter* rep) {
   }
 }
 
-// Fields of the async runtime (Dapr components, triggers by events) that
-// libofn stores but does not act on yet: said once each at apply, so that a
-// Function does not silently do less than its manifest says.
-void WarnInertFields(const json::object& serving, Reporter* rep) {
-  constexpr std::string_view kWhy = "stored, but no Dapr runtime runs here: it has no effect on this platform yet";
-  if (serving.contains("bindings")) rep->Warning("spec.serving.bindings", std::string(kWhy));
-  if (serving.contains("pubsub")) rep->Warning("spec.serving.pubsub", std::string(kWhy));
-  if (serving.contains("states")) rep->Warning("spec.serving.states", std::string(kWhy));
-  if (const json::object* triggers = ObjectAt(serving, {"triggers"})) {
-    for (std::string_view t : {"dapr", "inputs"}) {
-      if (triggers->contains(t)) rep->Warning("spec.serving.triggers." + std::string(t), std::string(kWhy));
+// The async runtime's fields: the components a Function embeds (each
+// checked as Dapr checks a component), its dapr triggers and its outputs,
+// which name a component embedded here or a Component object in the
+// namespace (found when the Function runs). A pub/sub trigger or output
+// needs a topic. What is not acted on yet is said once at apply.
+void ValidateAsyncFields(const json::object& serving, Reporter* rep) {
+  std::map<std::string, std::string> embedded;  // component name -> type
+  const std::pair<std::string_view, std::string_view> sections[] = {
+      {"bindings", "bindings"}, {"pubsub", "pubsub"}, {"states", "state"}};
+  for (const auto& [section, block] : sections) {
+    const json::object* m = ObjectAt(serving, {section});
+    if (!m) continue;
+    for (const auto& [name, c] : *m) {
+      if (!c.is_object()) continue;
+      const std::string path = JoinPath("spec.serving." + std::string(section), name);
+      ValidateComponentSpec(c.as_object(), path, block, rep);
+      embedded[std::string(name)] = std::string(StringOr(&c.as_object(), "type", ""));
     }
   }
-  if (const json::value* outputs = serving.if_contains("outputs"); outputs && outputs->is_array() &&
-                                                                     !outputs->as_array().empty()) {
-    rep->Warning("spec.serving.outputs",
-                 "stored; functions may send to these outputs (context.send), but no Dapr runtime delivers "
-                 "the data here yet: it is logged and dropped");
+  // A reference's type, when given, must agree with the embedded component.
+  auto check_ref = [&](const json::object& ref, const std::string& path, bool output) {
+    std::string name(StringOr(&ref, "name", ""));
+    std::string_view type = StringOr(&ref, "type", "");
+    auto it = embedded.find(name);
+    if (it != embedded.end() && !type.empty() && type != it->second) {
+      rep->Error(path + ".type", "\"" + std::string(type) + "\" but component " + name + " is " + it->second);
+    }
+    std::string_view effective = it != embedded.end() ? std::string_view(it->second) : type;
+    if (effective.starts_with("pubsub.") && StringOr(&ref, "topic", "").empty()) {
+      rep->Error(path + ".topic", std::string("a pub/sub ") + (output ? "output" : "trigger") + " needs a topic");
+    }
+    if (!output && effective.starts_with("state.")) {
+      rep->Error(path + ".type", "a state store cannot trigger a function (it is an input: triggers.inputs)");
+    }
+  };
+  if (const json::object* triggers = ObjectAt(serving, {"triggers"})) {
+    if (const json::value* dapr = triggers->if_contains("dapr"); dapr && dapr->is_array()) {
+      size_t i = 0;
+      for (const json::value& t : dapr->as_array()) {
+        const std::string path = "spec.serving.triggers.dapr[" + std::to_string(i++) + "]";
+        if (t.is_object()) check_ref(t.as_object(), path, false);
+      }
+    }
+    if (triggers->contains("inputs")) {
+      rep->Warning("spec.serving.triggers.inputs",
+                   "stored; state stores as function inputs are not read here yet: it has no effect");
+    }
+  }
+  if (const json::value* outputs = serving.if_contains("outputs"); outputs && outputs->is_array()) {
+    size_t i = 0;
+    for (const json::value& o : outputs->as_array()) {
+      const std::string path = "spec.serving.outputs[" + std::to_string(i++) + "].dapr";
+      const json::object* oo = o.if_object();
+      if (const json::object* dapr = oo ? ObjectAt(*oo, {"dapr"}) : nullptr) check_ref(*dapr, path, true);
+    }
   }
 }
 
@@ -546,7 +584,7 @@ void Validate(const json::object& root, Reporter* rep) {
   const json::object* serving = ObjectAt(*spec, {"serving"});
   if (build) ValidateBuild(*spec, *build, rep);
   if (serving) ValidateServing(*serving, rep);
-  if (serving) WarnInertFields(*serving, rep);
+  if (serving) ValidateAsyncFields(*serving, rep);
   ValidateTraffic(*spec, rep);
   if (serving) {
     std::vector<ScaleError> errors;

@@ -18,6 +18,7 @@ const std::vector<KindRules>& AllKinds() {
     v->push_back(SecretRules());
     v->push_back(ConfigMapRules());
     v->push_back(HttpRouteRules());
+    v->push_back(ComponentRules());
     for (KindRules& k : EventsRules()) v->push_back(std::move(k));
     return v;
   }();

@@ -50,6 +50,7 @@ KindRules PluginRules();
 KindRules SecretRules();
 KindRules ConfigMapRules();
 KindRules HttpRouteRules();
+KindRules ComponentRules();
 std::vector<KindRules> EventsRules();
 
 // Helpers shared by the rule files.
@@ -62,6 +63,12 @@ bool IsDns1123Label(std::string_view s);
 bool IsDns1123Subdomain(std::string_view s);
 // A Secret or ConfigMap data key: alphanumerics, '-', '_', '.'; not "." or "..".
 bool IsConfigKey(std::string_view s);
+// A Dapr component spec (type, version, metadata) at `path`: the type's
+// building block (`expected_block` when not empty), unique metadata names,
+// one value source each, a bindings.cron schedule that parses; a warning for
+// types not built in (component_rules.cc).
+void ValidateComponentSpec(const json::object& spec, const std::string& path, std::string_view expected_block,
+                           Reporter* rep);
 using spec::ParseGoDuration;  // libofn/spec/units.h
 using spec::ParseQuantity;
 
