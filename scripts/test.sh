@@ -26,7 +26,7 @@ build() {  # dir, extra meson args...
 
 run_gtests() {  # dir, report prefix
   local dir=$1 prefix=$2
-  for t in spec_test store_test backend_test common_test route_test scale_test gateway_test platform_test revisions_test process_test store_crash_test containerd_test; do
+  for t in spec_test store_test backend_test events_test common_test route_test scale_test gateway_test platform_test revisions_test process_test store_crash_test containerd_test; do
     local exe="$dir/tests/$t" args=()
     # Built only with the containerd backend (meson option containerd).
     [ "$t" = containerd_test ] && [ ! -x "$exe" ] && continue
@@ -83,7 +83,7 @@ fi
 # (g++ 12 warns that it cannot instrument atomic_thread_fence, which Asio
 # uses: -Wno-tsan; TSan still checks everything else).
 if [ "${OFN_TSAN:-1}" != 0 ]; then
-  tsan_tests=(gateway_test scale_test revisions_test platform_test)
+  tsan_tests=(gateway_test scale_test revisions_test platform_test events_test)
   tsan_ok=1
   if [ ! -f build-tsan/build.ninja ]; then
     # The data plane only: without the containerd backend's generated gRPC code.

@@ -342,6 +342,11 @@ void RevisionPool::Close() {
   }
 }
 
+bool RevisionPool::closed() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return closed_;
+}
+
 int RevisionPool::ready() const {
   std::lock_guard<std::mutex> lock(mu_);
   return static_cast<int>(slots_.size());

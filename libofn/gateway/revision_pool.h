@@ -81,6 +81,7 @@ class RevisionPool : public std::enable_shared_from_this<RevisionPool> {
   void Close();
 
   int ready() const;    // instances owned, serving or restarting
+  bool closed() const;  // Close() was called: it takes no more requests
   int serving() const;  // instances taking requests
   size_t queued() const;
   int64_t in_flight() const;  // being served by instances

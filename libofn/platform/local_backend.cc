@@ -6,6 +6,7 @@
 
 #include "libofn/common/log.h"
 #include "libofn/common/regex.h"
+#include "libofn/gateway/server.h"
 #include "libofn/platform/internal/status.h"
 #include "libofn/platform/internal/traffic.h"
 #include "libofn/route/table.h"
@@ -319,6 +320,27 @@ gateway::WeightedSlots::Counter LocalBackend::CounterFor(const std::string& key)
   auto& c = counters_[key];
   if (!c) c = std::make_shared<std::atomic<uint64_t>>(0);
   return c;
+}
+
+bool LocalBackend::Serves(const std::string& ns, const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = fns_.find(ns + "/" + name);
+  return it != fns_.end() && it->second.split != nullptr;
+}
+
+bool LocalBackend::Deliver(const std::string& ns, const std::string& name, HttpRequest request,
+                           std::function<void(HttpResponse)> done) {
+  std::shared_ptr<const gateway::TrafficSplit> split;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = fns_.find(ns + "/" + name);
+    if (it != fns_.end()) split = it->second.split;
+  }
+  gateway::RevisionPool* pool = split ? split->Pick() : nullptr;
+  if (!pool || pool->closed()) return false;
+  // The split keeps the pool alive while it is in use.
+  pool->Submit(std::move(request), [split, done = std::move(done)](HttpResponse r) { done(std::move(r)); });
+  return true;
 }
 
 void LocalBackend::Commit() {

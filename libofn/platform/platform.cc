@@ -21,6 +21,7 @@
 #include "libofn/gateway/server.h"
 #include "libofn/platform/apply.h"
 #include "libofn/platform/internal/admin.h"
+#include "libofn/platform/internal/async_runtime.h"
 #include "libofn/platform/internal/autoscaler.h"
 #include "libofn/platform/internal/metrics.h"
 #include "libofn/platform/internal/objects.h"
@@ -113,6 +114,30 @@ Result<std::string> ReadOrCreateToken(const std::string& path) {
 
 }  // namespace
 
+// What components keep across restarts goes to the store's event offsets.
+class StoreComponentEnv final : public events::ComponentEnv {
+ public:
+  StoreComponentEnv(Clock* clock, store::Store* store) : clock_(clock), store_(store) {}
+  Clock* clock() override { return clock_; }
+  Result<std::string> GetOffset(const std::string& key) override {
+    std::string value;
+    Status s = store_->Transact([&](store::Transaction& tx) -> Status {
+      auto got = tx.GetOffset(key);
+      if (got.ok()) value = *got;
+      return got.ok() || got.status().code() == StatusCode::kNotFound ? Status::Ok() : got.status();
+    });
+    if (!s.ok()) return s;
+    return value;
+  }
+  Status SetOffset(const std::string& key, const std::string& value) override {
+    return store_->Transact([&](store::Transaction& tx) { return tx.SetOffset(key, value); });
+  }
+
+ private:
+  Clock* clock_;
+  store::Store* store_;
+};
+
 struct Platform::Impl {
   Options options;
   Clock* clock = nullptr;
@@ -125,6 +150,9 @@ struct Platform::Impl {
   std::unique_ptr<ThreadPool> start_pool;
   std::unique_ptr<platform::internal::Autoscaler> autoscaler;
   std::unique_ptr<platform::internal::Reconciler> reconciler;
+  events::ComponentRegistry components;
+  std::unique_ptr<StoreComponentEnv> component_env;
+  std::unique_ptr<platform::internal::AsyncRuntime> async;
   std::unique_ptr<gateway::HttpServer> gateway_server;
   std::unique_ptr<gateway::HttpServer> https_server;
   std::shared_ptr<gateway::TlsCertificates> tls;
@@ -221,10 +249,12 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
   backends::BuiltinBackendOptions bo;
   bo.functions = &impl->registry;
   bo.library_dirs = options.library_dirs;
-  bo.outputs = [](const std::string& ns, const std::string& fn, const std::string& output, const std::string& data) {
-    OFN_LOG(kInfo) << "function " << ns << "/" << fn << " sent " << data.size() << " byte(s) to output " << output
-                   << " (outputs are delivered once events are enabled)";
-    return true;
+  bo.outputs = [raw](const std::string& ns, const std::string& fn, const std::string& output, const std::string& data) {
+    Status sent = raw->async->Send(ns, fn, output, data);
+    if (!sent.ok()) {
+      OFN_LOG(kWarning) << "function " << ns << "/" << fn << ": send to " << output << ": " << sent.ToString();
+    }
+    return sent.ok();
   };
   bo.process = options.process;
   if (bo.process.log_dir.empty() && !options.state_dir.empty()) bo.process.log_dir = options.state_dir + "/logs";
@@ -252,6 +282,15 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
   ro.revision_history = options.revision_history;
   ro.autoscaler = options.autoscaler;
   ro.backends = options.backends;
+  events::RegisterBuiltinComponents(&impl->components);
+  impl->component_env = std::make_unique<StoreComponentEnv>(impl->clock, impl->store.get());
+  impl->async = std::make_unique<platform::internal::AsyncRuntime>(
+      &impl->components, impl->component_env.get(), impl->clock,
+      [raw](const std::string& ns, const std::string& fn, HttpRequest request, std::function<void(HttpResponse)> done) {
+        return raw->reconciler->Deliver(ns, fn, std::move(request), std::move(done));
+      },
+      platform::internal::AsyncRuntime::Options{});
+  ro.async = impl->async.get();
   if (!options.https_address.empty()) {
     gateway::TlsCertificates::Options to;
     to.clock = impl->clock;
@@ -268,7 +307,8 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
       &impl->dispatcher, impl->autoscaler.get(), ro);
   impl->watch_id = impl->store->Watch("", [raw](const store::WatchEvent& e) {
     if (e.record.kind == "Function" || e.record.kind == "Gateway" || e.record.kind == "WasmPlugin" ||
-        e.record.kind == "Secret" || e.record.kind == "ConfigMap" || e.record.kind == "HTTPRoute") {
+        e.record.kind == "Secret" || e.record.kind == "ConfigMap" || e.record.kind == "HTTPRoute" ||
+        e.record.kind == "Component") {
       raw->reconciler->Kick();
     }
     {
@@ -293,6 +333,7 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
   }
   impl->autoscaler->Start(options.autoscale_ticker);
   impl->reconciler->Start();
+  impl->async->Start(options.events_ticker);
   // A function registered after its Function was applied can now run it.
   impl->registry.SetObserver([raw] { raw->reconciler->Kick(); });
 
@@ -365,6 +406,7 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
 }
 
 FunctionRegistrar& Platform::functions() { return impl_->registry; }
+events::ComponentRegistry& Platform::components() { return impl_->components; }
 
 Result<std::vector<ObjectInfo>> Platform::Apply(std::string_view manifests, const std::string& file) {
   return Apply(manifests, file, nullptr);
@@ -580,8 +622,11 @@ Status Platform::Restart(std::string_view name, std::string_view ns) {
 }
 
 void Platform::Autoscale() { impl_->autoscaler->TickAll(); }
+void Platform::RunEvents() { impl_->async->Tick(); }
 
-std::string Platform::Metrics() { return platform::internal::PrometheusText(*impl_->autoscaler); }
+std::string Platform::Metrics() {
+  return platform::internal::PrometheusText(*impl_->autoscaler) + impl_->async->Metrics();
+}
 
 std::string Platform::gateway_address() const {
   return impl_->gateway_server ? impl_->gateway_server->address() : "";
@@ -606,6 +651,7 @@ void Platform::Close(std::chrono::milliseconds drain) {
     if (impl->https_server) impl->https_server->Stop(drain);
     if (impl->admin_server) impl->admin_server->Stop(std::chrono::milliseconds(500));
     impl->store->Unwatch(impl->watch_id);
+    impl->async->Stop();  // no new deliveries; unacknowledged messages stay with their components
     impl->reconciler->Stop();
     impl->dispatcher.Publish(std::make_shared<const gateway::Snapshot>());
     impl->autoscaler->Stop();

@@ -35,6 +35,7 @@
 #include "libofn/backends/process/options.h"
 #include "libofn/common/clock.h"
 #include "libofn/common/status.h"
+#include "libofn/events/component.h"
 #include "libofn/scale/options.h"
 #include "libofn/serve/function.h"
 #include "libofn/serve/http.h"
@@ -151,6 +152,9 @@ class Platform {
     // host calls Autoscale() (deterministic tests on a ManualClock); waiting
     // requests still scale their revision up at once.
     bool autoscale_ticker = true;
+    // Whether a thread fires due cron inputs and delivery retries (every
+    // 20 ms, against `clock`). Off, RunEvents() does.
+    bool events_ticker = true;
     // The cluster's autoscaler settings (Knative's config-autoscaler: scale-
     // to-zero grace period, default targets, windows, rates...). A ConfigMap
     // knative-serving/config-autoscaler applied later is read on top of them;
@@ -182,6 +186,10 @@ class Platform {
   // Where host programs register in-process functions (see inprocess.h for
   // how a Function selects one).
   FunctionRegistrar& functions();
+  // The Dapr component types Functions and Component objects may name:
+  // the built-in ones, and any a host program adds (before applying the
+  // Functions that use them).
+  events::ComponentRegistry& components();
 
   // Parses, validates and stores manifests, all or nothing. On invalid input
   // the error lists every problem as "file:line:col: path: message" and the
@@ -265,6 +273,9 @@ class Platform {
   Status Restart(std::string_view name, std::string_view ns = {});
   // One autoscaler pass over every revision now (see Options::autoscale_ticker).
   void Autoscale();
+  // Fires due cron inputs and due delivery retries now (see
+  // Options::events_ticker); deliveries complete asynchronously.
+  void RunEvents();
   // Per-revision metrics in the Prometheus text format.
   std::string Metrics();
 

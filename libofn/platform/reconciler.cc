@@ -337,6 +337,7 @@ void Reconciler::Pass() {
 
   // Each Function's plan, handed to its backend when it changed.
   std::vector<Work> work;
+  std::vector<const store::Record*> async_functions;
   std::set<std::string> live;  // "ns/name" of live functions
   for (const store::Record& fn : *fn_records) {
     if (fn.deletion_time != 0) continue;
@@ -348,6 +349,10 @@ void Reconciler::Pass() {
     json::value spec_value = ofn::internal::ParseObjectOrEmpty(fn.spec);
     const json::object& spec = spec_value.as_object();
     w.has_build = spec.contains("build");
+    if (const json::object* serving = Obj(At(&spec, "serving"));
+        serving && (serving->contains("outputs") || At(Obj(At(serving, "triggers")), "dapr"))) {
+      async_functions.push_back(&fn);
+    }
 
     // Revisions: a new one whenever the serving part changed.
     auto listed = store_->ListRevisions(fn.ns, fn.name);
@@ -487,6 +492,10 @@ void Reconciler::Pass() {
 
   // Each backend converges once, then reports.
   local_.Commit();
+  // Inputs are read for the Functions the local backend serves (it can
+  // take their deliveries: a traffic split, possibly at zero); the others'
+  // messages wait in their brokers.
+  if (options_.async) SyncAsync(async_functions);
   for (const auto& b : options_.backends) b->Commit();
   std::map<std::string, int> attached;
   for (const Work& w : work) {
@@ -499,6 +508,13 @@ void Reconciler::Pass() {
     } else {
       obs = FailedObservation("BackendObserveFailed",
                               "backend " + std::string(w.backend->name()) + ": " + seen.status().message());
+    }
+    if (options_.async && obs.reason.empty()) {
+      // Inputs or outputs that do not run are said where serving is.
+      if (std::string problem = options_.async->Problem(fn.ns, fn.name); !problem.empty()) {
+        obs.reason = "ComponentUnavailable";
+        obs.message = problem;
+      }
     }
     if (w.local) {
       ReportLocal(w, obs, now);
@@ -514,6 +530,43 @@ void Reconciler::Pass() {
     }
   }
   if (gw_records.ok()) SyncGateways(*gw_records, attached);
+}
+
+void Reconciler::SyncAsync(const std::vector<const store::Record*>& functions) {
+  std::map<std::string, std::map<std::string, std::string>> secrets;  // "ns/name" -> key -> value
+  std::map<std::string, events::ComponentSpec> components;             // "ns/name"
+  if (!functions.empty()) {
+    if (auto listed = store_->List("Secret"); listed.ok()) {
+      for (const store::Record& s : *listed) {
+        json::value body = ofn::internal::ParseObjectOrEmpty(s.spec);
+        auto& data = secrets[s.ns + "/" + s.name];
+        if (const json::object* d = Obj(At(Obj(&body), "data"))) {
+          for (const auto& kv : *d) {
+            Result<std::string> decoded = Base64Decode(kv.value().is_string() ? std::string(kv.value().as_string()) : "");
+            if (decoded.ok()) data[std::string(kv.key())] = *decoded;
+          }
+        }
+      }
+    }
+    if (auto listed = store_->List("Component"); listed.ok()) {
+      for (const store::Record& c : *listed) {
+        if (c.deletion_time != 0) continue;
+        std::string error;
+        components[c.ns + "/" + c.name] = ComponentFromSpec(c.ns, c.name, c.spec, secrets, &error);
+      }
+    }
+  }
+  std::vector<AsyncFunction> wanted;
+  for (const store::Record* fn : functions) {
+    if (!local_.Serves(fn->ns, fn->name)) continue;
+    wanted.push_back(MakeAsyncFunction(fn->ns, fn->name, fn->spec, fn->annotations, components, secrets));
+  }
+  options_.async->Set(std::move(wanted));
+}
+
+bool Reconciler::Deliver(const std::string& ns, const std::string& name, HttpRequest request,
+                         std::function<void(HttpResponse)> done) {
+  return local_.Deliver(ns, name, std::move(request), std::move(done));
 }
 
 void Reconciler::ReportHttpRoute(const store::Record& r, const route::CompiledHttpRoute& compiled,

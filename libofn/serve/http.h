@@ -70,6 +70,10 @@ struct HttpRequest {
   // Set by the gateway while the body is still on the client connection;
   // a function never sees it set (the body is read first).
   std::shared_ptr<PendingBody> pending_body;
+  // Set when the platform's async runtime delivers an event from this input
+  // (a binding or pub/sub component named in serving.triggers.dapr) rather
+  // than a client sending a request; never sent on the wire.
+  std::string event_input;
 
   std::string_view path() const {
     std::string_view t = target;

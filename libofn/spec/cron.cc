@@ -16,7 +16,8 @@ struct FieldRange {
 
 constexpr const char* kMonths[] = {"jan", "feb", "mar", "apr", "may", "jun",
                                    "jul", "aug", "sep", "oct", "nov", "dec"};
-constexpr const char* kDays[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+// Day 7 is Sunday again (names cover every value of the field).
+constexpr const char* kDays[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun"};
 
 std::vector<std::string_view> Split(std::string_view s, char sep) {
   std::vector<std::string_view> out;

@@ -493,9 +493,16 @@ void ValidateAsyncFields(const json::object& serving, Reporter* rep) {
     if (!m) continue;
     for (const auto& [name, c] : *m) {
       if (!c.is_object()) continue;
-      const std::string path = JoinPath("spec.serving." + std::string(section), name);
-      ValidateComponentSpec(c.as_object(), path, block, rep);
-      embedded[std::string(name)] = std::string(StringOr(&c.as_object(), "type", ""));
+      std::string path = JoinPath("spec.serving." + std::string(section), name);
+      // A state store's entry holds its component spec under "spec".
+      const json::object* spec = &c.as_object();
+      if (section == "states") {
+        spec = ObjectAt(c.as_object(), {"spec"});
+        path += ".spec";
+        if (!spec) continue;
+      }
+      ValidateComponentSpec(*spec, path, block, rep);
+      embedded[std::string(name)] = std::string(StringOr(spec, "type", ""));
     }
   }
   // A reference's type, when given, must agree with the embedded component.

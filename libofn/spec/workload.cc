@@ -53,30 +53,60 @@ const json::object* FunctionContainer(const json::object* serving) {
   return nullptr;
 }
 
-// OpenFunction's function context, as its functions frameworks read it.
+// The type of the component `name` a Function embeds (serving.bindings,
+// pubsub, states); "" when it names a Component object instead.
+std::string EmbeddedType(const json::object* serving, std::string_view name) {
+  for (std::string_view section : {"bindings", "pubsub"}) {
+    if (const json::object* c = Obj(At(Obj(At(serving, section)), name))) return Str(c, "type");
+  }
+  if (const json::object* c = Obj(At(Obj(At(Obj(At(serving, "states")), name)), "spec"))) return Str(c, "type");
+  return "";
+}
+
+// OpenFunction's function context, as its functions frameworks read it:
+// the Async runtime when dapr triggers (and no HTTP trigger) start it, its
+// inputs and outputs by component name, with the topic (pub/sub) or the
+// component's name as the uri.
 std::string FuncContext(std::string_view function, std::string_view version, const json::object* serving) {
   json::object ctx;
   ctx["name"] = function;
   ctx["version"] = version;
-  ctx["runtime"] = "Knative";
+  const json::object* triggers = Obj(At(serving, "triggers"));
+  const json::array* dapr = Arr(At(triggers, "dapr"));
+  const bool async = dapr && !dapr->empty() && !At(triggers, "http");
+  ctx["runtime"] = async ? "Async" : "Knative";
+  auto component = [&](const json::object* ref) {
+    json::object c;
+    const std::string name = Str(ref, "name");
+    std::string type = Str(ref, "type");
+    if (type.empty()) type = EmbeddedType(serving, name);
+    c["componentName"] = name;
+    c["componentType"] = type;
+    c["uri"] = Str(ref, "topic", name);
+    return c;
+  };
+  json::object inputs;
+  if (dapr) {
+    for (const json::value& t : *dapr) {
+      if (const json::object* to = Obj(&t)) inputs[Str(to, "name")] = component(to);
+    }
+  }
   json::object outputs;
   if (const json::array* outs = Arr(At(serving, "outputs"))) {
     for (const json::value& o : *outs) {
-      const json::object* dapr = Obj(At(Obj(&o), "dapr"));
-      if (!dapr) continue;
-      json::object out;
-      out["componentName"] = Str(dapr, "name");
-      out["componentType"] = Str(dapr, "type");
-      out["uri"] = Str(dapr, "topic", Str(dapr, "name"));
-      if (!Str(dapr, "operation").empty()) out["operation"] = Str(dapr, "operation");
-      outputs[Str(dapr, "name")] = std::move(out);
+      const json::object* d = Obj(At(Obj(&o), "dapr"));
+      if (!d) continue;
+      json::object out = component(d);
+      if (!Str(d, "operation").empty()) out["operation"] = Str(d, "operation");
+      if (const json::object* md = Obj(At(d, "metadata"))) out["metadata"] = *md;
+      outputs[Str(d, "name")] = std::move(out);
     }
   }
-  ctx["inputs"] = json::object();
+  ctx["inputs"] = std::move(inputs);
   ctx["outputs"] = std::move(outputs);
-  json::object triggers;
-  if (const json::object* t = Obj(At(serving, "triggers"))) triggers = *t;
-  ctx["triggers"] = std::move(triggers);
+  json::object trig;
+  if (triggers) trig = *triggers;
+  ctx["triggers"] = std::move(trig);
   return json::serialize(ctx);
 }
 
@@ -103,7 +133,7 @@ Result<backend::Workload> MakeWorkload(std::string_view ns, std::string_view fun
     w.port = static_cast<int>(port->as_int64());
   }
   if (const json::array* outputs = Arr(At(serving, "outputs"))) {
-    for (const json::value& o : *outputs) w.outputs.push_back(Str(Obj(&o), "name"));
+    for (const json::value& o : *outputs) w.outputs.push_back(Str(Obj(At(Obj(&o), "dapr")), "name"));
   }
   w.func_context = FuncContext(function, w.version, serving);
   w.kind = Str(&spec, "workloadRuntime") == "WasmEdge" ? backend::WorkloadKind::kWasm : backend::WorkloadKind::kImage;

@@ -350,7 +350,8 @@ TEST(ProcessTest, HttpGetReadinessProbeGatesTrafficAndTimeoutFailsWithLogTail) {
   info = (*p)->WaitFor("nodir", [](const FunctionInfo& f) { return f.serving_state == "Failed"; }, seconds(20));
   ASSERT_TRUE(info.ok());
   EXPECT_NE(info->serving_message.find("workingDir \"no/such/dir\" is not a directory (a relative workingDir is "
-                                       "taken from the directory the platform runs in"),
+                                       "taken from the manifest's directory when `ofn apply -f` or `ofn serve -f` "
+                                       "gave it, else from the directory the platform runs in"),
             std::string::npos)
       << info->serving_message;
 }

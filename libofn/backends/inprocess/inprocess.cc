@@ -164,8 +164,19 @@ HttpResponse CallFunction(const Registered& fn, const backend::Workload& spec, c
         return r;
       }
       case Signature::kOpenFunction: {
-        FunctionContext ctx(spec, outputs, &request);
-        std::string out = fn.openfunction(ctx, request.body);
+        // An event (not a client) triggered it: the context has no request.
+        FunctionContext ctx(spec, outputs, request.event_input.empty() ? &request : nullptr);
+        // A pub/sub event arrives as a structured CloudEvent: the function gets its data.
+        std::string unwrapped;
+        std::string_view data = request.body;
+        if (!request.event_input.empty() &&
+            request.headers.GetOr("Content-Type", "").starts_with("application/cloudevents+json")) {
+          if (auto event = serve::CloudEventFromHttp(request); event.ok()) {
+            unwrapped = std::move(event->data);
+            data = unwrapped;
+          }
+        }
+        std::string out = fn.openfunction(ctx, data);
         HttpResponse r;
         r.status = 200;
         r.body = std::move(out);

@@ -67,6 +67,15 @@ class LocalBackend : public backend::Backend {
   // What the last Commit found of an HTTPRoute's backendRefs (ResolvedRefs);
   // nullopt when it was not routed.
   std::optional<backend::RouteObservation> ObserveHttpRoute(std::string_view ns, std::string_view name);
+  // Whether the Function has a traffic split (a revision that was ready).
+  bool Serves(const std::string& ns, const std::string& name);
+  // Hands a request to the Function's traffic split (the revision pools'
+  // activator and instances; no route involved); `done` is called once,
+  // from any thread. False (and `done` not called) when the Function has no
+  // pool that takes requests now (not served yet, or its pool is being
+  // replaced).
+  bool Deliver(const std::string& ns, const std::string& name, HttpRequest request,
+               std::function<void(HttpResponse)> done);
 
  private:
   struct Fn {

@@ -33,6 +33,7 @@
 #include "libofn/gateway/dispatch.h"
 #include "libofn/gateway/plugins.h"
 #include "libofn/gateway/tls.h"
+#include "libofn/platform/internal/async_runtime.h"
 #include "libofn/platform/internal/autoscaler.h"
 #include "libofn/platform/internal/local_backend.h"
 #include "libofn/platform/internal/traffic.h"
@@ -58,6 +59,9 @@ struct ReconcilerOptions {
   // The HTTPS listener's certificates, fed from the Gateways' HTTPS
   // listeners and their Secrets (null: no HTTPS listener).
   std::shared_ptr<gateway::TlsCertificates> tls;
+  // The async runtime the Functions' dapr triggers and outputs go to (null:
+  // none; they stay inert).
+  AsyncRuntime* async = nullptr;
 };
 
 // Thread-safe.
@@ -73,6 +77,10 @@ class Reconciler {
   void Kick();
   // Waits until every change committed before the call is reconciled.
   bool Sync(std::chrono::milliseconds timeout);
+  // Hands a request to a locally served Function's data path (its traffic
+  // split; no route needed): what the async runtime delivers events with.
+  bool Deliver(const std::string& ns, const std::string& name, HttpRequest request,
+               std::function<void(HttpResponse)> done);
 
  private:
   // What the loop remembers of a Function between passes.
@@ -95,6 +103,9 @@ class Reconciler {
   };
   void Loop();
   void Pass();
+  // Reads the Component objects and Secrets once, and hands the async
+  // runtime every Function with dapr triggers or outputs.
+  void SyncAsync(const std::vector<const store::Record*>& functions);
   // The Backend the Function's ofn.io/backend annotation names, or null.
   backend::Backend* OrchestratorFor(const store::Record& fn) const;
   // Writes what the local backend observed: revision status, garbage

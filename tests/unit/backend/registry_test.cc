@@ -109,7 +109,7 @@ TEST(WorkloadTest, ACommandContainerBecomesACommandWorkload) {
     "serving": {
       "params": {"FUNC_NAME": "Hello", "N": 3},
       "timeout": "90s",
-      "outputs": [{"name": "out", "dapr": {"name": "kafka", "type": "bindings.kafka", "operation": "create"}}],
+      "outputs": [{"dapr": {"name": "kafka", "type": "bindings.kafka", "operation": "create"}}],
       "triggers": {"http": {"port": 9000}},
       "template": {"terminationGracePeriodSeconds": 4, "containers": [{
         "name": "function", "command": ["python3", "-m"], "args": ["app"], "workingDir": "/srv",
@@ -139,7 +139,7 @@ TEST(WorkloadTest, ACommandContainerBecomesACommandWorkload) {
   EXPECT_EQ(w->limits.cpu_millis, 250);
   EXPECT_EQ(w->start_timeout, std::chrono::milliseconds(90000));
   EXPECT_EQ(w->grace, std::chrono::milliseconds(4000));
-  EXPECT_EQ(w->outputs, (std::vector<std::string>{"out"}));
+  EXPECT_EQ(w->outputs, (std::vector<std::string>{"kafka"}));  // outputs go by their component's name
   EXPECT_NE(w->func_context.find("\"componentType\":\"bindings.kafka\""), std::string::npos) << w->func_context;
   EXPECT_NE(w->func_context.find("\"name\":\"fn\""), std::string::npos);
 }

@@ -221,7 +221,7 @@ TEST(FunctionConversionTest, AsyncV1beta1BecomesDaprTriggersAndOutputs) {
       "spec:\n  version: v1\n  image: img\n  serving:\n    runtime: async\n"
       "    inputs:\n    - {name: cron-in, component: cron}\n"
       "    outputs:\n    - {name: target, component: kafka, operation: create, params: {k: v}}\n"
-      "    bindings:\n      cron: {type: bindings.cron, version: v1, metadata: []}\n"
+      "    bindings:\n      cron: {type: bindings.cron, version: v1, metadata: [{name: schedule, value: '@every 1s'}]}\n"
       "      kafka: {type: bindings.kafka, version: v1, metadata: []}\n"
       "    states:\n      s: {type: state.redis, version: v1, metadata: []}\n"
       "    scaleOptions:\n      keda:\n        scaledObject: {minReplicaCount: 1, pollingInterval: 5}\n"

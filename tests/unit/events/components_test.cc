@@ -1,0 +1,214 @@
+// The built-in components: in-memory pub/sub and state, and the cron
+// binding on a manual clock with its positions kept across a restart.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "libofn/events/component.h"
+#include "libofn/spec/components.h"
+
+namespace ofn::events {
+namespace {
+
+using std::chrono::seconds;
+
+class FakeEnv final : public ComponentEnv {
+ public:
+  Clock* clock() override { return &clock_; }
+  Result<std::string> GetOffset(const std::string& key) override {
+    ++gets;
+    auto it = offsets.find(key);
+    if (it == offsets.end()) return Status(StatusCode::kNotFound, "none");
+    return it->second;
+  }
+  Status SetOffset(const std::string& key, const std::string& value) override {
+    ++sets;
+    offsets[key] = value;
+    return Status::Ok();
+  }
+  ManualClock clock_{ManualClock::TimePoint(seconds(1795000000))};  // 2026-11-18T...Z, a whole second
+  std::map<std::string, std::string> offsets;
+  int gets = 0, sets = 0;
+};
+
+ComponentSpec Spec(std::string type, std::map<std::string, std::string> md = {}) {
+  ComponentSpec s;
+  s.ns = "default";
+  s.name = "c";
+  s.type = std::move(type);
+  s.metadata = std::move(md);
+  return s;
+}
+
+TEST(ComponentRegistryTest, TheBuiltInTypesAreTheOnesTheSpecLayerNames) {
+  ComponentRegistry r;
+  RegisterBuiltinComponents(&r);
+  std::vector<std::string> want(spec::BuiltinComponentTypes().begin(), spec::BuiltinComponentTypes().end());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(r.Types(), want);
+  FakeEnv env;
+  auto missing = r.NewPubSub(Spec("pubsub.kafka"), &env);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().message(), "component default/c: no pub/sub of type pubsub.kafka here (pubsub.in-memory)");
+  auto bad = r.NewInputBinding(Spec("bindings.cron", {{"schedule", "70 * * * *"}}), &env);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "component default/c (bindings.cron): schedule: minutes field \"70\": out of range 0-59");
+}
+
+struct Received {
+  std::vector<Message> messages;
+  std::vector<Ack> acks;
+};
+
+MessageHandler Keep(Received* r) {
+  return [r](Message m, Ack a) {
+    r->messages.push_back(std::move(m));
+    r->acks.push_back(std::move(a));
+  };
+}
+
+TEST(MemoryPubSubTest, EveryConsumerGetsEveryMessageAndAConsumersSubscribersShareThem) {
+  ComponentRegistry r;
+  RegisterBuiltinComponents(&r);
+  FakeEnv env;
+  auto ps = r.NewPubSub(Spec("pubsub.in-memory"), &env);
+  ASSERT_TRUE(ps.ok());
+  Received a1, a2, b;
+  auto sa1 = (*ps)->Subscribe("orders", "a", Keep(&a1));
+  auto sa2 = (*ps)->Subscribe("orders", "a", Keep(&a2));
+  auto sb = (*ps)->Subscribe("orders", "b", Keep(&b));
+  Received other;
+  auto so = (*ps)->Subscribe("invoices", "a", Keep(&other));
+  ASSERT_TRUE(sa1.ok() && sa2.ok() && sb.ok() && so.ok());
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE((*ps)->Publish("orders", "o" + std::to_string(i), "text/plain", {{"k", "v"}}).ok());
+  }
+  EXPECT_EQ(b.messages.size(), 10u);
+  EXPECT_EQ(a1.messages.size() + a2.messages.size(), 10u);
+  EXPECT_EQ(a1.messages.size(), 5u);  // round robin
+  EXPECT_TRUE(other.messages.empty());
+  EXPECT_EQ(b.messages[3].data, "o3");
+  EXPECT_EQ(b.messages[3].topic, "orders");
+  EXPECT_EQ(b.messages[3].metadata.at("k"), "v");
+  // A closed subscription gets nothing more.
+  (*sb)->Close();
+  ASSERT_TRUE((*ps)->Publish("orders", "late", "", {}).ok());
+  EXPECT_EQ(b.messages.size(), 10u);
+}
+
+TEST(MemoryPubSubTest, UnacknowledgedMessagesAreBounded) {
+  ComponentRegistry r;
+  RegisterBuiltinComponents(&r);
+  FakeEnv env;
+  auto ps = r.NewPubSub(Spec("pubsub.in-memory"), &env);
+  ASSERT_TRUE(ps.ok());
+  Received slow;  // never acks
+  auto sub = (*ps)->Subscribe("t", "slow", Keep(&slow));
+  ASSERT_TRUE(sub.ok());
+  Status last;
+  int accepted = 0;
+  for (int i = 0; i < 20000 && last.ok(); ++i) {
+    last = (*ps)->Publish("t", "x", "", {});
+    if (last.ok()) ++accepted;
+  }
+  EXPECT_EQ(last.code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(slow.messages.size(), 32u);  // in flight
+  EXPECT_EQ(accepted, 32 + 10000);
+  // Acknowledging one lets the next out.
+  slow.acks[0](true);
+  EXPECT_EQ(slow.messages.size(), 33u);
+  EXPECT_TRUE((*ps)->Publish("t", "x", "", {}).ok());
+}
+
+TEST(MemoryStateStoreTest, EtagsAndTransactions) {
+  ComponentRegistry r;
+  RegisterBuiltinComponents(&r);
+  FakeEnv env;
+  auto st = r.NewStateStore(Spec("state.in-memory"), &env);
+  ASSERT_TRUE(st.ok());
+  StateStore& s = **st;
+  EXPECT_EQ(s.Get("k").status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(s.Set({"k", "1", "", {}}).ok());
+  auto got = s.Get("k");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->value, "1");
+  const std::string etag = got->etag;
+  EXPECT_FALSE(etag.empty());
+  ASSERT_TRUE(s.Set({"k", "2", etag, {}}).ok());
+  EXPECT_EQ(s.Set({"k", "3", etag, {}}).code(), StatusCode::kFailedPrecondition);  // stale etag
+  EXPECT_EQ(s.Get("k")->value, "2");
+  // All or nothing: a stale etag in the second operation leaves the first undone.
+  std::vector<StateOperation> ops = {{StateOperation::Kind::kUpsert, {"a", "x", "", {}}},
+                                     {StateOperation::Kind::kDelete, {"k", "", etag, {}}}};
+  EXPECT_EQ(s.Transact(ops).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.Get("a").status().code(), StatusCode::kNotFound);
+  ops[1].item.etag = s.Get("k")->etag;
+  ASSERT_TRUE(s.Transact(ops).ok());
+  EXPECT_EQ(s.Get("a")->value, "x");
+  EXPECT_EQ(s.Get("k").status().code(), StatusCode::kNotFound);
+}
+
+TEST(CronBindingTest, FiresOnTheClockOneAtATimeAndResumesAfterARestart) {
+  ComponentRegistry r;
+  RegisterBuiltinComponents(&r);
+  FakeEnv env;
+  const Clock::TimePoint start = env.clock_.Now();
+  auto firing = [&](int s) { return FormatRfc3339(start + seconds(s)); };
+  Received got;
+  {
+    auto cron = r.NewInputBinding(Spec("bindings.cron", {{"schedule", "@every 2s"}}), &env);
+    ASSERT_TRUE(cron.ok());
+    ASSERT_TRUE((*cron)->Read("default/fn", Keep(&got)).ok());
+    (*cron)->Tick();
+    EXPECT_TRUE(got.messages.empty());  // nothing due yet
+    env.clock_.Advance(seconds(1));
+    (*cron)->Tick();
+    EXPECT_TRUE(got.messages.empty());
+    env.clock_.Advance(seconds(1));
+    (*cron)->Tick();
+    ASSERT_EQ(got.messages.size(), 1u);
+    EXPECT_EQ(got.messages[0].id, firing(2));
+    EXPECT_EQ(got.messages[0].metadata.at("readTimeUTC"), firing(2));
+    // Three more are due, but the first is not consumed yet.
+    env.clock_.Advance(seconds(6));
+    (*cron)->Tick();
+    EXPECT_EQ(got.messages.size(), 1u);
+    got.acks[0](true);
+    for (int i = 0; i < 5; ++i) {
+      const size_t before = got.acks.size();
+      (*cron)->Tick();
+      if (got.acks.size() > before) got.acks.back()(true);
+    }
+    ASSERT_EQ(got.messages.size(), 4u);  // 2, 4, 6, 8: none skipped, none twice
+    EXPECT_EQ(got.messages[3].id, firing(8));
+    EXPECT_EQ(env.offsets.at("cron/default/c/default/fn"), firing(8));
+    // One handed out but not consumed when the platform stops.
+    env.clock_.Advance(seconds(2));
+    (*cron)->Tick();
+    ASSERT_EQ(got.messages.size(), 5u);
+    got.acks.back()(false);
+    (*cron)->Close();
+  }
+  // Down for 5 s; the new binding goes on from the last consumed firing.
+  env.clock_.Advance(seconds(5));
+  Received after;
+  auto cron = r.NewInputBinding(Spec("bindings.cron", {{"schedule", "@every 2s"}}), &env);
+  ASSERT_TRUE(cron.ok());
+  ASSERT_TRUE((*cron)->Read("default/fn", Keep(&after)).ok());
+  for (int i = 0; i < 10; ++i) {
+    (*cron)->Tick();
+    if (after.acks.size() > static_cast<size_t>(i)) after.acks.back()(true);
+  }
+  std::vector<std::string> ids;
+  for (const Message& m : after.messages) ids.push_back(m.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{firing(10), firing(12), firing(14)}));
+  // Another reader of the same component keeps its own position.
+  Received other;
+  auto second = r.NewInputBinding(Spec("bindings.cron", {{"schedule", "@every 2s"}}), &env);
+  ASSERT_TRUE((*second)->Read("default/other", Keep(&other)).ok());
+  (*second)->Tick();
+  EXPECT_TRUE(other.messages.empty());  // it starts from now
+}
+
+}  // namespace
+}  // namespace ofn::events
