@@ -18,6 +18,8 @@ PACKAGES=(
   python3 python3-dev pybind11-dev python3-yaml python3-jsonschema python3-pytest
   # process-backend examples and tests (a Node.js function)
   nodejs procps
+  # the async runtime: the Redis components and the Redis server their tests start
+  libhiredis-dev redis-server
   # the containerd backend: its API protos (the gRPC client is generated from
   # them), and containerd, runc, a registry and a static busybox for its tests
   golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev golang-github-gogo-googleapis-dev

@@ -6,6 +6,7 @@
 
 #include "libofn/common/log.h"
 #include "libofn/events/component.h"
+#include "libofn/events/internal/redis.h"
 #include "libofn/spec/cron.h"
 
 namespace ofn::events {
@@ -293,6 +294,7 @@ void RegisterBuiltinComponents(ComponentRegistry* registry) {
                           [](const ComponentSpec&, ComponentEnv*) -> Result<std::shared_ptr<StateStore>> {
                             return std::shared_ptr<StateStore>(std::make_shared<MemoryStateStore>());
                           });
+  RegisterRedisComponents(registry);
 }
 
 }  // namespace ofn::events

@@ -174,7 +174,8 @@ class ComponentRegistry {
   std::map<std::string, Factory<StateStore>> states_;
 };
 
-// bindings.cron, pubsub.in-memory, state.in-memory (spec::BuiltinComponentTypes()).
+// bindings.cron, pubsub.in-memory, state.in-memory, and the Redis ones —
+// bindings.redis, pubsub.redis, state.redis (spec::BuiltinComponentTypes()).
 void RegisterBuiltinComponents(ComponentRegistry* registry);
 
 }  // namespace ofn::events

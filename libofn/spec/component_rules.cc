@@ -14,7 +14,7 @@ namespace ofn::spec {
 
 const std::vector<std::string_view>& BuiltinComponentTypes() {
   static const std::vector<std::string_view> types = {
-      "bindings.cron", "pubsub.in-memory", "state.in-memory",
+      "bindings.cron", "bindings.redis", "pubsub.in-memory", "pubsub.redis", "state.in-memory", "state.redis",
   };
   return types;
 }
@@ -102,6 +102,9 @@ void ValidateComponentSpec(const json::object& spec, const std::string& path, st
         if (!schedule.ok()) rep->Error(ip + ".value", "schedule: " + schedule.status().message());
       }
     }
+  }
+  if (type.ends_with(".redis") && !names.contains("redisHost")) {
+    rep->Error(path + ".metadata", std::string(type) + " needs \"redisHost\" (host:port, e.g. localhost:6379)");
   }
   if (type == "bindings.cron" && !names.contains("schedule")) {
     rep->Error(path + ".metadata", "bindings.cron needs a \"schedule\" (e.g. \"@every 2s\" or \"0 */5 * * * *\")");

@@ -223,7 +223,7 @@ TEST(FunctionConversionTest, AsyncV1beta1BecomesDaprTriggersAndOutputs) {
       "    outputs:\n    - {name: target, component: kafka, operation: create, params: {k: v}}\n"
       "    bindings:\n      cron: {type: bindings.cron, version: v1, metadata: [{name: schedule, value: '@every 1s'}]}\n"
       "      kafka: {type: bindings.kafka, version: v1, metadata: []}\n"
-      "    states:\n      s: {type: state.redis, version: v1, metadata: []}\n"
+      "    states:\n      s: {type: state.redis, version: v1, metadata: [{name: redisHost, value: 'redis:6379'}]}\n"
       "    scaleOptions:\n      keda:\n        scaledObject: {minReplicaCount: 1, pollingInterval: 5}\n"
       "    triggers:\n    - type: kafka\n      metadata: {topic: t}\n");
   ASSERT_TRUE(p.result.ok()) << ::testing::PrintToString(p.lines);

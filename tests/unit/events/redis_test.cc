@@ -1,0 +1,306 @@
+// The Redis components against a real redis-server on loopback (started
+// and stopped here; skipped when redis-server is not installed).
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <filesystem>
+#include <thread>
+
+#include "libofn/events/component.h"
+#include "libofn/platform/platform.h"
+#include "tests/unit/test_util.h"
+
+extern char** environ;
+
+namespace ofn::events {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+bool Answers(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// A private redis-server: no persistence, its own port; stopped at the end.
+class RedisServer {
+ public:
+  RedisServer() {
+    const char* exe = "/usr/bin/redis-server";
+    if (::access(exe, X_OK) != 0) return;
+    port_ = FreePort();
+    std::string port = std::to_string(port_);
+    std::vector<std::string> args = {exe, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                     "--dir", dir_.path(), "--loglevel", "warning",
+                                     "--logfile", dir_.path() + "/redis.log"};
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (::posix_spawn(&pid_, exe, nullptr, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    auto deadline = std::chrono::steady_clock::now() + seconds(10);
+    while (pid_ > 0 && !Answers(port_) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+  }
+  ~RedisServer() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  bool up() const { return pid_ > 0 && Answers(port_); }
+  std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  testing::TempDir dir_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+class FakeEnv final : public ComponentEnv {
+ public:
+  Clock* clock() override { return Clock::System(); }
+  Result<std::string> GetOffset(const std::string&) override { return Status(StatusCode::kNotFound, "none"); }
+  Status SetOffset(const std::string&, const std::string&) override { return Status::Ok(); }
+};
+
+struct Inbox {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Message> messages;
+  std::vector<Ack> acks;
+  bool auto_ack = true;
+  MessageHandler Handler() {
+    return [this](Message m, Ack a) {
+      bool ack_now;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        messages.push_back(std::move(m));
+        ack_now = auto_ack;
+        if (!ack_now) acks.push_back(a);
+      }
+      cv.notify_all();
+      if (ack_now) a(true);
+    };
+  }
+  bool WaitFor(size_t n, std::chrono::milliseconds timeout = seconds(10)) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, timeout, [&] { return messages.size() >= n; });
+  }
+  size_t size() {
+    std::lock_guard<std::mutex> lock(mu);
+    return messages.size();
+  }
+};
+
+class RedisTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!server_.up()) GTEST_SKIP() << "redis-server is not installed (scripts/setup.sh installs it)";
+    RegisterBuiltinComponents(&registry_);
+  }
+  ComponentSpec Spec(const std::string& type, std::map<std::string, std::string> md = {}) {
+    ComponentSpec s;
+    s.ns = "default";
+    s.name = "redis";
+    s.type = type;
+    s.metadata = std::move(md);
+    s.metadata["redisHost"] = server_.host();
+    return s;
+  }
+  RedisServer server_;
+  ComponentRegistry registry_;
+  FakeEnv env_;
+};
+
+TEST_F(RedisTest, StreamsDeliverEveryMessageToEachConsumerGroupOnce) {
+  auto ps = registry_.NewPubSub(Spec("pubsub.redis"), &env_);
+  ASSERT_TRUE(ps.ok()) << ps.status().ToString();
+  Inbox a1, a2, b;
+  auto sa1 = (*ps)->Subscribe("orders", "group-a", a1.Handler());
+  auto sa2 = (*ps)->Subscribe("orders", "group-a", a2.Handler());
+  auto sb = (*ps)->Subscribe("orders", "group-b", b.Handler());
+  ASSERT_TRUE(sa1.ok() && sa2.ok() && sb.ok());
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE((*ps)->Publish("orders", "order-" + std::to_string(i), "text/plain", {}).ok());
+  }
+  ASSERT_TRUE(b.WaitFor(200));
+  auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while (a1.size() + a2.size() < 200 && std::chrono::steady_clock::now() < deadline) {
+    a1.WaitFor(a1.size() + 1, milliseconds(20));
+  }
+  EXPECT_EQ(a1.size() + a2.size(), 200u);  // shared within the group
+  std::set<std::string> seen;
+  for (const Message& m : a1.messages) seen.insert(m.data);
+  for (const Message& m : a2.messages) seen.insert(m.data);
+  EXPECT_EQ(seen.size(), 200u);  // none twice
+  EXPECT_EQ(b.messages[7].data, "order-7");
+  EXPECT_EQ(b.messages[7].content_type, "text/plain");
+  EXPECT_EQ(b.messages[7].topic, "orders");
+}
+
+TEST_F(RedisTest, WhatADeadReaderLeftUnacknowledgedIsDeliveredAgain) {
+  auto spec = Spec("pubsub.redis", {{"processingTimeout", "200ms"}, {"redeliverInterval", "100ms"},
+                                    {"concurrency", "4"}});
+  auto ps = registry_.NewPubSub(spec, &env_);
+  ASSERT_TRUE(ps.ok()) << ps.status().ToString();
+  Inbox dying;
+  dying.auto_ack = false;
+  auto first = (*ps)->Subscribe("jobs", "workers", dying.Handler());
+  ASSERT_TRUE(first.ok());
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE((*ps)->Publish("jobs", "job-" + std::to_string(i), "", {}).ok());
+  ASSERT_TRUE(dying.WaitFor(4));
+  EXPECT_EQ(dying.size(), 4u);  // at most `concurrency` unacknowledged at once
+  dying.acks[0](true);          // one done; the reader dies with three in hand
+  ASSERT_TRUE(dying.WaitFor(5));
+  (*first)->Close();
+  const size_t handed = dying.size();
+
+  Inbox next;
+  auto second = (*ps)->Subscribe("jobs", "workers", next.Handler());
+  ASSERT_TRUE(second.ok());
+  ASSERT_TRUE(next.WaitFor(9)) << next.size();
+  std::set<std::string> seen;
+  for (const Message& m : next.messages) seen.insert(m.data);
+  // Everything but the one acknowledged job, the ones the dead reader held included.
+  EXPECT_EQ(seen.size(), 9u);
+  EXPECT_FALSE(seen.contains("job-0"));
+  EXPECT_EQ(handed, 5u);
+}
+
+TEST_F(RedisTest, StateKeepsEtagsAndTransactionsAreAllOrNothing) {
+  auto st = registry_.NewStateStore(Spec("state.redis"), &env_);
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  StateStore& s = **st;
+  EXPECT_EQ(s.Get("k").status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(s.Set({"k", "v1", "", {}}).ok());
+  auto got = s.Get("k");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->value, "v1");
+  EXPECT_EQ(got->etag, "1");
+  ASSERT_TRUE(s.Set({"k", "v2", "1", {}}).ok());
+  Status stale = s.Set({"k", "v3", "1", {}});
+  EXPECT_EQ(stale.code(), StatusCode::kFailedPrecondition) << stale.ToString();
+  EXPECT_EQ(s.Get("k")->value, "v2");
+  std::vector<StateOperation> ops = {{StateOperation::Kind::kUpsert, {"a", "x", "", {}}},
+                                     {StateOperation::Kind::kDelete, {"k", "", "1", {}}}};
+  EXPECT_EQ(s.Transact(ops).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.Get("a").status().code(), StatusCode::kNotFound);
+  ops[1].item.etag = "2";
+  ASSERT_TRUE(s.Transact(ops).ok());
+  EXPECT_EQ(s.Get("a")->value, "x");
+  EXPECT_EQ(s.Get("k").status().code(), StatusCode::kNotFound);
+  // Another store on the same server sees it: it is in Redis, not here.
+  auto other = registry_.NewStateStore(Spec("state.redis"), &env_);
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ((*other)->Get("a")->value, "x");
+  EXPECT_EQ((*other)->Delete("a", "7").code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE((*other)->Delete("a", "").ok());
+}
+
+TEST_F(RedisTest, TheOutputBindingSetsGetsAndDeletesKeys) {
+  auto b = registry_.NewOutputBinding(Spec("bindings.redis"), &env_);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  ASSERT_TRUE((*b)->Invoke({"create", "hello", {{"key", "greeting"}}}).ok());
+  auto got = (*b)->Invoke({"get", "", {{"key", "greeting"}}});
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->data, "hello");
+  ASSERT_TRUE((*b)->Invoke({"delete", "", {{"key", "greeting"}}}).ok());
+  EXPECT_EQ((*b)->Invoke({"get", "", {{"key", "greeting"}}})->data, "");
+  auto no_key = (*b)->Invoke({"create", "x", {}});
+  EXPECT_EQ(no_key.status().message(), "bindings.redis: metadata \"key\" is required");
+  auto bad_op = (*b)->Invoke({"increment", "x", {{"key", "k"}}});
+  EXPECT_EQ(bad_op.status().message(), "bindings.redis: operation \"increment\" is not supported (create, get, delete)");
+}
+
+TEST_F(RedisTest, AnUnreachableServerIsNamed) {
+  ComponentSpec s = Spec("pubsub.redis");
+  s.metadata["redisHost"] = "127.0.0.1:" + std::to_string(FreePort());
+  auto ps = registry_.NewPubSub(s, &env_);
+  ASSERT_FALSE(ps.ok());
+  EXPECT_NE(ps.status().message().find("component default/redis (pubsub.redis): cannot connect to redis 127.0.0.1:"),
+            std::string::npos)
+      << ps.status().message();
+  s.metadata.erase("redisHost");
+  EXPECT_EQ(registry_.NewPubSub(s, &env_).status().message(),
+            "component default/redis (pubsub.redis): metadata redisHost is required (host:port)");
+}
+
+// Functions in one platform, through Redis: a producer's context.send to a
+// topic, a subscriber Function, every message processed once.
+TEST_F(RedisTest, AProducerFunctionPublishesToASubscriberFunctionThroughRedis) {
+  testing::TempDir dir;
+  Platform::Options o;
+  o.state_dir = dir.path();
+  o.gateway_address = "";
+  auto p = Platform::Open(o);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  Inbox got;
+  (*p)->functions().OpenFunction("producer", [](Context& ctx, std::string_view data) {
+    for (int i = 0; i < 100; ++i) {
+      if (!ctx.Send("bus", std::string(data) + "-" + std::to_string(i))) throw std::runtime_error("refused");
+    }
+    return std::string("sent");
+  });
+  (*p)->functions().OpenFunction("subscriber", [&](Context&, std::string_view data) {
+    got.Handler()(Message{"", "", std::string(data), "", {}}, [](bool) {});
+    return std::string();
+  });
+  const std::string component = "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: bus\nspec:\n"
+                                "  type: pubsub.redis\n  version: v1\n  metadata:\n  - name: redisHost\n    value: " +
+                                server_.host() + "\n";
+  auto fn = [](const std::string& name, const std::string& serving) {
+    return "apiVersion: core.openfunction.io/v1beta2\nkind: Function\nmetadata:\n  name: " + name +
+           "\nspec:\n  image: ofn.local/" + name + ":latest\n  serving:\n" + serving +
+           "    template:\n      containers:\n        - name: function\n";
+  };
+  ASSERT_TRUE((*p)->Apply(component).ok());
+  ASSERT_TRUE((*p)->Apply(fn("subscriber", "    triggers:\n      dapr:\n        - name: bus\n          topic: t\n")).ok());
+  ASSERT_TRUE((*p)->Apply(fn("producer", "    triggers:\n      http:\n        port: 8080\n"
+                                         "    outputs:\n      - dapr:\n          name: bus\n          topic: t\n"))
+                  .ok());
+  for (const char* name : {"subscriber", "producer"}) {
+    auto r = (*p)->WaitFor(name, [](const FunctionInfo& f) { return f.serving_state == "Running"; }, seconds(10));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+  ASSERT_TRUE((*p)->Sync().ok());
+  HttpRequest req;
+  req.method = "POST";
+  req.body = "m";
+  ASSERT_EQ((*p)->Invoke("producer", req).body, "sent");
+  ASSERT_TRUE(got.WaitFor(100)) << got.size();
+  std::set<std::string> seen;
+  for (const Message& m : got.messages) seen.insert(m.data);
+  EXPECT_EQ(seen.size(), 100u);
+  EXPECT_TRUE(seen.contains("m-42"));
+  (*p)->Close(seconds(1));
+}
+
+}  // namespace
+}  // namespace ofn::events
