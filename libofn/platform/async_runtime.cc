@@ -1,6 +1,7 @@
 #include "libofn/platform/internal/async_runtime.h"
 
 #include <boost/json.hpp>
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <random>
@@ -127,6 +128,7 @@ events::ComponentSpec ComponentFromSpec(const std::string& ns, const std::string
 
 std::string AsyncFunction::Fingerprint() const {
   std::string f = dead_letter_topic + "\n" + std::to_string(max_attempts);
+  for (const auto& [name, c] : components) f += "\ncomponent " + ComponentKey(c);
   for (const AsyncInput& i : inputs) f += "\nin " + i.name + " " + i.topic + " " + ComponentKey(i.component);
   for (const AsyncOutput& o : outputs) {
     f += "\nout " + o.name + " " + o.operation + " " + o.topic + " " + ComponentKey(o.component);
@@ -148,6 +150,20 @@ AsyncFunction MakeAsyncFunction(const std::string& ns, const std::string& name, 
   }
   json::value root = ofn::internal::ParseObjectOrEmpty(spec_json);
   const json::object* serving = Obj(At(&root.as_object(), "serving"));
+  // What the Dapr API reaches: the namespace's Component objects, then the
+  // embedded ones (which win on a name clash, as they are the Function's own).
+  for (const auto& [key, c] : components) {
+    if (c.ns == ns) fn.components[c.name] = c;
+  }
+  for (std::string_view section : {"bindings", "pubsub", "states"}) {
+    if (const json::object* m = Obj(At(serving, section))) {
+      for (const auto& [cname, c] : *m) {
+        const json::object* co = Obj(&c);
+        if (co && section == "states") co = Obj(At(co, "spec"));
+        if (co) fn.components[std::string(cname)] = ComponentFromObject(ns, std::string(cname), co, secrets, &fn.error);
+      }
+    }
+  }
   // The component a trigger or output names: embedded first, then an object.
   auto resolve = [&](const std::string& component, events::ComponentSpec* out) -> bool {
     for (std::string_view section : {"bindings", "pubsub", "states"}) {
@@ -257,6 +273,10 @@ void AsyncRuntime::Stop() {
   for (auto& [key, fn] : fns) Close(*fn);
   for (auto& [when, d] : retries) d->ack(false);
   for (auto& d : parked) d->ack(false);
+  std::lock_guard<std::mutex> lock(mu_);
+  api_pubsubs_.clear();
+  bindings_.clear();
+  states_.clear();
 }
 
 void AsyncRuntime::Loop() {
@@ -588,6 +608,97 @@ Status AsyncRuntime::Send(const std::string& ns, const std::string& name, const 
   }
   return Status(StatusCode::kUnavailable, "output " + output + " (" + out.component.type + ") is not open: " +
                                               Problem(ns, name));
+}
+
+std::string AsyncRuntime::AppOfToken(const std::string& token) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = tokens_.find(token);
+  return it == tokens_.end() ? "" : it->second;
+}
+
+std::string AsyncRuntime::TokenOf(const std::string& ns, const std::string& name) {
+  const std::string app = Key(ns, name);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = app_tokens_.find(app);
+  if (it != app_tokens_.end()) return it->second;
+  std::string token = NewId();
+  token.erase(std::remove(token.begin(), token.end(), '-'), token.end());
+  token += NewId().substr(0, 8);
+  app_tokens_[app] = token;
+  tokens_[token] = app;
+  return token;
+}
+
+Result<events::ComponentSpec> AsyncRuntime::ComponentOf(const std::string& app, const std::string& component) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = fns_.find(app);
+  if (it == fns_.end()) {
+    return Status(StatusCode::kNotFound, "function " + app + " has no components (none embedded, no Component "
+                                                             "objects in its namespace)");
+  }
+  auto c = it->second->spec.components.find(component);
+  if (c == it->second->spec.components.end()) {
+    std::string have;
+    for (const auto& [name, spec] : it->second->spec.components) have += (have.empty() ? "" : ", ") + name;
+    return Status(StatusCode::kNotFound, "component " + component + " is not known to function " + app +
+                                             " (it reaches: " + (have.empty() ? std::string("none") : have) + ")");
+  }
+  return c->second;
+}
+
+Status AsyncRuntime::Publish(const std::string& app, const std::string& pubsub, const std::string& topic,
+                             const std::string& data, const std::string& content_type,
+                             const std::map<std::string, std::string>& metadata) {
+  OFN_ASSIGN_OR_RETURN(events::ComponentSpec spec, ComponentOf(app, pubsub));
+  if (!spec.type.starts_with("pubsub.")) {
+    return Status(StatusCode::kInvalidArgument, "component " + pubsub + " is a " + spec.type + ", not a pub/sub");
+  }
+  OFN_ASSIGN_OR_RETURN(std::shared_ptr<events::PubSub> p, SharedPubSub(spec));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    api_pubsubs_[ComponentKey(spec)] = p;  // kept open for the next publish
+  }
+  if (content_type.starts_with("application/cloudevents+json")) return p->Publish(topic, data, content_type, metadata);
+  const std::string source = app.substr(app.find('/') + 1);
+  return p->Publish(topic, CloudEventEnvelope(source, pubsub, topic, data), "application/cloudevents+json", metadata);
+}
+
+Result<events::BindingResponse> AsyncRuntime::InvokeBinding(const std::string& app, const std::string& binding,
+                                                            const events::BindingRequest& request) {
+  OFN_ASSIGN_OR_RETURN(events::ComponentSpec spec, ComponentOf(app, binding));
+  if (!spec.type.starts_with("bindings.")) {
+    return Status(StatusCode::kInvalidArgument, "component " + binding + " is a " + spec.type + ", not a binding");
+  }
+  const std::string key = ComponentKey(spec);
+  std::shared_ptr<events::OutputBinding> b;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = bindings_.find(key); it != bindings_.end()) b = it->second;
+  }
+  if (!b) {
+    OFN_ASSIGN_OR_RETURN(b, registry_->NewOutputBinding(spec, env_));
+    std::lock_guard<std::mutex> lock(mu_);
+    bindings_[key] = b;
+  }
+  return b->Invoke(request);
+}
+
+Result<std::shared_ptr<events::StateStore>> AsyncRuntime::StateStoreOf(const std::string& app,
+                                                                       const std::string& store) {
+  OFN_ASSIGN_OR_RETURN(events::ComponentSpec spec, ComponentOf(app, store));
+  if (!spec.type.starts_with("state.")) {
+    return Status(StatusCode::kInvalidArgument, "component " + store + " is a " + spec.type + ", not a state store");
+  }
+  const std::string key = ComponentKey(spec);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = states_.find(key); it != states_.end()) return it->second;
+  }
+  OFN_ASSIGN_OR_RETURN(std::shared_ptr<events::StateStore> s, registry_->NewStateStore(spec, env_));
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& slot = states_[key];
+  if (!slot) slot = s;
+  return slot;
 }
 
 std::string AsyncRuntime::Problem(const std::string& ns, const std::string& name) {

@@ -22,6 +22,7 @@
 #include "libofn/platform/apply.h"
 #include "libofn/platform/internal/admin.h"
 #include "libofn/platform/internal/async_runtime.h"
+#include "libofn/platform/internal/dapr_api.h"
 #include "libofn/platform/internal/autoscaler.h"
 #include "libofn/platform/internal/metrics.h"
 #include "libofn/platform/internal/objects.h"
@@ -153,6 +154,31 @@ struct Platform::Impl {
   events::ComponentRegistry components;
   std::unique_ptr<StoreComponentEnv> component_env;
   std::unique_ptr<platform::internal::AsyncRuntime> async;
+  std::unique_ptr<gateway::HttpServer> dapr_server;  // the Dapr API for process instances
+  std::mutex dapr_mu;
+  bool dapr_tried = false;
+  bool closing = false;  // under dapr_mu
+  // The Dapr API's address, started on first use (a platform that runs no
+  // process instance has no listener); "" when it could not listen.
+  std::string DaprAddress() {
+    std::lock_guard<std::mutex> lock(dapr_mu);
+    if (!dapr_tried && !closing) {
+      dapr_tried = true;
+      gateway::ServerOptions so;
+      so.address = "127.0.0.1:0";
+      so.io_threads = 1;
+      so.worker_threads = 4;
+      platform::internal::AsyncRuntime* rt = async.get();
+      auto started = gateway::HttpServer::Start(so, [rt](HttpRequest& r) { return platform::internal::HandleDaprApi(*rt, r); });
+      if (started.ok()) {
+        dapr_server = std::move(*started);
+      } else {
+        OFN_LOG(kWarning) << "the Dapr API cannot listen: " << started.status().ToString()
+                          << "; process instances get no DAPR_HTTP_PORT";
+      }
+    }
+    return dapr_server ? dapr_server->address() : "";
+  }
   std::unique_ptr<gateway::HttpServer> gateway_server;
   std::unique_ptr<gateway::HttpServer> https_server;
   std::shared_ptr<gateway::TlsCertificates> tls;
@@ -257,6 +283,16 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
     return sent.ok();
   };
   bo.process = options.process;
+  if (!bo.process.extra_env) {
+    bo.process.extra_env = [raw](const backend::Workload& w) {
+      std::vector<std::pair<std::string, std::string>> env;
+      std::string address = raw->DaprAddress();
+      if (address.empty()) return env;
+      env.emplace_back("DAPR_HTTP_PORT", address.substr(address.rfind(':') + 1));
+      env.emplace_back("DAPR_API_TOKEN", raw->async->TokenOf(w.ns, w.function));
+      return env;
+    };
+  }
   if (bo.process.log_dir.empty() && !options.state_dir.empty()) bo.process.log_dir = options.state_dir + "/logs";
   bo.containerd = options.containerd;
   if (bo.containerd.log_dir.empty()) bo.containerd.log_dir = bo.process.log_dir;
@@ -652,6 +688,10 @@ void Platform::Close(std::chrono::milliseconds drain) {
     if (impl->admin_server) impl->admin_server->Stop(std::chrono::milliseconds(500));
     impl->store->Unwatch(impl->watch_id);
     impl->async->Stop();  // no new deliveries; unacknowledged messages stay with their components
+    {
+      std::lock_guard<std::mutex> lock(impl->dapr_mu);
+      impl->closing = true;
+    }
     impl->reconciler->Stop();
     impl->dispatcher.Publish(std::make_shared<const gateway::Snapshot>());
     impl->autoscaler->Stop();
@@ -659,6 +699,7 @@ void Platform::Close(std::chrono::milliseconds drain) {
     impl->start_pool->Join(std::chrono::seconds(5));
     impl->function_pool->Join(std::max(drain, std::chrono::milliseconds(1000)));
     impl->drivers.Clear();  // the process backend: SIGTERM, grace, SIGKILL; waits
+    if (impl->dapr_server) impl->dapr_server->Stop(std::chrono::milliseconds(500));
     if (impl->lock_fd >= 0) {  // the state dir is free for the next platform
       ::close(impl->lock_fd);
       impl->lock_fd = -1;

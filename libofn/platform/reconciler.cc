@@ -337,7 +337,8 @@ void Reconciler::Pass() {
 
   // Each Function's plan, handed to its backend when it changed.
   std::vector<Work> work;
-  std::vector<const store::Record*> async_functions;
+  std::vector<const store::Record*> live_functions;
+  std::set<const store::Record*> async_functions;  // those with components, dapr triggers or outputs
   std::set<std::string> live;  // "ns/name" of live functions
   for (const store::Record& fn : *fn_records) {
     if (fn.deletion_time != 0) continue;
@@ -349,9 +350,11 @@ void Reconciler::Pass() {
     json::value spec_value = ofn::internal::ParseObjectOrEmpty(fn.spec);
     const json::object& spec = spec_value.as_object();
     w.has_build = spec.contains("build");
+    live_functions.push_back(&fn);
     if (const json::object* serving = Obj(At(&spec, "serving"));
-        serving && (serving->contains("outputs") || At(Obj(At(serving, "triggers")), "dapr"))) {
-      async_functions.push_back(&fn);
+        serving && (serving->contains("outputs") || serving->contains("bindings") || serving->contains("pubsub") ||
+                    serving->contains("states") || At(Obj(At(serving, "triggers")), "dapr"))) {
+      async_functions.insert(&fn);
     }
 
     // Revisions: a new one whenever the serving part changed.
@@ -495,7 +498,7 @@ void Reconciler::Pass() {
   // Inputs are read for the Functions the local backend serves (it can
   // take their deliveries: a traffic split, possibly at zero); the others'
   // messages wait in their brokers.
-  if (options_.async) SyncAsync(async_functions);
+  if (options_.async) SyncAsync(live_functions, async_functions);
   for (const auto& b : options_.backends) b->Commit();
   std::map<std::string, int> attached;
   for (const Work& w : work) {
@@ -532,9 +535,25 @@ void Reconciler::Pass() {
   if (gw_records.ok()) SyncGateways(*gw_records, attached);
 }
 
-void Reconciler::SyncAsync(const std::vector<const store::Record*>& functions) {
+void Reconciler::SyncAsync(const std::vector<const store::Record*>& live,
+                           const std::set<const store::Record*>& uses_components) {
   std::map<std::string, std::map<std::string, std::string>> secrets;  // "ns/name" -> key -> value
   std::map<std::string, events::ComponentSpec> components;             // "ns/name"
+  std::vector<store::Record> component_records;
+  std::set<std::string> namespaces;  // that have Component objects
+  if (auto listed = store_->List("Component"); listed.ok()) {
+    for (store::Record& c : *listed) {
+      if (c.deletion_time != 0) continue;
+      namespaces.insert(c.ns);
+      component_records.push_back(std::move(c));
+    }
+  }
+  // A Function reaches components when it names some, or when its
+  // namespace has Component objects (through the Dapr API).
+  std::vector<const store::Record*> functions;
+  for (const store::Record* fn : live) {
+    if (uses_components.contains(fn) || namespaces.contains(fn->ns)) functions.push_back(fn);
+  }
   if (!functions.empty()) {
     if (auto listed = store_->List("Secret"); listed.ok()) {
       for (const store::Record& s : *listed) {
@@ -548,12 +567,9 @@ void Reconciler::SyncAsync(const std::vector<const store::Record*>& functions) {
         }
       }
     }
-    if (auto listed = store_->List("Component"); listed.ok()) {
-      for (const store::Record& c : *listed) {
-        if (c.deletion_time != 0) continue;
-        std::string error;
-        components[c.ns + "/" + c.name] = ComponentFromSpec(c.ns, c.name, c.spec, secrets, &error);
-      }
+    for (const store::Record& c : component_records) {
+      std::string error;
+      components[c.ns + "/" + c.name] = ComponentFromSpec(c.ns, c.name, c.spec, secrets, &error);
     }
   }
   std::vector<AsyncFunction> wanted;

@@ -286,25 +286,95 @@ def cloudevent_response(event, mode):
     return 200, headers, body
 
 
+class DaprError(Exception):
+    """A Dapr API call that did not succeed: .status and Dapr's .code."""
+
+    def __init__(self, status, code, message):
+        super().__init__("%s (HTTP %d): %s" % (code, status, message))
+        self.status, self.code = status, code
+
+
+def dapr_call(method, path, body=None, content_type="application/json", headers=None):
+    """One call to the Dapr HTTP API the platform serves this instance
+    (DAPR_HTTP_PORT, authenticated with DAPR_API_TOKEN); (status, headers, body)."""
+    import http.client
+    port = os.environ.get("DAPR_HTTP_PORT")
+    if not port:
+        raise DaprError(0, "ERR_NO_DAPR", "DAPR_HTTP_PORT is not set: this instance has no Dapr API")
+    conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=30)
+    try:
+        h = {"dapr-api-token": os.environ.get("DAPR_API_TOKEN", "")}
+        if body is not None:
+            h["Content-Type"] = content_type
+        h.update(headers or {})
+        conn.request(method, path, body=body, headers=h)
+        resp = conn.getresponse()
+        data = resp.read()
+        if resp.status >= 300:
+            try:
+                err = json.loads(data)
+                raise DaprError(resp.status, err.get("errorCode", ""), err.get("message", ""))
+            except ValueError:
+                raise DaprError(resp.status, "", data.decode("utf-8", "replace"))
+        return resp.status, dict(resp.getheaders()), data
+    finally:
+        conn.close()
+
+
 class Context:
-    """OpenFunction's function context: name, version, outputs, send()."""
+    """OpenFunction's function context: name, version, inputs, outputs,
+    send() to an output, and the state of a store (state_get, state_save,
+    state_delete) through the Dapr API."""
 
     def __init__(self, raw):
         self.raw = raw
         self.name = raw.get("name", "")
         self.version = raw.get("version", "")
+        self.runtime = raw.get("runtime", "Knative")
+        self.inputs = raw.get("inputs") or {}
         self.outputs = raw.get("outputs") or {}
         self.sent = []  # (output, data) pairs, in order
         self.lock = threading.Lock()
 
     def send(self, data, output):
+        """Sends to an output: a binding (its operation and metadata) or a
+        pub/sub topic, through the platform's Dapr API."""
         if output not in self.outputs:
             raise KeyError("output %r is not declared in spec.serving.outputs (have: %s)"
                            % (output, ", ".join(sorted(self.outputs)) or "none"))
+        out = self.outputs[output]
+        body, ctype = _to_bytes(data)
         with self.lock:
             self.sent.append((output, data))
-        sys.stderr.write("ofn.framework: output %s <- %d byte(s)\n" % (output, len(_to_bytes(data)[0])))
+        if not os.environ.get("DAPR_HTTP_PORT"):
+            sys.stderr.write("ofn.framework: output %s <- %d byte(s) (no Dapr API here: dropped)\n"
+                             % (output, len(body)))
+            return False
+        component = out.get("componentName", output)
+        kind = out.get("componentType", "")
+        if kind.startswith("pubsub."):
+            topic = out.get("uri") or output
+            dapr_call("POST", "/v1.0/publish/%s/%s" % (urllib.parse.quote(component), urllib.parse.quote(topic)),
+                      body, ctype or "application/octet-stream")
+        else:
+            payload = {"data": data if not isinstance(data, bytes) else data.decode("utf-8", "replace"),
+                       "operation": out.get("operation", "create"), "metadata": out.get("metadata") or {}}
+            dapr_call("POST", "/v1.0/bindings/%s" % urllib.parse.quote(component), json.dumps(payload).encode())
         return True
+
+    def state_get(self, store, key):
+        """The value saved under `key` (as JSON decodes it), or None."""
+        status, _, body = dapr_call("GET", "/v1.0/state/%s/%s" % (urllib.parse.quote(store), urllib.parse.quote(key)))
+        return None if status == 204 or not body else json.loads(body)
+
+    def state_save(self, store, key, value, etag=None):
+        item = {"key": key, "value": value}
+        if etag:
+            item["etag"] = etag
+        dapr_call("POST", "/v1.0/state/%s" % urllib.parse.quote(store), json.dumps([item]).encode())
+
+    def state_delete(self, store, key):
+        dapr_call("DELETE", "/v1.0/state/%s/%s" % (urllib.parse.quote(store), urllib.parse.quote(key)))
 
 
 def _to_bytes(body):
@@ -368,7 +438,10 @@ def dispatch(fn, signature, context, req):
         else:
             data = req.data
             ctype = (req.headers.get("Content-Type") or "").lower()
-            if "json" in ctype:
+            if ctype.startswith("application/cloudevents+json"):
+                # A pub/sub event: the function gets the event's data.
+                data = parse_cloudevent(req).data
+            elif "json" in ctype:
                 data = json.loads(data or b"null")
             result = fn(context, data)
     except BadRequest as e:

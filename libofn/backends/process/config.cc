@@ -26,7 +26,8 @@ Result<Config> ParseConfig(const backend::Workload& w, const ProcessDriverOption
     cfg.working_dir = (std::filesystem::path(w.base_dir) / cfg.working_dir).lexically_normal().string();
     if (cfg.working_dir.size() > 1 && cfg.working_dir.back() == '/') cfg.working_dir.pop_back();
   }
-  cfg.env = w.env;
+  if (opt.extra_env) cfg.env = opt.extra_env(w);
+  cfg.env.insert(cfg.env.end(), w.env.begin(), w.env.end());
   cfg.func_context = w.func_context;
   cfg.readiness = w.readiness;
   cfg.liveness = w.liveness;

@@ -5,8 +5,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "libofn/backend/workload.h"
 #include "libofn/common/clock.h"
 
 namespace ofn::process {
@@ -33,6 +37,10 @@ struct ProcessDriverOptions {
   // Default Clock::System(); a test passes a ManualClock to decide when a
   // restart is due. Must outlive the driver.
   Clock* clock = nullptr;
+  // Variables every instance gets besides its workload's, before them (a
+  // workload's own env wins): the platform's Dapr API address and the
+  // Function's token. Called at each start; may be empty.
+  std::function<std::vector<std::pair<std::string, std::string>>(const backend::Workload&)> extra_env;
 };
 
 }  // namespace ofn::process

@@ -51,6 +51,9 @@ struct AsyncFunction {
   std::string ns, name;
   std::vector<AsyncInput> inputs;
   std::vector<AsyncOutput> outputs;
+  // Every component the Function may reach through the Dapr API: the ones
+  // it embeds and the Component objects of its namespace, by name.
+  std::map<std::string, events::ComponentSpec> components;
   std::string dead_letter_topic;  // annotation ofn.io/dead-letter-topic (on the input's pub/sub)
   int max_attempts = 5;           // annotation ofn.io/max-delivery-attempts
   // A component that could not be resolved (a missing Component or Secret).
@@ -112,6 +115,20 @@ class AsyncRuntime {
   // context.send(data, output) of the Function ns/name.
   Status Send(const std::string& ns, const std::string& name, const std::string& output, const std::string& data);
 
+  // The Dapr API's side (dapr_api.cc): who an API token belongs to
+  // ("ns/name"; "" when nobody), a Function's token (made on first use,
+  // random, for this run of the platform), and the components it reaches.
+  std::string AppOfToken(const std::string& token);
+  std::string TokenOf(const std::string& ns, const std::string& name);
+  Result<events::ComponentSpec> ComponentOf(const std::string& app, const std::string& component);
+  // Publishes `data` (wrapped in a CloudEvent unless it is one) to a topic
+  // of the app's pub/sub component.
+  Status Publish(const std::string& app, const std::string& pubsub, const std::string& topic, const std::string& data,
+                 const std::string& content_type, const std::map<std::string, std::string>& metadata);
+  Result<events::BindingResponse> InvokeBinding(const std::string& app, const std::string& binding,
+                                                const events::BindingRequest& request);
+  Result<std::shared_ptr<events::StateStore>> StateStoreOf(const std::string& app, const std::string& store);
+
   // Fires due time-driven inputs and due retries now.
   void Tick();
 
@@ -151,6 +168,12 @@ class AsyncRuntime {
   // Pub/sub components are shared by every Function that names the same
   // one (same namespace, name, type and metadata), as a broker is.
   std::map<std::string, std::weak_ptr<events::PubSub>> pubsubs_;
+  // Output bindings and state stores the Dapr API opened, by component.
+  std::map<std::string, std::shared_ptr<events::PubSub>> api_pubsubs_;
+  std::map<std::string, std::shared_ptr<events::OutputBinding>> bindings_;
+  std::map<std::string, std::shared_ptr<events::StateStore>> states_;
+  std::map<std::string, std::string> tokens_;  // token -> "ns/name"
+  std::map<std::string, std::string> app_tokens_;  // "ns/name" -> token
   std::multimap<Clock::TimePoint, std::shared_ptr<Delivery>> retries_;
   std::vector<std::shared_ptr<Delivery>> parked_;  // the Function could not take them: next tick
   std::map<std::string, InputCounters> counters_;

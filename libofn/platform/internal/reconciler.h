@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -105,7 +106,7 @@ class Reconciler {
   void Pass();
   // Reads the Component objects and Secrets once, and hands the async
   // runtime every Function with dapr triggers or outputs.
-  void SyncAsync(const std::vector<const store::Record*>& functions);
+  void SyncAsync(const std::vector<const store::Record*>& live, const std::set<const store::Record*>& uses_components);
   // The Backend the Function's ofn.io/backend annotation names, or null.
   backend::Backend* OrchestratorFor(const store::Record& fn) const;
   // Writes what the local backend observed: revision status, garbage

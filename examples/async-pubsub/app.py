@@ -1,0 +1,28 @@
+"""The functions of the async-pubsub example (OpenFunction signature: ctx, data).
+
+producer   — triggered by the cron binding; sends a numbered tick to the
+             "ticks" topic of the "bus" pub/sub (ctx.send).
+subscriber — triggered by that topic; keeps the last tick and a count in the
+             "store" state store (the Dapr state API).
+reader     — an HTTP function that answers with what the store holds.
+"""
+import itertools
+
+_ticks = itertools.count(1)
+
+
+def producer(ctx, data):
+    n = next(_ticks)
+    ctx.send({"tick": n}, "bus")
+    return ""
+
+
+def subscriber(ctx, data):
+    seen = ctx.state_get("store", "seen") or 0
+    ctx.state_save("store", "seen", seen + 1)
+    ctx.state_save("store", "last", data)
+    return ""
+
+
+def reader(ctx, data):
+    return {"seen": ctx.state_get("store", "seen") or 0, "last": ctx.state_get("store", "last")}
