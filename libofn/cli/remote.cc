@@ -303,10 +303,19 @@ void PrintRules(const json::object* route, const std::string& own) {
 }
 
 void PrintGeneric(const json::array& items) {
+  // Dapr Components show their type, as `kubectl get components` does.
+  bool components = !items.empty() && Str(Obj(&items.front()), "kind") == "Component";
   std::vector<std::vector<std::string>> rows{{"NAMESPACE", "NAME", "AGE"}};
+  if (components) rows[0] = {"NAMESPACE", "NAME", "TYPE", "VERSION", "AGE"};
   for (const json::value& item : items) {
     const json::object* meta = Obj(At(Obj(&item), "metadata"));
-    rows.push_back({Str(meta, "namespace"), Str(meta, "name"), Age(Str(meta, "creationTimestamp"))});
+    if (components) {
+      const json::object* spec = Obj(At(Obj(&item), "spec"));
+      rows.push_back({Str(meta, "namespace"), Str(meta, "name"), Str(spec, "type"), Str(spec, "version"),
+                      Age(Str(meta, "creationTimestamp"))});
+    } else {
+      rows.push_back({Str(meta, "namespace"), Str(meta, "name"), Age(Str(meta, "creationTimestamp"))});
+    }
   }
   PrintTable(rows);
 }
@@ -334,6 +343,33 @@ void Describe(const json::object* o) {
     if (!Str(serving, "service").empty()) std::printf("  Service:    %s\n", Str(serving, "service").c_str());
     if (!Str(serving, "reason").empty()) std::printf("  Reason:     %s\n", Str(serving, "reason").c_str());
     if (!Str(serving, "message").empty()) std::printf("  Message:    %s\n", Str(serving, "message").c_str());
+    // The async runtime's side: what triggers it and where it sends.
+    const json::object* sv = Obj(At(spec, "serving"));
+    auto component_type = [&](const json::object* ref) {
+      std::string type = Str(ref, "type");
+      for (const char* section : {"bindings", "pubsub"}) {
+        if (type.empty()) type = Str(Obj(At(Obj(At(sv, section)), Str(ref, "name"))), "type");
+      }
+      return type.empty() ? std::string("a Component object") : type;
+    };
+    if (const json::array* inputs = Arr(At(Obj(At(sv, "triggers")), "dapr")); inputs && !inputs->empty()) {
+      std::printf("Inputs:\n");
+      for (const json::value& t : *inputs) {
+        const json::object* to = Obj(&t);
+        std::string topic = Str(to, "topic");
+        std::printf("  %s (%s)%s\n", Str(to, "name").c_str(), component_type(to).c_str(),
+                    topic.empty() ? "" : (" topic " + topic).c_str());
+      }
+    }
+    if (const json::array* outputs = Arr(At(sv, "outputs")); outputs && !outputs->empty()) {
+      std::printf("Outputs:\n");
+      for (const json::value& v : *outputs) {
+        const json::object* d = Obj(At(Obj(&v), "dapr"));
+        std::string topic = Str(d, "topic"), op = Str(d, "operation");
+        std::printf("  %s (%s)%s%s\n", Str(d, "name").c_str(), component_type(d).c_str(),
+                    topic.empty() ? "" : (" topic " + topic).c_str(), op.empty() ? "" : (" operation " + op).c_str());
+      }
+    }
     if (const json::value* a = At(st, "addresses"); a && a->is_array()) {
       std::printf("Addresses:\n");
       for (const json::value& v : a->as_array()) {

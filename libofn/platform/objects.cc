@@ -112,6 +112,7 @@ std::string KindFromResource(std::string_view resource) {
   if (r == "configmap" || r == "configmaps" || r == "cm") return "ConfigMap";
   if (r == "httproute" || r == "httproutes") return "HTTPRoute";
   if (r == "wasmplugin" || r == "wasmplugins") return "WasmPlugin";
+  if (r == "component" || r == "components") return "Component";
   return "";
 }
 

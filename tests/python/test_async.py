@@ -46,6 +46,12 @@ def test_the_async_pubsub_example_runs_end_to_end(ofn_bin, tmp_path):
         line = [x for x in metrics.splitlines()
                 if x.startswith('ofn_async_delivered_total{namespace="default",function="subscriber",input="bus"}')]
         assert line and int(line[0].split()[-1]) >= 2, metrics[-2000:]
+        # kubectl's habits for the components and the async side of a Function.
+        rows = [line.split() for line in cli(ofn_bin, state, "get", "components").stdout.splitlines()]
+        assert rows[0] == ["NAMESPACE", "NAME", "TYPE", "VERSION", "AGE"], rows
+        assert [r[1:4] for r in rows[1:]] == [["bus", "pubsub.in-memory", "v1"], ["store", "state.in-memory", "v1"]]
+        described = cli(ofn_bin, state, "describe", "function", "producer").stdout
+        assert "Inputs:\n  cron (bindings.cron)\nOutputs:\n  bus (pubsub.in-memory) topic ticks\n" in described, described
         # The events reached the subscriber as Dapr delivers them: POST /<input>.
         log = cli(ofn_bin, state, "logs", "subscriber").stdout
         assert '"POST /bus HTTP/1.1" 200' in log, log

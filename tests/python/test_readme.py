@@ -121,3 +121,17 @@ def test_the_process_examples_work_as_printed():
         if command.startswith("curl "):
             assert out.strip().splitlines()[-1] == "200", "%s\n%s" % (command, out)
     assert "== exit 0" in r.stdout, r.stdout + r.stderr
+
+
+@needs_root
+@needs_default_build
+def test_the_async_example_works_as_printed():
+    block = _block_after("cron-triggered producer, a subscriber keeping state and an HTTP reader:")
+    serve, rest = block[0], block[1:]
+    assert serve.startswith("./build/libofn/ofn serve ")
+    r, serve_out, results = _run(serve, [_status_check(c) for c in rest])
+    assert "ready" in serve_out, r.stdout + r.stderr
+    assert len(results) == len(rest), r.stdout + r.stderr
+    for command, (out, rc) in zip(rest, results):
+        assert rc == 0 and out.strip().splitlines()[-1] == "200", "%s\n%s" % (command, out)
+    assert "== exit 0" in r.stdout, r.stdout + r.stderr

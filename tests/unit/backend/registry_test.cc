@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+
 #include "libofn/spec/workload.h"
 #include "libofn/testing/fake_driver.h"
 
@@ -142,6 +144,25 @@ TEST(WorkloadTest, ACommandContainerBecomesACommandWorkload) {
   EXPECT_EQ(w->outputs, (std::vector<std::string>{"kafka"}));  // outputs go by their component's name
   EXPECT_NE(w->func_context.find("\"componentType\":\"bindings.kafka\""), std::string::npos) << w->func_context;
   EXPECT_NE(w->func_context.find("\"name\":\"fn\""), std::string::npos);
+  EXPECT_NE(w->func_context.find("\"runtime\":\"Knative\""), std::string::npos);  // it has an HTTP trigger
+}
+
+TEST(WorkloadTest, DaprTriggersMakeTheAsyncRuntimeInFuncContext) {
+  auto w = spec::MakeWorkload("ns1", "sub", "sub-00001", R"({
+    "serving": {
+      "triggers": {"dapr": [{"name": "bus", "topic": "orders"}, {"name": "cron", "type": "bindings.cron"}]},
+      "pubsub": {"bus": {"type": "pubsub.redis", "version": "v1", "metadata": []}},
+      "outputs": [{"dapr": {"name": "bus", "topic": "done"}}],
+      "template": {"containers": [{"name": "function", "command": ["python3"]}]}}})");
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  boost::json::value ctx = boost::json::parse(w->func_context);
+  EXPECT_EQ(ctx.at("runtime"), "Async");
+  // Inputs and outputs by component name; the uri is the topic, or the component's name.
+  EXPECT_EQ(boost::json::serialize(ctx.at("inputs")),
+            R"({"bus":{"componentName":"bus","componentType":"pubsub.redis","uri":"orders"},)"
+            R"("cron":{"componentName":"cron","componentType":"bindings.cron","uri":"cron"}})");
+  EXPECT_EQ(boost::json::serialize(ctx.at("outputs")),
+            R"({"bus":{"componentName":"bus","componentType":"pubsub.redis","uri":"done"}})");
 }
 
 TEST(WorkloadTest, KindsDefaultsAndErrors) {
