@@ -57,3 +57,122 @@ def test_the_async_pubsub_example_runs_end_to_end(ofn_bin, tmp_path):
         assert '"POST /bus HTTP/1.1" 200' in log, log
     finally:
         assert s.stop() == 0
+
+
+class RedisServer:
+    """A private redis-server on a free loopback port, no persistence."""
+
+    def __init__(self, tmp_path):
+        import shutil
+        import subprocess
+        import time
+        if not shutil.which("redis-server"):
+            import pytest
+            pytest.skip("redis-server is not installed (scripts/setup.sh installs it)")
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--dir", str(tmp_path), "--logfile",
+                                      str(tmp_path / "redis.log")])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise AssertionError("redis-server did not start")
+
+    def pipeline(self, commands):
+        """Sends commands (lists of str) in one go; returns the raw replies."""
+        out = bytearray()
+        for args in commands:
+            out += b"*%d\r\n" % len(args)
+            for a in args:
+                b = a.encode()
+                out += b"$%d\r\n%s\r\n" % (len(b), b)
+        sock = socket.create_connection(("127.0.0.1", self.port))
+        sock.sendall(out)
+        # One reply line per command (XADD answers a bulk id: two lines).
+        want, got = 2 * len(commands), b""
+        while got.count(b"\r\n") < want:
+            chunk = sock.recv(1 << 16)
+            if not chunk:
+                break
+            got += chunk
+        sock.close()
+        return got
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def test_ten_thousand_events_through_redis_streams_survive_two_subscriber_kills(ofn_bin, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+    redis = RedisServer(tmp_path)
+    out_file = tmp_path / "seen.txt"
+    (tmp_path / "sub.py").write_text(
+        "import os\n"
+        "OUT = os.environ['OUT_FILE']\n"
+        "def consume(ctx, data):\n"
+        "    with open(OUT, 'a') as f:\n"
+        "        f.write('%d\\n' % data['n'])\n"
+        "    return ''\n")
+    manifest = tmp_path / "stream.yaml"
+    manifest.write_text(
+        "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: stream\nspec:\n  type: pubsub.redis\n"
+        "  version: v1\n  metadata:\n  - {name: redisHost, value: '127.0.0.1:%d'}\n"
+        "  - {name: processingTimeout, value: 3s}\n  - {name: redeliverInterval, value: 1s}\n---\n"
+        "apiVersion: core.openfunction.io/v1beta2\nkind: Function\nmetadata:\n  name: counter\nspec:\n"
+        "  image: ofn.local/counter:latest\n  serving:\n    triggers:\n      dapr:\n"
+        "        - {name: stream, topic: numbers}\n    template:\n      containers:\n        - name: function\n"
+        "          command: [python3, -m, ofn.framework]\n"
+        "          args: [--target, 'sub:consume', --signature, openfunction]\n          workingDir: .\n"
+        "          env:\n            - {name: PYTHONPATH, value: '%s'}\n            - {name: OUT_FILE, value: '%s'}\n"
+        % (redis.port, ROOT / "bindings" / "python", out_file))
+    state = tmp_path / "state"
+    s = Server(ofn_bin, state, [manifest])
+    try:
+        n = 10000
+        envelope = ('{"specversion":"1.0","id":"e%d","source":"test","type":"number",'
+                    '"datacontenttype":"application/json","data":{"n":%d}}')
+        start = time.monotonic()
+        redis.pipeline([["XADD", "numbers", "*", "data", envelope % (i, i), "contentType",
+                         "application/cloudevents+json"] for i in range(n)])
+
+        def lines():
+            try:
+                return out_file.read_text().split()
+            except FileNotFoundError:
+                return []
+
+        def kill_subscriber():
+            pids = subprocess.run(["pgrep", "-f", "sub:consume"], capture_output=True, text=True).stdout.split()
+            assert pids, "no subscriber process"
+            for pid in pids:
+                os.kill(int(pid), signal.SIGKILL)
+
+        for fraction in (3, 2):  # killed at a third and at a half of the stream
+            assert wait_until(lambda: len(lines()) >= n // fraction, 120), len(lines())
+            kill_subscriber()
+        assert wait_until(lambda: len(set(lines())) >= n, 180), "%d of %d" % (len(set(lines())), n)
+        elapsed = time.monotonic() - start
+        seen = lines()
+        assert set(seen) == {str(i) for i in range(n)}  # none lost
+        print("10000 events, subscriber killed twice: %d deliveries (%d duplicates) in %.1f s"
+              % (len(seen), len(seen) - n, elapsed))
+        # Both kills were seen: the instance was restarted twice (or replaced).
+        described = cli(ofn_bin, state, "describe", "function", "counter").stdout
+        table = [line.split() for line in described.split("Revisions:\n", 1)[1].splitlines()]
+        restarts = int(table[1][table[0].index("RESTARTS")])
+        cold = int(table[1][table[0].index("COLDSTARTS")])
+        assert restarts + cold - 1 >= 2, described
+    finally:
+        assert s.stop() == 0
+        redis.stop()
