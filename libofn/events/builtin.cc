@@ -6,7 +6,7 @@
 
 #include "libofn/common/log.h"
 #include "libofn/events/component.h"
-#include "libofn/events/internal/redis.h"
+#include "libofn/events/internal/brokers.h"
 #include "libofn/spec/cron.h"
 
 namespace ofn::events {
@@ -295,6 +295,7 @@ void RegisterBuiltinComponents(ComponentRegistry* registry) {
                             return std::shared_ptr<StateStore>(std::make_shared<MemoryStateStore>());
                           });
   RegisterRedisComponents(registry);
+  RegisterNatsComponents(registry);
 }
 
 }  // namespace ofn::events

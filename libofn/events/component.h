@@ -174,8 +174,9 @@ class ComponentRegistry {
   std::map<std::string, Factory<StateStore>> states_;
 };
 
-// bindings.cron, pubsub.in-memory, state.in-memory, and the Redis ones —
-// bindings.redis, pubsub.redis, state.redis (spec::BuiltinComponentTypes()).
+// bindings.cron, pubsub.in-memory, state.in-memory, the Redis ones —
+// bindings.redis, pubsub.redis, state.redis — and pubsub.jetstream (NATS)
+// (spec::BuiltinComponentTypes()).
 void RegisterBuiltinComponents(ComponentRegistry* registry);
 
 }  // namespace ofn::events

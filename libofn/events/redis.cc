@@ -20,7 +20,7 @@
 
 #include "libofn/common/log.h"
 #include "libofn/events/component.h"
-#include "libofn/events/internal/redis.h"
+#include "libofn/events/internal/brokers.h"
 #include "libofn/spec/units.h"
 
 namespace ofn::events {

@@ -14,7 +14,8 @@ namespace ofn::spec {
 
 const std::vector<std::string_view>& BuiltinComponentTypes() {
   static const std::vector<std::string_view> types = {
-      "bindings.cron", "bindings.redis", "pubsub.in-memory", "pubsub.redis", "state.in-memory", "state.redis",
+      "bindings.cron", "bindings.redis", "pubsub.in-memory", "pubsub.jetstream", "pubsub.redis", "state.in-memory",
+      "state.redis",
   };
   return types;
 }

@@ -1,123 +1,21 @@
 // The Redis components against a real redis-server on loopback (started
 // and stopped here; skipped when redis-server is not installed).
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <condition_variable>
-#include <filesystem>
-#include <thread>
+#include <set>
 
 #include "libofn/events/component.h"
 #include "libofn/platform/platform.h"
+#include "tests/unit/events/brokers.h"
 #include "tests/unit/test_util.h"
-
-extern char** environ;
 
 namespace ofn::events {
 namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-bool Answers(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(fd);
-  return ok;
-}
-
-// A private redis-server: no persistence, its own port; stopped at the end.
-class RedisServer {
- public:
-  RedisServer() {
-    const char* exe = "/usr/bin/redis-server";
-    if (::access(exe, X_OK) != 0) return;
-    port_ = FreePort();
-    std::string port = std::to_string(port_);
-    std::vector<std::string> args = {exe, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                     "--dir", dir_.path(), "--loglevel", "warning",
-                                     "--logfile", dir_.path() + "/redis.log"};
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (::posix_spawn(&pid_, exe, nullptr, nullptr, argv.data(), environ) != 0) pid_ = -1;
-    auto deadline = std::chrono::steady_clock::now() + seconds(10);
-    while (pid_ > 0 && !Answers(port_) && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(milliseconds(10));
-    }
-  }
-  ~RedisServer() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  bool up() const { return pid_ > 0 && Answers(port_); }
-  std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
-
- private:
-  testing::TempDir dir_;
-  pid_t pid_ = -1;
-  int port_ = 0;
-};
-
-class FakeEnv final : public ComponentEnv {
- public:
-  Clock* clock() override { return Clock::System(); }
-  Result<std::string> GetOffset(const std::string&) override { return Status(StatusCode::kNotFound, "none"); }
-  Status SetOffset(const std::string&, const std::string&) override { return Status::Ok(); }
-};
-
-struct Inbox {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<Message> messages;
-  std::vector<Ack> acks;
-  bool auto_ack = true;
-  MessageHandler Handler() {
-    return [this](Message m, Ack a) {
-      bool ack_now;
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        messages.push_back(std::move(m));
-        ack_now = auto_ack;
-        if (!ack_now) acks.push_back(a);
-      }
-      cv.notify_all();
-      if (ack_now) a(true);
-    };
-  }
-  bool WaitFor(size_t n, std::chrono::milliseconds timeout = seconds(10)) {
-    std::unique_lock<std::mutex> lock(mu);
-    return cv.wait_for(lock, timeout, [&] { return messages.size() >= n; });
-  }
-  size_t size() {
-    std::lock_guard<std::mutex> lock(mu);
-    return messages.size();
-  }
-};
+using testing_brokers::FreePort;
+using testing_brokers::Inbox;
 
 class RedisTest : public ::testing::Test {
  protected:
@@ -134,9 +32,9 @@ class RedisTest : public ::testing::Test {
     s.metadata["redisHost"] = server_.host();
     return s;
   }
-  RedisServer server_;
+  testing_brokers::RedisServer server_;
   ComponentRegistry registry_;
-  FakeEnv env_;
+  testing_brokers::FakeEnv env_;
 };
 
 TEST_F(RedisTest, StreamsDeliverEveryMessageToEachConsumerGroupOnce) {

@@ -230,7 +230,8 @@ TEST(ManifestTest, AsyncFieldsAreCheckedAsDaprLoadsThem) {
                           "a.yaml:14:9: warning: spec.serving.bindings.k.type: not run here: bindings.kafka: Kafka "
                           "needs a Kafka client library (librdkafka) and a reachable broker; this build has neither, "
                           "so use a pub/sub or binding this machine can run (built in: bindings.cron, "
-                          "bindings.redis, pubsub.in-memory, pubsub.redis, state.in-memory, state.redis)",
+                          "bindings.redis, pubsub.in-memory, pubsub.jetstream, pubsub.redis, state.in-memory, "
+                          "state.redis)",
                           "a.yaml:20:17: spec.serving.triggers.dapr[0].type: \"pubsub.redis\" but component cron is "
                           "bindings.cron",
                           "a.yaml:21:7: warning: spec.serving.triggers.inputs: stored; state stores as function inputs "

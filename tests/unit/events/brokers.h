@@ -1,0 +1,148 @@
+// Brokers for the component tests: private servers on free loopback ports
+// (redis-server, nats-server -js), started and stopped by the tests, and an
+// inbox that records what a handler got.
+#ifndef LIBOFN_TESTS_UNIT_EVENTS_BROKERS_H_
+#define LIBOFN_TESTS_UNIT_EVENTS_BROKERS_H_
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "libofn/events/component.h"
+#include "tests/unit/test_util.h"
+
+extern char** environ;
+
+namespace ofn::events::testing_brokers {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+inline int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+inline bool Answers(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// A server program on a free port in its own temp dir, killed at the end.
+// `args` may use {port} and {dir}.
+class BrokerServer {
+ public:
+  BrokerServer(const std::string& exe, std::vector<std::string> args) {
+    if (::access(exe.c_str(), X_OK) != 0) return;
+    port_ = FreePort();
+    std::vector<std::string> argv_s = {exe};
+    for (std::string a : args) {
+      for (auto [from, to] : {std::pair<std::string, std::string>{"{port}", std::to_string(port_)},
+                              std::pair<std::string, std::string>{"{dir}", dir_.path()}}) {
+        for (size_t at = a.find(from); at != std::string::npos; at = a.find(from)) a.replace(at, from.size(), to);
+      }
+      argv_s.push_back(a);
+    }
+    std::vector<char*> argv;
+    for (std::string& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (::posix_spawn(&pid_, exe.c_str(), nullptr, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    auto deadline = std::chrono::steady_clock::now() + seconds(10);
+    while (pid_ > 0 && !Answers(port_) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+  }
+  ~BrokerServer() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  bool up() const { return pid_ > 0 && Answers(port_); }
+  int port() const { return port_; }
+  std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  ofn::testing::TempDir dir_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+// No persistence, warnings only, to a log file in its dir.
+class RedisServer : public BrokerServer {
+ public:
+  RedisServer()
+      : BrokerServer("/usr/bin/redis-server", {"--port", "{port}", "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                                               "no", "--dir", "{dir}", "--loglevel", "warning", "--logfile",
+                                               "{dir}/redis.log"}) {}
+};
+
+// JetStream on, its store in its dir.
+class NatsServer : public BrokerServer {
+ public:
+  NatsServer() : BrokerServer("/usr/sbin/nats-server", {"-js", "-a", "127.0.0.1", "-p", "{port}", "-sd", "{dir}", "-l", "{dir}/nats.log"}) {}
+};
+
+class FakeEnv final : public ComponentEnv {
+ public:
+  Clock* clock() override { return Clock::System(); }
+  Result<std::string> GetOffset(const std::string&) override { return Status(StatusCode::kNotFound, "none"); }
+  Status SetOffset(const std::string&, const std::string&) override { return Status::Ok(); }
+};
+
+struct Inbox {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Message> messages;
+  std::vector<Ack> acks;
+  bool auto_ack = true;
+  MessageHandler Handler() {
+    return [this](Message m, Ack a) {
+      bool ack_now;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        messages.push_back(std::move(m));
+        ack_now = auto_ack;
+        if (!ack_now) acks.push_back(a);
+      }
+      cv.notify_all();
+      if (ack_now) a(true);
+    };
+  }
+  bool WaitFor(size_t n, std::chrono::milliseconds timeout = seconds(10)) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, timeout, [&] { return messages.size() >= n; });
+  }
+  size_t size() {
+    std::lock_guard<std::mutex> lock(mu);
+    return messages.size();
+  }
+};
+
+}  // namespace ofn::events::testing_brokers
+
+#endif  // LIBOFN_TESTS_UNIT_EVENTS_BROKERS_H_

@@ -1,0 +1,97 @@
+// pubsub.jetstream against a real nats-server -js on loopback (started and
+// stopped here; skipped when nats-server is not installed).
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "libofn/events/component.h"
+#include "tests/unit/events/brokers.h"
+
+namespace ofn::events {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing_brokers::FreePort;
+using testing_brokers::Inbox;
+
+class JetStreamTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!server_.up()) GTEST_SKIP() << "nats-server is not installed (scripts/setup.sh installs it)";
+    RegisterBuiltinComponents(&registry_);
+  }
+  ComponentSpec Spec(std::map<std::string, std::string> md = {}) {
+    ComponentSpec s;
+    s.ns = "default";
+    s.name = "js";
+    s.type = "pubsub.jetstream";
+    s.metadata = std::move(md);
+    s.metadata["natsURL"] = "nats://" + server_.host();
+    return s;
+  }
+  testing_brokers::NatsServer server_;
+  ComponentRegistry registry_;
+  testing_brokers::FakeEnv env_;
+};
+
+TEST_F(JetStreamTest, EachDurableConsumerGetsEveryMessageItsSubscribersShareThem) {
+  auto ps = registry_.NewPubSub(Spec(), &env_);
+  ASSERT_TRUE(ps.ok()) << ps.status().ToString();
+  Inbox a1, a2, b;
+  auto sa1 = (*ps)->Subscribe("orders", "default/a", a1.Handler());
+  auto sa2 = (*ps)->Subscribe("orders", "default/a", a2.Handler());
+  auto sb = (*ps)->Subscribe("orders", "default/b", b.Handler());
+  ASSERT_TRUE(sa1.ok() && sa2.ok() && sb.ok()) << (sa1.ok() ? "" : sa1.status().ToString());
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE((*ps)->Publish("orders", "order-" + std::to_string(i), "text/plain", {}).ok());
+  }
+  ASSERT_TRUE(b.WaitFor(200)) << b.size();
+  auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while (a1.size() + a2.size() < 200 && std::chrono::steady_clock::now() < deadline) {
+    a1.WaitFor(a1.size() + 1, milliseconds(20));
+  }
+  std::set<std::string> seen;
+  for (const Message& m : a1.messages) seen.insert(m.data);
+  for (const Message& m : a2.messages) seen.insert(m.data);
+  EXPECT_EQ(a1.size() + a2.size(), 200u);
+  EXPECT_EQ(seen.size(), 200u);
+  EXPECT_EQ(b.messages[5].data, "order-5");
+  EXPECT_EQ(b.messages[5].content_type, "text/plain");
+  EXPECT_FALSE(b.messages[5].id.empty());  // the stream sequence
+}
+
+TEST_F(JetStreamTest, WhatADeadReaderHeldIsDeliveredAgainAfterAckWait) {
+  auto ps = registry_.NewPubSub(Spec({{"ackWait", "500ms"}, {"concurrency", "4"}}), &env_);
+  ASSERT_TRUE(ps.ok()) << ps.status().ToString();
+  Inbox dying;
+  dying.auto_ack = false;
+  auto first = (*ps)->Subscribe("jobs", "default/w", dying.Handler());
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE((*ps)->Publish("jobs", "job-" + std::to_string(i), "", {}).ok());
+  ASSERT_TRUE(dying.WaitFor(4));
+  dying.acks[0](true);  // one done; the reader dies holding the others
+  (*first)->Close();
+
+  Inbox next;
+  auto second = (*ps)->Subscribe("jobs", "default/w", next.Handler());
+  ASSERT_TRUE(second.ok());
+  ASSERT_TRUE(next.WaitFor(9)) << next.size();
+  std::set<std::string> seen;
+  for (const Message& m : next.messages) seen.insert(m.data);
+  EXPECT_GE(seen.size(), 9u);
+  EXPECT_FALSE(seen.contains("job-0"));
+}
+
+TEST_F(JetStreamTest, AnUnreachableServerIsNamed) {
+  ComponentSpec s = Spec();
+  s.metadata["natsURL"] = "nats://127.0.0.1:" + std::to_string(FreePort());
+  auto ps = registry_.NewPubSub(s, &env_);
+  ASSERT_FALSE(ps.ok());
+  EXPECT_NE(ps.status().message().find("component default/js (pubsub.jetstream): cannot connect to NATS at nats://"),
+            std::string::npos)
+      << ps.status().message();
+}
+
+}  // namespace
+}  // namespace ofn::events
