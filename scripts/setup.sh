@@ -19,7 +19,7 @@ PACKAGES=(
   # process-backend examples and tests (a Node.js function)
   nodejs procps
   # the async runtime: the Redis components and the Redis server their tests start
-  libhiredis-dev redis-server libnats-dev nats-server
+  libhiredis-dev redis-server libnats-dev nats-server libmosquitto-dev mosquitto
   # the containerd backend: its API protos (the gRPC client is generated from
   # them), and containerd, runc, a registry and a static busybox for its tests
   golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev golang-github-gogo-googleapis-dev

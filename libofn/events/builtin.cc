@@ -296,6 +296,7 @@ void RegisterBuiltinComponents(ComponentRegistry* registry) {
                           });
   RegisterRedisComponents(registry);
   RegisterNatsComponents(registry);
+  RegisterMqttComponents(registry);
 }
 
 }  // namespace ofn::events

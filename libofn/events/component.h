@@ -175,8 +175,8 @@ class ComponentRegistry {
 };
 
 // bindings.cron, pubsub.in-memory, state.in-memory, the Redis ones —
-// bindings.redis, pubsub.redis, state.redis — and pubsub.jetstream (NATS)
-// (spec::BuiltinComponentTypes()).
+// bindings.redis, pubsub.redis, state.redis — pubsub.jetstream (NATS), and
+// pubsub.mqtt3 and bindings.mqtt3 (spec::BuiltinComponentTypes()).
 void RegisterBuiltinComponents(ComponentRegistry* registry);
 
 }  // namespace ofn::events

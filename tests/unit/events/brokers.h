@@ -1,10 +1,11 @@
 // Brokers for the component tests: private servers on free loopback ports
-// (redis-server, nats-server -js), started and stopped by the tests, and an
+// (redis-server, nats-server -js, mosquitto), started and stopped by the tests, and an
 // inbox that records what a handler got.
 #ifndef LIBOFN_TESTS_UNIT_EVENTS_BROKERS_H_
 #define LIBOFN_TESTS_UNIT_EVENTS_BROKERS_H_
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -70,7 +71,14 @@ class BrokerServer {
     std::vector<char*> argv;
     for (std::string& a : argv_s) argv.push_back(a.data());
     argv.push_back(nullptr);
-    if (::posix_spawn(&pid_, exe.c_str(), nullptr, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    // Its output goes to a file in its dir, not into the test's.
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    const std::string log = dir_.path() + "/output.log";
+    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    if (::posix_spawn(&pid_, exe.c_str(), &fa, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&fa);
     auto deadline = std::chrono::steady_clock::now() + seconds(10);
     while (pid_ > 0 && !Answers(port_) && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(milliseconds(10));
@@ -105,6 +113,12 @@ class RedisServer : public BrokerServer {
 class NatsServer : public BrokerServer {
  public:
   NatsServer() : BrokerServer("/usr/sbin/nats-server", {"-js", "-a", "127.0.0.1", "-p", "{port}", "-sd", "{dir}", "-l", "{dir}/nats.log"}) {}
+};
+
+// Listening on loopback only (mosquitto 2's default without a config file).
+class MosquittoServer : public BrokerServer {
+ public:
+  MosquittoServer() : BrokerServer("/usr/sbin/mosquitto", {"-p", "{port}"}) {}
 };
 
 class FakeEnv final : public ComponentEnv {

@@ -50,7 +50,7 @@ TEST(ComponentRegistryTest, TheBuiltInTypesAreTheOnesTheSpecLayerNames) {
   auto missing = r.NewPubSub(Spec("pubsub.kafka"), &env);
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().message(), "component default/c: no pub/sub of type pubsub.kafka here (pubsub.in-memory, pubsub.jetstream, "
-            "pubsub.redis)");
+            "pubsub.mqtt3, pubsub.redis)");
   auto bad = r.NewInputBinding(Spec("bindings.cron", {{"schedule", "70 * * * *"}}), &env);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message(), "component default/c (bindings.cron): schedule: minutes field \"70\": out of range 0-59");

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "libofn/spec/components.h"
 #include "libofn/spec/object.h"
 #include "tests/unit/test_util.h"
 
@@ -216,6 +217,8 @@ TEST(ManifestTest, RoundTripOfEveryAcceptedManifest) {
 }
 
 TEST(ManifestTest, AsyncFieldsAreCheckedAsDaprLoadsThem) {
+  std::string builtin;
+  for (std::string_view t : BuiltinComponentTypes()) builtin += (builtin.empty() ? "" : ", ") + std::string(t);
   ParseResult r = ParseManifests(
       "apiVersion: core.openfunction.io/v1beta2\nkind: Function\nmetadata:\n  name: a\nspec:\n  image: x\n"
       "  serving:\n    bindings:\n      cron:\n        type: bindings.cron\n        version: v1\n"
@@ -229,9 +232,7 @@ TEST(ManifestTest, AsyncFieldsAreCheckedAsDaprLoadsThem) {
                           "(e.g. \"@every 2s\" or \"0 */5 * * * *\")",
                           "a.yaml:14:9: warning: spec.serving.bindings.k.type: not run here: bindings.kafka: Kafka "
                           "needs a Kafka client library (librdkafka) and a reachable broker; this build has neither, "
-                          "so use a pub/sub or binding this machine can run (built in: bindings.cron, "
-                          "bindings.redis, pubsub.in-memory, pubsub.jetstream, pubsub.redis, state.in-memory, "
-                          "state.redis)",
+                          "so use a pub/sub or binding this machine can run (built in: " + builtin + ")",
                           "a.yaml:20:17: spec.serving.triggers.dapr[0].type: \"pubsub.redis\" but component cron is "
                           "bindings.cron",
                           "a.yaml:21:7: warning: spec.serving.triggers.inputs: stored; state stores as function inputs "
