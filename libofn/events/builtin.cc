@@ -2,11 +2,14 @@
 // clock, positions kept across restarts), pubsub.in-memory and
 // state.in-memory (one per component name: the Functions that name the same
 // component share it, as they would share a broker).
+#include <algorithm>
+#include <cctype>
 #include <deque>
 
 #include "libofn/common/log.h"
 #include "libofn/events/component.h"
 #include "libofn/events/internal/brokers.h"
+#include "libofn/gateway/client.h"
 #include "libofn/spec/cron.h"
 
 namespace ofn::events {
@@ -278,9 +281,74 @@ class MemoryStateStore final : public StateStore {
   uint64_t version_ = 0;
 };
 
+// --- bindings.http (output) -------------------------------------------------------
+
+// Dapr's HTTP output binding: `url` is the base; the request's metadata
+// "path" is appended, its other entries are sent as headers; the operation
+// is the method (create = POST). A status of 400 or more is an error (the
+// body in its message); the response's status is in its metadata.
+class HttpBinding final : public OutputBinding {
+ public:
+  HttpBinding(std::string address, std::string base_path)
+      : address_(std::move(address)), base_path_(std::move(base_path)) {}
+  std::vector<std::string> Operations() const override {
+    return {"create", "get", "head", "post", "put", "patch", "delete", "options", "trace"};
+  }
+  Result<BindingResponse> Invoke(const BindingRequest& request) override {
+    std::string method = request.operation.empty() || request.operation == "create" ? "POST" : request.operation;
+    for (char& c : method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    const auto ops = Operations();
+    std::string lower = method;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (std::find(ops.begin(), ops.end(), lower) == ops.end()) {
+      return Status(StatusCode::kInvalidArgument, "bindings.http: operation \"" + request.operation + "\" is not an HTTP method");
+    }
+    HttpRequest r;
+    r.method = method;
+    std::string path = base_path_;
+    if (auto p = request.metadata.find("path"); p != request.metadata.end()) {
+      if (!path.empty() && path.back() == '/' && !p->second.empty() && p->second.front() == '/') path.pop_back();
+      if (!p->second.empty() && p->second.front() != '/' && (path.empty() || path.back() != '/')) path += "/";
+      path += p->second;
+    }
+    r.target = path.empty() ? "/" : path;
+    for (const auto& [k, v] : request.metadata) {
+      if (k != "path") r.headers.Set(k, v);
+    }
+    r.body = request.data;
+    auto resp = gateway::HttpCall(address_, r, std::chrono::seconds(60));
+    if (!resp.ok()) return Status(StatusCode::kUnavailable, "bindings.http: " + method + " " + address_ + r.target + ": " + resp.status().message());
+    if (resp->status >= 400) {
+      return Status(StatusCode::kUnavailable, "bindings.http: " + method + " " + address_ + r.target + " answered " +
+                                                  std::to_string(resp->status) + ": " + resp->body.substr(0, 200));
+    }
+    BindingResponse out;
+    out.data = std::move(resp->body);
+    out.metadata["statusCode"] = std::to_string(resp->status);
+    return out;
+  }
+
+ private:
+  const std::string address_, base_path_;
+};
+
 }  // namespace
 
 void RegisterBuiltinComponents(ComponentRegistry* registry) {
+  registry->AddOutputBinding("bindings.http", [](const ComponentSpec& spec,
+                                                  ComponentEnv*) -> Result<std::shared_ptr<OutputBinding>> {
+    std::string url = spec.Get("url");
+    if (url.starts_with("https://")) {
+      return Status(StatusCode::kUnimplemented, "url \"" + url + "\": https is not supported by bindings.http here");
+    }
+    if (!url.starts_with("http://")) return Status(StatusCode::kInvalidArgument, "metadata url must be http://host[:port][/path]");
+    std::string rest = url.substr(7);
+    size_t slash = rest.find('/');
+    std::string host = rest.substr(0, slash), path = slash == std::string::npos ? "" : rest.substr(slash);
+    if (host.empty()) return Status(StatusCode::kInvalidArgument, "url \"" + url + "\" names no host");
+    if (host.find(':') == std::string::npos) host += ":80";
+    return std::shared_ptr<OutputBinding>(std::make_shared<HttpBinding>(host, path));
+  });
   registry->AddInputBinding("bindings.cron", [](const ComponentSpec& spec,
                                                 ComponentEnv* env) -> Result<std::shared_ptr<InputBinding>> {
     auto schedule = spec::CronSchedule::Parse(spec.Get("schedule"));

@@ -14,8 +14,8 @@ namespace ofn::spec {
 
 const std::vector<std::string_view>& BuiltinComponentTypes() {
   static const std::vector<std::string_view> types = {
-      "bindings.cron", "bindings.mqtt3", "bindings.redis", "pubsub.in-memory", "pubsub.jetstream",
-      "pubsub.mqtt3",  "pubsub.redis",   "state.in-memory", "state.redis",
+      "bindings.cron",    "bindings.http", "bindings.mqtt3", "bindings.redis",  "pubsub.in-memory",
+      "pubsub.jetstream", "pubsub.mqtt3",  "pubsub.redis",   "state.in-memory", "state.redis",
   };
   return types;
 }
@@ -103,6 +103,9 @@ void ValidateComponentSpec(const json::object& spec, const std::string& path, st
         if (!schedule.ok()) rep->Error(ip + ".value", "schedule: " + schedule.status().message());
       }
     }
+  }
+  if (type == "bindings.http" && !names.contains("url")) {
+    rep->Error(path + ".metadata", "bindings.http needs \"url\" (e.g. http://localhost:8080/api)");
   }
   if (type.ends_with(".mqtt3") && !names.contains("url")) {
     rep->Error(path + ".metadata", std::string(type) + " needs \"url\" (e.g. tcp://localhost:1883)");

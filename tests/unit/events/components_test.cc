@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "libofn/events/component.h"
+#include "libofn/gateway/server.h"
 #include "libofn/spec/components.h"
 
 namespace ofn::events {
@@ -147,6 +148,40 @@ TEST(MemoryStateStoreTest, EtagsAndTransactions) {
   ASSERT_TRUE(s.Transact(ops).ok());
   EXPECT_EQ(s.Get("a")->value, "x");
   EXPECT_EQ(s.Get("k").status().code(), StatusCode::kNotFound);
+}
+
+TEST(HttpBindingTest, SendsTheDataToTheUrlWithThePathAndHeadersOfTheRequest) {
+  std::mutex mu;
+  std::vector<std::string> seen;
+  gateway::ServerOptions so;
+  auto server = gateway::HttpServer::Start(so, [&](HttpRequest& r) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.push_back(r.method + " " + r.target + " " + std::string(r.headers.GetOr("X-Key", "-")) + " " + r.body);
+    if (r.target == "/api/missing") return HttpResponse::Text(404, "no such item");
+    return HttpResponse::Text(200, "ok " + r.method);
+  });
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  ComponentRegistry r;
+  RegisterBuiltinComponents(&r);
+  FakeEnv env;
+  auto b = r.NewOutputBinding(Spec("bindings.http", {{"url", "http://" + (*server)->address() + "/api"}}), &env);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  auto created = (*b)->Invoke({"create", "{\"n\":1}", {{"path", "items"}, {"X-Key", "k1"}}});
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_EQ(created->data, "ok POST");
+  EXPECT_EQ(created->metadata.at("statusCode"), "200");
+  ASSERT_TRUE((*b)->Invoke({"get", "", {{"path", "/items/1"}}}).ok());
+  auto missing = (*b)->Invoke({"delete", "", {{"path", "missing"}}});
+  EXPECT_EQ(missing.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(missing.status().message().find("answered 404: no such item"), std::string::npos) << missing.status().message();
+  EXPECT_EQ((*b)->Invoke({"explode", "", {}}).status().message(),
+            "bindings.http: operation \"explode\" is not an HTTP method");
+  EXPECT_EQ(seen, (std::vector<std::string>{"POST /api/items k1 {\"n\":1}", "GET /api/items/1 - ",
+                                            "DELETE /api/missing - "}));
+  auto tls = r.NewOutputBinding(Spec("bindings.http", {{"url", "https://example.com"}}), &env);
+  EXPECT_EQ(tls.status().message(),
+            "component default/c (bindings.http): url \"https://example.com\": https is not supported by bindings.http here");
+  (*server)->Stop(std::chrono::milliseconds(100));
 }
 
 TEST(CronBindingTest, FiresOnTheClockOneAtATimeAndResumesAfterARestart) {
