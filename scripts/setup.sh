@@ -43,10 +43,12 @@ if [ ${#missing[@]} -ne 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The CloudEvents SDK the tests drive the runtimes with, from the npm
-# registry into tests/sdk/node_modules (nothing global); only when missing.
+# The client SDKs the tests drive the runtimes with (CloudEvents, Dapr's JS
+# client), from the npm registry into tests/sdk/node_modules (nothing
+# global); only when one is missing.
 SDK_DIR="$(cd "$(dirname "$0")/.." && pwd)/tests/sdk"
-if [ -f "$SDK_DIR/package.json" ] && [ ! -f "$SDK_DIR/node_modules/cloudevents/package.json" ]; then
+if [ -f "$SDK_DIR/package.json" ] && { [ ! -f "$SDK_DIR/node_modules/cloudevents/package.json" ] ||
+  [ ! -f "$SDK_DIR/node_modules/@dapr/dapr/package.json" ]; }; then
   echo "setup: npm install in tests/sdk" >&2
   (cd "$SDK_DIR" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
 fi
