@@ -10,8 +10,8 @@
 // MQTT acknowledges a QoS 1 message to the broker when it arrives, not when
 // the function is done: delivery is as reliable as the broker's session
 // (cleanSession false keeps a consumer's queue while it is away). A reader
-// holds at most `concurrency` messages in the runtime; beyond, it stops
-// reading and the broker holds the rest.
+// holds at most `concurrency` (5000) messages in the runtime; beyond, it
+// stops reading and the broker holds the rest, up to its own queue limit.
 #include <mosquitto.h>
 
 #include <atomic>
@@ -25,6 +25,12 @@
 
 namespace ofn::events {
 namespace {
+
+// How many messages a reader hands out before it stops reading. MQTT has no
+// redelivery to a slow reader: a broker drops what overflows a client's
+// queue (mosquitto: 1000 messages), so a reader takes many at once and the
+// runtime's bounded queues hold them.
+constexpr const char* kConcurrency = "5000";
 
 struct Endpoint {
   std::string host = "127.0.0.1";
@@ -217,7 +223,7 @@ class MqttPubSub final : public PubSub {
   }
   Result<std::unique_ptr<Subscription>> Subscribe(const std::string& topic, const std::string& consumer,
                                                   MessageHandler handler) override {
-    auto r = std::make_unique<Reader>(std::max(1, std::atoi(spec_.Get("concurrency", "16").c_str())));
+    auto r = std::make_unique<Reader>(std::max(1, std::atoi(spec_.Get("concurrency", kConcurrency).c_str())));
     OFN_RETURN_IF_ERROR(r->Open(endpoint_, spec_, topic, consumer, std::move(handler)));
     return std::unique_ptr<Subscription>(std::move(r));
   }
@@ -234,7 +240,7 @@ class MqttInput final : public InputBinding {
   Status Read(const std::string& consumer, MessageHandler handler) override {
     const std::string topic = spec_.Get("topic");
     if (topic.empty()) return Status(StatusCode::kInvalidArgument, "metadata topic is required");
-    reader_ = std::make_unique<Reader>(std::max(1, std::atoi(spec_.Get("concurrency", "16").c_str())));
+    reader_ = std::make_unique<Reader>(std::max(1, std::atoi(spec_.Get("concurrency", kConcurrency).c_str())));
     return reader_->Open(endpoint_, spec_, topic, consumer, std::move(handler));
   }
   void Close() override {

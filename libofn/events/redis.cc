@@ -208,7 +208,8 @@ class RedisPubSub final : public PubSub, public std::enable_shared_from_this<Red
           group_(std::move(group)),
           name_(std::move(name)),
           handler_(std::move(handler)),
-          state_(std::make_shared<State>()) {
+          state_(std::make_shared<State>()),
+          acks_(std::make_shared<Connection>(owner_->address_)) {
       state_->limit = std::max(1, std::atoi(owner_->spec_.Get("concurrency", "16").c_str()));
       processing_timeout_ = DurationOr(owner_->spec_, "processingTimeout", std::chrono::seconds(60));
       redeliver_interval_ = DurationOr(owner_->spec_, "redeliverInterval", std::chrono::seconds(60));
@@ -295,11 +296,11 @@ class RedisPubSub final : public PubSub, public std::enable_shared_from_this<Red
           ++state_->in_flight;
         }
         std::weak_ptr<State> weak = state_;
-        std::shared_ptr<Connection> commands = owner_->commands_;
+        std::shared_ptr<Connection> acks = acks_;
         std::string topic = topic_, group = group_, id = m.id;
-        handler_(std::move(m), [weak, commands, topic, group, id](bool consumed) {
+        handler_(std::move(m), [weak, acks, topic, group, id](bool consumed) {
           if (consumed) {
-            auto acked = commands->Command({"XACK", topic, group, id});
+            auto acked = acks->Command({"XACK", topic, group, id});
             if (!acked.ok()) {
               OFN_LOG(kWarning) << "pubsub.redis: XACK " << topic << " " << id << ": " << acked.status().ToString();
             }
@@ -320,6 +321,7 @@ class RedisPubSub final : public PubSub, public std::enable_shared_from_this<Red
     const std::string topic_, group_, name_;
     MessageHandler handler_;
     std::shared_ptr<State> state_;
+    std::shared_ptr<Connection> acks_;  // its own: acks do not wait behind publishes
     std::chrono::milliseconds processing_timeout_{60000}, redeliver_interval_{60000};
     std::thread thread_;
   };

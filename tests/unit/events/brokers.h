@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -54,12 +55,19 @@ inline bool Answers(int port) {
 }
 
 // A server program on a free port in its own temp dir, killed at the end.
-// `args` may use {port} and {dir}.
+// `args` and `config` may use {port} and {dir}; `config`, when given, is
+// written to {dir}/server.conf first.
 class BrokerServer {
  public:
-  BrokerServer(const std::string& exe, std::vector<std::string> args) {
+  BrokerServer(const std::string& exe, std::vector<std::string> args, std::string config = "") {
     if (::access(exe.c_str(), X_OK) != 0) return;
     port_ = FreePort();
+    if (!config.empty()) {
+      for (size_t at = config.find("{port}"); at != std::string::npos; at = config.find("{port}")) {
+        config.replace(at, 6, std::to_string(port_));
+      }
+      std::ofstream(dir_.path() + "/server.conf") << config;
+    }
     std::vector<std::string> argv_s = {exe};
     for (std::string a : args) {
       for (auto [from, to] : {std::pair<std::string, std::string>{"{port}", std::to_string(port_)},
@@ -115,10 +123,14 @@ class NatsServer : public BrokerServer {
   NatsServer() : BrokerServer("/usr/sbin/nats-server", {"-js", "-a", "127.0.0.1", "-p", "{port}", "-sd", "{dir}", "-l", "{dir}/nats.log"}) {}
 };
 
-// Listening on loopback only (mosquitto 2's default without a config file).
+// On loopback, anonymous. A client's queue is not capped at mosquitto's
+// default 1000 messages (over it the broker drops QoS 1 messages for a
+// client that is behind, which a burst of thousands does).
 class MosquittoServer : public BrokerServer {
  public:
-  MosquittoServer() : BrokerServer("/usr/sbin/mosquitto", {"-p", "{port}"}) {}
+  MosquittoServer()
+      : BrokerServer("/usr/sbin/mosquitto", {"-c", "{dir}/server.conf"},
+                     "listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n") {}
 };
 
 class FakeEnv final : public ComponentEnv {
