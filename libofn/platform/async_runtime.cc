@@ -315,6 +315,33 @@ void AsyncRuntime::Tick() {
   }
   for (const auto& p : pubsubs) p->Tick();
   for (auto& d : due) Attempt(std::move(d));
+  ReopenFailed();
+}
+
+void AsyncRuntime::ReopenFailed() {
+  std::vector<std::shared_ptr<Fn>> failed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    if (stopped_ || now - last_reopen_ < options_.reopen) return;
+    last_reopen_ = now;
+    for (const auto& [key, fn] : fns_) {
+      if (!fn->problem.empty()) failed.push_back(fn);
+    }
+  }
+  bool changed = false;
+  for (const auto& fn : failed) {
+    std::string before;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      before = fn->problem;
+    }
+    Close(*fn);
+    Open(fn);
+    std::lock_guard<std::mutex> lock(mu_);
+    changed = changed || fn->problem != before;
+  }
+  if (changed && options_.on_change) options_.on_change();
 }
 
 Result<std::shared_ptr<events::PubSub>> AsyncRuntime::SharedPubSub(const events::ComponentSpec& spec) {
@@ -415,7 +442,6 @@ void AsyncRuntime::Open(const std::shared_ptr<Fn>& fn) {
     }
     if (!opened.ok()) {
       if (problem.empty()) problem = "input " + spec.name + ": " + opened.message();
-      OFN_LOG(kWarning) << "function " << consumer << ": input " << spec.name << ": " << opened.ToString();
       continue;
     }
     inputs.push_back(std::move(in));
@@ -443,10 +469,19 @@ void AsyncRuntime::Open(const std::shared_ptr<Fn>& fn) {
     }
     if (!opened.ok()) {
       if (problem.empty()) problem = "output " + o.name + ": " + opened.message();
-      OFN_LOG(kWarning) << "function " << consumer << ": output " << o.name << ": " << opened.ToString();
     }
   }
   std::lock_guard<std::mutex> lock(mu_);
+  // Said once per change (a broker that stays down is tried every
+  // Options::reopen without a line each time).
+  if (problem != fn->problem) {
+    if (!problem.empty()) {
+      OFN_LOG(kWarning) << "function " << consumer << ": " << problem << " (tried again every "
+                        << options_.reopen.count() / 1000 << " s)";
+    } else {
+      OFN_LOG(kInfo) << "function " << consumer << ": its inputs and outputs are open";
+    }
+  }
   fn->inputs = std::move(inputs);
   fn->out_pubsubs = std::move(out_pubsubs);
   fn->out_bindings = std::move(out_bindings);

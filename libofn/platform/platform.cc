@@ -325,7 +325,11 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
       [raw](const std::string& ns, const std::string& fn, HttpRequest request, std::function<void(HttpResponse)> done) {
         return raw->reconciler->Deliver(ns, fn, std::move(request), std::move(done));
       },
-      platform::internal::AsyncRuntime::Options{});
+      [raw] {
+        platform::internal::AsyncRuntime::Options ao;
+        ao.on_change = [raw] { raw->reconciler->Kick(); };
+        return ao;
+      }());
   ro.async = impl->async.get();
   if (!options.https_address.empty()) {
     gateway::TlsCertificates::Options to;

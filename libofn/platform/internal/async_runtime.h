@@ -93,6 +93,11 @@ class AsyncRuntime {
     // How often the ticker fires due cron inputs and retries (on the
     // monotonic wall time; the platform clock decides what is due).
     std::chrono::milliseconds tick{20};
+    // How often (wall time) inputs and outputs that failed to open (a broker
+    // that was down) are tried again.
+    std::chrono::milliseconds reopen{std::chrono::seconds(5)};
+    // Called (without locks) when what Problem() says of a Function changed.
+    std::function<void()> on_change;
   };
 
   // Borrowed pointers must outlive it.
@@ -153,6 +158,8 @@ class AsyncRuntime {
   void DeadLetter(const std::shared_ptr<Delivery>& d, const std::string& why);
   Result<std::shared_ptr<events::PubSub>> SharedPubSub(const events::ComponentSpec& spec);
   void Loop();
+  // Closes and opens again the Functions whose components failed to open.
+  void ReopenFailed();
 
   const events::ComponentRegistry* registry_;
   events::ComponentEnv* env_;
@@ -176,6 +183,7 @@ class AsyncRuntime {
   std::map<std::string, std::string> app_tokens_;  // "ns/name" -> token
   std::multimap<Clock::TimePoint, std::shared_ptr<Delivery>> retries_;
   std::vector<std::shared_ptr<Delivery>> parked_;  // the Function could not take them: next tick
+  std::chrono::steady_clock::time_point last_reopen_ = std::chrono::steady_clock::now();
   std::map<std::string, InputCounters> counters_;
 };
 

@@ -59,9 +59,9 @@ inline bool Answers(int port) {
 // written to {dir}/server.conf first.
 class BrokerServer {
  public:
-  BrokerServer(const std::string& exe, std::vector<std::string> args, std::string config = "") {
+  BrokerServer(const std::string& exe, std::vector<std::string> args, std::string config = "", int port = 0) {
     if (::access(exe.c_str(), X_OK) != 0) return;
-    port_ = FreePort();
+    port_ = port ? port : FreePort();
     if (!config.empty()) {
       for (size_t at = config.find("{port}"); at != std::string::npos; at = config.find("{port}")) {
         config.replace(at, 6, std::to_string(port_));
@@ -111,10 +111,11 @@ class BrokerServer {
 // No persistence, warnings only, to a log file in its dir.
 class RedisServer : public BrokerServer {
  public:
-  RedisServer()
-      : BrokerServer("/usr/bin/redis-server", {"--port", "{port}", "--bind", "127.0.0.1", "--save", "", "--appendonly",
-                                               "no", "--dir", "{dir}", "--loglevel", "warning", "--logfile",
-                                               "{dir}/redis.log"}) {}
+  explicit RedisServer(int port = 0)
+      : BrokerServer("/usr/bin/redis-server",
+                     {"--port", "{port}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", "{dir}",
+                      "--loglevel", "warning", "--logfile", "{dir}/redis.log"},
+                     "", port) {}
 };
 
 // JetStream on, its store in its dir.

@@ -200,5 +200,56 @@ TEST_F(RedisTest, AProducerFunctionPublishesToASubscriberFunctionThroughRedis) {
   (*p)->Close(seconds(1));
 }
 
+// A broker that is down when the Function starts: its status says so, and
+// the input opens by itself once the broker is up.
+TEST_F(RedisTest, AnInputWhoseBrokerWasDownOpensWhenItComesUp) {
+  testing::TempDir dir;
+  Platform::Options o;
+  o.state_dir = dir.path();
+  o.gateway_address = "";
+  auto p = Platform::Open(o);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  Inbox got;
+  (*p)->functions().OpenFunction("late", [&](Context&, std::string_view data) {
+    got.Handler()(Message{"", "", std::string(data), "", {}}, [](bool) {});
+    return std::string();
+  });
+  const int port = FreePort();
+  ASSERT_TRUE((*p)->Apply("apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: later\nspec:\n"
+                          "  type: pubsub.redis\n  version: v1\n  metadata:\n  - name: redisHost\n"
+                          "    value: 127.0.0.1:" + std::to_string(port) + "\n---\n"
+                          "apiVersion: core.openfunction.io/v1beta2\nkind: Function\nmetadata:\n  name: late\n"
+                          "spec:\n  image: ofn.local/late:latest\n  serving:\n    triggers:\n      dapr:\n"
+                          "        - {name: later, topic: t}\n    template:\n      containers:\n"
+                          "        - name: function\n")
+                  .ok());
+  auto down = (*p)->WaitFor("late", [](const FunctionInfo& f) { return f.serving_reason == "ComponentUnavailable"; },
+                            seconds(20));
+  ASSERT_TRUE(down.ok()) << down.status().ToString();
+  EXPECT_NE(down->serving_message.find("input later: component default/later (pubsub.redis): cannot connect to redis "
+                                       "127.0.0.1:" + std::to_string(port)),
+            std::string::npos)
+      << down->serving_message;
+  testing_brokers::RedisServer server(port);
+  ASSERT_TRUE(server.up());
+  auto up = (*p)->WaitFor("late", [](const FunctionInfo& f) { return f.serving_reason.empty(); }, seconds(30));
+  ASSERT_TRUE(up.ok()) << up.status().ToString();
+  EXPECT_EQ(up->serving_state, "Running");
+  // It reads now: an entry added to the stream reaches the function.
+  ComponentSpec same = Spec("pubsub.redis");
+  same.metadata["redisHost"] = server.host();
+  auto writer = registry_.NewPubSub(same, &env_);
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  ASSERT_TRUE((*writer)->Publish("t", "{\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"s\",\"type\":\"x\","
+                                      "\"datacontenttype\":\"text/plain\",\"data\":\"hello\"}",
+                                 "application/cloudevents+json", {})
+                  .ok());
+  while (got.size() == 0 && std::chrono::steady_clock::now() < deadline) got.WaitFor(1, milliseconds(50));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got.messages[0].data, "hello");
+  (*p)->Close(seconds(1));
+}
+
 }  // namespace
 }  // namespace ofn::events
