@@ -22,6 +22,7 @@
 #include "libofn/common/log.h"
 #include "libofn/events/component.h"
 #include "libofn/events/internal/brokers.h"
+#include "libofn/events/internal/in_flight.h"
 
 namespace ofn::events {
 namespace {
@@ -137,51 +138,18 @@ class Client {
   std::vector<std::pair<std::string, int>> subscriptions_;
 };
 
-// Bounds what one reader holds in the runtime: the client's thread waits
-// in its callback (so it stops reading) while `limit` are out.
-class Gate {
- public:
-  explicit Gate(int limit) : limit_(limit) {}
-  // False once closed.
-  bool Enter() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return closed_ || out_ < limit_; });
-    if (closed_) return false;
-    ++out_;
-    return true;
-  }
-  void Leave() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      --out_;
-    }
-    cv_.notify_all();
-  }
-  void Close() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      closed_ = true;
-    }
-    cv_.notify_all();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int limit_, out_ = 0;
-  bool closed_ = false;
-};
-
 // A subscription: its own client on `$share/<group>/<topic>`.
 class Reader final : public Subscription {
  public:
-  Reader(int limit) : gate_(std::make_shared<Gate>(limit)) {}
+  // The client's thread waits in its callback (so it stops reading) while
+  // `limit` messages are out.
+  explicit Reader(int limit) : gate_(std::make_shared<InFlight>(limit)) {}
   ~Reader() override { Close(); }
   Status Open(const Endpoint& e, const ComponentSpec& spec, const std::string& topic, const std::string& group,
               MessageHandler handler) {
     const int qos = std::atoi(spec.Get("qos", "1").c_str());
     const bool clean = spec.Get("cleanSession", "false") == "true";
-    std::shared_ptr<Gate> gate = gate_;
+    std::shared_ptr<InFlight> gate = gate_;
     return client_.Connect(
         e, ClientId(spec.Get("consumerID", group)), clean,
         [gate, handler = std::move(handler)](const mosquitto_message* msg) {
@@ -194,7 +162,7 @@ class Reader final : public Subscription {
           if (!m.data.empty() && m.data.front() == '{' && m.data.find("\"specversion\"") != std::string::npos) {
             m.content_type = "application/cloudevents+json";
           }
-          handler(std::move(m), [gate](bool) { gate->Leave(); });
+          handler(std::move(m), [gate](bool) { gate->Done(); });
         },
         {{"$share/" + SafeGroup(group) + "/" + topic, qos}});
   }
@@ -208,7 +176,7 @@ class Reader final : public Subscription {
   }
 
  private:
-  std::shared_ptr<Gate> gate_;
+  std::shared_ptr<InFlight> gate_;
   Client client_;  // destroyed (disconnected, thread joined) before the gate goes
 };
 

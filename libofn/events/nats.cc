@@ -15,6 +15,7 @@
 #include "libofn/common/log.h"
 #include "libofn/events/component.h"
 #include "libofn/events/internal/brokers.h"
+#include "libofn/events/internal/in_flight.h"
 #include "libofn/spec/units.h"
 
 namespace ofn::events {
@@ -97,42 +98,23 @@ class JetStream final : public PubSub, public std::enable_shared_from_this<JetSt
    public:
     Reader(std::shared_ptr<JetStream> owner, natsSubscription* sub, std::string topic, MessageHandler handler)
         : owner_(std::move(owner)), sub_(sub), topic_(std::move(topic)), handler_(std::move(handler)),
-          state_(std::make_shared<State>()) {
-      state_->limit = std::max(1, std::atoi(owner_->spec_.Get("concurrency", "16").c_str()));
-    }
+          out_(std::make_shared<InFlight>(std::atoi(owner_->spec_.Get("concurrency", "16").c_str()))) {}
     ~Reader() override {
       Close();
       natsSubscription_Destroy(sub_);
     }
     void Start() { thread_ = std::thread([this] { Loop(); }); }
     void Close() override {
-      {
-        std::lock_guard<std::mutex> lock(state_->mu);
-        state_->closed = true;
-      }
-      state_->cv.notify_all();
+      out_->Close();
       if (thread_.joinable()) thread_.join();
     }
 
    private:
-    struct State {
-      std::mutex mu;
-      std::condition_variable cv;
-      int in_flight = 0, limit = 16;
-      bool closed = false;
-    };
-
     void Loop() {
       while (true) {
-        int room;
-        {
-          std::unique_lock<std::mutex> lock(state_->mu);
-          state_->cv.wait_for(lock, std::chrono::milliseconds(500),
-                              [&] { return state_->closed || state_->in_flight < state_->limit; });
-          if (state_->closed) return;
-          room = state_->limit - state_->in_flight;
-        }
-        if (room <= 0) continue;
+        const int room = out_->WaitForRoom(std::chrono::milliseconds(500));
+        if (room < 0) return;
+        if (room == 0) continue;
         natsMsgList list{nullptr, 0};
         jsErrCode code = static_cast<jsErrCode>(0);
         natsStatus s = natsSubscription_Fetch(&list, sub_, room, 500, &code);
@@ -140,8 +122,7 @@ class JetStream final : public PubSub, public std::enable_shared_from_this<JetSt
         if (s != NATS_OK) {
           OFN_LOG(kWarning) << "pubsub.jetstream " << owner_->spec_.Ref() << ": fetching " << topic_ << ": "
                             << Why(s, code);
-          std::unique_lock<std::mutex> lock(state_->mu);
-          state_->cv.wait_for(lock, std::chrono::seconds(1), [&] { return state_->closed; });
+          out_->Pause(std::chrono::seconds(1));
           continue;
         }
         for (int i = 0; i < list.Count; ++i) {
@@ -157,23 +138,14 @@ class JetStream final : public PubSub, public std::enable_shared_from_this<JetSt
             m.id = std::to_string(meta->Sequence.Stream);
             jsMsgMetaData_Destroy(meta);
           }
-          {
-            std::lock_guard<std::mutex> lock(state_->mu);
-            ++state_->in_flight;
-          }
-          std::weak_ptr<State> weak = state_;
-          handler_(std::move(m), [msg, weak](bool consumed) {
+          out_->Add();
+          std::shared_ptr<InFlight> out = out_;
+          handler_(std::move(m), [msg, out](bool consumed) {
             natsStatus a = consumed ? natsMsg_Ack(msg.get(), nullptr) : natsMsg_Nak(msg.get(), nullptr);
             if (a != NATS_OK) {
               OFN_LOG(kWarning) << "pubsub.jetstream: acknowledging: " << Why(a);
             }
-            if (auto st = weak.lock()) {
-              {
-                std::lock_guard<std::mutex> lock(st->mu);
-                --st->in_flight;
-              }
-              st->cv.notify_all();
-            }
+            out->Done();
           });
         }
         natsMsgList_Destroy(&list);
@@ -184,7 +156,7 @@ class JetStream final : public PubSub, public std::enable_shared_from_this<JetSt
     natsSubscription* sub_;
     const std::string topic_;
     MessageHandler handler_;
-    std::shared_ptr<State> state_;
+    std::shared_ptr<InFlight> out_;
     std::thread thread_;
   };
 

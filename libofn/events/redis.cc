@@ -21,6 +21,7 @@
 #include "libofn/common/log.h"
 #include "libofn/events/component.h"
 #include "libofn/events/internal/brokers.h"
+#include "libofn/events/internal/in_flight.h"
 #include "libofn/spec/units.h"
 
 namespace ofn::events {
@@ -208,9 +209,9 @@ class RedisPubSub final : public PubSub, public std::enable_shared_from_this<Red
           group_(std::move(group)),
           name_(std::move(name)),
           handler_(std::move(handler)),
-          state_(std::make_shared<State>()),
+          out_(std::make_shared<InFlight>(std::atoi(owner_->spec_.Get("concurrency", "16").c_str()))),
+          taken_(std::make_shared<Taken>()),
           acks_(std::make_shared<Connection>(owner_->address_)) {
-      state_->limit = std::max(1, std::atoi(owner_->spec_.Get("concurrency", "16").c_str()));
       processing_timeout_ = DurationOr(owner_->spec_, "processingTimeout", std::chrono::seconds(60));
       redeliver_interval_ = DurationOr(owner_->spec_, "redeliverInterval", std::chrono::seconds(60));
     }
@@ -219,22 +220,16 @@ class RedisPubSub final : public PubSub, public std::enable_shared_from_this<Red
     void Start() { thread_ = std::thread([this] { Loop(); }); }
 
     void Close() override {
-      {
-        std::lock_guard<std::mutex> lock(state_->mu);
-        state_->closed = true;
-      }
-      state_->cv.notify_all();
+      out_->Close();
       if (thread_.joinable()) thread_.join();
     }
 
    private:
-    struct State {
+    // Entry ids out with the handler (an entry claimed again while still
+    // out is not handed out twice).
+    struct Taken {
       std::mutex mu;
-      std::condition_variable cv;
-      int in_flight = 0;
-      int limit = 16;
-      bool closed = false;
-      std::set<std::string> taken;  // entry ids out with the handler
+      std::set<std::string> ids;
     };
 
     void Loop() {
@@ -243,15 +238,9 @@ class RedisPubSub final : public PubSub, public std::enable_shared_from_this<Red
       auto last_claim = std::chrono::steady_clock::now();
       bool claim_now = true;  // entries a dead reader left: at once, then every interval
       while (true) {
-        int room;
-        {
-          std::unique_lock<std::mutex> lock(state_->mu);
-          state_->cv.wait_for(lock, std::chrono::milliseconds(500),
-                              [&] { return state_->closed || state_->in_flight < state_->limit; });
-          if (state_->closed) return;
-          room = state_->limit - state_->in_flight;
-        }
-        if (room <= 0) continue;
+        const int room = out_->WaitForRoom(std::chrono::milliseconds(500));
+        if (room < 0) return;
+        if (room == 0) continue;
         const auto now = std::chrono::steady_clock::now();
         if (claim_now || now - last_claim >= redeliver_interval_) {
           claim_now = false;
@@ -267,8 +256,7 @@ class RedisPubSub final : public PubSub, public std::enable_shared_from_this<Red
         if (!got.ok()) {
           OFN_LOG(kWarning) << "pubsub.redis " << owner_->spec_.Ref() << ": reading " << topic_ << ": "
                             << got.status().ToString();
-          std::unique_lock<std::mutex> lock(state_->mu);
-          state_->cv.wait_for(lock, std::chrono::seconds(1), [&] { return state_->closed; });
+          out_->Pause(std::chrono::seconds(1));
           continue;
         }
         // [[topic, [[id, [field, value, ...]], ...]]]
@@ -291,28 +279,26 @@ class RedisPubSub final : public PubSub, public std::enable_shared_from_this<Red
           if (fields.elements[i].str == "contentType") m.content_type = fields.elements[i + 1].str;
         }
         {
-          std::lock_guard<std::mutex> lock(state_->mu);
-          if (!state_->taken.insert(m.id).second) continue;  // already out (claimed while in flight)
-          ++state_->in_flight;
+          std::lock_guard<std::mutex> lock(taken_->mu);
+          if (!taken_->ids.insert(m.id).second) continue;  // already out (claimed while in flight)
         }
-        std::weak_ptr<State> weak = state_;
+        out_->Add();
+        std::shared_ptr<InFlight> out = out_;
+        std::shared_ptr<Taken> taken = taken_;
         std::shared_ptr<Connection> acks = acks_;
         std::string topic = topic_, group = group_, id = m.id;
-        handler_(std::move(m), [weak, acks, topic, group, id](bool consumed) {
+        handler_(std::move(m), [out, taken, acks, topic, group, id](bool consumed) {
           if (consumed) {
             auto acked = acks->Command({"XACK", topic, group, id});
             if (!acked.ok()) {
               OFN_LOG(kWarning) << "pubsub.redis: XACK " << topic << " " << id << ": " << acked.status().ToString();
             }
           }
-          if (auto s = weak.lock()) {
-            {
-              std::lock_guard<std::mutex> lock(s->mu);
-              --s->in_flight;
-              s->taken.erase(id);
-            }
-            s->cv.notify_all();
+          {
+            std::lock_guard<std::mutex> lock(taken->mu);
+            taken->ids.erase(id);
           }
+          out->Done();
         });
       }
     }
@@ -320,7 +306,8 @@ class RedisPubSub final : public PubSub, public std::enable_shared_from_this<Red
     std::shared_ptr<RedisPubSub> owner_;
     const std::string topic_, group_, name_;
     MessageHandler handler_;
-    std::shared_ptr<State> state_;
+    std::shared_ptr<InFlight> out_;
+    std::shared_ptr<Taken> taken_;
     std::shared_ptr<Connection> acks_;  // its own: acks do not wait behind publishes
     std::chrono::milliseconds processing_timeout_{60000}, redeliver_interval_{60000};
     std::thread thread_;
