@@ -73,6 +73,7 @@ fi
 if [ "${OFN_SANITIZE:-1}" != 0 ]; then
   if build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug; then
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+    export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp"
     run_gtests build-asan "asan-"
   else
     echo "sanitizer build failed"; touch "$REPORTS/asan-build.expected"; status=1
