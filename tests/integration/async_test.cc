@@ -24,10 +24,10 @@ struct Seen {
   std::condition_variable cv;
   std::vector<std::string> items;
   void Add(std::string s) {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      items.push_back(std::move(s));
-    }
+    // Notified under the lock: a waiter that sees the item may destroy this
+    // at once.
+    std::lock_guard<std::mutex> lock(mu);
+    items.push_back(std::move(s));
     cv.notify_all();
   }
   size_t size() {
@@ -59,6 +59,15 @@ std::string Subscriber(const std::string& topic) {
   return "    triggers:\n      dapr:\n        - name: bus\n          type: pubsub.in-memory\n          topic: " + topic +
          "\n";
 }
+
+// Closes the platform when a test body ends, however it ends: declared after
+// the locals its functions use, it goes before them.
+struct CloseAtEnd {
+  std::unique_ptr<Platform>& platform;
+  ~CloseAtEnd() {
+    if (platform) platform->Close(std::chrono::seconds(1));
+  }
+};
 
 class AsyncTest : public ::testing::Test {
  protected:
@@ -122,6 +131,7 @@ TEST_F(AsyncTest, ACronTriggeredProducerSendsToASubscriberThroughPubSub) {
   Open();
   Seen produced, consumed;
   std::atomic<int> with_request{0};
+  const CloseAtEnd closer{platform_};
   platform_->functions().OpenFunction("producer", [&](Context& ctx, std::string_view) {
     if (ctx.http_request()) ++with_request;
     std::string n = std::to_string(produced.size() + 1);
@@ -158,6 +168,7 @@ TEST_F(AsyncTest, ACronTriggeredProducerSendsToASubscriberThroughPubSub) {
 TEST_F(AsyncTest, AFailedDeliveryIsRetriedWithBackOffThenDeadLettered) {
   Open();
   Seen flaky_seen, doomed_seen, morgue;
+  const CloseAtEnd closer{platform_};
   platform_->functions().OpenFunction("sender", [](Context& ctx, std::string_view data) {
     const bool flaky = ctx.Send("bus", std::string(data));
     return std::string(flaky ? "sent" : "refused");
@@ -221,6 +232,7 @@ TEST_F(AsyncTest, AFailedDeliveryIsRetriedWithBackOffThenDeadLettered) {
 
 TEST_F(AsyncTest, CronFiringsMissedWhileThePlatformWasDownAreDeliveredAfterARestart) {
   Seen ids;
+  const CloseAtEnd closer{platform_};
   auto register_ticker = [&] {
     platform_->functions().Http("ticker", [&](const HttpRequest& r) {
       ids.Add(r.event_input + " " + r.headers.GetOr("ce-type", "") + " " + r.headers.GetOr("ce-id", ""));

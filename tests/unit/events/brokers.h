@@ -151,12 +151,14 @@ struct Inbox {
     return [this](Message m, Ack a) {
       bool ack_now;
       {
+        // Notified under the lock: a waiter that sees the message may end
+        // the test (and this inbox) at once.
         std::lock_guard<std::mutex> lock(mu);
         messages.push_back(std::move(m));
         ack_now = auto_ack;
         if (!ack_now) acks.push_back(a);
+        cv.notify_all();
       }
-      cv.notify_all();
       if (ack_now) a(true);
     };
   }

@@ -154,12 +154,12 @@ TEST_F(RedisTest, AnUnreachableServerIsNamed) {
 // topic, a subscriber Function, every message processed once.
 TEST_F(RedisTest, AProducerFunctionPublishesToASubscriberFunctionThroughRedis) {
   testing::TempDir dir;
+  Inbox got;  // before the platform: its functions use it until the platform is gone
   Platform::Options o;
   o.state_dir = dir.path();
   o.gateway_address = "";
   auto p = Platform::Open(o);
   ASSERT_TRUE(p.ok()) << p.status().ToString();
-  Inbox got;
   (*p)->functions().OpenFunction("producer", [](Context& ctx, std::string_view data) {
     for (int i = 0; i < 100; ++i) {
       if (!ctx.Send("bus", std::string(data) + "-" + std::to_string(i))) throw std::runtime_error("refused");
@@ -204,12 +204,12 @@ TEST_F(RedisTest, AProducerFunctionPublishesToASubscriberFunctionThroughRedis) {
 // the input opens by itself once the broker is up.
 TEST_F(RedisTest, AnInputWhoseBrokerWasDownOpensWhenItComesUp) {
   testing::TempDir dir;
+  Inbox got;  // before the platform: its functions use it until the platform is gone
   Platform::Options o;
   o.state_dir = dir.path();
   o.gateway_address = "";
   auto p = Platform::Open(o);
   ASSERT_TRUE(p.ok()) << p.status().ToString();
-  Inbox got;
   (*p)->functions().OpenFunction("late", [&](Context&, std::string_view data) {
     got.Handler()(Message{"", "", std::string(data), "", {}}, [](bool) {});
     return std::string();
