@@ -135,3 +135,34 @@ def test_the_async_example_works_as_printed():
     for command, (out, rc) in zip(rest, results):
         assert rc == 0 and out.strip().splitlines()[-1] == "200", "%s\n%s" % (command, out)
     assert "== exit 0" in r.stdout, r.stdout + r.stderr
+
+
+@needs_root
+@needs_default_build
+def test_the_gateway_plugin_and_https_sessions_work_as_printed():
+    block = _block_after("the article's session:")
+    serve, rest = block[0], block[1:]
+    r, serve_out, results = _run(serve, [_status_check(c) for c in rest])
+    assert "ready" in serve_out and len(results) == len(rest), r.stdout + r.stderr
+    for command, (out, rc) in zip(rest, results):
+        assert rc == 0, "%s\n%s" % (command, out)
+        if command.startswith("curl "):
+            assert out.strip().splitlines()[-1] == "200", "%s\n%s" % (command, out)
+    # The HTTPS block makes its Secret first, then serves.
+    block = _block_after("listener and `tls-secret.sh` makes its Secret:")
+    serve, rest = block[0] + "; " + block[1], block[2:]
+    r, serve_out, results = _run(serve, [_status_check(c) for c in rest])
+    assert "ready" in serve_out and len(results) == len(rest), r.stdout + r.stderr
+    for command, (out, rc) in zip(rest, results):
+        assert rc == 0 and out.strip().splitlines()[-1] == "200", "%s\n%s" % (command, out)
+
+
+@needs_root
+@needs_default_build
+def test_the_metrics_line_works_with_the_main_job():
+    commands = _block_after("the Prometheus text format:")
+    assert commands == ["curl --unix-socket .ofn/admin.sock http://ofn/metrics"], commands
+    r, serve_out, results = _run("bash scripts/serve.sh", commands)
+    assert "ready" in serve_out, r.stdout + r.stderr
+    out, rc = results[0]
+    assert rc == 0 and 'ofn_revision_ready_instances{namespace="default",function="hello"' in out, out
