@@ -282,6 +282,8 @@ void AsyncRuntime::Stop() {
 void AsyncRuntime::Loop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopped_) {
+    // Nothing to fire while no Function has inputs: sleep until Set adds one.
+    cv_.wait(lock, [this] { return stopped_ || !fns_.empty() || !retries_.empty() || !parked_.empty(); });
     cv_.wait_for(lock, options_.tick, [this] { return stopped_; });
     if (stopped_) break;
     lock.unlock();
@@ -393,6 +395,7 @@ void AsyncRuntime::Set(std::vector<AsyncFunction> functions) {
   }
   for (const auto& fn : closing) Close(*fn);
   for (const auto& fn : opening) Open(fn);
+  if (!opening.empty()) cv_.notify_all();  // the ticker has work again
 }
 
 void AsyncRuntime::Open(const std::shared_ptr<Fn>& fn) {
