@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "libofn/spec/internal/components.h"
 #include "libofn/common/internal/json_access.h"
 #include "libofn/cli/commands.h"
 #include "libofn/cli/remote.h"
@@ -347,9 +348,7 @@ void Describe(const json::object* o) {
     const json::object* sv = Obj(At(spec, "serving"));
     auto component_type = [&](const json::object* ref) {
       std::string type = Str(ref, "type");
-      for (const char* section : {"bindings", "pubsub"}) {
-        if (type.empty()) type = Str(Obj(At(Obj(At(sv, section)), Str(ref, "name"))), "type");
-      }
+      if (type.empty()) type = Str(spec::EmbeddedComponent(sv, Str(ref, "name")), "type");
       return type.empty() ? std::string("a Component object") : type;
     };
     if (const json::array* inputs = Arr(At(Obj(At(sv, "triggers")), "dapr")); inputs && !inputs->empty()) {

@@ -8,6 +8,7 @@
 
 #include "libofn/common/internal/json_access.h"
 #include "libofn/common/log.h"
+#include "libofn/spec/internal/components.h"
 
 namespace ofn::platform::internal {
 
@@ -166,13 +167,9 @@ AsyncFunction MakeAsyncFunction(const std::string& ns, const std::string& name, 
   }
   // The component a trigger or output names: embedded first, then an object.
   auto resolve = [&](const std::string& component, events::ComponentSpec* out) -> bool {
-    for (std::string_view section : {"bindings", "pubsub", "states"}) {
-      const json::object* c = Obj(At(Obj(At(serving, section)), component));
-      if (c && section == "states") c = Obj(At(c, "spec"));  // {spec: {...}}
-      if (c) {
-        *out = ComponentFromObject(ns, component, c, secrets, &fn.error);
-        return true;
-      }
+    if (const json::object* c = spec::EmbeddedComponent(serving, component)) {
+      *out = ComponentFromObject(ns, component, c, secrets, &fn.error);
+      return true;
     }
     auto it = components.find(Key(ns, component));
     if (it == components.end()) {

@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <set>
 
+#include "libofn/common/internal/json_access.h"
 #include "libofn/spec/components.h"
+#include "libofn/spec/internal/components.h"
 #include "libofn/spec/cron.h"
 #include "libofn/spec/internal/kinds.h"
 
@@ -18,6 +20,15 @@ const std::vector<std::string_view>& BuiltinComponentTypes() {
       "pubsub.jetstream", "pubsub.mqtt3",  "pubsub.redis",   "state.in-memory", "state.redis",
   };
   return types;
+}
+
+const boost::json::object* EmbeddedComponent(const boost::json::object* serving, std::string_view name) {
+  using ofn::internal::At;
+  using ofn::internal::Obj;
+  for (std::string_view section : {"bindings", "pubsub"}) {
+    if (const boost::json::object* c = Obj(At(Obj(At(serving, section)), name))) return c;
+  }
+  return Obj(At(Obj(At(Obj(At(serving, "states")), name)), "spec"));
 }
 
 std::string_view ComponentBlock(std::string_view type) {

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "libofn/common/internal/json_access.h"
+#include "libofn/spec/internal/components.h"
 #include "libofn/spec/units.h"
 
 namespace ofn::spec {
@@ -53,16 +54,6 @@ const json::object* FunctionContainer(const json::object* serving) {
   return nullptr;
 }
 
-// The type of the component `name` a Function embeds (serving.bindings,
-// pubsub, states); "" when it names a Component object instead.
-std::string EmbeddedType(const json::object* serving, std::string_view name) {
-  for (std::string_view section : {"bindings", "pubsub"}) {
-    if (const json::object* c = Obj(At(Obj(At(serving, section)), name))) return Str(c, "type");
-  }
-  if (const json::object* c = Obj(At(Obj(At(Obj(At(serving, "states")), name)), "spec"))) return Str(c, "type");
-  return "";
-}
-
 // OpenFunction's function context, as its functions frameworks read it:
 // the Async runtime when dapr triggers (and no HTTP trigger) start it, its
 // inputs and outputs by component name, with the topic (pub/sub) or the
@@ -79,7 +70,7 @@ std::string FuncContext(std::string_view function, std::string_view version, con
     json::object c;
     const std::string name = Str(ref, "name");
     std::string type = Str(ref, "type");
-    if (type.empty()) type = EmbeddedType(serving, name);
+    if (type.empty()) type = Str(EmbeddedComponent(serving, name), "type");
     c["componentName"] = name;
     c["componentType"] = type;
     c["uri"] = Str(ref, "topic", name);
