@@ -356,7 +356,7 @@ Status EtagError(const Status& s) {
 
 class RedisStateStore final : public StateStore {
  public:
-  explicit RedisStateStore(Address a) : conn_(std::move(a)) {}
+  RedisStateStore(const ComponentSpec&, Address a) : conn_(std::move(a)) {}
   Status Check() { return conn_.Command({"PING"}).status(); }
 
   Result<StateItem> Get(const std::string& key) override {
@@ -392,7 +392,7 @@ class RedisStateStore final : public StateStore {
 
 class RedisBinding final : public OutputBinding {
  public:
-  explicit RedisBinding(Address a) : conn_(std::move(a)) {}
+  RedisBinding(const ComponentSpec&, Address a) : conn_(std::move(a)) {}
   Status Check() { return conn_.Command({"PING"}).status(); }
   std::vector<std::string> Operations() const override { return {"create", "get", "delete"}; }
   Result<BindingResponse> Invoke(const BindingRequest& request) override {
@@ -426,27 +426,22 @@ class RedisBinding final : public OutputBinding {
 
 }  // namespace
 
-void RegisterRedisComponents(ComponentRegistry* registry) {
-  registry->AddPubSub("pubsub.redis", [](const ComponentSpec& spec, ComponentEnv*) -> Result<std::shared_ptr<PubSub>> {
+// A factory of `T` (made from the spec and its address) that answers only
+// once the server does.
+template <typename Base, typename T>
+ComponentRegistry::Factory<Base> Connected() {
+  return [](const ComponentSpec& spec, ComponentEnv*) -> Result<std::shared_ptr<Base>> {
     OFN_ASSIGN_OR_RETURN(Address a, AddressOf(spec));
-    auto p = std::make_shared<RedisPubSub>(spec, std::move(a));
-    OFN_RETURN_IF_ERROR(p->Check());
-    return std::shared_ptr<PubSub>(std::move(p));
-  });
-  registry->AddStateStore("state.redis",
-                          [](const ComponentSpec& spec, ComponentEnv*) -> Result<std::shared_ptr<StateStore>> {
-                            OFN_ASSIGN_OR_RETURN(Address a, AddressOf(spec));
-                            auto s = std::make_shared<RedisStateStore>(std::move(a));
-                            OFN_RETURN_IF_ERROR(s->Check());
-                            return std::shared_ptr<StateStore>(std::move(s));
-                          });
-  registry->AddOutputBinding("bindings.redis",
-                             [](const ComponentSpec& spec, ComponentEnv*) -> Result<std::shared_ptr<OutputBinding>> {
-                               OFN_ASSIGN_OR_RETURN(Address a, AddressOf(spec));
-                               auto b = std::make_shared<RedisBinding>(std::move(a));
-                               OFN_RETURN_IF_ERROR(b->Check());
-                               return std::shared_ptr<OutputBinding>(std::move(b));
-                             });
+    auto c = std::make_shared<T>(spec, std::move(a));
+    OFN_RETURN_IF_ERROR(c->Check());
+    return std::shared_ptr<Base>(std::move(c));
+  };
+}
+
+void RegisterRedisComponents(ComponentRegistry* registry) {
+  registry->AddPubSub("pubsub.redis", Connected<PubSub, RedisPubSub>());
+  registry->AddStateStore("state.redis", Connected<StateStore, RedisStateStore>());
+  registry->AddOutputBinding("bindings.redis", Connected<OutputBinding, RedisBinding>());
 }
 
 }  // namespace ofn::events
