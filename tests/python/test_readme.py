@@ -78,6 +78,15 @@ def _run(serve, commands):
     return r, serve_out, list(zip(results, rcs))
 
 
+def _assert_ran(commands, results):
+    """Every command exited 0 and every curl line got 200."""
+    assert len(results) == len(commands), (commands, results)
+    for command, (out, rc) in zip(commands, results):
+        assert rc == 0, "%s\n%s" % (command, out)
+        if command.startswith("curl "):
+            assert out.strip().splitlines()[-1] == "200", "%s\n%s" % (command, out)
+
+
 needs_root = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"),
                                 reason="runs the README in a private network namespace: root, unshare and ip")
 needs_default_build = pytest.mark.skipif(
@@ -96,12 +105,8 @@ def test_the_main_job_and_the_commands_shown_with_it_work_as_printed():
     assert printed, serve_out
     r2, _, printed_results = _run("bash scripts/serve.sh", [_status_check(c) for c in printed])
     assert len(results) == len(commands), r.stdout + r.stderr
-    for command, (out, rc) in zip(commands, results):
-        assert rc == 0, "%s\n%s" % (command, out)
-        if command.startswith("curl "):
-            assert out.strip().splitlines()[-1] == "200", "%s\n%s" % (command, out)
-    for command, (out, rc) in zip(printed, printed_results):
-        assert rc == 0 and out.strip().splitlines()[-1] == "200", "%s\n%s\n%s" % (command, out, r2.stdout)
+    _assert_ran(commands, results)
+    _assert_ran(printed, printed_results)
     assert "== exit 0" in r.stdout, r.stdout + r.stderr
 
 
@@ -116,10 +121,7 @@ def test_the_process_examples_work_as_printed():
     r, serve_out, results = _run(serve, commands)
     assert "ready" in serve_out, r.stdout + r.stderr
     assert len(results) == len(rest), r.stdout + r.stderr
-    for command, (out, rc) in zip(rest, results):
-        assert rc == 0, "%s\n%s" % (command, out)
-        if command.startswith("curl "):
-            assert out.strip().splitlines()[-1] == "200", "%s\n%s" % (command, out)
+    _assert_ran(rest, results)
     assert "== exit 0" in r.stdout, r.stdout + r.stderr
 
 
@@ -132,8 +134,7 @@ def test_the_async_example_works_as_printed():
     r, serve_out, results = _run(serve, [_status_check(c) for c in rest])
     assert "ready" in serve_out, r.stdout + r.stderr
     assert len(results) == len(rest), r.stdout + r.stderr
-    for command, (out, rc) in zip(rest, results):
-        assert rc == 0 and out.strip().splitlines()[-1] == "200", "%s\n%s" % (command, out)
+    _assert_ran(rest, results)
     assert "== exit 0" in r.stdout, r.stdout + r.stderr
 
 
@@ -144,17 +145,13 @@ def test_the_gateway_plugin_and_https_sessions_work_as_printed():
     serve, rest = block[0], block[1:]
     r, serve_out, results = _run(serve, [_status_check(c) for c in rest])
     assert "ready" in serve_out and len(results) == len(rest), r.stdout + r.stderr
-    for command, (out, rc) in zip(rest, results):
-        assert rc == 0, "%s\n%s" % (command, out)
-        if command.startswith("curl "):
-            assert out.strip().splitlines()[-1] == "200", "%s\n%s" % (command, out)
+    _assert_ran(rest, results)
     # The HTTPS block makes its Secret first, then serves.
     block = _block_after("listener and `tls-secret.sh` makes its Secret:")
     serve, rest = block[0] + "; " + block[1], block[2:]
     r, serve_out, results = _run(serve, [_status_check(c) for c in rest])
     assert "ready" in serve_out and len(results) == len(rest), r.stdout + r.stderr
-    for command, (out, rc) in zip(rest, results):
-        assert rc == 0 and out.strip().splitlines()[-1] == "200", "%s\n%s" % (command, out)
+    _assert_ran(rest, results)
 
 
 @needs_root
