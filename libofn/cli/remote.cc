@@ -494,6 +494,20 @@ int DescribeRevision(const Conn& conn, const std::string& ns, const std::string&
                 At(o, "panic") && At(o, "panic")->is_bool() && At(o, "panic")->as_bool() ? ", panicking" : "");
     std::printf("Cold starts:  %s\nRestarts:     %s\n", Fixed(At(o, "coldStarts"), 0).c_str(),
                 Fixed(At(o, "restarts"), 0).c_str());
+    if (const json::object* keda = Obj(At(o, "keda"))) {
+      const json::value* active = At(keda, "active");
+      std::printf("Scaler:       KEDA, %s (last poll: %s)\n",
+                  active && active->is_bool() && active->as_bool() ? "active" : "inactive",
+                  Str(keda, "reason").empty() ? "none yet" : Str(keda, "reason").c_str());
+      if (const json::array* triggers = Arr(At(keda, "triggers"))) {
+        for (const json::value& t : *triggers) {
+          const json::object* to = Obj(&t);
+          std::string error = Str(to, "error");
+          std::printf("  %s (%s): %s\n", Str(to, "name").c_str(), Str(to, "type").c_str(),
+                      error.empty() ? Fixed(At(to, "value"), 0).c_str() : ("failing: " + error).c_str());
+        }
+      }
+    }
     if (const json::array* conds = Arr(At(Obj(At(rev, "status")), "conditions"))) {
       std::printf("Conditions:\n");
       for (const json::value& c : *conds) {

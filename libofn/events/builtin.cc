@@ -2,6 +2,8 @@
 // clock, positions kept across restarts), pubsub.in-memory and
 // state.in-memory (one per component name: the Functions that name the same
 // component share it, as they would share a broker).
+#include <boost/json.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <deque>
@@ -332,9 +334,107 @@ class HttpBinding final : public OutputBinding {
   const std::string address_, base_path_;
 };
 
+// --- KEDA scalers: cron (time windows), nats-jetstream (consumer lag) ----------
+
+// desiredReplicas while inside a window that opens at each `start` firing
+// and closes at the next `end` firing (inside when the next end comes
+// before the next start), else 0. UTC.
+class CronScaler final : public ScalerProbe {
+ public:
+  CronScaler(spec::CronSchedule start, spec::CronSchedule end, double desired)
+      : start_(std::move(start)), end_(std::move(end)), desired_(desired) {}
+  Result<double> Read(Clock::TimePoint now) override {
+    return end_.Next(now) < start_.Next(now) ? desired_ : 0.0;
+  }
+
+ private:
+  const spec::CronSchedule start_, end_;
+  const double desired_;
+};
+
+// A JetStream consumer's lag from the server's monitoring endpoint
+// (/jsz?acc=ACCOUNT&consumers=true): messages not yet delivered plus those
+// delivered and not acknowledged.
+class JetStreamScaler final : public ScalerProbe {
+ public:
+  JetStreamScaler(std::string address, std::string account, std::string stream, std::string consumer)
+      : address_(std::move(address)), account_(std::move(account)), stream_(std::move(stream)),
+        consumer_(std::move(consumer)) {}
+
+  Result<double> Read(Clock::TimePoint) override {
+    HttpRequest r;
+    r.method = "GET";
+    r.target = "/jsz?acc=" + account_ + "&consumers=true&config=true";
+    auto resp = gateway::HttpCall(address_, r, std::chrono::seconds(1));
+    const std::string where = "NATS monitoring endpoint " + address_;
+    if (!resp.ok()) return Status(StatusCode::kUnavailable, where + ": " + resp.status().message());
+    if (resp->status != 200) {
+      return Status(StatusCode::kUnavailable, where + " answered " + std::to_string(resp->status));
+    }
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(resp->body, ec);
+    if (ec || !v.is_object()) return Status(StatusCode::kUnavailable, where + ": not JSON");
+    const auto* accounts = v.as_object().if_contains("account_details");
+    if (accounts && accounts->is_array()) {
+      for (const auto& acc : accounts->as_array()) {
+        const auto* streams = acc.is_object() ? acc.as_object().if_contains("stream_detail") : nullptr;
+        if (!streams || !streams->is_array()) continue;
+        for (const auto& st : streams->as_array()) {
+          if (!st.is_object() || Text(st.as_object(), "name") != stream_) continue;
+          const auto* consumers = st.as_object().if_contains("consumer_detail");
+          if (!consumers || !consumers->is_array()) break;
+          for (const auto& c : consumers->as_array()) {
+            if (!c.is_object() || Text(c.as_object(), "name") != consumer_) continue;
+            return Number(c.as_object(), "num_pending") + Number(c.as_object(), "num_ack_pending");
+          }
+          // No consumer yet: every message of the stream is still to be read.
+          const auto* state = st.as_object().if_contains("state");
+          return state && state->is_object() ? Number(state->as_object(), "messages") : 0.0;
+        }
+      }
+    }
+    return 0.0;  // no stream yet: nothing to read
+  }
+
+ private:
+  static std::string Text(const boost::json::object& o, const char* key) {
+    const auto* v = o.if_contains(key);
+    return v && v->is_string() ? std::string(v->as_string()) : std::string();
+  }
+  static double Number(const boost::json::object& o, const char* key) {
+    const auto* v = o.if_contains(key);
+    return v && v->is_number() ? v->to_number<double>() : 0.0;
+  }
+  const std::string address_, account_, stream_, consumer_;
+};
+
+std::string MetadataOr(const scale::KedaTrigger& t, const std::string& key, const std::string& fallback = "") {
+  auto it = t.metadata.find(key);
+  return it == t.metadata.end() ? fallback : it->second;
+}
+
 }  // namespace
 
 void RegisterBuiltinComponents(ComponentRegistry* registry) {
+  registry->AddScaler("cron", [](const scale::KedaTrigger& t, ComponentEnv*) -> Result<std::shared_ptr<ScalerProbe>> {
+    OFN_ASSIGN_OR_RETURN(spec::CronSchedule start, spec::CronSchedule::Parse(MetadataOr(t, "start")));
+    OFN_ASSIGN_OR_RETURN(spec::CronSchedule end, spec::CronSchedule::Parse(MetadataOr(t, "end")));
+    double desired = std::atof(MetadataOr(t, "desiredReplicas", "1").c_str());
+    return std::shared_ptr<ScalerProbe>(std::make_shared<CronScaler>(std::move(start), std::move(end), desired));
+  });
+  registry->AddScaler("nats-jetstream",
+                      [](const scale::KedaTrigger& t, ComponentEnv*) -> Result<std::shared_ptr<ScalerProbe>> {
+                        if (MetadataOr(t, "useHttps") == "true") {
+                          return Status(StatusCode::kUnimplemented, "useHttps: the monitoring endpoint over https is not supported here");
+                        }
+                        std::string address = MetadataOr(t, "natsServerMonitoringEndpoint");
+                        if (address.starts_with("http://")) address = address.substr(7);
+                        while (!address.empty() && address.back() == '/') address.pop_back();
+                        if (address.empty()) return Status(StatusCode::kInvalidArgument, "natsServerMonitoringEndpoint is required");
+                        if (address.find(':') == std::string::npos) address += ":8222";
+                        return std::shared_ptr<ScalerProbe>(std::make_shared<JetStreamScaler>(
+                            address, MetadataOr(t, "account", "$G"), MetadataOr(t, "stream"), MetadataOr(t, "consumer")));
+                      });
   registry->AddOutputBinding("bindings.http", [](const ComponentSpec& spec,
                                                   ComponentEnv*) -> Result<std::shared_ptr<OutputBinding>> {
     std::string url = spec.Get("url");

@@ -24,6 +24,7 @@
 
 #include "libofn/common/clock.h"
 #include "libofn/common/status.h"
+#include "libofn/scale/keda.h"
 
 namespace ofn::events {
 
@@ -143,6 +144,17 @@ class StateStore {
   virtual Status Transact(const std::vector<StateOperation>& operations) = 0;
 };
 
+// What one trigger of a KEDA-scaled Function measures (a list's length, a
+// consumer group's lag, a time window), read every polling interval.
+// Reads block at most about a second (a broker that does not answer is an
+// error, not a wait).
+class ScalerProbe {
+ public:
+  virtual ~ScalerProbe() = default;
+  // `now`: the platform clock's wall time (time-driven scalers use it).
+  virtual Result<double> Read(Clock::TimePoint now) = 0;
+};
+
 // Creates components by type. Thread-safe.
 class ComponentRegistry {
  public:
@@ -153,6 +165,9 @@ class ComponentRegistry {
   void AddOutputBinding(std::string type, Factory<OutputBinding> f);
   void AddPubSub(std::string type, Factory<PubSub> f);
   void AddStateStore(std::string type, Factory<StateStore> f);
+  // KEDA scalers, by trigger type ("redis-streams").
+  using ScalerFactory = std::function<Result<std::shared_ptr<ScalerProbe>>(const scale::KedaTrigger&, ComponentEnv*)>;
+  void AddScaler(std::string type, ScalerFactory f);
 
   // NotFound naming the type and what is registered.
   Result<std::shared_ptr<InputBinding>> NewInputBinding(const ComponentSpec& spec, ComponentEnv* env) const;
@@ -160,8 +175,12 @@ class ComponentRegistry {
   Result<std::shared_ptr<PubSub>> NewPubSub(const ComponentSpec& spec, ComponentEnv* env) const;
   Result<std::shared_ptr<StateStore>> NewStateStore(const ComponentSpec& spec, ComponentEnv* env) const;
 
-  // Every registered type, sorted.
+  // NotFound naming the type and the scalers registered.
+  Result<std::shared_ptr<ScalerProbe>> NewScaler(const scale::KedaTrigger& trigger, ComponentEnv* env) const;
+
+  // Every registered component type, sorted; the scaler types.
   std::vector<std::string> Types() const;
+  std::vector<std::string> ScalerTypes() const;
 
  private:
   template <typename T>
@@ -172,11 +191,13 @@ class ComponentRegistry {
   std::map<std::string, Factory<OutputBinding>> outputs_;
   std::map<std::string, Factory<PubSub>> pubsubs_;
   std::map<std::string, Factory<StateStore>> states_;
+  std::map<std::string, ScalerFactory> scalers_;
 };
 
 // bindings.cron, pubsub.in-memory, state.in-memory, the Redis ones —
 // bindings.redis, pubsub.redis, state.redis — pubsub.jetstream (NATS), and
-// pubsub.mqtt3 and bindings.mqtt3 (spec::BuiltinComponentTypes()).
+// pubsub.mqtt3 and bindings.mqtt3 (spec::BuiltinComponentTypes()); the
+// scalers cron, redis, redis-streams and nats-jetstream.
 void RegisterBuiltinComponents(ComponentRegistry* registry);
 
 }  // namespace ofn::events

@@ -424,6 +424,76 @@ class RedisBinding final : public OutputBinding {
   Connection conn_;
 };
 
+// --- KEDA scalers: redis (a list's length), redis-streams -------------------------
+
+// KEDA's address metadata: address ("host:port"), or host and port;
+// username, password, databaseIndex, enableTLS.
+Result<Address> ScalerAddressOf(const scale::KedaTrigger& t) {
+  auto get = [&](const std::string& key) {
+    auto it = t.metadata.find(key);
+    return it == t.metadata.end() ? std::string() : it->second;
+  };
+  ComponentSpec spec;
+  std::string address = get("address");
+  if (address.empty()) address = get("host") + ":" + (get("port").empty() ? "6379" : get("port"));
+  spec.metadata = {{"redisHost", address},          {"redisUsername", get("username")},
+                   {"redisPassword", get("password")}, {"redisDB", get("databaseIndex")},
+                   {"enableTLS", get("enableTLS")}};
+  return AddressOf(spec);
+}
+
+// Reads one number per poll on its own connection (1 s timeout).
+class RedisScaler final : public ScalerProbe {
+ public:
+  RedisScaler(scale::KedaTrigger t, Address a) : t_(std::move(t)), conn_(std::move(a), std::chrono::seconds(1)) {}
+
+  Result<double> Read(Clock::TimePoint) override {
+    auto meta = [&](const char* key) { return t_.metadata.count(key) ? t_.metadata.at(key) : std::string(); };
+    if (t_.type == "redis") {
+      OFN_ASSIGN_OR_RETURN(Reply r, conn_.Command({"LLEN", meta("listName")}));
+      return static_cast<double>(r.integer);
+    }
+    const std::string stream = meta("stream"), group = meta("consumerGroup");
+    if (t_.measure == "streamLength") {
+      OFN_ASSIGN_OR_RETURN(Reply r, conn_.Command({"XLEN", stream}));
+      return static_cast<double>(r.integer);
+    }
+    if (t_.measure == "pendingEntriesCount") {
+      // XPENDING's summary: [count, first id, last id, consumers].
+      auto r = conn_.Command({"XPENDING", stream, group});
+      if (!r.ok() && r.status().message().find("NOGROUP") != std::string::npos) return 0.0;
+      OFN_RETURN_IF_ERROR(r.status());
+      return r->elements.empty() ? 0.0 : static_cast<double>(r->elements[0].integer);
+    }
+    // lagCount: XINFO GROUPS' "lag" of the group (Redis 7); a group not
+    // made yet lags by the whole stream.
+    auto groups = conn_.Command({"XINFO", "GROUPS", stream});
+    if (!groups.ok() && groups.status().message().find("no such key") != std::string::npos) return 0.0;
+    OFN_RETURN_IF_ERROR(groups.status());
+    for (const Reply& g : groups->elements) {
+      std::string name;
+      const Reply* lag = nullptr;
+      for (size_t i = 0; i + 1 < g.elements.size(); i += 2) {
+        if (g.elements[i].str == "name") name = g.elements[i + 1].str;
+        if (g.elements[i].str == "lag") lag = &g.elements[i + 1];
+      }
+      if (name != group) continue;
+      if (!lag) return Status(StatusCode::kUnimplemented, conn_.Where() + ": XINFO GROUPS has no lag (Redis 7 or later needed)");
+      if (lag->nil()) {
+        return Status(StatusCode::kUnavailable, conn_.Where() + ": the lag of group " + group + " on " + stream +
+                                                    " cannot be known now (entries were deleted)");
+      }
+      return static_cast<double>(lag->integer);
+    }
+    OFN_ASSIGN_OR_RETURN(Reply len, conn_.Command({"XLEN", stream}));
+    return static_cast<double>(len.integer);
+  }
+
+ private:
+  const scale::KedaTrigger t_;
+  Connection conn_;
+};
+
 }  // namespace
 
 // A factory of `T` (made from the spec and its address) that answers only
@@ -442,6 +512,12 @@ void RegisterRedisComponents(ComponentRegistry* registry) {
   registry->AddPubSub("pubsub.redis", Connected<PubSub, RedisPubSub>());
   registry->AddStateStore("state.redis", Connected<StateStore, RedisStateStore>());
   registry->AddOutputBinding("bindings.redis", Connected<OutputBinding, RedisBinding>());
+  for (const char* type : {"redis", "redis-streams"}) {
+    registry->AddScaler(type, [](const scale::KedaTrigger& t, ComponentEnv*) -> Result<std::shared_ptr<ScalerProbe>> {
+      OFN_ASSIGN_OR_RETURN(Address a, ScalerAddressOf(t));
+      return std::shared_ptr<ScalerProbe>(std::make_shared<RedisScaler>(t, std::move(a)));
+    });
+  }
 }
 
 }  // namespace ofn::events

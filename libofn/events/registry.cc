@@ -21,6 +21,37 @@ void ComponentRegistry::AddStateStore(std::string type, Factory<StateStore> f) {
   states_[std::move(type)] = std::move(f);
 }
 
+void ComponentRegistry::AddScaler(std::string type, ScalerFactory f) {
+  std::lock_guard<std::mutex> lock(mu_);
+  scalers_[std::move(type)] = std::move(f);
+}
+
+Result<std::shared_ptr<ScalerProbe>> ComponentRegistry::NewScaler(const scale::KedaTrigger& trigger,
+                                                                  ComponentEnv* env) const {
+  ScalerFactory f;
+  std::string known;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = scalers_.find(trigger.type);
+    if (it != scalers_.end()) f = it->second;
+    for (const auto& [type, unused] : scalers_) known += (known.empty() ? "" : ", ") + type;
+  }
+  if (!f) {
+    return Status(StatusCode::kNotFound, "trigger " + trigger.name + ": no scaler of type " + trigger.type +
+                                             " here (" + (known.empty() ? std::string("none") : known) + ")");
+  }
+  auto made = f(trigger, env);
+  if (!made.ok()) return Status(made.status().code(), "trigger " + trigger.name + ": " + made.status().message());
+  return made;
+}
+
+std::vector<std::string> ComponentRegistry::ScalerTypes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [t, f] : scalers_) out.push_back(t);
+  return out;
+}
+
 template <typename T>
 Result<std::shared_ptr<T>> ComponentRegistry::New(const std::map<std::string, Factory<T>>& factories,
                                                   std::string_view what, const ComponentSpec& spec,

@@ -195,6 +195,17 @@ HttpResponse HandleAdmin(Platform& platform, HttpRequest& request) {
       const RevisionInfo& r = (*revs)[i];
       std::string tags;
       for (const std::string& t : r.tags) tags += (tags.empty() ? "" : ",") + JsonQuote(t);
+      std::string keda;
+      if (r.keda) {
+        std::string triggers;
+        for (const RevisionInfo::KedaTrigger& t : r.keda_triggers) {
+          triggers += (triggers.empty() ? "" : ",") + std::string("{\"name\":") + JsonQuote(t.name) +
+                      ",\"type\":" + JsonQuote(t.type) + ",\"value\":" + std::to_string(t.value) +
+                      ",\"error\":" + JsonQuote(t.error) + "}";
+        }
+        keda = ",\"keda\":{\"active\":" + std::string(r.keda_active ? "true" : "false") +
+               ",\"reason\":" + JsonQuote(r.keda_reason) + ",\"triggers\":[" + triggers + "]}";
+      }
       // The object is a Knative Revision; the live figures ride beside it.
       body += (i ? "," : "") + std::string("{\"object\":") + r.json + ",\"percent\":" + std::to_string(r.percent) +
               ",\"tags\":[" + tags + "],\"ready\":" + (r.ready ? "true" : "false") +
@@ -203,7 +214,7 @@ HttpResponse HandleAdmin(Platform& platform, HttpRequest& request) {
               ",\"panic\":" + (r.panicking ? "true" : "false") + ",\"concurrency\":" + std::to_string(r.concurrency) +
               ",\"rps\":" + std::to_string(r.rps) + ",\"queued\":" + std::to_string(r.queued) +
               ",\"coldStarts\":" + std::to_string(r.cold_starts) + ",\"restarts\":" + std::to_string(r.restarts) +
-              ",\"recovered\":" + std::to_string(r.recovered) + "}";
+              ",\"recovered\":" + std::to_string(r.recovered) + keda + "}";
     }
     return HttpResponse::Json(200, body + "]}\n");
   }

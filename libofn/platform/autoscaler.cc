@@ -33,7 +33,23 @@ struct Autoscaler::Rev {
   uint64_t cold_starts = 0;
   double cold_sum = 0;
   std::array<uint64_t, kColdStartBuckets.size()> cold_buckets{};
+  // KEDA-scaled (spec.keda): a scaler per trigger (null: it could not be
+  // made, `scaler_errors` says why), the decider's memory, the next poll.
+  std::vector<std::shared_ptr<events::ScalerProbe>> scalers;
+  std::vector<std::string> scaler_errors;
+  scale::KedaState keda;
+  scale::KedaDecision keda_last;
+  std::vector<scale::TriggerReading> readings;
+  Clock::Duration next_poll{0};
+  bool polling = false;
 };
+
+namespace {
+// How many instances to start and to stop to reach `want`, under rev.mu.
+struct Change {
+  int start = 0, remove = 0;
+};
+}  // namespace
 
 Autoscaler::Autoscaler(Clock* clock, gateway::Executor calls, gateway::Executor starts,
                        std::function<void()> on_change)
@@ -117,12 +133,38 @@ std::shared_ptr<gateway::RevisionPool> Autoscaler::Ensure(const std::string& ns,
     revs_[key] = rev;
     created = true;
   }
+  bool keda_changed = false;
   {
     std::lock_guard<std::mutex> lock(rev->mu);
+    keda_changed = created || rev->spec.keda != scale.keda;
+  }
+  std::vector<std::shared_ptr<events::ScalerProbe>> scalers;
+  std::vector<std::string> scaler_errors;
+  if (keda_changed && scale.keda) {
+    for (const scale::KedaTrigger& t : scale.keda->triggers) {
+      auto made = scaler_maker_ ? scaler_maker_(ns, t)
+                                : Result<std::shared_ptr<events::ScalerProbe>>(
+                                      ofn::Status(StatusCode::kUnavailable, "no scalers in this autoscaler"));
+      scalers.push_back(made.ok() ? *made : nullptr);
+      scaler_errors.push_back(made.ok() ? "" : made.status().message());
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(rev->mu);
+    if (keda_changed) {
+      rev->scalers = std::move(scalers);
+      rev->scaler_errors = std::move(scaler_errors);
+      rev->keda = scale::KedaState();
+      rev->readings.clear();
+      rev->next_poll = clock_->Monotonic();
+      if (created && scale.keda && rev->recovered == 0) rev->desired = scale::KedaInitialReplicas(*scale.keda);
+    }
     rev->spec = scale;
   }
   rev->pool->SetContainerConcurrency(scale.container_concurrency);
-  if (created) Tick(rev, false);  // initial scale
+  // The initial scale; a KEDA-scaled revision polls its scalers first on
+  // the autoscaler's thread, not here.
+  if (created) Tick(rev, scale.keda.has_value());
   return rev->pool;
 }
 
@@ -212,6 +254,12 @@ void Autoscaler::TickAll() {
 }
 
 void Autoscaler::Tick(const std::shared_ptr<Rev>& rev, bool poked) {
+  bool keda = false;
+  {
+    std::lock_guard<std::mutex> lock(rev->mu);
+    keda = rev->spec.keda.has_value();
+  }
+  if (keda) return TickKeda(rev, poked);
   int to_start = 0, to_remove = 0;
   {
     std::lock_guard<std::mutex> lock(rev->mu);
@@ -245,6 +293,77 @@ void Autoscaler::Tick(const std::shared_ptr<Rev>& rev, bool poked) {
   }
   for (int i = 0; i < to_start; ++i) StartInstance(rev);
   if (to_remove > 0) rev->pool->RemoveInstances(to_remove);
+  rev->pool->ExpireQueued();
+}
+
+void Autoscaler::TickKeda(const std::shared_ptr<Rev>& rev, bool poked) {
+  std::vector<std::shared_ptr<events::ScalerProbe>> scalers;
+  std::vector<std::string> errors;
+  bool poll = false;
+  {
+    std::lock_guard<std::mutex> lock(rev->mu);
+    if (rev->removed || !rev->spec.keda) return;
+    Clock::Duration now = clock_->Monotonic();
+    // One poll at a time (TickAll and the ticker may overlap).
+    poll = !poked && !rev->polling && now >= rev->next_poll;
+    if (poll) {
+      rev->polling = true;
+      rev->next_poll = now + rev->spec.keda->polling_interval;
+      scalers = rev->scalers;
+      errors = rev->scaler_errors;
+    }
+  }
+  std::vector<scale::TriggerReading> readings;
+  if (poll) {
+    const Clock::TimePoint wall = clock_->Now();
+    for (size_t i = 0; i < scalers.size(); ++i) {
+      scale::TriggerReading r;
+      if (!scalers[i]) {
+        r.error = errors[i];
+      } else if (auto v = scalers[i]->Read(wall); v.ok()) {
+        r.ok = true;
+        r.value = *v;
+      } else {
+        r.error = v.status().message();
+      }
+      readings.push_back(std::move(r));
+    }
+  }
+  Change change;
+  {
+    std::lock_guard<std::mutex> lock(rev->mu);
+    if (poll) rev->polling = false;
+    if (rev->removed || !rev->spec.keda) return;
+    const scale::KedaSpec& spec = *rev->spec.keda;
+    Clock::Duration now = clock_->Monotonic();
+    int want = rev->desired;
+    if (poll) {
+      const bool busy = rev->pool->in_flight() > 0 || rev->pool->queued() > 0;
+      for (size_t i = 0; i < readings.size() && i < spec.triggers.size(); ++i) {
+        if (!readings[i].ok && (rev->readings.size() <= i || rev->readings[i].error != readings[i].error)) {
+          OFN_LOG(kWarning) << "revision " << rev->ns << "/" << rev->revision << ": trigger " << spec.triggers[i].name
+                            << " (" << spec.triggers[i].type << "): " << readings[i].error;
+        }
+      }
+      rev->keda_last = scale::KedaDecide(spec, readings, busy, rev->desired, now, &rev->keda);
+      rev->readings = std::move(readings);
+      want = rev->keda_last.desired;
+    }
+    if (want == 0 && rev->pool->queued() > 0) {
+      // A delivery (or request) waits: an instance now, not at the next poll.
+      want = std::min(std::max(1, spec.min_replicas), std::max(1, spec.max_replicas));
+      rev->keda.ever_active = true;
+      rev->keda.last_active = now;
+    }
+    rev->desired = want;
+    int ready = rev->pool->ready();
+    bool retry = rev->failure.empty() || (!poked && now >= rev->retry_at);
+    if (retry && want > ready + rev->starting) change.start = want - ready - rev->starting;
+    if (want < ready) change.remove = ready - want;
+    rev->starting += change.start;
+  }
+  for (int i = 0; i < change.start; ++i) StartInstance(rev);
+  if (change.remove > 0) rev->pool->RemoveInstances(change.remove);
   rev->pool->ExpireQueued();
 }
 
@@ -363,6 +482,17 @@ RevisionScaleStatus Autoscaler::Snapshot(const Rev& rev) {
   s.cold_start_seconds_sum = rev.cold_sum;
   s.cold_start_buckets = rev.cold_buckets;
   s.spec = rev.spec;
+  if (rev.spec.keda) {
+    for (size_t i = 0; i < rev.spec.keda->triggers.size(); ++i) {
+      RevisionScaleStatus::Trigger t;
+      t.name = rev.spec.keda->triggers[i].name;
+      t.type = rev.spec.keda->triggers[i].type;
+      if (i < rev.readings.size()) t.reading = rev.readings[i];
+      s.triggers.push_back(std::move(t));
+    }
+    s.keda_active = rev.keda_last.active;
+    s.keda_reason = rev.keda_last.reason;
+  }
   return s;
 }
 

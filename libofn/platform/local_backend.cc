@@ -125,7 +125,11 @@ void LocalBackend::Converge(Fn& fn, std::vector<std::string>* live) {
       autoscaler_->Ensure(plan.ns, rp.name, driver, rp.workload, rp.scale, po);
       live->push_back(plan.ns + "/" + rp.name);
       auto st = autoscaler_->Status(plan.ns, rp.name);
-      if (st && (st->ever_ready || rp.scale.initial_scale == 0)) v.ready = true;
+      // Ready without an instance when it starts at zero (initial-scale 0,
+      // or a KEDA-scaled revision resting at zero until its triggers wake it).
+      const bool starts_at_zero = rp.scale.keda ? scale::KedaInitialReplicas(*rp.scale.keda) == 0
+                                                : rp.scale.initial_scale == 0;
+      if (st && (st->ever_ready || starts_at_zero)) v.ready = true;
       if (st && !v.ready && !st->failure.empty()) {
         v.reason = "StartFailed";
         v.message = st->failure;

@@ -102,6 +102,12 @@ Result<std::vector<RevisionInfo>> ListRevisions(store::Store& store, const Autos
         r.cold_starts = scale->cold_starts;
         r.recovered = scale->recovered;
         r.restarts = scale->restarts;
+        r.keda = scale->spec.keda.has_value();
+        r.keda_active = scale->keda_active;
+        r.keda_reason = scale->keda_reason;
+        for (const RevisionScaleStatus::Trigger& t : scale->triggers) {
+          r.keda_triggers.push_back({t.name, t.type, t.reading.value, t.reading.ok ? "" : t.reading.error});
+        }
       }
       json::value spec = ofn::internal::ParseObjectOrEmpty(rec.spec);
       r.json = RevisionJson(r, spec.as_object(), scale ? &*scale : nullptr);
@@ -170,6 +176,26 @@ std::string PrometheusText(const Autoscaler& autoscaler) {
     out += "ofn_revision_cold_start_seconds_sum" + labels(s) + " " + Num(s.cold_start_seconds_sum) + "\n";
     out += "ofn_revision_cold_start_seconds_count" + labels(s) + " " + std::to_string(s.cold_starts) + "\n";
   }
+  // KEDA-scaled revisions: each trigger's last reading (as KEDA's metrics
+  // server exposes them), whether it failed, and whether the revision is active.
+  std::string values, errors, active;
+  for (const RevisionScaleStatus& s : all) {
+    if (!s.spec.keda) continue;
+    active += "ofn_keda_active" + labels(s) + " " + (s.keda_active ? "1" : "0") + "\n";
+    std::string base = labels(s);
+    base.pop_back();
+    for (const RevisionScaleStatus::Trigger& t : s.triggers) {
+      std::string l = base + ",trigger=" + JsonQuote(t.name) + ",type=" + JsonQuote(t.type) + "}";
+      values += "ofn_keda_trigger_value" + l + " " + Num(t.reading.value) + "\n";
+      errors += "ofn_keda_trigger_error" + l + " " + (t.reading.ok || t.reading.error.empty() ? "0" : "1") + "\n";
+    }
+  }
+  out += "# HELP ofn_keda_active 1 while a KEDA-scaled revision has an active trigger or work in flight.\n"
+         "# TYPE ofn_keda_active gauge\n" + active;
+  out += "# HELP ofn_keda_trigger_value What a KEDA trigger read at its last poll.\n"
+         "# TYPE ofn_keda_trigger_value gauge\n" + values;
+  out += "# HELP ofn_keda_trigger_error 1 when a KEDA trigger's last poll failed.\n"
+         "# TYPE ofn_keda_trigger_error gauge\n" + errors;
   return out;
 }
 

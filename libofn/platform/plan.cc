@@ -24,6 +24,7 @@ backend::FunctionPlan MakePlan(const PlanInput& in) {
     }
     std::vector<spec::ScaleError> errors;
     scale::ScaleSpec s = spec::ParseScaleSpec(spec_json, &errors, in.autoscaler);
+    if (s.keda && in.idle_replicas && *in.idle_replicas < s.keda->min_replicas) s.keda->idle_replicas = in.idle_replicas;
     r.scale = s;
     r.min_scale = s.min_scale;
     r.max_scale = s.max_scale;

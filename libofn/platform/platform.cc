@@ -320,6 +320,9 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
   ro.backends = options.backends;
   events::RegisterBuiltinComponents(&impl->components);
   impl->component_env = std::make_unique<StoreComponentEnv>(impl->clock, impl->store.get());
+  impl->autoscaler->SetScalerMaker([raw](const std::string&, const scale::KedaTrigger& trigger) {
+    return raw->components.NewScaler(trigger, raw->component_env.get());
+  });
   impl->async = std::make_unique<platform::internal::AsyncRuntime>(
       &impl->components, impl->component_env.get(), impl->clock,
       [raw](const std::string& ns, const std::string& fn, HttpRequest request, std::function<void(HttpResponse)> done) {

@@ -68,6 +68,15 @@ struct RevisionInfo {
   uint64_t cold_starts = 0;
   int restarts = 0;  // crash restarts of its instances
   int recovered = 0;  // instances adopted from the platform's last run (InstanceDriver::Recover)
+  // A KEDA-scaled revision (scaleOptions.keda.triggers): its last poll.
+  struct KedaTrigger {
+    std::string name, type;
+    double value = 0;
+    std::string error;  // "" when the trigger read
+  };
+  bool keda = false, keda_active = false;
+  std::string keda_reason;  // what decided: activate, deactivate, hpa, hold, fallback, idle, min
+  std::vector<KedaTrigger> keda_triggers;
   int64_t creation_time = 0;
   std::string json;  // as a Knative serving.knative.dev/v1 Revision
 };

@@ -414,6 +414,11 @@ void Reconciler::Pass() {
     if (auto base = fn.annotations.find(std::string(spec::kBaseDirAnnotation)); base != fn.annotations.end()) {
       in.base_dir = base->second;
     }
+    if (auto idle = fn.annotations.find(std::string(spec::kIdleReplicaCountAnnotation)); idle != fn.annotations.end()) {
+      char* end = nullptr;
+      long n = std::strtol(idle->second.c_str(), &end, 10);
+      if (!idle->second.empty() && *end == '\0' && n >= 0) in.idle_replicas = static_cast<int>(n);
+    }
     in.autoscaler = autoscaler_config_;
     in.image_credentials = ImageCredentialsOf(*store_, fn.ns, spec);
     for (const store::RevisionRecord& r : w.revisions) in.revisions.emplace_back(r.name, r.spec);

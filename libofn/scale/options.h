@@ -17,12 +17,14 @@
 #define LIBOFN_SCALE_OPTIONS_H_
 
 #include <chrono>
+#include <optional>
 #include <string_view>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "libofn/common/status.h"
+#include "libofn/scale/keda.h"
 
 namespace ofn::scale {
 
@@ -81,6 +83,10 @@ struct ScaleSpec {
   bool enable_scale_to_zero = true;
   std::chrono::nanoseconds tick_interval = std::chrono::seconds(2);
   int container_concurrency = 0;  // 0: unlimited
+  // Set when the revision scales on events (scaleOptions.keda.triggers of
+  // an async Function): the KEDA decider (scale/keda.h) then decides its
+  // count from the triggers' readings, and the KPA fields above are unused.
+  std::optional<KedaSpec> keda;
 
   // What the decider divides by: total × utilization (at least 0.01).
   double TargetValue() const;

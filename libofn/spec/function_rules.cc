@@ -2,12 +2,16 @@
 // v1beta2 conversion, and the defaulting and validation of OpenFunction's
 // function webhook.
 #include <boost/json.hpp>
+#include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <set>
 
 #include "libofn/common/regex.h"
+#include "libofn/spec/internal/keda_spec.h"
 #include "libofn/spec/scale_spec.h"
 #include "libofn/spec/internal/kinds.h"
+#include "libofn/spec/workload.h"
 
 namespace ofn::spec::internal {
 namespace {
@@ -578,6 +582,45 @@ void ValidateTraffic(const json::object& spec, Reporter* rep) {
   if (sum != 100) rep->Error("spec.traffic", "percents must sum to 100, got " + std::to_string(sum));
 }
 
+// What of scaleOptions.keda cannot act: triggers of a sync Function, types
+// with no scaler here; and the idle replica count annotation.
+void ValidateKeda(const json::object& root, const json::object& serving, const scale::ScaleSpec& scale,
+                  Reporter* rep) {
+  const json::value* triggers = ValueAt(serving, {"scaleOptions", "keda", "triggers"});
+  if (triggers && triggers->is_array() && !triggers->as_array().empty() && !scale.keda) {
+    rep->Warning("spec.serving.scaleOptions.keda.triggers",
+                 "not run here: a Function with triggers.http is served and scaled as Knative does (KEDA triggers "
+                 "scale async Functions)");
+  }
+  if (scale.keda) {
+    const auto& builtin = internal::BuiltinScalerTypes();
+    for (size_t i = 0; i < scale.keda->triggers.size(); ++i) {
+      const std::string& type = scale.keda->triggers[i].type;
+      if (std::find(builtin.begin(), builtin.end(), type) != builtin.end()) continue;
+      std::string known;
+      for (const std::string& b : builtin) known += (known.empty() ? "" : ", ") + b;
+      rep->Warning("spec.serving.scaleOptions.keda.triggers[" + std::to_string(i) + "].type",
+                   "not run here: libofn has no " + type + " scaler (" + known +
+                       "; a host may add one); the trigger reads as failing, which holds the replica count");
+    }
+  }
+  const json::object* ann = ObjectAt(root, {"metadata", "annotations"});
+  const json::value* idle = ann ? ann->if_contains(kIdleReplicaCountAnnotation) : nullptr;
+  if (!idle) return;
+  const std::string path = "metadata.annotations." + std::string(kIdleReplicaCountAnnotation);
+  std::string text = idle->is_string() ? std::string(idle->as_string()) : json::serialize(*idle);
+  char* end = nullptr;
+  long n = std::strtol(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || n < 0) {
+    rep->Error(path, "must be a whole number not below 0, got \"" + text + "\"");
+  } else if (!scale.keda) {
+    rep->Error(path, "applies to a KEDA-scaled Function (scaleOptions.keda.triggers, no HTTP trigger)");
+  } else if (n >= scale.keda->min_replicas) {
+    rep->Error(path, "must be below minReplicas (" + std::to_string(n) + " >= " +
+                         std::to_string(scale.keda->min_replicas) + "), as KEDA requires of idleReplicaCount");
+  }
+}
+
 void Validate(const json::object& root, Reporter* rep) {
   const json::object* spec = ObjectAt(root, {"spec"});
   if (!spec) {
@@ -595,8 +638,9 @@ void Validate(const json::object& root, Reporter* rep) {
   ValidateTraffic(*spec, rep);
   if (serving) {
     std::vector<ScaleError> errors;
-    ParseScaleSpec(json::serialize(*spec), &errors);
+    scale::ScaleSpec scale = ParseScaleSpec(json::serialize(*spec), &errors);
     for (const ScaleError& e : errors) rep->Error(e.path, e.message);
+    if (errors.empty()) ValidateKeda(root, *serving, scale, rep);
   }
   if (!spec->contains("build") && !spec->contains("serving")) {
     rep->Error("spec.serving", "required when spec.build is not set");

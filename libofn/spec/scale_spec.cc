@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "libofn/common/internal/json_access.h"
+#include "libofn/spec/internal/keda_spec.h"
 #include "libofn/spec/units.h"
 
 namespace ofn::spec {
@@ -352,6 +353,7 @@ ScaleSpec ParseScaleSpec(std::string_view function_spec_json, std::vector<ScaleE
     r.Fail("activation-scale", "must not be greater than the maximum scale");
   }
   if (!s.enable_scale_to_zero) s.min_scale = std::max(s.min_scale, 1);
+  s.keda = internal::ParseKedaSpec(serving, errors);
   if (errors->size() > first_error) return ScaleSpec();
   return s;
 }

@@ -14,6 +14,9 @@ namespace ofn::spec {
 inline constexpr std::string_view kBackendAnnotation = "ofn.io/backend";
 // The directory a Function's manifest came from (see ParseOptions::base_dir).
 inline constexpr std::string_view kBaseDirAnnotation = "ofn.io/base-dir";
+// KEDA's idleReplicaCount (not in OpenFunction's scaledObject): the count a
+// KEDA-scaled Function rests at when no trigger is active; below minReplicas.
+inline constexpr std::string_view kIdleReplicaCountAnnotation = "ofn.io/idle-replica-count";
 
 // Errors name the field (spec.serving.timeout, resources.limits.memory,
 // the function container's command) and what is wrong with it.

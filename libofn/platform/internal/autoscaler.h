@@ -22,6 +22,7 @@
 
 #include "libofn/backend/driver.h"
 #include "libofn/common/clock.h"
+#include "libofn/events/component.h"
 #include "libofn/gateway/revision_pool.h"
 #include "libofn/scale/kpa.h"
 #include "libofn/scale/options.h"
@@ -54,6 +55,14 @@ struct RevisionScaleStatus {
   size_t queued = 0;
   int64_t in_flight = 0;
   gateway::RevisionPool::Counters counters;
+  // KEDA-scaled revisions (spec.keda): the last poll.
+  struct Trigger {
+    std::string name, type;
+    scale::TriggerReading reading;
+  };
+  std::vector<Trigger> triggers;
+  bool keda_active = false;
+  std::string keda_reason;  // what decided the last poll (scale::KedaDecision::reason)
   uint64_t cold_starts = 0;
   double cold_start_seconds_sum = 0;
   std::array<uint64_t, kColdStartBuckets.size()> cold_start_buckets{};
@@ -73,6 +82,12 @@ class Autoscaler {
   // every 50 ms of real time) and serves pokes; without, only pokes are
   // served and the host calls TickAll (tests on a ManualClock).
   void Start(bool ticker);
+
+  // How KEDA-scaled revisions get their scalers (one per trigger; a
+  // failure to make one reads as that trigger failing). Set before Start.
+  using ScalerMaker =
+      std::function<Result<std::shared_ptr<events::ScalerProbe>>(const std::string& ns, const scale::KedaTrigger&)>;
+  void SetScalerMaker(ScalerMaker maker) { scaler_maker_ = std::move(maker); }
   void Stop();
 
   // Hands over an instance that survived the last run (InstanceDriver::
@@ -105,6 +120,9 @@ class Autoscaler {
  private:
   struct Rev;
   void Tick(const std::shared_ptr<Rev>& rev, bool poked);
+  // Tick of a KEDA-scaled revision: every polling interval its scalers are
+  // read (outside every lock) and the KEDA decider sets the count.
+  void TickKeda(const std::shared_ptr<Rev>& rev, bool poked);
   void StartInstance(const std::shared_ptr<Rev>& rev);
   // Books a settled start: the instance into the pool, or the failure and its retry.
   void Started(const std::shared_ptr<Rev>& rev, Clock::Duration t0, Result<std::shared_ptr<backend::Instance>> started);
@@ -117,6 +135,7 @@ class Autoscaler {
   gateway::Executor calls_;
   gateway::Executor starts_;
   std::function<void()> on_change_;
+  ScalerMaker scaler_maker_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

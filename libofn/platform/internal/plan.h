@@ -4,6 +4,7 @@
 #ifndef LIBOFN_PLATFORM_INTERNAL_PLAN_H_
 #define LIBOFN_PLATFORM_INTERNAL_PLAN_H_
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,6 +29,7 @@ struct PlanInput {
   scale::AutoscalerConfig autoscaler;  // the cluster's settings the scale bounds start from
   std::string image_credentials;       // see backend::Workload::image_credentials
   std::string base_dir;                // the ofn.io/base-dir annotation
+  std::optional<int> idle_replicas;    // the ofn.io/idle-replica-count annotation (KEDA-scaled Functions)
 };
 
 // A revision whose spec does not make a workload is in the plan with

@@ -2,7 +2,10 @@
 // and stopped here; skipped when redis-server is not installed).
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "libofn/events/component.h"
 #include "libofn/platform/platform.h"
@@ -251,5 +254,138 @@ TEST_F(RedisTest, AnInputWhoseBrokerWasDownOpensWhenItComesUp) {
   (*p)->Close(seconds(1));
 }
 
+
+// Handlers held at a gate until the test opens it; what they processed.
+struct Gate {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  int inside = 0;
+  std::set<std::string> done;
+  int calls = 0;
+  void Pass(std::string data) {
+    std::unique_lock<std::mutex> lock(mu);
+    ++inside;
+    ++calls;
+    cv.notify_all();
+    cv.wait(lock, [&] { return open; });
+    --inside;
+    done.insert(std::move(data));
+    cv.notify_all();
+  }
+  // Waits (up to 20 s) until `pred` holds under the lock.
+  template <typename Pred>
+  bool Until(Pred pred) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, seconds(20), [&] { return pred(); });
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu);
+    open = true;
+    cv.notify_all();
+  }
+};
+
+// KEDA-style scaling on a real backlog: 200 entries wait in a stream before
+// the Function exists; the first delivery takes it from 0 to 1, the
+// redis-streams trigger's lag (lagCount 10) to 4 (maxReplicas) at the next
+// poll, and once everything is processed it goes to 1 and, one cooldown
+// after the last activity, to 0 — every entry processed. Polls run on the
+// manual clock (Platform::Autoscale).
+TEST_F(RedisTest, AKedaScaledFunctionGoesFromZeroToNOnABacklogAndBackToZero) {
+  ManualClock clock{ManualClock::TimePoint(seconds(1795000000))};
+  testing::TempDir dir;
+  Gate gate;  // before the platform: its function uses it until the platform is gone
+  auto producer = registry_.NewPubSub(Spec("pubsub.redis"), &env_);
+  ASSERT_TRUE(producer.ok()) << producer.status().ToString();
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE((*producer)->Publish("jobs", "job-" + std::to_string(i), "", {}).ok());
+
+  Platform::Options o;
+  o.state_dir = dir.path();
+  o.gateway_address = "";
+  o.clock = &clock;
+  o.autoscale_ticker = false;
+  auto p = Platform::Open(o);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  (*p)->functions().OpenFunction("worker", [&](Context&, std::string_view data) {
+    gate.Pass(std::string(data));
+    return std::string();
+  });
+  ASSERT_TRUE((*p)->Apply("apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: bus\nspec:\n"
+                          "  type: pubsub.redis\n  version: v1\n  metadata:\n  - {name: redisHost, value: \"" +
+                          server_.host() + "\"}\n  - {name: consumerID, value: workers}\n")
+                  .ok());
+  auto applied = (*p)->Apply(
+      "apiVersion: core.openfunction.io/v1beta2\nkind: Function\nmetadata:\n  name: worker\nspec:\n"
+      "  image: ofn.local/worker:latest\n  serving:\n    containerConcurrency: 1\n"
+      "    triggers:\n      dapr:\n        - {name: bus, topic: jobs}\n"
+      "    scaleOptions:\n      minReplicas: 0\n      maxReplicas: 4\n      keda:\n        scaledObject:\n"
+      "          pollingInterval: 5\n          cooldownPeriod: 30\n          advanced:\n"
+      "            horizontalPodAutoscalerConfig:\n              behavior:\n                scaleDown:\n"
+      "                  stabilizationWindowSeconds: 0\n"
+      "        triggers:\n          - type: redis-streams\n            metadata:\n              address: \"" +
+      server_.host() + "\"\n              stream: jobs\n              consumerGroup: workers\n"
+      "              lagCount: \"10\"\n"
+      "    template:\n      containers:\n        - name: function\n");
+  ASSERT_TRUE(applied.ok()) << applied.status().ToString();
+  auto instances = [&](int want) {
+    auto deadline = std::chrono::steady_clock::now() + seconds(20);
+    int ready = -1;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto revs = (*p)->Revisions("worker");
+      ready = revs.ok() && !revs->empty() ? revs->back().ready_instances : -1;
+      if (ready == want) return true;
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    std::string why;
+    if (auto revs = (*p)->Revisions("worker"); revs.ok() && !revs->empty()) {
+      const RevisionInfo& r = revs->back();
+      why = " (last poll: " + r.keda_reason + (r.keda_active ? ", active" : "") + ", queued " +
+            std::to_string(r.queued);
+      for (const RevisionInfo::KedaTrigger& t : r.keda_triggers) {
+        why += "; " + t.name + " = " + std::to_string(t.value) + (t.error.empty() ? "" : " " + t.error);
+      }
+      why += ")";
+    }
+    ADD_FAILURE() << "ready instances: " << ready << ", want " << want << why << ", " << gate.calls << " calls";
+    return false;
+  };
+
+  // 0 -> 1: the first deliveries wait for an instance (the poll has not run).
+  ASSERT_TRUE(gate.Until([&] { return gate.inside == 1; }));
+  ASSERT_TRUE(instances(1));
+  // 1 -> 4: the lag (about 200 - 16 read) over 10 per replica, capped.
+  clock.Advance(seconds(5));
+  (*p)->Autoscale();
+  ASSERT_TRUE(instances(4));
+  ASSERT_TRUE(gate.Until([&] { return gate.inside == 4; })) << "four handlers at once";
+  std::string metrics = (*p)->Metrics();
+  EXPECT_NE(metrics.find("ofn_keda_trigger_value{namespace=\"default\",function=\"worker\",revision=\""),
+            std::string::npos);
+
+  gate.Open();
+  ASSERT_TRUE(gate.Until([&] { return gate.done.size() == 200; })) << gate.done.size();
+  // Quiet: every delivery answered and acknowledged (a poll that sees one
+  // still in flight counts it as activity, rightly).
+  auto deadline = std::chrono::steady_clock::now() + seconds(20);
+  while ((*p)->Metrics().find("ofn_revision_in_flight{namespace=\"default\",function=\"worker\",revision=\"worker-00001\"} 0\n") ==
+             std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  // Idle now; within the cooldown the HPA's floor is 1; after it, 0.
+  clock.Advance(seconds(5));
+  (*p)->Autoscale();
+  ASSERT_TRUE(instances(1));
+  clock.Advance(seconds(24));
+  (*p)->Autoscale();
+  ASSERT_TRUE(instances(1)) << "29 s after the last activity";
+  clock.Advance(seconds(6));
+  (*p)->Autoscale();
+  ASSERT_TRUE(instances(0));
+  EXPECT_EQ(gate.done.size(), 200u);
+  EXPECT_TRUE(gate.done.contains("job-0") && gate.done.contains("job-199"));
+  (*p)->Close(seconds(1));
+}
 }  // namespace
 }  // namespace ofn::events

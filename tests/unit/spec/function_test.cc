@@ -196,6 +196,31 @@ TEST(FunctionNormalizeTest, KedaReplicaCountsMoveToScaleOptions) {
             nullptr);
 }
 
+TEST(FunctionKedaTest, WhatCannotScaleIsSaidAtApplyAndTheIdleCountIsChecked) {
+  const std::string async =
+      "spec:\n  image: img\n  serving:\n    triggers:\n      dapr:\n        - {name: q, topic: t}\n"
+      "    pubsub:\n      q: {type: pubsub.in-memory, version: v1, metadata: []}\n"
+      "    scaleOptions:\n      minReplicas: 1\n      keda:\n        triggers:\n"
+      "          - type: kafka\n            metadata: {topic: logs, lagThreshold: \"20\"}\n";
+  Parsed p = Parse(std::string(kHead) + async);
+  ASSERT_TRUE(p.result.ok()) << ::testing::PrintToString(p.lines);
+  ASSERT_EQ(p.lines.size(), 1u);
+  EXPECT_NE(p.lines[0].find("warning: spec.serving.scaleOptions.keda.triggers[0].type: not run here: libofn has no "
+                            "kafka scaler (redis, redis-streams, nats-jetstream, cron;"),
+            std::string::npos)
+      << p.lines[0];
+  // The idle count sits in an annotation (the CRD's scaledObject has no
+  // idleReplicaCount) and must be below minReplicas, as KEDA requires.
+  Parsed idle = Parse(std::string(kHead) + "  annotations:\n    ofn.io/idle-replica-count: \"1\"\n" + async);
+  ASSERT_FALSE(idle.result.ok()) << ::testing::PrintToString(idle.lines);
+  bool named = false;
+  for (const std::string& line : idle.lines) {
+    named = named || line.find("metadata.annotations.ofn.io/idle-replica-count: must be below minReplicas (1 >= 1)") !=
+                         std::string::npos;
+  }
+  EXPECT_TRUE(named) << ::testing::PrintToString(idle.lines);
+}
+
 TEST(FunctionNormalizeTest, ConflictingReplicaCountIsAnError) {
   Parsed p = Parse(std::string(kHead) +
                    "spec:\n  image: img\n  serving:\n    scaleOptions:\n      maxReplicas: 3\n      keda:\n"

@@ -1,0 +1,203 @@
+#include "libofn/scale/keda.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace ofn::scale {
+
+namespace {
+
+// The HPA leaves the count alone while the usage ratio is within 10 % of 1.
+constexpr double kTolerance = 0.1;
+
+// The HPA's count for one trigger's reading, `current` > 0.
+int TriggerRecommendation(const KedaTrigger& t, double value, int current) {
+  double target = std::max(t.target, 1e-9);
+  if (t.metric_type == KedaMetricType::kValue) {
+    double ratio = value / target;
+    if (std::abs(ratio - 1.0) <= kTolerance) return current;
+    return static_cast<int>(std::ceil(ratio * current));
+  }
+  double ratio = value / (target * current);
+  if (std::abs(ratio - 1.0) <= kTolerance) return current;
+  return static_cast<int>(std::ceil(value / target));
+}
+
+// Replicas added (up) or removed (down) within `period` before now.
+int ChangedWithin(const KedaState& state, Clock::Duration now, std::chrono::seconds period, bool up) {
+  int sum = 0;
+  for (const auto& [t, change] : state.scale_events) {
+    if (t <= now - period) continue;
+    if (up && change > 0) sum += change;
+    if (!up && change < 0) sum -= change;
+  }
+  return sum;
+}
+
+// The most the count may rise to now under the scale-up rules.
+int ScaleUpLimit(const HpaRules& rules, const KedaState& state, int current, Clock::Duration now) {
+  if (rules.select == SelectPolicy::kDisabled || rules.policies.empty()) return current;
+  bool first = true;
+  int limit = current;
+  for (const HpaPolicy& p : rules.policies) {
+    int start = current - ChangedWithin(state, now, p.period, true);
+    int proposed = p.type == HpaPolicy::Type::kPods
+                       ? start + p.value
+                       : static_cast<int>(std::ceil(start * (1.0 + p.value / 100.0)));
+    if (first) {
+      limit = proposed;
+      first = false;
+    } else {
+      limit = rules.select == SelectPolicy::kMax ? std::max(limit, proposed) : std::min(limit, proposed);
+    }
+  }
+  return std::max(limit, current);
+}
+
+// The least the count may fall to now under the scale-down rules.
+int ScaleDownLimit(const HpaRules& rules, const KedaState& state, int current, Clock::Duration now) {
+  if (rules.select == SelectPolicy::kDisabled || rules.policies.empty()) return current;
+  bool first = true;
+  int limit = current;
+  for (const HpaPolicy& p : rules.policies) {
+    int start = current + ChangedWithin(state, now, p.period, false);
+    int proposed = p.type == HpaPolicy::Type::kPods
+                       ? start - p.value
+                       : static_cast<int>(std::floor(start * (1.0 - p.value / 100.0)));
+    if (first) {
+      limit = proposed;
+      first = false;
+    } else {
+      // Max: the policy that allows the greatest change, i.e. the lowest count.
+      limit = rules.select == SelectPolicy::kMax ? std::min(limit, proposed) : std::max(limit, proposed);
+    }
+  }
+  return std::min(limit, current);
+}
+
+void Prune(const KedaSpec& spec, Clock::Duration now, KedaState* state) {
+  auto window = std::max(spec.scale_up.stabilization, spec.scale_down.stabilization);
+  while (!state->recommendations.empty() && state->recommendations.front().first <= now - window) {
+    state->recommendations.pop_front();
+  }
+  std::chrono::seconds longest{0};
+  for (const HpaRules* r : {&spec.scale_up, &spec.scale_down}) {
+    for (const HpaPolicy& p : r->policies) longest = std::max(longest, p.period);
+  }
+  while (!state->scale_events.empty() && state->scale_events.front().first <= now - longest) {
+    state->scale_events.pop_front();
+  }
+}
+
+// The HPA's step from `current` (> 0) towards `recommendation`.
+int Hpa(const KedaSpec& spec, int recommendation, int current, Clock::Duration now, KedaState* state) {
+  const int hpa_min = std::max(spec.min_replicas, 1);
+  const int hpa_max = std::max(spec.max_replicas, hpa_min);
+  if (current > hpa_max) return hpa_max;
+  // Stabilization: up to the least recommendation of the up window, down
+  // to the greatest of the down window.
+  int up = recommendation, down = recommendation;
+  for (const auto& [t, r] : state->recommendations) {
+    if (t > now - spec.scale_up.stabilization) up = std::min(up, r);
+    if (t > now - spec.scale_down.stabilization) down = std::max(down, r);
+  }
+  state->recommendations.emplace_back(now, recommendation);
+  int desired = current;
+  if (desired < up) desired = up;
+  if (desired > down) desired = down;
+  if (desired > current) {
+    desired = std::min({desired, ScaleUpLimit(spec.scale_up, *state, current, now), hpa_max});
+  } else if (desired < current) {
+    desired = std::max({desired, ScaleDownLimit(spec.scale_down, *state, current, now), hpa_min});
+  }
+  return desired;
+}
+
+}  // namespace
+
+HpaRules DefaultScaleUp() {
+  return HpaRules{std::chrono::seconds(0), SelectPolicy::kMax,
+                  {HpaPolicy{HpaPolicy::Type::kPercent, 100, std::chrono::seconds(15)},
+                   HpaPolicy{HpaPolicy::Type::kPods, 4, std::chrono::seconds(15)}}};
+}
+
+HpaRules DefaultScaleDown() {
+  return HpaRules{std::chrono::seconds(300), SelectPolicy::kMax,
+                  {HpaPolicy{HpaPolicy::Type::kPercent, 100, std::chrono::seconds(15)}}};
+}
+
+int KedaInitialReplicas(const KedaSpec& spec) { return spec.idle_replicas.value_or(spec.min_replicas); }
+
+KedaDecision KedaDecide(const KedaSpec& spec, const std::vector<TriggerReading>& readings, bool busy, int current,
+                        Clock::Duration now, KedaState* state) {
+  KedaDecision d;
+  d.desired = current;
+  state->failures.resize(spec.triggers.size(), 0);
+  bool errored = false, any_ok = false;
+  for (size_t i = 0; i < spec.triggers.size(); ++i) {
+    const TriggerReading* r = i < readings.size() ? &readings[i] : nullptr;
+    if (!r || !r->ok) {
+      errored = true;
+      ++state->failures[i];
+      continue;
+    }
+    state->failures[i] = 0;
+    any_ok = true;
+    if (r->value > spec.triggers[i].activation) d.active = true;
+  }
+  d.active = d.active || busy;
+  if (d.active) {
+    state->ever_active = true;
+    state->last_active = now;
+  }
+  Prune(spec, now, state);
+
+  // The HPA's own changes count against its rate policies; KEDA's
+  // activation and deactivation do not.
+  auto changed = [&](int desired, std::string reason) {
+    if (desired != current && reason == "hpa") state->scale_events.emplace_back(now, desired - current);
+    d.desired = desired;
+    d.reason = std::move(reason);
+    return d;
+  };
+
+  if (spec.fallback_failure_threshold > 0) {
+    for (int failures : state->failures) {
+      if (failures >= spec.fallback_failure_threshold && !d.active) {
+        d.fallback = true;
+        return changed(std::min(spec.fallback_replicas, spec.max_replicas), "fallback");
+      }
+    }
+  }
+  const bool at_rest = current == 0 || (spec.idle_replicas && current == *spec.idle_replicas);
+  if (at_rest) {
+    if (d.active) {
+      state->recommendations.clear();
+      return changed(std::min(std::max(spec.min_replicas, 1), std::max(spec.max_replicas, 1)), "activate");
+    }
+    if (current < spec.min_replicas && !spec.idle_replicas) return changed(spec.min_replicas, "min");
+    d.reason = "idle";
+    return d;
+  }
+  if (!d.active && !errored && (spec.min_replicas == 0 || spec.idle_replicas) &&
+      (!state->ever_active || now - state->last_active >= spec.cooldown)) {
+    state->recommendations.clear();
+    return changed(spec.idle_replicas.value_or(0), "deactivate");
+  }
+  if (current < spec.min_replicas) return changed(spec.min_replicas, "min");
+  if (!any_ok) {
+    d.reason = "hold";
+    return d;
+  }
+  int recommendation = 0;
+  for (size_t i = 0; i < spec.triggers.size(); ++i) {
+    if (i >= readings.size() || !readings[i].ok) continue;
+    recommendation = std::max(recommendation, TriggerRecommendation(spec.triggers[i], readings[i].value, current));
+  }
+  const int hpa_min = std::max(spec.min_replicas, 1);
+  recommendation = std::clamp(recommendation, hpa_min, std::max(spec.max_replicas, hpa_min));
+  d.recommendation = recommendation;
+  return changed(Hpa(spec, recommendation, current, now, state), "hpa");
+}
+
+}  // namespace ofn::scale
