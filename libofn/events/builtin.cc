@@ -382,8 +382,8 @@ class JetStreamScaler final : public ScalerProbe {
         for (const auto& st : streams->as_array()) {
           if (!st.is_object() || Text(st.as_object(), "name") != stream_) continue;
           const auto* consumers = st.as_object().if_contains("consumer_detail");
-          if (!consumers || !consumers->is_array()) break;
-          for (const auto& c : consumers->as_array()) {
+          static const boost::json::array kNone;
+          for (const auto& c : consumers && consumers->is_array() ? consumers->as_array() : kNone) {
             if (!c.is_object() || Text(c.as_object(), "name") != consumer_) continue;
             return Number(c.as_object(), "num_pending") + Number(c.as_object(), "num_ack_pending");
           }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <condition_variable>
 #include <mutex>
@@ -116,12 +117,25 @@ class RedisServer : public BrokerServer {
                      {"--port", "{port}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", "{dir}",
                       "--loglevel", "warning", "--logfile", "{dir}/redis.log"},
                      "", port) {}
+  // Runs one redis-cli command (words without shell metacharacters) against it.
+  bool Cli(const std::string& command) const {
+    return std::system(("/usr/bin/redis-cli -p " + std::to_string(port()) + " " + command + " >/dev/null").c_str()) == 0;
+  }
 };
 
-// JetStream on, its store in its dir.
+// JetStream on, its store in its dir; the HTTP monitoring endpoint on a
+// port of its own (KEDA's nats-jetstream scaler reads it).
 class NatsServer : public BrokerServer {
  public:
-  NatsServer() : BrokerServer("/usr/sbin/nats-server", {"-js", "-a", "127.0.0.1", "-p", "{port}", "-sd", "{dir}", "-l", "{dir}/nats.log"}) {}
+  NatsServer() : NatsServer(FreePort()) {}
+  std::string monitoring() const { return "127.0.0.1:" + std::to_string(monitoring_port_); }
+
+ private:
+  explicit NatsServer(int monitoring_port)
+      : BrokerServer("/usr/sbin/nats-server", {"-js", "-a", "127.0.0.1", "-p", "{port}", "-m",
+                                               std::to_string(monitoring_port), "-sd", "{dir}", "-l", "{dir}/nats.log"}),
+        monitoring_port_(monitoring_port) {}
+  int monitoring_port_;
 };
 
 // On loopback, anonymous. A client's queue is not capped at mosquitto's

@@ -7,6 +7,7 @@
 #include "libofn/events/component.h"
 #include "libofn/gateway/server.h"
 #include "libofn/spec/components.h"
+#include "libofn/spec/internal/keda_spec.h"
 
 namespace ofn::events {
 namespace {
@@ -55,6 +56,46 @@ TEST(ComponentRegistryTest, TheBuiltInTypesAreTheOnesTheSpecLayerNames) {
   auto bad = r.NewInputBinding(Spec("bindings.cron", {{"schedule", "70 * * * *"}}), &env);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message(), "component default/c (bindings.cron): schedule: minutes field \"70\": out of range 0-59");
+}
+
+// The scaler types registered are the ones apply knows (and warns about
+// the rest); the cron scaler's window on explicit times.
+TEST(ScalerTest, TheCronScalerAsksForDesiredReplicasInsideItsWindow) {
+  ComponentRegistry r;
+  RegisterBuiltinComponents(&r);
+  std::vector<std::string> want(spec::internal::BuiltinScalerTypes());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(r.ScalerTypes(), want);
+  FakeEnv env;
+  scale::KedaTrigger t;
+  t.type = "cron";
+  t.name = "office";
+  t.metadata = {{"timezone", "UTC"}, {"start", "0 8 * * 1-5"}, {"end", "30 18 * * 1-5"}, {"desiredReplicas", "3"}};
+  auto cron = r.NewScaler(t, &env);
+  ASSERT_TRUE(cron.ok()) << cron.status().ToString();
+  // 2026-11-30 is a Monday.
+  auto at = [](int day, int h, int m, int s = 0) {
+    return Clock::TimePoint(std::chrono::sys_days(std::chrono::year(2026) / 11 / day).time_since_epoch() +
+                            std::chrono::hours(h) + std::chrono::minutes(m) + seconds(s));
+  };
+  struct Case {
+    Clock::TimePoint t;
+    double want;
+  } cases[] = {
+      {at(30, 7, 59, 59), 0}, {at(30, 8, 0), 3},   {at(30, 12, 0), 3}, {at(30, 18, 29, 59), 3},
+      {at(30, 18, 30), 0},    {at(30, 23, 0), 0},  {at(29, 12, 0), 0},  // Sunday
+  };
+  for (const Case& c : cases) {
+    auto v = (*cron)->Read(c.t);
+    ASSERT_TRUE(v.ok());
+    EXPECT_EQ(*v, c.want) << std::chrono::duration_cast<seconds>(c.t.time_since_epoch()).count();
+  }
+  scale::KedaTrigger none = t;
+  none.type = "kafka";
+  auto missing = r.NewScaler(none, &env);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().message(),
+            "trigger office: no scaler of type kafka here (cron, nats-jetstream, redis, redis-streams)");
 }
 
 struct Received {

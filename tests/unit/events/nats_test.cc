@@ -2,7 +2,9 @@
 // stopped here; skipped when nats-server is not installed).
 #include <gtest/gtest.h>
 
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "libofn/events/component.h"
 #include "tests/unit/events/brokers.h"
@@ -91,6 +93,56 @@ TEST_F(JetStreamTest, AnUnreachableServerIsNamed) {
   EXPECT_NE(ps.status().message().find("component default/js (pubsub.jetstream): cannot connect to NATS at nats://"),
             std::string::npos)
       << ps.status().message();
+}
+
+// KEDA's nats-jetstream scaler: a consumer's lag (not yet delivered plus
+// delivered and not acknowledged) from the monitoring endpoint.
+TEST_F(JetStreamTest, TheScalerReadsAConsumersLagFromTheMonitoringEndpoint) {
+  scale::KedaTrigger t;
+  t.type = "nats-jetstream";
+  t.name = "js";
+  t.metadata = {{"natsServerMonitoringEndpoint", server_.monitoring()}, {"account", "$G"}, {"stream", "OFN_work"},
+                {"consumer", "workers"}};
+  auto scaler = registry_.NewScaler(t, &env_);
+  ASSERT_TRUE(scaler.ok()) << scaler.status().ToString();
+  auto read = [&] {
+    auto v = (*scaler)->Read(Clock::System()->Now());
+    EXPECT_TRUE(v.ok()) << v.status().ToString();
+    return v.ok() ? *v : -1;
+  };
+  EXPECT_EQ(read(), 0);  // no stream yet
+  auto ps = registry_.NewPubSub(Spec({{"concurrency", "4"}}), &env_);
+  ASSERT_TRUE(ps.ok()) << ps.status().ToString();
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE((*ps)->Publish("work", "m" + std::to_string(i), "", {}).ok());
+  EXPECT_EQ(read(), 30);  // no consumer yet: the whole stream
+  Inbox held;
+  held.auto_ack = false;
+  auto sub = (*ps)->Subscribe("work", "workers", held.Handler());
+  ASSERT_TRUE(sub.ok()) << sub.status().ToString();
+  ASSERT_TRUE(held.WaitFor(4));
+  EXPECT_EQ(read(), 30);  // 4 delivered and unacknowledged, 26 pending
+  {
+    std::lock_guard<std::mutex> lock(held.mu);
+    for (Ack& a : held.acks) a(true);
+    held.acks.clear();
+  }
+  ASSERT_TRUE(held.WaitFor(8));
+  // The acks reach the server asynchronously: read until they show.
+  double lag = read();
+  for (int i = 0; i < 200 && lag != 26; ++i) {
+    std::this_thread::sleep_for(milliseconds(10));
+    lag = read();
+  }
+  EXPECT_EQ(lag, 26);
+  (*sub)->Close();
+
+  t.metadata["natsServerMonitoringEndpoint"] = "127.0.0.1:" + std::to_string(FreePort());
+  auto down = registry_.NewScaler(t, &env_);
+  ASSERT_TRUE(down.ok());
+  auto failed = (*down)->Read(Clock::System()->Now());
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("NATS monitoring endpoint 127.0.0.1:"), std::string::npos)
+      << failed.status().message();
 }
 
 }  // namespace

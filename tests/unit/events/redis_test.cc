@@ -255,6 +255,69 @@ TEST_F(RedisTest, AnInputWhoseBrokerWasDownOpensWhenItComesUp) {
 }
 
 
+// KEDA's redis and redis-streams scalers against the server: a list's
+// length; a stream's length, its group's pending entries and its lag.
+TEST_F(RedisTest, TheScalersReadListLengthStreamLengthPendingEntriesAndLag) {
+  auto scaler = [&](const std::string& type, const std::string& measure, std::map<std::string, std::string> md) {
+    scale::KedaTrigger t;
+    t.type = type;
+    t.name = type;
+    t.measure = measure;
+    t.metadata = std::move(md);
+    t.metadata["address"] = server_.host();
+    auto s = registry_.NewScaler(t, &env_);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return *s;
+  };
+  auto read = [](const std::shared_ptr<ScalerProbe>& s) {
+    auto v = s->Read(Clock::System()->Now());
+    EXPECT_TRUE(v.ok()) << v.status().ToString();
+    return v.ok() ? *v : -1;
+  };
+  auto list = scaler("redis", "listLength", {{"listName", "jobs-list"}});
+  auto length = scaler("redis-streams", "streamLength", {{"stream", "s"}});
+  auto pending = scaler("redis-streams", "pendingEntriesCount", {{"stream", "s"}, {"consumerGroup", "g"}});
+  auto lag = scaler("redis-streams", "lagCount", {{"stream", "s"}, {"consumerGroup", "g"}});
+  EXPECT_EQ(read(list), 0);
+  EXPECT_EQ(read(length), 0);
+  EXPECT_EQ(read(pending), 0);  // no stream, no group
+  EXPECT_EQ(read(lag), 0);
+
+  auto ps = registry_.NewPubSub(Spec("pubsub.redis", {{"concurrency", "3"}}), &env_);
+  ASSERT_TRUE(ps.ok());
+  for (int i = 0; i < 12; ++i) ASSERT_TRUE((*ps)->Publish("s", "e" + std::to_string(i), "", {}).ok());
+  EXPECT_EQ(read(length), 12);
+  EXPECT_EQ(read(lag), 12);  // the group is not made yet: all of it lags
+  Inbox held;
+  held.auto_ack = false;
+  auto sub = (*ps)->Subscribe("s", "g", held.Handler());
+  ASSERT_TRUE(sub.ok());
+  ASSERT_TRUE(held.WaitFor(3));
+  EXPECT_EQ(read(pending), 3);  // read by the group, not acknowledged
+  EXPECT_EQ(read(lag), 9);      // not read by the group yet
+  EXPECT_EQ(read(length), 12);
+  (*sub)->Close();
+
+  // A list (KEDA's "redis" trigger) filled by another program.
+  ASSERT_TRUE(server_.Cli("RPUSH jobs-list a b c d e"));
+  EXPECT_EQ(read(list), 5);
+  scale::KedaTrigger direct;
+  direct.type = "redis";
+  direct.metadata = {{"host", "127.0.0.1"}, {"port", std::to_string(server_.port())}, {"listName", "jobs-list"}};
+  auto via_host = registry_.NewScaler(direct, &env_);
+  ASSERT_TRUE(via_host.ok()) << via_host.status().ToString();
+  EXPECT_EQ(read(*via_host), 5);
+
+  scale::KedaTrigger nowhere = direct;
+  nowhere.metadata["port"] = std::to_string(FreePort());
+  auto down = registry_.NewScaler(nowhere, &env_);
+  ASSERT_TRUE(down.ok());
+  auto failed = (*down)->Read(Clock::System()->Now());
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("cannot connect to redis 127.0.0.1:"), std::string::npos)
+      << failed.status().message();
+}
+
 // Handlers held at a gate until the test opens it; what they processed.
 struct Gate {
   std::mutex mu;
