@@ -128,7 +128,7 @@ events::ComponentSpec ComponentFromSpec(const std::string& ns, const std::string
 }
 
 std::string AsyncFunction::Fingerprint() const {
-  std::string f = dead_letter_topic + "\n" + std::to_string(max_attempts);
+  std::string f = dead_letter_topic + "\n" + std::to_string(max_attempts) + (app_routes ? " app-routes" : "");
   for (const auto& [name, c] : components) f += "\ncomponent " + ComponentKey(c);
   for (const AsyncInput& i : inputs) f += "\nin " + i.name + " " + i.topic + " " + ComponentKey(i.component);
   for (const AsyncOutput& o : outputs) {
@@ -233,6 +233,12 @@ struct AsyncRuntime::Fn {
   std::map<std::string, std::shared_ptr<events::PubSub>> out_pubsubs;
   std::map<std::string, std::shared_ptr<events::OutputBinding>> out_bindings;
   std::string problem;
+  // The app's subscriptions (spec.app_routes), from GET /dapr/subscribe:
+  // route by "pubsubname\ntopic". Deliveries wait while it is asked.
+  enum class Routes { kUnknown, kAsking, kKnown };
+  Routes routes_state = Routes::kUnknown;
+  std::map<std::string, std::string> routes;
+  std::vector<std::shared_ptr<Delivery>> awaiting_routes;
 };
 
 struct AsyncRuntime::Delivery {
@@ -241,6 +247,8 @@ struct AsyncRuntime::Delivery {
   events::Ack ack;
   int attempt = 0;  // attempts made
   std::string last_error;
+  std::string route;     // the path the app declared for this topic ("": /<input name>)
+  bool routed = false;   // the app's routes were looked up (or could not be)
 };
 
 AsyncRuntime::AsyncRuntime(const events::ComponentRegistry* registry, events::ComponentEnv* env, Clock* clock,
@@ -494,6 +502,13 @@ void AsyncRuntime::Close(Fn& fn) {
     if (in->subscription) in->subscription->Close();
     if (in->binding) in->binding->Close();
   }
+  std::vector<std::shared_ptr<Delivery>> waiting;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    waiting.swap(fn.awaiting_routes);
+    fn.routes_state = Fn::Routes::kUnknown;
+  }
+  for (auto& d : waiting) d->ack(false);
 }
 
 void AsyncRuntime::OnMessage(const std::shared_ptr<Input>& input, events::Message m, events::Ack ack) {
@@ -514,10 +529,32 @@ void AsyncRuntime::Attempt(std::shared_ptr<Delivery> d) {
     d->ack(false);
     return;
   }
+  if (in.pubsub && !d->routed) {
+    std::shared_ptr<Fn> fn;
+    bool ask = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = fns_.find(in.fn_key);
+      if (it != fns_.end() && it->second->spec.app_routes) {
+        fn = it->second;
+        if (fn->routes_state == Fn::Routes::kKnown) {
+          auto route = fn->routes.find(in.spec.name + "\n" + in.spec.topic);
+          if (route != fn->routes.end()) d->route = route->second;
+          d->routed = true;
+        } else {
+          fn->awaiting_routes.push_back(d);
+          ask = fn->routes_state == Fn::Routes::kUnknown;
+          fn->routes_state = Fn::Routes::kAsking;
+        }
+      }
+    }
+    if (ask) AskRoutes(fn);
+    if (fn && !d->routed) return;  // goes out when the app answered
+  }
   ++d->attempt;
   HttpRequest r;
   r.method = "POST";
-  r.target = "/" + in.spec.name;
+  r.target = d->route.empty() ? "/" + in.spec.name : d->route;
   r.event_input = in.spec.name;
   const events::Message& m = d->message;
   if (in.pubsub) {
@@ -549,9 +586,89 @@ void AsyncRuntime::Attempt(std::shared_ptr<Delivery> d) {
   }
 }
 
+namespace {
+
+// The subscriptions of GET /dapr/subscribe: Dapr's v1 form
+// [{"pubsubname", "topic", "route"}] and v2 form (routes.default; rules
+// with CEL matches are not evaluated here: their default takes the
+// message). By "pubsubname\ntopic".
+std::map<std::string, std::string> ParseSubscriptions(const std::string& body, std::string* warning) {
+  std::map<std::string, std::string> out;
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec || !v.is_array()) {
+    *warning = "GET /dapr/subscribe did not answer a JSON array";
+    return out;
+  }
+  for (const json::value& item : v.as_array()) {
+    const json::object* o = item.if_object();
+    if (!o) continue;
+    std::string pubsub = Str(o, "pubsubname"), topic = Str(o, "topic"), route = Str(o, "route");
+    if (const json::object* routes = Obj(At(o, "routes"))) {
+      if (route.empty()) route = Str(routes, "default");
+      if (const json::array* rules = Arr(At(routes, "rules")); rules && !rules->empty()) {
+        *warning = "the routing rules of " + pubsub + "/" + topic + " are not evaluated (CEL); their default route takes every message";
+        if (route.empty()) {
+          if (const json::object* first = Obj(&(*rules)[0])) route = Str(first, "path");
+        }
+      }
+    }
+    if (pubsub.empty() || topic.empty() || route.empty()) continue;
+    if (route.front() != '/') route = "/" + route;
+    out[pubsub + "\n" + topic] = route;
+  }
+  return out;
+}
+
+}  // namespace
+
+void AsyncRuntime::AskRoutes(const std::shared_ptr<Fn>& fn) {
+  HttpRequest r;
+  r.method = "GET";
+  r.target = "/dapr/subscribe";
+  auto answered = [this, fn](HttpResponse resp) {
+    std::vector<std::shared_ptr<Delivery>> waiting;
+    std::string warning;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (resp.status >= 200 && resp.status < 300) {
+        fn->routes = ParseSubscriptions(resp.body, &warning);
+        fn->routes_state = Fn::Routes::kKnown;
+      } else if (resp.status == 404) {
+        fn->routes.clear();  // no subscriptions declared: /<input name>, as libofn's frameworks take it
+        fn->routes_state = Fn::Routes::kKnown;
+      } else {
+        // Not answered now (no instance, an error): these go to /<input
+        // name>, and the next delivery asks again.
+        fn->routes_state = Fn::Routes::kUnknown;
+        warning = "GET /dapr/subscribe answered " + std::to_string(resp.status) + "; delivering to /<input name>";
+      }
+      waiting.swap(fn->awaiting_routes);
+      for (const auto& d : waiting) {
+        auto route = fn->routes.find(d->input->spec.name + "\n" + d->input->spec.topic);
+        d->route = route == fn->routes.end() ? "" : route->second;
+        d->routed = true;
+      }
+    }
+    if (!warning.empty()) {
+      OFN_LOG(kWarning) << "function " << fn->spec.ns << "/" << fn->spec.name << ": " << warning;
+    }
+    for (auto& d : waiting) Attempt(std::move(d));
+  };
+  if (!deliver_(fn->spec.ns, fn->spec.name, std::move(r), answered)) {
+    // Not served yet: the deliveries wait for the next tick.
+    std::lock_guard<std::mutex> lock(mu_);
+    fn->routes_state = Fn::Routes::kUnknown;
+    for (auto& d : fn->awaiting_routes) parked_.push_back(std::move(d));
+    fn->awaiting_routes.clear();
+  }
+}
+
 void AsyncRuntime::Answered(std::shared_ptr<Delivery> d, HttpResponse r) {
-  // A Dapr app may answer 2xx with {"status": "SUCCESS" | "RETRY" | "DROP"}.
+  // A Dapr app may answer 2xx with {"status": "SUCCESS" | "RETRY" | "DROP"};
+  // 404 from a route the app declared drops the message, as Dapr does.
   std::string verdict = r.status >= 200 && r.status < 300 ? "SUCCESS" : "RETRY";
+  if (r.status == 404 && !d->route.empty()) verdict = "DROP";
   if (verdict == "SUCCESS" && !r.body.empty() && r.body.front() == '{') {
     boost::system::error_code ec;
     json::value v = json::parse(r.body, ec);

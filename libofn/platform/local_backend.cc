@@ -332,6 +332,12 @@ bool LocalBackend::Serves(const std::string& ns, const std::string& name) {
   return it != fns_.end() && it->second.split != nullptr;
 }
 
+std::string LocalBackend::DriverOf(const std::string& ns, const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = fns_.find(ns + "/" + name);
+  return it == fns_.end() ? std::string() : it->second.driver;
+}
+
 bool LocalBackend::Deliver(const std::string& ns, const std::string& name, HttpRequest request,
                            std::function<void(HttpResponse)> done) {
   std::shared_ptr<const gateway::TrafficSplit> split;

@@ -581,6 +581,11 @@ void Reconciler::SyncAsync(const std::vector<const store::Record*>& live,
   for (const store::Record* fn : functions) {
     if (!local_.Serves(fn->ns, fn->name)) continue;
     wanted.push_back(MakeAsyncFunction(fn->ns, fn->name, fn->spec, fn->annotations, components, secrets));
+    // Instances that are HTTP servers are asked for their subscriptions
+    // (GET /dapr/subscribe) as Dapr asks an app; an in-process function is
+    // no HTTP server.
+    std::string driver = local_.DriverOf(fn->ns, fn->name);
+    wanted.back().app_routes = !driver.empty() && driver != "inprocess";
   }
   options_.async->Set(std::move(wanted));
 }

@@ -12,6 +12,21 @@ from test_serve import ROOT, Server, cli, wait_until  # noqa: E402
 EXAMPLE = ROOT / "examples" / "async-pubsub"
 
 
+def admin_metrics(state):
+    """/metrics through the admin socket, as `curl --unix-socket .ofn/admin.sock http://ofn/metrics`."""
+    sock = socket.socket(socket.AF_UNIX)
+    sock.connect(str(state / "admin.sock"))
+    sock.sendall(b"GET /metrics HTTP/1.0\r\nHost: ofn\r\n\r\n")
+    chunks = []
+    while True:
+        c = sock.recv(65536)
+        if not c:
+            break
+        chunks.append(c)
+    sock.close()
+    return b"".join(chunks).decode()
+
+
 def test_the_async_pubsub_example_runs_end_to_end(ofn_bin, tmp_path):
     state = tmp_path / "state"
     s = Server(ofn_bin, state, [EXAMPLE / "components.yaml", EXAMPLE / "functions.yaml"])
@@ -31,18 +46,7 @@ def test_the_async_pubsub_example_runs_end_to_end(ofn_bin, tmp_path):
         out = cli(ofn_bin, state, "get", "functions").stdout
         for name in ("producer", "subscriber", "reader"):
             assert any(line.split()[:1] == [name] and "Running" in line for line in out.splitlines()), out
-        # /metrics through the admin socket, as `curl --unix-socket .ofn/admin.sock http://ofn/metrics`.
-        sock = socket.socket(socket.AF_UNIX)
-        sock.connect(str(state / "admin.sock"))
-        sock.sendall(b"GET /metrics HTTP/1.0\r\nHost: ofn\r\n\r\n")
-        chunks = []
-        while True:
-            c = sock.recv(65536)
-            if not c:
-                break
-            chunks.append(c)
-        sock.close()
-        metrics = b"".join(chunks).decode()
+        metrics = admin_metrics(state)
         line = [x for x in metrics.splitlines()
                 if x.startswith('ofn_async_delivered_total{namespace="default",function="subscriber",input="bus"}')]
         assert line and int(line[0].split()[-1]) >= 2, metrics[-2000:]
@@ -176,3 +180,109 @@ def test_ten_thousand_events_through_redis_streams_survive_two_subscriber_kills(
     finally:
         assert s.stop() == 0
         redis.stop()
+
+
+PLAIN_DAPR_APP = """
+import json, os
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+OUT = os.environ["OUT_FILE"]
+retried = set()
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def reply(self, code, obj):
+        body = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path == "/dapr/subscribe":
+            return self.reply(200, [{"pubsubname": "stream", "topic": "orders", "routes": {"default": "/orders-in"}}])
+        self.reply(404, {})
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path != "/orders-in":
+            with open(OUT, "a") as f:
+                f.write("wrong-path %s\\n" % self.path)
+            return self.reply(404, {})
+        n = json.loads(body)["data"]["n"]
+        if n == 3:
+            return self.reply(200, {"status": "DROP"})
+        if n == 4 and n not in retried:
+            retried.add(n)
+            return self.reply(200, {"status": "RETRY"})
+        with open(OUT, "a") as f:
+            f.write("%d %s\\n" % (n, self.headers.get("Content-Type")))
+        self.reply(200, {"status": "SUCCESS"})
+
+
+ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+"""
+
+
+def test_a_plain_dapr_app_gets_its_topic_on_the_route_it_declares(ofn_bin, tmp_path):
+    """An app written for Dapr, no libofn framework: the platform asks it
+    GET /dapr/subscribe and POSTs each CloudEvent to the route it names,
+    taking SUCCESS, RETRY and DROP as Dapr does."""
+    redis = RedisServer(tmp_path)
+    out_file = tmp_path / "got.txt"
+    (tmp_path / "app.py").write_text(PLAIN_DAPR_APP)
+    manifest = tmp_path / "orders.yaml"
+    manifest.write_text(
+        "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: stream\nspec:\n  type: pubsub.redis\n"
+        "  version: v1\n  metadata:\n  - {name: redisHost, value: '127.0.0.1:%d'}\n---\n"
+        "apiVersion: core.openfunction.io/v1beta2\nkind: Function\nmetadata:\n  name: orders\n"
+        "  annotations:\n    ofn.io/max-delivery-attempts: '3'\nspec:\n"
+        "  image: ofn.local/orders:latest\n  serving:\n    triggers:\n      dapr:\n"
+        "        - {name: stream, topic: orders}\n    template:\n      containers:\n        - name: function\n"
+        "          command: [python3, app.py]\n          workingDir: '%s'\n"
+        "          env:\n            - {name: OUT_FILE, value: '%s'}\n" % (redis.port, tmp_path, out_file))
+    state = tmp_path / "state"
+    s = Server(ofn_bin, state, [manifest])
+    try:
+        envelope = ('{"specversion":"1.0","id":"o%d","source":"test","type":"order",'
+                    '"datacontenttype":"application/json","data":{"n":%d}}')
+        redis.pipeline([["XADD", "orders", "*", "data", envelope % (i, i), "contentType",
+                         "application/cloudevents+json"] for i in range(6)])
+
+        def lines():
+            try:
+                return out_file.read_text().splitlines()
+            except FileNotFoundError:
+                return []
+
+        def counter(name):
+            line = [x for x in admin_metrics(state).splitlines()
+                    if x.startswith(name + '{namespace="default",function="orders",input="stream"}')]
+            return int(line[0].split()[-1]) if line else -1
+
+        # All six accounted for: five processed, one dropped by the app.
+        assert wait_until(lambda: counter("ofn_async_delivered_total") == 5 and
+                          counter("ofn_async_dropped_total") == 1, 30), admin_metrics(state)[-2500:]
+        assert counter("ofn_async_retried_total") == 1
+        got = lines()
+        assert not [x for x in got if x.startswith("wrong-path")], got
+        assert sorted(int(x.split()[0]) for x in got) == [0, 1, 2, 4, 5], got  # 3 dropped, 4 retried once
+        assert all(x.split()[1] == "application/cloudevents+json" for x in got), got
+    finally:
+        assert s.stop() == 0
+        redis.stop()
+
+
+def test_the_python_framework_declares_its_pubsub_inputs_as_dapr_subscriptions():
+    from ofn.framework import Context
+    ctx = Context({"runtime": "Async", "inputs": {
+        "bus": {"componentName": "bus", "componentType": "pubsub.redis", "uri": "orders"},
+        "cron": {"componentName": "cron", "componentType": "bindings.cron", "uri": "cron"},
+        # A Component object named by the trigger: no type in FUNC_CONTEXT, a topic.
+        "shared": {"componentName": "shared", "componentType": "", "uri": "events"}}})
+    assert ctx.subscriptions() == [{"pubsubname": "bus", "topic": "orders", "route": "/bus"},
+                                   {"pubsubname": "shared", "topic": "events", "route": "/shared"}]

@@ -336,6 +336,18 @@ class Context:
         self.sent = []  # (output, data) pairs, in order
         self.lock = threading.Lock()
 
+    def subscriptions(self):
+        """What the app answers to the platform's GET /dapr/subscribe: each
+        pub/sub input's topic, delivered to POST /<input name>."""
+        out = []
+        for name, c in sorted(self.inputs.items()):
+            kind = c.get("componentType") or ""
+            topic = c.get("uri") or ""
+            is_pubsub = kind.startswith("pubsub.") or (not kind and topic and topic != c.get("componentName"))
+            if is_pubsub and topic:
+                out.append({"pubsubname": c.get("componentName") or name, "topic": topic, "route": "/" + name})
+        return out
+
     def send(self, data, output):
         """Sends to an output: a binding (its operation and metadata) or a
         pub/sub topic, through the platform's Dapr API."""
@@ -495,6 +507,10 @@ def make_handler(fn, signature, context):
             except (ValueError, OSError) as e:
                 self.close_connection = True
                 return self._error(400, "bad request body: %s" % e)
+            if self.command == "GET" and self.path == "/dapr/subscribe" and context.inputs:
+                # Asked by the platform, as Dapr asks an app, before it delivers.
+                payload = json.dumps(context.subscriptions()).encode()
+                return self._send(200, {"Content-Type": "application/json"}, payload)
             self._send(*dispatch(fn, signature, context, Request(self.command, self.path, self.headers, body)))
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve

@@ -58,6 +58,10 @@ struct AsyncFunction {
   int max_attempts = 5;           // annotation ofn.io/max-delivery-attempts
   // A component that could not be resolved (a missing Component or Secret).
   std::string error;
+  // Its instances are HTTP apps: before the first pub/sub delivery the
+  // runtime asks GET /dapr/subscribe, as Dapr does, and POSTs each topic's
+  // messages to the route the app names there (else to /<input name>).
+  bool app_routes = false;
   // Inputs and outputs as one comparable text.
   std::string Fingerprint() const;
 };
@@ -154,6 +158,9 @@ class AsyncRuntime {
   void Close(Fn& fn);
   void OnMessage(const std::shared_ptr<Input>& input, events::Message m, events::Ack ack);
   void Attempt(std::shared_ptr<Delivery> d);
+  // The app's subscriptions (GET /dapr/subscribe through the Function's data
+  // path); the deliveries that waited for them go out when it answered.
+  void AskRoutes(const std::shared_ptr<Fn>& fn);
   void Answered(std::shared_ptr<Delivery> d, HttpResponse r);
   void DeadLetter(const std::shared_ptr<Delivery>& d, const std::string& why);
   Result<std::shared_ptr<events::PubSub>> SharedPubSub(const events::ComponentSpec& spec);

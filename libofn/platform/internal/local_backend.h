@@ -69,6 +69,9 @@ class LocalBackend : public backend::Backend {
   std::optional<backend::RouteObservation> ObserveHttpRoute(std::string_view ns, std::string_view name);
   // Whether the Function has a traffic split (a revision that was ready).
   bool Serves(const std::string& ns, const std::string& name);
+  // The instance driver of a Function's newest revision ("inprocess",
+  // "process", "containerd", ...); "" when it has none.
+  std::string DriverOf(const std::string& ns, const std::string& name);
   // Hands a request to the Function's traffic split (the revision pools'
   // activator and instances; no route involved); `done` is called once,
   // from any thread. False (and `done` not called) when the Function has no
