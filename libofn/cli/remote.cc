@@ -499,6 +499,10 @@ int DescribeRevision(const Conn& conn, const std::string& ns, const std::string&
       std::printf("Scaler:       KEDA, %s (last poll: %s)\n",
                   active && active->is_bool() && active->as_bool() ? "active" : "inactive",
                   Str(keda, "reason").empty() ? "none yet" : Str(keda, "reason").c_str());
+      if (const json::object* jobs = Obj(At(keda, "jobs"))) {
+        std::printf("Jobs:         %s running, %s succeeded, %s failed\n", Fixed(At(jobs, "running"), 0).c_str(),
+                    Fixed(At(jobs, "succeeded"), 0).c_str(), Fixed(At(jobs, "failed"), 0).c_str());
+      }
       if (const json::array* triggers = Arr(At(keda, "triggers"))) {
         for (const json::value& t : *triggers) {
           const json::object* to = Obj(&t);

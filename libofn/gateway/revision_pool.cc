@@ -38,11 +38,13 @@ std::shared_ptr<RevisionPool::Slot> RevisionPool::PickLocked() {
   for (size_t k = 0; k < n; ++k) {
     const std::shared_ptr<Slot>& s = slots_[(rotate_ + k) % n];
     if (!s->serving) continue;
+    if (s->quota > 0 && s->taken >= s->quota) continue;  // a job given its whole batch
     if (options_.container_concurrency > 0 && s->outstanding >= options_.container_concurrency) continue;
     if (!best || s->outstanding < best->outstanding) best = s;
   }
   if (best) {
     ++rotate_;
+    ++best->taken;
     ++best->outstanding;
     ++in_flight_;
   }
@@ -213,14 +215,65 @@ int RevisionPool::serving() const {
 
 void RevisionPool::Finish(const std::shared_ptr<Slot>& slot, bool served) {
   std::vector<Assignment> work;
+  std::function<void()> job_done;
   {
     std::lock_guard<std::mutex> lock(mu_);
     --slot->outstanding;
     --in_flight_;
     if (served) ++counters_.served;
+    if (slot->quota > 0 && slot->taken >= slot->quota && slot->outstanding == 0) {
+      // A job that answered its whole batch: done.
+      auto it = std::find(slots_.begin(), slots_.end(), slot);
+      if (it != slots_.end()) {
+        slots_.erase(it);
+        job_done = job_done_;
+      }
+    }
     DrainQueueLocked(&work);
   }
   Launch(std::move(work));
+  if (job_done) job_done();
+}
+
+void RevisionPool::AddJob(std::shared_ptr<backend::Instance> instance, int batch) {
+  std::vector<Assignment> work;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;
+    auto slot = std::make_shared<Slot>();
+    slot->serving = instance->Health().serving;
+    slot->instance = std::move(instance);
+    slot->quota = std::max(1, batch);
+    slots_.push_back(std::move(slot));
+    DrainQueueLocked(&work);
+  }
+  Launch(std::move(work));
+}
+
+void RevisionPool::SetJobDone(std::function<void()> done) {
+  std::lock_guard<std::mutex> lock(mu_);
+  job_done_ = std::move(done);
+}
+
+int RevisionPool::CompleteIdleJobs() {
+  std::vector<std::shared_ptr<Slot>> ended;
+  std::function<void()> job_done;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = slots_.begin(); it != slots_.end();) {
+      if ((*it)->quota > 0 && (*it)->outstanding == 0) {
+        ended.push_back(std::move(*it));
+        it = slots_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    job_done = job_done_;
+  }
+  if (job_done) {
+    for (size_t i = 0; i < ended.size(); ++i) job_done();
+  }
+  return static_cast<int>(ended.size());
 }
 
 void RevisionPool::DrainQueueLocked(std::vector<Assignment>* out) {

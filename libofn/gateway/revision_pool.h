@@ -69,6 +69,14 @@ class RevisionPool : public std::enable_shared_from_this<RevisionPool> {
   void Submit(HttpRequest request, Responder respond);
 
   void AddInstance(std::shared_ptr<backend::Instance> instance);
+  // A job (KEDA's scaledJob): an instance that takes at most `batch`
+  // requests and leaves the pool once it has answered them; `done` (set
+  // once, called without locks) hears of each job that ended.
+  void AddJob(std::shared_ptr<backend::Instance> instance, int batch);
+  void SetJobDone(std::function<void()> done);
+  // Ends the jobs with nothing in flight (there is no more work for them);
+  // returns how many. Each counts as done.
+  int CompleteIdleJobs();
   // Re-reads every instance's Health(): an instance that is not serving
   // (restarting after a crash) takes no requests until it is back.
   void RefreshHealth();
@@ -101,6 +109,8 @@ class RevisionPool : public std::enable_shared_from_this<RevisionPool> {
     std::shared_ptr<backend::Instance> instance;
     int outstanding = 0;
     bool serving = true;
+    int quota = 0;  // a job's batch (0: not a job)
+    int taken = 0;  // requests a job was given
   };
   struct Waiter {
     HttpRequest request;
@@ -134,6 +144,7 @@ class RevisionPool : public std::enable_shared_from_this<RevisionPool> {
 
   mutable std::mutex mu_;
   std::function<void()> poke_;
+  std::function<void()> job_done_;
   std::vector<std::shared_ptr<Slot>> slots_;  // in rotation
   std::deque<Waiter> queue_;  // ids ascending
   size_t cancelled_in_queue_ = 0;

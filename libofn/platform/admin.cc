@@ -203,8 +203,13 @@ HttpResponse HandleAdmin(Platform& platform, HttpRequest& request) {
                       ",\"type\":" + JsonQuote(t.type) + ",\"value\":" + std::to_string(t.value) +
                       ",\"error\":" + JsonQuote(t.error) + "}";
         }
+        std::string jobs;
+        if (r.jobs) {
+          jobs = ",\"jobs\":{\"running\":" + std::to_string(r.jobs_running) + ",\"succeeded\":" +
+                 std::to_string(r.jobs_succeeded) + ",\"failed\":" + std::to_string(r.jobs_failed) + "}";
+        }
         keda = ",\"keda\":{\"active\":" + std::string(r.keda_active ? "true" : "false") +
-               ",\"reason\":" + JsonQuote(r.keda_reason) + ",\"triggers\":[" + triggers + "]}";
+               ",\"reason\":" + JsonQuote(r.keda_reason) + ",\"triggers\":[" + triggers + "]" + jobs + "}";
       }
       // The object is a Knative Revision; the live figures ride beside it.
       body += (i ? "," : "") + std::string("{\"object\":") + r.json + ",\"percent\":" + std::to_string(r.percent) +

@@ -1,6 +1,7 @@
 #include "libofn/platform/internal/autoscaler.h"
 
 #include <algorithm>
+#include <deque>
 
 #include "libofn/common/log.h"
 
@@ -42,6 +43,10 @@ struct Autoscaler::Rev {
   std::vector<scale::TriggerReading> readings;
   Clock::Duration next_poll{0};
   bool polling = false;
+  // scaledJob: jobs ended (their batch answered, or no more work) and jobs
+  // that failed to start; the newest records, as many as the history limits keep.
+  uint64_t jobs_succeeded = 0, jobs_failed = 0;
+  std::deque<std::string> failed_jobs;  // why, newest last
 };
 
 namespace {
@@ -112,6 +117,13 @@ std::shared_ptr<gateway::RevisionPool> Autoscaler::Ensure(const std::string& ns,
     rev->instance_spec = spec;
     rev->pool = std::make_shared<gateway::RevisionPool>(ns, spec.function, revision, pool_options, clock_, calls_);
     rev->pool->SetPoke([this, key] { Poke(key); });
+    std::weak_ptr<Rev> weak_rev = rev;
+    rev->pool->SetJobDone([weak_rev] {
+      if (auto r = weak_rev.lock()) {
+        std::lock_guard<std::mutex> lock(r->mu);
+        ++r->jobs_succeeded;
+      }
+    });
     // Instances that survived the last run join before the first decision;
     // those of another driver are dropped here.
     for (Survivor& survivor : survivors) {
@@ -330,38 +342,71 @@ void Autoscaler::TickKeda(const std::shared_ptr<Rev>& rev, bool poked) {
     }
   }
   Change change;
+  bool complete_idle = false;
   {
     std::lock_guard<std::mutex> lock(rev->mu);
     if (poll) rev->polling = false;
     if (rev->removed || !rev->spec.keda) return;
     const scale::KedaSpec& spec = *rev->spec.keda;
     Clock::Duration now = clock_->Monotonic();
-    int want = rev->desired;
     if (poll) {
-      const bool busy = rev->pool->in_flight() > 0 || rev->pool->queued() > 0;
       for (size_t i = 0; i < readings.size() && i < spec.triggers.size(); ++i) {
         if (!readings[i].ok && (rev->readings.size() <= i || rev->readings[i].error != readings[i].error)) {
           OFN_LOG(kWarning) << "revision " << rev->ns << "/" << rev->revision << ": trigger " << spec.triggers[i].name
                             << " (" << spec.triggers[i].type << "): " << readings[i].error;
         }
       }
-      rev->keda_last = scale::KedaDecide(spec, readings, busy, rev->desired, now, &rev->keda);
-      rev->readings = std::move(readings);
-      want = rev->keda_last.desired;
     }
-    if (want == 0 && rev->pool->queued() > 0) {
-      // A delivery (or request) waits: an instance now, not at the next poll.
-      want = std::min(std::max(1, spec.min_replicas), std::max(1, spec.max_replicas));
-      rev->keda.ever_active = true;
-      rev->keda.last_active = now;
+    const bool retry = rev->failure.empty() || (!poked && now >= rev->retry_at);
+    const int ready = rev->pool->ready();
+    if (spec.job) {
+      // Jobs: started per poll from the queue's length; each ends when it
+      // has answered its batch, or, once the queue is empty, with nothing in flight.
+      const int running = ready + rev->starting;
+      if (poll) {
+        bool empty = true;
+        for (size_t i = 0; i < readings.size() && i < spec.triggers.size(); ++i) {
+          empty = empty && readings[i].ok && readings[i].value <= spec.triggers[i].activation;
+        }
+        const int queued = static_cast<int>(rev->pool->queued());
+        complete_idle = empty && queued == 0;
+        change.start = scale::KedaJobsToStart(spec, readings, running, rev->starting);
+        // Deliveries already read from the broker and waiting here are work
+        // the broker no longer counts (its lag): enough jobs for them too.
+        const int batch = scale::KedaJobBatch(spec);
+        const int for_waiting = std::min(spec.max_replicas, (queued + batch - 1) / batch) - running;
+        change.start = std::clamp(std::max(change.start, for_waiting), 0, std::max(0, spec.max_replicas - running));
+        rev->keda_last = scale::KedaDecision{};
+        rev->keda_last.active = !empty;
+        rev->keda_last.reason = change.start > 0 ? "jobs" : "idle";
+        rev->readings = std::move(readings);
+      } else if (rev->pool->queued() > 0 && running == 0 && spec.max_replicas > 0) {
+        change.start = 1;  // a delivery waits and no job runs: one now
+      }
+      if (!retry) change.start = 0;
+      rev->desired = running + change.start;
+      rev->keda_last.desired = rev->desired;
+    } else {
+      int want = rev->desired;
+      if (poll) {
+        const bool busy = rev->pool->in_flight() > 0 || rev->pool->queued() > 0;
+        rev->keda_last = scale::KedaDecide(spec, readings, busy, rev->desired, now, &rev->keda);
+        rev->readings = std::move(readings);
+        want = rev->keda_last.desired;
+      }
+      if (want == 0 && rev->pool->queued() > 0) {
+        // A delivery (or request) waits: an instance now, not at the next poll.
+        want = std::min(std::max(1, spec.min_replicas), std::max(1, spec.max_replicas));
+        rev->keda.ever_active = true;
+        rev->keda.last_active = now;
+      }
+      rev->desired = want;
+      if (retry && want > ready + rev->starting) change.start = want - ready - rev->starting;
+      if (want < ready) change.remove = ready - want;
     }
-    rev->desired = want;
-    int ready = rev->pool->ready();
-    bool retry = rev->failure.empty() || (!poked && now >= rev->retry_at);
-    if (retry && want > ready + rev->starting) change.start = want - ready - rev->starting;
-    if (want < ready) change.remove = ready - want;
     rev->starting += change.start;
   }
+  if (complete_idle) rev->pool->CompleteIdleJobs();
   for (int i = 0; i < change.start; ++i) StartInstance(rev);
   if (change.remove > 0) rev->pool->RemoveInstances(change.remove);
   rev->pool->ExpireQueued();
@@ -400,6 +445,13 @@ void Autoscaler::Started(const std::shared_ptr<Rev>& rev, Clock::Duration t0,
     } else {
       notify = rev->failure != started.status().message();
       rev->failure = started.status().message();
+      if (rev->spec.keda && rev->spec.keda->job) {
+        ++rev->jobs_failed;
+        rev->failed_jobs.push_back(rev->failure);
+        while (static_cast<int>(rev->failed_jobs.size()) > rev->spec.keda->job->failed_history) {
+          rev->failed_jobs.pop_front();
+        }
+      }
       ++rev->failed_starts;
       std::chrono::seconds wait(1);
       for (int i = 1; i < rev->failed_starts && wait < kStartRetryCap; ++i) wait *= 2;
@@ -420,7 +472,16 @@ void Autoscaler::Join(const std::shared_ptr<Rev>& rev, std::shared_ptr<backend::
     if (auto pool = weak.lock()) pool->RefreshHealth();
     if (on_change) on_change();
   });
-  rev->pool->AddInstance(std::move(instance));
+  int batch = 0;
+  {
+    std::lock_guard<std::mutex> lock(rev->mu);
+    if (rev->spec.keda && rev->spec.keda->job) batch = scale::KedaJobBatch(*rev->spec.keda);
+  }
+  if (batch > 0) {
+    rev->pool->AddJob(std::move(instance), batch);
+  } else {
+    rev->pool->AddInstance(std::move(instance));
+  }
 }
 
 void Autoscaler::Loop(bool ticker) {
@@ -492,6 +553,13 @@ RevisionScaleStatus Autoscaler::Snapshot(const Rev& rev) {
     }
     s.keda_active = rev.keda_last.active;
     s.keda_reason = rev.keda_last.reason;
+    if (rev.spec.keda->job) {
+      s.job = true;
+      s.jobs_running = s.ready + rev.starting;
+      s.jobs_succeeded = rev.jobs_succeeded;
+      s.jobs_failed = rev.jobs_failed;
+      s.failed_jobs.assign(rev.failed_jobs.begin(), rev.failed_jobs.end());
+    }
   }
   return s;
 }

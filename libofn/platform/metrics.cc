@@ -108,6 +108,10 @@ Result<std::vector<RevisionInfo>> ListRevisions(store::Store& store, const Autos
         for (const RevisionScaleStatus::Trigger& t : scale->triggers) {
           r.keda_triggers.push_back({t.name, t.type, t.reading.value, t.reading.ok ? "" : t.reading.error});
         }
+        r.jobs = scale->job;
+        r.jobs_running = scale->jobs_running;
+        r.jobs_succeeded = scale->jobs_succeeded;
+        r.jobs_failed = scale->jobs_failed;
       }
       json::value spec = ofn::internal::ParseObjectOrEmpty(rec.spec);
       r.json = RevisionJson(r, spec.as_object(), scale ? &*scale : nullptr);

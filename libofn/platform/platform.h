@@ -77,6 +77,10 @@ struct RevisionInfo {
   bool keda = false, keda_active = false;
   std::string keda_reason;  // what decided: activate, deactivate, hpa, hold, fallback, idle, min
   std::vector<KedaTrigger> keda_triggers;
+  // scaleOptions.keda.scaledJob: jobs running, ended (succeeded) and failed.
+  bool jobs = false;
+  int jobs_running = 0;
+  uint64_t jobs_succeeded = 0, jobs_failed = 0;
   int64_t creation_time = 0;
   std::string json;  // as a Knative serving.knative.dev/v1 Revision
 };

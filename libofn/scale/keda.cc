@@ -126,7 +126,63 @@ HpaRules DefaultScaleDown() {
                   {HpaPolicy{HpaPolicy::Type::kPercent, 100, std::chrono::seconds(15)}}};
 }
 
-int KedaInitialReplicas(const KedaSpec& spec) { return spec.idle_replicas.value_or(spec.min_replicas); }
+int KedaInitialReplicas(const KedaSpec& spec) {
+  return spec.job ? 0 : spec.idle_replicas.value_or(spec.min_replicas);
+}
+
+int KedaJobBatch(const KedaSpec& spec) {
+  return spec.triggers.empty() ? 1 : std::max(1, static_cast<int>(std::ceil(spec.triggers[0].target)));
+}
+
+int KedaJobsToStart(const KedaSpec& spec, const std::vector<TriggerReading>& readings, int running, int pending) {
+  if (!spec.job) return 0;
+  const KedaJobSpec& job = *spec.job;
+  bool active = false;
+  // Each scaler's queue and its count of jobs, combined as asked.
+  double queue = 0, target = 0;
+  int n = 0;
+  for (size_t i = 0; i < spec.triggers.size() && i < readings.size(); ++i) {
+    if (!readings[i].ok) continue;
+    const double v = readings[i].value, t = std::max(spec.triggers[i].target, 1e-9);
+    active = active || v > spec.triggers[i].activation;
+    switch (job.calculation) {
+      case KedaJobSpec::Calculation::kMax:
+        if (n == 0 || v / t > queue / target) queue = v, target = t;
+        break;
+      case KedaJobSpec::Calculation::kMin:
+        if (n == 0 || v / t < queue / target) queue = v, target = t;
+        break;
+      case KedaJobSpec::Calculation::kAvg:
+      case KedaJobSpec::Calculation::kSum:
+        queue += v;
+        target += t;
+        break;
+    }
+    ++n;
+  }
+  if (!active || n == 0) return 0;
+  if (job.calculation == KedaJobSpec::Calculation::kAvg) {
+    queue /= n;
+    target /= n;
+  } else if (job.calculation == KedaJobSpec::Calculation::kSum) {
+    target /= n;
+  }
+  const int max = spec.max_replicas;
+  int max_scale = std::min(static_cast<int>(std::ceil(queue / target)), max);
+  int start = 0;
+  switch (job.strategy) {
+    case KedaJobSpec::Strategy::kDefault:
+      start = max_scale - running;
+      break;
+    case KedaJobSpec::Strategy::kCustom:
+      start = std::min(static_cast<int>(max_scale - job.custom_deduction - running * job.custom_running_percentage), max);
+      break;
+    case KedaJobSpec::Strategy::kAccurate:
+      start = max_scale + running > max ? max - running : max_scale - pending;
+      break;
+  }
+  return std::clamp(start, 0, std::max(0, max - running));
+}
 
 KedaDecision KedaDecide(const KedaSpec& spec, const std::vector<TriggerReading>& readings, bool busy, int current,
                         Clock::Duration now, KedaState* state) {

@@ -77,6 +77,21 @@ struct HpaRules {
 HpaRules DefaultScaleUp();
 HpaRules DefaultScaleDown();
 
+// scaleOptions.keda.scaledJob: instead of a replica count, jobs — each an
+// instance that takes one batch of work (the trigger's target value of
+// messages) and ends when it has answered them, or when the queue is empty.
+struct KedaJobSpec {
+  enum class Strategy { kDefault, kCustom, kAccurate };
+  Strategy strategy = Strategy::kDefault;
+  int custom_deduction = 0;             // customScalingQueueLengthDeduction
+  double custom_running_percentage = 1;  // customScalingRunningJobPercentage
+  enum class Calculation { kMax, kMin, kAvg, kSum };
+  Calculation calculation = Calculation::kMax;  // multipleScalersCalculation
+  int successful_history = 100;  // successfulJobsHistoryLimit
+  int failed_history = 100;      // failedJobsHistoryLimit
+  friend bool operator==(const KedaJobSpec&, const KedaJobSpec&) = default;
+};
+
 struct KedaSpec {
   std::chrono::seconds polling_interval{30};
   std::chrono::seconds cooldown{300};
@@ -88,6 +103,7 @@ struct KedaSpec {
   HpaRules scale_up = DefaultScaleUp();
   HpaRules scale_down = DefaultScaleDown();
   std::vector<KedaTrigger> triggers;
+  std::optional<KedaJobSpec> job;  // scaledJob rather than scaledObject
   friend bool operator==(const KedaSpec&, const KedaSpec&) = default;
 };
 
@@ -119,6 +135,19 @@ struct KedaDecision {
 // One poll. `busy`: the revision has deliveries waiting or running.
 KedaDecision KedaDecide(const KedaSpec& spec, const std::vector<TriggerReading>& readings, bool busy, int current,
                         Clock::Duration now, KedaState* state);
+
+// scaledJob: how many jobs to start this poll, KEDA's way. The queue length
+// is the triggers' readings combined (multipleScalersCalculation), the
+// largest count ceil(queue / target) within maxReplicaCount; `running`
+// counts jobs not finished, `pending` those not ready yet. Inactive
+// triggers start nothing.
+//   default:  max scale - running
+//   custom:   min(max scale - deduction - running × percentage, max)
+//   accurate: max - running when max scale + running > max, else max scale - pending
+int KedaJobsToStart(const KedaSpec& spec, const std::vector<TriggerReading>& readings, int running, int pending);
+
+// How many messages one job takes: the first trigger's target (at least 1).
+int KedaJobBatch(const KedaSpec& spec);
 
 // The replica count a KEDA-scaled revision starts with, before the first
 // poll: idleReplicaCount when set, else minReplicaCount.

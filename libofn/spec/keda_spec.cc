@@ -270,6 +270,49 @@ std::optional<KedaSpec> ParseKedaSpec(const json::object* serving, std::vector<S
     k.scale_up = p.Rules(Obj(At(behavior, "scaleUp")), scale::DefaultScaleUp(), bp + ".scaleUp");
     k.scale_down = p.Rules(Obj(At(behavior, "scaleDown")), scale::DefaultScaleDown(), bp + ".scaleDown");
   }
+  if (const json::object* job = Obj(At(keda, "scaledJob"))) {
+    const std::string jp = std::string(kBase) + ".scaledJob";
+    scale::KedaJobSpec j;
+    if (p.Int(job, "pollingInterval", jp, 1, 86400, &n)) k.polling_interval = std::chrono::seconds(n);
+    if (p.Int(job, "successfulJobsHistoryLimit", jp, 0, 1000000, &n)) j.successful_history = static_cast<int>(n);
+    if (p.Int(job, "failedJobsHistoryLimit", jp, 0, 1000000, &n)) j.failed_history = static_cast<int>(n);
+    if (const json::object* st = Obj(At(job, "scalingStrategy"))) {
+      const std::string sp = jp + ".scalingStrategy";
+      std::string strategy = ofn::internal::Str(st, "strategy", "default");
+      if (strategy == "custom") {
+        j.strategy = scale::KedaJobSpec::Strategy::kCustom;
+      } else if (strategy == "accurate") {
+        j.strategy = scale::KedaJobSpec::Strategy::kAccurate;
+      } else if (strategy != "default") {
+        p.Fail(sp + ".strategy", "must be one of \"default\", \"custom\", \"accurate\"; got \"" + strategy + "\"");
+      }
+      if (p.Int(st, "customScalingQueueLengthDeduction", sp, 0, 1000000, &n)) j.custom_deduction = static_cast<int>(n);
+      if (const json::value* pct = At(st, "customScalingRunningJobPercentage")) {
+        std::string text = pct->is_string() ? std::string(pct->as_string()) : json::serialize(*pct);
+        char* end = nullptr;
+        double d = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0' || !std::isfinite(d) || d < 0) {
+          p.Fail(sp + ".customScalingRunningJobPercentage", "must be a number not below 0 (\"0.5\"), got " + text);
+        } else {
+          j.custom_running_percentage = d;
+        }
+      }
+      std::string calc = ofn::internal::Str(st, "multipleScalersCalculation", "max");
+      if (calc == "min") {
+        j.calculation = scale::KedaJobSpec::Calculation::kMin;
+      } else if (calc == "avg") {
+        j.calculation = scale::KedaJobSpec::Calculation::kAvg;
+      } else if (calc == "sum") {
+        j.calculation = scale::KedaJobSpec::Calculation::kSum;
+      } else if (calc != "max") {
+        p.Fail(sp + ".multipleScalersCalculation", "must be one of \"max\", \"min\", \"avg\", \"sum\"; got \"" + calc + "\"");
+      }
+      if (const json::value* conds = At(st, "pendingPodConditions"); conds && Arr(conds) && !Arr(conds)->empty()) {
+        p.Fail(sp + ".pendingPodConditions", "pod conditions are Kubernetes'; a job here is pending until its instance is ready");
+      }
+    }
+    k.job = j;
+  }
   for (size_t i = 0; i < triggers->size(); ++i) {
     const json::object* t = Obj(&(*triggers)[i]);
     if (!t) {

@@ -336,11 +336,11 @@ struct Gate {
     done.insert(std::move(data));
     cv.notify_all();
   }
-  // Waits (up to 20 s) until `pred` holds under the lock.
+  // Waits (up to `timeout`) until `pred` holds under the lock.
   template <typename Pred>
-  bool Until(Pred pred) {
+  bool Until(Pred pred, std::chrono::milliseconds timeout = seconds(20)) {
     std::unique_lock<std::mutex> lock(mu);
-    return cv.wait_for(lock, seconds(20), [&] { return pred(); });
+    return cv.wait_for(lock, timeout, [&] { return pred(); });
   }
   void Open() {
     std::lock_guard<std::mutex> lock(mu);
@@ -448,6 +448,85 @@ TEST_F(RedisTest, AKedaScaledFunctionGoesFromZeroToNOnABacklogAndBackToZero) {
   ASSERT_TRUE(instances(0));
   EXPECT_EQ(gate.done.size(), 200u);
   EXPECT_TRUE(gate.done.contains("job-0") && gate.done.contains("job-199"));
+  (*p)->Close(seconds(1));
+}
+
+// scaleOptions.keda.scaledJob on a real backlog: 40 entries, jobs of 5
+// (the lagCount target), at most 3 at once. A waiting delivery starts the
+// first job; the poll starts two more for the lag; each job ends once it
+// answered its five; the rest run job by job; an empty queue ends the last.
+TEST_F(RedisTest, AScaledJobRunsOneInstancePerBatchToCompletion) {
+  ManualClock clock{ManualClock::TimePoint(seconds(1795000000))};
+  testing::TempDir dir;
+  Gate gate;  // before the platform: its function uses it until the platform is gone
+  int most_inside = 0;
+  auto producer = registry_.NewPubSub(Spec("pubsub.redis"), &env_);
+  ASSERT_TRUE(producer.ok()) << producer.status().ToString();
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE((*producer)->Publish("batch", "item-" + std::to_string(i), "", {}).ok());
+
+  Platform::Options o;
+  o.state_dir = dir.path();
+  o.gateway_address = "";
+  o.clock = &clock;
+  o.autoscale_ticker = false;
+  auto p = Platform::Open(o);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  (*p)->functions().OpenFunction("batcher", [&](Context&, std::string_view data) {
+    {
+      std::lock_guard<std::mutex> lock(gate.mu);
+      most_inside = std::max(most_inside, gate.inside + 1);
+    }
+    gate.Pass(std::string(data));
+    return std::string();
+  });
+  auto applied = (*p)->Apply(
+      "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: bus\nspec:\n  type: pubsub.redis\n"
+      "  version: v1\n  metadata:\n  - {name: redisHost, value: \"" + server_.host() + "\"}\n"
+      "  - {name: consumerID, value: batchers}\n---\n"
+      "apiVersion: core.openfunction.io/v1beta2\nkind: Function\nmetadata:\n  name: batcher\nspec:\n"
+      "  image: ofn.local/batcher:latest\n  serving:\n    triggers:\n      dapr:\n        - {name: bus, topic: batch}\n"
+      "    scaleOptions:\n      maxReplicas: 3\n      keda:\n        scaledJob:\n          pollingInterval: 5\n"
+      "          successfulJobsHistoryLimit: 2\n"
+      "        triggers:\n          - type: redis-streams\n            metadata:\n              address: \"" +
+      server_.host() + "\"\n              stream: batch\n              consumerGroup: batchers\n"
+      "              lagCount: \"5\"\n"
+      "    template:\n      containers:\n        - name: function\n");
+  ASSERT_TRUE(applied.ok()) << applied.status().ToString();
+  auto revision = [&]() -> RevisionInfo {
+    auto revs = (*p)->Revisions("batcher");
+    return revs.ok() && !revs->empty() ? revs->back() : RevisionInfo{};
+  };
+
+  // The first job, started by the deliveries that wait: it takes its five.
+  ASSERT_TRUE(gate.Until([&] { return gate.inside == 5; }));
+  EXPECT_EQ(revision().jobs_running, 1);
+  // The poll: a lag of 24 (40 less the 16 read) asks for ceil(24 / 5) = 5
+  // jobs, at most 3: two more.
+  clock.Advance(seconds(5));
+  (*p)->Autoscale();
+  ASSERT_TRUE(gate.Until([&] { return gate.inside == 15; })) << gate.inside;
+  EXPECT_EQ(revision().jobs_running, 3);
+  EXPECT_EQ(revision().keda_reason, "jobs");
+
+  gate.Open();
+  // Job by job until all 40 are done: each poll starts what the lag asks for.
+  auto deadline = std::chrono::steady_clock::now() + seconds(30);
+  while (std::chrono::steady_clock::now() < deadline &&
+         !gate.Until([&] { return gate.done.size() == 40; }, milliseconds(100))) {
+    clock.Advance(seconds(5));
+    (*p)->Autoscale();
+  }
+  ASSERT_EQ(gate.done.size(), 40u);
+  // Every job answered a whole batch of five: eight of them.
+  auto quiet = std::chrono::steady_clock::now() + seconds(20);
+  while (revision().jobs_succeeded < 8 && std::chrono::steady_clock::now() < quiet) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  EXPECT_EQ(revision().jobs_succeeded, 8u);
+  EXPECT_EQ(revision().jobs_failed, 0u);
+  EXPECT_EQ(revision().jobs_running, 0);
+  EXPECT_LE(most_inside, 15) << "never more than 3 jobs of 5";
+  EXPECT_EQ(gate.calls, 40);
   (*p)->Close(seconds(1));
 }
 }  // namespace

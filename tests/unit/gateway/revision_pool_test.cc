@@ -102,6 +102,47 @@ TEST(RevisionPoolTest, DrainingAQueueOfInstantlyFinishingRequestsDoesNotRecurse)
   EXPECT_EQ(pool->counters().served, static_cast<uint64_t>(kQueued + 1));
 }
 
+class OkInstance : public backend::Instance {
+ public:
+  HttpResponse Handle(const HttpRequest&) override { return HttpResponse::Text(200, "ok"); }
+};
+
+// KEDA's scaledJob in the pool: a job takes its batch and no more, and
+// leaves once it answered it; CompleteIdleJobs ends the jobs with nothing
+// in flight; a plain instance is never a job.
+TEST(RevisionPoolTest, AJobTakesItsBatchAndLeavesWhenItHasAnsweredIt) {
+  std::vector<std::function<void()>> calls;  // calls run when the test says
+  auto pool = std::make_shared<RevisionPool>("default", "f", "f-00001", PoolOptions{}, Clock::System(),
+                                             [&](std::function<void()> task) { calls.push_back(std::move(task)); });
+  int done = 0, answered = 0;
+  pool->SetJobDone([&] { ++done; });
+  pool->AddJob(std::make_shared<OkInstance>(), 3);
+  for (int i = 0; i < 5; ++i) pool->Submit(HttpRequest{}, [&](HttpResponse r) { answered += r.status == 200; });
+  ASSERT_EQ(calls.size(), 3u);  // its batch; two wait
+  EXPECT_EQ(pool->queued(), 2u);
+  calls[0]();
+  calls[1]();
+  EXPECT_EQ(answered, 2);
+  EXPECT_EQ(done, 0);
+  EXPECT_EQ(pool->ready(), 1);
+  calls[2]();
+  EXPECT_EQ(done, 1);  // its whole batch answered: it is gone
+  EXPECT_EQ(pool->ready(), 0);
+  EXPECT_EQ(pool->queued(), 2u);
+  pool->AddJob(std::make_shared<OkInstance>(), 3);
+  ASSERT_EQ(calls.size(), 5u);  // the two that waited
+  calls[3]();
+  calls[4]();
+  EXPECT_EQ(answered, 5);
+  EXPECT_EQ(pool->ready(), 1);  // two of three taken: it waits for more work
+  EXPECT_EQ(pool->CompleteIdleJobs(), 1);
+  EXPECT_EQ(done, 2);
+  EXPECT_EQ(pool->ready(), 0);
+  pool->AddInstance(std::make_shared<OkInstance>());
+  EXPECT_EQ(pool->CompleteIdleJobs(), 0);
+  EXPECT_EQ(pool->ready(), 1);
+}
+
 TEST(RevisionPoolTest, AbandonedWaitersLeaveTheQueueAndNeverReachAnInstance) {
   auto pool = MakePool(/*container_concurrency=*/1);
   pool->AddInstance(std::make_shared<UpstreamInstance>());

@@ -212,6 +212,49 @@ TEST(KedaDecideTest, IdleReplicaCountIsTheRestingCount) {
   EXPECT_EQ(KedaDecide(spec, Read(0), false, 2, At(30), &state).desired, 0);  // cooldown after 0 s activity
 }
 
+// scaledJob: how many jobs a poll starts, for each of KEDA's strategies.
+TEST(KedaJobsTest, JobsToStartFollowTheScalingStrategy) {
+  using Strategy = KedaJobSpec::Strategy;
+  struct Case {
+    Strategy strategy;
+    double queue;
+    int running, pending;
+    int want;
+  } cases[] = {
+      {Strategy::kDefault, 0, 0, 0, 0},    // nothing waiting: nothing starts
+      {Strategy::kDefault, 23, 0, 0, 5},   // ceil(23 / 5)
+      {Strategy::kDefault, 23, 2, 0, 3},   // less those running
+      {Strategy::kDefault, 23, 6, 0, 0},
+      {Strategy::kDefault, 500, 3, 0, 7},  // at most maxReplicaCount (10) jobs
+      {Strategy::kCustom, 50, 4, 0, 3},    // 10 - deduction 1 - 4 × 1.5
+      {Strategy::kAccurate, 50, 4, 1, 6},  // 10 + 4 > 10: max - running
+      {Strategy::kAccurate, 20, 4, 1, 3},  // 4 - pending
+  };
+  for (const Case& c : cases) {
+    KedaSpec spec = LagSpec(/*target=*/5);
+    spec.max_replicas = 10;
+    spec.job = KedaJobSpec{};
+    spec.job->strategy = c.strategy;
+    spec.job->custom_deduction = 1;
+    spec.job->custom_running_percentage = 1.5;
+    EXPECT_EQ(KedaJobsToStart(spec, Read(c.queue), c.running, c.pending), c.want)
+        << "strategy " << static_cast<int>(c.strategy) << " queue " << c.queue << " running " << c.running;
+  }
+  KedaSpec spec = LagSpec(5);
+  spec.job = KedaJobSpec{};
+  EXPECT_EQ(KedaJobBatch(spec), 5);
+  EXPECT_EQ(KedaInitialReplicas(spec), 0);
+  EXPECT_EQ(KedaJobsToStart(spec, Failed(), 0, 0), 0);  // a failing trigger starts nothing
+  // Two triggers: the larger queue-to-target ratio by default, their sum when asked.
+  KedaTrigger list = spec.triggers[0];
+  list.target = 2;
+  spec.triggers.push_back(list);
+  std::vector<TriggerReading> two = {TriggerReading{true, 10, ""}, TriggerReading{true, 8, ""}};
+  EXPECT_EQ(KedaJobsToStart(spec, two, 0, 0), 4);  // ceil(8 / 2)
+  spec.job->calculation = KedaJobSpec::Calculation::kSum;
+  EXPECT_EQ(KedaJobsToStart(spec, two, 0, 0), 6);  // ceil(18 / 3.5)
+}
+
 // A backlog produced faster than one replica consumes: each replica takes
 // 10 events a second; 3,000 events arrive in the first 60 s. The decider
 // polls every 5 s and a new replica is ready at the next second.
@@ -320,6 +363,31 @@ TEST(KedaSpecTest, DefaultsAndWhoIsNotKedaScaled) {
                             &errors).keda);
   EXPECT_FALSE(ParseServing(R"({"scaleOptions": {"keda": {"scaledObject": {"pollingInterval": 5}}}})", &errors).keda);
   EXPECT_TRUE(errors.empty());
+}
+
+TEST(KedaSpecTest, ReadsAScaledJob) {
+  std::vector<ScaleError> errors;
+  scale::ScaleSpec s = ParseServing(R"({"scaleOptions": {"maxReplicas": 6, "keda": {
+      "scaledJob": {"pollingInterval": 10, "successfulJobsHistoryLimit": 2, "failedJobsHistoryLimit": 3,
+                    "scalingStrategy": {"strategy": "custom", "customScalingQueueLengthDeduction": 1,
+                                        "customScalingRunningJobPercentage": "0.5", "multipleScalersCalculation": "sum"}},
+      "triggers": [{"type": "redis", "metadata": {"host": "h", "listName": "jobs", "listLength": "4"}}]}}})",
+                                    &errors);
+  ASSERT_TRUE(errors.empty()) << errors[0].path << ": " << errors[0].message;
+  ASSERT_TRUE(s.keda && s.keda->job);
+  EXPECT_EQ(s.keda->polling_interval, std::chrono::seconds(10));
+  EXPECT_EQ(s.keda->max_replicas, 6);
+  EXPECT_EQ(s.keda->job->strategy, scale::KedaJobSpec::Strategy::kCustom);
+  EXPECT_EQ(s.keda->job->custom_deduction, 1);
+  EXPECT_EQ(s.keda->job->custom_running_percentage, 0.5);
+  EXPECT_EQ(s.keda->job->calculation, scale::KedaJobSpec::Calculation::kSum);
+  EXPECT_EQ(s.keda->job->successful_history, 2);
+  EXPECT_EQ(s.keda->job->failed_history, 3);
+  EXPECT_EQ(scale::KedaJobBatch(*s.keda), 4);
+  ParseServing(R"({"scaleOptions": {"keda": {"scaledJob": {"scalingStrategy": {"strategy": "eager"}},
+      "triggers": [{"type": "kafka"}]}}})", &errors);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].path, "spec.serving.scaleOptions.keda.scaledJob.scalingStrategy.strategy");
 }
 
 TEST(KedaSpecTest, WrongFieldsAreNamed) {
