@@ -465,6 +465,7 @@ void RegisterBuiltinComponents(ComponentRegistry* registry) {
   RegisterRedisComponents(registry);
   RegisterNatsComponents(registry);
   RegisterMqttComponents(registry);
+  RegisterSqliteComponents(registry);
 }
 
 }  // namespace ofn::events

@@ -196,7 +196,7 @@ class ComponentRegistry {
 
 // bindings.cron, pubsub.in-memory, state.in-memory, the Redis ones —
 // bindings.redis, pubsub.redis, state.redis — pubsub.jetstream (NATS), and
-// pubsub.mqtt3 and bindings.mqtt3 (spec::BuiltinComponentTypes()); the
+// pubsub.mqtt3 and bindings.mqtt3, state.sqlite (spec::BuiltinComponentTypes()); the
 // scalers cron, redis, redis-streams and nats-jetstream.
 void RegisterBuiltinComponents(ComponentRegistry* registry);
 

@@ -18,6 +18,7 @@ const std::vector<std::string_view>& BuiltinComponentTypes() {
   static const std::vector<std::string_view> types = {
       "bindings.cron",    "bindings.http", "bindings.mqtt3", "bindings.redis",  "pubsub.in-memory",
       "pubsub.jetstream", "pubsub.mqtt3",  "pubsub.redis",   "state.in-memory", "state.redis",
+      "state.sqlite",
   };
   return types;
 }
@@ -123,6 +124,9 @@ void ValidateComponentSpec(const json::object& spec, const std::string& path, st
   }
   if (type.ends_with(".redis") && !names.contains("redisHost")) {
     rep->Error(path + ".metadata", std::string(type) + " needs \"redisHost\" (host:port, e.g. localhost:6379)");
+  }
+  if (type == "state.sqlite" && !names.contains("connectionString")) {
+    rep->Error(path + ".metadata", "state.sqlite needs \"connectionString\" (a file path, e.g. data.db)");
   }
   if (type == "bindings.cron" && !names.contains("schedule")) {
     rep->Error(path + ".metadata", "bindings.cron needs a \"schedule\" (e.g. \"@every 2s\" or \"0 */5 * * * *\")");

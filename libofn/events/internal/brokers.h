@@ -13,6 +13,8 @@ namespace ofn::events {
 void RegisterRedisComponents(ComponentRegistry* registry);
 void RegisterNatsComponents(ComponentRegistry* registry);
 void RegisterMqttComponents(ComponentRegistry* registry);
+// state.sqlite (events/sqlite_state.cc).
+void RegisterSqliteComponents(ComponentRegistry* registry);
 
 }  // namespace ofn::events
 

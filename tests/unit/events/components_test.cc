@@ -8,6 +8,7 @@
 #include "libofn/gateway/server.h"
 #include "libofn/spec/components.h"
 #include "libofn/spec/internal/keda_spec.h"
+#include "tests/unit/test_util.h"
 
 namespace ofn::events {
 namespace {
@@ -96,6 +97,63 @@ TEST(ScalerTest, TheCronScalerAsksForDesiredReplicasInsideItsWindow) {
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().message(),
             "trigger office: no scaler of type kafka here (cron, nats-jetstream, redis, redis-streams)");
+}
+
+// state.sqlite in a file: etags, all-or-nothing transactions, TTL on the
+// platform clock, and the data still there when the store is opened again.
+TEST(SqliteStateStoreTest, EtagsTransactionsTtlAndReopening) {
+  ComponentRegistry r;
+  RegisterBuiltinComponents(&r);
+  FakeEnv env;
+  testing::TempDir dir;
+  const std::string file = dir.path() + "/state.db";
+  auto opened = r.NewStateStore(Spec("state.sqlite", {{"connectionString", file}}), &env);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  auto st = *opened;
+  auto missing = st->Get("k");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(st->Set(StateItem{"k", "v1", "", {}}).ok());
+  auto got = st->Get("k");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->value, "v1");
+  const std::string etag = got->etag;
+  EXPECT_FALSE(etag.empty());
+  Status stale = st->Set(StateItem{"k", "v2", "not-it", {}});
+  EXPECT_EQ(stale.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(stale.message(), "etag mismatch for key \"k\"");
+  ASSERT_TRUE(st->Set(StateItem{"k", "v2", etag, {}}).ok());
+  EXPECT_NE(st->Get("k")->etag, etag);
+  EXPECT_EQ(st->Delete("k", etag).code(), StatusCode::kFailedPrecondition);  // the old etag
+  // All or nothing: the second operation's etag is wrong, so "a" is not written either.
+  Status tx = st->Transact({StateOperation{StateOperation::Kind::kUpsert, StateItem{"a", "1", "", {}}},
+                            StateOperation{StateOperation::Kind::kDelete, StateItem{"k", "", "wrong", {}}}});
+  EXPECT_EQ(tx.code(), StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(st->Get("a").ok());
+  EXPECT_EQ(st->Get("k")->value, "v2");
+  ASSERT_TRUE(st->Transact({StateOperation{StateOperation::Kind::kUpsert, StateItem{"a", "1", "", {}}},
+                            StateOperation{StateOperation::Kind::kDelete, StateItem{"k", "", "", {}}}})
+                  .ok());
+  EXPECT_EQ(st->Get("a")->value, "1");
+  EXPECT_FALSE(st->Get("k").ok());
+  // ttlInSeconds: gone once the platform clock passes it.
+  ASSERT_TRUE(st->Set(StateItem{"short", "x", "", {{"ttlInSeconds", "10"}}}).ok());
+  env.clock_.Advance(seconds(9));
+  EXPECT_TRUE(st->Get("short").ok());
+  env.clock_.Advance(seconds(1));
+  EXPECT_FALSE(st->Get("short").ok());
+  EXPECT_EQ(st->Set(StateItem{"bad", "x", "", {{"ttlInSeconds", "soon"}}}).code(), StatusCode::kInvalidArgument);
+  // A second store on the same file sees what the first wrote.
+  auto again = r.NewStateStore(Spec("state.sqlite", {{"connectionString", file}}), &env);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)->Get("a")->value, "1");
+
+  auto no_file = r.NewStateStore(Spec("state.sqlite"), &env);
+  ASSERT_FALSE(no_file.ok());
+  EXPECT_NE(no_file.status().message().find("metadata connectionString is required"), std::string::npos);
+  auto bad_table = r.NewStateStore(Spec("state.sqlite", {{"connectionString", file}, {"tableName", "x; drop"}}), &env);
+  ASSERT_FALSE(bad_table.ok());
+  EXPECT_NE(bad_table.status().message().find("tableName \"x; drop\""), std::string::npos);
 }
 
 struct Received {
