@@ -2,8 +2,8 @@
 
 producer   — triggered by the cron binding; sends a numbered tick to the
              "ticks" topic of the "bus" pub/sub (ctx.send).
-subscriber — triggered by that topic; keeps the last tick and a count in the
-             "store" state store (the Dapr state API).
+subscriber — triggered by that topic; keeps the last tick and a count in its
+             function input, the "store" state store (the Dapr state API).
 reader     — an HTTP function that answers with what the store holds.
 """
 import itertools
@@ -18,9 +18,10 @@ def producer(ctx, data):
 
 
 def subscriber(ctx, data):
-    seen = ctx.state_get("store", "seen") or 0
-    ctx.state_save("store", "seen", seen + 1)
-    ctx.state_save("store", "last", data)
+    (store,) = ctx.states  # its triggers.inputs: one state store
+    seen = ctx.state_get(store, "seen") or 0
+    ctx.state_save(store, "seen", seen + 1)
+    ctx.state_save(store, "last", data)
     return ""
 
 

@@ -533,9 +533,29 @@ void ValidateAsyncFields(const json::object& serving, Reporter* rep) {
         if (t.is_object()) check_ref(t.as_object(), path, false);
       }
     }
-    if (triggers->contains("inputs")) {
-      rep->Warning("spec.serving.triggers.inputs",
-                   "stored; state stores as function inputs are not read here yet: it has no effect");
+    // Function inputs (OpenFunction): state stores the function reads
+    // from, reachable through its context and the Dapr state API.
+    if (const json::value* inputs = triggers->if_contains("inputs"); inputs && inputs->is_array()) {
+      size_t i = 0;
+      for (const json::value& in : inputs->as_array()) {
+        const std::string path = "spec.serving.triggers.inputs[" + std::to_string(i++) + "].dapr";
+        const json::object* d = nullptr;
+        if (const json::object* io = in.if_object()) d = ObjectAt(*io, {"dapr"});
+        if (!d) {
+          rep->Error(path, "required: the state store to read from ({name, type})");
+          continue;
+        }
+        std::string name(StringOr(d, "name", ""));
+        std::string_view type = StringOr(d, "type", "");
+        auto it = embedded.find(name);
+        std::string_view effective = it != embedded.end() ? std::string_view(it->second) : type;
+        if (it != embedded.end() && !type.empty() && type != it->second) {
+          rep->Error(path + ".type", "\"" + std::string(type) + "\" but component " + name + " is " + it->second);
+        } else if (!effective.empty() && !effective.starts_with("state.")) {
+          rep->Error(path + ".type", "an input is a state store (state.*); \"" + std::string(effective) +
+                                         "\" is a trigger: list it under triggers.dapr");
+        }
+      }
     }
   }
   if (const json::value* outputs = serving.if_contains("outputs"); outputs && outputs->is_array()) {

@@ -93,8 +93,29 @@ std::string FuncContext(std::string_view function, std::string_view version, con
       outputs[Str(d, "name")] = std::move(out);
     }
   }
+  // State stores: the ones the Function embeds (serving.states) and those
+  // its triggers.inputs name (OpenFunction's function inputs), by name.
+  json::object states;
+  if (const json::object* embedded = Obj(At(serving, "states"))) {
+    for (const auto& [name, entry] : *embedded) {
+      json::object c;
+      c["componentName"] = name;
+      c["componentType"] = Str(Obj(At(Obj(&entry), "spec")), "type");
+      states[name] = std::move(c);
+    }
+  }
+  if (const json::array* extra = Arr(At(triggers, "inputs"))) {
+    for (const json::value& in : *extra) {
+      const json::object* d = Obj(At(Obj(&in), "dapr"));
+      if (!d || Str(d, "name").empty() || states.contains(Str(d, "name"))) continue;
+      json::object c = component(d);
+      c.erase("uri");
+      states[Str(d, "name")] = std::move(c);
+    }
+  }
   ctx["inputs"] = std::move(inputs);
   ctx["outputs"] = std::move(outputs);
+  if (!states.empty()) ctx["states"] = std::move(states);
   json::object trig;
   if (triggers) trig = *triggers;
   ctx["triggers"] = std::move(trig);

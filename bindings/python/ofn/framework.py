@@ -333,6 +333,8 @@ class Context:
         self.runtime = raw.get("runtime", "Knative")
         self.inputs = raw.get("inputs") or {}
         self.outputs = raw.get("outputs") or {}
+        # State stores by name: the function's inputs and the ones it embeds.
+        self.states = raw.get("states") or {}
         self.sent = []  # (output, data) pairs, in order
         self.lock = threading.Lock()
 

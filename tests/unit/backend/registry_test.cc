@@ -163,6 +163,21 @@ TEST(WorkloadTest, DaprTriggersMakeTheAsyncRuntimeInFuncContext) {
             R"("cron":{"componentName":"cron","componentType":"bindings.cron","uri":"cron"}})");
   EXPECT_EQ(boost::json::serialize(ctx.at("outputs")),
             R"({"bus":{"componentName":"bus","componentType":"pubsub.redis","uri":"done"}})");
+  EXPECT_FALSE(ctx.as_object().contains("states"));
+}
+
+TEST(WorkloadTest, StateStoresAndFunctionInputsAreTheContextsStates) {
+  auto w = spec::MakeWorkload("ns1", "reader", "reader-00001", R"({
+    "serving": {
+      "triggers": {"dapr": [{"name": "bus", "topic": "orders"}],
+                   "inputs": [{"dapr": {"name": "mysql", "type": "state.mysql"}}, {"dapr": {"name": "cache"}}]},
+      "states": {"cache": {"spec": {"type": "state.redis", "version": "v1", "metadata": []}}},
+      "template": {"containers": [{"name": "function", "command": ["python3"]}]}}})");
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  boost::json::value ctx = boost::json::parse(w->func_context);
+  EXPECT_EQ(boost::json::serialize(ctx.at("states")),
+            R"({"cache":{"componentName":"cache","componentType":"state.redis"},)"
+            R"("mysql":{"componentName":"mysql","componentType":"state.mysql"}})");
 }
 
 TEST(WorkloadTest, KindsDefaultsAndErrors) {

@@ -221,6 +221,26 @@ TEST(FunctionKedaTest, WhatCannotScaleIsSaidAtApplyAndTheIdleCountIsChecked) {
   EXPECT_TRUE(named) << ::testing::PrintToString(idle.lines);
 }
 
+TEST(FunctionAsyncTest, FunctionInputsAreStateStores) {
+  const std::string head = std::string(kHead) +
+                           "spec:\n  image: img\n  serving:\n    states:\n      cache:\n        spec: {type: state.redis, "
+                           "version: v1, metadata: [{name: redisHost, value: 'h:1'}]}\n"
+                           "    pubsub:\n      bus: {type: pubsub.in-memory, version: v1, metadata: []}\n"
+                           "    triggers:\n      dapr: [{name: bus, topic: t}]\n      inputs:\n";
+  Parsed ok = Parse(head + "        - dapr: {name: cache}\n        - dapr: {name: elsewhere, type: state.mysql}\n");
+  EXPECT_TRUE(ok.result.ok()) << ::testing::PrintToString(ok.lines);
+  for (const std::string& line : ok.lines) EXPECT_EQ(line.find("inputs"), std::string::npos) << line;
+  Parsed bus = Parse(head + "        - dapr: {name: bus}\n");
+  ASSERT_FALSE(bus.result.ok());
+  EXPECT_NE(bus.lines[0].find("spec.serving.triggers.inputs[0].dapr.type: an input is a state store (state.*); "
+                              "\"pubsub.in-memory\" is a trigger: list it under triggers.dapr"),
+            std::string::npos)
+      << bus.lines[0];
+  Parsed contradicts = Parse(head + "        - dapr: {name: cache, type: state.sqlite}\n");
+  ASSERT_FALSE(contradicts.result.ok());
+  EXPECT_NE(contradicts.lines[0].find("\"state.sqlite\" but component cache is state.redis"), std::string::npos);
+}
+
 TEST(FunctionNormalizeTest, ConflictingReplicaCountIsAnError) {
   Parsed p = Parse(std::string(kHead) +
                    "spec:\n  image: img\n  serving:\n    scaleOptions:\n      maxReplicas: 3\n      keda:\n"

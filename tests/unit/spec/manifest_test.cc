@@ -235,8 +235,6 @@ TEST(ManifestTest, AsyncFieldsAreCheckedAsDaprLoadsThem) {
                           "so use a pub/sub or binding this machine can run (built in: " + builtin + ")",
                           "a.yaml:20:17: spec.serving.triggers.dapr[0].type: \"pubsub.redis\" but component cron is "
                           "bindings.cron",
-                          "a.yaml:21:7: warning: spec.serving.triggers.inputs: stored; state stores as function inputs "
-                          "are not read here yet: it has no effect",
                           "a.yaml:24:15: spec.serving.outputs[0].dapr.topic: a pub/sub output needs a topic"}));
 }
 
