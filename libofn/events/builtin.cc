@@ -183,6 +183,12 @@ class MemoryPubSub final : public PubSub, public std::enable_shared_from_this<Me
       std::erase_if(hs, [this](const auto& h) { return h.first == id_; });
       if (hs.empty()) group_->queue.clear();  // no reader left: nothing keeps them
     }
+    Result<int64_t> Lag() override {
+      auto owner = owner_.lock();
+      if (!owner) return int64_t{0};
+      std::lock_guard<std::mutex> lock(owner->mu_);
+      return static_cast<int64_t>(group_->queue.size());
+    }
 
    private:
     std::weak_ptr<MemoryPubSub> owner_;

@@ -104,6 +104,9 @@ class Subscription {
  public:
   virtual ~Subscription() = default;  // Close()
   virtual void Close() = 0;
+  // Messages of the topic its consumer has not been handed yet, as the
+  // broker counts them; Unimplemented where the broker cannot tell.
+  virtual Result<int64_t> Lag() { return Status(StatusCode::kUnimplemented, "no lag from this pub/sub"); }
 };
 
 class PubSub {

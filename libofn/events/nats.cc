@@ -108,6 +108,16 @@ class JetStream final : public PubSub, public std::enable_shared_from_this<JetSt
       out_->Close();
       if (thread_.joinable()) thread_.join();
     }
+    // The durable consumer's messages not yet delivered.
+    Result<int64_t> Lag() override {
+      jsConsumerInfo* info = nullptr;
+      jsErrCode code = static_cast<jsErrCode>(0);
+      natsStatus s = natsSubscription_GetConsumerInfo(&info, sub_, nullptr, &code);
+      if (s != NATS_OK) return Status(StatusCode::kUnavailable, "consumer info of " + topic_ + ": " + Why(s, code));
+      const int64_t pending = static_cast<int64_t>(info->NumPending);
+      jsConsumerInfo_Destroy(info);
+      return pending;
+    }
 
    private:
     void Loop() {

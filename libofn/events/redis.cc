@@ -164,6 +164,31 @@ std::chrono::milliseconds DurationOr(const ComponentSpec& spec, const std::strin
   return d;
 }
 
+// A consumer group's lag from XINFO GROUPS (Redis 7); a group not made yet
+// lags by the whole stream, a stream not there by nothing.
+Result<double> GroupLag(Connection& conn, const std::string& stream, const std::string& group) {
+  auto groups = conn.Command({"XINFO", "GROUPS", stream});
+  if (!groups.ok() && groups.status().message().find("no such key") != std::string::npos) return 0.0;
+  OFN_RETURN_IF_ERROR(groups.status());
+  for (const Reply& g : groups->elements) {
+    std::string name;
+    const Reply* lag = nullptr;
+    for (size_t i = 0; i + 1 < g.elements.size(); i += 2) {
+      if (g.elements[i].str == "name") name = g.elements[i + 1].str;
+      if (g.elements[i].str == "lag") lag = &g.elements[i + 1];
+    }
+    if (name != group) continue;
+    if (!lag) return Status(StatusCode::kUnimplemented, conn.Where() + ": XINFO GROUPS has no lag (Redis 7 or later needed)");
+    if (lag->nil()) {
+      return Status(StatusCode::kUnavailable, conn.Where() + ": the lag of group " + group + " on " + stream +
+                                                  " cannot be known now (entries were deleted)");
+    }
+    return static_cast<double>(lag->integer);
+  }
+  OFN_ASSIGN_OR_RETURN(Reply len, conn.Command({"XLEN", stream}));
+  return static_cast<double>(len.integer);
+}
+
 // --- pubsub.redis --------------------------------------------------------------
 
 class RedisPubSub final : public PubSub, public std::enable_shared_from_this<RedisPubSub> {
@@ -222,6 +247,13 @@ class RedisPubSub final : public PubSub, public std::enable_shared_from_this<Red
     void Close() override {
       out_->Close();
       if (thread_.joinable()) thread_.join();
+    }
+
+    // The group's entries not read yet (on the acks' connection: the
+    // reading one blocks in XREADGROUP).
+    Result<int64_t> Lag() override {
+      OFN_ASSIGN_OR_RETURN(double lag, GroupLag(*acks_, topic_, group_));
+      return static_cast<int64_t>(lag);
     }
 
    private:
@@ -465,28 +497,7 @@ class RedisScaler final : public ScalerProbe {
       OFN_RETURN_IF_ERROR(r.status());
       return r->elements.empty() ? 0.0 : static_cast<double>(r->elements[0].integer);
     }
-    // lagCount: XINFO GROUPS' "lag" of the group (Redis 7); a group not
-    // made yet lags by the whole stream.
-    auto groups = conn_.Command({"XINFO", "GROUPS", stream});
-    if (!groups.ok() && groups.status().message().find("no such key") != std::string::npos) return 0.0;
-    OFN_RETURN_IF_ERROR(groups.status());
-    for (const Reply& g : groups->elements) {
-      std::string name;
-      const Reply* lag = nullptr;
-      for (size_t i = 0; i + 1 < g.elements.size(); i += 2) {
-        if (g.elements[i].str == "name") name = g.elements[i + 1].str;
-        if (g.elements[i].str == "lag") lag = &g.elements[i + 1];
-      }
-      if (name != group) continue;
-      if (!lag) return Status(StatusCode::kUnimplemented, conn_.Where() + ": XINFO GROUPS has no lag (Redis 7 or later needed)");
-      if (lag->nil()) {
-        return Status(StatusCode::kUnavailable, conn_.Where() + ": the lag of group " + group + " on " + stream +
-                                                    " cannot be known now (entries were deleted)");
-      }
-      return static_cast<double>(lag->integer);
-    }
-    OFN_ASSIGN_OR_RETURN(Reply len, conn_.Command({"XLEN", stream}));
-    return static_cast<double>(len.integer);
+    return GroupLag(conn_, stream, group);  // lagCount
   }
 
  private:

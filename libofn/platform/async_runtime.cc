@@ -882,6 +882,30 @@ std::string AsyncRuntime::Metrics() {
   family("ofn_async_retried_total", "Deliveries retried after a failure.", &InputCounters::retried);
   family("ofn_async_dead_lettered_total", "Messages given up on after the last attempt.", &InputCounters::dead_lettered);
   family("ofn_async_dropped_total", "Messages the function answered DROP.", &InputCounters::dropped);
+  out += "# HELP ofn_async_in_flight Messages being delivered to the function now.\n# TYPE ofn_async_in_flight gauge\n";
+  for (const auto& [key, c] : counters) {
+    size_t a = key.find('/'), b = key.find('/', a + 1);
+    out += "ofn_async_in_flight{namespace=\"" + key.substr(0, a) + "\",function=\"" + key.substr(a + 1, b - a - 1) +
+           "\",input=\"" + key.substr(b + 1) + "\"} " + std::to_string(c.in_flight) + "\n";
+  }
+  // The broker's lag of each subscription that can tell (asked now, outside the lock).
+  std::vector<std::shared_ptr<Input>> inputs;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [key, fn] : fns_) {
+      for (const auto& in : fn->inputs) {
+        if (in->subscription && in->open) inputs.push_back(in);
+      }
+    }
+  }
+  out += "# HELP ofn_async_lag Messages of the topic not yet handed to the function, as the broker counts them.\n"
+         "# TYPE ofn_async_lag gauge\n";
+  for (const auto& in : inputs) {
+    auto lag = in->subscription->Lag();
+    if (!lag.ok()) continue;
+    out += "ofn_async_lag{namespace=\"" + in->ns + "\",function=\"" + in->function + "\",input=\"" + in->spec.name +
+           "\"} " + std::to_string(*lag) + "\n";
+  }
   return out;
 }
 

@@ -121,6 +121,9 @@ TEST_F(JetStreamTest, TheScalerReadsAConsumersLagFromTheMonitoringEndpoint) {
   ASSERT_TRUE(sub.ok()) << sub.status().ToString();
   ASSERT_TRUE(held.WaitFor(4));
   EXPECT_EQ(read(), 30);  // 4 delivered and unacknowledged, 26 pending
+  auto undelivered = (*sub)->Lag();  // the subscription's own view: not delivered yet
+  ASSERT_TRUE(undelivered.ok()) << undelivered.status().ToString();
+  EXPECT_EQ(*undelivered, 26);
   {
     std::lock_guard<std::mutex> lock(held.mu);
     for (Ack& a : held.acks) a(true);

@@ -425,6 +425,13 @@ TEST_F(RedisTest, AKedaScaledFunctionGoesFromZeroToNOnABacklogAndBackToZero) {
   std::string metrics = (*p)->Metrics();
   EXPECT_NE(metrics.find("ofn_keda_trigger_value{namespace=\"default\",function=\"worker\",revision=\""),
             std::string::npos);
+  // The input's lag in /metrics: what the group has not read (the 16 out are not lag).
+  const std::string lag_line = "ofn_async_lag{namespace=\"default\",function=\"worker\",input=\"bus\"} ";
+  size_t at = metrics.find(lag_line);
+  ASSERT_NE(at, std::string::npos) << metrics;
+  int lag = std::atoi(metrics.c_str() + at + lag_line.size());
+  EXPECT_GT(lag, 100);
+  EXPECT_LE(lag, 200 - 16);
 
   gate.Open();
   ASSERT_TRUE(gate.Until([&] { return gate.done.size() == 200; })) << gate.done.size();
