@@ -38,7 +38,55 @@ run_gtests() {  # dir, report prefix
   done
 }
 
+# The other builds compile in the background at the lowest priority, one
+# core each, while the main suites run: those mostly wait on servers and
+# clocks, and keep the CPU whenever they need it. Each background build
+# leaves its exit status in $REPORTS/<name>.status.
+#   release: -O3, warnings as errors (packagers and benchmarks use it): the
+#            library, the ofn command and the examples;
+#   tsan:    ThreadSanitizer over the data plane, the activator, the
+#            autoscaler and the async runtime (g++ 12 warns that it cannot
+#            instrument atomic_thread_fence, which Asio uses: -Wno-tsan;
+#            TSan still checks everything else), without the containerd
+#            backend's generated gRPC code;
+#   asan:    address + undefined, every gtest suite.
+tsan_tests=(gateway_test scale_test revisions_test platform_test events_test)
+background_build() {  # name, dir, nice, jobs, targets (comma separated, "" = all), meson args...
+  local name=$1 dir=$2 niceness=$3 jobs=$4 targets=$5; shift 5
+  local rc=0
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" "$@" >"$REPORTS/$name-setup.log" 2>&1 || rc=1
+  fi
+  if [ $rc = 0 ]; then
+    # shellcheck disable=SC2086
+    nice -n "$niceness" ninja -C "$dir" -j"$jobs" ${targets//,/ } >"$REPORTS/$name-build.log" 2>&1 || rc=1
+  fi
+  echo $rc >"$REPORTS/$name.status"
+  return $rc
+}
+release_build() {  # nice, jobs
+  background_build release build-release "$1" "$2" libofn/ofn,examples/hello-world.so --buildtype=release
+}
+tsan_build() {  # nice, jobs
+  local t targets=examples/hello-world.so
+  for t in "${tsan_tests[@]}"; do targets+=",tests/$t"; done
+  background_build tsan build-tsan "$1" "$2" "$targets" -Db_sanitize=thread -Dcpp_args=-Wno-tsan \
+    -Dbuildtype=debugoptimized -Dcontainerd=disabled
+}
+asan_build() {  # nice, jobs
+  background_build asan build-asan "$1" "$2" "" -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+}
+# The log of a failed background build.
+show_failure() {  # name
+  cat "$REPORTS/$1-setup.log" 2>/dev/null
+  tail -50 "$REPORTS/$1-build.log" 2>/dev/null
+}
+
+bg_release=; bg_asan=; bg_tsan=
 if build build; then
+  release_build 19 1 & bg_release=$!
+  if [ "${OFN_SANITIZE:-1}" != 0 ]; then asan_build 19 1 & bg_asan=$!; fi
+  if [ "${OFN_TSAN:-1}" != 0 ]; then tsan_build 19 1 & bg_tsan=$!; fi
   run_gtests build ""
   echo "== python"
   touch "$REPORTS/python.expected"
@@ -48,21 +96,6 @@ else
   echo "build failed"; touch "$REPORTS/build.expected"; status=1
 fi
 
-# A release build (-O3, warnings as errors) must compile too: packagers and
-# benchmarks use it. The library, the ofn command and the examples.
-echo "== release build"
-release_ok=1
-if [ ! -f build-release/build.ninja ]; then
-  meson setup build-release --buildtype=release >"$REPORTS/release-setup.log" 2>&1 || { cat "$REPORTS/release-setup.log"; release_ok=0; }
-fi
-if [ $release_ok = 1 ]; then
-  ninja -C build-release -j2 libofn/ofn examples/hello-world.so >"$REPORTS/release-build.log" 2>&1 ||
-    { tail -50 "$REPORTS/release-build.log"; release_ok=0; }
-fi
-# Reported as one test, so the summary counts it.
-echo "{\"tests\": 1, \"failures\": $((1 - release_ok)), \"testsuites\": []}" >"$REPORTS/release-build.json"
-[ $release_ok = 1 ] || status=1
-
 # Short, repeatable fuzzing runs (fixed seed and execution counts) over the
 # committed corpora; campaigns run by hand (scripts/fuzz.sh -runs=N).
 if [ "${OFN_FUZZ:-1}" != 0 ]; then
@@ -70,32 +103,29 @@ if [ "${OFN_FUZZ:-1}" != 0 ]; then
   FUZZ_REPORTS=$REPORTS bash scripts/fuzz.sh || status=1
 fi
 
+echo "== release build"
+if [ -n "$bg_release" ]; then wait "$bg_release"; else release_build 0 2; fi
+release_ok=$([ "$(cat "$REPORTS/release.status" 2>/dev/null)" = 0 ] && echo 1 || echo 0)
+[ $release_ok = 1 ] || show_failure release
+# Reported as one test, so the summary counts it.
+echo "{\"tests\": 1, \"failures\": $((1 - release_ok)), \"testsuites\": []}" >"$REPORTS/release-build.json"
+[ $release_ok = 1 ] || status=1
+
 if [ "${OFN_SANITIZE:-1}" != 0 ]; then
-  if build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug; then
+  if [ -n "$bg_asan" ]; then wait "$bg_asan"; else asan_build 0 2; fi
+  if [ "$(cat "$REPORTS/asan.status" 2>/dev/null)" = 0 ]; then
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
     export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp"
     run_gtests build-asan "asan-"
   else
+    show_failure asan
     echo "sanitizer build failed"; touch "$REPORTS/asan-build.expected"; status=1
   fi
 fi
 
-# ThreadSanitizer over the data plane, the activator and the autoscaler
-# (g++ 12 warns that it cannot instrument atomic_thread_fence, which Asio
-# uses: -Wno-tsan; TSan still checks everything else).
 if [ "${OFN_TSAN:-1}" != 0 ]; then
-  tsan_tests=(gateway_test scale_test revisions_test platform_test events_test)
-  tsan_ok=1
-  if [ ! -f build-tsan/build.ninja ]; then
-    # The data plane only: without the containerd backend's generated gRPC code.
-    meson setup build-tsan -Db_sanitize=thread -Dcpp_args=-Wno-tsan -Dbuildtype=debugoptimized -Dcontainerd=disabled \
-      >"$REPORTS/tsan-setup.log" 2>&1 || { cat "$REPORTS/tsan-setup.log"; tsan_ok=0; }
-  fi
-  if [ $tsan_ok = 1 ]; then
-    ninja -C build-tsan -j2 examples/hello-world.so "${tsan_tests[@]/#/tests/}" >"$REPORTS/tsan-build.log" 2>&1 ||
-      { tail -50 "$REPORTS/tsan-build.log"; tsan_ok=0; }
-  fi
-  if [ $tsan_ok = 1 ]; then
+  if [ -n "$bg_tsan" ]; then wait "$bg_tsan"; else tsan_build 0 2; fi
+  if [ "$(cat "$REPORTS/tsan.status" 2>/dev/null)" = 0 ]; then
     for t in "${tsan_tests[@]}"; do
       touch "$REPORTS/tsan-$t.expected"
       echo "== tsan-$t"
@@ -104,6 +134,7 @@ if [ "${OFN_TSAN:-1}" != 0 ]; then
         { status=1; touch "$REPORTS/tsan-$t.exit"; }
     done
   else
+    show_failure tsan
     echo "thread sanitizer build failed"; touch "$REPORTS/tsan-build.expected"; status=1
   fi
 fi
