@@ -1,3 +1,4 @@
+#include <map>
 #include <set>
 
 #include "libofn/events/component.h"
@@ -26,19 +27,33 @@ void ComponentRegistry::AddScaler(std::string type, ScalerFactory f) {
   scalers_[std::move(type)] = std::move(f);
 }
 
+namespace {
+
+// The factory registered for `type` (empty when none) and the registered
+// types, comma separated ("none" when there are none).
+template <typename F>
+F Lookup(const std::map<std::string, F>& factories, const std::string& type, std::string* known) {
+  F f;
+  auto it = factories.find(type);
+  if (it != factories.end()) f = it->second;
+  for (const auto& [name, unused] : factories) *known += (known->empty() ? "" : ", ") + name;
+  if (known->empty()) *known = "none";
+  return f;
+}
+
+}  // namespace
+
 Result<std::shared_ptr<ScalerProbe>> ComponentRegistry::NewScaler(const scale::KedaTrigger& trigger,
                                                                   ComponentEnv* env) const {
   ScalerFactory f;
   std::string known;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = scalers_.find(trigger.type);
-    if (it != scalers_.end()) f = it->second;
-    for (const auto& [type, unused] : scalers_) known += (known.empty() ? "" : ", ") + type;
+    f = Lookup(scalers_, trigger.type, &known);
   }
   if (!f) {
-    return Status(StatusCode::kNotFound, "trigger " + trigger.name + ": no scaler of type " + trigger.type +
-                                             " here (" + (known.empty() ? std::string("none") : known) + ")");
+    return Status(StatusCode::kNotFound,
+                  "trigger " + trigger.name + ": no scaler of type " + trigger.type + " here (" + known + ")");
   }
   auto made = f(trigger, env);
   if (!made.ok()) return Status(made.status().code(), "trigger " + trigger.name + ": " + made.status().message());
@@ -60,14 +75,11 @@ Result<std::shared_ptr<T>> ComponentRegistry::New(const std::map<std::string, Fa
   std::string known;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = factories.find(spec.type);
-    if (it != factories.end()) f = it->second;
-    for (const auto& [type, unused] : factories) known += (known.empty() ? "" : ", ") + type;
+    f = Lookup(factories, spec.type, &known);
   }
   if (!f) {
     return Status(StatusCode::kNotFound, "component " + spec.ns + "/" + spec.name + ": no " + std::string(what) +
-                                             " of type " + spec.type + " here (" +
-                                             (known.empty() ? std::string("none") : known) + ")");
+                                             " of type " + spec.type + " here (" + known + ")");
   }
   auto made = f(spec, env);
   if (!made.ok()) {

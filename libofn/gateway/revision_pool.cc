@@ -236,18 +236,7 @@ void RevisionPool::Finish(const std::shared_ptr<Slot>& slot, bool served) {
 }
 
 void RevisionPool::AddJob(std::shared_ptr<backend::Instance> instance, int batch) {
-  std::vector<Assignment> work;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (closed_) return;
-    auto slot = std::make_shared<Slot>();
-    slot->serving = instance->Health().serving;
-    slot->instance = std::move(instance);
-    slot->quota = std::max(1, batch);
-    slots_.push_back(std::move(slot));
-    DrainQueueLocked(&work);
-  }
-  Launch(std::move(work));
+  Add(std::move(instance), std::max(1, batch));
 }
 
 void RevisionPool::SetJobDone(std::function<void()> done) {
@@ -319,7 +308,9 @@ void RevisionPool::Launch(std::vector<Assignment> work) {
   }
 }
 
-void RevisionPool::AddInstance(std::shared_ptr<backend::Instance> instance) {
+void RevisionPool::AddInstance(std::shared_ptr<backend::Instance> instance) { Add(std::move(instance), 0); }
+
+void RevisionPool::Add(std::shared_ptr<backend::Instance> instance, int quota) {
   std::vector<Assignment> work;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -327,6 +318,7 @@ void RevisionPool::AddInstance(std::shared_ptr<backend::Instance> instance) {
     auto slot = std::make_shared<Slot>();
     slot->serving = instance->Health().serving;
     slot->instance = std::move(instance);
+    slot->quota = quota;
     slots_.push_back(std::move(slot));
     DrainQueueLocked(&work);
   }

@@ -125,6 +125,8 @@ class RevisionPool : public std::enable_shared_from_this<RevisionPool> {
   };
 
   std::shared_ptr<Slot> PickLocked();
+  // An instance into rotation; `quota` > 0: a job of that batch.
+  void Add(std::shared_ptr<backend::Instance> instance, int quota);
   void Dispatch(std::shared_ptr<Slot> slot, HttpRequest request, Responder respond);
   void Run(std::shared_ptr<Slot> slot, HttpRequest request, Responder respond);
   void Proxy(std::shared_ptr<Slot> slot, std::string upstream, HttpRequest request);

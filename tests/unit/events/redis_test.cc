@@ -35,6 +35,23 @@ class RedisTest : public ::testing::Test {
     s.metadata["redisHost"] = server_.host();
     return s;
   }
+  // Publishes prefix-0 .. prefix-(n-1) to a topic, as a producer would.
+  void Publish(const std::string& topic, const std::string& prefix, int n) {
+    auto producer = registry_.NewPubSub(Spec("pubsub.redis"), &env_);
+    ASSERT_TRUE(producer.ok()) << producer.status().ToString();
+    for (int i = 0; i < n; ++i) ASSERT_TRUE((*producer)->Publish(topic, prefix + std::to_string(i), "", {}).ok());
+  }
+  // A platform on a manual clock whose autoscaler the test ticks.
+  std::unique_ptr<Platform> OpenOnClock(ManualClock* clock, const testing::TempDir& dir) {
+    Platform::Options o;
+    o.state_dir = dir.path();
+    o.gateway_address = "";
+    o.clock = clock;
+    o.autoscale_ticker = false;
+    auto p = Platform::Open(o);
+    EXPECT_TRUE(p.ok()) << p.status().ToString();
+    return p.ok() ? std::move(*p) : nullptr;
+  }
   testing_brokers::RedisServer server_;
   ComponentRegistry registry_;
   testing_brokers::FakeEnv env_;
@@ -359,26 +376,18 @@ TEST_F(RedisTest, AKedaScaledFunctionGoesFromZeroToNOnABacklogAndBackToZero) {
   ManualClock clock{ManualClock::TimePoint(seconds(1795000000))};
   testing::TempDir dir;
   Gate gate;  // before the platform: its function uses it until the platform is gone
-  auto producer = registry_.NewPubSub(Spec("pubsub.redis"), &env_);
-  ASSERT_TRUE(producer.ok()) << producer.status().ToString();
-  for (int i = 0; i < 200; ++i) ASSERT_TRUE((*producer)->Publish("jobs", "job-" + std::to_string(i), "", {}).ok());
-
-  Platform::Options o;
-  o.state_dir = dir.path();
-  o.gateway_address = "";
-  o.clock = &clock;
-  o.autoscale_ticker = false;
-  auto p = Platform::Open(o);
-  ASSERT_TRUE(p.ok()) << p.status().ToString();
-  (*p)->functions().OpenFunction("worker", [&](Context&, std::string_view data) {
+  Publish("jobs", "job-", 200);
+  auto p = OpenOnClock(&clock, dir);
+  ASSERT_TRUE(p);
+  p->functions().OpenFunction("worker", [&](Context&, std::string_view data) {
     gate.Pass(std::string(data));
     return std::string();
   });
-  ASSERT_TRUE((*p)->Apply("apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: bus\nspec:\n"
+  ASSERT_TRUE(p->Apply("apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: bus\nspec:\n"
                           "  type: pubsub.redis\n  version: v1\n  metadata:\n  - {name: redisHost, value: \"" +
                           server_.host() + "\"}\n  - {name: consumerID, value: workers}\n")
                   .ok());
-  auto applied = (*p)->Apply(
+  auto applied = p->Apply(
       "apiVersion: core.openfunction.io/v1beta2\nkind: Function\nmetadata:\n  name: worker\nspec:\n"
       "  image: ofn.local/worker:latest\n  serving:\n    containerConcurrency: 1\n"
       "    triggers:\n      dapr:\n        - {name: bus, topic: jobs}\n"
@@ -395,13 +404,13 @@ TEST_F(RedisTest, AKedaScaledFunctionGoesFromZeroToNOnABacklogAndBackToZero) {
     auto deadline = std::chrono::steady_clock::now() + seconds(20);
     int ready = -1;
     while (std::chrono::steady_clock::now() < deadline) {
-      auto revs = (*p)->Revisions("worker");
+      auto revs = p->Revisions("worker");
       ready = revs.ok() && !revs->empty() ? revs->back().ready_instances : -1;
       if (ready == want) return true;
       std::this_thread::sleep_for(milliseconds(5));
     }
     std::string why;
-    if (auto revs = (*p)->Revisions("worker"); revs.ok() && !revs->empty()) {
+    if (auto revs = p->Revisions("worker"); revs.ok() && !revs->empty()) {
       const RevisionInfo& r = revs->back();
       why = " (last poll: " + r.keda_reason + (r.keda_active ? ", active" : "") + ", queued " +
             std::to_string(r.queued);
@@ -419,10 +428,10 @@ TEST_F(RedisTest, AKedaScaledFunctionGoesFromZeroToNOnABacklogAndBackToZero) {
   ASSERT_TRUE(instances(1));
   // 1 -> 4: the lag (about 200 - 16 read) over 10 per replica, capped.
   clock.Advance(seconds(5));
-  (*p)->Autoscale();
+  p->Autoscale();
   ASSERT_TRUE(instances(4));
   ASSERT_TRUE(gate.Until([&] { return gate.inside == 4; })) << "four handlers at once";
-  std::string metrics = (*p)->Metrics();
+  std::string metrics = p->Metrics();
   EXPECT_NE(metrics.find("ofn_keda_trigger_value{namespace=\"default\",function=\"worker\",revision=\""),
             std::string::npos);
   // The input's lag in /metrics: what the group has not read (the 16 out are not lag).
@@ -438,24 +447,24 @@ TEST_F(RedisTest, AKedaScaledFunctionGoesFromZeroToNOnABacklogAndBackToZero) {
   // Quiet: every delivery answered and acknowledged (a poll that sees one
   // still in flight counts it as activity, rightly).
   auto deadline = std::chrono::steady_clock::now() + seconds(20);
-  while ((*p)->Metrics().find("ofn_revision_in_flight{namespace=\"default\",function=\"worker\",revision=\"worker-00001\"} 0\n") ==
+  while (p->Metrics().find("ofn_revision_in_flight{namespace=\"default\",function=\"worker\",revision=\"worker-00001\"} 0\n") ==
              std::string::npos &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(milliseconds(5));
   }
   // Idle now; within the cooldown the HPA's floor is 1; after it, 0.
   clock.Advance(seconds(5));
-  (*p)->Autoscale();
+  p->Autoscale();
   ASSERT_TRUE(instances(1));
   clock.Advance(seconds(24));
-  (*p)->Autoscale();
+  p->Autoscale();
   ASSERT_TRUE(instances(1)) << "29 s after the last activity";
   clock.Advance(seconds(6));
-  (*p)->Autoscale();
+  p->Autoscale();
   ASSERT_TRUE(instances(0));
   EXPECT_EQ(gate.done.size(), 200u);
   EXPECT_TRUE(gate.done.contains("job-0") && gate.done.contains("job-199"));
-  (*p)->Close(seconds(1));
+  p->Close(seconds(1));
 }
 
 // scaleOptions.keda.scaledJob on a real backlog: 40 entries, jobs of 5
@@ -467,18 +476,10 @@ TEST_F(RedisTest, AScaledJobRunsOneInstancePerBatchToCompletion) {
   testing::TempDir dir;
   Gate gate;  // before the platform: its function uses it until the platform is gone
   int most_inside = 0;
-  auto producer = registry_.NewPubSub(Spec("pubsub.redis"), &env_);
-  ASSERT_TRUE(producer.ok()) << producer.status().ToString();
-  for (int i = 0; i < 40; ++i) ASSERT_TRUE((*producer)->Publish("batch", "item-" + std::to_string(i), "", {}).ok());
-
-  Platform::Options o;
-  o.state_dir = dir.path();
-  o.gateway_address = "";
-  o.clock = &clock;
-  o.autoscale_ticker = false;
-  auto p = Platform::Open(o);
-  ASSERT_TRUE(p.ok()) << p.status().ToString();
-  (*p)->functions().OpenFunction("batcher", [&](Context&, std::string_view data) {
+  Publish("batch", "item-", 40);
+  auto p = OpenOnClock(&clock, dir);
+  ASSERT_TRUE(p);
+  p->functions().OpenFunction("batcher", [&](Context&, std::string_view data) {
     {
       std::lock_guard<std::mutex> lock(gate.mu);
       most_inside = std::max(most_inside, gate.inside + 1);
@@ -486,7 +487,7 @@ TEST_F(RedisTest, AScaledJobRunsOneInstancePerBatchToCompletion) {
     gate.Pass(std::string(data));
     return std::string();
   });
-  auto applied = (*p)->Apply(
+  auto applied = p->Apply(
       "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: bus\nspec:\n  type: pubsub.redis\n"
       "  version: v1\n  metadata:\n  - {name: redisHost, value: \"" + server_.host() + "\"}\n"
       "  - {name: consumerID, value: batchers}\n---\n"
@@ -500,7 +501,7 @@ TEST_F(RedisTest, AScaledJobRunsOneInstancePerBatchToCompletion) {
       "    template:\n      containers:\n        - name: function\n");
   ASSERT_TRUE(applied.ok()) << applied.status().ToString();
   auto revision = [&]() -> RevisionInfo {
-    auto revs = (*p)->Revisions("batcher");
+    auto revs = p->Revisions("batcher");
     return revs.ok() && !revs->empty() ? revs->back() : RevisionInfo{};
   };
 
@@ -510,7 +511,7 @@ TEST_F(RedisTest, AScaledJobRunsOneInstancePerBatchToCompletion) {
   // The poll: a lag of 24 (40 less the 16 read) asks for ceil(24 / 5) = 5
   // jobs, at most 3: two more.
   clock.Advance(seconds(5));
-  (*p)->Autoscale();
+  p->Autoscale();
   ASSERT_TRUE(gate.Until([&] { return gate.inside == 15; })) << gate.inside;
   EXPECT_EQ(revision().jobs_running, 3);
   EXPECT_EQ(revision().keda_reason, "jobs");
@@ -521,7 +522,7 @@ TEST_F(RedisTest, AScaledJobRunsOneInstancePerBatchToCompletion) {
   while (std::chrono::steady_clock::now() < deadline &&
          !gate.Until([&] { return gate.done.size() == 40; }, milliseconds(100))) {
     clock.Advance(seconds(5));
-    (*p)->Autoscale();
+    p->Autoscale();
   }
   ASSERT_EQ(gate.done.size(), 40u);
   // Every job answered a whole batch of five: eight of them.
@@ -534,7 +535,7 @@ TEST_F(RedisTest, AScaledJobRunsOneInstancePerBatchToCompletion) {
   EXPECT_EQ(revision().jobs_running, 0);
   EXPECT_LE(most_inside, 15) << "never more than 3 jobs of 5";
   EXPECT_EQ(gate.calls, 40);
-  (*p)->Close(seconds(1));
+  p->Close(seconds(1));
 }
 }  // namespace
 }  // namespace ofn::events
