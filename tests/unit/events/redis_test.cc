@@ -366,6 +366,14 @@ struct Gate {
   }
 };
 
+// Opens a gate when a test body ends, however it ends (a failed assertion
+// must not leave handlers held while the platform closes): declared after
+// the platform, it goes before it.
+struct OpenAtEnd {
+  Gate& gate;
+  ~OpenAtEnd() { gate.Open(); }
+};
+
 // KEDA-style scaling on a real backlog: 200 entries wait in a stream before
 // the Function exists; the first delivery takes it from 0 to 1, the
 // redis-streams trigger's lag (lagCount 10) to 4 (maxReplicas) at the next
@@ -379,6 +387,7 @@ TEST_F(RedisTest, AKedaScaledFunctionGoesFromZeroToNOnABacklogAndBackToZero) {
   Publish("jobs", "job-", 200);
   auto p = OpenOnClock(&clock, dir);
   ASSERT_TRUE(p);
+  OpenAtEnd open_at_end{gate};
   p->functions().OpenFunction("worker", [&](Context&, std::string_view data) {
     gate.Pass(std::string(data));
     return std::string();
@@ -479,6 +488,7 @@ TEST_F(RedisTest, AScaledJobRunsOneInstancePerBatchToCompletion) {
   Publish("batch", "item-", 40);
   auto p = OpenOnClock(&clock, dir);
   ASSERT_TRUE(p);
+  OpenAtEnd open_at_end{gate};
   p->functions().OpenFunction("batcher", [&](Context&, std::string_view data) {
     {
       std::lock_guard<std::mutex> lock(gate.mu);
@@ -506,7 +516,8 @@ TEST_F(RedisTest, AScaledJobRunsOneInstancePerBatchToCompletion) {
   };
 
   // The first job, started by the deliveries that wait: it takes its five.
-  ASSERT_TRUE(gate.Until([&] { return gate.inside == 5; }));
+  ASSERT_TRUE(gate.Until([&] { return gate.inside == 5; }))
+      << gate.inside << " inside; jobs running " << revision().jobs_running << ", queued " << revision().queued;
   EXPECT_EQ(revision().jobs_running, 1);
   // The poll: a lag of 24 (40 less the 16 read) asks for ceil(24 / 5) = 5
   // jobs, at most 3: two more.
