@@ -428,11 +428,17 @@ void Autoscaler::Started(const std::shared_ptr<Rev>& rev, Clock::Duration t0,
   double secs = std::chrono::duration<double>(clock_->Monotonic() - t0).count();
   bool notify = false;
   bool keep = false;
+  if (started.ok()) {
+    std::lock_guard<std::mutex> lock(rev->mu);
+    keep = !rev->removed;
+  }
+  // Into the pool before it stops counting as starting: in between, a tick
+  // (a poke) would see neither and start one more.
+  if (keep) Join(rev, std::move(*started));
   {
     std::lock_guard<std::mutex> lock(rev->mu);
     --rev->starting;
     if (started.ok()) {
-      keep = !rev->removed;
       notify = !rev->ever_ready || !rev->failure.empty();
       rev->ever_ready = true;
       rev->failure.clear();
@@ -458,7 +464,6 @@ void Autoscaler::Started(const std::shared_ptr<Rev>& rev, Clock::Duration t0,
       rev->retry_at = clock_->Monotonic() + std::min<Clock::Duration>(wait, kStartRetryCap);
     }
   }
-  if (keep) Join(rev, std::move(*started));
   if (!started.ok()) {
     OFN_LOG(kWarning) << "revision " << rev->ns << "/" << rev->revision
                       << " failed to start an instance: " << started.status().message();
