@@ -128,7 +128,7 @@ def test_the_process_examples_work_as_printed():
 @needs_root
 @needs_default_build
 def test_the_async_example_works_as_printed():
-    block = _block_after("cron-triggered producer, a subscriber keeping state and an HTTP reader:")
+    block = _block_after("and an HTTP reader:")
     serve, rest = block[0], block[1:]
     assert serve.startswith("./build/libofn/ofn serve ")
     r, serve_out, results = _run(serve, [_status_check(c) for c in rest])
