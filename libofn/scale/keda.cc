@@ -10,17 +10,23 @@ namespace {
 // The HPA leaves the count alone while the usage ratio is within 10 % of 1.
 constexpr double kTolerance = 0.1;
 
+// ceil(x) as a replica count: readings can be anything a broker says.
+int CeilCount(double x) {
+  if (!(x > 0)) return 0;
+  return x >= 1e9 ? 1000000000 : static_cast<int>(std::ceil(x));
+}
+
 // The HPA's count for one trigger's reading, `current` > 0.
 int TriggerRecommendation(const KedaTrigger& t, double value, int current) {
   double target = std::max(t.target, 1e-9);
   if (t.metric_type == KedaMetricType::kValue) {
     double ratio = value / target;
     if (std::abs(ratio - 1.0) <= kTolerance) return current;
-    return static_cast<int>(std::ceil(ratio * current));
+    return CeilCount(ratio * current);
   }
   double ratio = value / (target * current);
   if (std::abs(ratio - 1.0) <= kTolerance) return current;
-  return static_cast<int>(std::ceil(value / target));
+  return CeilCount(value / target);
 }
 
 // Replicas added (up) or removed (down) within `period` before now.
@@ -43,7 +49,7 @@ int ScaleUpLimit(const HpaRules& rules, const KedaState& state, int current, Clo
     int start = current - ChangedWithin(state, now, p.period, true);
     int proposed = p.type == HpaPolicy::Type::kPods
                        ? start + p.value
-                       : static_cast<int>(std::ceil(start * (1.0 + p.value / 100.0)));
+                       : CeilCount(start * (1.0 + p.value / 100.0));
     if (first) {
       limit = proposed;
       first = false;
@@ -63,7 +69,7 @@ int ScaleDownLimit(const HpaRules& rules, const KedaState& state, int current, C
     int start = current + ChangedWithin(state, now, p.period, false);
     int proposed = p.type == HpaPolicy::Type::kPods
                        ? start - p.value
-                       : static_cast<int>(std::floor(start * (1.0 - p.value / 100.0)));
+                       : static_cast<int>(std::floor(std::max(0.0, start * (1.0 - p.value / 100.0))));
     if (first) {
       limit = proposed;
       first = false;
@@ -131,7 +137,7 @@ int KedaInitialReplicas(const KedaSpec& spec) {
 }
 
 int KedaJobBatch(const KedaSpec& spec) {
-  return spec.triggers.empty() ? 1 : std::max(1, static_cast<int>(std::ceil(spec.triggers[0].target)));
+  return spec.triggers.empty() ? 1 : std::max(1, CeilCount(spec.triggers[0].target));
 }
 
 int KedaJobsToStart(const KedaSpec& spec, const std::vector<TriggerReading>& readings, int running, int pending) {
@@ -168,14 +174,14 @@ int KedaJobsToStart(const KedaSpec& spec, const std::vector<TriggerReading>& rea
     target /= n;
   }
   const int max = spec.max_replicas;
-  int max_scale = std::min(static_cast<int>(std::ceil(queue / target)), max);
+  int max_scale = std::min(CeilCount(queue / target), max);
   int start = 0;
   switch (job.strategy) {
     case KedaJobSpec::Strategy::kDefault:
       start = max_scale - running;
       break;
     case KedaJobSpec::Strategy::kCustom:
-      start = std::min(static_cast<int>(max_scale - job.custom_deduction - running * job.custom_running_percentage), max);
+      start = std::min(static_cast<int>(std::max(-1e9, max_scale - job.custom_deduction - running * job.custom_running_percentage)), max);
       break;
     case KedaJobSpec::Strategy::kAccurate:
       start = max_scale + running > max ? max - running : max_scale - pending;
