@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <random>
 
+#include "libofn/common/clock.h"
 #include "libofn/events/internal/brokers.h"
 #include "libofn/spec/units.h"
 #include "libofn/store/internal/sqlite.h"
@@ -90,16 +91,14 @@ class SqliteStateStore final : public StateStore {
   }
 
  private:
-  // UTC, to the millisecond, in a form that sorts as text.
+  // RFC 3339 UTC to the millisecond: a form that sorts as text.
   std::string Format(Clock::TimePoint t) const {
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-    std::time_t secs = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[96];
-    std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-    return buf;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
+    std::string text = FormatRfc3339(t);  // "...:SSZ"
+    char fraction[8];
+    std::snprintf(fraction, sizeof(fraction), ".%03d", static_cast<int>(ms));
+    text.insert(text.size() - 1, fraction);
+    return text;
   }
   std::string Now() const { return Format(clock_->Now()); }
 

@@ -1,7 +1,6 @@
 #include "libofn/platform/internal/autoscaler.h"
 
 #include <algorithm>
-#include <deque>
 
 #include "libofn/common/log.h"
 
@@ -44,9 +43,8 @@ struct Autoscaler::Rev {
   Clock::Duration next_poll{0};
   bool polling = false;
   // scaledJob: jobs ended (their batch answered, or no more work) and jobs
-  // that failed to start; the newest records, as many as the history limits keep.
+  // that failed to start (why: `failure`).
   uint64_t jobs_succeeded = 0, jobs_failed = 0;
-  std::deque<std::string> failed_jobs;  // why, newest last
 };
 
 namespace {
@@ -451,13 +449,7 @@ void Autoscaler::Started(const std::shared_ptr<Rev>& rev, Clock::Duration t0,
     } else {
       notify = rev->failure != started.status().message();
       rev->failure = started.status().message();
-      if (rev->spec.keda && rev->spec.keda->job) {
-        ++rev->jobs_failed;
-        rev->failed_jobs.push_back(rev->failure);
-        while (static_cast<int>(rev->failed_jobs.size()) > rev->spec.keda->job->failed_history) {
-          rev->failed_jobs.pop_front();
-        }
-      }
+      if (rev->spec.keda && rev->spec.keda->job) ++rev->jobs_failed;
       ++rev->failed_starts;
       std::chrono::seconds wait(1);
       for (int i = 1; i < rev->failed_starts && wait < kStartRetryCap; ++i) wait *= 2;
@@ -563,7 +555,6 @@ RevisionScaleStatus Autoscaler::Snapshot(const Rev& rev) {
       s.jobs_running = s.ready + rev.starting;
       s.jobs_succeeded = rev.jobs_succeeded;
       s.jobs_failed = rev.jobs_failed;
-      s.failed_jobs.assign(rev.failed_jobs.begin(), rev.failed_jobs.end());
     }
   }
   return s;

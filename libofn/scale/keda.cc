@@ -40,45 +40,28 @@ int ChangedWithin(const KedaState& state, Clock::Duration now, std::chrono::seco
   return sum;
 }
 
-// The most the count may rise to now under the scale-up rules.
-int ScaleUpLimit(const HpaRules& rules, const KedaState& state, int current, Clock::Duration now) {
+// How far the count may move now under one direction's rules: up, the
+// most it may rise to; down, the least it may fall to. Each policy allows a
+// change from the count at the start of its period; selectPolicy Max takes
+// the policy that allows the greatest change, Min the smallest.
+int RateLimit(const HpaRules& rules, const KedaState& state, int current, Clock::Duration now, bool up) {
   if (rules.select == SelectPolicy::kDisabled || rules.policies.empty()) return current;
+  const int sign = up ? 1 : -1;
   bool first = true;
   int limit = current;
   for (const HpaPolicy& p : rules.policies) {
-    int start = current - ChangedWithin(state, now, p.period, true);
-    int proposed = p.type == HpaPolicy::Type::kPods
-                       ? start + p.value
-                       : CeilCount(start * (1.0 + p.value / 100.0));
-    if (first) {
-      limit = proposed;
-      first = false;
-    } else {
-      limit = rules.select == SelectPolicy::kMax ? std::max(limit, proposed) : std::min(limit, proposed);
+    const int start = current - sign * ChangedWithin(state, now, p.period, up);
+    int proposed = start + sign * p.value;
+    if (p.type == HpaPolicy::Type::kPercent) {
+      proposed = up ? CeilCount(start * (1.0 + p.value / 100.0))
+                    : static_cast<int>(std::floor(std::max(0.0, start * (1.0 - p.value / 100.0))));
     }
+    // In the direction of the change, "greater" for Max; against it for Min.
+    const bool take = first || ((sign * proposed > sign * limit) == (rules.select == SelectPolicy::kMax));
+    if (take) limit = proposed;
+    first = false;
   }
-  return std::max(limit, current);
-}
-
-// The least the count may fall to now under the scale-down rules.
-int ScaleDownLimit(const HpaRules& rules, const KedaState& state, int current, Clock::Duration now) {
-  if (rules.select == SelectPolicy::kDisabled || rules.policies.empty()) return current;
-  bool first = true;
-  int limit = current;
-  for (const HpaPolicy& p : rules.policies) {
-    int start = current + ChangedWithin(state, now, p.period, false);
-    int proposed = p.type == HpaPolicy::Type::kPods
-                       ? start - p.value
-                       : static_cast<int>(std::floor(std::max(0.0, start * (1.0 - p.value / 100.0))));
-    if (first) {
-      limit = proposed;
-      first = false;
-    } else {
-      // Max: the policy that allows the greatest change, i.e. the lowest count.
-      limit = rules.select == SelectPolicy::kMax ? std::min(limit, proposed) : std::max(limit, proposed);
-    }
-  }
-  return std::min(limit, current);
+  return up ? std::max(limit, current) : std::min(limit, current);
 }
 
 void Prune(const KedaSpec& spec, Clock::Duration now, KedaState* state) {
@@ -112,9 +95,9 @@ int Hpa(const KedaSpec& spec, int recommendation, int current, Clock::Duration n
   if (desired < up) desired = up;
   if (desired > down) desired = down;
   if (desired > current) {
-    desired = std::min({desired, ScaleUpLimit(spec.scale_up, *state, current, now), hpa_max});
+    desired = std::min({desired, RateLimit(spec.scale_up, *state, current, now, true), hpa_max});
   } else if (desired < current) {
-    desired = std::max({desired, ScaleDownLimit(spec.scale_down, *state, current, now), hpa_min});
+    desired = std::max({desired, RateLimit(spec.scale_down, *state, current, now, false), hpa_min});
   }
   return desired;
 }

@@ -87,8 +87,10 @@ struct KedaJobSpec {
   double custom_running_percentage = 1;  // customScalingRunningJobPercentage
   enum class Calculation { kMax, kMin, kAvg, kSum };
   Calculation calculation = Calculation::kMax;  // multipleScalersCalculation
-  int successful_history = 100;  // successfulJobsHistoryLimit
-  int failed_history = 100;      // failedJobsHistoryLimit
+  // successfulJobsHistoryLimit, failedJobsHistoryLimit: read and checked;
+  // jobs here are counted, not kept as records, so there is nothing to prune.
+  int successful_history = 100;
+  int failed_history = 100;
   friend bool operator==(const KedaJobSpec&, const KedaJobSpec&) = default;
 };
 

@@ -64,11 +64,10 @@ struct RevisionScaleStatus {
   bool keda_active = false;
   std::string keda_reason;  // what decided the last poll (scale::KedaDecision::reason; "jobs" for scaledJob)
   // scaledJob: jobs running (started, not ended), ended after their batch
-  // or with no more work, failed to start; the newest failures.
+  // or with no more work, failed to start (the last failure: `failure`).
   bool job = false;
   int jobs_running = 0;
   uint64_t jobs_succeeded = 0, jobs_failed = 0;
-  std::vector<std::string> failed_jobs;
   uint64_t cold_starts = 0;
   double cold_start_seconds_sum = 0;
   std::array<uint64_t, kColdStartBuckets.size()> cold_start_buckets{};
