@@ -57,9 +57,16 @@ class Deadline {
   template <class Stream>
   void Arm(Stream& stream, std::chrono::nanoseconds after) {
     Disarm();
-    state_->fired = false;
+    // `fired` stays set once set: the receiving side is shut by then, so
+    // the connection is ending whatever the next read returns.
     state_->cancel = [&stream] {
+      // Cancelling alone can miss: a composed read (async_read of a body,
+      // async_read_header) may be between two reads when the timer fires,
+      // and its next read would wait on. Shutting the receiving side makes
+      // every later read end at once; a deadline always ends the request
+      // with an answer and a close, and writing still works.
       boost::system::error_code ec;
+      Lowest(stream).socket().shutdown(asio::socket_base::shutdown_receive, ec);
       Lowest(stream).socket().cancel(ec);
     };
     timer_.expires_after(after);

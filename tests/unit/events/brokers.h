@@ -184,6 +184,15 @@ struct Inbox {
     std::lock_guard<std::mutex> lock(mu);
     return messages.size();
   }
+  std::vector<Message> Snapshot() {
+    std::lock_guard<std::mutex> lock(mu);
+    return messages;
+  }
+  // A copy: a reader may still be delivering (and growing the vector).
+  Message At(size_t i) {
+    std::lock_guard<std::mutex> lock(mu);
+    return messages.at(i);
+  }
 };
 
 }  // namespace ofn::events::testing_brokers

@@ -85,7 +85,7 @@ TEST_F(MqttTest, EachConsumerGetsEveryMessageItsSubscribersShareThem) {
   // Consumer b got each of them too (MQTT keeps no order across a QoS 1
   // client's in-flight window, so as a set).
   std::set<std::string> b_seen;
-  for (const Message& m : b.messages) {
+  for (const Message& m : b.Snapshot()) {
     if (m.data != "probe") b_seen.insert(m.data);
     EXPECT_EQ(m.topic, "orders");
   }
@@ -105,7 +105,7 @@ TEST_F(MqttTest, BindingsReadAndWriteATopic) {
     got.WaitFor(1, milliseconds(25));
   }
   ASSERT_GT(got.size(), 0u);
-  EXPECT_EQ(got.messages[0].data, "21.5");
+  EXPECT_EQ(got.At(0).data, "21.5");
   EXPECT_EQ((*out)->Invoke({"delete", "", {}}).status().message(),
             "bindings.mqtt3: operation \"delete\" is not supported (create)");
   (*in)->Close();

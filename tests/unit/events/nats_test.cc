@@ -54,13 +54,13 @@ TEST_F(JetStreamTest, EachDurableConsumerGetsEveryMessageItsSubscribersShareThem
     a1.WaitFor(a1.size() + 1, milliseconds(20));
   }
   std::set<std::string> seen;
-  for (const Message& m : a1.messages) seen.insert(m.data);
-  for (const Message& m : a2.messages) seen.insert(m.data);
+  for (const Message& m : a1.Snapshot()) seen.insert(m.data);
+  for (const Message& m : a2.Snapshot()) seen.insert(m.data);
   EXPECT_EQ(a1.size() + a2.size(), 200u);
   EXPECT_EQ(seen.size(), 200u);
-  EXPECT_EQ(b.messages[5].data, "order-5");
-  EXPECT_EQ(b.messages[5].content_type, "text/plain");
-  EXPECT_FALSE(b.messages[5].id.empty());  // the stream sequence
+  EXPECT_EQ(b.At(5).data, "order-5");
+  EXPECT_EQ(b.At(5).content_type, "text/plain");
+  EXPECT_FALSE(b.At(5).id.empty());  // the stream sequence
 }
 
 TEST_F(JetStreamTest, WhatADeadReaderHeldIsDeliveredAgainAfterAckWait) {
@@ -80,7 +80,7 @@ TEST_F(JetStreamTest, WhatADeadReaderHeldIsDeliveredAgainAfterAckWait) {
   ASSERT_TRUE(second.ok());
   ASSERT_TRUE(next.WaitFor(9)) << next.size();
   std::set<std::string> seen;
-  for (const Message& m : next.messages) seen.insert(m.data);
+  for (const Message& m : next.Snapshot()) seen.insert(m.data);
   EXPECT_GE(seen.size(), 9u);
   EXPECT_FALSE(seen.contains("job-0"));
 }

@@ -75,12 +75,12 @@ TEST_F(RedisTest, StreamsDeliverEveryMessageToEachConsumerGroupOnce) {
   }
   EXPECT_EQ(a1.size() + a2.size(), 200u);  // shared within the group
   std::set<std::string> seen;
-  for (const Message& m : a1.messages) seen.insert(m.data);
-  for (const Message& m : a2.messages) seen.insert(m.data);
+  for (const Message& m : a1.Snapshot()) seen.insert(m.data);
+  for (const Message& m : a2.Snapshot()) seen.insert(m.data);
   EXPECT_EQ(seen.size(), 200u);  // none twice
-  EXPECT_EQ(b.messages[7].data, "order-7");
-  EXPECT_EQ(b.messages[7].content_type, "text/plain");
-  EXPECT_EQ(b.messages[7].topic, "orders");
+  EXPECT_EQ(b.At(7).data, "order-7");
+  EXPECT_EQ(b.At(7).content_type, "text/plain");
+  EXPECT_EQ(b.At(7).topic, "orders");
 }
 
 TEST_F(RedisTest, WhatADeadReaderLeftUnacknowledgedIsDeliveredAgain) {
@@ -105,7 +105,7 @@ TEST_F(RedisTest, WhatADeadReaderLeftUnacknowledgedIsDeliveredAgain) {
   ASSERT_TRUE(second.ok());
   ASSERT_TRUE(next.WaitFor(9)) << next.size();
   std::set<std::string> seen;
-  for (const Message& m : next.messages) seen.insert(m.data);
+  for (const Message& m : next.Snapshot()) seen.insert(m.data);
   // Everything but the one acknowledged job, the ones the dead reader held included.
   EXPECT_EQ(seen.size(), 9u);
   EXPECT_FALSE(seen.contains("job-0"));
@@ -214,7 +214,7 @@ TEST_F(RedisTest, AProducerFunctionPublishesToASubscriberFunctionThroughRedis) {
   ASSERT_EQ((*p)->Invoke("producer", req).body, "sent");
   ASSERT_TRUE(got.WaitFor(100)) << got.size();
   std::set<std::string> seen;
-  for (const Message& m : got.messages) seen.insert(m.data);
+  for (const Message& m : got.Snapshot()) seen.insert(m.data);
   EXPECT_EQ(seen.size(), 100u);
   EXPECT_TRUE(seen.contains("m-42"));
   (*p)->Close(seconds(1));
@@ -267,7 +267,7 @@ TEST_F(RedisTest, AnInputWhoseBrokerWasDownOpensWhenItComesUp) {
                   .ok());
   while (got.size() == 0 && std::chrono::steady_clock::now() < deadline) got.WaitFor(1, milliseconds(50));
   ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got.messages[0].data, "hello");
+  EXPECT_EQ(got.At(0).data, "hello");
   (*p)->Close(seconds(1));
 }
 
