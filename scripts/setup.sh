@@ -26,6 +26,9 @@ PACKAGES=(
   containerd runc docker-registry busybox-static
   curl iproute2 util-linux
 )
+# `scripts/setup.sh --bench`: what benches/ compare with (load generator,
+# reference proxy).
+if [ "${1:-}" = --bench ]; then PACKAGES+=(wrk nginx-light); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

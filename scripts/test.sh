@@ -38,17 +38,20 @@ run_gtests() {  # dir, report prefix
   done
 }
 
-# The other builds compile in the background at the lowest priority, one
-# core each, while the main suites run: those mostly wait on servers and
-# clocks, and keep the CPU whenever they need it. Each background build
+# The main build is a release build (-O3, warnings as errors, as packagers
+# and benchmarks build it) when the test script sets it up; the asan build
+# is the debug one (-O0). Two cores make compiling most of a CI run, so the
+# sanitizer builds keep line tables only (-g1: stack traces name files and
+# lines; full debug info doubled the time of the largest files).
+# The sanitizer builds compile in the background at the lowest priority,
+# one core each, while the main suites run: those mostly wait on servers
+# and clocks, and keep the CPU whenever they need it. Each background build
 # leaves its exit status in $REPORTS/<name>.status.
-#   release: -O3, warnings as errors (packagers and benchmarks use it): the
-#            library, the ofn command and the examples;
 #   tsan:    ThreadSanitizer over the data plane, the activator, the
 #            autoscaler and the async runtime (g++ 12 warns that it cannot
 #            instrument atomic_thread_fence, which Asio uses: -Wno-tsan;
 #            TSan still checks everything else), without the containerd
-#            backend's generated gRPC code;
+#            backend's generated gRPC code; -O1;
 #   asan:    address + undefined, every gtest suite.
 tsan_tests=(gateway_test scale_test revisions_test platform_test events_test)
 background_build() {  # name, dir, nice, jobs, targets (comma separated, "" = all), meson args...
@@ -64,17 +67,15 @@ background_build() {  # name, dir, nice, jobs, targets (comma separated, "" = al
   echo $rc >"$REPORTS/$name.status"
   return $rc
 }
-release_build() {  # nice, jobs
-  background_build release build-release "$1" "$2" libofn/ofn,examples/hello-world.so --buildtype=release
-}
 tsan_build() {  # nice, jobs
   local t targets=examples/hello-world.so
   for t in "${tsan_tests[@]}"; do targets+=",tests/$t"; done
-  background_build tsan build-tsan "$1" "$2" "$targets" -Db_sanitize=thread -Dcpp_args=-Wno-tsan \
+  background_build tsan build-tsan "$1" "$2" "$targets" -Db_sanitize=thread "-Dcpp_args=-Wno-tsan -O1 -g1" \
     -Dbuildtype=debugoptimized -Dcontainerd=disabled
 }
 asan_build() {  # nice, jobs
-  background_build asan build-asan "$1" "$2" "" -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+  background_build asan build-asan "$1" "$2" "" -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug \
+    -Dcpp_args=-g1
 }
 # The log of a failed background build.
 show_failure() {  # name
@@ -82,9 +83,8 @@ show_failure() {  # name
   tail -50 "$REPORTS/$1-build.log" 2>/dev/null
 }
 
-bg_release=; bg_asan=; bg_tsan=
-if build build; then
-  release_build 19 1 & bg_release=$!
+bg_asan=; bg_tsan=
+if build build --buildtype=release; then
   if [ "${OFN_SANITIZE:-1}" != 0 ]; then asan_build 19 1 & bg_asan=$!; fi
   if [ "${OFN_TSAN:-1}" != 0 ]; then tsan_build 19 1 & bg_tsan=$!; fi
   run_gtests build ""
@@ -102,14 +102,6 @@ if [ "${OFN_FUZZ:-1}" != 0 ]; then
   echo "== fuzz (short runs)"
   FUZZ_REPORTS=$REPORTS bash scripts/fuzz.sh || status=1
 fi
-
-echo "== release build"
-if [ -n "$bg_release" ]; then wait "$bg_release"; else release_build 0 2; fi
-release_ok=$([ "$(cat "$REPORTS/release.status" 2>/dev/null)" = 0 ] && echo 1 || echo 0)
-[ $release_ok = 1 ] || show_failure release
-# Reported as one test, so the summary counts it.
-echo "{\"tests\": 1, \"failures\": $((1 - release_ok)), \"testsuites\": []}" >"$REPORTS/release-build.json"
-[ $release_ok = 1 ] || status=1
 
 if [ "${OFN_SANITIZE:-1}" != 0 ]; then
   if [ -n "$bg_asan" ]; then wait "$bg_asan"; else asan_build 0 2; fi

@@ -37,8 +37,11 @@ struct SupervisionOptions {
   std::chrono::milliseconds backoff_cap{std::chrono::seconds(10)};
   std::chrono::milliseconds backoff_reset_after{std::chrono::seconds(60)};
   // How often a starting instance is probed when its probe sets no period,
-  // and how long one wait lasts while it starts.
+  // and how long one wait lasts while it starts; the first quick_probes
+  // waits of a start last 1 ms (most programs bind their port within
+  // tens of milliseconds, and a refused connect costs microseconds).
   std::chrono::milliseconds fast_probe_period{std::chrono::milliseconds(20)};
+  int quick_probes = 100;
   // How long one wait lasts once it runs.
   std::chrono::milliseconds idle_period{std::chrono::milliseconds(20)};
 };
@@ -114,11 +117,14 @@ class Supervision {
   Status StartRun();
   void OnExit(const Exit& exit);
   std::chrono::milliseconds ProbePeriod(const backend::Probe& p, bool starting) const;
+  // The wait of a starting instance: 1 ms for its first quick_probes waits.
+  std::chrono::milliseconds StartingPeriod() const;
   void StopForGood();
 
   // Supervisor-thread state.
   Clock::Duration launched_{}, deadline_{}, next_probe_{}, restart_at_{}, kill_at_{};
   int liveness_failures_ = 0;
+  int starting_waits_ = 0;
   bool liveness_killed_ = false;
   bool last_exit_oom_ = false;
 };

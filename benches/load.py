@@ -1,0 +1,362 @@
+#!/usr/bin/env python3
+"""The data plane side by side with nginx, on loopback, A/B alternated.
+
+    python3 benches/load.py [--build build-release] [--duration 5] [--rounds 3]
+                            [--connections 16] [--cold-rounds 20] [--only load,cold]
+
+load: wrk (one thread, --connections connections) for --duration seconds per
+run, after a warm-up run, A and B alternated --rounds times; medians of
+req/s, p50 and p99:
+  (a) the in-process hello-world function through the gateway
+  (b) nginx `return 200` with as many workers as the gateway has I/O threads
+  (c) a process function (nginx `return 200` on $PORT) through the gateway
+  (d) nginx `proxy_pass` with upstream keep-alive to the same upstream
+  (u) the upstream alone, for the latency each proxy adds (and the same at
+      half of (d)'s rate, with wrk2-style pacing not available: wrk's
+      latency at --connections/2 connections is reported instead)
+cold: a request to a revision at zero until its response, --cold-rounds
+times: the in-process function, the process function, and the bare start of
+the same upstream program (spawned until its port answers), alternated.
+
+Installs wrk and nginx-light when missing (scripts/setup.sh --bench) and
+builds --build when it has no ofn (meson, release).
+"""
+import argparse
+import os
+import pathlib
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+IO_THREADS = 2  # the gateway's default (PlatformOptions::io_threads)
+
+NGINX_MAIN = """
+daemon off;
+master_process on;
+worker_processes {workers};
+pid {prefix}/{name}.pid;
+error_log {prefix}/{name}.err warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {prefix}/body;
+  proxy_temp_path {prefix}/proxy;
+  fastcgi_temp_path {prefix}/fastcgi;
+  uwsgi_temp_path {prefix}/uwsgi;
+  scgi_temp_path {prefix}/scgi;
+  keepalive_requests 1000000;
+  {body}
+}}
+"""
+
+RETURN_200 = """server {{ listen 127.0.0.1:{port}; location / {{ return 200 "Hello, World! (path /)\\n"; }} }}"""
+
+PROXY = """
+upstream up {{ server 127.0.0.1:{upstream}; keepalive 64; keepalive_requests 1000000; }}
+server {{
+  listen 127.0.0.1:{port};
+  location / {{ proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }}
+}}
+"""
+
+IN_PROCESS = """
+apiVersion: core.openfunction.io/v1beta2
+kind: Function
+metadata:
+  name: hello
+spec:
+  version: "v1.0.0"
+  image: "ofn.local/hello-world:latest"
+  serving:
+    template:
+      containers:
+        - name: function
+    triggers:
+      http:
+        port: 8080
+"""
+
+PROCESS = """
+apiVersion: core.openfunction.io/v1beta2
+kind: Function
+metadata:
+  name: upstream
+spec:
+  version: "v1.0.0"
+  image: "ofn.local/bench-upstream:latest"
+  serving:
+    template:
+      containers:
+        - name: function
+          command: ["sh", "{script}"]
+    triggers:
+      http:
+        port: 8080
+"""
+
+# Starts nginx `return 200` on $PORT in the foreground (the process
+# function, and the bare start it is compared with).
+UPSTREAM_SH = """#!/bin/sh
+d={prefix}/up-$PORT
+mkdir -p $d/body $d/proxy $d/fastcgi $d/uwsgi $d/scgi
+sed "s/@PORT@/$PORT/g; s#@DIR@#$d#g" {prefix}/upstream.conf.in > $d/nginx.conf
+exec nginx -p $d -c $d/nginx.conf
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.01)
+    raise RuntimeError("nothing answers on port %d" % port)
+
+
+def http_get(port, host, path="/", timeout=30.0):
+    """One HTTP/1.1 request on a new connection; the status code."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (path, host)).encode())
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
+
+
+def answered_ms(port, start, timeout=30.0):
+    """Polls (1 ms) until port answers an HTTP request; ms since start."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if http_get(port, "localhost", timeout=5) == 200:
+                return (time.monotonic() - start) * 1000
+        except OSError:
+            pass
+        time.sleep(0.001)
+    raise RuntimeError("no answer on port %d" % port)
+
+
+class Nginx:
+    def __init__(self, prefix, name, body, workers=IO_THREADS):
+        self.conf = prefix / (name + ".conf")
+        self.conf.write_text(NGINX_MAIN.format(workers=workers, prefix=prefix, name=name, body=body))
+        self.proc = subprocess.Popen(["nginx", "-p", str(prefix), "-c", str(self.conf)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGQUIT)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class Ofn:
+    def __init__(self, ofn, lib_dir, state, manifests):
+        args = [ofn, "serve", "--state-dir", str(state), "--listen", "127.0.0.1:0", "--lib-dir", str(lib_dir),
+                "--scale-to-zero-grace", "0", "--autoscaler", "stable-window=6s"]
+        for m in manifests:
+            args += ["-f", str(m)]
+        self.state = state
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.port = None
+        for line in self.proc.stdout:
+            m = re.match(r"gateway listening on http://127\.0\.0\.1:(\d+)", line)
+            if m:
+                self.port = int(m.group(1))
+            if line.startswith("ready"):
+                break
+        if self.port is None:
+            raise RuntimeError("ofn serve did not start")
+        # Keep reading its output, or a full pipe blocks it.
+        self.reader = subprocess.Popen(["cat"], stdin=self.proc.stdout, stdout=subprocess.DEVNULL)
+
+    def metrics(self):
+        sock = str(self.state / "admin.sock")
+        out = subprocess.run(["curl", "-s", "--unix-socket", sock, "http://ofn/metrics"], capture_output=True,
+                             text=True, timeout=10).stdout
+        return out
+
+    def ready_instances(self, function):
+        total = 0
+        for line in self.metrics().splitlines():
+            if line.startswith("ofn_revision_ready_instances{") and ('"%s-' % function) in line:
+                total += int(float(line.rsplit(" ", 1)[1]))
+        return total
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.reader.wait(timeout=10)
+
+
+def wrk(port, host, duration, connections):
+    out = subprocess.run(["wrk", "-t1", "-c%d" % connections, "-d%ds" % duration, "--latency", "-H",
+                          "Host: " + host, "http://127.0.0.1:%d/" % port],
+                         capture_output=True, text=True, check=True).stdout
+
+    def latency(pct):
+        m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)\s*$" % pct, out, re.M)
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError("wrk saw %s non-2xx responses on port %d" % (errors.group(1), port))
+    return {"rps": rps, "p50": latency(50), "p99": latency(99)}
+
+
+def run_ab(label, targets, duration, rounds, connections):
+    """targets: [(name, port, host)]; runs each once to warm up, then
+    alternates them `rounds` times. Prints and returns the medians."""
+    for _, port, host in targets:
+        wrk(port, host, 1, connections)
+    runs = {name: [] for name, _, _ in targets}
+    for _ in range(rounds):
+        for name, port, host in targets:
+            runs[name].append(wrk(port, host, duration, connections))
+    med = {}
+    print("%s (wrk -t1 -c%d, %d s, %d rounds, medians)" % (label, connections, duration, rounds))
+    for name, _, _ in targets:
+        r = runs[name]
+        med[name] = {k: statistics.median(x[k] for x in r) for k in ("rps", "p50", "p99")}
+        print("  %-44s %9.0f req/s  p50 %6.3f ms  p99 %6.3f ms" % (name, med[name]["rps"], med[name]["p50"],
+                                                                   med[name]["p99"]))
+    return med
+
+
+def p95(xs):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(0.95 * (len(xs) - 1))))]
+
+
+def ensure_built(build):
+    ofn = ROOT / build / "libofn" / "ofn"
+    subprocess.run(["bash", str(ROOT / "scripts/setup.sh"), "--bench"], check=True)
+    if not (ROOT / build / "build.ninja").exists():
+        subprocess.run(["meson", "setup", str(ROOT / build), "--buildtype=release"], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+    subprocess.run(["ninja", "-C", str(ROOT / build), "-j2", "libofn/ofn", "examples/hello-world.so"], check=True,
+                   stdout=subprocess.DEVNULL)
+    return str(ofn)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build-release")
+    ap.add_argument("--duration", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--cold-rounds", type=int, default=20)
+    ap.add_argument("--only", default="load,cold")
+    args = ap.parse_args()
+    parts = set(args.only.split(","))
+    ofn = ensure_built(args.build)
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="ofn-load-"))
+    for d in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (tmp / d).mkdir()
+    (tmp / "upstream.conf.in").write_text(
+        NGINX_MAIN.format(workers=1, prefix="@DIR@", name="up", body=RETURN_200.format(port="@PORT@")))
+    script = tmp / "upstream.sh"
+    script.write_text(UPSTREAM_SH.format(prefix=tmp))
+    (tmp / "in-process.yaml").write_text(IN_PROCESS)
+    (tmp / "process.yaml").write_text(PROCESS.format(script=script))
+    servers = []
+    print("machine: %d cores, %s; commit %s; build %s" % (
+        os.cpu_count(), subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip(),
+        subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                       text=True).stdout.strip(), args.build))
+    try:
+        plat = Ofn(ofn, ROOT / args.build / "examples", tmp / "state", [tmp / "in-process.yaml",
+                                                                        tmp / "process.yaml"])
+        servers.append(plat)
+        if "load" in parts:
+            ngx_port = free_port()
+            servers.append(Nginx(tmp, "return200", RETURN_200.format(port=ngx_port)))
+            up_port = free_port()
+            up = subprocess.Popen(["sh", str(script)], env=dict(os.environ, PORT=str(up_port)),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            proxy_port = free_port()
+            servers.append(Nginx(tmp, "proxy", PROXY.format(port=proxy_port, upstream=up_port)))
+            wait_port(ngx_port)
+            wait_port(up_port)
+            wait_port(proxy_port)
+            a = run_ab("in-process function", [
+                ("(a) libofn gateway, in-process hello", plat.port, "hello.default.ofn.io"),
+                ("(b) nginx return 200 (%d workers)" % IO_THREADS, ngx_port, "localhost")],
+                args.duration, args.rounds, args.connections)
+            c = run_ab("process function", [
+                ("(c) libofn gateway -> process (nginx upstream)", plat.port, "upstream.default.ofn.io"),
+                ("(d) nginx proxy_pass, keep-alive, same upstream", proxy_port, "localhost"),
+                ("(u) the upstream alone", up_port, "localhost")],
+                args.duration, args.rounds, args.connections)
+            half = run_ab("process function at half the connections", [
+                ("(c) libofn gateway -> process", plat.port, "upstream.default.ofn.io"),
+                ("(u) the upstream alone", up_port, "localhost")],
+                args.duration, args.rounds, max(1, args.connections // 2))
+            print("ratios: (a)/(b) %.2fx req/s; (c)/(d) %.2fx req/s; gateway's added p99 over the upstream: "
+                  "%.3f ms (at %d connections: %.3f ms)" % (
+                      a["(a) libofn gateway, in-process hello"]["rps"] / a["(b) nginx return 200 (%d workers)"
+                                                                            % IO_THREADS]["rps"],
+                      c["(c) libofn gateway -> process (nginx upstream)"]["rps"] /
+                      c["(d) nginx proxy_pass, keep-alive, same upstream"]["rps"],
+                      c["(c) libofn gateway -> process (nginx upstream)"]["p99"] - c["(u) the upstream alone"]["p99"],
+                      max(1, args.connections // 2),
+                      half["(c) libofn gateway -> process"]["p99"] - half["(u) the upstream alone"]["p99"]))
+            up.send_signal(signal.SIGQUIT)
+            up.wait(timeout=10)
+        if "cold" in parts:
+            cold = {"in-process": [], "process": [], "bare": []}
+            for _ in range(args.cold_rounds):
+                deadline = time.monotonic() + 120
+                while (plat.ready_instances("hello") or plat.ready_instances("upstream")) and \
+                        time.monotonic() < deadline:
+                    time.sleep(0.05)
+                for name, host in (("in-process", "hello.default.ofn.io"), ("process", "upstream.default.ofn.io")):
+                    t0 = time.monotonic()
+                    status = http_get(plat.port, host)
+                    if status != 200:
+                        raise RuntimeError("%s cold start answered %d" % (name, status))
+                    cold[name].append((time.monotonic() - t0) * 1000)
+                port = free_port()
+                t0 = time.monotonic()
+                bare = subprocess.Popen(["sh", str(script)], env=dict(os.environ, PORT=str(port)),
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                cold["bare"].append(answered_ms(port, t0))
+                bare.send_signal(signal.SIGQUIT)
+                bare.wait(timeout=10)
+            print("cold start, %d rounds (request at zero until its response; A/B alternated)" % args.cold_rounds)
+            for name, label in (("in-process", "in-process hello"), ("process", "process (nginx upstream)"),
+                                ("bare", "bare start of the same program until it answers")):
+                xs = cold[name]
+                print("  %-48s median %7.2f ms  p95 %7.2f ms" % (label, statistics.median(xs), p95(xs)))
+            print("ratio process / bare (median): %.2fx" % (statistics.median(cold["process"]) /
+                                                          statistics.median(cold["bare"])))
+    finally:
+        for s in reversed(servers):
+            s.stop()
+
+
+if __name__ == "__main__":
+    main()
