@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "libofn/gateway/internal/inline_turn.h"
 #include "libofn/gateway/server.h"
 
 namespace ofn::gateway {
@@ -13,7 +14,8 @@ RevisionPool::RevisionPool(std::string ns, std::string function, std::string rev
       revision_(std::move(revision)),
       options_(options),
       clock_(clock),
-      executor_(std::move(executor)) {}
+      executor_(std::move(executor)),
+      streak_needed_(kInlineStreak) {}
 
 RevisionPool::~RevisionPool() = default;
 
@@ -143,13 +145,18 @@ void RevisionPool::Dispatch(std::shared_ptr<Slot> slot, HttpRequest request, Res
       return;
     }
   }
+  if (inline_ok_.load(std::memory_order_relaxed) && internal::TakeInlineTurn()) {
+    Run(std::move(slot), std::move(request), std::move(respond));
+    return;
+  }
   executor_([self = shared_from_this(), slot = std::move(slot), request = std::move(request),
              respond = std::move(respond)]() mutable { self->Run(slot, std::move(request), std::move(respond)); });
 }
 
 void RevisionPool::Run(std::shared_ptr<Slot> slot, HttpRequest request, Responder respond) {
-  if (std::shared_ptr<PendingBody> body = std::move(request.pending_body)) {
-    // An in-process instance needs the body in memory first.
+  if (std::shared_ptr<PendingBody> body = std::move(request.pending_body); body && !body->Empty()) {
+    // An in-process instance needs the body in memory first (a request
+    // without one goes on at once: no round trip to the I/O thread).
     body->Read([self = shared_from_this(), slot, request = std::move(request),
                 respond = std::move(respond)](Result<std::string> read) mutable {
       if (!read.ok()) {
@@ -183,7 +190,19 @@ void RevisionPool::Proxy(std::shared_ptr<Slot> slot, std::string upstream, HttpR
 }
 
 void RevisionPool::Call(const std::shared_ptr<Slot>& slot, const HttpRequest& request, const Responder& respond) {
+  const auto started = std::chrono::steady_clock::now();
   HttpResponse r = slot->instance->Handle(request);
+  const auto took = std::chrono::steady_clock::now() - started;
+  if (took > kInlineBudget) {
+    fast_streak_.store(0, std::memory_order_relaxed);
+    if (inline_ok_.exchange(false, std::memory_order_relaxed)) {
+      streak_needed_.store(std::min(streak_needed_.load(std::memory_order_relaxed) * 2, 1 << 20),
+                           std::memory_order_relaxed);
+    }
+  } else if (!inline_ok_.load(std::memory_order_relaxed) &&
+             fast_streak_.fetch_add(1, std::memory_order_relaxed) + 1 >= streak_needed_.load(std::memory_order_relaxed)) {
+    inline_ok_.store(true, std::memory_order_relaxed);
+  }
   stats_.End(clock_->Monotonic());
   respond(std::move(r));
   Finish(slot);

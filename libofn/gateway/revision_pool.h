@@ -17,7 +17,12 @@
 // one after another from a single loop, so stack depth stays constant
 // whatever the queue length.
 //
-// Function code runs on the executor, never on the caller. Thread-safe.
+// Function code runs on the executor, or, for a function whose calls have
+// proved short, at once on a gateway I/O thread that lends its turn
+// (internal/inline_turn.h): after kInlineStreak calls in a row under
+// kInlineBudget it runs inline; a call over the budget sends it back to the
+// executor, and the streak it then needs doubles (at most 2^20), so a
+// function that is only sometimes slow settles on the executor. Thread-safe.
 #ifndef LIBOFN_GATEWAY_REVISION_POOL_H_
 #define LIBOFN_GATEWAY_REVISION_POOL_H_
 
@@ -54,6 +59,8 @@ struct PoolOptions {
 
 class RevisionPool : public std::enable_shared_from_this<RevisionPool> {
  public:
+  static constexpr std::chrono::microseconds kInlineBudget{500};
+  static constexpr int kInlineStreak = 32;
   RevisionPool(std::string ns, std::string function, std::string revision, PoolOptions options, Clock* clock,
                Executor executor);
   ~RevisionPool();
@@ -103,6 +110,8 @@ class RevisionPool : public std::enable_shared_from_this<RevisionPool> {
     uint64_t cancelled = 0;   // the client went away before an instance took it
   };
   Counters counters() const;
+  // Whether calls run on the I/O thread that dispatches them (see above).
+  bool runs_inline() const { return inline_ok_.load(std::memory_order_relaxed); }
 
  private:
   struct Slot {
@@ -143,6 +152,10 @@ class RevisionPool : public std::enable_shared_from_this<RevisionPool> {
   Clock* clock_;
   Executor executor_;
   scale::RequestStats stats_;
+  // Inline calls (see the top of this file).
+  std::atomic<bool> inline_ok_{false};
+  std::atomic<int> fast_streak_{0};
+  std::atomic<int> streak_needed_;
 
   mutable std::mutex mu_;
   std::function<void()> poke_;

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <list>
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ssl.hpp>
@@ -21,6 +23,7 @@
 #include "libofn/common/json_text.h"
 #include "libofn/common/log.h"
 #include "libofn/gateway/framing.h"
+#include "libofn/gateway/internal/inline_turn.h"
 #include "libofn/gateway/internal/proxy.h"
 #include "libofn/gateway/internal/stream.h"
 #include "libofn/gateway/min_rate.h"
@@ -76,14 +79,22 @@ struct Call : std::enable_shared_from_this<Call> {
   std::function<void(Result<std::string>)> read_body;
   std::optional<ProxyRequest> proxy;
   bool body_claimed = false;
+  // The session is running handler code itself (the handler call, a body
+  // callback) and looks at the call right after: no wake-up needed.
+  bool session_inside = false;
   // Run once when the request is abandoned (client gone, or timed out).
   std::vector<std::function<void()>> on_abandon;
   std::shared_ptr<std::atomic<int>> running_handlers;
   std::shared_ptr<Lifetime> lifetime;
   std::optional<Strand> strand;
 
-  // Wakes the session (it waits on the timer).
+  // Wakes the session (it waits on the timer), unless it is inside handler
+  // code and will look anyway: a post would only wake another I/O thread.
   void Wake() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (session_inside) return;
+    }
     std::lock_guard<std::mutex> lock(lifetime->mu);
     if (lifetime->alive) {
       asio::post(*strand, [self = shared_from_this()] {
@@ -118,6 +129,44 @@ struct Call : std::enable_shared_from_this<Call> {
   }
 };
 
+// One thread running the server's io_context. `calls` is odd while the
+// thread is inside handler code (written by the thread only), so the monitor
+// tells a thread held by one long call from a thread busy with many short
+// ones.
+struct IoThread {
+  std::atomic<uint64_t> calls{0};
+  std::atomic<bool> exited{false};
+  bool spare = false;
+  uint64_t seen = 0;  // the monitor's last look
+  std::thread thread;
+};
+thread_local IoThread* current_io = nullptr;
+
+// Handler code run by the session itself: the thread's call count, the
+// inline turn (internal/inline_turn.h), and no wake-ups while inside.
+class InsideHandler {
+ public:
+  explicit InsideHandler(Call& call) : call_(call), io_(current_io) {
+    {
+      std::lock_guard<std::mutex> lock(call_.mu);
+      call_.session_inside = true;
+    }
+    if (io_) io_->calls.store(io_->calls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  ~InsideHandler() {
+    if (io_) io_->calls.store(io_->calls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    std::lock_guard<std::mutex> lock(call_.mu);
+    call_.session_inside = false;
+  }
+  InsideHandler(const InsideHandler&) = delete;
+  InsideHandler& operator=(const InsideHandler&) = delete;
+
+ private:
+  Call& call_;
+  IoThread* io_;
+  internal::InlineTurn turn_;
+};
+
 struct TimerReset {
   std::shared_ptr<Call> call;
   ~TimerReset() { call->timer.reset(); }
@@ -125,7 +174,8 @@ struct TimerReset {
 
 class SessionBody : public PendingBody {
  public:
-  explicit SessionBody(std::weak_ptr<Call> call) : call_(std::move(call)) {}
+  SessionBody(std::weak_ptr<Call> call, bool empty) : call_(std::move(call)), empty_(empty) {}
+  bool Empty() const override { return empty_; }
 
   void Read(std::function<void(Result<std::string>)> done) override {
     std::shared_ptr<Call> call = call_.lock();
@@ -186,6 +236,7 @@ class SessionBody : public PendingBody {
 
  private:
   std::weak_ptr<Call> call_;
+  bool empty_;
 };
 
 // Watches a client connection while its request waits for the handler; a
@@ -288,7 +339,14 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   std::string bound_address;
   std::string unix_path;
   int bound_port = 0;
-  std::vector<std::thread> threads;
+  // The io_context's threads: io_threads of them, and spares the monitor
+  // adds while all of those are held inside handler calls.
+  std::mutex io_mu;
+  std::condition_variable io_cv;
+  std::list<IoThread> io_threads;
+  std::atomic<int> io_free{0};  // threads not held, at the monitor's last look
+  std::thread monitor;
+  bool monitor_stop = false;  // under io_mu
   std::shared_ptr<Lifetime> lifetime = std::make_shared<Lifetime>();
   std::atomic<bool> stopping{false};
   std::atomic<uint64_t> in_flight{0};
@@ -330,7 +388,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
 
   // Hands the request to the handler; the call then says what the session
   // does next (see Session).
-  std::shared_ptr<Call> Begin(Strand strand, HttpRequest& req, bool body_pending) {
+  std::shared_ptr<Call> Begin(Strand strand, HttpRequest& req, bool body_pending, bool body_empty) {
     auto call = std::make_shared<Call>();
     call->running_handlers = running_handlers;
     call->lifetime = lifetime;
@@ -363,8 +421,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     };
     // The responder and the body hold the call weakly: once the session is
     // over (answered or timed out) they do nothing.
-    if (body_pending) req.pending_body = std::make_shared<SessionBody>(weak);
+    if (body_pending) req.pending_body = std::make_shared<SessionBody>(weak, body_empty);
     if (async_handler) {
+      InsideHandler inside(*call);
       try {
         async_handler(std::move(req), respond);
       } catch (...) {
@@ -384,6 +443,73 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
 
   // Idle keep-alive connections to upstreams.
   UpstreamPool upstreams{opt.max_idle_upstream};
+
+  // A thread on the io_context (io_mu held). It holds the Impl, so a thread
+  // left inside a hung function call at Stop finds it still there.
+  void StartIoThreadLocked(bool spare) {
+    IoThread& t = io_threads.emplace_back();
+    t.spare = spare;
+    t.thread = std::thread([self = shared_from_this(), &t] { self->RunIo(t); });
+  }
+  void RunIo(IoThread& me) {
+    current_io = &me;
+    if (!me.spare) {
+      ioc.run();
+    } else {
+      // A spare leaves once more threads are free than the server runs.
+      const int wanted = std::max(1, opt.io_threads);
+      while (!ioc.stopped() && io_free.load(std::memory_order_relaxed) <= wanted) {
+        ioc.run_for(std::chrono::milliseconds(20));
+      }
+    }
+    current_io = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(io_mu);
+      me.exited.store(true);  // after this, the thread never takes io_mu
+    }
+    io_cv.notify_all();
+  }
+  // Looks at the threads every millisecond while they work (backing off to
+  // 64 ms when nothing moves); when fewer than io_threads are free (the rest
+  // held inside one handler call since the last look), adds a spare.
+  void Monitor() {
+    const int wanted = std::max(1, opt.io_threads);
+    auto period = std::chrono::milliseconds(1);
+    bool warned = false;
+    std::unique_lock<std::mutex> lock(io_mu);
+    while (!monitor_stop) {
+      io_cv.wait_for(lock, period, [&] { return monitor_stop; });
+      if (monitor_stop) break;
+      int free = 0, spares = 0;
+      bool moved = false;
+      for (auto it = io_threads.begin(); it != io_threads.end();) {
+        if (it->exited.load()) {
+          it->thread.join();
+          it = io_threads.erase(it);
+          continue;
+        }
+        const uint64_t c = it->calls.load(std::memory_order_relaxed);
+        const bool held = (c & 1) != 0 && c == it->seen;
+        moved = moved || c != it->seen;
+        it->seen = c;
+        free += held ? 0 : 1;
+        spares += it->spare ? 1 : 0;
+        ++it;
+      }
+      io_free.store(free, std::memory_order_relaxed);
+      if (free < wanted && !ioc.stopped()) {
+        if (spares < opt.max_spare_io_threads) {
+          StartIoThreadLocked(true);
+        } else if (!warned) {
+          warned = true;
+          OFN_LOG(kWarning) << "http server on " << bound_address << ": " << spares + wanted - free
+                            << " I/O threads are held inside function calls; no more spares are started";
+        }
+      }
+      if (free >= wanted) warned = false;
+      period = moved ? std::chrono::milliseconds(1) : std::min(period * 2, std::chrono::milliseconds(64));
+    }
+  }
 
   void SetBusy(uint64_t id, bool busy) {
     std::lock_guard<std::mutex> lock(conns_mu);
@@ -553,7 +679,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         body_pending = false;
       }
       in_flight.fetch_add(1);
-      std::shared_ptr<Call> call = Begin(strand, req, body_pending);
+      std::shared_ptr<Call> call = Begin(strand, req, body_pending, head_parser.is_done());
       TimerReset reset{call};
       ClientWatch<Stream> watch(stream, call);
       std::optional<HttpResponse> response;
@@ -579,7 +705,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
           Result<std::string> body = std::string();
           if (!head_parser.is_done()) body = co_await ReadBody(*stream, buffer, head_parser);
           body_consumed = body.ok();
-          read_body(std::move(body));
+          {
+            InsideHandler inside(*call);
+            read_body(std::move(body));
+          }
           continue;
         }
         watch.Arm();
@@ -778,9 +907,11 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Launch(const ServerOptions& opti
   impl->work.emplace(impl->ioc.get_executor());
   if (impl->tcp_acceptor) asio::co_spawn(impl->ioc, impl->Accept(*impl->tcp_acceptor), asio::detached);
   if (impl->unix_acceptor) asio::co_spawn(impl->ioc, impl->Accept(*impl->unix_acceptor), asio::detached);
-  for (int i = 0; i < std::max(1, options.io_threads); ++i) {
-    impl->threads.emplace_back([io = &impl->ioc] { io->run(); });
+  {
+    std::lock_guard<std::mutex> lock(impl->io_mu);
+    for (int i = 0; i < std::max(1, options.io_threads); ++i) impl->StartIoThreadLocked(false);
   }
+  impl->monitor = std::thread([raw = impl.get()] { raw->Monitor(); });
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
@@ -821,8 +952,38 @@ void HttpServer::Stop(std::chrono::milliseconds drain) {
       if (std::chrono::steady_clock::now() > unwind) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
+    {
+      std::lock_guard<std::mutex> lock(impl->io_mu);
+      impl->monitor_stop = true;
+    }
+    impl->io_cv.notify_all();
+    impl->monitor.join();
     impl->ioc.stop();
-    for (std::thread& t : impl->threads) t.join();
+    {
+      // A thread held inside a function call cannot be taken back: it is
+      // left to finish on its own (it holds the Impl).
+      const auto held_until = std::chrono::steady_clock::now() + std::max(drain, std::chrono::milliseconds(1000));
+      std::unique_lock<std::mutex> lock(impl->io_mu);
+      impl->io_cv.wait_until(lock, held_until, [impl] {
+        for (const IoThread& t : impl->io_threads) {
+          if (!t.exited.load()) return false;
+        }
+        return true;
+      });
+      int left = 0;
+      for (IoThread& t : impl->io_threads) {
+        if (t.exited.load()) {
+          t.thread.join();
+        } else {
+          t.thread.detach();
+          ++left;
+        }
+      }
+      if (left > 0) {
+        OFN_LOG(kWarning) << "http server on " << impl->bound_address << " stopped with " << left
+                          << " I/O thread(s) still inside a function call";
+      }
+    }
     {
       std::lock_guard<std::mutex> lock(impl->lifetime->mu);
       impl->lifetime->alive = false;

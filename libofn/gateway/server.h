@@ -41,6 +41,12 @@ struct ServerOptions {
   uint64_t max_body_bytes = 8 * 1024 * 1024;
   int io_threads = 2;
   int worker_threads = 16;
+  // A short function call may run on the I/O thread that dispatched it
+  // (RevisionPool decides). When fewer than io_threads I/O threads are free
+  // because the others are held inside one call for over a millisecond,
+  // spare I/O threads start (at most this many) and leave once they are
+  // free again, so a function that blocks never stalls other requests.
+  int max_spare_io_threads = 64;
   std::chrono::milliseconds request_timeout{std::chrono::minutes(5)};  // 0: none
   // A keep-alive connection waiting for its next request is closed after this.
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(30)};
@@ -118,6 +124,10 @@ class PendingBody {
   // (must not block). Errors: a body over max_body_bytes (the status message
   // says so), a broken connection.
   virtual void Read(std::function<void(Result<std::string>)> done) = 0;
+  // True when the request has no body at all (no Content-Length above 0,
+  // not chunked): there is nothing to read, and a handler that wants the
+  // body in memory need not call Read.
+  virtual bool Empty() const { return false; }
   // Sends `head` to the HTTP/1.1 server at `upstream` ("host:port") over a
   // pooled keep-alive connection, streaming the body from the client, and
   // streams the response back; the handler's responder is not used after
