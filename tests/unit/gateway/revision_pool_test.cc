@@ -298,5 +298,151 @@ TEST(RevisionPoolTest, ClientsHangingUpEmptyTheQueueBehindARealServer) {
   for (auto& t : runners) t.join();
 }
 
+// One response on a keep-alive connection: the status line and the body
+// (Content-Length framing); empty when nothing came within 20 s.
+std::pair<std::string, std::string> ReadResponse(int fd) {
+  timeval tv{20, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string in;
+  char buf[4096];
+  size_t end;
+  while ((end = in.find("\r\n\r\n")) == std::string::npos) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return {};
+    in.append(buf, static_cast<size_t>(n));
+  }
+  size_t len = 0;
+  size_t cl = in.find("Content-Length: ");
+  if (cl != std::string::npos && cl < end) len = std::stoul(in.substr(cl + 16));
+  while (in.size() < end + 4 + len) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return {};
+    in.append(buf, static_cast<size_t>(n));
+  }
+  return {in.substr(0, in.find("\r\n")), in.substr(end + 4, len)};
+}
+
+// Functions whose calls prove short run on the I/O thread that dispatches
+// them. One that then blocks holds I/O threads, yet another function keeps
+// answering (spare I/O threads), and the blocked one goes back to the
+// executor once its calls came back long.
+TEST(RevisionPoolTest, AFunctionHeldOnTheIoThreadsStallsNoOtherFunction) {
+  struct Gate {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool hold = false;
+    std::atomic<int> inside{0};
+  };
+  auto gate = std::make_shared<Gate>();
+  class Holding : public backend::Instance {
+   public:
+    explicit Holding(std::shared_ptr<Gate> g) : g_(std::move(g)) {}
+    HttpResponse Handle(const HttpRequest&) override {
+      std::unique_lock<std::mutex> lock(g_->mu);
+      ++g_->inside;
+      g_->cv.wait(lock, [&] { return !g_->hold; });
+      --g_->inside;
+      return HttpResponse::Text(200, "slow");
+    }
+
+   private:
+    std::shared_ptr<Gate> g_;
+  };
+  class Fast : public backend::Instance {
+   public:
+    HttpResponse Handle(const HttpRequest&) override { return HttpResponse::Text(200, "fast"); }
+  };
+  std::mutex runners_mu;
+  std::vector<std::thread> runners;
+  std::atomic<int> slow_on_executor{0};
+  auto executor = [&](std::atomic<int>* count) {
+    return [&, count](std::function<void()> task) {
+      if (count) ++*count;
+      std::lock_guard<std::mutex> lock(runners_mu);
+      runners.emplace_back(std::move(task));
+    };
+  };
+  auto slow = std::make_shared<RevisionPool>("default", "slow", "slow-00001", PoolOptions{}, Clock::System(),
+                                             executor(&slow_on_executor));
+  auto fast = std::make_shared<RevisionPool>("default", "fast", "fast-00001", PoolOptions{}, Clock::System(),
+                                             executor(nullptr));
+  slow->AddInstance(std::make_shared<Holding>(gate));
+  fast->AddInstance(std::make_shared<Fast>());
+  ServerOptions so;
+  so.stream_bodies = true;
+  so.io_threads = 2;
+  auto server = HttpServer::StartAsync(so, [&](HttpRequest r, HttpServer::Responder respond) {
+    (r.headers.GetOr("Host", "") == "slow" ? slow : fast)->Submit(std::move(r), std::move(respond));
+  });
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const int port = (*server)->port();
+  const std::string get_slow = "GET / HTTP/1.1\r\nHost: slow\r\n\r\n";
+  const std::string get_fast = "GET / HTTP/1.1\r\nHost: fast\r\n\r\n";
+
+  // Short calls: after a streak of them, both run inline.
+  int warm = testing::ConnectLoopback(port);
+  for (int i = 0; i < RevisionPool::kInlineStreak + 2; ++i) {
+    for (const std::string* get : {&get_slow, &get_fast}) {
+      ASSERT_TRUE(testing::SendAll(warm, get->data(), get->size()));
+      ASSERT_EQ(ReadResponse(warm).first, "HTTP/1.1 200 OK");
+    }
+  }
+  ::close(warm);
+  ASSERT_TRUE(slow->runs_inline());
+  ASSERT_TRUE(fast->runs_inline());
+  const int before = slow_on_executor.load();
+
+  // Now the slow function blocks: three requests hold three I/O threads
+  // (more than the server runs).
+  {
+    std::lock_guard<std::mutex> lock(gate->mu);
+    gate->hold = true;
+  }
+  std::vector<int> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(testing::ConnectLoopback(port));
+    ASSERT_TRUE(testing::SendAll(held.back(), get_slow.data(), get_slow.size()));
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (gate->inside.load() < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_EQ(gate->inside.load(), 3);
+  EXPECT_EQ(slow_on_executor.load(), before) << "the held calls run on I/O threads";
+
+  // The other function answers every request meanwhile.
+  int client = testing::ConnectLoopback(port);
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(testing::SendAll(client, get_fast.data(), get_fast.size()));
+    auto [status, body] = ReadResponse(client);
+    ASSERT_EQ(status, "HTTP/1.1 200 OK") << "request " << i;
+    ASSERT_EQ(body, "fast");
+  }
+  ::close(client);
+  EXPECT_EQ(gate->inside.load(), 3) << "still held";
+
+  {
+    std::lock_guard<std::mutex> lock(gate->mu);
+    gate->hold = false;
+  }
+  gate->cv.notify_all();
+  for (int fd : held) {
+    auto [status, body] = ReadResponse(fd);
+    EXPECT_EQ(body, "slow") << status;
+    ::close(fd);
+  }
+  // Its calls came back long: it runs on the executor again.
+  EXPECT_FALSE(slow->runs_inline());
+  EXPECT_TRUE(fast->runs_inline());
+  int again = testing::ConnectLoopback(port);
+  ASSERT_TRUE(testing::SendAll(again, get_slow.data(), get_slow.size()));
+  EXPECT_EQ(ReadResponse(again).second, "slow");
+  ::close(again);
+  EXPECT_EQ(slow_on_executor.load(), before + 1);
+  (*server)->Stop(std::chrono::milliseconds(1000));
+  std::lock_guard<std::mutex> lock(runners_mu);
+  for (auto& t : runners) t.join();
+}
+
 }  // namespace
 }  // namespace ofn::gateway
