@@ -134,6 +134,7 @@ struct Call : std::enable_shared_from_this<Call> {
 // tells a thread held by one long call from a thread busy with many short
 // ones.
 struct IoThread {
+  size_t loop = 0;  // the event loop it runs (Impl::loops)
   std::atomic<uint64_t> calls{0};
   std::atomic<bool> exited{false};
   bool spare = false;
@@ -329,8 +330,17 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   ServerOptions opt;
   Handler handler;
   AsyncHandler async_handler;
-  asio::io_context ioc;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  // One event loop per I/O thread, as nginx has one per worker: a
+  // connection stays on the loop it was given, so serving a request wakes
+  // no other thread. A spare thread joins a loop whose threads are all held
+  // inside function calls (strands keep each connection in order).
+  struct Loop {
+    asio::io_context ctx;
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+    std::atomic<int> free{1};  // its threads not held, at the monitor's last look
+  };
+  std::vector<std::unique_ptr<Loop>> loops;
+  std::atomic<size_t> next_loop{0};
   std::unique_ptr<asio::thread_pool> workers;
   std::optional<tcp::acceptor> tcp_acceptor;
   std::optional<unix_proto::acceptor> unix_acceptor;
@@ -339,12 +349,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   std::string bound_address;
   std::string unix_path;
   int bound_port = 0;
-  // The io_context's threads: io_threads of them, and spares the monitor
-  // adds while all of those are held inside handler calls.
+  // The loops' threads: one each, and spares the monitor adds to a loop
+  // while all of its threads are held inside handler calls.
   std::mutex io_mu;
   std::condition_variable io_cv;
   std::list<IoThread> io_threads;
-  std::atomic<int> io_free{0};  // threads not held, at the monitor's last look
   std::thread monitor;
   bool monitor_stop = false;  // under io_mu
   std::shared_ptr<Lifetime> lifetime = std::make_shared<Lifetime>();
@@ -364,7 +373,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   uint64_t next_conn = 0;
 
   Impl(ServerOptions o, Handler h, AsyncHandler a)
-      : opt(std::move(o)), handler(std::move(h)), async_handler(std::move(a)) {}
+      : opt(std::move(o)), handler(std::move(h)), async_handler(std::move(a)) {
+    for (int i = 0; i < std::max(1, opt.io_threads); ++i) loops.push_back(std::make_unique<Loop>());
+  }
 
   // Checks the bearer token; the response to send instead, if any.
   std::optional<HttpResponse> Refuse(const HttpRequest& req) const {
@@ -446,20 +457,21 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
 
   // A thread on the io_context (io_mu held). It holds the Impl, so a thread
   // left inside a hung function call at Stop finds it still there.
-  void StartIoThreadLocked(bool spare) {
+  void StartIoThreadLocked(size_t loop, bool spare) {
     IoThread& t = io_threads.emplace_back();
+    t.loop = loop;
     t.spare = spare;
     t.thread = std::thread([self = shared_from_this(), &t] { self->RunIo(t); });
   }
   void RunIo(IoThread& me) {
     current_io = &me;
+    Loop& loop = *loops[me.loop];
     if (!me.spare) {
-      ioc.run();
+      loop.ctx.run();
     } else {
-      // A spare leaves once more threads are free than the server runs.
-      const int wanted = std::max(1, opt.io_threads);
-      while (!ioc.stopped() && io_free.load(std::memory_order_relaxed) <= wanted) {
-        ioc.run_for(std::chrono::milliseconds(20));
+      // A spare leaves once another thread of its loop is free.
+      while (!loop.ctx.stopped() && loop.free.load(std::memory_order_relaxed) <= 1) {
+        loop.ctx.run_for(std::chrono::milliseconds(20));
       }
     }
     current_io = nullptr;
@@ -470,17 +482,18 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     io_cv.notify_all();
   }
   // Looks at the threads every millisecond while they work (backing off to
-  // 64 ms when nothing moves); when fewer than io_threads are free (the rest
-  // held inside one handler call since the last look), adds a spare.
+  // 64 ms when nothing moves); a loop none of whose threads is free (each
+  // held inside one handler call since the last look) gets a spare.
   void Monitor() {
-    const int wanted = std::max(1, opt.io_threads);
     auto period = std::chrono::milliseconds(1);
+    std::vector<int> free(loops.size());
     bool warned = false;
     std::unique_lock<std::mutex> lock(io_mu);
     while (!monitor_stop) {
       io_cv.wait_for(lock, period, [&] { return monitor_stop; });
       if (monitor_stop) break;
-      int free = 0, spares = 0;
+      std::fill(free.begin(), free.end(), 0);
+      int spares = 0, held_threads = 0;
       bool moved = false;
       for (auto it = io_threads.begin(); it != io_threads.end();) {
         if (it->exited.load()) {
@@ -492,21 +505,26 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         const bool held = (c & 1) != 0 && c == it->seen;
         moved = moved || c != it->seen;
         it->seen = c;
-        free += held ? 0 : 1;
+        free[it->loop] += held ? 0 : 1;
+        held_threads += held ? 1 : 0;
         spares += it->spare ? 1 : 0;
         ++it;
       }
-      io_free.store(free, std::memory_order_relaxed);
-      if (free < wanted && !ioc.stopped()) {
+      bool starved = false;
+      for (size_t i = 0; i < loops.size(); ++i) {
+        loops[i]->free.store(free[i], std::memory_order_relaxed);
+        if (free[i] > 0 || loops[i]->ctx.stopped()) continue;
+        starved = true;
         if (spares < opt.max_spare_io_threads) {
-          StartIoThreadLocked(true);
+          StartIoThreadLocked(i, true);
+          ++spares;
         } else if (!warned) {
           warned = true;
-          OFN_LOG(kWarning) << "http server on " << bound_address << ": " << spares + wanted - free
+          OFN_LOG(kWarning) << "http server on " << bound_address << ": " << held_threads
                             << " I/O threads are held inside function calls; no more spares are started";
         }
       }
-      if (free >= wanted) warned = false;
+      if (!starved) warned = false;
       period = moved ? std::chrono::milliseconds(1) : std::min(period * 2, std::chrono::milliseconds(64));
     }
   }
@@ -768,7 +786,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   template <class Socket>
   void StartSession(Socket socket) {
     using Plain = beast::basic_stream<typename Socket::protocol_type, Strand>;
-    Strand strand = asio::make_strand(ioc);
+    Loop& loop = *loops[next_loop.fetch_add(1, std::memory_order_relaxed) % loops.size()];
+    Strand strand = asio::make_strand(loop.ctx);
     auto protocol = socket.local_endpoint().protocol();
     typename Plain::socket_type sock(strand, protocol, socket.release());
     std::string client_ip;
@@ -864,7 +883,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Launch(const ServerOptions& opti
   if (a.rfind("unix:", 0) == 0) {
     impl->unix_path = a.substr(5);
     ::unlink(impl->unix_path.c_str());
-    impl->unix_acceptor.emplace(impl->ioc);
+    impl->unix_acceptor.emplace(impl->loops[0]->ctx);
     unix_proto::endpoint ep(impl->unix_path);
     impl->unix_acceptor->open(ep.protocol(), ec);
     if (!ec) impl->unix_acceptor->bind(ep, ec);
@@ -893,7 +912,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Launch(const ServerOptions& opti
       return Status(StatusCode::kInvalidArgument, "address \"" + a + "\": bad port");
     }
     tcp::endpoint ep(addr, static_cast<unsigned short>(port));
-    impl->tcp_acceptor.emplace(impl->ioc);
+    impl->tcp_acceptor.emplace(impl->loops[0]->ctx);
     impl->tcp_acceptor->open(ep.protocol(), ec);
     if (!ec) impl->tcp_acceptor->set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) impl->tcp_acceptor->bind(ep, ec);
@@ -904,12 +923,13 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Launch(const ServerOptions& opti
     impl->bound_address = (addr.is_v6() ? "[" + h + "]" : h) + ":" + std::to_string(impl->bound_port);
   }
   impl->workers = std::make_unique<asio::thread_pool>(std::max(1, options.worker_threads));
-  impl->work.emplace(impl->ioc.get_executor());
-  if (impl->tcp_acceptor) asio::co_spawn(impl->ioc, impl->Accept(*impl->tcp_acceptor), asio::detached);
-  if (impl->unix_acceptor) asio::co_spawn(impl->ioc, impl->Accept(*impl->unix_acceptor), asio::detached);
+  for (auto& loop : impl->loops) loop->work.emplace(loop->ctx.get_executor());
+  asio::io_context& first = impl->loops[0]->ctx;
+  if (impl->tcp_acceptor) asio::co_spawn(first, impl->Accept(*impl->tcp_acceptor), asio::detached);
+  if (impl->unix_acceptor) asio::co_spawn(first, impl->Accept(*impl->unix_acceptor), asio::detached);
   {
     std::lock_guard<std::mutex> lock(impl->io_mu);
-    for (int i = 0; i < std::max(1, options.io_threads); ++i) impl->StartIoThreadLocked(false);
+    for (size_t i = 0; i < impl->loops.size(); ++i) impl->StartIoThreadLocked(i, false);
   }
   impl->monitor = std::thread([raw = impl.get()] { raw->Monitor(); });
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
@@ -923,7 +943,7 @@ void HttpServer::Stop(std::chrono::milliseconds drain) {
   Impl* impl = impl_.get();
   std::call_once(impl->stop_once, [impl, drain] {
     impl->stopping.store(true);
-    asio::post(impl->ioc, [impl] {
+    asio::post(impl->loops[0]->ctx, [impl] {
       boost::system::error_code ec;
       if (impl->tcp_acceptor) impl->tcp_acceptor->close(ec);
       if (impl->unix_acceptor) impl->unix_acceptor->close(ec);
@@ -941,7 +961,7 @@ void HttpServer::Stop(std::chrono::milliseconds drain) {
       close_idle(false);
     }
     close_idle(true);
-    impl->work.reset();
+    for (auto& loop : impl->loops) loop->work.reset();
     // Give sessions a moment to unwind after their sockets were cancelled.
     auto unwind = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
     for (;;) {
@@ -958,7 +978,7 @@ void HttpServer::Stop(std::chrono::milliseconds drain) {
     }
     impl->io_cv.notify_all();
     impl->monitor.join();
-    impl->ioc.stop();
+    for (auto& loop : impl->loops) loop->ctx.stop();
     {
       // A thread held inside a function call cannot be taken back: it is
       // left to finish on its own (it holds the Impl).
