@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <cstdlib>
+#include <memory>
 #include <vector>
 
 namespace ofn::gateway::internal {
@@ -118,7 +119,12 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
   // header goes out with the first chunk. An instance that stops reading
   // may still have answered early; its answer is read below (and the
   // client connection closes afterwards).
-  std::vector<char> chunk(64 * 1024);
+  constexpr size_t kChunk = 64 * 1024;
+  struct Chunk {  // not zeroed: every byte sent was read first
+    std::unique_ptr<char[]> bytes = std::make_unique_for_overwrite<char[]>(kChunk);
+    char* data() { return bytes.get(); }
+    static constexpr size_t size() { return kChunk; }
+  } chunk;
   // Beast reads max(512, free capacity) bytes at a time: give it room, or a
   // large body goes through in 512-byte reads.
   cbuf.reserve(chunk.size());
@@ -176,7 +182,7 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
 
   // Response header, within the route timeout.
   beast::flat_buffer ubuf;
-  ubuf.reserve(chunk.size());
+  ubuf.reserve(16 * 1024);  // a header and a small body in one read
   http::response_parser<http::buffer_body> rp;
   rp.header_limit(64 * 1024);
   rp.body_limit(boost::none);

@@ -338,6 +338,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     asio::io_context ctx;
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
     std::atomic<int> free{1};  // its threads not held, at the monitor's last look
+    // Idle keep-alive connections to upstreams, of this loop's sessions.
+    std::unique_ptr<UpstreamPool> upstreams;
   };
   std::vector<std::unique_ptr<Loop>> loops;
   std::atomic<size_t> next_loop{0};
@@ -366,7 +368,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   struct Conn {
     Strand strand;
     std::function<void()> close;
-    bool busy = false;
+    std::shared_ptr<std::atomic<bool>> busy;  // a request is under way
   };
   std::mutex conns_mu;
   std::map<uint64_t, Conn> conns;
@@ -374,7 +376,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
 
   Impl(ServerOptions o, Handler h, AsyncHandler a)
       : opt(std::move(o)), handler(std::move(h)), async_handler(std::move(a)) {
-    for (int i = 0; i < std::max(1, opt.io_threads); ++i) loops.push_back(std::make_unique<Loop>());
+    for (int i = 0; i < std::max(1, opt.io_threads); ++i) {
+      loops.push_back(std::make_unique<Loop>());
+      loops.back()->upstreams = std::make_unique<UpstreamPool>(opt.max_idle_upstream);
+    }
   }
 
   // Checks the bearer token; the response to send instead, if any.
@@ -452,9 +457,6 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     return call;
   }
 
-  // Idle keep-alive connections to upstreams.
-  UpstreamPool upstreams{opt.max_idle_upstream};
-
   // A thread on the io_context (io_mu held). It holds the Impl, so a thread
   // left inside a hung function call at Stop finds it still there.
   void StartIoThreadLocked(size_t loop, bool spare) {
@@ -481,9 +483,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     }
     io_cv.notify_all();
   }
-  // Looks at the threads every millisecond while they work (backing off to
-  // 64 ms when nothing moves); a loop none of whose threads is free (each
-  // held inside one handler call since the last look) gets a spare.
+  // Looks at the threads every millisecond while one was inside a handler
+  // call at the last look (backing off to 16 ms otherwise: a call caught
+  // inside is looked at again a millisecond later); a loop none of whose
+  // threads is free (each held inside one call since the last look) gets a
+  // spare.
   void Monitor() {
     auto period = std::chrono::milliseconds(1);
     std::vector<int> free(loops.size());
@@ -494,7 +498,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       if (monitor_stop) break;
       std::fill(free.begin(), free.end(), 0);
       int spares = 0, held_threads = 0;
-      bool moved = false;
+      bool inside = false;
       for (auto it = io_threads.begin(); it != io_threads.end();) {
         if (it->exited.load()) {
           it->thread.join();
@@ -503,7 +507,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         }
         const uint64_t c = it->calls.load(std::memory_order_relaxed);
         const bool held = (c & 1) != 0 && c == it->seen;
-        moved = moved || c != it->seen;
+        inside = inside || (c & 1) != 0;
         it->seen = c;
         free[it->loop] += held ? 0 : 1;
         held_threads += held ? 1 : 0;
@@ -525,14 +529,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         }
       }
       if (!starved) warned = false;
-      period = moved ? std::chrono::milliseconds(1) : std::min(period * 2, std::chrono::milliseconds(64));
+      period = inside ? std::chrono::milliseconds(1) : std::min(period * 2, std::chrono::milliseconds(16));
     }
-  }
-
-  void SetBusy(uint64_t id, bool busy) {
-    std::lock_guard<std::mutex> lock(conns_mu);
-    auto it = conns.find(id);
-    if (it != conns.end()) it->second.busy = busy;
   }
 
   // Reads the rest of a request body into a string.
@@ -605,7 +603,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   }
 
   template <class Stream>
-  asio::awaitable<void> Session(std::shared_ptr<Stream> stream, Strand strand, uint64_t id, std::string client_ip) {
+  asio::awaitable<void> Session(std::shared_ptr<Stream> stream, Strand strand, uint64_t id, std::string client_ip,
+                                Loop& loop, std::shared_ptr<std::atomic<bool>> busy) {
     beast::flat_buffer buffer;
     bool linger = false;
     Deadline header_deadline(stream->get_executor());  // one timer for the connection's requests
@@ -658,7 +657,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         }
         break;
       }
-      SetBusy(id, true);
+      busy->store(true, std::memory_order_relaxed);
       const bool keep_alive = head_parser.get().keep_alive();
       const unsigned version = head_parser.get().version();
       if (auto len = head_parser.content_length(); len && *len > opt.max_body_bytes && !opt.stream_bodies) {
@@ -751,7 +750,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       if (proxy) {
         // Named, not temporaries: g++ 12 destroys temporaries in a co_await
         // expression twice.
-        const ProxyEnv env{opt, upstreams, stopping};
+        const ProxyEnv env{opt, *loop.upstreams, stopping};
         const ProxyClient who{client_ip, trusted_peer, client_host};
         ProxyOutcome o = co_await RunProxy(env, *stream, buffer, head_parser, *proxy, strand, who);
         if (!o.responded) {
@@ -772,7 +771,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         linger = ok && !body_consumed;
       }
       in_flight.fetch_sub(1);
-      SetBusy(id, false);
+      busy->store(false, std::memory_order_relaxed);
       if (!keep) break;
     }
     if (linger) co_await LingeringClose(*stream);
@@ -797,25 +796,29 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       auto ep = sock.remote_endpoint(ec);
       if (!ec) client_ip = ep.address().to_string();
       if (ssl_ctx) {
-        Run(std::make_shared<beast::ssl_stream<Plain>>(Plain(std::move(sock)), *ssl_ctx), strand, std::move(client_ip));
+        Run(std::make_shared<beast::ssl_stream<Plain>>(Plain(std::move(sock)), *ssl_ctx), strand, std::move(client_ip),
+            loop);
         return;
       }
     }
-    Run(std::make_shared<Plain>(std::move(sock)), strand, std::move(client_ip));
+    Run(std::make_shared<Plain>(std::move(sock)), strand, std::move(client_ip), loop);
   }
 
   template <class Stream>
-  void Run(std::shared_ptr<Stream> stream, Strand strand, std::string client_ip) {
+  void Run(std::shared_ptr<Stream> stream, Strand strand, std::string client_ip, Loop& loop) {
     uint64_t id;
+    auto busy = std::make_shared<std::atomic<bool>>(false);
     {
       std::lock_guard<std::mutex> lock(conns_mu);
       id = next_conn++;
       std::weak_ptr<Stream> weak = stream;
-      conns.emplace(id, Conn{strand, [weak] {
+      conns.emplace(id, Conn{strand,
+                             [weak] {
                                if (auto s = weak.lock()) Lowest(*s).cancel();
-                             }});
+                             },
+                             busy});
     }
-    asio::co_spawn(strand, Session(stream, strand, id, std::move(client_ip)), asio::detached);
+    asio::co_spawn(strand, Session(stream, strand, id, std::move(client_ip), loop, busy), asio::detached);
   }
 
   size_t open_connections() {
@@ -951,7 +954,7 @@ void HttpServer::Stop(std::chrono::milliseconds drain) {
     auto close_idle = [impl](bool all) {
       std::lock_guard<std::mutex> lock(impl->conns_mu);
       for (auto& [id, c] : impl->conns) {
-        if (all || !c.busy) asio::post(c.strand, c.close);
+        if (all || !c.busy->load()) asio::post(c.strand, c.close);
       }
     };
     close_idle(false);
@@ -1008,7 +1011,7 @@ void HttpServer::Stop(std::chrono::milliseconds drain) {
       std::lock_guard<std::mutex> lock(impl->lifetime->mu);
       impl->lifetime->alive = false;
     }
-    impl->upstreams.CloseAll();
+    for (auto& loop : impl->loops) loop->upstreams->CloseAll();
     // Functions that already answered (or timed out) may still be returning.
     auto grace = std::chrono::steady_clock::now() + std::max(drain, std::chrono::milliseconds(1000));
     while (impl->running_handlers->load() > 0 && std::chrono::steady_clock::now() < grace) {
