@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <list>
@@ -298,22 +299,48 @@ HttpRequest ToRequest(const http::request<http::empty_body>& req) {
   return out;
 }
 
-http::response<http::string_body> ToBeast(HttpResponse&& r, unsigned version, bool keep_alive) {
-  http::response<http::string_body> out;
-  out.version(version);
-  out.result(static_cast<unsigned>(r.status));
+// A response's header, ready to send ahead of its body, in one string
+// (Beast's serializer and its buffer sequences cost more than the bytes).
+// Content-Length is the body's size, except for 1xx, 204 and 304, which
+// have none (and no body: *send_body is false). Fields with CR or LF in
+// them are dropped.
+std::string ResponseHead(const HttpResponse& r, unsigned version, bool keep_alive, bool* send_body) {
+  const int status = r.status;
+  std::string head;
+  head.reserve(128 + r.headers.size() * 48);
+  head += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  head += std::to_string(status);
+  head += ' ';
+  head += http::obsolete_reason(static_cast<http::status>(status));
+  head += "\r\n";
+  bool has_server = false;
   for (const auto& [name, value] : r.headers) {
     if (EqualsIgnoreCase(name, "Content-Length") || EqualsIgnoreCase(name, "Transfer-Encoding") ||
         EqualsIgnoreCase(name, "Connection")) {
       continue;
     }
-    out.insert(name, value);
+    if (name.empty() || name.find_first_of("\r\n:") != std::string::npos ||
+        value.find_first_of("\r\n") != std::string::npos) {
+      continue;
+    }
+    has_server = has_server || EqualsIgnoreCase(name, "Server");
+    head += name;
+    head += ": ";
+    head += value;
+    head += "\r\n";
   }
-  if (!out.count(http::field::server)) out.set(http::field::server, "libofn");
-  out.body() = std::move(r.body);
-  out.keep_alive(keep_alive);
-  out.prepare_payload();
-  return out;
+  if (!has_server) head += "Server: libofn\r\n";
+  const bool bodiless = (status >= 100 && status < 200) || status == 204 || status == 304;
+  *send_body = !bodiless;
+  if (!bodiless) {
+    head += "Content-Length: ";
+    head += std::to_string(r.body.size());
+    head += "\r\n";
+  }
+  if (version == 10 && keep_alive) head += "Connection: keep-alive\r\n";
+  if (version != 10 && !keep_alive) head += "Connection: close\r\n";
+  head += "\r\n";
+  return head;
 }
 
 int StatusForReadError(const beast::error_code& ec) {
@@ -577,9 +604,12 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   template <class Stream>
   asio::awaitable<void> WriteResponse(Stream& stream, HttpResponse response, unsigned version, bool keep,
                                       bool* ok) {
-    auto res = ToBeast(std::move(response), version, keep);
+    bool send_body = true;
+    const std::string head = ResponseHead(response, version, keep, &send_body);
+    const std::array<asio::const_buffer, 2> bytes{asio::buffer(head),
+                                                  send_body ? asio::buffer(response.body) : asio::const_buffer()};
     Lowest(stream).expires_after(opt.idle_timeout);
-    auto [wec, wn] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+    auto [wec, wn] = co_await asio::async_write(stream, bytes, asio::as_tuple(asio::use_awaitable));
     *ok = !wec;
   }
 

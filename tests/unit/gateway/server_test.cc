@@ -132,6 +132,49 @@ struct TestServer {
   int port() const { return server->port(); }
 };
 
+// What a function's response becomes on the wire.
+TEST(ServerResponseTest, TheHeadIsFramedByTheServerAndCannotBeSplit) {
+  ServerOptions o;
+  auto s = HttpServer::StartAsync(o, [](HttpRequest r, HttpServer::Responder respond) {
+    HttpResponse res = HttpResponse::Text(r.target == "/empty" ? 204 : 200, "hello");
+    res.headers.Set("X-Split", "a\r\nSet-Cookie: evil=1");
+    res.headers.Set("Content-Length", "999");
+    res.headers.Set("Connection", "upgrade");
+    res.headers.Set("X-Kept", "yes");
+    respond(std::move(res));
+  });
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  std::string out = RawExchange((*s)->port(), "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << out;
+  EXPECT_NE(out.find("\r\nX-Kept: yes\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("\r\nServer: libofn\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("\r\nContent-Length: 5\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("\r\nConnection: close\r\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("evil"), std::string::npos) << out;
+  EXPECT_EQ(out.find("999"), std::string::npos) << out;
+  EXPECT_EQ(out.find("upgrade"), std::string::npos) << out;
+  EXPECT_EQ(out.substr(out.size() - 7), "\r\nhello") << out;
+  // 204: no Content-Length and no body.
+  out = RawExchange((*s)->port(), "GET /empty HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 204 No Content\r\n", 0), 0u) << out;
+  EXPECT_EQ(out.find("Content-Length"), std::string::npos) << out;
+  EXPECT_EQ(out.substr(out.size() - 4), "\r\n\r\n") << out;
+  // HTTP/1.0 keep-alive is said so; without it, nothing is said.
+  int fd = testing::ConnectLoopback((*s)->port());
+  const std::string ka = "GET / HTTP/1.0\r\nHost: h\r\nConnection: keep-alive\r\n\r\n";
+  ASSERT_TRUE(testing::SendAll(fd, ka.data(), ka.size()));
+  char buf[1024];
+  ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  ASSERT_GT(n, 0);
+  std::string first(buf, static_cast<size_t>(n));
+  EXPECT_EQ(first.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << first;
+  EXPECT_NE(first.find("\r\nConnection: keep-alive\r\n"), std::string::npos) << first;
+  ::close(fd);
+  out = RawExchange((*s)->port(), "GET / HTTP/1.0\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(out.find("Connection:"), std::string::npos) << out;
+  EXPECT_EQ(out.substr(out.size() - 5), "hello") << out;
+}
+
 TEST(ServerHardeningTest, SmuggledSecondRequestIsNeverServed) {
   TestServer t{ServerOptions{}};
   // Transfer-Encoding: gzip with Content-Length: 0 used to let the body be
