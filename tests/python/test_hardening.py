@@ -85,6 +85,9 @@ def test_thousands_of_clients_that_hang_up_leave_nothing_behind(narrow):
     # their clients hang up.
     hold = socket.create_connection(("127.0.0.1", narrow.port))
     hold.sendall(b"GET /slow?ms=3000 HTTP/1.1\r\nHost: narrow.default.ofn.io\r\n\r\n")
+    # It has the slot before anyone queues (connections are served by
+    # several event loops: one sent later may otherwise be read first).
+    assert wait_until(lambda: metric(narrow, "ofn_revision_in_flight") >= 1)
     clients = []
     for _ in range(3000):
         s = socket.create_connection(("127.0.0.1", narrow.port))
