@@ -193,7 +193,7 @@ void RevisionPool::Call(const std::shared_ptr<Slot>& slot, const HttpRequest& re
   const auto started = std::chrono::steady_clock::now();
   HttpResponse r = slot->instance->Handle(request);
   const auto took = std::chrono::steady_clock::now() - started;
-  if (took > kInlineBudget) {
+  if (took > options_.inline_budget) {
     fast_streak_.store(0, std::memory_order_relaxed);
     if (inline_ok_.exchange(false, std::memory_order_relaxed)) {
       streak_needed_.store(std::min(streak_needed_.load(std::memory_order_relaxed) * 2, 1 << 20),

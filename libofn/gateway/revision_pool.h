@@ -20,7 +20,7 @@
 // Function code runs on the executor, or, for a function whose calls have
 // proved short, at once on a gateway I/O thread that lends its turn
 // (internal/inline_turn.h): after kInlineStreak calls in a row under
-// kInlineBudget it runs inline; a call over the budget sends it back to the
+// PoolOptions::inline_budget it runs inline; a call over the budget sends it back to the
 // executor, and the streak it then needs doubles (at most 2^20), so a
 // function that is only sometimes slow settles on the executor. Thread-safe.
 #ifndef LIBOFN_GATEWAY_REVISION_POOL_H_
@@ -55,11 +55,12 @@ struct PoolOptions {
   int container_concurrency = 0;  // 0: unlimited
   // How long a proxied instance may take to start its response.
   std::chrono::milliseconds response_timeout = std::chrono::minutes(5);
+  // A call longer than this (wall time) is not short (see inline calls).
+  std::chrono::microseconds inline_budget{500};
 };
 
 class RevisionPool : public std::enable_shared_from_this<RevisionPool> {
  public:
-  static constexpr std::chrono::microseconds kInlineBudget{500};
   static constexpr int kInlineStreak = 32;
   RevisionPool(std::string ns, std::string function, std::string revision, PoolOptions options, Clock* clock,
                Executor executor);
