@@ -26,7 +26,7 @@ build() {  # dir, extra meson args...
 
 run_gtests() {  # dir, report prefix
   local dir=$1 prefix=$2
-  for t in spec_test store_test backend_test events_test common_test route_test scale_test gateway_test platform_test revisions_test process_test store_crash_test containerd_test; do
+  for t in spec_test store_test build_test backend_test events_test common_test route_test scale_test gateway_test platform_test revisions_test process_test store_crash_test containerd_test; do
     local exe="$dir/tests/$t" args=()
     # Built only with the containerd backend (meson option containerd).
     [ "$t" = containerd_test ] && [ ! -x "$exe" ] && continue

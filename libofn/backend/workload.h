@@ -51,6 +51,12 @@ struct Workload {
   WorkloadKind kind = WorkloadKind::kImage;
   // The backend the Function asks for (annotation ofn.io/backend); "" = any.
   std::string backend;
+  // What a build made for this revision (spec.build): a function library
+  // the in-process backend loads (kImage), or the directory of a bundle
+  // the process backend runs (kCommand); "" = none.
+  std::string library;
+  std::string bundle;
+  std::string build;  // the build's name
 
   // The function container.
   std::string command;  // kCommand: the program (command[0])

@@ -18,7 +18,7 @@ backend::FunctionPlan MakePlan(const PlanInput& in) {
     if (w.ok()) {
       r.workload = std::move(*w);
       r.workload.image_credentials = in.image_credentials;
-      r.workload.base_dir = in.base_dir;
+      if (r.workload.bundle.empty()) r.workload.base_dir = in.base_dir;  // a bundle's paths are its own
     } else {
       r.invalid = w.status().message();
     }

@@ -15,6 +15,9 @@
 
 #include "libofn/backends/builtin.h"
 #include "libofn/backends/inprocess/inprocess.h"
+#include "libofn/build/builder.h"
+#include "libofn/common/internal/json_access.h"
+#include <boost/json.hpp>
 #include "libofn/common/log.h"
 #include "libofn/common/thread_pool.h"
 #include "libofn/gateway/dispatch.h"
@@ -150,6 +153,8 @@ struct Platform::Impl {
   std::unique_ptr<ThreadPool> function_pool;
   std::unique_ptr<ThreadPool> start_pool;
   std::unique_ptr<platform::internal::Autoscaler> autoscaler;
+  std::unique_ptr<build::Builder> builder;  // null when builds are off
+  std::string temp_build_dir;               // removed at Close (a platform without state)
   std::unique_ptr<platform::internal::Reconciler> reconciler;
   events::ComponentRegistry components;
   std::unique_ptr<StoreComponentEnv> component_env;
@@ -344,6 +349,18 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
     ro.tls = impl->tls;
   } else if (!options.tls_certificates.empty() || options.https_redirect) {
     return Status(StatusCode::kInvalidArgument, "tls_certificates and https_redirect need an https_address");
+  }
+  if (options.build.enabled) {
+    build::BuildOptions bopts = options.build;
+    if (bopts.work_dir.empty() && !options.state_dir.empty()) bopts.work_dir = options.state_dir + "/builds";
+    if (bopts.work_dir.empty()) {
+      char tmpl[] = "/tmp/ofn-builds-XXXXXX";
+      if (!::mkdtemp(tmpl)) return Status(StatusCode::kInternal, "cannot create a temp dir for builds");
+      bopts.work_dir = impl->temp_build_dir = tmpl;
+    }
+    impl->builder = std::make_unique<build::Builder>(impl->store.get(), impl->clock, std::move(bopts),
+                                                     [raw] { raw->reconciler->Kick(); });
+    ro.builder = impl->builder.get();
   }
   impl->reconciler = std::make_unique<platform::internal::Reconciler>(
       impl->store.get(), impl->clock, &impl->drivers,
@@ -652,6 +669,59 @@ Result<Platform::LogText> Platform::Logs(std::string_view name, std::string_view
                                            why + ")");
 }
 
+Result<std::vector<BuildInfo>> Platform::Builds(std::string_view name, std::string_view ns) {
+  if (ns.empty()) ns = impl_->options.default_namespace;
+  if (ns == "*") ns = "";
+  OFN_ASSIGN_OR_RETURN(std::vector<store::BuildRecord> records, impl_->store->ListBuilds(ns, name));
+  std::vector<BuildInfo> out;
+  for (const store::BuildRecord& r : records) {
+    BuildInfo b;
+    b.ns = r.ns;
+    b.function = r.function;
+    b.name = r.name;
+    b.state = r.state;
+    b.started = r.started;
+    b.finished = r.finished;
+    boost::json::value st = ofn::internal::ParseObjectOrEmpty(r.status);
+    const boost::json::object* o = ofn::internal::Obj(&st);
+    b.reason = ofn::internal::Str(o, "reason");
+    b.message = ofn::internal::Str(o, "message");
+    b.commit = ofn::internal::Str(o, "commit");
+    b.strategy = ofn::internal::Str(o, "strategy");
+    b.url = ofn::internal::Str(o, "url");
+    b.revision = ofn::internal::Str(o, "revision");
+    b.sub_path = ofn::internal::Str(o, "sourceSubPath");
+    b.cached_from = ofn::internal::Str(o, "cachedFrom");
+    b.trigger = ofn::internal::Str(o, "trigger");
+    b.artifact = ofn::internal::Str(ofn::internal::Obj(ofn::internal::At(o, "output")), "path");
+    if (const boost::json::value* ms = ofn::internal::At(o, "durationMs"); ms && ms->is_int64()) {
+      b.duration_ms = ms->as_int64();
+    }
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+Result<std::string> Platform::BuildLog(std::string_view name, std::string_view build, std::string_view ns) {
+  if (ns.empty()) ns = impl_->options.default_namespace;
+  if (!impl_->builder) return Status(StatusCode::kFailedPrecondition, "builds are off on this platform");
+  return impl_->builder->Log(std::string(ns), std::string(name), std::string(build));
+}
+
+Status Platform::Rebuild(std::string_view name, std::string_view ns) {
+  if (ns.empty()) ns = impl_->options.default_namespace;
+  if (!impl_->builder) return Status(StatusCode::kFailedPrecondition, "builds are off on this platform");
+  // A Function applied a moment ago may not have been seen by a pass yet.
+  OFN_RETURN_IF_ERROR(Sync());
+  return impl_->builder->Rebuild(std::string(ns), std::string(name), true, "ofn rebuild");
+}
+
+Status Platform::WaitBuildsIdle(std::chrono::milliseconds timeout) {
+  if (!impl_->builder) return Status(StatusCode::kFailedPrecondition, "builds are off on this platform");
+  if (!impl_->builder->Idle(timeout)) return Status(StatusCode::kDeadlineExceeded, "builds still running");
+  return Sync();
+}
+
 Status Platform::Restart(std::string_view name, std::string_view ns) {
   if (ns.empty()) ns = impl_->options.default_namespace;
   OFN_ASSIGN_OR_RETURN(std::vector<store::RevisionRecord> revisions, impl_->store->ListRevisions(ns, name));
@@ -700,6 +770,11 @@ void Platform::Close(std::chrono::milliseconds drain) {
       impl->closing = true;
     }
     impl->reconciler->Stop();
+    impl->builder.reset();  // cancels a running build (its record says Interrupted next time)
+    if (!impl->temp_build_dir.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(impl->temp_build_dir, ec);
+    }
     impl->dispatcher.Publish(std::make_shared<const gateway::Snapshot>());
     impl->autoscaler->Stop();
     impl->drivers.ShutdownAll();  // starts waiting for readiness give up

@@ -33,6 +33,7 @@
 #include "libofn/backend/registry.h"
 #include "libofn/backends/containerd/options.h"
 #include "libofn/backends/process/options.h"
+#include "libofn/build/options.h"
 #include "libofn/common/clock.h"
 #include "libofn/common/status.h"
 #include "libofn/events/component.h"
@@ -83,6 +84,20 @@ struct RevisionInfo {
   uint64_t jobs_succeeded = 0, jobs_failed = 0;
   int64_t creation_time = 0;
   std::string json;  // as a Knative serving.knative.dev/v1 Revision
+};
+
+// One build of a Function (spec.build), newest last in Platform::Builds.
+struct BuildInfo {
+  std::string ns, function, name;
+  std::string state;  // Building, Succeeded, Failed
+  std::string reason, message;
+  std::string commit, strategy;
+  std::string url, revision, sub_path;
+  std::string artifact;  // the library or bundle it made
+  std::string cached_from;  // a cached build: the build whose artefact it reuses
+  std::string trigger;      // why it ran: first build, spec.build changed, new commit, rebuild...
+  int64_t started = 0, finished = 0;  // seconds since the epoch (finished 0: running)
+  int64_t duration_ms = 0;
 };
 
 // status.serving.state of a Function.
@@ -181,6 +196,9 @@ class Platform {
     // owner of its containers, to one derived from state_dir (in memory: a
     // new one each time, so nothing is adopted).
     containerd::ContainerdOptions containerd;
+    // The builder of Functions with spec.build (source in git or a local
+    // directory -> a library, a bundle; see libofn/build/strategy.h).
+    build::BuildOptions build;
     // Drivers of the host program, beside the built-in inprocess (priority
     // 100) and process (90) ones; names must differ from theirs. A Function
     // picks one with the annotation ofn.io/backend: NAME.
@@ -279,6 +297,17 @@ class Platform {
   };
   Result<LogText> Logs(std::string_view name, std::string_view revision = {}, size_t tail_lines = 0,
                        std::string_view ns = {});
+  // The builds of a Function (every Function's when `name` is empty),
+  // oldest first; `ns` "*": every namespace.
+  Result<std::vector<BuildInfo>> Builds(std::string_view name, std::string_view ns = {});
+  // A build's log ("" build: the Function's newest).
+  Result<std::string> BuildLog(std::string_view name, std::string_view build = {}, std::string_view ns = {});
+  // Builds the Function again now, skipping the cache (ofn rebuild).
+  // NotFound when it has no spec.build or no builder runs.
+  Status Rebuild(std::string_view name, std::string_view ns = {});
+  // Waits until no build runs or waits (FailedPrecondition without a builder).
+  Status WaitBuildsIdle(std::chrono::milliseconds timeout);
+
   // Replaces every instance of the Function's revisions now (a fixed program
   // file is picked up at once, start back-off forgotten): the old instances
   // go, requests queued for them get 503, and each revision starts again

@@ -21,6 +21,7 @@
 #include "libofn/scale/options.h"
 #include "libofn/spec/scale_spec.h"
 #include "libofn/spec/workload.h"
+#include "libofn/spec/units.h"
 #include "libofn/backend/registry.h"
 #include "libofn/spec/internal/emit.h"
 
@@ -235,6 +236,8 @@ void Reconciler::ReportLocal(const Work& w, const backend::FunctionObservation& 
   FunctionStatusInput in;
   in.generation = fn.generation;
   in.has_build = w.has_build;
+  in.has_serving = w.has_serving;
+  if (w.build) in.build = &*w.build;
   in.build_hash = w.build_hash;
   in.serving_hash = w.serving_hash;
   if (w.plan.http) in.route = obs.route;
@@ -244,6 +247,14 @@ void Reconciler::ReportLocal(const Work& w, const backend::FunctionObservation& 
   in.serving_state = obs.state;
   in.serving_reason = obs.reason;
   in.serving_message = obs.message;
+  if (w.build && w.revisions.empty()) {
+    // Nothing to serve before the first build succeeds.
+    const bool failed = w.build->state == "Failed";
+    in.serving_state = failed ? "Failed" : "Pending";
+    in.serving_reason = failed ? "BuildFailed" : "WaitingForBuild";
+    in.serving_message = failed ? "build " + w.build->name + " failed: " + w.build->message
+                                : "serving starts when the first build succeeds";
+  }
   in.service = obs.service;
   json::value old_status = ofn::internal::ParseObjectOrEmpty(fn.status);
   std::string next = MakeFunctionStatus(in, Obj(&old_status), now);
@@ -290,6 +301,72 @@ std::string ImageCredentialsOf(store::Store& store, const std::string& ns, const
     if (decoded.ok() && !decoded->empty()) return *decoded;
   }
   return "";
+}
+
+// What a Function with spec.build asks the builder for: the source (with
+// the credentials its srcRepo.credentials Secret holds: username/password,
+// or ssh-privatekey), the build's env and strategy hints, and the function
+// container's command (a bundle runs it).
+build::BuildRequest BuildRequestOf(store::Store& store, const store::Record& fn, const json::object& spec) {
+  build::BuildRequest r;
+  r.ns = fn.ns;
+  r.function = fn.name;
+  const json::object* b = Obj(At(&spec, "build"));
+  const json::object* src = Obj(At(b, "srcRepo"));
+  r.source.url = Str(src, "url");
+  r.source.revision = Str(src, "revision");
+  r.source.sub_path = Str(src, "sourceSubPath");
+  std::string key_text = b ? json::serialize(spec::internal::Canonical(*b)) : "{}";
+  if (const std::string secret = Str(Obj(At(src, "credentials")), "name"); !secret.empty()) {
+    if (auto rec = store.Get("Secret", fn.ns, secret); rec.ok()) {
+      json::value body = ofn::internal::ParseObjectOrEmpty(rec->spec);
+      const json::object* data = Obj(At(Obj(&body), "data"));
+      auto field = [&](const char* k) {
+        Result<std::string> v = Base64Decode(Str(data, k));
+        return v.ok() ? *v : std::string();
+      };
+      r.source.username = field("username");
+      r.source.password = field("password");
+      r.source.ssh_private_key = field("ssh-privatekey");
+      key_text += "|secret@" + std::to_string(rec->resource_version);
+    }
+  }
+  if (const json::object* env = Obj(At(b, "env"))) {
+    for (const auto& [k, v] : *env) r.env[std::string(k)] = v.is_string() ? std::string(v.as_string()) : json::serialize(v);
+  }
+  r.builder = Str(b, "builder");
+  r.dockerfile = Str(b, "dockerfile");
+  r.shipwright_strategy = Str(Obj(At(Obj(At(b, "shipwright")), "strategy")), "name");
+  if (const json::array* containers = Arr(At(Obj(At(Obj(At(&spec, "serving")), "template")), "containers"))) {
+    for (const json::value& c : *containers) {
+      if (Str(Obj(&c), "name") != "function") continue;
+      if (const json::array* cmd = Arr(At(Obj(&c), "command"))) {
+        for (const json::value& v : *cmd) r.serving_command.push_back(v.is_string() ? std::string(v.as_string()) : "");
+      }
+    }
+  }
+  for (const std::string& c : r.serving_command) key_text += "|" + c;
+  if (std::string timeout = Str(b, "timeout"); !timeout.empty()) {
+    double secs = 0;
+    if (spec::ParseGoDuration(timeout, &secs) && secs > 0) {
+      r.timeout = std::chrono::milliseconds(static_cast<int64_t>(secs * 1000));
+    }
+  }
+  if (const json::value* v = At(b, "successfulBuildsHistoryLimit"); v && v->is_int64()) {
+    r.successful_history = static_cast<int>(v->as_int64());
+  }
+  if (const json::value* v = At(b, "failedBuildsHistoryLimit"); v && v->is_int64()) {
+    r.failed_history = static_cast<int>(v->as_int64());
+  }
+  r.key = std::to_string(Hash64(key_text));
+  return r;
+}
+
+// The Function's spec with what its build produced, as the revision runs it.
+std::string WithBuildOutput(const json::object& spec, const build::BuildOutput& out) {
+  json::object copy = spec;
+  copy["buildOutput"] = json::parse(build::OutputJson(out));
+  return json::serialize(copy);
 }
 
 }  // namespace
@@ -350,7 +427,21 @@ void Reconciler::Pass() {
     json::value spec_value = ofn::internal::ParseObjectOrEmpty(fn.spec);
     const json::object& spec = spec_value.as_object();
     w.has_build = spec.contains("build");
+    w.has_serving = spec.contains("serving");
     live_functions.push_back(&fn);
+    // With a builder, a revision runs what the newest successful build
+    // made; none is made before the first one succeeded.
+    std::string revision_spec = fn.spec;
+    bool may_create_revision = true;
+    if (w.has_build && options_.builder && OrchestratorFor(fn) == nullptr) {
+      w.build = options_.builder->Ensure(BuildRequestOf(*store_, fn, spec));
+      if (w.build->serving) {
+        revision_spec = WithBuildOutput(spec, *w.build->serving);
+      } else {
+        may_create_revision = false;
+      }
+      if (!w.has_serving) may_create_revision = false;
+    }
     if (const json::object* serving = Obj(At(&spec, "serving"));
         serving && (serving->contains("outputs") || serving->contains("bindings") || serving->contains("pubsub") ||
                     serving->contains("states") || At(Obj(At(serving, "triggers")), "dapr"))) {
@@ -367,10 +458,10 @@ void Reconciler::Pass() {
     w.revisions = std::move(*listed);
     std::optional<LatestRevision> newest;
     if (!w.revisions.empty()) newest = LatestRevision{w.revisions.back().number, w.revisions.back().spec_hash};
-    RevisionStep step = NextRevision(fn.name, fn.spec, newest);
+    RevisionStep step = NextRevision(fn.name, revision_spec, newest);
     w.serving_hash = step.serving_hash;
     w.build_hash = step.build_hash;
-    if (step.create) {
+    if (step.create && may_create_revision) {
       store::RevisionRecord r;
       r.ns = fn.ns;
       r.function = fn.name;
@@ -468,6 +559,10 @@ void Reconciler::Pass() {
     if (live.count(it->first)) {
       ++it;
       continue;
+    }
+    if (options_.builder) {
+      size_t slash = it->first.find('/');
+      options_.builder->Forget(it->first.substr(0, slash), it->first.substr(slash + 1));
     }
     if (it->second.backend) {
       size_t slash = it->first.find('/');

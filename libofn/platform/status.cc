@@ -74,7 +74,25 @@ std::string MakeFunctionStatus(const FunctionStatusInput& in, const json::object
   }
   json::object build;
   build["resourceHash"] = in.build_hash;
-  if (in.has_build) {
+  if (in.has_build && in.build) {
+    const build::BuildView& b = *in.build;
+    build["state"] = b.state.empty() ? "Building" : b.state;
+    if (!b.reason.empty()) build["reason"] = b.reason;
+    if (!b.message.empty()) build["message"] = b.message;
+    if (!b.name.empty()) build["resourceRef"] = b.name;
+    if (b.serving) build["lastSuccessfulResourceRef"] = b.serving->build;
+    if (!b.duration.empty()) build["buildDuration"] = b.duration;
+    std::string commit = b.commit.empty() && b.serving ? b.serving->commit : b.commit;
+    if (!commit.empty()) {
+      json::object source{{"name", "default"}};
+      if (commit.rfind("dir:", 0) == 0) {
+        source["bundle"] = json::object{{"digest", commit}};
+      } else {
+        source["git"] = json::object{{"commitSha", commit}};
+      }
+      st["sources"] = json::array{std::move(source)};
+    }
+  } else if (in.has_build) {
     build["state"] = "Pending";
     build["reason"] = "NoBuilder";
     build["message"] = "no image builder is enabled; serving spec.image as it is";
@@ -100,6 +118,7 @@ std::string MakeFunctionStatus(const FunctionStatusInput& in, const json::object
     }
     st["route"] = std::move(r);
   }
+  if (!in.has_serving) return json::serialize(spec::internal::Canonical(st));
   json::object serving;
   serving["resourceHash"] = in.serving_hash;
   serving["resourceRef"] = in.latest_created;

@@ -1,4 +1,5 @@
 #include "libofn/platform/internal/traffic.h"
+#include "libofn/platform/internal/reconciler.h"
 
 #include <boost/json.hpp>
 #include <cstdio>
@@ -57,8 +58,6 @@ std::vector<std::string> RevisionsToCollect(const std::vector<std::string>& revi
   return out;
 }
 
-namespace {
-
 uint64_t Hash64(std::string_view data) {  // FNV-1a
   uint64_t h = 1469598103934665603ULL;
   for (unsigned char c : data) {
@@ -68,15 +67,13 @@ uint64_t Hash64(std::string_view data) {  // FNV-1a
   return h;
 }
 
-}  // namespace
-
 RevisionStep NextRevision(std::string_view function, std::string_view spec_json,
                           const std::optional<LatestRevision>& latest) {
   namespace json = boost::json;
   json::value root = ofn::internal::ParseObjectOrEmpty(spec_json);
   const json::object& spec = root.as_object();
   json::object part;
-  for (const char* key : {"image", "version", "serving", "workloadRuntime", "imageCredentials"}) {
+  for (const char* key : {"image", "version", "serving", "workloadRuntime", "imageCredentials", "buildOutput"}) {
     if (const json::value* v = spec.if_contains(key)) part[key] = *v;
   }
   RevisionStep out;

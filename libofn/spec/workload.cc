@@ -162,8 +162,43 @@ Result<backend::Workload> MakeWorkload(std::string_view ns, std::string_view fun
     w.grace = std::chrono::seconds(std::max<int64_t>(0, g->as_int64()));
   }
 
+  // A build's product (the reconciler adds it to the revision's spec).
+  const json::object* built = Obj(At(&spec, "buildOutput"));
+  std::vector<std::string> built_command;
+  if (built) {
+    w.build = Str(built, "build");
+    std::vector<std::pair<std::string, std::string>> env;
+    if (const json::array* e = Arr(At(built, "env"))) {
+      for (const json::value& v : *e) env.emplace_back(Str(Obj(&v), "name"), Str(Obj(&v), "value"));
+    }
+    w.env.insert(w.env.begin(), env.begin(), env.end());  // the Function's own env wins
+    // What it makes runs here, not the image the build would push.
+    w.image.clear();
+    if (Str(built, "kind") == "library") {
+      w.library = Str(built, "path");
+    } else {
+      w.bundle = Str(built, "path");
+      w.working_dir = Str(built, "workingDir", w.bundle);
+      w.base_dir = w.working_dir;
+      if (const json::array* cmd = Arr(At(built, "command"))) {
+        for (const json::value& v : *cmd) built_command.push_back(v.is_string() ? std::string(v.as_string()) : "");
+      }
+      if (!built_command.empty()) {
+        w.kind = backend::WorkloadKind::kCommand;
+        w.command = built_command[0];
+        w.args.assign(built_command.begin() + 1, built_command.end());
+      }
+    }
+  }
+
   const json::object* c = FunctionContainer(serving);
-  if (!c) return w;
+  if (!c) {
+    if (!w.bundle.empty() && built_command.empty()) {
+      return Status(StatusCode::kInvalidArgument, "build " + w.build + " made a bundle without a start command, and " +
+                                                      std::string(kContainer) + " sets none");
+    }
+    return w;
+  }
   if (const json::array* env = Arr(At(c, "env"))) {
     for (const json::value& e : *env) {
       const json::object* eo = Obj(&e);
@@ -180,11 +215,14 @@ Result<backend::Workload> MakeWorkload(std::string_view ns, std::string_view fun
     w.kind = backend::WorkloadKind::kCommand;
     w.command = argv[0];
     w.args.assign(argv.begin() + 1, argv.end());
+  } else if (!w.bundle.empty() && built_command.empty()) {
+    return Status(StatusCode::kInvalidArgument, "build " + w.build + " made a bundle without a start command, and " +
+                                                    std::string(kContainer) + ".command is not set");
   }
   if (const json::array* args = Arr(At(c, "args"))) {
     for (const json::value& v : *args) w.args.push_back(v.is_string() ? std::string(v.as_string()) : "");
   }
-  w.working_dir = Str(c, "workingDir");
+  if (std::string wd = Str(c, "workingDir"); !wd.empty() || w.bundle.empty()) w.working_dir = wd;
   w.image_pull_policy = Str(c, "imagePullPolicy");
   const json::value* ro = At(Obj(At(c, "securityContext")), "readOnlyRootFilesystem");
   w.read_only_root_filesystem = ro && ro->is_bool() && ro->as_bool();

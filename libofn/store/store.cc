@@ -398,7 +398,8 @@ Result<std::vector<BuildRecord>> Transaction::ListBuilds(std::string_view ns,
                                                          std::string_view function) {
   Statement s(store_->impl_->db,
               "SELECT namespace, function, name, state, source_hash, image, status, started, finished "
-              "FROM builds WHERE namespace = ?1 AND function = ?2 ORDER BY started, name");
+              "FROM builds WHERE (?1 = '' OR namespace = ?1) AND (?2 = '' OR function = ?2) "
+              "ORDER BY started, name");
   s.Bind(1, ns).Bind(2, function);
   std::vector<BuildRecord> out;
   while (s.Step()) {
@@ -416,6 +417,13 @@ Result<std::vector<BuildRecord>> Transaction::ListBuilds(std::string_view ns,
   }
   if (!s.status().ok()) return s.status();
   return out;
+}
+
+Status Transaction::DeleteBuild(std::string_view ns, std::string_view name) {
+  Statement s(store_->impl_->db, "DELETE FROM builds WHERE namespace = ?1 AND name = ?2");
+  s.Bind(1, ns).Bind(2, name);
+  s.Step();
+  return s.status();
 }
 
 Status Transaction::SetOffset(std::string_view source, std::string_view offset) {
@@ -496,6 +504,15 @@ Result<std::vector<RevisionRecord>> Store::ListRevisions(std::string_view ns, st
   Result<std::vector<RevisionRecord>> listed = std::vector<RevisionRecord>{};
   OFN_RETURN_IF_ERROR(Transact([&](Transaction& tx) {
     listed = tx.ListRevisions(ns, function);
+    return listed.status();
+  }));
+  return listed;
+}
+
+Result<std::vector<BuildRecord>> Store::ListBuilds(std::string_view ns, std::string_view function) {
+  Result<std::vector<BuildRecord>> listed = std::vector<BuildRecord>{};
+  OFN_RETURN_IF_ERROR(Transact([&](Transaction& tx) {
+    listed = tx.ListBuilds(ns, function);
     return listed.status();
   }));
   return listed;

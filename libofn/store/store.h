@@ -101,7 +101,10 @@ class Transaction {
   Status DeleteRevision(std::string_view ns, std::string_view name);
 
   Status PutBuild(const BuildRecord& b);
+  // A Function's builds, oldest first; `function` empty: every build of
+  // the namespace; `ns` empty too: every build.
   Result<std::vector<BuildRecord>> ListBuilds(std::string_view ns, std::string_view function);
+  Status DeleteBuild(std::string_view ns, std::string_view name);
 
   Status SetOffset(std::string_view source, std::string_view offset);
   Result<std::string> GetOffset(std::string_view source);
@@ -134,6 +137,8 @@ class Store {
 
   // A Function's revisions, oldest (lowest number) first.
   Result<std::vector<RevisionRecord>> ListRevisions(std::string_view ns, std::string_view function);
+  // Builds as Transaction::ListBuilds lists them.
+  Result<std::vector<BuildRecord>> ListBuilds(std::string_view ns, std::string_view function);
 
   // Single-operation shortcuts (each is its own transaction).
   Result<Record> Get(std::string_view kind, std::string_view ns, std::string_view name);

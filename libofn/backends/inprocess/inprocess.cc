@@ -201,6 +201,7 @@ std::string TargetName(const backend::Workload& w) { return w.Env("FUNC_NAME", w
 }  // namespace
 
 std::vector<std::string> InProcessDriver::LibraryCandidates(const backend::Workload& w) const {
+  if (!w.library.empty()) return {w.library};  // what a build made
   std::string base = ImageBaseName(w.image);
   std::vector<std::string> out;
   for (const std::string& dir : library_dirs_) {
@@ -211,7 +212,7 @@ std::vector<std::string> InProcessDriver::LibraryCandidates(const backend::Workl
 
 bool InProcessDriver::Accepts(const backend::Workload& w) const {
   if (w.kind != backend::WorkloadKind::kImage) return false;
-  if (host_ && host_->Find(TargetName(w))) return true;
+  if (host_ && w.library.empty() && host_->Find(TargetName(w))) return true;
   for (const std::string& path : LibraryCandidates(w)) {
     if (IsFile(path)) return true;
   }
@@ -256,25 +257,21 @@ Result<std::shared_ptr<Library>> InProcessDriver::LoadLibrary(const std::string&
 Result<std::shared_ptr<const Registered>> InProcessDriver::Resolve(const backend::Workload& spec) {
   const bool named = !spec.Env("FUNC_NAME").empty();
   std::string target = TargetName(spec);
-  if (host_) {
+  if (host_ && spec.library.empty()) {
     if (auto fn = host_->Find(target)) return fn;
   }
-  std::string base = ImageBaseName(spec.image);
   std::vector<std::string> tried;
-  for (const std::string& dir : library_dirs_) {
-    for (const std::string& file : {base + ".so", "lib" + base + ".so"}) {
-      std::string path = dir + "/" + file;
-      tried.push_back(path);
-      if (!IsFile(path)) continue;
-      OFN_ASSIGN_OR_RETURN(std::shared_ptr<Library> lib, LoadLibrary(path));
-      if (auto fn = lib->functions.Find(target)) return fn;
-      std::vector<std::string> names = lib->functions.Names();
-      if (!named && names.size() == 1) return lib->functions.Find(names[0]);
-      std::string list;
-      for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
-      return Status(StatusCode::kNotFound, path + " has no function \"" + target + "\" (it has: " + list +
-                                               "); set FUNC_NAME in spec.serving.params");
-    }
+  for (const std::string& path : LibraryCandidates(spec)) {
+    tried.push_back(path);
+    if (!IsFile(path)) continue;
+    OFN_ASSIGN_OR_RETURN(std::shared_ptr<Library> lib, LoadLibrary(path));
+    if (auto fn = lib->functions.Find(target)) return fn;
+    std::vector<std::string> names = lib->functions.Names();
+    if (!named && names.size() == 1) return lib->functions.Find(names[0]);
+    std::string list;
+    for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
+    return Status(StatusCode::kNotFound, path + " has no function \"" + target + "\" (it has: " + list +
+                                             "); set FUNC_NAME in spec.build.env or spec.serving.params");
   }
   std::string where;
   for (const std::string& t : tried) where += (where.empty() ? "" : ", ") + t;

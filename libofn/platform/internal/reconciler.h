@@ -30,6 +30,7 @@
 #include "libofn/backend/backend.h"
 #include "libofn/backend/driver.h"
 #include "libofn/backend/registry.h"
+#include "libofn/build/builder.h"
 #include "libofn/common/clock.h"
 #include "libofn/gateway/dispatch.h"
 #include "libofn/gateway/plugins.h"
@@ -63,6 +64,9 @@ struct ReconcilerOptions {
   // The async runtime the Functions' dapr triggers and outputs go to (null:
   // none; they stay inert).
   AsyncRuntime* async = nullptr;
+  // The builder of Functions with spec.build (null: none; they serve
+  // spec.image as it is).
+  build::Builder* builder = nullptr;
 };
 
 // Thread-safe.
@@ -95,6 +99,8 @@ class Reconciler {
     std::vector<store::RevisionRecord> revisions;  // oldest first
     std::string serving_hash, build_hash;
     bool has_build = false;
+    bool has_serving = true;
+    std::optional<build::BuildView> build;  // with a builder
     bool local = false;
     backend::Backend* backend = nullptr;
     backend::FunctionPlan plan;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "libofn/backend/backend.h"
+#include "libofn/build/builder.h"
 #include "libofn/route/route.h"
 
 namespace ofn::platform::internal {
@@ -20,6 +21,9 @@ namespace ofn::platform::internal {
 struct FunctionStatusInput {
   int64_t generation = 0;
   bool has_build = false;  // spec.build is set
+  bool has_serving = true;  // spec.serving is set (else: a build-only Function)
+  // Where its build stands (null: no builder runs).
+  const build::BuildView* build = nullptr;
   std::string build_hash, serving_hash;
   // With an HTTP trigger: its Accepted condition, hosts and paths (those
   // only when it compiled).

@@ -1,0 +1,534 @@
+#include "libofn/build/builder.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "libofn/common/internal/json_access.h"
+#include "libofn/common/log.h"
+#include "libofn/store/store.h"
+
+namespace ofn::build {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using ofn::internal::Arr;
+using ofn::internal::At;
+using ofn::internal::Obj;
+using ofn::internal::Str;
+
+namespace {
+
+constexpr std::string_view kInterrupted = "Interrupted";
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out += digits[digest[i] >> 4];
+    out += digits[digest[i] & 15];
+  }
+  return out;
+}
+
+int64_t Seconds(Clock::TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+std::string Duration(double secs) {
+  char buf[32];
+  if (secs < 60) {
+    std::snprintf(buf, sizeof(buf), "%.1fs", secs);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%dm%02ds", static_cast<int>(secs) / 60, static_cast<int>(secs) % 60);
+  }
+  return buf;
+}
+
+json::object StatusOf(const store::BuildRecord& r) {
+  json::value v = ofn::internal::ParseObjectOrEmpty(r.status);
+  return v.is_object() ? v.as_object() : json::object{};
+}
+
+// The last `lines` lines of a file.
+std::string Tail(const std::string& path, size_t lines) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  std::string text = s.str();
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  size_t pos = text.size();
+  for (size_t n = 0; n < lines && pos != std::string::npos && pos > 0; ++n) pos = text.rfind('\n', pos - 1);
+  return pos == std::string::npos || pos == 0 ? text : text.substr(pos + 1);
+}
+
+json::value ArtifactJson(const Artifact& a) {
+  json::object o;
+  o["kind"] = a.kind;
+  o["path"] = a.path;
+  if (!a.working_dir.empty()) o["workingDir"] = a.working_dir;
+  if (!a.command.empty()) {
+    json::array cmd;
+    for (const std::string& c : a.command) cmd.push_back(json::value(c));
+    o["command"] = std::move(cmd);
+  }
+  if (!a.env.empty()) {
+    json::array env;
+    for (const auto& [k, v] : a.env) env.push_back(json::object{{"name", k}, {"value", v}});
+    o["env"] = std::move(env);
+  }
+  return o;
+}
+
+int RecordNumber(const std::string& function, const std::string& name) {
+  std::string prefix = function + "-build-";
+  if (name.rfind(prefix, 0) != 0) return 0;
+  return std::atoi(name.c_str() + prefix.size());
+}
+
+}  // namespace
+
+std::string OutputJson(const BuildOutput& out) {
+  json::object o = ArtifactJson(out.artifact).as_object();
+  o["build"] = out.build;
+  o["commit"] = out.commit;
+  o["strategy"] = out.strategy;
+  return json::serialize(o);
+}
+
+std::optional<BuildOutput> OutputOfRecord(const std::string& name, const std::string& status_json) {
+  json::value v = ofn::internal::ParseObjectOrEmpty(status_json);
+  const json::object* st = Obj(&v);
+  const json::object* o = Obj(At(st, "output"));
+  if (!o) return std::nullopt;
+  BuildOutput out;
+  // A cached build serves what the build it reuses made: the same output,
+  // so no new revision.
+  out.build = Str(st, "cachedFrom").empty() ? name : Str(st, "cachedFrom");
+  out.commit = Str(st, "commit");
+  out.strategy = Str(st, "strategy");
+  out.artifact.kind = Str(o, "kind");
+  out.artifact.path = Str(o, "path");
+  out.artifact.working_dir = Str(o, "workingDir");
+  if (const json::array* cmd = Arr(At(o, "command"))) {
+    for (const json::value& c : *cmd) out.artifact.command.push_back(c.is_string() ? std::string(c.as_string()) : "");
+  }
+  if (const json::array* env = Arr(At(o, "env"))) {
+    for (const json::value& e : *env) out.artifact.env.emplace_back(Str(Obj(&e), "name"), Str(Obj(&e), "value"));
+  }
+  return out;
+}
+
+Builder::Builder(store::Store* store, Clock* clock, BuildOptions options, std::function<void()> changed)
+    : store_(store), clock_(clock), options_(std::move(options)), changed_(std::move(changed)) {
+  // Builds that were running when the platform stopped: their records say
+  // so, and Ensure starts them again (their half-written directories are
+  // removed first; no revision names an unfinished artefact).
+  if (auto all = store_->ListBuilds("", ""); all.ok()) {
+    for (store::BuildRecord& r : *all) {
+      if (r.state != "Building") continue;
+      json::object st = StatusOf(r);
+      st["reason"] = kInterrupted;
+      st["message"] = "the platform stopped during this build; it starts again";
+      r.state = "Failed";
+      r.status = json::serialize(st);
+      r.finished = Seconds(clock_->Now());
+      Status put = store_->Transact([&](store::Transaction& tx) { return tx.PutBuild(r); });
+      if (!put.ok()) {
+      OFN_LOG(kError) << "build: marking " << r.name << " interrupted: " << put.ToString();
+    }
+    }
+  }
+  thread_ = std::thread([this] { Loop(); });
+}
+
+Builder::~Builder() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    stopping_ = true;
+    cancel_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+BuildView Builder::Ensure(const BuildRequest& request) {
+  const std::string key = Key(request.ns, request.function);
+  auto records = store_->ListBuilds(request.ns, request.function);
+  std::vector<store::BuildRecord> builds = records.ok() ? std::move(*records) : std::vector<store::BuildRecord>{};
+  bool queued = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    FunctionBuilds& fb = functions_[key];
+    const bool key_changed = fb.last && fb.last->key != request.key;
+    fb.last = request;
+    if (fb.queued) {
+      // A waiting build takes the newest request; a running one with an
+      // older request is cut short and the new one waits.
+      for (Job& j : queue_) {
+        if (Key(j.request.ns, j.request.function) == key) j.request = request;
+      }
+      if (key_changed && running_ == key && std::none_of(queue_.begin(), queue_.end(), [&](const Job& j) {
+            return Key(j.request.ns, j.request.function) == key;
+          })) {
+        cancel_ = true;
+        queue_.push_back(Job{request, false, "spec.build changed"});
+      }
+      queued = true;
+    } else {
+      const store::BuildRecord* newest = builds.empty() ? nullptr : &builds.back();
+      json::object st = newest ? StatusOf(*newest) : json::object{};
+      bool want = !newest || Str(&st, "key") != request.key || Str(&st, "reason") == kInterrupted;
+      if (want) {
+        fb.queued = true;
+        queue_.push_back(Job{request, false,
+                             !newest ? "first build" : Str(&st, "reason") == kInterrupted ? "restarted"
+                                                                                         : "spec.build changed"});
+        cv_.notify_all();
+        queued = true;
+      }
+    }
+  }
+  BuildView view;
+  for (auto it = builds.rbegin(); it != builds.rend(); ++it) {
+    if (it->state == "Succeeded") {
+      view.serving = OutputOfRecord(it->name, it->status);
+      if (view.serving) break;
+    }
+  }
+  if (!builds.empty()) {
+    const store::BuildRecord& newest = builds.back();
+    json::object st = StatusOf(newest);
+    view.name = newest.name;
+    view.state = newest.state;
+    view.reason = Str(&st, "reason");
+    view.message = Str(&st, "message");
+    view.commit = Str(&st, "commit");
+    if (const json::value* ms = At(&st, "durationMs"); ms && ms->is_int64()) {
+      view.duration = Duration(static_cast<double>(ms->as_int64()) / 1000.0);
+    }
+  }
+  if (queued && (view.state != "Building")) {
+    // Asked for, not started yet.
+    view.state = "Building";
+    view.reason = "Queued";
+    view.message = "waiting for the build before it to end";
+    view.name.clear();
+    view.duration.clear();
+  }
+  return view;
+}
+
+Status Builder::Rebuild(const std::string& ns, const std::string& function, bool force, const std::string& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = functions_.find(Key(ns, function));
+  if (it == functions_.end() || !it->second.last) {
+    return Status(StatusCode::kNotFound, "function " + ns + "/" + function + " has no build");
+  }
+  for (Job& j : queue_) {
+    if (j.request.ns == ns && j.request.function == function) {
+      j.force = j.force || force;
+      return Status::Ok();
+    }
+  }
+  it->second.queued = true;
+  queue_.push_back(Job{*it->second.last, force, why});
+  cv_.notify_all();
+  return Status::Ok();
+}
+
+std::optional<BuildRequest> Builder::LastRequest(const std::string& ns, const std::string& function) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = functions_.find(Key(ns, function));
+  if (it == functions_.end()) return std::nullopt;
+  return it->second.last;
+}
+
+void Builder::Forget(const std::string& ns, const std::string& function) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string key = Key(ns, function);
+  functions_.erase(key);
+  queue_.erase(std::remove_if(queue_.begin(), queue_.end(),
+                              [&](const Job& j) { return Key(j.request.ns, j.request.function) == key; }),
+               queue_.end());
+  if (running_ == key) cancel_ = true;
+}
+
+Result<std::string> Builder::Log(const std::string& ns, const std::string& function, const std::string& build) const {
+  std::string name = build;
+  if (name.empty()) {
+    auto records = store_->ListBuilds(ns, function);
+    if (!records.ok()) return records.status();
+    if (records->empty()) return Status(StatusCode::kNotFound, "function " + ns + "/" + function + " has no builds");
+    name = records->back().name;
+  }
+  std::string path = options_.work_dir + "/logs/" + ns + "/" + name + ".log";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status(StatusCode::kNotFound, "no log for build " + ns + "/" + name);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool Builder::Idle(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return queue_.empty() && running_.empty(); });
+}
+
+void Builder::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    if (stop_) break;
+    Job job = std::move(queue_.front());
+    queue_.pop_front();
+    running_ = Key(job.request.ns, job.request.function);
+    cancel_ = false;
+    lock.unlock();
+    Run(job);
+    lock.lock();
+    const std::string key = running_;
+    running_.clear();
+    auto it = functions_.find(key);
+    if (it != functions_.end()) {
+      it->second.queued = std::any_of(queue_.begin(), queue_.end(), [&](const Job& j) {
+        return Key(j.request.ns, j.request.function) == key;
+      });
+    }
+    cv_.notify_all();
+    lock.unlock();
+    if (changed_) changed_();
+    lock.lock();
+  }
+}
+
+void Builder::Run(const Job& job) {
+  const BuildRequest& req = job.request;
+  const auto started_mono = std::chrono::steady_clock::now();
+  auto listed = store_->ListBuilds(req.ns, req.function);
+  int number = 0;
+  if (listed.ok()) {
+    for (const store::BuildRecord& r : *listed) number = std::max(number, RecordNumber(req.function, r.name));
+  }
+  char suffix[16];
+  std::snprintf(suffix, sizeof(suffix), "%05d", number + 1);
+  store::BuildRecord rec;
+  rec.ns = req.ns;
+  rec.function = req.function;
+  rec.name = req.function + "-build-" + suffix;
+  rec.state = "Building";
+  rec.started = Seconds(clock_->Now());
+  json::object st;
+  st["key"] = req.key;
+  st["url"] = req.source.url;
+  if (!req.source.revision.empty()) st["revision"] = req.source.revision;
+  if (!req.source.sub_path.empty()) st["sourceSubPath"] = req.source.sub_path;
+  st["trigger"] = job.why;
+  auto put = [&](const std::string& reason, const std::string& message) {
+    st["reason"] = reason;
+    st["message"] = message;
+    rec.status = json::serialize(st);
+    Status s = store_->Transact([&](store::Transaction& tx) { return tx.PutBuild(rec); });
+    if (!s.ok()) {
+      OFN_LOG(kError) << "build: storing " << rec.name << ": " << s.ToString();
+    }
+    if (changed_) changed_();
+  };
+  put("Fetching", "fetching " + req.source.url);
+
+  const std::string ns_dir = "/" + req.ns + "/";
+  const std::string src_dir = options_.work_dir + "/src" + ns_dir + rec.name;
+  const std::string out_dir = options_.work_dir + "/artifacts" + ns_dir + rec.name;
+  const std::string log_path = options_.work_dir + "/logs" + ns_dir + rec.name + ".log";
+  std::error_code ec;
+  fs::remove_all(src_dir, ec);
+  fs::remove_all(out_dir, ec);
+  fs::create_directories(fs::path(src_dir).parent_path(), ec);
+  fs::create_directories(fs::path(out_dir).parent_path(), ec);
+  fs::create_directories(fs::path(log_path).parent_path(), ec);
+  int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  auto log = [&](const std::string& line) {
+    if (log_fd < 0) return;
+    std::string text = "[" + FormatRfc3339(clock_->Now()) + "] " + line + "\n";
+    [[maybe_unused]] ssize_t n = ::write(log_fd, text.data(), text.size());
+  };
+  auto finish = [&](const std::string& state, const std::string& reason, const std::string& message) {
+    rec.state = state;
+    rec.finished = Seconds(clock_->Now());
+    st["durationMs"] = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                            started_mono)
+                           .count();
+    log(state + ": " + message);
+    if (log_fd >= 0) ::close(log_fd);
+    fs::remove_all(src_dir, ec);
+    if (state != "Succeeded" && rec.image != out_dir) fs::remove_all(out_dir, ec);
+    put(reason, message);
+    Prune(req);
+  };
+  log("build " + rec.name + " of " + req.ns + "/" + req.function + " (" + job.why + ")");
+
+  // 1. The source.
+  SourceSpec source = req.source;
+  source.url = ApplyMirrors(req.source.url, options_.git_mirrors);
+  if (source.url != req.source.url) log("mirror: " + req.source.url + " is fetched from " + source.url);
+  Result<FetchedSource> fetched = FetchSource(source, options_.work_dir + "/repos", src_dir);
+  if (!fetched.ok()) {
+    finish("Failed", fetched.status().code() == StatusCode::kPermissionDenied ? "AuthenticationFailed" : "FetchFailed",
+           fetched.status().message());
+    return;
+  }
+  for (std::istringstream lines(fetched->log); !lines.eof();) {
+    std::string line;
+    std::getline(lines, line);
+    if (!line.empty()) log(line);
+  }
+  st["commit"] = fetched->commit;
+  if (cancel_) {
+    if (stopping_) {
+      finish("Failed", std::string(kInterrupted), "the platform stopped during this build; it starts again");
+    } else {
+      finish("Failed", "Cancelled", "cancelled: a newer build replaces it");
+    }
+    return;
+  }
+
+  // 2. The strategy.
+  BuildInput in;
+  in.ns = req.ns;
+  in.function = req.function;
+  in.source_dir = src_dir;
+  in.out_dir = out_dir;
+  in.env = req.env;
+  in.builder = req.builder;
+  in.dockerfile = req.dockerfile;
+  in.shipwright_strategy = req.shipwright_strategy;
+  in.serving_command = req.serving_command;
+  in.log_fd = log_fd;
+  in.deadline = started_mono + (req.timeout.count() > 0 ? req.timeout : options_.timeout);
+  in.cancel = &cancel_;
+  in.options = &options_;
+  Result<std::string> strategy = ChooseStrategy(in);
+  if (!strategy.ok()) {
+    finish("Failed", "NoStrategy", strategy.status().message());
+    return;
+  }
+  st["strategy"] = *strategy;
+  log("strategy: " + *strategy);
+
+  // 3. The cache: the same commit, sub-path, strategy and inputs built before.
+  std::string inputs = fetched->commit + "\n" + req.source.sub_path + "\n" + *strategy + "\n" + req.builder + "\n" +
+                       req.dockerfile + "\n";
+  for (const auto& [k, v] : req.env) inputs += k + "=" + v + "\n";
+  for (const std::string& c : req.serving_command) inputs += c + "\n";
+  rec.source_hash = Sha256Hex(inputs);
+  if (!job.force && listed.ok()) {
+    for (auto it = listed->rbegin(); it != listed->rend(); ++it) {
+      if (it->state != "Succeeded" || it->source_hash != rec.source_hash) continue;
+      std::optional<BuildOutput> earlier = OutputOfRecord(it->name, it->status);
+      if (!earlier || !fs::exists(earlier->artifact.path, ec)) continue;
+      rec.image = it->image;
+      st["output"] = ArtifactJson(earlier->artifact);
+      st["cachedFrom"] = it->name;
+      finish("Succeeded", "Cached", "commit " + fetched->commit.substr(0, 12) + " was built by " + it->name +
+                                        "; its " + earlier->artifact.kind + " is reused");
+      return;
+    }
+  }
+
+  // 4. The build.
+  put("Building", *strategy + ": building commit " + fetched->commit.substr(0, 12));
+  Result<Artifact> artifact = RunStrategy(*strategy, in);
+  if (!artifact.ok()) {
+    const Status& s = artifact.status();
+    std::string reason = s.code() == StatusCode::kDeadlineExceeded ? "Timeout"
+                         : stopping_                                ? std::string(kInterrupted)
+                         : cancel_                                  ? "Cancelled"
+                                                                    : "BuildFailed";
+    if (log_fd >= 0) ::fsync(log_fd);
+    std::string message = s.message();
+    if (reason == "BuildFailed" && message.find("(exit code") != std::string::npos) {
+      // A step failed: what it printed last says why.
+      std::string tail = Tail(log_path, 20);
+      if (!tail.empty()) message += "\n" + tail;
+    }
+    finish("Failed", reason, message);
+    return;
+  }
+  rec.image = out_dir;
+  st["output"] = ArtifactJson(*artifact);
+  finish("Succeeded", "Succeeded",
+         *strategy + ": built commit " + fetched->commit.substr(0, 12) + " into " + artifact->kind + " " + artifact->path);
+}
+
+void Builder::Prune(const BuildRequest& req) {
+  auto listed = store_->ListBuilds(req.ns, req.function);
+  if (!listed.ok()) return;
+  // Newest first. The newest successful build serves and is always kept;
+  // beyond it, successfulBuildsHistoryLimit successes and
+  // failedBuildsHistoryLimit failures are.
+  std::set<std::string> doomed;
+  bool served = false;
+  int succeeded = 0, failed = 0;
+  for (auto it = listed->rbegin(); it != listed->rend(); ++it) {
+    if (it->state == "Building") continue;
+    if (it->state == "Succeeded") {
+      if (!served) {
+        served = true;
+        continue;
+      }
+      if (++succeeded <= req.successful_history) continue;
+    } else if (++failed <= req.failed_history) {
+      continue;
+    }
+    doomed.insert(it->name);
+  }
+  std::set<std::string> kept_dirs;
+  for (const store::BuildRecord& r : *listed) {
+    if (doomed.count(r.name)) {
+      Status del = store_->Transact([&](store::Transaction& tx) { return tx.DeleteBuild(r.ns, r.name); });
+      if (!del.ok()) {
+        OFN_LOG(kWarning) << "build: deleting record " << r.name << ": " << del.ToString();
+        kept_dirs.insert(r.image);
+        continue;
+      }
+      std::error_code ec;
+      fs::remove(options_.work_dir + "/logs/" + r.ns + "/" + r.name + ".log", ec);
+    } else if (!r.image.empty()) {
+      kept_dirs.insert(r.image);
+    }
+  }
+  // Artefacts no record and no revision names any more go (a revision
+  // keeps what it runs until it is collected; the next prune sweeps it).
+  std::string revision_specs;
+  if (auto revisions = store_->ListRevisions(req.ns, req.function); revisions.ok()) {
+    for (const store::RevisionRecord& r : *revisions) revision_specs += r.spec;
+  } else {
+    return;
+  }
+  std::error_code ec;
+  const std::string prefix = req.function + "-build-";
+  for (const auto& entry : fs::directory_iterator(options_.work_dir + "/artifacts/" + req.ns, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0 || name.find_first_not_of("0123456789", prefix.size()) != std::string::npos) {
+      continue;
+    }
+    const std::string dir = entry.path().string();
+    if (kept_dirs.count(dir) || revision_specs.find(dir + "/") != std::string::npos) continue;
+    std::error_code rm;
+    fs::remove_all(dir, rm);
+  }
+}
+
+}  // namespace ofn::build

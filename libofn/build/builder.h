@@ -1,0 +1,135 @@
+// Builder: runs the builds of Functions with spec.build, one at a time on
+// its own thread, and keeps their records in the store (builds table):
+// Building -> Succeeded | Failed, with the commit, the strategy, the
+// artefact and the log. The reconciler asks it on every pass what a
+// Function's build stands at (Ensure), and serves the newest successful
+// artefact. Thread-safe.
+#ifndef LIBOFN_BUILD_BUILDER_H_
+#define LIBOFN_BUILD_BUILDER_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "libofn/build/options.h"
+#include "libofn/build/source.h"
+#include "libofn/build/strategy.h"
+#include "libofn/common/clock.h"
+#include "libofn/common/status.h"
+
+namespace ofn::store {
+class Store;
+}
+
+namespace ofn::build {
+
+// What a Function asks to have built.
+struct BuildRequest {
+  std::string ns, function;
+  // Changes whenever what is asked for changes (spec.build, the function
+  // container's command): a new key starts a new build.
+  std::string key;
+  SourceSpec source;  // credentials already resolved
+  std::map<std::string, std::string> env;  // spec.build.env
+  std::string builder, dockerfile, shipwright_strategy;
+  std::vector<std::string> serving_command;
+  std::chrono::milliseconds timeout{0};  // 0: BuildOptions::timeout
+  int successful_history = 0;  // successfulBuildsHistoryLimit (records kept besides the one served)
+  int failed_history = 1;      // failedBuildsHistoryLimit
+};
+
+// A finished build's product, as the revision that serves it records it.
+struct BuildOutput {
+  std::string build;   // the build's name
+  std::string commit;
+  std::string strategy;
+  Artifact artifact;
+};
+
+// What a Function's build stands at.
+struct BuildView {
+  std::string name;   // its newest build ("" when none yet)
+  std::string state;  // "", "Building", "Succeeded", "Failed"
+  std::string reason, message;
+  std::string duration;  // "12.3s" once finished
+  std::string commit;
+  // The newest successful build (what serves), if any.
+  std::optional<BuildOutput> serving;
+};
+
+class Builder {
+ public:
+  // `store` and `clock` must outlive the Builder; `changed` is called (on
+  // the build thread) whenever a build record changed.
+  Builder(store::Store* store, Clock* clock, BuildOptions options, std::function<void()> changed);
+  ~Builder();  // cancels the running build and joins
+  Builder(const Builder&) = delete;
+  Builder& operator=(const Builder&) = delete;
+
+  // Starts a build when the Function's newest build was asked with another
+  // key (or none was, or it was cut short by a restart); returns where its
+  // build stands.
+  BuildView Ensure(const BuildRequest& request);
+  // Builds the Function again from its last request: `force` skips the
+  // cache (ofn rebuild); else an unchanged commit reuses the last artefact
+  // (the revision controller's poll). NotFound when it has no request.
+  Status Rebuild(const std::string& ns, const std::string& function, bool force, const std::string& why);
+  // The last request of a Function (for the revision controller).
+  std::optional<BuildRequest> LastRequest(const std::string& ns, const std::string& function) const;
+  // A Function is gone: its queued build is dropped and a running one cancelled.
+  void Forget(const std::string& ns, const std::string& function);
+  // The log of a build ("" name: the Function's newest).
+  Result<std::string> Log(const std::string& ns, const std::string& function, const std::string& build) const;
+  // Waits until no build runs or waits (tests). False on timeout.
+  bool Idle(std::chrono::milliseconds timeout);
+
+  const std::string& work_dir() const { return options_.work_dir; }
+
+ private:
+  struct Job {
+    BuildRequest request;
+    bool force = false;
+    std::string why;
+  };
+  struct FunctionBuilds {
+    std::optional<BuildRequest> last;
+    bool queued = false;
+  };
+  void Loop();
+  void Run(const Job& job);
+  void Prune(const BuildRequest& request);
+  std::string Key(const std::string& ns, const std::string& function) const { return ns + "/" + function; }
+
+  store::Store* store_;
+  Clock* clock_;
+  BuildOptions options_;
+  std::function<void()> changed_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> queue_;
+  std::map<std::string, FunctionBuilds> functions_;
+  std::string running_;  // "ns/function" of the running build
+  std::atomic<bool> cancel_{false};
+  std::atomic<bool> stopping_{false};  // the Builder is going: a cut build is Interrupted
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// Parses a build record's artefact (its status JSON's "output").
+std::optional<BuildOutput> OutputOfRecord(const std::string& name, const std::string& status_json);
+// The JSON a revision spec carries for a build output ("buildOutput").
+std::string OutputJson(const BuildOutput& out);
+
+}  // namespace ofn::build
+
+#endif  // LIBOFN_BUILD_BUILDER_H_

@@ -1,0 +1,67 @@
+// Build strategies: what turns a fetched source into what a Function's
+// backend runs. Each strategy is chosen from spec.build and from what the
+// source holds:
+//   cxx     C++ sources with OFN_REGISTER_FUNCTIONS -> a shared library the
+//           in-process backend loads (compiled against libofn's headers)
+//   python  .py sources -> a bundle served by the Python functions framework
+//           (FUNC_NAME, FUNC_SIGNATURE_TYPE from spec.build.env)
+//   node    package.json -> a bundle (npm install) served by libofn's Node.js
+//           functions framework
+//   go      go.mod -> a program built with the Go toolchain
+//   command a Procfile's `web:` line, or the function container's own
+//           command, run in the source
+// `builder: ofn.local/<strategy>` picks a strategy by name (ofn.local/auto:
+// from the source); a buildpacks builder image is only a hint.
+// Strategies that need what this machine has not (a buildpacks builder
+// image, buildah for a Dockerfile) fail saying what would make them run.
+// Thread-compatible (pure functions of their input and the file system).
+#ifndef LIBOFN_BUILD_STRATEGY_H_
+#define LIBOFN_BUILD_STRATEGY_H_
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "libofn/build/options.h"
+#include "libofn/common/status.h"
+
+namespace ofn::build {
+
+struct BuildInput {
+  std::string ns, function;
+  std::string source_dir;  // the fetched source (sourceSubPath applied)
+  std::string out_dir;     // where the artefact goes; created by the strategy
+  std::map<std::string, std::string> env;  // spec.build.env
+  std::string builder;                     // spec.build.builder
+  std::string dockerfile;                  // spec.build.dockerfile
+  std::string shipwright_strategy;         // spec.build.shipwright.strategy.name
+  std::vector<std::string> serving_command;  // the function container's command + args, if it sets one
+  int log_fd = -1;
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  const std::atomic<bool>* cancel = nullptr;
+  const BuildOptions* options = nullptr;
+};
+
+struct Artifact {
+  std::string kind;  // "library" (in-process) or "bundle" (process)
+  std::string path;  // the .so, or the bundle's directory
+  // A bundle: how it starts (empty: the function container's command), in
+  // which directory, with which variables.
+  std::vector<std::string> command;
+  std::string working_dir;
+  std::vector<std::pair<std::string, std::string>> env;
+};
+
+// The strategy for this input (see above), or FailedPrecondition saying why
+// none can build it.
+Result<std::string> ChooseStrategy(const BuildInput& in);
+
+// Runs strategy `name`; progress goes to the log (in.log_fd).
+Result<Artifact> RunStrategy(const std::string& name, const BuildInput& in);
+
+}  // namespace ofn::build
+
+#endif  // LIBOFN_BUILD_STRATEGY_H_

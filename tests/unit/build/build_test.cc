@@ -1,0 +1,313 @@
+// Builds end to end on a Platform: sources in git repositories served by
+// git daemon, built by the local strategies, served by the in-process and
+// process backends; failures, the cache, history limits and a restart in
+// the middle of a build.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "libofn/platform/platform.h"
+#include "tests/unit/build/git_fixtures.h"
+
+namespace ofn {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using std::chrono::seconds;
+using ofn::build::testing_git::GitDaemon;
+using ofn::build::testing_git::GitRepo;
+using ofn::testing::TempDir;
+
+const char* kHello = R"(#include <string>
+#include "libofn/serve/function.h"
+namespace {
+ofn::HttpResponse Hello(const ofn::HttpRequest& request) {
+  return ofn::HttpResponse::Text(200, std::string(GREETING) + " " + std::string(request.path()) + "\n");
+}
+}  // namespace
+OFN_REGISTER_FUNCTIONS(r) { r->Http("Hello", Hello); }
+)";
+
+std::string HelloSource(const std::string& greeting) {
+  return "#define GREETING \"" + greeting + "\"\n" + kHello;
+}
+
+class BuildTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!build::testing_git::HaveGit()) GTEST_SKIP() << "git is not installed";
+    repo_ = std::make_unique<GitRepo>(git_root_.path() + "/functions.git");
+    repo_->Write("README.md", "functions\n");
+    repo_->Write("hello/hello.cc", HelloSource("hello v1"));
+    repo_->Write("py/main.py", "def greet(request):\n    return 'py says hi at ' + request.path\n");
+    first_ = repo_->Commit("hello v1");
+    daemon_ = std::make_unique<GitDaemon>(git_root_.path());
+    ASSERT_TRUE(daemon_->up()) << "git daemon did not start";
+  }
+
+  Platform::Options Options() const {
+    Platform::Options o;
+    o.state_dir = state_.path();
+    o.gateway_address.clear();
+    o.build.include_dirs = {ofn::testing::SourceRoot()};
+    o.build.python_path = ofn::testing::SourceRoot() + "/bindings/python";
+    return o;
+  }
+  std::unique_ptr<Platform> Open(Platform::Options o) {
+    auto p = Platform::Open(o);
+    EXPECT_TRUE(p.ok()) << p.status().ToString();
+    return p.ok() ? std::move(*p) : nullptr;
+  }
+  std::string Url() const { return "git://127.0.0.1:" + std::to_string(daemon_->port()) + "/functions.git"; }
+  std::string Manifest(const std::string& name, const std::string& sub_path, const std::string& extra_build = "",
+                       const std::string& serving = "    template:\n      containers:\n        - name: function\n") {
+    return "apiVersion: core.openfunction.io/v1beta2\nkind: Function\nmetadata:\n  name: " + name +
+           "\nspec:\n  version: v1\n  image: registry.example.com/" + name +
+           ":latest\n  build:\n    builder: ofn.local/auto\n    srcRepo:\n      url: " + Url() +
+           "\n      revision: main\n      sourceSubPath: " + sub_path + "\n" + extra_build + "  serving:\n" + serving;
+  }
+  static std::string Body(Platform& p, const std::string& name, const std::string& path = "/x") {
+    HttpRequest r;
+    r.method = "GET";
+    r.target = path;
+    HttpResponse resp = p.Invoke(name, std::move(r));
+    return std::to_string(resp.status) + " " + resp.body;
+  }
+  static json::object Status(Platform& p, const std::string& name) {
+    auto fn = p.GetFunction(name);
+    if (!fn.ok()) return {};
+    json::value v = json::parse(fn->json);
+    return v.as_object()["status"].as_object();
+  }
+
+  TempDir git_root_, state_;
+  std::unique_ptr<GitRepo> repo_;
+  std::unique_ptr<GitDaemon> daemon_;
+  std::string first_;
+};
+
+TEST_F(BuildTest, ACxxFunctionIsBuiltFromGitServedInProcessAndRebuiltOnANewCommit) {
+  auto p = Open(Options());
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->Apply(Manifest("hello", "hello")).ok());
+  auto ready = p->WaitReady("hello", seconds(120));
+  ASSERT_TRUE(ready.ok()) << ready.status().ToString();
+  EXPECT_EQ(ready->build_state, "Succeeded");
+  EXPECT_EQ(Body(*p, "hello"), "200 hello v1 /x\n");
+  json::object st = Status(*p, "hello");
+  EXPECT_EQ(st["build"].as_object()["resourceRef"].as_string(), "hello-build-00001");
+  EXPECT_EQ(st["sources"].as_array()[0].as_object()["git"].as_object()["commitSha"].as_string(), first_);
+  auto builds = p->Builds("hello");
+  ASSERT_TRUE(builds.ok());
+  ASSERT_EQ(builds->size(), 1u);
+  EXPECT_EQ((*builds)[0].strategy, "cxx");
+  EXPECT_EQ((*builds)[0].commit, first_);
+  EXPECT_TRUE(fs::is_regular_file((*builds)[0].artifact)) << (*builds)[0].artifact;
+  auto log = p->BuildLog("hello");
+  ASSERT_TRUE(log.ok());
+  EXPECT_NE(log->find("strategy: cxx"), std::string::npos) << *log;
+
+  // A new commit, built on request: revision 2 takes the traffic.
+  repo_->Write("hello/hello.cc", HelloSource("hello v2"));
+  std::string second = repo_->Commit("hello v2");
+  ASSERT_TRUE(p->Rebuild("hello").ok());
+  ASSERT_TRUE(p->WaitBuildsIdle(seconds(120)).ok());
+  auto v2 = p->WaitFor("hello", [](const FunctionInfo& f) { return f.latest_ready_revision == "hello-00002"; },
+                       seconds(30));
+  ASSERT_TRUE(v2.ok()) << v2.status().ToString();
+  EXPECT_EQ(Body(*p, "hello"), "200 hello v2 /x\n");
+
+  // A commit that does not compile: Failed with the compiler's words;
+  // revision 2 keeps serving.
+  repo_->Write("hello/hello.cc", std::string("this is not C++;\n") + HelloSource("hello v3"));
+  repo_->Commit("broken");
+  ASSERT_TRUE(p->Rebuild("hello").ok());
+  ASSERT_TRUE(p->WaitBuildsIdle(seconds(120)).ok());
+  auto failed = p->WaitFor("hello", [](const FunctionInfo& f) { return f.build_state == "Failed"; }, seconds(30));
+  ASSERT_TRUE(failed.ok()) << failed.status().ToString();
+  st = Status(*p, "hello");
+  std::string message(st["build"].as_object()["message"].as_string());
+  EXPECT_NE(message.find("compiling failed"), std::string::npos) << message;
+  EXPECT_NE(message.find("error:"), std::string::npos) << message;
+  EXPECT_EQ(st["build"].as_object()["reason"].as_string(), "BuildFailed");
+  EXPECT_EQ(st["build"].as_object()["lastSuccessfulResourceRef"].as_string(), "hello-build-00002");
+  EXPECT_EQ(st["serving"].as_object()["state"].as_string(), "Running");
+  EXPECT_EQ(Body(*p, "hello"), "200 hello v2 /x\n");
+  auto revisions = p->Revisions("hello");
+  ASSERT_TRUE(revisions.ok());
+  EXPECT_EQ(revisions->size(), 2u);
+  (void)second;
+}
+
+TEST_F(BuildTest, AnUnchangedSourceIsNotBuiltTwice) {
+  auto p = Open(Options());
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->Apply(Manifest("hello", "hello")).ok());
+  ASSERT_TRUE(p->WaitReady("hello", seconds(120)).ok());
+  // spec.build changes (its timeout) but not what is built: the cache answers.
+  ASSERT_TRUE(p->Apply(Manifest("hello", "hello", "    timeout: 5m\n")).ok());
+  ASSERT_TRUE(p->Sync().ok());
+  ASSERT_TRUE(p->WaitBuildsIdle(seconds(60)).ok());
+  auto builds = p->Builds("hello");
+  ASSERT_TRUE(builds.ok());
+  // successfulBuildsHistoryLimit is 0: only the build that serves is kept,
+  // the cached one; the artefact it reuses stays.
+  ASSERT_EQ(builds->size(), 1u);
+  EXPECT_EQ((*builds)[0].name, "hello-build-00002");
+  EXPECT_EQ((*builds)[0].state, "Succeeded");
+  EXPECT_EQ((*builds)[0].reason, "Cached");
+  EXPECT_EQ((*builds)[0].cached_from, "hello-build-00001");
+  EXPECT_TRUE(fs::is_regular_file((*builds)[0].artifact)) << (*builds)[0].artifact;
+  EXPECT_NE((*builds)[0].artifact.find("hello-build-00001"), std::string::npos);
+  ASSERT_TRUE(p->Sync().ok());
+  auto revisions = p->Revisions("hello");
+  ASSERT_TRUE(revisions.ok());
+  EXPECT_EQ(revisions->size(), 1u);  // the same output: no new revision
+  EXPECT_EQ(Body(*p, "hello"), "200 hello v1 /x\n");
+}
+
+TEST_F(BuildTest, APythonFunctionIsBundledAndServedAsAProcess) {
+  auto p = Open(Options());
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->Apply(Manifest("greet", "py", "    env:\n      FUNC_NAME: greet\n")).ok());
+  auto ready = p->WaitReady("greet", seconds(120));
+  ASSERT_TRUE(ready.ok()) << ready.status().ToString();
+  EXPECT_EQ(Body(*p, "greet", "/there"), "200 py says hi at /there");
+  auto builds = p->Builds("greet");
+  ASSERT_TRUE(builds.ok() && builds->size() == 1u);
+  EXPECT_EQ((*builds)[0].strategy, "python");
+  auto revisions = p->Revisions("greet");
+  ASSERT_TRUE(revisions.ok() && !revisions->empty());
+}
+
+TEST_F(BuildTest, AMissingPythonRequirementFailsTheBuildNamingIt) {
+  repo_->Write("needs/main.py", "import nosuchpkg\ndef f(request):\n    return 'x'\n");
+  repo_->Write("needs/requirements.txt", "# deps\nPyYAML>=5\nnosuchpkg-libofn==1.0\n");
+  repo_->Commit("needs a package");
+  auto p = Open(Options());
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->Apply(Manifest("needs", "needs", "    env:\n      FUNC_NAME: f\n")).ok());
+  auto failed = p->WaitFor("needs", [](const FunctionInfo& f) { return f.build_state == "Failed"; }, seconds(60));
+  ASSERT_TRUE(failed.ok()) << failed.status().ToString();
+  json::object st = Status(*p, "needs");
+  std::string message(st["build"].as_object()["message"].as_string());
+  EXPECT_NE(message.find("nosuchpkg-libofn"), std::string::npos) << message;
+  EXPECT_EQ(message.find("PyYAML"), std::string::npos) << message;  // installed from Debian
+  EXPECT_EQ(st["serving"].as_object()["state"].as_string(), "Failed");
+  EXPECT_EQ(st["serving"].as_object()["reason"].as_string(), "BuildFailed");
+  EXPECT_EQ(failed->serving_state, "Failed");
+}
+
+TEST_F(BuildTest, HistoryLimitsPruneOldBuildRecords) {
+  auto p = Open(Options());
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->Apply(Manifest("hello", "hello",
+                                "    successfulBuildsHistoryLimit: 1\n    failedBuildsHistoryLimit: 1\n"))
+                  .ok());
+  ASSERT_TRUE(p->WaitReady("hello", seconds(120)).ok());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(p->Rebuild("hello").ok());
+    ASSERT_TRUE(p->WaitBuildsIdle(seconds(120)).ok());
+  }
+  repo_->Write("hello/hello.cc", "broken\n");
+  repo_->Commit("broken 1");
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(p->Rebuild("hello").ok());
+    ASSERT_TRUE(p->WaitBuildsIdle(seconds(120)).ok());
+  }
+  auto builds = p->Builds("hello");
+  ASSERT_TRUE(builds.ok());
+  std::vector<std::string> names;
+  for (const BuildInfo& b : *builds) names.push_back(b.name + ":" + b.state);
+  // Kept: the build that serves (00004), one more success (00003), one
+  // failure (00006).
+  EXPECT_EQ(names, (std::vector<std::string>{"hello-build-00003:Succeeded", "hello-build-00004:Succeeded",
+                                             "hello-build-00006:Failed"}));
+  // Each forced rebuild made a revision; those still exist (revision
+  // history), so the artefacts they run stay though their records went.
+  const std::string artifacts = state_.path() + "/builds/artifacts/default/";
+  EXPECT_TRUE(fs::exists(artifacts + "hello-build-00001/hello.so"));
+  EXPECT_FALSE(fs::exists(artifacts + "hello-build-00005"));  // a failure leaves nothing
+  EXPECT_FALSE(fs::exists(state_.path() + "/builds/logs/default/hello-build-00002.log"));
+  EXPECT_TRUE(fs::exists(state_.path() + "/builds/logs/default/hello-build-00003.log"));
+}
+
+TEST_F(BuildTest, ARestartInTheMiddleOfABuildStartsItAgain) {
+  // The first platform's compiler never ends.
+  TempDir tools;
+  const std::string slow = tools.path() + "/slow-cxx";
+  std::ofstream(slow) << "#!/bin/sh\nexec sleep 600\n";
+  fs::permissions(slow, fs::perms::owner_all);
+  {
+    Platform::Options o = Options();
+    o.build.cxx = slow;
+    auto p = Open(o);
+    ASSERT_TRUE(p);
+    ASSERT_TRUE(p->Apply(Manifest("hello", "hello")).ok());
+    auto building = p->WaitFor(
+        "hello",
+        [](const FunctionInfo& f) {
+          return f.build_state == "Building" && f.json.find("\"reason\":\"Building\"") != std::string::npos;
+        },
+        seconds(60));
+    ASSERT_TRUE(building.ok()) << building.status().ToString();
+    p->Close();
+  }
+  auto p = Open(Options());
+  ASSERT_TRUE(p);
+  auto ready = p->WaitReady("hello", seconds(120));
+  ASSERT_TRUE(ready.ok()) << ready.status().ToString();
+  EXPECT_EQ(Body(*p, "hello"), "200 hello v1 /x\n");
+  auto builds = p->Builds("hello");
+  ASSERT_TRUE(builds.ok());
+  ASSERT_EQ(builds->size(), 2u);
+  EXPECT_EQ((*builds)[0].state, "Failed");
+  EXPECT_EQ((*builds)[0].reason, "Interrupted");
+  EXPECT_EQ((*builds)[1].trigger, "restarted");
+  // Nothing of the cut build is left where an artefact would be.
+  EXPECT_FALSE(fs::exists(state_.path() + "/builds/artifacts/default/hello-build-00001"));
+}
+
+TEST_F(BuildTest, ABuildOnlyFunctionBuildsAndServesNothing) {
+  auto p = Open(Options());
+  ASSERT_TRUE(p);
+  std::string manifest = Manifest("lib", "hello", "", "");
+  manifest = manifest.substr(0, manifest.find("  serving:"));
+  ASSERT_TRUE(p->Apply(manifest).ok());
+  auto built = p->WaitFor("lib", [](const FunctionInfo& f) { return f.build_state == "Succeeded"; }, seconds(120));
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  json::object st = Status(*p, "lib");
+  EXPECT_FALSE(st.contains("serving"));
+  auto revisions = p->Revisions("lib");
+  ASSERT_TRUE(revisions.ok());
+  EXPECT_TRUE(revisions->empty());
+}
+
+TEST_F(BuildTest, NoStrategyAndAFetchFailureAreSaid) {
+  repo_->Write("empty/notes.txt", "nothing to build\n");
+  repo_->Commit("notes");
+  auto p = Open(Options());
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->Apply(Manifest("nothing", "empty")).ok());
+  auto failed = p->WaitFor("nothing", [](const FunctionInfo& f) { return f.build_state == "Failed"; }, seconds(60));
+  ASSERT_TRUE(failed.ok());
+  json::object st = Status(*p, "nothing");
+  EXPECT_EQ(st["build"].as_object()["reason"].as_string(), "NoStrategy");
+  EXPECT_NE(std::string(st["build"].as_object()["message"].as_string()).find("OFN_REGISTER_FUNCTIONS"),
+            std::string::npos);
+
+  std::string bad = Manifest("gone", "hello");
+  bad.replace(bad.find("revision: main"), 14, "revision: nope");
+  ASSERT_TRUE(p->Apply(bad).ok());
+  auto fetch = p->WaitFor("gone", [](const FunctionInfo& f) { return f.build_state == "Failed"; }, seconds(60));
+  ASSERT_TRUE(fetch.ok());
+  st = Status(*p, "gone");
+  EXPECT_EQ(st["build"].as_object()["reason"].as_string(), "FetchFailed");
+  EXPECT_NE(std::string(st["build"].as_object()["message"].as_string()).find("\"nope\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ofn
