@@ -130,7 +130,8 @@ std::optional<BuildOutput> OutputOfRecord(const std::string& name, const std::st
   return out;
 }
 
-Builder::Builder(store::Store* store, Clock* clock, BuildOptions options, std::function<void()> changed)
+Builder::Builder(store::Store* store, Clock* clock, BuildOptions options, std::function<void()> changed,
+                 bool ticker)
     : store_(store), clock_(clock), options_(std::move(options)), changed_(std::move(changed)) {
   // Builds that were running when the platform stopped: their records say
   // so, and Ensure starts them again (their half-written directories are
@@ -151,6 +152,16 @@ Builder::Builder(store::Store* store, Clock* clock, BuildOptions options, std::f
     }
   }
   thread_ = std::thread([this] { Loop(); });
+  if (ticker) {
+    ticker_ = std::thread([this] {
+      std::unique_lock<std::mutex> lock(mu_);
+      while (!cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_; })) {
+        lock.unlock();
+        Poll();
+        lock.lock();
+      }
+    });
+  }
 }
 
 Builder::~Builder() {
@@ -162,6 +173,7 @@ Builder::~Builder() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (ticker_.joinable()) ticker_.join();
 }
 
 BuildView Builder::Ensure(const BuildRequest& request) {
@@ -174,6 +186,14 @@ BuildView Builder::Ensure(const BuildRequest& request) {
     FunctionBuilds& fb = functions_[key];
     const bool key_changed = fb.last && fb.last->key != request.key;
     fb.last = request;
+    SourceWatch& w = fb.watch;
+    const bool was = w.enabled;
+    w.enabled = request.poll_interval.count() > 0;
+    if (w.enabled && (!was || w.interval != request.poll_interval)) {
+      w.interval = request.poll_interval;
+      w.next_poll = clock_->Now() + w.interval;  // the build now fetches anyway
+    }
+    if (!request.watch_error.empty()) w.error = request.watch_error;
     if (fb.queued) {
       // A waiting build takes the newest request; a running one with an
       // older request is cut short and the new one waits.
@@ -282,6 +302,74 @@ Result<std::string> Builder::Log(const std::string& ns, const std::string& funct
   return s.str();
 }
 
+void Builder::Poll() {
+  const Clock::TimePoint now = clock_->Now();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [key, fb] : functions_) {
+    SourceWatch& w = fb.watch;
+    if (!w.enabled || !fb.last || fb.queued || now < w.next_poll) continue;
+    // The next poll is set when this one ends (after a failure, later).
+    w.next_poll = Clock::TimePoint::max();
+    fb.queued = true;
+    queue_.push_back(Job{*fb.last, false, "revision controller", true});
+  }
+  cv_.notify_all();
+}
+
+SourceWatch Builder::WatchOf(const std::string& ns, const std::string& function) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = functions_.find(Key(ns, function));
+  return it == functions_.end() ? SourceWatch{} : it->second.watch;
+}
+
+SourceSpec Builder::Resolved(const SourceSpec& spec) const {
+  SourceSpec source = spec;
+  source.url = ApplyMirrors(spec.url, options_.git_mirrors);
+  if (source.username.empty() && source.password.empty() && source.ssh_private_key.empty() &&
+      !options_.git_credentials_file.empty()) {
+    std::ifstream in(options_.git_credentials_file);
+    std::ostringstream text;
+    text << in.rdbuf();
+    CredentialsFromFile(text.str(), source.url, &source.username, &source.password);
+  }
+  return source;
+}
+
+bool Builder::PollSource(Job* job) {
+  const BuildRequest& req = job->request;
+  Result<std::string> commit = RemoteCommit(Resolved(req.source));
+  std::string built;
+  if (auto records = store_->ListBuilds(req.ns, req.function); records.ok() && !records->empty()) {
+    json::object st = StatusOf(records->back());
+    built = Str(&st, "commit");
+  }
+  const Clock::TimePoint now = clock_->Now();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = functions_.find(Key(req.ns, req.function));
+  if (it == functions_.end()) return false;
+  SourceWatch& w = it->second.watch;
+  ++w.polls;
+  w.last_poll = now;
+  if (!commit.ok()) {
+    // Back off: twice the interval per failure in a row, at most an hour.
+    ++w.failures;
+    auto wait = w.interval * (1LL << std::min<uint64_t>(w.failures, 6));
+    wait = std::min<std::chrono::milliseconds>(wait, std::chrono::hours(1));
+    w.next_poll = now + wait;
+    w.error = "polling " + req.source.url + " failed (" + std::to_string(w.failures) + " in a row; next in " +
+              std::to_string(std::chrono::duration_cast<std::chrono::seconds>(wait).count()) +
+              "s): " + commit.status().message();
+    return false;
+  }
+  w.failures = 0;
+  w.error = req.watch_error;
+  w.last_commit = *commit;
+  w.next_poll = now + w.interval;
+  if (*commit == built) return false;
+  job->why = "new commit " + commit->substr(0, 12) + " (revision controller)";
+  return true;
+}
+
 bool Builder::Idle(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   return cv_.wait_for(lock, timeout, [&] { return queue_.empty() && running_.empty(); });
@@ -297,7 +385,8 @@ void Builder::Loop() {
     running_ = Key(job.request.ns, job.request.function);
     cancel_ = false;
     lock.unlock();
-    Run(job);
+    const bool build = !job.poll || PollSource(&job);
+    if (build) Run(job);
     lock.lock();
     const std::string key = running_;
     running_.clear();
@@ -309,7 +398,7 @@ void Builder::Loop() {
     }
     cv_.notify_all();
     lock.unlock();
-    if (changed_) changed_();
+    if (build && changed_) changed_();
     lock.lock();
   }
 }
@@ -380,8 +469,7 @@ void Builder::Run(const Job& job) {
   log("build " + rec.name + " of " + req.ns + "/" + req.function + " (" + job.why + ")");
 
   // 1. The source.
-  SourceSpec source = req.source;
-  source.url = ApplyMirrors(req.source.url, options_.git_mirrors);
+  SourceSpec source = Resolved(req.source);
   if (source.url != req.source.url) log("mirror: " + req.source.url + " is fetched from " + source.url);
   Result<FetchedSource> fetched = FetchSource(source, options_.work_dir + "/repos", src_dir);
   if (!fetched.ok()) {

@@ -45,6 +45,22 @@ struct BuildRequest {
   std::chrono::milliseconds timeout{0};  // 0: BuildOptions::timeout
   int successful_history = 0;  // successfulBuildsHistoryLimit (records kept besides the one served)
   int failed_history = 1;      // failedBuildsHistoryLimit
+  // The revision controller (annotation openfunction.io/revision-controller:
+  // enable, params type: source): the remote's commit of `source.revision`
+  // is polled every `poll_interval` of the platform clock, and a new
+  // commit is built (and so rolled out). 0: not watched.
+  std::chrono::milliseconds poll_interval{0};
+  std::string watch_error;  // why the annotations do not parse ("" = fine)
+};
+
+// The revision controller's view of one Function's source.
+struct SourceWatch {
+  bool enabled = false;
+  std::chrono::milliseconds interval{0};
+  std::string error;        // the params' problem, or the last poll's failure
+  std::string last_commit;  // what the last successful poll saw
+  uint64_t polls = 0, failures = 0;  // consecutive failures
+  Clock::TimePoint last_poll{}, next_poll{};
 };
 
 // A finished build's product, as the revision that serves it records it.
@@ -70,7 +86,9 @@ class Builder {
  public:
   // `store` and `clock` must outlive the Builder; `changed` is called (on
   // the build thread) whenever a build record changed.
-  Builder(store::Store* store, Clock* clock, BuildOptions options, std::function<void()> changed);
+  // `ticker`: a thread calls Poll() every second (else the host does).
+  Builder(store::Store* store, Clock* clock, BuildOptions options, std::function<void()> changed,
+          bool ticker = false);
   ~Builder();  // cancels the running build and joins
   Builder(const Builder&) = delete;
   Builder& operator=(const Builder&) = delete;
@@ -91,6 +109,11 @@ class Builder {
   Result<std::string> Log(const std::string& ns, const std::string& function, const std::string& build) const;
   // Waits until no build runs or waits (tests). False on timeout.
   bool Idle(std::chrono::milliseconds timeout);
+  // The revision controller: queues a poll of every watched source that is
+  // due on the platform clock (polls run on the build thread). The
+  // Builder's own ticker calls it every second when it has one.
+  void Poll();
+  SourceWatch WatchOf(const std::string& ns, const std::string& function) const;
 
   const std::string& work_dir() const { return options_.work_dir; }
 
@@ -99,11 +122,19 @@ class Builder {
     BuildRequest request;
     bool force = false;
     std::string why;
+    bool poll = false;  // the revision controller's: build only a new commit
   };
   struct FunctionBuilds {
     std::optional<BuildRequest> last;
     bool queued = false;
+    SourceWatch watch;
   };
+  // A poll job: false when the remote's commit is the one built last (or
+  // the poll failed): nothing to build.
+  bool PollSource(Job* job);
+  // The source with mirrors applied and, when the Function gives none, the
+  // credentials of the credentials file.
+  SourceSpec Resolved(const SourceSpec& spec) const;
   void Loop();
   void Run(const Job& job);
   void Prune(const BuildRequest& request);
@@ -123,6 +154,7 @@ class Builder {
   std::atomic<bool> stopping_{false};  // the Builder is going: a cut build is Interrupted
   bool stop_ = false;
   std::thread thread_;
+  std::thread ticker_;
 };
 
 // Parses a build record's artefact (its status JSON's "output").

@@ -359,7 +359,7 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
       bopts.work_dir = impl->temp_build_dir = tmpl;
     }
     impl->builder = std::make_unique<build::Builder>(impl->store.get(), impl->clock, std::move(bopts),
-                                                     [raw] { raw->reconciler->Kick(); });
+                                                     [raw] { raw->reconciler->Kick(); }, options.events_ticker);
     ro.builder = impl->builder.get();
   }
   impl->reconciler = std::make_unique<platform::internal::Reconciler>(
@@ -735,7 +735,26 @@ Status Platform::Restart(std::string_view name, std::string_view ns) {
 }
 
 void Platform::Autoscale() { impl_->autoscaler->TickAll(); }
-void Platform::RunEvents() { impl_->async->Tick(); }
+void Platform::RunEvents() {
+  impl_->async->Tick();
+  if (impl_->builder) impl_->builder->Poll();
+}
+
+Result<RevisionControllerInfo> Platform::RevisionController(std::string_view name, std::string_view ns) {
+  if (ns.empty()) ns = impl_->options.default_namespace;
+  if (!impl_->builder) return Status(StatusCode::kFailedPrecondition, "builds are off on this platform");
+  build::SourceWatch w = impl_->builder->WatchOf(std::string(ns), std::string(name));
+  RevisionControllerInfo out;
+  out.enabled = w.enabled;
+  out.interval = w.interval;
+  out.error = w.error;
+  out.last_commit = w.last_commit;
+  out.polls = w.polls;
+  out.failures = w.failures;
+  if (w.polls > 0) out.last_poll = FormatRfc3339(w.last_poll);
+  if (w.enabled && w.next_poll != Clock::TimePoint::max()) out.next_poll = FormatRfc3339(w.next_poll);
+  return out;
+}
 
 std::string Platform::Metrics() {
   return platform::internal::PrometheusText(*impl_->autoscaler) + impl_->async->Metrics();

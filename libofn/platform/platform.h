@@ -100,6 +100,17 @@ struct BuildInfo {
   int64_t duration_ms = 0;
 };
 
+// The revision controller's view of a Function's source (annotation
+// openfunction.io/revision-controller: enable).
+struct RevisionControllerInfo {
+  bool enabled = false;
+  std::chrono::milliseconds interval{0};
+  std::string error;        // bad params, or the last poll's failure
+  std::string last_commit;  // what the last successful poll saw
+  uint64_t polls = 0, failures = 0;  // failures in a row
+  std::string last_poll, next_poll;  // RFC 3339 on the platform clock; "" when none
+};
+
 // status.serving.state of a Function.
 enum class ServingState { kUnknown, kPending, kRunning, kFailed };
 // The Accepted condition of a Function's route.
@@ -307,6 +318,10 @@ class Platform {
   Status Rebuild(std::string_view name, std::string_view ns = {});
   // Waits until no build runs or waits (FailedPrecondition without a builder).
   Status WaitBuildsIdle(std::chrono::milliseconds timeout);
+  // The revision controller's view of the Function's source. Its polls run
+  // on the platform clock: every second with the events ticker, else at
+  // each RunEvents().
+  Result<RevisionControllerInfo> RevisionController(std::string_view name, std::string_view ns = {});
 
   // Replaces every instance of the Function's revisions now (a fixed program
   // file is picked up at once, start back-off forgotten): the old instances
@@ -315,8 +330,9 @@ class Platform {
   Status Restart(std::string_view name, std::string_view ns = {});
   // One autoscaler pass over every revision now (see Options::autoscale_ticker).
   void Autoscale();
-  // Fires due cron inputs and due delivery retries now (see
-  // Options::events_ticker); deliveries complete asynchronously.
+  // Fires due cron inputs and due delivery retries now, and queues the
+  // revision controller's due polls (see Options::events_ticker);
+  // deliveries and builds complete asynchronously.
   void RunEvents();
   // Per-revision metrics in the Prometheus text format.
   std::string Metrics();

@@ -359,6 +359,41 @@ build::BuildRequest BuildRequestOf(store::Store& store, const store::Record& fn,
     r.failed_history = static_cast<int>(v->as_int64());
   }
   r.key = std::to_string(Hash64(key_text));
+  // The revision controller (seed 001): enable, and params as YAML lines.
+  auto enabled = fn.annotations.find("openfunction.io/revision-controller");
+  if (enabled != fn.annotations.end() && (enabled->second == "enable" || enabled->second == "enabled")) {
+    std::string type = "source";
+    std::string interval = "5m";
+    auto params = fn.annotations.find("openfunction.io/revision-controller-params");
+    if (params != fn.annotations.end()) {
+      for (size_t start = 0; start < params->second.size();) {
+        size_t nl = params->second.find('\n', start);
+        std::string line = params->second.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+        start = nl == std::string::npos ? params->second.size() : nl + 1;
+        size_t colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        auto trim = [](std::string v) {
+          v.erase(0, v.find_first_not_of(" \t\"'"));
+          while (!v.empty() && std::string(" \t\r\"'").find(v.back()) != std::string::npos) v.pop_back();
+          return v;
+        };
+        std::string key = trim(line.substr(0, colon)), value = trim(line.substr(colon + 1));
+        if (key == "type") type = value;
+        if (key == "polling-interval") interval = value;
+      }
+    }
+    double secs = 0;
+    const std::string where = "annotation openfunction.io/revision-controller-params: ";
+    if (type != "source") {
+      r.watch_error = where + "type \"" + type +
+                      "\" is not watched here (libofn polls sources: type source; image and source-image digests are "
+                      "not polled yet)";
+    } else if (!spec::ParseGoDuration(interval, &secs) || secs < 1) {
+      r.watch_error = where + "polling-interval \"" + interval + "\" is not a duration of at least 1s (e.g. 1m)";
+    } else {
+      r.poll_interval = std::chrono::milliseconds(static_cast<int64_t>(secs * 1000));
+    }
+  }
   return r;
 }
 

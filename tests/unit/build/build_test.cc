@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "libofn/platform/platform.h"
 #include "tests/unit/build/git_fixtures.h"
@@ -269,6 +271,110 @@ TEST_F(BuildTest, ARestartInTheMiddleOfABuildStartsItAgain) {
   EXPECT_EQ((*builds)[1].trigger, "restarted");
   // Nothing of the cut build is left where an artefact would be.
   EXPECT_FALSE(fs::exists(state_.path() + "/builds/artifacts/default/hello-build-00001"));
+}
+
+TEST_F(BuildTest, TheRevisionControllerBuildsANewCommitAndRollsItOutUnderLoad) {
+  ManualClock clock;
+  Platform::Options o = Options();
+  o.clock = &clock;
+  o.events_ticker = false;
+  o.autoscale_ticker = false;
+  auto p = Open(o);
+  ASSERT_TRUE(p);
+  std::string manifest = Manifest("hello", "hello");
+  manifest.replace(manifest.find("  name: hello\n"), 14,
+                   "  name: hello\n  annotations:\n    openfunction.io/revision-controller: enable\n"
+                   "    openfunction.io/revision-controller-params: |\n      type: source\n"
+                   "      polling-interval: 1m\n");
+  ASSERT_TRUE(p->Apply(manifest).ok());
+  ASSERT_TRUE(p->WaitReady("hello", seconds(120)).ok());
+  ASSERT_EQ(Body(*p, "hello"), "200 hello v1 /x\n");
+
+  // Clients keep calling while the new commit is built and rolled out.
+  std::atomic<bool> stop{false};
+  std::atomic<int> bad{0}, v1{0}, v2{0};
+  std::thread load([&] {
+    while (!stop) {
+      std::string body = Body(*p, "hello");
+      if (body == "200 hello v1 /x\n") {
+        ++v1;
+      } else if (body == "200 hello v2 /x\n") {
+        ++v2;
+      } else {
+        ++bad;
+      }
+    }
+  });
+  repo_->Write("hello/hello.cc", HelloSource("hello v2"));
+  const std::string second = repo_->Commit("hello v2");
+  p->RunEvents();  // not due yet: a minute after the first build
+  ASSERT_TRUE(p->WaitBuildsIdle(seconds(60)).ok());
+  auto watch = p->RevisionController("hello");
+  ASSERT_TRUE(watch.ok());
+  EXPECT_TRUE(watch->enabled);
+  EXPECT_EQ(watch->polls, 0u);
+  clock.Advance(seconds(61));
+  p->RunEvents();
+  ASSERT_TRUE(p->WaitBuildsIdle(seconds(120)).ok());
+  auto v2_ready = p->WaitFor("hello", [](const FunctionInfo& f) { return f.latest_ready_revision == "hello-00002"; },
+                             seconds(30));
+  ASSERT_TRUE(v2_ready.ok()) << v2_ready.status().ToString();
+  while (v2 < 20) std::this_thread::yield();  // clients reach revision 2
+  stop = true;
+  load.join();
+  EXPECT_EQ(bad, 0);
+  EXPECT_GT(v1, 0);
+  watch = p->RevisionController("hello");
+  EXPECT_EQ(watch->polls, 1u);
+  EXPECT_EQ(watch->last_commit, second);
+  auto builds = p->Builds("hello");
+  ASSERT_TRUE(builds.ok() && !builds->empty());
+  EXPECT_EQ(builds->back().commit, second);
+  EXPECT_NE(builds->back().trigger.find("revision controller"), std::string::npos) << builds->back().trigger;
+
+  // An unchanged remote builds nothing.
+  clock.Advance(seconds(61));
+  p->RunEvents();
+  ASSERT_TRUE(p->WaitBuildsIdle(seconds(60)).ok());
+  EXPECT_EQ(p->RevisionController("hello")->polls, 2u);
+  EXPECT_EQ(p->Builds("hello")->back().name, builds->back().name);
+  EXPECT_EQ(p->Revisions("hello")->size(), 2u);
+
+  // The remote goes away: polls fail and back off (2 min, then 4 min).
+  daemon_.reset();
+  clock.Advance(seconds(61));
+  p->RunEvents();
+  ASSERT_TRUE(p->WaitBuildsIdle(seconds(60)).ok());
+  watch = p->RevisionController("hello");
+  EXPECT_EQ(watch->polls, 3u);
+  EXPECT_EQ(watch->failures, 1u);
+  EXPECT_NE(watch->error.find("polling git://"), std::string::npos) << watch->error;
+  clock.Advance(seconds(61));
+  p->RunEvents();
+  ASSERT_TRUE(p->WaitBuildsIdle(seconds(60)).ok());
+  EXPECT_EQ(p->RevisionController("hello")->polls, 3u);  // not due: 120 s after the failure
+  clock.Advance(seconds(60));
+  p->RunEvents();
+  ASSERT_TRUE(p->WaitBuildsIdle(seconds(60)).ok());
+  watch = p->RevisionController("hello");
+  EXPECT_EQ(watch->polls, 4u);
+  EXPECT_EQ(watch->failures, 2u);
+  EXPECT_EQ(Body(*p, "hello"), "200 hello v2 /x\n");  // serving goes on
+}
+
+TEST_F(BuildTest, RevisionControllerParamsThatDoNotParseAreSaid) {
+  auto p = Open(Options());
+  ASSERT_TRUE(p);
+  std::string manifest = Manifest("hello", "hello");
+  manifest.replace(manifest.find("  name: hello\n"), 14,
+                   "  name: hello\n  annotations:\n    openfunction.io/revision-controller: enable\n"
+                   "    openfunction.io/revision-controller-params: |\n      type: image\n");
+  ASSERT_TRUE(p->Apply(manifest).ok());
+  ASSERT_TRUE(p->Sync().ok());
+  auto watch = p->RevisionController("hello");
+  ASSERT_TRUE(watch.ok());
+  EXPECT_FALSE(watch->enabled);
+  EXPECT_NE(watch->error.find("type \"image\""), std::string::npos) << watch->error;
 }
 
 TEST_F(BuildTest, ABuildOnlyFunctionBuildsAndServesNothing) {
