@@ -14,6 +14,7 @@ void AddServeCommand(CLI::App& app);
 void AddRemoteCommands(CLI::App& app);
 void AddLogsCommand(CLI::App& app);
 void AddImageCommand(CLI::App& app);
+void AddBuildCommands(CLI::App& app);
 
 }  // namespace ofn::cli
 

@@ -1,4 +1,4 @@
-// `ofn logs NAME [--revision R] [-f] [--tail N]`: what a Function's
+// `ofn logs NAME [--revision R] [-f] [--tail N] [--build]`: what a Function's
 // instances printed, asked of the running `ofn serve` (the admin API's
 // /v1/logs, answered by whichever backend ran them). Without --revision, the
 // newest revision that has any output.
@@ -19,6 +19,8 @@ struct LogsFlags {
   std::string revision;
   bool follow = false;
   int tail = -1;
+  bool build = false;      // --build: the log of a build, not of the instances
+  std::string build_name;  // --build-name: which (default: the newest)
 };
 
 Result<HttpResponse> Fetch(const Conn& conn, const LogsFlags& f, const std::string& revision, int tail) {
@@ -37,6 +39,15 @@ void Print(std::string_view text) {
 }
 
 int Run(const Conn& conn, const LogsFlags& flags) {
+  if (flags.build || !flags.build_name.empty()) {
+    HttpRequest req;
+    req.target = "/v1/buildlogs/" + flags.ns + "/" + flags.name;
+    if (!flags.build_name.empty()) req.target += "?build=" + flags.build_name;
+    auto r = Call(conn, std::move(req));
+    if (!r.ok() || r->status != 200) return Fail("logs", r);
+    Print(r->body);
+    return 0;
+  }
   auto r = Fetch(conn, flags, flags.revision, flags.tail);
   if (!r.ok() || r->status != 200) return Fail("logs", r);
   if (flags.tail != 0) Print(r->body);
@@ -77,6 +88,8 @@ void AddLogsCommand(CLI::App& app) {
   cmd->add_option("--revision", flags->revision, "revision (default: the newest with output)");
   cmd->add_flag("-f,--follow", flags->follow, "keep printing what the instances write");
   cmd->add_option("--tail", flags->tail, "only the last N lines (-1: all)")->capture_default_str();
+  cmd->add_flag("--build", flags->build, "the log of the function's newest build (spec.build)");
+  cmd->add_option("--build-name", flags->build_name, "the log of that build (ofn get builds lists them)");
   AddConnFlags(cmd, conn.get());
   cmd->callback([flags, conn] { ExitCode() = Run(*conn, *flags); });
 }

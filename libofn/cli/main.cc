@@ -43,8 +43,8 @@ constexpr char kBashCompletion[] = R"(# ofn completion for bash: source <(ofn co
 _ofn() {
   local cur prev words cword
   _init_completion 2>/dev/null || { cur="${COMP_WORDS[COMP_CWORD]}"; prev="${COMP_WORDS[COMP_CWORD-1]}"; cword=$COMP_CWORD; words=("${COMP_WORDS[@]}"); }
-  local commands="apply completion delete describe get invoke logs restart serve validate version"
-  local resources="functions revisions httproutes gateways secrets configmaps wasmplugins eventsources eventbuses clustereventbuses triggers all"
+  local commands="apply completion delete describe get invoke logs rebuild restart serve validate version"
+  local resources="functions revisions builds httproutes gateways secrets configmaps wasmplugins eventsources eventbuses clustereventbuses triggers all"
   case "$prev" in
     -f|--filename|--state-dir|--token-file|--lib-dir) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     -o|--output) COMPREPLY=($(compgen -W "yaml json name wide jsonpath=" -- "$cur")); return ;;
@@ -57,7 +57,7 @@ _ofn() {
       if [ "$cword" -eq 2 ]; then COMPREPLY=($(compgen -W "$resources" -- "$cur")); return; fi
       local names=$(ofn get "${words[2]}" -o name 2>/dev/null | sed 's|.*/||')
       COMPREPLY=($(compgen -W "$names" -- "$cur")) ;;
-    invoke|logs|restart)
+    invoke|logs|restart|rebuild)
       local names=$(ofn get functions -o name 2>/dev/null | sed 's|.*/||')
       COMPREPLY=($(compgen -W "$names" -- "$cur")) ;;
     completion) COMPREPLY=($(compgen -W "bash zsh" -- "$cur")) ;;
@@ -113,6 +113,7 @@ int main(int argc, char** argv) {
   ofn::cli::AddServeCommand(app);
   ofn::cli::AddRemoteCommands(app);
   ofn::cli::AddLogsCommand(app);
+  ofn::cli::AddBuildCommands(app);
   ofn::cli::AddImageCommand(app);
   ofn::cli::AddCompletionCommand(app);
   try {

@@ -115,13 +115,10 @@ int Fail(const std::string& what, const Result<HttpResponse>& r) {
   return 1;
 }
 
-namespace {
-
 using ofn::internal::Arr;
 using ofn::internal::At;
 using ofn::internal::Obj;
 using ofn::internal::Str;
-
 
 std::string Age(const std::string& created) {
   Clock::TimePoint t;
@@ -137,6 +134,10 @@ std::string Age(const std::string& created) {
   return std::to_string(hours / 24) + "d";
 }
 
+std::string Age(int64_t epoch_seconds) { return Age(FormatRfc3339(Clock::TimePoint(std::chrono::seconds(epoch_seconds)))); }
+
+namespace {
+
 std::string Address(const json::object* status, std::string_view type) {
   const json::value* a = At(status, "addresses");
   if (!a || !a->is_array()) return "";
@@ -145,6 +146,8 @@ std::string Address(const json::object* status, std::string_view type) {
   }
   return "";
 }
+
+}  // namespace
 
 void PrintTable(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width;
@@ -161,6 +164,8 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows) {
     std::printf("%s\n", line.c_str());
   }
 }
+
+namespace {
 
 // With `namespaces` (-A), a NAMESPACE column first, as kubectl does.
 // `wide` (-o wide) adds the latest ready revision, the serving reason and
@@ -659,6 +664,9 @@ Result<std::string> JsonPath(const json::value& root, const std::string& tmpl) {
 
 // One resource kind of `ofn get`; what `get all` runs for each kind.
 int GetOne(const Conn& conn, const GetFlags& f, const std::string& res, bool quiet_when_empty) {
+  if (res == "builds" || res == "build") {
+    return GetBuilds(conn, f.all ? "all" : f.ns, f.args.size() == 2 ? f.args[1] : "", f.output, quiet_when_empty);
+  }
   HttpRequest req;
   const bool revisions = res == "revisions" || res == "revision" || res == "rev";
   const bool single = f.args.size() == 2 && !revisions;
@@ -887,15 +895,23 @@ void AddRemoteCommands(CLI::App& app) {
       if (!*wait) return;
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(*wait_timeout);
       for (const auto& [fns, fname] : functions) {
+        std::string progress;  // the last build step printed
         for (;;) {
           auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+          // Waits in slices of a second, printing a line per build step between them.
+          const int64_t slice = std::min<int64_t>(std::max<int64_t>(0, left.count()), 1000);
           HttpRequest req;
-          req.target = "/v1/wait/" + fns + "/" + fname + "?timeout=" + std::to_string(std::max<int64_t>(0, left.count()));
+          req.target = "/v1/wait/" + fns + "/" + fname + "?timeout=" + std::to_string(slice);
           auto r = Call(*conn, std::move(req));
           if (r.ok() && r->status == 429 && left.count() > 0) {
             std::this_thread::sleep_for(std::chrono::milliseconds(200));
             continue;
           }
+          if (r.ok() && r->status == 504 && left.count() > slice) {
+            PrintBuildProgress(*conn, fns, fname, &progress);
+            continue;
+          }
+          if (r.ok()) PrintBuildProgress(*conn, fns, fname, &progress);
           if (!r.ok() || r->status != 200) {
             ExitCode() = Fail("apply --wait", r);
             return;
@@ -936,6 +952,10 @@ void AddRemoteCommands(CLI::App& app) {
         ExitCode() = DescribeRevision(*conn, *ns, (*args)[1]);
         return;
       }
+      if (res == "build" || res == "builds") {
+        ExitCode() = DescribeBuild(*conn, *ns, (*args)[1]);
+        return;
+      }
       HttpRequest req;
       req.target = "/v1/" + res + "/" + *ns + "/" + (*args)[1];
       auto r = Call(*conn, std::move(req));
@@ -946,6 +966,7 @@ void AddRemoteCommands(CLI::App& app) {
       json::value v = json::parse(r->body);
       Describe(Obj(&v));
       if (Str(Obj(&v), "kind") == "Function") {
+        if (At(Obj(At(Obj(&v), "spec")), "build")) PrintFunctionBuilds(*conn, *ns, (*args)[1]);
         PrintRecentChanges(*conn, *ns, (*args)[1]);
         // Its revisions, their traffic and instances, as a table.
         HttpRequest revs;

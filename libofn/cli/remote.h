@@ -3,6 +3,7 @@
 #ifndef LIBOFN_CLI_REMOTE_H_
 #define LIBOFN_CLI_REMOTE_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,23 @@ Result<HttpResponse> Call(const Conn& c, HttpRequest req);
 // Prints an admin error (the JSON error's message when there is one) as
 // "ofn WHAT: message" and returns the exit code.
 int Fail(const std::string& what, const Result<HttpResponse>& r);
+
+// Columns padded to their widest cell, three spaces apart.
+void PrintTable(const std::vector<std::vector<std::string>>& rows);
+// kubectl's AGE: "45s", "3m20s", "2h", "4d" since an RFC 3339 time / epoch seconds.
+std::string Age(const std::string& created);
+std::string Age(int64_t epoch_seconds);
+
+// builds.cc: `ofn get builds [FUNCTION]` (namespace "all": every one),
+// `ofn describe build NAME`, and the builds part of `describe function`.
+int GetBuilds(const Conn& conn, const std::string& ns, const std::string& function, const std::string& output,
+              bool quiet_when_empty);
+int DescribeBuild(const Conn& conn, const std::string& ns, const std::string& name);
+void PrintFunctionBuilds(const Conn& conn, const std::string& ns, const std::string& function);
+// One line when the Function's newest build moved to another step since
+// `*last` (what the previous call printed); nothing for a Function
+// without builds.
+void PrintBuildProgress(const Conn& conn, const std::string& ns, const std::string& function, std::string* last);
 
 }  // namespace ofn::cli
 

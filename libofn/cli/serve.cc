@@ -38,6 +38,10 @@ struct ServeFlags {
   std::string containerd;
   std::vector<std::string> registry_mirrors;
   std::string registry_config;
+  std::vector<std::string> git_mirrors;
+  std::string git_credentials;
+  std::vector<std::string> build_includes;
+  bool no_builds = false;
 };
 
 // Every client connection and instance costs descriptors: take the hard
@@ -149,6 +153,18 @@ int Serve(const ServeFlags& flags) {
   options.library_dirs.push_back(flags.state_dir + "/lib");
   options.max_header_bytes = flags.max_header_bytes;
   options.max_body_bytes = flags.max_body_bytes;
+  options.build.enabled = !flags.no_builds;
+  options.build.git_credentials_file = flags.git_credentials;
+  options.build.include_dirs = flags.build_includes;
+  for (const std::string& m : flags.git_mirrors) {
+    size_t eq = m.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == m.size()) {
+      std::fprintf(stderr, "ofn serve: --git-mirror \"%s\": expected URL=MIRROR (https://github.com/=file:///srv/git/)\n",
+                   m.c_str());
+      return 1;
+    }
+    options.build.git_mirrors.emplace_back(m.substr(0, eq), m.substr(eq + 1));
+  }
   options.containerd.socket = flags.containerd;
   options.containerd.registry_config = flags.registry_config;
   for (const std::string& m : flags.registry_mirrors) {
@@ -249,6 +265,16 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--registry-config", flags->registry_config,
                   "a docker config.json with registry credentials (auths)")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--git-mirror", flags->git_mirrors,
+                  "URL=MIRROR: fetch sources under URL from MIRROR instead (repeatable; git's insteadOf), e.g. "
+                  "https://github.com/=file:///srv/git/");
+  cmd->add_option("--git-credentials", flags->git_credentials,
+                  "a git credentials file (https://user:password@host lines) for sources whose "
+                  "srcRepo.credentials names no Secret")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--build-include", flags->build_includes,
+                  "where C++ function sources find libofn's headers (default: the installed ones)");
+  cmd->add_flag("--no-builds", flags->no_builds, "do not build spec.build; serve spec.image as it is");
   cmd->add_option("--drain-seconds", flags->drain_seconds, "how long in-flight requests may finish on stop")
       ->capture_default_str();
   cmd->callback([flags] { ExitCode() = Serve(*flags); });

@@ -183,6 +183,55 @@ HttpResponse HandleAdmin(Platform& platform, HttpRequest& request) {
     r.headers.Set("X-Ofn-Revision", logs->revision);
     return r;
   }
+  if (seg[1] == "builds" && (seg.size() == 2 || seg.size() == 4)) {
+    // GET /v1/builds?namespace=NS|all[&function=F], /v1/builds/NS/FUNCTION
+    if (m != "GET") return gateway::ErrorResponse(405, "builds take GET");
+    std::string ns = seg.size() == 4 ? seg[2] : std::string(QueryParam(request.query(), "namespace"));
+    if (ns == "all") ns = "*";
+    std::string fn = seg.size() == 4 ? seg[3] : std::string(QueryParam(request.query(), "function"));
+    auto builds = platform.Builds(fn, ns);
+    if (!builds.ok()) return FromStatus(builds.status());
+    std::string body = "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[";
+    for (size_t i = 0; i < builds->size(); ++i) {
+      const BuildInfo& b = (*builds)[i];
+      body += std::string(i ? "," : "") + "{\"name\":" + JsonQuote(b.name) + ",\"namespace\":" + JsonQuote(b.ns) +
+              ",\"function\":" + JsonQuote(b.function) + ",\"state\":" + JsonQuote(b.state) +
+              ",\"reason\":" + JsonQuote(b.reason) + ",\"message\":" + JsonQuote(b.message) +
+              ",\"commit\":" + JsonQuote(b.commit) + ",\"strategy\":" + JsonQuote(b.strategy) +
+              ",\"url\":" + JsonQuote(b.url) + ",\"revision\":" + JsonQuote(b.revision) +
+              ",\"sourceSubPath\":" + JsonQuote(b.sub_path) + ",\"artifact\":" + JsonQuote(b.artifact) +
+              ",\"cachedFrom\":" + JsonQuote(b.cached_from) + ",\"trigger\":" + JsonQuote(b.trigger) +
+              ",\"started\":" + std::to_string(b.started) + ",\"finished\":" + std::to_string(b.finished) +
+              ",\"durationMs\":" + std::to_string(b.duration_ms) + "}";
+    }
+    body += "]";
+    if (seg.size() == 4) {
+      if (auto rc = platform.RevisionController(fn, seg[2]); rc.ok() && (rc->enabled || !rc->error.empty())) {
+        body += ",\"revisionController\":{\"enabled\":" + std::string(rc->enabled ? "true" : "false") +
+                ",\"intervalSeconds\":" + std::to_string(rc->interval.count() / 1000) +
+                ",\"polls\":" + std::to_string(rc->polls) + ",\"failures\":" + std::to_string(rc->failures) +
+                ",\"lastCommit\":" + JsonQuote(rc->last_commit) + ",\"lastPoll\":" + JsonQuote(rc->last_poll) +
+                ",\"nextPoll\":" + JsonQuote(rc->next_poll) + ",\"error\":" + JsonQuote(rc->error) + "}";
+      }
+    }
+    return HttpResponse::Json(200, body + "}\n");
+  }
+  if (seg[1] == "buildlogs" && seg.size() == 4) {
+    // GET /v1/buildlogs/NS/FUNCTION?build=NAME (default: the newest build)
+    if (m != "GET") return gateway::ErrorResponse(405, "build logs take GET");
+    auto log = platform.BuildLog(seg[3], QueryParam(request.query(), "build"), seg[2]);
+    if (!log.ok()) return FromStatus(log.status());
+    HttpResponse r = HttpResponse::Text(200, std::move(*log));
+    r.headers.Set("Content-Type", "text/plain; charset=utf-8");
+    return r;
+  }
+  if (seg[1] == "rebuild" && seg.size() == 4) {
+    // POST /v1/rebuild/NS/FUNCTION
+    if (m != "POST") return gateway::ErrorResponse(405, "rebuild takes POST");
+    Status s = platform.Rebuild(seg[3], seg[2]);
+    if (!s.ok()) return FromStatus(s);
+    return HttpResponse::Json(200, "{\"rebuilding\":" + JsonQuote(seg[2] + "/" + seg[3]) + "}\n");
+  }
   if (seg[1] == "revisions" && (seg.size() == 2 || seg.size() == 4)) {
     if (m != "GET") return gateway::ErrorResponse(405, "revisions take GET");
     std::string ns = seg.size() == 4 ? seg[2] : std::string(QueryParam(request.query(), "namespace"));
