@@ -358,6 +358,13 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
       if (!::mkdtemp(tmpl)) return Status(StatusCode::kInternal, "cannot create a temp dir for builds");
       bopts.work_dir = impl->temp_build_dir = tmpl;
     }
+    {
+      // Artefacts are named by absolute paths (revisions keep them; the
+      // compiler and the instances run in other directories).
+      std::error_code ec;
+      std::filesystem::path abs = std::filesystem::absolute(bopts.work_dir, ec);
+      if (!ec) bopts.work_dir = abs.lexically_normal().string();
+    }
     impl->builder = std::make_unique<build::Builder>(impl->store.get(), impl->clock, std::move(bopts),
                                                      [raw] { raw->reconciler->Kick(); }, options.events_ticker);
     ro.builder = impl->builder.get();

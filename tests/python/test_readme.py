@@ -156,6 +156,22 @@ def test_the_gateway_plugin_and_https_sessions_work_as_printed():
 
 @needs_root
 @needs_default_build
+def test_the_build_from_git_example_works_as_printed():
+    block = _block_after("the repository the script makes, as git's `insteadOf` does):")
+    # The script makes the repository first, then the platform serves.
+    serve, rest = block[0] + " >/dev/null; " + block[1], block[2:]
+    assert block[1].startswith("./build/libofn/ofn serve ")
+    r, serve_out, results = _run(serve, [_status_check(c) for c in rest])
+    assert "ready" in serve_out and len(results) == len(rest), r.stdout + r.stderr
+    assert "hello-git: Running" in serve_out and "greet-git: Running" in serve_out, serve_out
+    _assert_ran(rest, results)
+    builds = next(out for c, (out, _) in zip(rest, results) if c.endswith("get builds"))
+    assert "hello-git-build-00001" in builds and "Succeeded" in builds, builds
+    assert "== exit 0" in r.stdout, r.stdout + r.stderr
+
+
+@needs_root
+@needs_default_build
 def test_the_metrics_line_works_with_the_main_job():
     commands = _block_after("the Prometheus text format:")
     assert commands == ["curl --unix-socket .ofn/admin.sock http://ofn/metrics"], commands

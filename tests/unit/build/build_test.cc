@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <unistd.h>
 
 #include "libofn/platform/platform.h"
 #include "tests/unit/build/git_fixtures.h"
@@ -183,6 +184,41 @@ TEST_F(BuildTest, APythonFunctionIsBundledAndServedAsAProcess) {
   EXPECT_EQ((*builds)[0].strategy, "python");
   auto revisions = p->Revisions("greet");
   ASSERT_TRUE(revisions.ok() && !revisions->empty());
+}
+
+// npm's registry is reachable from this machine (PyPI and the Go proxy are not).
+TEST_F(BuildTest, ANodeFunctionWithAnNpmDependencyIsBuiltAndServed) {
+  if (::access("/usr/bin/npm", X_OK) != 0) GTEST_SKIP() << "npm is not installed (scripts/setup.sh installs it)";
+  repo_->Write("node/package.json",
+               "{\"name\": \"pad\", \"version\": \"1.0.0\", \"main\": \"fn.js\",\n"
+               " \"dependencies\": {\"left-pad\": \"1.3.0\"}}\n");
+  repo_->Write("node/fn.js",
+               "const leftPad = require('left-pad');\n"
+               "exports.helloWorld = (req, res) => res.send(leftPad(req.query.n || 'x', 5, '*') + ' ' + req.path);\n"
+               "exports.echo = async (req, res) => { res.status(201).json({got: req.body}); };\n");
+  repo_->Commit("node");
+  auto p = Open(Options());
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->Apply(Manifest("pad", "node", "    env:\n      FUNC_NAME: helloWorld\n")).ok());
+  auto ready = p->WaitReady("pad", seconds(180));
+  ASSERT_TRUE(ready.ok()) << ready.status().ToString() << "\n" << (p->BuildLog("pad").ok() ? *p->BuildLog("pad") : "");
+  EXPECT_EQ(Body(*p, "pad", "/a/b?n=ab"), "200 ***ab /a/b");
+  auto builds = p->Builds("pad");
+  ASSERT_TRUE(builds.ok() && builds->size() == 1u);
+  EXPECT_EQ((*builds)[0].strategy, "node");
+  EXPECT_TRUE(fs::exists((*builds)[0].artifact + "/src/node_modules/left-pad/package.json")) << (*builds)[0].artifact;
+
+  // Another export of the same source, JSON in and out.
+  ASSERT_TRUE(p->Apply(Manifest("echo", "node", "    env:\n      FUNC_NAME: echo\n")).ok());
+  ASSERT_TRUE(p->WaitReady("echo", seconds(180)).ok());
+  HttpRequest r;
+  r.method = "POST";
+  r.target = "/";
+  r.headers.Set("Content-Type", "application/json");
+  r.body = "{\"a\": [1, 2]}";
+  HttpResponse resp = p->Invoke("echo", std::move(r));
+  EXPECT_EQ(resp.status, 201);
+  EXPECT_EQ(resp.body, "{\"got\":{\"a\":[1,2]}}");
 }
 
 TEST_F(BuildTest, AMissingPythonRequirementFailsTheBuildNamingIt) {
