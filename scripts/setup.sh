@@ -18,8 +18,6 @@ PACKAGES=(
   python3 python3-dev pybind11-dev python3-yaml python3-jsonschema python3-pytest
   # process-backend examples and tests (a Node.js function)
   nodejs procps
-  # builds from git: git daemon and git http-backend for the tests, npm for Node.js functions
-  npm
   # the async runtime: the Redis components and the Redis server their tests start
   libhiredis-dev redis-server libnats-dev nats-server libmosquitto-dev mosquitto
   # the containerd backend: its API protos (the gRPC client is generated from
