@@ -53,7 +53,7 @@ run_gtests() {  # dir, report prefix
 #            TSan still checks everything else), without the containerd
 #            backend's generated gRPC code; -O1;
 #   asan:    address + undefined, every gtest suite.
-tsan_tests=(gateway_test scale_test revisions_test platform_test events_test)
+tsan_tests=(gateway_test scale_test revisions_test platform_test events_test build_test)
 background_build() {  # name, dir, nice, jobs, targets (comma separated, "" = all), meson args...
   local name=$1 dir=$2 niceness=$3 jobs=$4 targets=$5; shift 5
   local rc=0

@@ -29,4 +29,48 @@ Status backends::RegisterBuiltinBackends(backend::Registry& registry, const Buil
   return Status();
 }
 
+build::ImageMaker backends::ContainerdImageMaker(const backend::Registry& registry) {
+#if OFN_WITH_CONTAINERD
+  auto* driver = dynamic_cast<containerd::ContainerdDriver*>(registry.Find("containerd"));
+  if (!driver) return {};
+  return [driver](const build::ImageInput& in) -> Result<std::string> {
+    OFN_ASSIGN_OR_RETURN(containerd::ImageReference name, containerd::ParseImageReference(in.name));
+    containerd::ImageBuild b;
+    for (const auto& [host, dest] : in.layers) {
+      std::string prefix = dest.substr(dest.find_first_not_of('/')) + "/";
+      OFN_ASSIGN_OR_RETURN(std::vector<containerd::TarEntry> files, containerd::DirectoryEntries(host, prefix));
+      for (containerd::TarEntry& f : files) b.files.push_back(std::move(f));
+    }
+    b.config.entrypoint = in.command;
+    for (const auto& [k, v] : in.env) b.config.env.push_back(k + "=" + v);
+    b.config.working_dir = in.working_dir;
+    b.inherit_command = in.command.empty();
+    containerd::OciImage base;
+    if (!in.base.empty()) {
+      Result<containerd::ImageReference> ref = containerd::ParseImageReference(in.base);
+      if (!ref.ok()) return Status(StatusCode::kInvalidArgument, "RUN_IMAGE \"" + in.base + "\": " + ref.status().message());
+      Result<containerd::OciImage> got = driver->GetImage(ref->Name());
+      if (!got.ok()) {
+        // Not in containerd yet: from its registry (or a mirror of it).
+        Status pulled = driver->PullImage(ref->Name());
+        if (!pulled.ok()) {
+          return Status(pulled.code(), "RUN_IMAGE " + ref->Name() + " is not in containerd and cannot be pulled: " +
+                                           pulled.message());
+        }
+        got = driver->GetImage(ref->Name());
+        if (!got.ok()) return got.status();
+      }
+      base = std::move(*got);
+      b.base = &base;
+    }
+    OFN_ASSIGN_OR_RETURN(containerd::OciImage image, containerd::BuildImage(b));
+    OFN_RETURN_IF_ERROR(driver->ImportImage(name.Name(), image));
+    return name.Name();
+  };
+#else
+  (void)registry;
+  return {};
+#endif
+}
+
 }  // namespace ofn

@@ -10,6 +10,7 @@
 #include "libofn/backends/containerd/options.h"
 #include "libofn/backends/inprocess/inprocess.h"
 #include "libofn/backends/process/options.h"
+#include "libofn/build/builder.h"
 
 namespace ofn::backends {
 
@@ -26,6 +27,11 @@ struct BuiltinBackendOptions {
 // inprocess (priority 100), containerd (95, when asked for), process (90).
 // Fails when the containerd backend is asked for and cannot be had.
 Status RegisterBuiltinBackends(backend::Registry& registry, const BuiltinBackendOptions& options);
+
+// The builder's image stage over the registry's containerd driver (bundles
+// layered on a run image, stored in containerd); empty when there is none.
+// The driver must outlive what it returns.
+build::ImageMaker ContainerdImageMaker(const backend::Registry& registry);
 
 }  // namespace ofn::backends
 

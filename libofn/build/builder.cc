@@ -101,6 +101,7 @@ int RecordNumber(const std::string& function, const std::string& name) {
 
 std::string OutputJson(const BuildOutput& out) {
   json::object o = ArtifactJson(out.artifact).as_object();
+  if (!out.image.empty()) o["image"] = out.image;
   o["build"] = out.build;
   o["commit"] = out.commit;
   o["strategy"] = out.strategy;
@@ -118,6 +119,7 @@ std::optional<BuildOutput> OutputOfRecord(const std::string& name, const std::st
   out.build = Str(st, "cachedFrom").empty() ? name : Str(st, "cachedFrom");
   out.commit = Str(st, "commit");
   out.strategy = Str(st, "strategy");
+  out.image = Str(o, "image");
   out.artifact.kind = Str(o, "kind");
   out.artifact.path = Str(o, "path");
   out.artifact.working_dir = Str(o, "workingDir");
@@ -370,6 +372,28 @@ bool Builder::PollSource(Job* job) {
   return true;
 }
 
+void Builder::SetImageMaker(ImageMaker maker) {
+  std::lock_guard<std::mutex> lock(mu_);
+  image_maker_ = std::move(maker);
+}
+
+namespace {
+
+// `text` with a leading host directory replaced by its place in the image.
+std::string InImage(const std::string& text, const std::vector<std::pair<std::string, std::string>>& layers) {
+  std::string out = text;
+  for (const auto& [host, image] : layers) {
+    for (size_t at = out.find(host); at != std::string::npos; at = out.find(host, at + image.size())) {
+      const size_t end = at + host.size();
+      if (end < out.size() && out[end] != '/' && out[end] != ':') continue;
+      out.replace(at, host.size(), image);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 bool Builder::Idle(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   return cv_.wait_for(lock, timeout, [&] { return queue_.empty() && running_.empty(); });
@@ -556,8 +580,65 @@ void Builder::Run(const Job& job) {
   }
   rec.image = out_dir;
   st["output"] = ArtifactJson(*artifact);
+  if (req.image) {
+    // 5. For containerd: the bundle (and the framework it runs with) as
+    // layers on the run image.
+    if (artifact->kind != "bundle") {
+      finish("Failed", "NoImage",
+             "a " + artifact->kind + " runs in the platform's process, not in a container: the " + *strategy +
+                 " strategy cannot serve a Function on containerd (ofn.io/backend: containerd)");
+      return;
+    }
+    ImageMaker maker;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      maker = image_maker_;
+    }
+    if (!maker) {
+      finish("Failed", "NoImage",
+             "the Function runs on containerd (ofn.io/backend: containerd) and this platform has no containerd "
+             "backend (ofn serve --containerd)");
+      return;
+    }
+    ImageInput image;
+    image.layers.emplace_back(out_dir, "/workspace");
+    for (const auto& entry : artifact->env) {
+      const std::string& v = entry.second;
+      // A framework the bundle runs with (PYTHONPATH, the Node.js framework's file) goes in too.
+      for (size_t start = 0; start <= v.size();) {
+        size_t colon = v.find(':', start);
+        std::string part = v.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+        start = colon == std::string::npos ? v.size() + 1 : colon + 1;
+        if (part.empty() || part[0] != '/' || part.rfind(out_dir, 0) == 0 || !fs::is_directory(part, ec)) continue;
+        image.layers.emplace_back(part, "/ofn/lib" + std::to_string(image.layers.size()));
+      }
+    }
+    for (const std::string& c : artifact->command) {
+      fs::path p(c);
+      if (p.is_absolute() && c.rfind(out_dir, 0) != 0 && fs::is_regular_file(p, ec) &&
+          c.find("/bindings/") != std::string::npos) {
+        image.layers.emplace_back(p.parent_path().string(), "/ofn/lib" + std::to_string(image.layers.size()));
+      }
+    }
+    for (const std::string& c : artifact->command) image.command.push_back(InImage(c, image.layers));
+    for (const auto& [k, v] : artifact->env) image.env.emplace_back(k, InImage(v, image.layers));
+    image.working_dir = InImage(artifact->working_dir.empty() ? out_dir : artifact->working_dir, image.layers);
+    image.base = req.run_image;
+    image.name = "ofn.build/" + req.ns + "/" + req.function + ":" + rec.name;
+    put("Building", "image: the bundle on " + (req.run_image.empty() ? std::string("an empty rootfs") : req.run_image));
+    log("image " + image.name + " on " + (req.run_image.empty() ? std::string("an empty rootfs") : req.run_image));
+    Result<std::string> made = maker(image);
+    if (!made.ok()) {
+      finish("Failed", "ImageFailed", "making the image: " + made.status().message());
+      return;
+    }
+    log("image: " + *made);
+    st["output"].as_object()["image"] = *made;
+  }
+  std::string made_image = Str(Obj(At(&st, "output")), "image");
   finish("Succeeded", "Succeeded",
-         *strategy + ": built commit " + fetched->commit.substr(0, 12) + " into " + artifact->kind + " " + artifact->path);
+         *strategy + ": built commit " + fetched->commit.substr(0, 12) + " into " +
+             (made_image.empty() ? artifact->kind + " " + artifact->path : "image " + made_image));
 }
 
 void Builder::Prune(const BuildRequest& req) {

@@ -51,7 +51,27 @@ struct BuildRequest {
   // commit is built (and so rolled out). 0: not watched.
   std::chrono::milliseconds poll_interval{0};
   std::string watch_error;  // why the annotations do not parse ("" = fine)
+  // The Function runs on containerd (ofn.io/backend: containerd): a bundle
+  // becomes an OCI image on `run_image` (spec.build.shipwright.params
+  // RUN_IMAGE, as buildpacks name the image an app runs on; "" = an empty
+  // rootfs).
+  bool image = false;
+  std::string run_image;
 };
+
+// What the image stage asks of the containerd backend: `layers` (host
+// directory -> directory in the image) on `base`, with the bundle's start
+// command, env and working directory (already in the image's paths), stored
+// in containerd as `name`. Returns the name the revision runs.
+struct ImageInput {
+  std::vector<std::pair<std::string, std::string>> layers;
+  std::string base;
+  std::vector<std::string> command;
+  std::vector<std::pair<std::string, std::string>> env;
+  std::string working_dir;
+  std::string name;
+};
+using ImageMaker = std::function<Result<std::string>(const ImageInput&)>;
 
 // The revision controller's view of one Function's source.
 struct SourceWatch {
@@ -69,6 +89,7 @@ struct BuildOutput {
   std::string commit;
   std::string strategy;
   Artifact artifact;
+  std::string image;  // for containerd: the image made of the bundle
 };
 
 // What a Function's build stands at.
@@ -116,6 +137,9 @@ class Builder {
   SourceWatch WatchOf(const std::string& ns, const std::string& function) const;
 
   const std::string& work_dir() const { return options_.work_dir; }
+  // Where bundles become images (the containerd backend); unset: a
+  // Function that runs on containerd fails to build, saying so.
+  void SetImageMaker(ImageMaker maker);
 
  private:
   struct Job {
@@ -144,6 +168,7 @@ class Builder {
   Clock* clock_;
   BuildOptions options_;
   std::function<void()> changed_;
+  ImageMaker image_maker_;  // under mu_
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

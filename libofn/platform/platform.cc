@@ -368,6 +368,7 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
     impl->builder = std::make_unique<build::Builder>(impl->store.get(), impl->clock, std::move(bopts),
                                                      [raw] { raw->reconciler->Kick(); }, options.events_ticker);
     ro.builder = impl->builder.get();
+    impl->builder->SetImageMaker(backends::ContainerdImageMaker(impl->drivers));
   }
   impl->reconciler = std::make_unique<platform::internal::Reconciler>(
       impl->store.get(), impl->clock, &impl->drivers,

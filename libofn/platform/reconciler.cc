@@ -346,6 +346,15 @@ build::BuildRequest BuildRequestOf(store::Store& store, const store::Record& fn,
     }
   }
   for (const std::string& c : r.serving_command) key_text += "|" + c;
+  // On containerd a bundle becomes an image on the RUN_IMAGE parameter.
+  auto backend = fn.annotations.find(std::string(spec::kBackendAnnotation));
+  r.image = backend != fn.annotations.end() && backend->second == "containerd";
+  if (const json::array* params = Arr(At(Obj(At(b, "shipwright")), "params"))) {
+    for (const json::value& p : *params) {
+      if (Str(Obj(&p), "name") == "RUN_IMAGE") r.run_image = Str(Obj(&p), "value");
+    }
+  }
+  if (r.image) key_text += "|image:" + r.run_image;
   if (std::string timeout = Str(b, "timeout"); !timeout.empty()) {
     double secs = 0;
     if (spec::ParseGoDuration(timeout, &secs) && secs > 0) {

@@ -171,12 +171,17 @@ Result<backend::Workload> MakeWorkload(std::string_view ns, std::string_view fun
     if (const json::array* e = Arr(At(built, "env"))) {
       for (const json::value& v : *e) env.emplace_back(Str(Obj(&v), "name"), Str(Obj(&v), "value"));
     }
-    w.env.insert(w.env.begin(), env.begin(), env.end());  // the Function's own env wins
     // What it makes runs here, not the image the build would push.
     w.image.clear();
-    if (Str(built, "kind") == "library") {
+    if (!Str(built, "image").empty()) {
+      // An image of the bundle (containerd): its config holds the command,
+      // env and working directory.
+      w.image = Str(built, "image");
+    } else if (Str(built, "kind") == "library") {
+      w.env.insert(w.env.begin(), env.begin(), env.end());  // the Function's own env wins
       w.library = Str(built, "path");
     } else {
+      w.env.insert(w.env.begin(), env.begin(), env.end());
       w.bundle = Str(built, "path");
       w.working_dir = Str(built, "workingDir", w.bundle);
       w.base_dir = w.working_dir;

@@ -529,3 +529,66 @@ def test_the_readme_example_builds_its_image_and_serves(ofn_bin, containerd, tmp
     finally:
         stop(s)
     assert not containerd.rows("containers", "ls", "-q")
+
+
+BUILT = """apiVersion: core.openfunction.io/v1beta2
+kind: Function
+metadata:
+  name: site
+  annotations:
+    ofn.io/backend: containerd
+spec:
+  version: v1.0.0
+  image: registry.example.com/site:latest
+  build:
+    builder: ofn.local/command
+    shipwright:
+      params:
+        - name: RUN_IMAGE
+          value: example.local/busybox:run
+    srcRepo:
+      url: %s
+      revision: main
+  serving:
+    template:
+      containers:
+        - name: function
+    triggers:
+      http:
+        port: 8080
+"""
+
+
+def test_a_bundle_built_from_git_runs_as_an_image_layered_on_its_run_image(ofn_bin, containerd, tmp_path):
+    # The run image: busybox with sh and httpd (its own entrypoint unused).
+    build_image(ofn_bin, containerd, tmp_path, "example.local/busybox:run", "base\n")
+    repo = tmp_path / "site"
+    (repo / "www").mkdir(parents=True)
+    (repo / "www" / "index.html").write_text("built from git\n")
+    (repo / "Procfile").write_text("web: httpd -f -p 127.0.0.1:$PORT -h www\n")
+    git = ["git", "-C", str(repo), "-c", "user.email=a@b", "-c", "user.name=t"]
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    subprocess.run(git + ["add", "-A"], check=True)
+    subprocess.run(git + ["commit", "-q", "-m", "site"], check=True)
+    fn = tmp_path / "site.yaml"
+    fn.write_text(BUILT % repo)
+    s = serve(ofn_bin, containerd, tmp_path / "state", [fn])
+    try:
+        assert s.get("http://site.default.ofn.io/") == (200, "built from git\n"), "".join(s.lines)
+        images = containerd.ctr("images", "ls", "-q").stdout
+        assert "ofn.build/default/site:site-build-00001" in images, images
+        (cid, _), = containerd.tasks().items()
+        assert cid.startswith("site-00001-")
+        builds = cli(ofn_bin, tmp_path / "state", "describe", "build", "site-build-00001").stdout
+        assert "into image ofn.build/default/site:site-build-00001" in builds, builds
+
+        # A C++ library cannot run in a container: said, nothing served.
+        bad = tmp_path / "lib.yaml"
+        (repo / "fn.cc").write_text('#include "libofn/serve/function.h"\nOFN_REGISTER_FUNCTIONS(r) {}\n')
+        subprocess.run(git + ["add", "-A"], check=True)
+        subprocess.run(git + ["commit", "-q", "-m", "cxx"], check=True)
+        bad.write_text((BUILT % repo).replace("name: site", "name: lib").replace("ofn.local/command", "ofn.local/cxx"))
+        r = cli(ofn_bin, tmp_path / "state", "apply", "-f", str(bad), "--wait", "--timeout", "25", check=False)
+        assert r.returncode == 1 and "NoImage" in r.stdout + r.stderr, r.stdout + r.stderr
+    finally:
+        stop(s)
