@@ -24,6 +24,8 @@ PACKAGES=(
   # them), and containerd, runc, a registry and a static busybox for its tests
   golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev golang-github-gogo-googleapis-dev
   containerd runc docker-registry busybox-static
+  # Dockerfile builds (spec.build.dockerfile) into containerd images
+  buildah
   curl iproute2 util-linux
 )
 # `scripts/setup.sh --bench`: what benches/ compare with (load generator,

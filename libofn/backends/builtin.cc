@@ -1,5 +1,9 @@
 #include "libofn/backends/builtin.h"
 
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
 #include "libofn/backends/process/process.h"
 #include "libofn/version_gen.h"
 #if OFN_WITH_CONTAINERD
@@ -35,6 +39,20 @@ build::ImageMaker backends::ContainerdImageMaker(const backend::Registry& regist
   if (!driver) return {};
   return [driver](const build::ImageInput& in) -> Result<std::string> {
     OFN_ASSIGN_OR_RETURN(containerd::ImageReference name, containerd::ParseImageReference(in.name));
+    if (!in.archive.empty()) {
+      std::ifstream file(in.archive, std::ios::binary);
+      std::ostringstream bytes;
+      bytes << file.rdbuf();
+      if (!file) return Status(StatusCode::kNotFound, "cannot read the image archive " + in.archive);
+      OFN_ASSIGN_OR_RETURN(std::vector<std::string> names, driver->ImportArchive(bytes.str(), name.Name()));
+      if (std::find(names.begin(), names.end(), name.Name()) == names.end()) {
+        std::string have;
+        for (const std::string& n : names) have += (have.empty() ? "" : ", ") + n;
+        return Status(StatusCode::kInvalidArgument,
+                      in.archive + " does not hold " + name.Name() + " (it holds: " + (have.empty() ? "none" : have) + ")");
+      }
+      return name.Name();
+    }
     containerd::ImageBuild b;
     for (const auto& [host, dest] : in.layers) {
       std::string prefix = dest.substr(dest.find_first_not_of('/')) + "/";

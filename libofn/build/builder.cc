@@ -531,6 +531,7 @@ void Builder::Run(const Job& job) {
   in.deadline = started_mono + (req.timeout.count() > 0 ? req.timeout : options_.timeout);
   in.cancel = &cancel_;
   in.options = &options_;
+  in.image = req.image;
   Result<std::string> strategy = ChooseStrategy(in);
   if (!strategy.ok()) {
     finish("Failed", "NoStrategy", strategy.status().message());
@@ -583,7 +584,7 @@ void Builder::Run(const Job& job) {
   if (req.image) {
     // 5. For containerd: the bundle (and the framework it runs with) as
     // layers on the run image.
-    if (artifact->kind != "bundle") {
+    if (artifact->kind == "library") {
       finish("Failed", "NoImage",
              "a " + artifact->kind + " runs in the platform's process, not in a container: the " + *strategy +
                  " strategy cannot serve a Function on containerd (ofn.io/backend: containerd)");
@@ -601,7 +602,8 @@ void Builder::Run(const Job& job) {
       return;
     }
     ImageInput image;
-    image.layers.emplace_back(out_dir, "/workspace");
+    if (artifact->kind == "image") image.archive = artifact->path;
+    if (artifact->kind == "bundle") image.layers.emplace_back(out_dir, "/workspace");
     for (const auto& entry : artifact->env) {
       const std::string& v = entry.second;
       // A framework the bundle runs with (PYTHONPATH, the Node.js framework's file) goes in too.
@@ -622,11 +624,16 @@ void Builder::Run(const Job& job) {
     }
     for (const std::string& c : artifact->command) image.command.push_back(InImage(c, image.layers));
     for (const auto& [k, v] : artifact->env) image.env.emplace_back(k, InImage(v, image.layers));
-    image.working_dir = InImage(artifact->working_dir.empty() ? out_dir : artifact->working_dir, image.layers);
+    if (artifact->kind == "bundle") {
+      image.working_dir = InImage(artifact->working_dir.empty() ? out_dir : artifact->working_dir, image.layers);
+    }
     image.base = req.run_image;
     image.name = "ofn.build/" + req.ns + "/" + req.function + ":" + rec.name;
-    put("Building", "image: the bundle on " + (req.run_image.empty() ? std::string("an empty rootfs") : req.run_image));
-    log("image " + image.name + " on " + (req.run_image.empty() ? std::string("an empty rootfs") : req.run_image));
+    const std::string on = !image.archive.empty()    ? std::string("from the Dockerfile build")
+                           : req.run_image.empty() ? std::string("on an empty rootfs")
+                                                   : "on " + req.run_image;
+    put("Building", "image " + image.name + " " + on);
+    log("image " + image.name + " " + on);
     Result<std::string> made = maker(image);
     if (!made.ok()) {
       finish("Failed", "ImageFailed", "making the image: " + made.status().message());

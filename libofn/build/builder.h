@@ -64,6 +64,9 @@ struct BuildRequest {
 // command, env and working directory (already in the image's paths), stored
 // in containerd as `name`. Returns the name the revision runs.
 struct ImageInput {
+  // An OCI image archive a Dockerfile build made: imported as `name` (the
+  // fields below are then unused).
+  std::string archive;
   std::vector<std::pair<std::string, std::string>> layers;
   std::string base;
   std::vector<std::string> command;

@@ -5,6 +5,7 @@
 #define LIBOFN_BUILD_OPTIONS_H_
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,6 +38,10 @@ struct BuildOptions {
   // Where libofn's Node.js functions framework is; "" = this source tree's
   // bindings/node.
   std::string node_framework_dir;
+  // Registry mirrors for the base images of Dockerfile builds (registry
+  // host -> endpoints, as ofn serve --registry-mirror gives them); empty:
+  // the containerd backend's.
+  std::map<std::string, std::vector<std::string>> registry_mirrors;
   // Used when spec.build.timeout is not set.
   std::chrono::milliseconds timeout{std::chrono::minutes(10)};
 };

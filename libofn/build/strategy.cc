@@ -335,6 +335,78 @@ bool IsBuildpacksBuilder(const std::string& builder) {
          builder.find("/cnbs/") != std::string::npos;
 }
 
+// --- dockerfile --------------------------------------------------------------
+
+// registries.conf for buildah: short names from docker.io, and each
+// registry's mirrors tried first (http endpoints as insecure).
+std::string RegistriesConf(const BuildOptions& o) {
+  std::string text = "unqualified-search-registries = [\"docker.io\"]\nshort-name-mode = \"permissive\"\n";
+  for (const auto& [registry, endpoints] : o.registry_mirrors) {
+    text += "\n[[registry]]\nlocation = \"" + registry + "\"\n";
+    for (const std::string& e : endpoints) {
+      std::string location = e;
+      bool insecure = false;
+      if (location.rfind("http://", 0) == 0) {
+        location = location.substr(7);
+        insecure = true;
+      } else if (location.rfind("https://", 0) == 0) {
+        location = location.substr(8);
+      }
+      while (!location.empty() && location.back() == '/') location.pop_back();
+      text += "[[registry.mirror]]\nlocation = \"" + location + "\"\n";
+      if (insecure) text += "insecure = true\n";
+    }
+  }
+  return text;
+}
+
+Result<Artifact> BuildDockerfile(const BuildInput& in) {
+  std::string dockerfile = in.dockerfile.empty() ? "Dockerfile" : in.dockerfile;
+  std::error_code ec;
+  if (!fs::is_regular_file(fs::path(in.source_dir) / dockerfile, ec)) {
+    return Status(StatusCode::kNotFound, "spec.build.dockerfile: \"" + dockerfile + "\" is not in the source");
+  }
+  fs::create_directories(in.out_dir, ec);
+  // buildah's storage (vfs: works everywhere) and configuration under the work dir.
+  const fs::path store = fs::path(in.options->work_dir) / "buildah";
+  fs::create_directories(store, ec);
+  const std::string conf = (store / "registries.conf").string();
+  {
+    std::ofstream out(conf);
+    out << RegistriesConf(*in.options);
+  }
+  // The name the image stage stores it under in containerd.
+  const std::string tag = "ofn.build/" + in.ns + "/" + in.function + ":" + fs::path(in.out_dir).filename().string();
+  std::vector<std::string> base = {"buildah", "--root", (store / "root").string(), "--runroot",
+                                   (store / "run").string(), "--storage-driver", "vfs"};
+  std::vector<std::pair<std::string, std::string>> env = {{"CONTAINERS_REGISTRIES_CONF", conf},
+                                                          {"BUILDAH_ISOLATION", "chroot"}};
+  std::vector<std::string> bud = base;
+  bud.insert(bud.end(), {"bud", "--isolation", "chroot", "--layers=false", "-f", dockerfile, "-t", tag});
+  for (const auto& [k, v] : in.env) {
+    bud.push_back("--build-arg");
+    bud.push_back(k + "=" + v);
+  }
+  bud.push_back(".");
+  Status built = RunLogged(in, bud, in.source_dir, env, "buildah bud");
+  if (built.code() == StatusCode::kNotFound) {
+    return Status(StatusCode::kFailedPrecondition, "the Dockerfile strategy needs buildah (apt-get install buildah)");
+  }
+  OFN_RETURN_IF_ERROR(built);
+  const std::string archive = (fs::path(in.out_dir) / "image.tar").string();
+  std::vector<std::string> push = base;
+  push.insert(push.end(), {"push", tag, "oci-archive:" + archive + ":" + tag});
+  Status pushed = RunLogged(in, push, in.source_dir, env, "buildah push");
+  std::vector<std::string> rmi = base;
+  rmi.insert(rmi.end(), {"rmi", "-f", tag});
+  (void)RunLogged(in, rmi, in.source_dir, env, "buildah rmi");  // its storage is only a step
+  OFN_RETURN_IF_ERROR(pushed);
+  Artifact a;
+  a.kind = "image";
+  a.path = archive;
+  return a;
+}
+
 }  // namespace
 
 Result<std::string> ChooseStrategy(const BuildInput& in) {
@@ -343,21 +415,25 @@ Result<std::string> ChooseStrategy(const BuildInput& in) {
     std::string name = in.builder.substr(10);
     name = name.substr(0, name.find(':'));
     if (name != "auto") {
-      for (const char* known : {"cxx", "python", "node", "go", "command"}) {
+      for (const char* known : {"cxx", "python", "node", "go", "command", "dockerfile"}) {
         if (name == known) return name;
       }
       return Status(StatusCode::kInvalidArgument, "spec.build.builder: \"" + in.builder +
                                                       "\" names no strategy (ofn.local/ takes auto, cxx, python, "
-                                                      "node, go or command)");
+                                                      "node, go, command or dockerfile)");
     }
   }
   if (!in.dockerfile.empty() || in.shipwright_strategy == "buildah" || in.shipwright_strategy == "kaniko" ||
       in.shipwright_strategy == "ko") {
-    return Status(StatusCode::kFailedPrecondition,
-                  "a Dockerfile build (" + (in.shipwright_strategy.empty() ? std::string("spec.build.dockerfile")
-                                                                           : in.shipwright_strategy) +
-                      ") makes an OCI image: it runs on the Kubernetes backend with Shipwright; locally it needs "
-                      "buildah and the containerd backend, which this libofn does not drive yet");
+    const std::string what = in.shipwright_strategy.empty() ? std::string("spec.build.dockerfile")
+                                                            : "the " + in.shipwright_strategy + " strategy";
+    if (!in.image) {
+      return Status(StatusCode::kFailedPrecondition,
+                    "a Dockerfile build (" + what +
+                        ") makes an OCI image: run the Function on containerd (annotation ofn.io/backend: containerd, "
+                        "ofn serve --containerd)");
+    }
+    return std::string("dockerfile");
   }
   for (const fs::path& f : FindFiles(in.source_dir, {".cc", ".cpp", ".cxx"})) {
     if (ReadFile(f).find("OFN_REGISTER_FUNCTIONS") != std::string::npos) return std::string("cxx");
@@ -380,6 +456,14 @@ Result<Artifact> RunStrategy(const std::string& name, const BuildInput& in) {
   if (name == "node") return BuildNode(in);
   if (name == "go") return BuildGo(in);
   if (name == "command") return BuildCommand(in);
+  if (name == "dockerfile") {
+    if (!in.image) {
+      return Status(StatusCode::kFailedPrecondition,
+                    "a Dockerfile build makes an OCI image: run the Function on containerd (annotation ofn.io/backend: "
+                    "containerd, ofn serve --containerd)");
+    }
+    return BuildDockerfile(in);
+  }
   return Status(StatusCode::kInvalidArgument, "no build strategy \"" + name + "\"");
 }
 

@@ -10,10 +10,14 @@
 //   go      go.mod -> a program built with the Go toolchain
 //   command a Procfile's `web:` line, or the function container's own
 //           command, run in the source
+//   dockerfile  spec.build.dockerfile (or the buildah/kaniko/ko strategy)
+//           -> an OCI image built with buildah (base images through the
+//           registry mirrors), for a Function on containerd
 // `builder: ofn.local/<strategy>` picks a strategy by name (ofn.local/auto:
 // from the source); a buildpacks builder image is only a hint.
 // Strategies that need what this machine has not (a buildpacks builder
-// image, buildah for a Dockerfile) fail saying what would make them run.
+// image; buildah, or the containerd backend, for a Dockerfile) fail saying
+// what would make them run.
 // Thread-compatible (pure functions of their input and the file system).
 #ifndef LIBOFN_BUILD_STRATEGY_H_
 #define LIBOFN_BUILD_STRATEGY_H_
@@ -39,6 +43,7 @@ struct BuildInput {
   std::string dockerfile;                  // spec.build.dockerfile
   std::string shipwright_strategy;         // spec.build.shipwright.strategy.name
   std::vector<std::string> serving_command;  // the function container's command + args, if it sets one
+  bool image = false;  // the Function runs on containerd: its artefact becomes an image
   int log_fd = -1;
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   const std::atomic<bool>* cancel = nullptr;
@@ -46,8 +51,8 @@ struct BuildInput {
 };
 
 struct Artifact {
-  std::string kind;  // "library" (in-process) or "bundle" (process)
-  std::string path;  // the .so, or the bundle's directory
+  std::string kind;  // "library" (in-process), "bundle" (process) or "image" (containerd)
+  std::string path;  // the .so, the bundle's directory, or the image's OCI archive
   // A bundle: how it starts (empty: the function container's command), in
   // which directory, with which variables.
   std::vector<std::string> command;

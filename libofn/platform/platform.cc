@@ -352,6 +352,7 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
   }
   if (options.build.enabled) {
     build::BuildOptions bopts = options.build;
+    if (bopts.registry_mirrors.empty()) bopts.registry_mirrors = options.containerd.registry_mirrors;
     if (bopts.work_dir.empty() && !options.state_dir.empty()) bopts.work_dir = options.state_dir + "/builds";
     if (bopts.work_dir.empty()) {
       char tmpl[] = "/tmp/ofn-builds-XXXXXX";

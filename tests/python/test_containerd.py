@@ -592,3 +592,72 @@ def test_a_bundle_built_from_git_runs_as_an_image_layered_on_its_run_image(ofn_b
         assert r.returncode == 1 and "NoImage" in r.stdout + r.stderr, r.stdout + r.stderr
     finally:
         stop(s)
+
+
+DOCKERFILE_FN = """apiVersion: core.openfunction.io/v1beta2
+kind: Function
+metadata:
+  name: docker-site
+  annotations:
+    ofn.io/backend: containerd
+spec:
+  version: v1.0.0
+  image: registry.example.com/docker-site:latest
+  build:
+    builder: openfunction/buildah:v1.23.1
+    dockerfile: Dockerfile
+    shipwright:
+      strategy:
+        kind: ClusterBuildStrategy
+        name: buildah
+    srcRepo:
+      url: %s
+      revision: main
+  serving:
+    template:
+      containers:
+        - name: function
+    triggers:
+      http:
+        port: 8080
+"""
+
+
+def test_a_dockerfile_is_built_with_buildah_on_a_base_from_the_registry_mirror(ofn_bin, containerd, tmp_path):
+    if not shutil.which("buildah"):
+        pytest.fail("buildah not found: scripts/setup.sh installs it")
+    if not shutil.which("docker-registry"):
+        pytest.fail("docker-registry not found: scripts/setup.sh installs it")
+    registry = Registry(tmp_path)
+    try:
+        # The base image, in the mirror only, under a Docker Hub short name.
+        build_image(ofn_bin, containerd, tmp_path, "example.local/busybox:base", "base\n")
+        image = [ofn_bin, "image", "--containerd", containerd.socket]
+        for args in (["push", "example.local/busybox:base", "127.0.0.1:%d/library/busybox:ofn" % registry.port],
+                     ["rm", "example.local/busybox:base"]):
+            r = subprocess.run(image + args, capture_output=True, text=True, timeout=60)
+            assert r.returncode == 0, r.stderr
+        repo = tmp_path / "src"
+        (repo / "site").mkdir(parents=True)
+        (repo / "site" / "index.html").write_text("built by buildah\n")
+        (repo / "Dockerfile").write_text(
+            "FROM busybox:ofn\nCOPY site /site\n"
+            'ENTRYPOINT ["/bin/sh", "-c", "exec httpd -f -p 127.0.0.1:$PORT -h /site"]\n')
+        git = ["git", "-C", str(repo), "-c", "user.email=a@b", "-c", "user.name=t"]
+        subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+        subprocess.run(git + ["add", "-A"], check=True)
+        subprocess.run(git + ["commit", "-q", "-m", "site"], check=True)
+        fn = tmp_path / "docker-site.yaml"
+        fn.write_text(DOCKERFILE_FN % repo)
+        state = tmp_path / "state"
+        s = serve(ofn_bin, containerd, state, [fn],
+                  extra=["--registry-mirror", "docker.io=http://127.0.0.1:%d" % registry.port])
+        try:
+            assert s.get("http://docker-site.default.ofn.io/") == (200, "built by buildah\n"), "".join(s.lines)
+            assert "ofn.build/default/docker-site:docker-site-build-00001" in containerd.ctr("images", "ls", "-q").stdout
+            log = cli(ofn_bin, state, "logs", "docker-site", "--build").stdout
+            assert "buildah" in log and "strategy: dockerfile" in log, log
+        finally:
+            stop(s)
+    finally:
+        registry.stop()
