@@ -39,6 +39,13 @@ build::ImageMaker backends::ContainerdImageMaker(const backend::Registry& regist
   if (!driver) return {};
   return [driver](const build::ImageInput& in) -> Result<std::string> {
     OFN_ASSIGN_OR_RETURN(containerd::ImageReference name, containerd::ParseImageReference(in.name));
+    // Published to spec.image when the Function names credentials for it.
+    auto push = [&](const std::string& local) -> Status {
+      if (in.push_to.empty()) return Status::Ok();
+      Status pushed = driver->PushImage(local, in.push_to, in.push_credentials);
+      if (!pushed.ok()) return Status(pushed.code(), "pushing to spec.image " + in.push_to + ": " + pushed.message());
+      return Status::Ok();
+    };
     if (!in.archive.empty()) {
       std::ifstream file(in.archive, std::ios::binary);
       std::ostringstream bytes;
@@ -51,6 +58,7 @@ build::ImageMaker backends::ContainerdImageMaker(const backend::Registry& regist
         return Status(StatusCode::kInvalidArgument,
                       in.archive + " does not hold " + name.Name() + " (it holds: " + (have.empty() ? "none" : have) + ")");
       }
+      OFN_RETURN_IF_ERROR(push(name.Name()));
       return name.Name();
     }
     containerd::ImageBuild b;
@@ -83,6 +91,7 @@ build::ImageMaker backends::ContainerdImageMaker(const backend::Registry& regist
     }
     OFN_ASSIGN_OR_RETURN(containerd::OciImage image, containerd::BuildImage(b));
     OFN_RETURN_IF_ERROR(driver->ImportImage(name.Name(), image));
+    OFN_RETURN_IF_ERROR(push(name.Name()));
     return name.Name();
   };
 #else

@@ -628,6 +628,8 @@ void Builder::Run(const Job& job) {
       image.working_dir = InImage(artifact->working_dir.empty() ? out_dir : artifact->working_dir, image.layers);
     }
     image.base = req.run_image;
+    image.push_to = req.push_to;
+    image.push_credentials = req.push_credentials;
     image.name = "ofn.build/" + req.ns + "/" + req.function + ":" + rec.name;
     const std::string on = !image.archive.empty()    ? std::string("from the Dockerfile build")
                            : req.run_image.empty() ? std::string("on an empty rootfs")
@@ -639,7 +641,7 @@ void Builder::Run(const Job& job) {
       finish("Failed", "ImageFailed", "making the image: " + made.status().message());
       return;
     }
-    log("image: " + *made);
+    log("image: " + *made + (req.push_to.empty() ? "" : ", pushed to " + req.push_to));
     st["output"].as_object()["image"] = *made;
   }
   std::string made_image = Str(Obj(At(&st, "output")), "image");

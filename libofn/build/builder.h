@@ -57,6 +57,10 @@ struct BuildRequest {
   // rootfs).
   bool image = false;
   std::string run_image;
+  // spec.image and the docker config of spec.imageCredentials' Secret: an
+  // image a build made is pushed there when the Function names credentials
+  // (OpenFunction pushes with them).
+  std::string push_to, push_credentials;
 };
 
 // What the image stage asks of the containerd backend: `layers` (host
@@ -73,6 +77,9 @@ struct ImageInput {
   std::vector<std::pair<std::string, std::string>> env;
   std::string working_dir;
   std::string name;
+  // Also pushed to this reference ("" = not), with these registry
+  // credentials (a docker config JSON; "" = the platform's).
+  std::string push_to, push_credentials;
 };
 using ImageMaker = std::function<Result<std::string>(const ImageInput&)>;
 

@@ -355,6 +355,11 @@ build::BuildRequest BuildRequestOf(store::Store& store, const store::Record& fn,
     }
   }
   if (r.image) key_text += "|image:" + r.run_image;
+  if (r.image && !Str(Obj(At(&spec, "imageCredentials")), "name").empty()) {
+    r.push_to = Str(&spec, "image");
+    r.push_credentials = ImageCredentialsOf(store, fn.ns, json::value(spec));
+    key_text += "|push:" + r.push_to;
+  }
   if (std::string timeout = Str(b, "timeout"); !timeout.empty()) {
     double secs = 0;
     if (spec::ParseGoDuration(timeout, &secs) && secs > 0) {

@@ -661,3 +661,44 @@ def test_a_dockerfile_is_built_with_buildah_on_a_base_from_the_registry_mirror(o
             stop(s)
     finally:
         registry.stop()
+
+
+def test_an_image_a_build_made_is_pushed_to_spec_image_with_its_credentials(ofn_bin, containerd, tmp_path):
+    import base64
+    import json
+    import urllib.request
+    (tmp_path / "registry").mkdir()
+    registry = Registry(tmp_path / "registry", user="ofn", password="s3cret")
+    auth = {"auths": {"127.0.0.1:%d" % registry.port: {"auth": base64.b64encode(b"ofn:s3cret").decode()}}}
+    try:
+        build_image(ofn_bin, containerd, tmp_path, "example.local/busybox:run", "base\n")
+        repo = tmp_path / "site"
+        (repo / "www").mkdir(parents=True)
+        (repo / "www" / "index.html").write_text("pushed\n")
+        (repo / "Procfile").write_text("web: httpd -f -p 127.0.0.1:$PORT -h www\n")
+        git = ["git", "-C", str(repo), "-c", "user.email=a@b", "-c", "user.name=t"]
+        subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+        subprocess.run(git + ["add", "-A"], check=True)
+        subprocess.run(git + ["commit", "-q", "-m", "site"], check=True)
+        image = "127.0.0.1:%d/team/site:v1" % registry.port
+        secret = ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: push-secret\ntype: kubernetes.io/dockerconfigjson\n"
+                  "data:\n  .dockerconfigjson: %s\n---\n" % base64.b64encode(json.dumps(auth).encode()).decode())
+        manifest = (BUILT % repo).replace("image: registry.example.com/site:latest",
+                                          "image: %s\n  imageCredentials:\n    name: push-secret" % image)
+        fn = tmp_path / "site.yaml"
+        fn.write_text(secret + manifest)
+        state = tmp_path / "state"
+        s = serve(ofn_bin, containerd, state, [fn])
+        try:
+            assert s.get("http://site.default.ofn.io/") == (200, "pushed\n"), "".join(s.lines)
+            req = urllib.request.Request("http://127.0.0.1:%d/v2/team/site/manifests/v1" % registry.port, headers={
+                "Authorization": "Basic " + base64.b64encode(b"ofn:s3cret").decode(),
+                "Accept": "application/vnd.oci.image.manifest.v1+json"})
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                assert resp.status == 200
+            log = cli(ofn_bin, state, "logs", "site", "--build").stdout
+            assert "pushed to " + image in log, log
+        finally:
+            stop(s)
+    finally:
+        registry.stop()

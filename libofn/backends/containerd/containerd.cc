@@ -651,11 +651,15 @@ Status ContainerdDriver::PullImage(const std::string& name) {
   return impl_->registry->Pull(ref, *impl_->images);
 }
 
-Status ContainerdDriver::PushImage(const std::string& name, const std::string& dest) {
+Status ContainerdDriver::PushImage(const std::string& name, const std::string& dest, const std::string& docker_config) {
   OFN_ASSIGN_OR_RETURN(ImageReference src, ParseImageReference(name));
   OFN_ASSIGN_OR_RETURN(ImageReference to, ParseImageReference(dest.empty() ? name : dest));
   OFN_ASSIGN_OR_RETURN(internal::ResolvedImage img, impl_->images->Resolve(src.Name()));
-  return impl_->registry->Push(img, to, *impl_->images);
+  std::map<std::string, std::string> credentials;
+  if (!docker_config.empty()) {
+    OFN_ASSIGN_OR_RETURN(credentials, internal::ParseDockerConfig(docker_config, "the Secret of spec.imageCredentials"));
+  }
+  return impl_->registry->Push(img, to, *impl_->images, credentials);
 }
 
 Result<OciImage> ContainerdDriver::GetImage(const std::string& name) {

@@ -62,7 +62,9 @@ class ContainerdDriver : public backend::InstanceDriver {
   Status PullImage(const std::string& name);
   // Pushes an image containerd has to `dest`'s registry ("" = its own
   // name's), the way a build publishes to spec.image.
-  Status PushImage(const std::string& name, const std::string& dest);
+  // `docker_config`: a docker config JSON whose auths come first (a
+  // Function's imageCredentials Secret); "" = the registry config's only.
+  Status PushImage(const std::string& name, const std::string& dest, const std::string& docker_config = "");
   // An image containerd has, with its layer descriptors (no bytes): a base
   // for BuildImage.
   Result<OciImage> GetImage(const std::string& name);

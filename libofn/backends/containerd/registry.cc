@@ -344,11 +344,14 @@ Status Registry::PullFrom(Session& s, const ImageReference& ref, const ImageStor
   return store.PutImage(ref.Name(), target);
 }
 
-Status Registry::Push(const ResolvedImage& image, const ImageReference& dest, const ImageStore& store) const {
+Status Registry::Push(const ResolvedImage& image, const ImageReference& dest, const ImageStore& store,
+                      const std::map<std::string, std::string>& extra) const {
   std::string endpoint = DefaultEndpoint(dest.registry);
   if (auto it = mirrors_.find(dest.registry); it != mirrors_.end() && !it->second.empty()) endpoint = it->second[0];
   while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
-  Session s{endpoint, dest.repository, dest.registry, "pull,push", "", credentials_};
+  std::map<std::string, std::string> credentials = extra;
+  credentials.insert(credentials_.begin(), credentials_.end());
+  Session s{endpoint, dest.repository, dest.registry, "pull,push", "", credentials};
   const std::string base = endpoint + "/v2/" + dest.repository;
   auto fail = [&](const std::string& what, const Fetched& f) {
     return Status(f.status == 401 || f.status == 403 ? StatusCode::kPermissionDenied : StatusCode::kUnavailable,

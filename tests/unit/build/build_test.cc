@@ -413,6 +413,65 @@ TEST_F(BuildTest, RevisionControllerParamsThatDoNotParseAreSaid) {
   EXPECT_NE(watch->error.find("type \"image\""), std::string::npos) << watch->error;
 }
 
+TEST_F(BuildTest, ABuildThatOutlivesItsTimeoutFailsWithTimeout) {
+  TempDir tools;
+  const std::string slow = tools.path() + "/slow-cxx";
+  std::ofstream(slow) << "#!/bin/sh\nexec sleep 600\n";
+  fs::permissions(slow, fs::perms::owner_all);
+  Platform::Options o = Options();
+  o.build.cxx = slow;
+  auto p = Open(o);
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->Apply(Manifest("hello", "hello", "    timeout: 1s\n")).ok());
+  auto failed = p->WaitFor("hello", [](const FunctionInfo& f) { return f.build_state == "Failed"; }, seconds(60));
+  ASSERT_TRUE(failed.ok()) << failed.status().ToString();
+  auto builds = p->Builds("hello");
+  ASSERT_TRUE(builds.ok() && builds->size() == 1u);
+  EXPECT_EQ((*builds)[0].reason, "Timeout");
+  EXPECT_NE((*builds)[0].message.find("timed out"), std::string::npos) << (*builds)[0].message;
+  EXPECT_LT((*builds)[0].duration_ms, 30000);
+}
+
+TEST_F(BuildTest, CredentialsComeFromTheSecretSrcRepoNamesOrTheCredentialsFile) {
+  TempDir http_root;
+  GitRepo priv(http_root.path() + "/private.git");
+  priv.Write("hello/hello.cc", HelloSource("private hello"));
+  priv.Commit("private");
+  build::testing_git::GitHttp server(http_root.path(), "alice", "s3cret");
+  ASSERT_TRUE(server.up()) << "git_http.py did not start";
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/private.git";
+  TempDir files;
+  const std::string creds = files.path() + "/git-credentials";
+  std::ofstream(creds) << "http://alice:s3cret@127.0.0.1:" << server.port() << "\n";
+  Platform::Options o = Options();
+  o.build.git_credentials_file = creds;
+  auto p = Open(o);
+  ASSERT_TRUE(p);
+  auto manifest = [&](const std::string& name, const std::string& secret) {
+    std::string m = Manifest(name, "hello");
+    m.replace(m.find("url: " + Url()), 5 + Url().size(), "url: " + url);
+    if (!secret.empty()) m.replace(m.find("      revision: main"), 20, "      revision: main\n      credentials:\n        name: " + secret);
+    return m;
+  };
+  const std::string secrets =
+      "apiVersion: v1\nkind: Secret\nmetadata:\n  name: git-right\ntype: kubernetes.io/basic-auth\n"
+      "stringData:\n  username: alice\n  password: s3cret\n---\n"
+      "apiVersion: v1\nkind: Secret\nmetadata:\n  name: git-wrong\ntype: kubernetes.io/basic-auth\n"
+      "stringData:\n  username: alice\n  password: nope\n";
+  ASSERT_TRUE(p->Apply(secrets).ok());
+  ASSERT_TRUE(p->Apply(manifest("by-secret", "git-right")).ok());
+  ASSERT_TRUE(p->Apply(manifest("by-file", "")).ok());
+  ASSERT_TRUE(p->Apply(manifest("refused", "git-wrong")).ok());
+  ASSERT_TRUE(p->WaitReady("by-secret", seconds(120)).ok());
+  ASSERT_TRUE(p->WaitReady("by-file", seconds(120)).ok());
+  EXPECT_EQ(Body(*p, "by-secret"), "200 private hello /x\n");
+  EXPECT_EQ(Body(*p, "by-file"), "200 private hello /x\n");
+  auto refused = p->WaitFor("refused", [](const FunctionInfo& f) { return f.build_state == "Failed"; }, seconds(60));
+  ASSERT_TRUE(refused.ok());
+  json::object st = Status(*p, "refused");
+  EXPECT_EQ(st["build"].as_object()["reason"].as_string(), "AuthenticationFailed");
+}
+
 TEST_F(BuildTest, ABuildOnlyFunctionBuildsAndServesNothing) {
   auto p = Open(Options());
   ASSERT_TRUE(p);

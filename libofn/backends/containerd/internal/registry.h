@@ -63,7 +63,9 @@ class Registry {
               const std::map<std::string, std::string>& extra = {}) const;
   // Pushes `image` (its manifest, config and layers from `store`) to
   // `dest`'s registry (its first mirror when it has one), under dest's tag.
-  Status Push(const ResolvedImage& image, const ImageReference& dest, const ImageStore& store) const;
+  // `extra` credentials come before the registry's own, as for Pull.
+  Status Push(const ResolvedImage& image, const ImageReference& dest, const ImageStore& store,
+              const std::map<std::string, std::string>& extra = {}) const;
 
  private:
   struct Session;
