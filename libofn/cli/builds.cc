@@ -214,19 +214,7 @@ void AddBuildCommands(CLI::App& app) {
   cmd->add_option("name", *names, "function names")->required();
   cmd->add_option("-n,--namespace", *ns, "namespace")->capture_default_str();
   AddConnFlags(cmd, conn.get());
-  cmd->callback([=] {
-    for (const std::string& name : *names) {
-      HttpRequest req;
-      req.method = "POST";
-      req.target = "/v1/rebuild/" + *ns + "/" + name;
-      auto r = Call(*conn, std::move(req));
-      if (!r.ok() || r->status != 200) {
-        ExitCode() = Fail("rebuild", r);
-        continue;
-      }
-      std::printf("function \"%s\" rebuilding (ofn get builds %s)\n", name.c_str(), name.c_str());
-    }
-  });
+  cmd->callback([=] { PostEach(*conn, *ns, *names, "rebuild", "function \"%s\" rebuilding (ofn get builds %s)\n"); });
 }
 
 }  // namespace ofn::cli

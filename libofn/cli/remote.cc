@@ -149,6 +149,21 @@ std::string Address(const json::object* status, std::string_view type) {
 
 }  // namespace
 
+void PostEach(const Conn& conn, const std::string& ns, const std::vector<std::string>& names,
+              const std::string& action, const char* done_format) {
+  for (const std::string& name : names) {
+    HttpRequest req;
+    req.method = "POST";
+    req.target = "/v1/" + action + "/" + ns + "/" + name;
+    auto r = Call(conn, std::move(req));
+    if (!r.ok() || r->status != 200) {
+      ExitCode() = Fail(action, r);
+      continue;
+    }
+    std::printf(done_format, name.c_str(), name.c_str());
+  }
+}
+
 void PrintTable(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width;
   for (const auto& row : rows) {
@@ -1080,19 +1095,7 @@ void AddRemoteCommands(CLI::App& app) {
     cmd->add_option("name", *names, "function names")->required();
     cmd->add_option("-n,--namespace", *ns, "namespace")->capture_default_str();
     AddConnFlags(cmd, conn.get());
-    cmd->callback([=] {
-      for (const std::string& name : *names) {
-        HttpRequest req;
-        req.method = "POST";
-        req.target = "/v1/restart/" + *ns + "/" + name;
-        auto r = Call(*conn, std::move(req));
-        if (!r.ok() || r->status != 200) {
-          ExitCode() = Fail("restart", r);
-          continue;
-        }
-        std::printf("function \"%s\" restarted\n", name.c_str());
-      }
-    });
+    cmd->callback([=] { PostEach(*conn, *ns, *names, "restart", "function \"%s\" restarted\n"); });
   }
   {
     auto conn = std::make_shared<Conn>();

@@ -37,6 +37,10 @@ Result<HttpResponse> Call(const Conn& c, HttpRequest req);
 // "ofn WHAT: message" and returns the exit code.
 int Fail(const std::string& what, const Result<HttpResponse>& r);
 
+// POST /v1/ACTION/NS/NAME for each name, printing `done_format` (printf,
+// given the name twice) for each that worked; sets the exit code on failure.
+void PostEach(const Conn& conn, const std::string& ns, const std::vector<std::string>& names,
+              const std::string& action, const char* done_format);
 // Columns padded to their widest cell, three spaces apart.
 void PrintTable(const std::vector<std::vector<std::string>>& rows);
 // kubectl's AGE: "45s", "3m20s", "2h", "4d" since an RFC 3339 time / epoch seconds.

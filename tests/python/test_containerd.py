@@ -531,6 +531,22 @@ def test_the_readme_example_builds_its_image_and_serves(ofn_bin, containerd, tmp
     assert not containerd.rows("containers", "ls", "-q")
 
 
+PROCFILE = "web: httpd -f -p 127.0.0.1:$PORT -h www\n"
+
+
+def git_repo(repo, files):
+    """Writes `files` (path -> text) into the work tree `repo` (made on first
+    use, branch main) and commits them."""
+    git = ["git", "-C", str(repo), "-c", "user.email=a@b", "-c", "user.name=t"]
+    if not (repo / ".git").exists():
+        subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    for rel, text in files.items():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text(text)
+    subprocess.run(git + ["add", "-A"], check=True)
+    subprocess.run(git + ["commit", "-q", "-m", "update"], check=True)
+
+
 BUILT = """apiVersion: core.openfunction.io/v1beta2
 kind: Function
 metadata:
@@ -563,13 +579,7 @@ def test_a_bundle_built_from_git_runs_as_an_image_layered_on_its_run_image(ofn_b
     # The run image: busybox with sh and httpd (its own entrypoint unused).
     build_image(ofn_bin, containerd, tmp_path, "example.local/busybox:run", "base\n")
     repo = tmp_path / "site"
-    (repo / "www").mkdir(parents=True)
-    (repo / "www" / "index.html").write_text("built from git\n")
-    (repo / "Procfile").write_text("web: httpd -f -p 127.0.0.1:$PORT -h www\n")
-    git = ["git", "-C", str(repo), "-c", "user.email=a@b", "-c", "user.name=t"]
-    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
-    subprocess.run(git + ["add", "-A"], check=True)
-    subprocess.run(git + ["commit", "-q", "-m", "site"], check=True)
+    git_repo(repo, {"www/index.html": "built from git\n", "Procfile": PROCFILE})
     fn = tmp_path / "site.yaml"
     fn.write_text(BUILT % repo)
     s = serve(ofn_bin, containerd, tmp_path / "state", [fn])
@@ -584,9 +594,7 @@ def test_a_bundle_built_from_git_runs_as_an_image_layered_on_its_run_image(ofn_b
 
         # A C++ library cannot run in a container: said, nothing served.
         bad = tmp_path / "lib.yaml"
-        (repo / "fn.cc").write_text('#include "libofn/serve/function.h"\nOFN_REGISTER_FUNCTIONS(r) {}\n')
-        subprocess.run(git + ["add", "-A"], check=True)
-        subprocess.run(git + ["commit", "-q", "-m", "cxx"], check=True)
+        git_repo(repo, {"fn.cc": '#include "libofn/serve/function.h"\nOFN_REGISTER_FUNCTIONS(r) {}\n'})
         bad.write_text((BUILT % repo).replace("name: site", "name: lib").replace("ofn.local/command", "ofn.local/cxx"))
         r = cli(ofn_bin, tmp_path / "state", "apply", "-f", str(bad), "--wait", "--timeout", "25", check=False)
         assert r.returncode == 1 and "NoImage" in r.stdout + r.stderr, r.stdout + r.stderr
@@ -638,15 +646,9 @@ def test_a_dockerfile_is_built_with_buildah_on_a_base_from_the_registry_mirror(o
             r = subprocess.run(image + args, capture_output=True, text=True, timeout=60)
             assert r.returncode == 0, r.stderr
         repo = tmp_path / "src"
-        (repo / "site").mkdir(parents=True)
-        (repo / "site" / "index.html").write_text("built by buildah\n")
-        (repo / "Dockerfile").write_text(
-            "FROM busybox:ofn\nCOPY site /site\n"
-            'ENTRYPOINT ["/bin/sh", "-c", "exec httpd -f -p 127.0.0.1:$PORT -h /site"]\n')
-        git = ["git", "-C", str(repo), "-c", "user.email=a@b", "-c", "user.name=t"]
-        subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
-        subprocess.run(git + ["add", "-A"], check=True)
-        subprocess.run(git + ["commit", "-q", "-m", "site"], check=True)
+        git_repo(repo, {"site/index.html": "built by buildah\n", "Dockerfile":
+                        "FROM busybox:ofn\nCOPY site /site\n"
+                        'ENTRYPOINT ["/bin/sh", "-c", "exec httpd -f -p 127.0.0.1:$PORT -h /site"]\n'})
         fn = tmp_path / "docker-site.yaml"
         fn.write_text(DOCKERFILE_FN % repo)
         state = tmp_path / "state"
@@ -673,13 +675,7 @@ def test_an_image_a_build_made_is_pushed_to_spec_image_with_its_credentials(ofn_
     try:
         build_image(ofn_bin, containerd, tmp_path, "example.local/busybox:run", "base\n")
         repo = tmp_path / "site"
-        (repo / "www").mkdir(parents=True)
-        (repo / "www" / "index.html").write_text("pushed\n")
-        (repo / "Procfile").write_text("web: httpd -f -p 127.0.0.1:$PORT -h www\n")
-        git = ["git", "-C", str(repo), "-c", "user.email=a@b", "-c", "user.name=t"]
-        subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
-        subprocess.run(git + ["add", "-A"], check=True)
-        subprocess.run(git + ["commit", "-q", "-m", "site"], check=True)
+        git_repo(repo, {"www/index.html": "pushed\n", "Procfile": PROCFILE})
         image = "127.0.0.1:%d/team/site:v1" % registry.port
         secret = ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: push-secret\ntype: kubernetes.io/dockerconfigjson\n"
                   "data:\n  .dockerconfigjson: %s\n---\n" % base64.b64encode(json.dumps(auth).encode()).decode())

@@ -65,6 +65,13 @@ class BuildTest : public ::testing::Test {
     return p.ok() ? std::move(*p) : nullptr;
   }
   std::string Url() const { return "git://127.0.0.1:" + std::to_string(daemon_->port()) + "/functions.git"; }
+  // A "compiler" that never ends (killed with its build).
+  std::string SlowCompiler() const {
+    const std::string slow = tools_.path() + "/slow-cxx";
+    std::ofstream(slow) << "#!/bin/sh\nexec sleep 600\n";
+    fs::permissions(slow, fs::perms::owner_all);
+    return slow;
+  }
   std::string Manifest(const std::string& name, const std::string& sub_path, const std::string& extra_build = "",
                        const std::string& serving = "    template:\n      containers:\n        - name: function\n") {
     return "apiVersion: core.openfunction.io/v1beta2\nkind: Function\nmetadata:\n  name: " + name +
@@ -86,7 +93,7 @@ class BuildTest : public ::testing::Test {
     return v.as_object()["status"].as_object();
   }
 
-  TempDir git_root_, state_;
+  TempDir git_root_, state_, tools_;
   std::unique_ptr<GitRepo> repo_;
   std::unique_ptr<GitDaemon> daemon_;
   std::string first_;
@@ -275,13 +282,9 @@ TEST_F(BuildTest, HistoryLimitsPruneOldBuildRecords) {
 
 TEST_F(BuildTest, ARestartInTheMiddleOfABuildStartsItAgain) {
   // The first platform's compiler never ends.
-  TempDir tools;
-  const std::string slow = tools.path() + "/slow-cxx";
-  std::ofstream(slow) << "#!/bin/sh\nexec sleep 600\n";
-  fs::permissions(slow, fs::perms::owner_all);
   {
     Platform::Options o = Options();
-    o.build.cxx = slow;
+    o.build.cxx = SlowCompiler();
     auto p = Open(o);
     ASSERT_TRUE(p);
     ASSERT_TRUE(p->Apply(Manifest("hello", "hello")).ok());
@@ -414,12 +417,8 @@ TEST_F(BuildTest, RevisionControllerParamsThatDoNotParseAreSaid) {
 }
 
 TEST_F(BuildTest, ABuildThatOutlivesItsTimeoutFailsWithTimeout) {
-  TempDir tools;
-  const std::string slow = tools.path() + "/slow-cxx";
-  std::ofstream(slow) << "#!/bin/sh\nexec sleep 600\n";
-  fs::permissions(slow, fs::perms::owner_all);
   Platform::Options o = Options();
-  o.build.cxx = slow;
+  o.build.cxx = SlowCompiler();
   auto p = Open(o);
   ASSERT_TRUE(p);
   ASSERT_TRUE(p->Apply(Manifest("hello", "hello", "    timeout: 1s\n")).ok());
