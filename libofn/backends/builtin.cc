@@ -100,4 +100,24 @@ build::ImageMaker backends::ContainerdImageMaker(const backend::Registry& regist
 #endif
 }
 
+build::ImageSource backends::ContainerdImageSource(const backend::Registry& registry) {
+  build::ImageSource out;
+#if OFN_WITH_CONTAINERD
+  auto* driver = dynamic_cast<containerd::ContainerdDriver*>(registry.Find("containerd"));
+  if (!driver) return out;
+  out.resolve = [driver](const std::string& image, const std::string& docker_config) -> Result<std::string> {
+    OFN_ASSIGN_OR_RETURN(containerd::ImageReference ref, containerd::ParseImageReference(image));
+    return driver->PullImageDigest(ref.Name(), docker_config);
+  };
+  out.extract = [driver](const std::string& image, const std::string& sub_path,
+                         const std::string& dest) -> Result<std::string> {
+    OFN_ASSIGN_OR_RETURN(containerd::ImageReference ref, containerd::ParseImageReference(image));
+    return driver->ExtractImage(ref.Name(), sub_path, dest);
+  };
+#else
+  (void)registry;
+#endif
+  return out;
+}
+
 }  // namespace ofn

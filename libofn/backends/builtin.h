@@ -32,6 +32,9 @@ Status RegisterBuiltinBackends(backend::Registry& registry, const BuiltinBackend
 // layered on a run image, stored in containerd); empty when there is none.
 // The driver must outlive what it returns.
 build::ImageMaker ContainerdImageMaker(const backend::Registry& registry);
+// Images as build sources and the revision controller's image digests,
+// from the same driver; empty functions when there is none.
+build::ImageSource ContainerdImageSource(const backend::Registry& registry);
 
 }  // namespace ofn::backends
 

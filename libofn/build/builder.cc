@@ -195,7 +195,11 @@ BuildView Builder::Ensure(const BuildRequest& request) {
       w.interval = request.poll_interval;
       w.next_poll = clock_->Now() + w.interval;  // the build now fetches anyway
     }
-    if (!request.watch_error.empty()) w.error = request.watch_error;
+    if (!request.watch_error.empty()) {
+      w.error = request.watch_error;
+    } else if (w.failures == 0) {
+      w.error.clear();
+    }
     if (fb.queued) {
       // A waiting build takes the newest request; a running one with an
       // older request is cut short and the new one waits.
@@ -309,11 +313,20 @@ void Builder::Poll() {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& [key, fb] : functions_) {
     SourceWatch& w = fb.watch;
-    if (!w.enabled || !fb.last || fb.queued || now < w.next_poll) continue;
+    if (!w.enabled || fb.queued || now < w.next_poll) continue;
+    if (!fb.last && fb.watch_image.empty()) continue;
     // The next poll is set when this one ends (after a failure, later).
     w.next_poll = Clock::TimePoint::max();
     fb.queued = true;
-    queue_.push_back(Job{*fb.last, false, "revision controller", true});
+    if (fb.last) {
+      queue_.push_back(Job{*fb.last, false, "revision controller", true, false});
+    } else {
+      BuildRequest who;
+      size_t slash = key.find('/');
+      who.ns = key.substr(0, slash);
+      who.function = key.substr(slash + 1);
+      queue_.push_back(Job{who, false, "revision controller", false, true});
+    }
   }
   cv_.notify_all();
 }
@@ -339,7 +352,19 @@ SourceSpec Builder::Resolved(const SourceSpec& spec) const {
 
 bool Builder::PollSource(Job* job) {
   const BuildRequest& req = job->request;
-  Result<std::string> commit = RemoteCommit(Resolved(req.source));
+  Result<std::string> commit = Status(StatusCode::kFailedPrecondition, "");
+  if (!req.bundle_image.empty()) {
+    ImageSource source;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      source = image_source_;
+    }
+    commit = source.resolve ? source.resolve(req.bundle_image, req.image_credentials)
+                            : Result<std::string>(Status(StatusCode::kFailedPrecondition,
+                                                         "a bundleContainer source needs the containerd backend"));
+  } else {
+    commit = RemoteCommit(Resolved(req.source));
+  }
   std::string built;
   if (auto records = store_->ListBuilds(req.ns, req.function); records.ok() && !records->empty()) {
     json::object st = StatusOf(records->back());
@@ -377,6 +402,76 @@ void Builder::SetImageMaker(ImageMaker maker) {
   image_maker_ = std::move(maker);
 }
 
+void Builder::SetImageSource(ImageSource source) {
+  std::lock_guard<std::mutex> lock(mu_);
+  image_source_ = std::move(source);
+}
+
+void Builder::WatchImage(const std::string& ns, const std::string& function, const std::string& image,
+                         const std::string& docker_config, std::chrono::milliseconds interval, const std::string& error) {
+  std::lock_guard<std::mutex> lock(mu_);
+  FunctionBuilds& fb = functions_[Key(ns, function)];
+  SourceWatch& w = fb.watch;
+  const bool was = w.enabled;
+  w.enabled = interval.count() > 0;
+  if (w.enabled && (!was || w.interval != interval || fb.watch_image != image)) {
+    w.interval = interval;
+    if (fb.watch_image != image) w.last_commit.clear();
+    w.next_poll = clock_->Now();  // the first poll at once: the digest pins the revision
+  }
+  fb.watch_image = image;
+  fb.watch_credentials = docker_config;
+  if (!error.empty()) {
+    w.error = error;
+  } else if (w.failures == 0) {
+    w.error.clear();
+  }
+}
+
+void Builder::PollImage(const Job& job) {
+  ImageSource source;
+  std::string image, credentials;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    source = image_source_;
+    auto it = functions_.find(Key(job.request.ns, job.request.function));
+    if (it == functions_.end()) return;
+    image = it->second.watch_image;
+    credentials = it->second.watch_credentials;
+  }
+  Result<std::string> digest = source.resolve
+                                   ? source.resolve(image, credentials)
+                                   : Result<std::string>(Status(StatusCode::kFailedPrecondition,
+                                                                "watching an image needs the containerd backend "
+                                                                "(ofn serve --containerd)"));
+  const Clock::TimePoint now = clock_->Now();
+  bool changed = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = functions_.find(Key(job.request.ns, job.request.function));
+    if (it == functions_.end()) return;
+    SourceWatch& w = it->second.watch;
+    ++w.polls;
+    w.last_poll = now;
+    if (!digest.ok()) {
+      ++w.failures;
+      auto wait = std::min<std::chrono::milliseconds>(w.interval * (1LL << std::min<uint64_t>(w.failures, 6)),
+                                                      std::chrono::hours(1));
+      w.next_poll = now + wait;
+      w.error = "resolving " + image + " failed (" + std::to_string(w.failures) + " in a row; next in " +
+                std::to_string(std::chrono::duration_cast<std::chrono::seconds>(wait).count()) +
+                "s): " + digest.status().message();
+      return;
+    }
+    w.failures = 0;
+    w.error.clear();
+    changed = w.last_commit != *digest;
+    w.last_commit = *digest;
+    w.next_poll = now + w.interval;
+  }
+  if (changed && changed_) changed_();
+}
+
 namespace {
 
 // `text` with a leading host directory replaced by its place in the image.
@@ -409,8 +504,13 @@ void Builder::Loop() {
     running_ = Key(job.request.ns, job.request.function);
     cancel_ = false;
     lock.unlock();
-    const bool build = !job.poll || PollSource(&job);
-    if (build) Run(job);
+    bool build = false;
+    if (job.image_poll) {
+      PollImage(job);
+    } else {
+      build = !job.poll || PollSource(&job);
+      if (build) Run(job);
+    }
     lock.lock();
     const std::string key = running_;
     running_.clear();
@@ -445,7 +545,7 @@ void Builder::Run(const Job& job) {
   rec.started = Seconds(clock_->Now());
   json::object st;
   st["key"] = req.key;
-  st["url"] = req.source.url;
+  st["url"] = req.bundle_image.empty() ? req.source.url : req.bundle_image;
   if (!req.source.revision.empty()) st["revision"] = req.source.revision;
   if (!req.source.sub_path.empty()) st["sourceSubPath"] = req.source.sub_path;
   st["trigger"] = job.why;
@@ -459,7 +559,7 @@ void Builder::Run(const Job& job) {
     }
     if (changed_) changed_();
   };
-  put("Fetching", "fetching " + req.source.url);
+  put("Fetching", "fetching " + (req.bundle_image.empty() ? req.source.url : req.bundle_image));
 
   const std::string ns_dir = "/" + req.ns + "/";
   const std::string src_dir = options_.work_dir + "/src" + ns_dir + rec.name;
@@ -495,7 +595,42 @@ void Builder::Run(const Job& job) {
   // 1. The source.
   SourceSpec source = Resolved(req.source);
   if (source.url != req.source.url) log("mirror: " + req.source.url + " is fetched from " + source.url);
-  Result<FetchedSource> fetched = FetchSource(source, options_.work_dir + "/repos", src_dir);
+  Result<FetchedSource> fetched = Status(StatusCode::kInternal, "");
+  if (!req.bundle_image.empty()) {
+    // A source bundle: the files of an image (pulled first).
+    ImageSource images;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      images = image_source_;
+    }
+    if (!images.resolve || !images.extract) {
+      fetched = Status(StatusCode::kFailedPrecondition,
+                       "spec.build.srcRepo.bundleContainer needs the containerd backend (ofn serve --containerd)");
+    } else if (Result<std::string> got = [&]() -> Result<std::string> {
+                 // Pulled when its registry answers; else the copy containerd has.
+                 Result<std::string> pulled = images.resolve(req.bundle_image, req.image_credentials);
+                 if (!pulled.ok()) log("pulling " + req.bundle_image + ": " + pulled.status().message());
+                 Result<std::string> extracted = images.extract(req.bundle_image, req.source.sub_path, src_dir);
+                 if (!extracted.ok() && !pulled.ok()) {
+                   return Status(pulled.status().code(),
+                                 pulled.status().message() + "; and containerd has no copy: " + extracted.status().message());
+                 }
+                 return extracted;
+               }();
+               !got.ok()) {
+      fetched = Status(got.status().code(), "spec.build.srcRepo.bundleContainer.image " + req.bundle_image + ": " +
+                                                got.status().message());
+    } else {
+      FetchedSource f;
+      f.url = req.bundle_image;
+      f.commit = *got;
+      f.log = "unpacked " + req.bundle_image + " (" + *got + ")" +
+              (req.source.sub_path.empty() ? "" : ", " + req.source.sub_path) + "\n";
+      fetched = std::move(f);
+    }
+  } else {
+    fetched = FetchSource(source, options_.work_dir + "/repos", src_dir);
+  }
   if (!fetched.ok()) {
     finish("Failed", fetched.status().code() == StatusCode::kPermissionDenied ? "AuthenticationFailed" : "FetchFailed",
            fetched.status().message());

@@ -61,6 +61,9 @@ struct BuildRequest {
   // image a build made is pushed there when the Function names credentials
   // (OpenFunction pushes with them).
   std::string push_to, push_credentials;
+  // srcRepo.bundleContainer.image: the source is the files of this image
+  // (under sourceSubPath), pulled with `image_credentials`.
+  std::string bundle_image, image_credentials;
 };
 
 // What the image stage asks of the containerd backend: `layers` (host
@@ -82,6 +85,16 @@ struct ImageInput {
   std::string push_to, push_credentials;
 };
 using ImageMaker = std::function<Result<std::string>(const ImageInput&)>;
+
+// Images as sources (the containerd backend): `resolve` pulls an image
+// (with a docker config's credentials) and returns its manifest digest;
+// `extract` writes the files under a sub-path of an image containerd has
+// into a directory and returns the digest.
+struct ImageSource {
+  std::function<Result<std::string>(const std::string& image, const std::string& docker_config)> resolve;
+  std::function<Result<std::string>(const std::string& image, const std::string& sub_path, const std::string& dest)>
+      extract;
+};
 
 // The revision controller's view of one Function's source.
 struct SourceWatch {
@@ -150,6 +163,14 @@ class Builder {
   // Where bundles become images (the containerd backend); unset: a
   // Function that runs on containerd fails to build, saying so.
   void SetImageMaker(ImageMaker maker);
+  // Where image sources come from (the containerd backend); unset: a
+  // bundleContainer source or an image watch fails, saying so.
+  void SetImageSource(ImageSource source);
+  // The revision controller's `type: image`: the digest `image` resolves
+  // to is polled every `interval` (0: not watched); WatchOf's last_commit
+  // is the newest digest. Called on every reconcile pass.
+  void WatchImage(const std::string& ns, const std::string& function, const std::string& image,
+                  const std::string& docker_config, std::chrono::milliseconds interval, const std::string& error);
 
  private:
   struct Job {
@@ -157,12 +178,16 @@ class Builder {
     bool force = false;
     std::string why;
     bool poll = false;  // the revision controller's: build only a new commit
+    bool image_poll = false;  // type image: only resolve the digest
   };
   struct FunctionBuilds {
     std::optional<BuildRequest> last;
     bool queued = false;
     SourceWatch watch;
+    std::string watch_image, watch_credentials;  // type image
   };
+  // An image watch's poll: the digest now, into the watch.
+  void PollImage(const Job& job);
   // A poll job: false when the remote's commit is the one built last (or
   // the poll failed): nothing to build.
   bool PollSource(Job* job);
@@ -179,6 +204,7 @@ class Builder {
   BuildOptions options_;
   std::function<void()> changed_;
   ImageMaker image_maker_;  // under mu_
+  ImageSource image_source_;  // under mu_
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -167,9 +167,9 @@ void PrintFunctionBuilds(const Conn& conn, const std::string& ns, const std::str
   if (const json::object* rc = Obj(At(Obj(&v), "revisionController"))) {
     const json::value* on = At(rc, "enabled");
     if (on && on->is_bool() && on->as_bool()) {
-      std::printf("Revision controller: source, every %llds; %lld polls%s%s\n",
+      std::printf("Revision controller: every %llds; %lld polls%s%s\n",
                   static_cast<long long>(Int(rc, "intervalSeconds")), static_cast<long long>(Int(rc, "polls")),
-                  Str(rc, "lastCommit").empty() ? "" : (", remote at " + Short(Str(rc, "lastCommit"))).c_str(),
+                  Str(rc, "lastCommit").empty() ? "" : (", last saw " + Short(Str(rc, "lastCommit"))).c_str(),
                   Str(rc, "nextPoll").empty() ? "" : (", next " + Str(rc, "nextPoll")).c_str());
     }
     if (!Str(rc, "error").empty()) std::printf("  Problem:  %s\n", Str(rc, "error").c_str());

@@ -981,7 +981,10 @@ void AddRemoteCommands(CLI::App& app) {
       json::value v = json::parse(r->body);
       Describe(Obj(&v));
       if (Str(Obj(&v), "kind") == "Function") {
-        if (At(Obj(At(Obj(&v), "spec")), "build")) PrintFunctionBuilds(*conn, *ns, (*args)[1]);
+        if (At(Obj(At(Obj(&v), "spec")), "build") ||
+            At(Obj(At(Obj(At(Obj(&v), "metadata")), "annotations")), "openfunction.io/revision-controller")) {
+          PrintFunctionBuilds(*conn, *ns, (*args)[1]);
+        }
         PrintRecentChanges(*conn, *ns, (*args)[1]);
         // Its revisions, their traffic and instances, as a table.
         HttpRequest revs;

@@ -370,6 +370,7 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
                                                      [raw] { raw->reconciler->Kick(); }, options.events_ticker);
     ro.builder = impl->builder.get();
     impl->builder->SetImageMaker(backends::ContainerdImageMaker(impl->drivers));
+    impl->builder->SetImageSource(backends::ContainerdImageSource(impl->drivers));
   }
   impl->reconciler = std::make_unique<platform::internal::Reconciler>(
       impl->store.get(), impl->clock, &impl->drivers,

@@ -238,6 +238,7 @@ void Reconciler::ReportLocal(const Work& w, const backend::FunctionObservation& 
   in.has_build = w.has_build;
   in.has_serving = w.has_serving;
   if (w.build) in.build = &*w.build;
+  in.image_digest = w.image_digest;
   in.build_hash = w.build_hash;
   in.serving_hash = w.serving_hash;
   if (w.plan.http) in.route = obs.route;
@@ -303,6 +304,54 @@ std::string ImageCredentialsOf(store::Store& store, const std::string& ns, const
   return "";
 }
 
+constexpr std::string_view kRevisionParams = "annotation openfunction.io/revision-controller-params: ";
+
+// The revision controller's annotations (seed 001): enable/disable, and
+// params as YAML lines (type: source | source-image | image,
+// polling-interval: a duration; libofn's default 5m).
+struct RevisionControllerParams {
+  bool enabled = false;
+  std::string type = "source";
+  std::chrono::milliseconds interval{std::chrono::minutes(5)};
+  std::string error;
+};
+
+RevisionControllerParams ParseRevisionController(const std::map<std::string, std::string>& annotations) {
+  RevisionControllerParams out;
+  auto enabled = annotations.find("openfunction.io/revision-controller");
+  out.enabled = enabled != annotations.end() && (enabled->second == "enable" || enabled->second == "enabled");
+  if (!out.enabled) return out;
+  std::string interval = "5m";
+  auto params = annotations.find("openfunction.io/revision-controller-params");
+  if (params != annotations.end()) {
+    for (size_t start = 0; start < params->second.size();) {
+      size_t nl = params->second.find('\n', start);
+      std::string line = params->second.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+      start = nl == std::string::npos ? params->second.size() : nl + 1;
+      size_t colon = line.find(':');
+      if (colon == std::string::npos) continue;
+      auto trim = [](std::string v) {
+        v.erase(0, v.find_first_not_of(" \t\"'"));
+        while (!v.empty() && std::string(" \t\r\"'").find(v.back()) != std::string::npos) v.pop_back();
+        return v;
+      };
+      std::string key = trim(line.substr(0, colon)), value = trim(line.substr(colon + 1));
+      if (key == "type") out.type = value;
+      if (key == "polling-interval") interval = value;
+    }
+  }
+  double secs = 0;
+  if (out.type != "source" && out.type != "source-image" && out.type != "image") {
+    out.error = std::string(kRevisionParams) + "type \"" + out.type + "\" is not one of source, source-image, image";
+  } else if (!spec::ParseGoDuration(interval, &secs) || secs < 1) {
+    out.error = std::string(kRevisionParams) + "polling-interval \"" + interval +
+                "\" is not a duration of at least 1s (e.g. 1m)";
+  } else {
+    out.interval = std::chrono::milliseconds(static_cast<int64_t>(secs * 1000));
+  }
+  return out;
+}
+
 // What a Function with spec.build asks the builder for: the source (with
 // the credentials its srcRepo.credentials Secret holds: username/password,
 // or ssh-privatekey), the build's env and strategy hints, and the function
@@ -316,6 +365,8 @@ build::BuildRequest BuildRequestOf(store::Store& store, const store::Record& fn,
   r.source.url = Str(src, "url");
   r.source.revision = Str(src, "revision");
   r.source.sub_path = Str(src, "sourceSubPath");
+  r.bundle_image = Str(Obj(At(src, "bundleContainer")), "image");
+  if (!r.bundle_image.empty()) r.image_credentials = ImageCredentialsOf(store, fn.ns, json::value(spec));
   std::string key_text = b ? json::serialize(spec::internal::Canonical(*b)) : "{}";
   if (const std::string secret = Str(Obj(At(src, "credentials")), "name"); !secret.empty()) {
     if (auto rec = store.Get("Secret", fn.ns, secret); rec.ok()) {
@@ -373,39 +424,21 @@ build::BuildRequest BuildRequestOf(store::Store& store, const store::Record& fn,
     r.failed_history = static_cast<int>(v->as_int64());
   }
   r.key = std::to_string(Hash64(key_text));
-  // The revision controller (seed 001): enable, and params as YAML lines.
-  auto enabled = fn.annotations.find("openfunction.io/revision-controller");
-  if (enabled != fn.annotations.end() && (enabled->second == "enable" || enabled->second == "enabled")) {
-    std::string type = "source";
-    std::string interval = "5m";
-    auto params = fn.annotations.find("openfunction.io/revision-controller-params");
-    if (params != fn.annotations.end()) {
-      for (size_t start = 0; start < params->second.size();) {
-        size_t nl = params->second.find('\n', start);
-        std::string line = params->second.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
-        start = nl == std::string::npos ? params->second.size() : nl + 1;
-        size_t colon = line.find(':');
-        if (colon == std::string::npos) continue;
-        auto trim = [](std::string v) {
-          v.erase(0, v.find_first_not_of(" \t\"'"));
-          while (!v.empty() && std::string(" \t\r\"'").find(v.back()) != std::string::npos) v.pop_back();
-          return v;
-        };
-        std::string key = trim(line.substr(0, colon)), value = trim(line.substr(colon + 1));
-        if (key == "type") type = value;
-        if (key == "polling-interval") interval = value;
-      }
-    }
-    double secs = 0;
-    const std::string where = "annotation openfunction.io/revision-controller-params: ";
-    if (type != "source") {
-      r.watch_error = where + "type \"" + type +
-                      "\" is not watched here (libofn polls sources: type source; image and source-image digests are "
-                      "not polled yet)";
-    } else if (!spec::ParseGoDuration(interval, &secs) || secs < 1) {
-      r.watch_error = where + "polling-interval \"" + interval + "\" is not a duration of at least 1s (e.g. 1m)";
+  // The revision controller (seed 001): sources (git, or a bundle image)
+  // of built Functions.
+  RevisionControllerParams rc = ParseRevisionController(fn.annotations);
+  if (rc.enabled) {
+    if (!rc.error.empty()) {
+      r.watch_error = rc.error;
+    } else if (rc.type == "image") {
+      r.watch_error = std::string(kRevisionParams) +
+                      "type image watches spec.image of a Function without spec.build; this one builds its image "
+                      "(type source or source-image)";
+    } else if (rc.type == "source-image" && r.bundle_image.empty()) {
+      r.watch_error = std::string(kRevisionParams) + "type source-image watches spec.build.srcRepo.bundleContainer, "
+                      "which this Function does not have";
     } else {
-      r.poll_interval = std::chrono::milliseconds(static_cast<int64_t>(secs * 1000));
+      r.poll_interval = rc.interval;
     }
   }
   return r;
@@ -490,6 +523,31 @@ void Reconciler::Pass() {
         may_create_revision = false;
       }
       if (!w.has_serving) may_create_revision = false;
+    }
+    // The revision controller's type image: the digest spec.image resolves
+    // to pins the revision; a new digest makes a new one.
+    if (options_.builder && fn.annotations.count("openfunction.io/revision-controller") &&
+        OrchestratorFor(fn) == nullptr && !w.has_build) {
+      RevisionControllerParams rc = ParseRevisionController(fn.annotations);
+      const bool watch = rc.enabled && rc.type == "image" && rc.error.empty();
+      options_.builder->WatchImage(fn.ns, fn.name, Str(&spec, "image"),
+                                   watch ? ImageCredentialsOf(*store_, fn.ns, spec_value) : "",
+                                   watch ? rc.interval : std::chrono::milliseconds(0),
+                                   rc.enabled && rc.type != "image" && rc.error.empty()
+                                       ? std::string(kRevisionParams) + "type " + rc.type +
+                                             " watches a build's source, and this Function has no spec.build"
+                                       : rc.error);
+      if (watch) {
+        build::SourceWatch seen = options_.builder->WatchOf(fn.ns, fn.name);
+        if (!seen.last_commit.empty()) {
+          json::object pinned = spec;
+          pinned["imageDigest"] = seen.last_commit;
+          revision_spec = json::serialize(pinned);
+          w.image_digest = seen.last_commit;
+        } else if (seen.polls == 0) {
+          may_create_revision = false;  // the first poll pins the first revision
+        }
+      }
     }
     if (const json::object* serving = Obj(At(&spec, "serving"));
         serving && (serving->contains("outputs") || serving->contains("bindings") || serving->contains("pubsub") ||

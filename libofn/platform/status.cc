@@ -85,7 +85,7 @@ std::string MakeFunctionStatus(const FunctionStatusInput& in, const json::object
     std::string commit = b.commit.empty() && b.serving ? b.serving->commit : b.commit;
     if (!commit.empty()) {
       json::object source{{"name", "default"}};
-      if (commit.rfind("dir:", 0) == 0) {
+      if (commit.rfind("dir:", 0) == 0 || commit.rfind("sha256:", 0) == 0) {
         source["bundle"] = json::object{{"digest", commit}};
       } else {
         source["git"] = json::object{{"commitSha", commit}};
@@ -100,6 +100,7 @@ std::string MakeFunctionStatus(const FunctionStatusInput& in, const json::object
     build["state"] = "Skipped";
   }
   st["build"] = std::move(build);
+  if (!in.image_digest.empty()) st["revision"] = json::object{{"imageDigest", in.image_digest}};
   if (in.route) {
     json::object r;
     json::array conditions{

@@ -73,7 +73,7 @@ RevisionStep NextRevision(std::string_view function, std::string_view spec_json,
   json::value root = ofn::internal::ParseObjectOrEmpty(spec_json);
   const json::object& spec = root.as_object();
   json::object part;
-  for (const char* key : {"image", "version", "serving", "workloadRuntime", "imageCredentials", "buildOutput"}) {
+  for (const char* key : {"image", "version", "serving", "workloadRuntime", "imageCredentials", "buildOutput", "imageDigest"}) {
     if (const json::value* v = spec.if_contains(key)) part[key] = *v;
   }
   RevisionStep out;

@@ -137,6 +137,10 @@ Result<backend::Workload> MakeWorkload(std::string_view ns, std::string_view fun
   w.revision = revision;
   w.version = Str(&spec, "version");
   w.image = Str(&spec, "image");
+  if (std::string digest = Str(&spec, "imageDigest"); !digest.empty()) {
+    // Pinned by the revision controller (type image): this digest of it.
+    w.image = w.image.substr(0, w.image.find('@')) + "@" + digest;
+  }
   w.backend = backend_name;
   if (const json::object* params = Obj(At(serving, "params"))) {
     for (const auto& [k, v] : *params) w.env.emplace_back(std::string(k), ScalarText(v));

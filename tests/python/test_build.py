@@ -121,7 +121,7 @@ def test_the_example_builds_serves_and_rolls_out_a_new_commit(ofn_bin, tmp_path)
         assert "new commit %s (revision controller)" % second[:12] in described, described
         assert "Strategy:     cxx" in described, described
         function = serve.cli("describe", "function", "hello-git").stdout
-        assert "Revision controller: source, every 5s" in function, function
+        assert "Revision controller: every 5s" in function, function
         assert "hello-git-00002" in function, function
         log = serve.cli("logs", "hello-git", "--build").stdout
         assert "strategy: cxx" in log and "checked out " + second in log, log

@@ -698,3 +698,92 @@ def test_an_image_a_build_made_is_pushed_to_spec_image_with_its_credentials(ofn_
             stop(s)
     finally:
         registry.stop()
+
+
+def test_a_bundle_container_image_is_a_source(ofn_bin, containerd, tmp_path):
+    build_image(ofn_bin, containerd, tmp_path, "example.local/busybox:run", "base\n")
+    # The source bundle, as OpenFunction's docs make one (FROM scratch, the sources under /samples).
+    bundle = tmp_path / "bundle"
+    (bundle / "samples" / "site" / "www").mkdir(parents=True)
+    (bundle / "samples" / "site" / "www" / "index.html").write_text("from a bundle\n")
+    (bundle / "samples" / "site" / "Procfile").write_text(PROCFILE)
+    (bundle / "samples" / "other").mkdir()
+    (bundle / "samples" / "other" / "note.txt").write_text("not this\n")
+    r = subprocess.run([ofn_bin, "image", "--containerd", containerd.socket, "build", str(bundle), "-t",
+                        "example.local/site-source:v1"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    manifest = (BUILT % "unused").replace(
+        "    srcRepo:\n      url: unused\n      revision: main\n",
+        "    srcRepo:\n      bundleContainer:\n        image: example.local/site-source:v1\n"
+        "      sourceSubPath: /samples/site/\n")
+    fn = tmp_path / "bundle.yaml"
+    fn.write_text(manifest)
+    state = tmp_path / "state"
+    s = serve(ofn_bin, containerd, state, [fn])
+    try:
+        assert s.get("http://site.default.ofn.io/") == (200, "from a bundle\n"), "".join(s.lines)
+        status = cli(ofn_bin, state, "get", "function", "site", "-o", "json").stdout
+        assert '"bundle"' in status and '"digest": "sha256:' in status, status
+        log = cli(ofn_bin, state, "logs", "site", "--build").stdout
+        assert "unpacked example.local/site-source:v1" in log, log
+    finally:
+        stop(s)
+
+
+WATCHED = """apiVersion: core.openfunction.io/v1beta2
+kind: Function
+metadata:
+  name: watched
+  annotations:
+    ofn.io/backend: containerd
+    openfunction.io/revision-controller: enable
+    openfunction.io/revision-controller-params: |
+      type: image
+      polling-interval: 1s
+spec:
+  version: v1.0.0
+  image: %s
+  serving:
+    template:
+      containers:
+        - name: function
+          imagePullPolicy: IfNotPresent
+    triggers:
+      http:
+        port: 8080
+"""
+
+
+def test_the_revision_controller_rolls_out_a_new_digest_of_the_same_tag(ofn_bin, containerd, tmp_path):
+    if not shutil.which("docker-registry"):
+        pytest.fail("docker-registry not found: scripts/setup.sh installs it")
+    registry = Registry(tmp_path)
+    image = [ofn_bin, "image", "--containerd", containerd.socket]
+    tag = "127.0.0.1:%d/team/watched:latest" % registry.port
+    try:
+        def publish(text, local):
+            build_image(ofn_bin, containerd, tmp_path, local, text)
+            r = subprocess.run(image + ["push", local, tag], capture_output=True, text=True, timeout=60)
+            assert r.returncode == 0, r.stderr
+
+        publish("one\n", "example.local/watched:one")
+        fn = tmp_path / "watched.yaml"
+        fn.write_text(WATCHED % tag)
+        state = tmp_path / "state"
+        s = serve(ofn_bin, containerd, state, [fn])
+        try:
+            assert wait_until(lambda: s.get("http://watched.default.ofn.io/") == (200, "one\n"), timeout=60), \
+                "".join(s.lines)
+            first = cli(ofn_bin, state, "get", "function", "watched", "-o", "jsonpath={.status.revision.imageDigest}").stdout
+            assert first.startswith("sha256:"), first
+            publish("two\n", "example.local/watched:two")  # the same tag, a new digest
+            assert wait_until(lambda: s.get("http://watched.default.ofn.io/") == (200, "two\n"), timeout=60)
+            second = cli(ofn_bin, state, "get", "function", "watched", "-o", "jsonpath={.status.revision.imageDigest}").stdout
+            assert second.startswith("sha256:") and second != first, (first, second)
+            assert [r["NAME"] for r in revisions(ofn_bin, state, "watched")] == ["watched-00001", "watched-00002"]
+            described = cli(ofn_bin, state, "describe", "function", "watched").stdout
+            assert "Revision controller" in described, described
+        finally:
+            stop(s)
+    finally:
+        registry.stop()

@@ -662,6 +662,97 @@ Status ContainerdDriver::PushImage(const std::string& name, const std::string& d
   return impl_->registry->Push(img, to, *impl_->images, credentials);
 }
 
+Result<std::string> ContainerdDriver::PullImageDigest(const std::string& name, const std::string& docker_config) {
+  OFN_ASSIGN_OR_RETURN(ImageReference ref, ParseImageReference(name));
+  std::map<std::string, std::string> credentials;
+  if (!docker_config.empty()) {
+    OFN_ASSIGN_OR_RETURN(credentials, internal::ParseDockerConfig(docker_config, "the Secret of spec.imageCredentials"));
+  }
+  {
+    std::lock_guard<std::mutex> lock(impl_->pull_mu);
+    OFN_RETURN_IF_ERROR(impl_->registry->Pull(ref, *impl_->images, credentials));
+  }
+  OFN_ASSIGN_OR_RETURN(internal::ResolvedImage img, impl_->images->Resolve(ref.Name()));
+  return img.manifest_digest;
+}
+
+Result<std::string> ContainerdDriver::ExtractImage(const std::string& name, const std::string& sub_path,
+                                                   const std::string& dest) {
+  namespace fs = std::filesystem;
+  OFN_ASSIGN_OR_RETURN(internal::ResolvedImage img, impl_->images->Resolve(name));
+  std::string prefix = sub_path;
+  while (!prefix.empty() && prefix.front() == '/') prefix.erase(0, 1);
+  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+  std::error_code ec;
+  fs::create_directories(dest, ec);
+  if (ec) return Status(StatusCode::kInternal, "mkdir " + dest + ": " + ec.message());
+  size_t written = 0;
+  constexpr size_t kMaxLayer = size_t{2} << 30;
+  for (const Blob& layer : img.image.layers) {
+    OFN_ASSIGN_OR_RETURN(std::string data, impl_->images->ReadBlob(layer.digest, kMaxLayer));
+    if (layer.media_type.find("gzip") != std::string::npos) {
+      OFN_ASSIGN_OR_RETURN(data, Gunzip(data, kMaxLayer));
+    }
+    OFN_ASSIGN_OR_RETURN(std::vector<TarEntry> entries, ReadTar(data));
+    for (const TarEntry& e : entries) {
+      std::string path = e.path;
+      while (!path.empty() && (path.front() == '/' || path.rfind("./", 0) == 0)) path.erase(0, path.front() == '/' ? 1 : 2);
+      while (!path.empty() && path.back() == '/') path.pop_back();
+      if (path.empty()) continue;
+      // Only what lies under the sub-path, relative to it; nothing that climbs out.
+      if (!prefix.empty()) {
+        if (path != prefix && path.rfind(prefix + "/", 0) != 0) continue;
+        path = path == prefix ? "" : path.substr(prefix.size() + 1);
+        if (path.empty()) continue;
+      }
+      fs::path rel = fs::path(path).lexically_normal();
+      if (rel.empty() || rel.is_absolute() || *rel.begin() == "..") {
+        return Status(StatusCode::kInvalidArgument, "layer " + layer.digest + ": entry \"" + e.path + "\" leaves the rootfs");
+      }
+      fs::path target = fs::path(dest) / rel;
+      const std::string base = rel.filename().string();
+      if (base.rfind(".wh.", 0) == 0) {  // a whiteout: what an earlier layer had goes
+        if (base == ".wh..wh..opq") {
+          for (const auto& child : fs::directory_iterator(target.parent_path(), ec)) fs::remove_all(child.path(), ec);
+        } else {
+          fs::remove_all(target.parent_path() / base.substr(4), ec);
+        }
+        continue;
+      }
+      fs::create_directories(target.parent_path(), ec);
+      fs::remove_all(target, ec);
+      switch (e.type) {
+        case TarEntry::Type::kDirectory:
+          fs::create_directories(target, ec);
+          break;
+        case TarEntry::Type::kSymlink:
+          fs::create_symlink(e.link, target, ec);
+          break;
+        case TarEntry::Type::kHardlink: {
+          fs::path from = fs::path(dest) / fs::path(e.link).lexically_normal();
+          fs::copy_file(from, target, ec);
+          break;
+        }
+        case TarEntry::Type::kFile: {
+          std::FILE* f = std::fopen(target.c_str(), "wb");
+          if (!f) return Status(StatusCode::kInternal, "cannot write " + target.string());
+          bool ok = e.data.empty() || std::fwrite(e.data.data(), 1, e.data.size(), f) == e.data.size();
+          ok = std::fclose(f) == 0 && ok;
+          if (!ok) return Status(StatusCode::kInternal, "cannot write " + target.string());
+          fs::permissions(target, static_cast<fs::perms>(e.mode & 0777), ec);
+          ++written;
+          break;
+        }
+      }
+      ec.clear();
+    }
+  }
+  if (written == 0) {
+    return Status(StatusCode::kNotFound, "image " + name + " has no files under \"" + sub_path + "\"");
+  }
+  return img.manifest_digest;
+}
+
 Result<OciImage> ContainerdDriver::GetImage(const std::string& name) {
   OFN_ASSIGN_OR_RETURN(internal::ResolvedImage img, impl_->images->Resolve(name));
   return img.image;

@@ -65,6 +65,15 @@ class ContainerdDriver : public backend::InstanceDriver {
   // `docker_config`: a docker config JSON whose auths come first (a
   // Function's imageCredentials Secret); "" = the registry config's only.
   Status PushImage(const std::string& name, const std::string& dest, const std::string& docker_config = "");
+  // Pulls `name` (`docker_config`'s credentials first, as for PushImage)
+  // and returns the digest of the manifest it resolved to: what the
+  // revision controller compares.
+  Result<std::string> PullImageDigest(const std::string& name, const std::string& docker_config = "");
+  // Writes the files of an image containerd has (its layers applied in
+  // order, whiteouts honoured) that lie under `sub_path` of its rootfs into
+  // `dest` (created); returns the manifest digest. A source bundle
+  // (spec.build.srcRepo.bundleContainer) is read this way.
+  Result<std::string> ExtractImage(const std::string& name, const std::string& sub_path, const std::string& dest);
   // An image containerd has, with its layer descriptors (no bytes): a base
   // for BuildImage.
   Result<OciImage> GetImage(const std::string& name);

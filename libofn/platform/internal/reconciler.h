@@ -101,6 +101,7 @@ class Reconciler {
     bool has_build = false;
     bool has_serving = true;
     std::optional<build::BuildView> build;  // with a builder
+    std::string image_digest;  // the revision controller's type image: what spec.image resolved to
     bool local = false;
     backend::Backend* backend = nullptr;
     backend::FunctionPlan plan;

@@ -24,6 +24,7 @@ struct FunctionStatusInput {
   bool has_serving = true;  // spec.serving is set (else: a build-only Function)
   // Where its build stands (null: no builder runs).
   const build::BuildView* build = nullptr;
+  std::string image_digest;  // status.revision.imageDigest (the revision controller's type image)
   std::string build_hash, serving_hash;
   // With an HTTP trigger: its Accepted condition, hosts and paths (those
   // only when it compiled).

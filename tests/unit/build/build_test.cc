@@ -413,7 +413,14 @@ TEST_F(BuildTest, RevisionControllerParamsThatDoNotParseAreSaid) {
   auto watch = p->RevisionController("hello");
   ASSERT_TRUE(watch.ok());
   EXPECT_FALSE(watch->enabled);
-  EXPECT_NE(watch->error.find("type \"image\""), std::string::npos) << watch->error;
+  EXPECT_NE(watch->error.find("type image watches spec.image of a Function without spec.build"), std::string::npos)
+      << watch->error;
+  manifest.replace(manifest.find("type: image"), 11, "type: nonsense\n      polling-interval: 1m");
+  ASSERT_TRUE(p->Apply(manifest).ok());
+  ASSERT_TRUE(p->Sync().ok());
+  watch = p->RevisionController("hello");
+  EXPECT_NE(watch->error.find("type \"nonsense\" is not one of source, source-image, image"), std::string::npos)
+      << watch->error;
 }
 
 TEST_F(BuildTest, ABuildThatOutlivesItsTimeoutFailsWithTimeout) {
