@@ -24,8 +24,9 @@ PACKAGES=(
   # them), and containerd, runc, a registry and a static busybox for its tests
   golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev golang-github-gogo-googleapis-dev
   containerd runc docker-registry busybox-static
-  # Dockerfile builds (spec.build.dockerfile) into containerd images
-  buildah
+  # Dockerfile builds (spec.build.dockerfile) into containerd images; an sshd
+  # the build tests start on a loopback port (ssh:// sources)
+  buildah openssh-server
   curl iproute2 util-linux
 )
 # `scripts/setup.sh --bench`: what benches/ compare with (load generator,
@@ -45,7 +46,15 @@ if [ ${#missing[@]} -ne 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Packages install, services do not start: the tests start every server
+  # they use (openssh-server's and containerd's system services stay off).
+  policy=/usr/sbin/policy-rc.d
+  own_policy=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null && $SUDO chmod 755 "$policy" && own_policy=1
+  fi
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || { [ -n "$own_policy" ] && $SUDO rm -f "$policy"; exit 1; }
+  if [ -n "$own_policy" ]; then $SUDO rm -f "$policy"; fi
 fi
 
 # The client SDKs the tests drive the runtimes with (CloudEvents, Dapr's JS

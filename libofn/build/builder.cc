@@ -347,6 +347,18 @@ SourceSpec Builder::Resolved(const SourceSpec& spec) const {
     text << in.rdbuf();
     CredentialsFromFile(text.str(), source.url, &source.username, &source.password);
   }
+  if (source.url.rfind("ssh://", 0) == 0 || source.url.find("@") != std::string::npos) {
+    std::string file = options_.ssh_known_hosts;
+    if (file.empty()) {
+      const char* home = std::getenv("HOME");
+      if (home) file = std::string(home) + "/.ssh/known_hosts";
+    }
+    std::ifstream in(file);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!source.known_hosts.empty() && source.known_hosts.back() != '\n') source.known_hosts += '\n';
+    source.known_hosts += text.str();
+  }
   return source;
 }
 

@@ -27,6 +27,9 @@ struct BuildOptions {
   // git's credential store writes them), used when a Function's
   // srcRepo.credentials names no Secret.
   std::string git_credentials_file;
+  // The known_hosts file ssh:// sources' host keys are checked against,
+  // besides a credentials Secret's known_hosts; "" = ~/.ssh/known_hosts.
+  std::string ssh_known_hosts;
   // Where C++ function sources find libofn's headers ("libofn/serve/
   // function.h"); empty: the installed headers, else this source tree's.
   std::vector<std::string> include_dirs;

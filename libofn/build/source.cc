@@ -2,6 +2,7 @@
 
 #include <git2.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +13,8 @@
 #include <memory>
 #include <mutex>
 #include <sstream>
+
+#include "libofn/common/base64.h"
 
 namespace ofn::build {
 
@@ -64,7 +67,55 @@ struct AuthState {
   const SourceSpec* spec;
   int asked = 0;
   bool refused = false;
+  std::string host_key_problem;  // set when the SSH host key is refused
 };
+
+// The port of an ssh:// URL (22 when it names none).
+int SshPort(const std::string& url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return 22;
+  std::string authority = url.substr(scheme + 3, url.find('/', scheme + 3) - scheme - 3);
+  authority = authority.substr(authority.rfind('@') == std::string::npos ? 0 : authority.rfind('@') + 1);
+  size_t colon = authority.rfind(':');
+  if (colon == std::string::npos || authority.back() == ']') return 22;
+  return std::atoi(authority.c_str() + colon + 1);
+}
+
+// libgit2 shows SSH host keys here: the key must be in known_hosts.
+int CertificateCheck(git_cert* cert, int /*valid*/, const char* host, void* payload) {
+  if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2) return GIT_PASSTHROUGH;  // TLS: libgit2's own check
+  auto* st = static_cast<AuthState*>(payload);
+  auto* hk = reinterpret_cast<git_cert_hostkey*>(cert);
+  const int port = SshPort(st->spec->url);
+  const std::string where = port == 22 ? std::string(host) : "[" + std::string(host) + "]:" + std::to_string(port);
+  if (!(hk->type & GIT_CERT_SSH_RAW)) {
+    st->host_key_problem = "the SSH server " + where + " showed no host key to check";
+    git_error_set_str(GIT_ERROR_SSH, st->host_key_problem.c_str());
+    return GIT_ECERTIFICATE;
+  }
+  std::string raw(hk->hostkey, hk->hostkey_len);
+  // The key blob starts with its type as an SSH string.
+  std::string type;
+  if (raw.size() >= 4) {
+    uint32_t n = (static_cast<uint8_t>(raw[0]) << 24) | (static_cast<uint8_t>(raw[1]) << 16) |
+                 (static_cast<uint8_t>(raw[2]) << 8) | static_cast<uint8_t>(raw[3]);
+    if (n <= raw.size() - 4) type = raw.substr(4, n);
+  }
+  const std::string b64 = Base64Encode(raw);
+  if (KnownHost(st->spec->known_hosts, host, port, type, b64)) return 0;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(raw.data(), raw.size(), digest, &len, EVP_sha256(), nullptr);
+  std::string fingerprint = Base64Encode(std::string_view(reinterpret_cast<const char*>(digest), len));
+  while (!fingerprint.empty() && fingerprint.back() == '=') fingerprint.pop_back();
+  st->host_key_problem = "the SSH host key of " + where + " (" + type + " SHA256:" + fingerprint + ") is not in " +
+                         (st->spec->known_hosts.empty() ? std::string("any known_hosts (none given)")
+                                                        : std::string("the known_hosts given")) +
+                         ": add it to the credentials Secret's known_hosts or the builder's known_hosts file "
+                         "(ssh-keyscan" + (port == 22 ? "" : " -p " + std::to_string(port)) + " " + host + ")";
+  git_error_set_str(GIT_ERROR_SSH, st->host_key_problem.c_str());
+  return GIT_ECERTIFICATE;
+}
 
 int Credentials(git_credential** out, const char* url, const char* user_from_url, unsigned int allowed, void* payload) {
   auto* st = static_cast<AuthState*>(payload);
@@ -88,6 +139,9 @@ int Credentials(git_credential** out, const char* url, const char* user_from_url
 }
 
 Status FetchError(const AuthState& auth, std::string_view what) {
+  if (!auth.host_key_problem.empty()) {
+    return Status(StatusCode::kPermissionDenied, std::string(what) + ": " + auth.host_key_problem);
+  }
   return Status(auth.refused ? StatusCode::kPermissionDenied : StatusCode::kUnavailable, GitError(what));
 }
 
@@ -237,6 +291,41 @@ Result<std::string> ResolveRevision(git_repository* repo, const std::string& rev
 
 }  // namespace
 
+bool KnownHost(const std::string& known_hosts, const std::string& host, int port, const std::string& key_type,
+               const std::string& key_base64) {
+  const std::string name = port == 22 ? host : "[" + host + "]:" + std::to_string(port);
+  std::istringstream in(known_hosts);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string hosts, type, key;
+    if (!(fields >> hosts >> type >> key) || hosts.empty() || hosts[0] == '#' || hosts[0] == '@') continue;
+    if (type != key_type || key != key_base64) continue;
+    bool match = false;
+    if (hosts.rfind("|1|", 0) == 0) {
+      // Hashed: |1|base64(salt)|base64(HMAC-SHA1(salt, name)).
+      size_t bar = hosts.find('|', 3);
+      Result<std::string> salt = Base64Decode(hosts.substr(3, bar - 3));
+      Result<std::string> want = Base64Decode(bar == std::string::npos ? "" : hosts.substr(bar + 1));
+      if (salt.ok() && want.ok()) {
+        unsigned char mac[EVP_MAX_MD_SIZE];
+        unsigned int len = 0;
+        HMAC(EVP_sha1(), salt->data(), static_cast<int>(salt->size()), reinterpret_cast<const unsigned char*>(name.data()),
+             name.size(), mac, &len);
+        match = std::string(reinterpret_cast<const char*>(mac), len) == *want;
+      }
+    } else {
+      for (size_t start = 0; start <= hosts.size();) {
+        size_t comma = hosts.find(',', start);
+        if (hosts.substr(start, comma == std::string::npos ? std::string::npos : comma - start) == name) match = true;
+        start = comma == std::string::npos ? hosts.size() + 1 : comma + 1;
+      }
+    }
+    if (match) return true;
+  }
+  return false;
+}
+
 std::string ApplyMirrors(const std::string& url, const std::vector<std::pair<std::string, std::string>>& mirrors) {
   const std::pair<std::string, std::string>* best = nullptr;
   for (const auto& m : mirrors) {
@@ -322,9 +411,10 @@ Result<FetchedSource> FetchSource(const SourceSpec& spec, const std::string& cac
     return Status(StatusCode::kInvalidArgument, GitError("spec.build.srcRepo.url " + spec.url));
   }
   Remote remote(rm);
-  AuthState auth{&spec};
+  AuthState auth{&spec, 0, false, ""};
   git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
   opts.callbacks.credentials = Credentials;
+  opts.callbacks.certificate_check = CertificateCheck;
   opts.callbacks.payload = &auth;
   opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
   opts.prune = GIT_FETCH_PRUNE;
@@ -406,9 +496,10 @@ Result<std::string> RemoteCommit(const SourceSpec& spec) {
     return Status(StatusCode::kInvalidArgument, GitError("spec.build.srcRepo.url " + spec.url));
   }
   Remote remote(rm);
-  AuthState auth{&spec};
+  AuthState auth{&spec, 0, false, ""};
   git_remote_callbacks callbacks = GIT_REMOTE_CALLBACKS_INIT;
   callbacks.credentials = Credentials;
+  callbacks.certificate_check = CertificateCheck;
   callbacks.payload = &auth;
   if (git_remote_connect(remote.get(), GIT_DIRECTION_FETCH, &callbacks, nullptr, nullptr) != 0) {
     return FetchError(auth, "listing " + spec.url);

@@ -21,7 +21,16 @@ struct SourceSpec {
   // (PEM text) with its user.
   std::string username, password;
   std::string ssh_private_key, ssh_passphrase;
+  // ssh://: the known_hosts text the server's host key must be in (plain or
+  // hashed host names, "[host]:port" for other ports than 22). An unknown
+  // or different key ends the fetch, as git's StrictHostKeyChecking does.
+  std::string known_hosts;
 };
+
+// Whether `known_hosts` (its text) lists `key_type`/`key_base64` for
+// `host` at `port`.
+bool KnownHost(const std::string& known_hosts, const std::string& host, int port, const std::string& key_type,
+               const std::string& key_base64);
 
 // url.<base>.insteadOf: the longest `from` prefix of `url` is replaced by
 // its `to`.

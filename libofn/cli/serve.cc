@@ -40,6 +40,7 @@ struct ServeFlags {
   std::string registry_config;
   std::vector<std::string> git_mirrors;
   std::string git_credentials;
+  std::string ssh_known_hosts;
   std::vector<std::string> build_includes;
   bool no_builds = false;
 };
@@ -155,6 +156,7 @@ int Serve(const ServeFlags& flags) {
   options.max_body_bytes = flags.max_body_bytes;
   options.build.enabled = !flags.no_builds;
   options.build.git_credentials_file = flags.git_credentials;
+  options.build.ssh_known_hosts = flags.ssh_known_hosts;
   options.build.include_dirs = flags.build_includes;
   for (const std::string& m : flags.git_mirrors) {
     size_t eq = m.find('=');
@@ -272,6 +274,9 @@ void AddServeCommand(CLI::App& app) {
                   "a git credentials file (https://user:password@host lines) for sources whose "
                   "srcRepo.credentials names no Secret")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--ssh-known-hosts", flags->ssh_known_hosts,
+                  "the known_hosts file ssh:// sources' host keys must be in (default ~/.ssh/known_hosts; a "
+                  "credentials Secret's known_hosts counts too)");
   cmd->add_option("--build-include", flags->build_includes,
                   "where C++ function sources find libofn's headers (default: the installed ones)");
   cmd->add_flag("--no-builds", flags->no_builds, "do not build spec.build; serve spec.image as it is");

@@ -379,6 +379,7 @@ build::BuildRequest BuildRequestOf(store::Store& store, const store::Record& fn,
       r.source.username = field("username");
       r.source.password = field("password");
       r.source.ssh_private_key = field("ssh-privatekey");
+      r.source.known_hosts = field("known_hosts");  // as Tekton's and Shipwright's ssh-auth Secrets hold it
       key_text += "|secret@" + std::to_string(rec->resource_version);
     }
   }

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include "tests/unit/events/brokers.h"
@@ -73,6 +74,39 @@ class GitHttp : public events::testing_brokers::BrokerServer {
   GitHttp(const std::string& root, const std::string& user, const std::string& password)
       : BrokerServer("/usr/bin/python3",
                      {ofn::testing::DataPath("build/git_http.py"), "{port}", root, user, password}) {}
+};
+
+// sshd on a loopback port (root only: sshd drops privileges), serving
+// `git-upload-pack` to the key it authorizes; its host key and the client's
+// key pair are made here. ssh://root@127.0.0.1:PORT/abs/path/repo.
+class SshServer {
+ public:
+  SshServer() {
+    if (::geteuid() != 0 || ::access("/usr/sbin/sshd", X_OK) != 0 || ::access("/usr/bin/ssh-keygen", X_OK) != 0) return;
+    const std::string d = keys_.path();
+    Shell("ssh-keygen -q -t ed25519 -N '' -f '" + d + "/host' && ssh-keygen -q -t ed25519 -N '' -f '" + d +
+          "/client' && ssh-keygen -q -t ed25519 -N '' -f '" + d + "/stranger' && cp '" + d + "/client.pub' '" + d +
+          "/authorized_keys' && mkdir -p /run/sshd && echo ok");
+    std::string config = "Port {port}\nListenAddress 127.0.0.1\nHostKey " + d +
+                         "/host\nAuthorizedKeysFile " + d +
+                         "/authorized_keys\nStrictModes no\nPasswordAuthentication no\n"
+                         "KbdInteractiveAuthentication no\nUsePAM no\nPermitRootLogin prohibit-password\n"
+                         "PidFile none\nLogLevel ERROR\n";
+    server_ = std::make_unique<events::testing_brokers::BrokerServer>(
+        "/usr/sbin/sshd", std::vector<std::string>{"-D", "-e", "-f", "{dir}/server.conf"}, config);
+  }
+  bool up() const { return server_ && server_->up(); }
+  int port() const { return server_->port(); }
+  std::string ClientKey() const { return ofn::testing::ReadFile(keys_.path() + "/client"); }
+  std::string StrangerKey() const { return ofn::testing::ReadFile(keys_.path() + "/stranger"); }
+  // A known_hosts line for this server's host key.
+  std::string KnownHosts() const {
+    return "[127.0.0.1]:" + std::to_string(port()) + " " + ofn::testing::ReadFile(keys_.path() + "/host.pub");
+  }
+
+ private:
+  ofn::testing::TempDir keys_;
+  std::unique_ptr<events::testing_brokers::BrokerServer> server_;
 };
 
 }  // namespace ofn::build::testing_git

@@ -4,6 +4,7 @@
 #include "libofn/build/source.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -172,6 +173,69 @@ TEST(GitHttpTest, BasicAuthRightWrongAndMissing) {
   auto listed = RemoteCommit(spec);
   ASSERT_TRUE(listed.ok()) << listed.status().ToString();
   EXPECT_EQ(*listed, commit);
+}
+
+TEST(GitSshTest, AnSshKeyRightWrongAndMissing) {
+  if (!testing_git::HaveGit()) GTEST_SKIP() << "git is not installed";
+  testing_git::SshServer server;
+  if (::geteuid() != 0) GTEST_SKIP() << "sshd needs root";
+  ASSERT_TRUE(server.up()) << "sshd did not start (scripts/setup.sh installs openssh-server)";
+  TempDir root, work;
+  GitRepo repo(root.path() + "/over-ssh.git");
+  repo.Write("main.py", "def f(r):\n    return 'ssh'\n");
+  std::string commit = repo.Commit("first");
+  SourceSpec spec;
+  spec.url = "ssh://root@127.0.0.1:" + std::to_string(server.port()) + root.path() + "/over-ssh.git";
+  spec.ssh_private_key = server.ClientKey();
+
+  // An unknown host key ends it before any key is offered.
+  auto unknown = FetchSource(spec, work.path() + "/cache", work.path() + "/0");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(unknown.status().message().find("is not in any known_hosts"), std::string::npos) << unknown.status().message();
+  EXPECT_NE(unknown.status().message().find("ssh-keyscan -p " + std::to_string(server.port())), std::string::npos);
+
+  spec.known_hosts = server.KnownHosts();
+  spec.ssh_private_key.clear();
+  auto missing = FetchSource(spec, work.path() + "/cache", work.path() + "/a");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kPermissionDenied) << missing.status().ToString();
+
+  spec.ssh_private_key = server.StrangerKey();
+  auto wrong = FetchSource(spec, work.path() + "/cache", work.path() + "/b");
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.status().code(), StatusCode::kPermissionDenied) << wrong.status().ToString();
+
+  spec.ssh_private_key = server.ClientKey();
+  auto right = FetchSource(spec, work.path() + "/cache", work.path() + "/c");
+  ASSERT_TRUE(right.ok()) << right.status().ToString();
+  EXPECT_EQ(right->commit, commit);
+  EXPECT_NE(ReadFile(work.path() + "/c/main.py").find("'ssh'"), std::string::npos);
+  auto listed = RemoteCommit(spec);
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  EXPECT_EQ(*listed, commit);
+}
+
+TEST(KnownHostsTest, PlainAndHashedNamesWithTheirPorts) {
+  TempDir dir;
+  const std::string key = "AAAAC3NzaC1lZDI1NTE5AAAAIKhvX1sHQXcIqFr2X0Cz1X8n0u2xC7n3q5p0w0m8l6tA";
+  const std::string plain = "git.example.com,10.0.0.1 ssh-ed25519 " + key + "\n[127.0.0.1]:2222 ssh-ed25519 " + key + "\n";
+  EXPECT_TRUE(KnownHost(plain, "git.example.com", 22, "ssh-ed25519", key));
+  EXPECT_TRUE(KnownHost(plain, "10.0.0.1", 22, "ssh-ed25519", key));
+  EXPECT_TRUE(KnownHost(plain, "127.0.0.1", 2222, "ssh-ed25519", key));
+  EXPECT_FALSE(KnownHost(plain, "127.0.0.1", 22, "ssh-ed25519", key));  // another port
+  EXPECT_FALSE(KnownHost(plain, "git.example.com", 22, "ssh-rsa", key));
+  EXPECT_FALSE(KnownHost(plain, "git.example.com", 22, "ssh-ed25519", key.substr(0, key.size() - 2) + "xA"));
+  // ssh-keygen -H writes names hashed (HMAC-SHA1 with a salt per line).
+  if (::access("/usr/bin/ssh-keygen", X_OK) == 0) {
+    std::ofstream(dir.path() + "/known_hosts") << plain;
+    ASSERT_EQ(std::system(("ssh-keygen -q -H -f '" + dir.path() + "/known_hosts' >/dev/null 2>&1").c_str()), 0);
+    std::string hashed = ReadFile(dir.path() + "/known_hosts");
+    ASSERT_EQ(hashed.find("git.example.com"), std::string::npos) << hashed;
+    EXPECT_TRUE(KnownHost(hashed, "git.example.com", 22, "ssh-ed25519", key));
+    EXPECT_TRUE(KnownHost(hashed, "127.0.0.1", 2222, "ssh-ed25519", key));
+    EXPECT_FALSE(KnownHost(hashed, "other.example.com", 22, "ssh-ed25519", key));
+  }
 }
 
 TEST(LocalSourceTest, APlainDirectoryIsCopiedAndItsDigestFollowsItsContent) {
