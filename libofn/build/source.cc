@@ -418,12 +418,41 @@ Result<FetchedSource> FetchSource(const SourceSpec& spec, const std::string& cac
   opts.callbacks.payload = &auth;
   opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
   opts.prune = GIT_FETCH_PRUNE;
-  // Branches and tags; libgit2 1.5 fetches whole histories (no depth).
-  const char* specs[] = {"+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"};
-  git_strarray refspecs{const_cast<char**>(specs), 2};
+  // Only the ref the revision names when the remote has it as a branch or
+  // a tag (its history, not the other branches'); else every branch and
+  // tag (a commit id, or the remote's HEAD). libgit2 1.5 has no depth
+  // limit, so the history comes whole.
+  std::vector<std::string> wanted = {"+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"};
+  if (!spec.revision.empty()) {
+    git_remote_callbacks callbacks = GIT_REMOTE_CALLBACKS_INIT;
+    callbacks.credentials = Credentials;
+    callbacks.certificate_check = CertificateCheck;
+    callbacks.payload = &auth;
+    if (git_remote_connect(remote.get(), GIT_DIRECTION_FETCH, &callbacks, nullptr, nullptr) != 0) {
+      return FetchError(auth, "listing " + spec.url);
+    }
+    const git_remote_head** heads = nullptr;
+    size_t n = 0;
+    if (git_remote_ls(&heads, &n, remote.get()) == 0) {
+      for (size_t i = 0; i < n; ++i) {
+        const std::string name = heads[i]->name;
+        if (name == "refs/heads/" + spec.revision) {
+          wanted = {"+" + name + ":refs/remotes/origin/" + spec.revision};
+          break;
+        }
+        if (name == "refs/tags/" + spec.revision) wanted = {"+" + name + ":" + name};
+      }
+    }
+    git_remote_disconnect(remote.get());
+    auth.asked = 0;  // the fetch asks again
+  }
+  std::vector<char*> specs;
+  for (std::string& w : wanted) specs.push_back(w.data());
+  git_strarray refspecs{specs.data(), specs.size()};
   if (git_remote_fetch(remote.get(), &refspecs, &opts, nullptr) != 0) {
     return FetchError(auth, "fetching " + spec.url);
   }
+  if (wanted.size() == 1) out.log += "fetched only " + wanted[0].substr(1, wanted[0].find(':') - 1) + "\n";
   const git_indexer_progress* stats = git_remote_stats(remote.get());
   out.log += "fetched " + spec.url + " (" + std::to_string(stats->received_objects) + " objects, " +
              std::to_string(stats->received_bytes) + " bytes)\n";

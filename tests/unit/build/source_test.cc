@@ -55,6 +55,7 @@ class GitDaemonTest : public ::testing::Test {
     repo_->Write("fn/main.py", "def hello(request):\n    return 'one'\n");
     first_ = repo_->Commit("first");
     repo_->Tag("v1");
+    testing_git::Shell("git -C '" + repo_->dir() + "' branch other");
     repo_->Write("fn/main.py", "def hello(request):\n    return 'two'\n");
     second_ = repo_->Commit("second");
     daemon_ = std::make_unique<GitDaemon>(root_.path());
@@ -75,6 +76,11 @@ TEST_F(GitDaemonTest, FetchesABranchATagACommitAndASubPath) {
   auto head = FetchSource(spec, work_.path() + "/cache", work_.path() + "/a");
   ASSERT_TRUE(head.ok()) << head.status().ToString();
   EXPECT_EQ(head->commit, second_);
+  // A branch: only it is fetched (the cache has no other remote branch).
+  EXPECT_NE(head->log.find("fetched only refs/heads/main"), std::string::npos) << head->log;
+  const std::string cache = testing_git::Shell("ls -d '" + work_.path() + "/cache/'*.git");
+  EXPECT_EQ(testing_git::Shell("git --git-dir '" + cache + "' for-each-ref --format='%(refname)'"),
+            "refs/remotes/origin/main");
   EXPECT_NE(ReadFile(work_.path() + "/a/fn/main.py").find("'two'"), std::string::npos);
   EXPECT_EQ(ReadFile(work_.path() + "/a/README"), "v1\n");
 
