@@ -6,11 +6,14 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace ofn::build {
+
+struct Strategy;  // libofn/build/strategy.h
 
 struct BuildOptions {
   // Off: a Function with spec.build is served from spec.image as it is and
@@ -47,6 +50,9 @@ struct BuildOptions {
   std::map<std::string, std::vector<std::string>> registry_mirrors;
   // Used when spec.build.timeout is not set.
   std::chrono::milliseconds timeout{std::chrono::minutes(10)};
+  // The host program's own strategies, asked before the built-in ones
+  // (see strategy.h); `builder: ofn.local/<name>` names one.
+  std::vector<std::shared_ptr<const Strategy>> strategies;
 };
 
 }  // namespace ofn::build

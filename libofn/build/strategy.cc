@@ -414,6 +414,9 @@ Result<std::string> ChooseStrategy(const BuildInput& in) {
   if (in.builder.rfind("ofn.local/", 0) == 0) {
     std::string name = in.builder.substr(10);
     name = name.substr(0, name.find(':'));
+    for (const auto& s : in.options->strategies) {
+      if (s && s->name == name) return name;
+    }
     if (name != "auto") {
       for (const char* known : {"cxx", "python", "node", "go", "command", "dockerfile"}) {
         if (name == known) return name;
@@ -435,6 +438,14 @@ Result<std::string> ChooseStrategy(const BuildInput& in) {
     }
     return std::string("dockerfile");
   }
+  for (const auto& s : in.options->strategies) {
+    if (!s || !s->detects) continue;
+    try {
+      if (s->detects(in)) return s->name;
+    } catch (const std::exception& e) {
+      return Status(StatusCode::kInternal, "strategy " + s->name + " threw while looking at the source: " + e.what());
+    }
+  }
   for (const fs::path& f : FindFiles(in.source_dir, {".cc", ".cpp", ".cxx"})) {
     if (ReadFile(f).find("OFN_REGISTER_FUNCTIONS") != std::string::npos) return std::string("cxx");
   }
@@ -451,6 +462,23 @@ Result<std::string> ChooseStrategy(const BuildInput& in) {
 }
 
 Result<Artifact> RunStrategy(const std::string& name, const BuildInput& in) {
+  for (const auto& s : in.options->strategies) {
+    if (!s || s->name != name || !s->run) continue;
+    // A host strategy that throws fails its build, not the platform.
+    Result<Artifact> made = Status(StatusCode::kInternal, "");
+    try {
+      made = s->run(in);
+    } catch (const std::exception& e) {
+      return Status(StatusCode::kInternal, "strategy " + name + " threw: " + e.what());
+    } catch (...) {
+      return Status(StatusCode::kInternal, "strategy " + name + " threw");
+    }
+    if (made.ok() && made->kind != "library" && made->kind != "bundle") {
+      return Status(StatusCode::kInvalidArgument,
+                    "strategy " + name + " made a \"" + made->kind + "\": a strategy makes a library or a bundle");
+    }
+    return made;
+  }
   if (name == "cxx") return BuildCxx(in);
   if (name == "python") return BuildPython(in);
   if (name == "node") return BuildNode(in);

@@ -24,6 +24,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -58,6 +59,17 @@ struct Artifact {
   std::vector<std::string> command;
   std::string working_dir;
   std::vector<std::pair<std::string, std::string>> env;
+};
+
+// A strategy of the host program's (BuildOptions::strategies): asked first,
+// in order, whether it builds a source (`detects`; null: only when named by
+// `builder: ofn.local/<name>`), then run on the build thread. Its artefact
+// is a "library" (a function library the in-process backend loads) or a
+// "bundle" (a directory with a start command), as the built-in ones make.
+struct Strategy {
+  std::string name;
+  std::function<bool(const BuildInput&)> detects;
+  std::function<Result<Artifact>(const BuildInput&)> run;
 };
 
 // The strategy for this input (see above), or FailedPrecondition saying why

@@ -11,6 +11,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "libofn/build/strategy.h"
 #include "libofn/platform/platform.h"
 #include "tests/unit/build/git_fixtures.h"
 
@@ -476,6 +477,51 @@ TEST_F(BuildTest, CredentialsComeFromTheSecretSrcRepoNamesOrTheCredentialsFile) 
   ASSERT_TRUE(refused.ok());
   json::object st = Status(*p, "refused");
   EXPECT_EQ(st["build"].as_object()["reason"].as_string(), "AuthenticationFailed");
+}
+
+// A host program's own strategy: asked first, and named by ofn.local/<name>.
+TEST_F(BuildTest, AHostStrategyBuildsWhatItDetects) {
+  repo_->Write("static/greeting.txt", "static hello\n");
+  repo_->Commit("static");
+  auto strategy = std::make_shared<build::Strategy>();
+  strategy->name = "static-site";
+  std::atomic<int> runs{0};
+  strategy->detects = [](const build::BuildInput& in) { return fs::exists(in.source_dir + "/greeting.txt"); };
+  strategy->run = [&runs](const build::BuildInput& in) -> Result<build::Artifact> {
+    ++runs;
+    fs::create_directories(in.out_dir + "/www");
+    fs::copy_file(in.source_dir + "/greeting.txt", in.out_dir + "/www/index.html");
+    build::Artifact a;
+    a.kind = "bundle";
+    a.path = in.out_dir;
+    a.working_dir = in.out_dir + "/www";
+    a.command = {"/bin/sh", "-c", "exec python3 -m http.server \"$PORT\" --bind 127.0.0.1"};
+    return a;
+  };
+  Platform::Options o = Options();
+  o.build.strategies.push_back(strategy);
+  auto p = Open(o);
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->Apply(Manifest("site", "static")).ok());
+  auto ready = p->WaitReady("site", seconds(120));
+  ASSERT_TRUE(ready.ok()) << ready.status().ToString();
+  EXPECT_EQ(Body(*p, "site", "/"), "200 static hello\n");
+  auto builds = p->Builds("site");
+  ASSERT_TRUE(builds.ok() && builds->size() == 1u);
+  EXPECT_EQ((*builds)[0].strategy, "static-site");
+  EXPECT_EQ(runs, 1);
+  // Named by the builder, it builds a source it would not detect.
+  std::string named = Manifest("named", "hello");
+  named.replace(named.find("ofn.local/auto"), 14, "ofn.local/static-site");
+  ASSERT_TRUE(p->Apply(named).ok());
+  auto failed = p->WaitFor("named", [](const FunctionInfo& f) { return f.build_state == "Failed"; }, seconds(60));
+  ASSERT_TRUE(failed.ok());
+  EXPECT_EQ(runs, 2);  // it ran, and threw (hello/ has no greeting.txt): the build fails, the platform goes on
+  auto named_builds = p->Builds("named");
+  ASSERT_TRUE(named_builds.ok() && named_builds->size() == 1u);
+  EXPECT_NE((*named_builds)[0].message.find("strategy static-site threw: filesystem error"), std::string::npos)
+      << (*named_builds)[0].message;
+  EXPECT_EQ(Body(*p, "site", "/"), "200 static hello\n");
 }
 
 TEST_F(BuildTest, ABuildOnlyFunctionBuildsAndServesNothing) {
