@@ -145,6 +145,26 @@ Status FetchError(const AuthState& auth, std::string_view what) {
   return Status(auth.refused ? StatusCode::kPermissionDenied : StatusCode::kUnavailable, GitError(what));
 }
 
+// The remote's refs (name, commit id), as it advertises them (ls-remote).
+Result<std::vector<std::pair<std::string, std::string>>> ListRemote(git_remote* remote, AuthState* auth,
+                                                                    const std::string& url) {
+  git_remote_callbacks callbacks = GIT_REMOTE_CALLBACKS_INIT;
+  callbacks.credentials = Credentials;
+  callbacks.certificate_check = CertificateCheck;
+  callbacks.payload = auth;
+  if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &callbacks, nullptr, nullptr) != 0) {
+    return FetchError(*auth, "listing " + url);
+  }
+  const git_remote_head** heads = nullptr;
+  size_t n = 0;
+  std::vector<std::pair<std::string, std::string>> out;
+  const bool listed = git_remote_ls(&heads, &n, remote) == 0;
+  for (size_t i = 0; listed && i < n; ++i) out.emplace_back(heads[i]->name, OidText(&heads[i]->oid));
+  git_remote_disconnect(remote);
+  if (!listed) return FetchError(*auth, "listing " + url);
+  return out;
+}
+
 bool SafeName(std::string_view name) {
   return !name.empty() && name != "." && name != ".." && name.find('/') == std::string_view::npos;
 }
@@ -424,26 +444,14 @@ Result<FetchedSource> FetchSource(const SourceSpec& spec, const std::string& cac
   // limit, so the history comes whole.
   std::vector<std::string> wanted = {"+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"};
   if (!spec.revision.empty()) {
-    git_remote_callbacks callbacks = GIT_REMOTE_CALLBACKS_INIT;
-    callbacks.credentials = Credentials;
-    callbacks.certificate_check = CertificateCheck;
-    callbacks.payload = &auth;
-    if (git_remote_connect(remote.get(), GIT_DIRECTION_FETCH, &callbacks, nullptr, nullptr) != 0) {
-      return FetchError(auth, "listing " + spec.url);
-    }
-    const git_remote_head** heads = nullptr;
-    size_t n = 0;
-    if (git_remote_ls(&heads, &n, remote.get()) == 0) {
-      for (size_t i = 0; i < n; ++i) {
-        const std::string name = heads[i]->name;
-        if (name == "refs/heads/" + spec.revision) {
-          wanted = {"+" + name + ":refs/remotes/origin/" + spec.revision};
-          break;
-        }
-        if (name == "refs/tags/" + spec.revision) wanted = {"+" + name + ":" + name};
+    OFN_ASSIGN_OR_RETURN(auto refs, ListRemote(remote.get(), &auth, spec.url));
+    for (const auto& [name, oid] : refs) {
+      if (name == "refs/heads/" + spec.revision) {
+        wanted = {"+" + name + ":refs/remotes/origin/" + spec.revision};
+        break;
       }
+      if (name == "refs/tags/" + spec.revision) wanted = {"+" + name + ":" + name};
     }
-    git_remote_disconnect(remote.get());
     auth.asked = 0;  // the fetch asks again
   }
   std::vector<char*> specs;
@@ -526,28 +534,16 @@ Result<std::string> RemoteCommit(const SourceSpec& spec) {
   }
   Remote remote(rm);
   AuthState auth{&spec, 0, false, ""};
-  git_remote_callbacks callbacks = GIT_REMOTE_CALLBACKS_INIT;
-  callbacks.credentials = Credentials;
-  callbacks.certificate_check = CertificateCheck;
-  callbacks.payload = &auth;
-  if (git_remote_connect(remote.get(), GIT_DIRECTION_FETCH, &callbacks, nullptr, nullptr) != 0) {
-    return FetchError(auth, "listing " + spec.url);
-  }
-  const git_remote_head** heads = nullptr;
-  size_t n = 0;
-  if (git_remote_ls(&heads, &n, remote.get()) != 0) return FetchError(auth, "listing " + spec.url);
+  OFN_ASSIGN_OR_RETURN(auto refs, ListRemote(remote.get(), &auth, spec.url));
   std::string found;
   const std::string& rev = spec.revision;
-  for (size_t i = 0; i < n; ++i) {
-    std::string_view name = heads[i]->name;
-    std::string oid = OidText(&heads[i]->oid);
+  for (const auto& [name, oid] : refs) {
     if (rev.empty() && name == "HEAD") found = oid;
     if (!rev.empty() && name == "refs/heads/" + rev) found = oid;
     // A tag: its peeled commit ("^{}") wins over the tag object.
     if (!rev.empty() && name == "refs/tags/" + rev && found.empty()) found = oid;
     if (!rev.empty() && name == "refs/tags/" + rev + "^{}") found = oid;
   }
-  git_remote_disconnect(remote.get());
   if (!found.empty()) return found;
   // A commit id names itself.
   if (rev.size() == GIT_OID_HEXSZ && rev.find_first_not_of("0123456789abcdef") == std::string::npos) return rev;

@@ -602,33 +602,12 @@ def test_a_bundle_built_from_git_runs_as_an_image_layered_on_its_run_image(ofn_b
         stop(s)
 
 
-DOCKERFILE_FN = """apiVersion: core.openfunction.io/v1beta2
-kind: Function
-metadata:
-  name: docker-site
-  annotations:
-    ofn.io/backend: containerd
-spec:
-  version: v1.0.0
-  image: registry.example.com/docker-site:latest
-  build:
-    builder: openfunction/buildah:v1.23.1
-    dockerfile: Dockerfile
-    shipwright:
-      strategy:
-        kind: ClusterBuildStrategy
-        name: buildah
-    srcRepo:
-      url: %s
-      revision: main
-  serving:
-    template:
-      containers:
-        - name: function
-    triggers:
-      http:
-        port: 8080
-"""
+# The same Function, named docker-site, built from a Dockerfile by the buildah strategy.
+DOCKERFILE_FN = BUILT.replace("name: site", "name: docker-site").replace("site:latest", "docker-site:latest").replace(
+    "    builder: ofn.local/command\n    shipwright:\n      params:\n        - name: RUN_IMAGE\n"
+    "          value: example.local/busybox:run\n",
+    "    builder: openfunction/buildah:v1.23.1\n    dockerfile: Dockerfile\n    shipwright:\n      strategy:\n"
+    "        kind: ClusterBuildStrategy\n        name: buildah\n")
 
 
 def test_a_dockerfile_is_built_with_buildah_on_a_base_from_the_registry_mirror(ofn_bin, containerd, tmp_path):
