@@ -185,6 +185,7 @@ BuildView Builder::Ensure(const BuildRequest& request) {
   bool queued = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    forgotten_.erase(key);  // made again before its old builds went: they stay (and may serve as its cache)
     FunctionBuilds& fb = functions_[key];
     const bool key_changed = fb.last && fb.last->key != request.key;
     fb.last = request;
@@ -286,6 +287,8 @@ void Builder::Forget(const std::string& ns, const std::string& function) {
   std::lock_guard<std::mutex> lock(mu_);
   const std::string key = Key(ns, function);
   functions_.erase(key);
+  forgotten_.insert(key);
+  cv_.notify_all();
   queue_.erase(std::remove_if(queue_.begin(), queue_.end(),
                               [&](const Job& j) { return Key(j.request.ns, j.request.function) == key; }),
                queue_.end());
@@ -503,14 +506,28 @@ std::string InImage(const std::string& text, const std::vector<std::pair<std::st
 
 bool Builder::Idle(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
-  return cv_.wait_for(lock, timeout, [&] { return queue_.empty() && running_.empty(); });
+  return cv_.wait_for(lock, timeout, [&] { return queue_.empty() && running_.empty() && forgotten_.empty(); });
 }
 
 void Builder::Loop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    cv_.wait(lock, [&] { return stop_ || !queue_.empty() || !forgotten_.empty(); });
     if (stop_) break;
+    if (!forgotten_.empty()) {
+      std::set<std::string> gone;
+      gone.swap(forgotten_);
+      running_ = "(cleanup)";
+      lock.unlock();
+      for (const std::string& key : gone) {
+        size_t slash = key.find('/');
+        RemoveBuilds(key.substr(0, slash), key.substr(slash + 1));
+      }
+      lock.lock();
+      running_.clear();
+      cv_.notify_all();
+      continue;
+    }
     Job job = std::move(queue_.front());
     queue_.pop_front();
     running_ = Key(job.request.ns, job.request.function);
@@ -795,6 +812,27 @@ void Builder::Run(const Job& job) {
   finish("Succeeded", "Succeeded",
          *strategy + ": built commit " + fetched->commit.substr(0, 12) + " into " +
              (made_image.empty() ? artifact->kind + " " + artifact->path : "image " + made_image));
+}
+
+void Builder::RemoveBuilds(const std::string& ns, const std::string& function) {
+  {
+    // Made again meanwhile: its builds stay.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (functions_.count(Key(ns, function))) return;
+  }
+  auto listed = store_->ListBuilds(ns, function);
+  if (!listed.ok()) return;
+  std::error_code ec;
+  for (const store::BuildRecord& r : *listed) {
+    Status del = store_->Transact([&](store::Transaction& tx) { return tx.DeleteBuild(r.ns, r.name); });
+    if (!del.ok()) {
+      OFN_LOG(kWarning) << "build: deleting record " << r.name << ": " << del.ToString();
+      continue;
+    }
+    if (!r.image.empty()) fs::remove_all(r.image, ec);
+    fs::remove_all(options_.work_dir + "/artifacts/" + r.ns + "/" + r.name, ec);
+    fs::remove(options_.work_dir + "/logs/" + r.ns + "/" + r.name + ".log", ec);
+  }
 }
 
 void Builder::Prune(const BuildRequest& req) {

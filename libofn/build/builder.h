@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -147,7 +148,9 @@ class Builder {
   Status Rebuild(const std::string& ns, const std::string& function, bool force, const std::string& why);
   // The last request of a Function (for the revision controller).
   std::optional<BuildRequest> LastRequest(const std::string& ns, const std::string& function) const;
-  // A Function is gone: its queued build is dropped and a running one cancelled.
+  // A Function is gone: its queued build is dropped, a running one
+  // cancelled, and its build records, artefacts and logs removed (on the
+  // build thread, after whatever runs).
   void Forget(const std::string& ns, const std::string& function);
   // The log of a build ("" name: the Function's newest).
   Result<std::string> Log(const std::string& ns, const std::string& function, const std::string& build) const;
@@ -197,6 +200,8 @@ class Builder {
   void Loop();
   void Run(const Job& job);
   void Prune(const BuildRequest& request);
+  // Removes every build record, artefact and log of a Function.
+  void RemoveBuilds(const std::string& ns, const std::string& function);
   std::string Key(const std::string& ns, const std::string& function) const { return ns + "/" + function; }
 
   store::Store* store_;
@@ -210,6 +215,7 @@ class Builder {
   std::condition_variable cv_;
   std::deque<Job> queue_;
   std::map<std::string, FunctionBuilds> functions_;
+  std::set<std::string> forgotten_;  // "ns/function" whose builds are to be removed
   std::string running_;  // "ns/function" of the running build
   std::atomic<bool> cancel_{false};
   std::atomic<bool> stopping_{false};  // the Builder is going: a cut build is Interrupted

@@ -524,6 +524,23 @@ TEST_F(BuildTest, AHostStrategyBuildsWhatItDetects) {
   EXPECT_EQ(Body(*p, "site", "/"), "200 static hello\n");
 }
 
+TEST_F(BuildTest, DeletingAFunctionRemovesItsBuilds) {
+  auto p = Open(Options());
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->Apply(Manifest("hello", "hello")).ok());
+  ASSERT_TRUE(p->WaitReady("hello", seconds(120)).ok());
+  auto builds = p->Builds("hello");
+  ASSERT_TRUE(builds.ok() && builds->size() == 1u);
+  const std::string artifact = (*builds)[0].artifact;
+  ASSERT_TRUE(fs::exists(artifact));
+  ASSERT_TRUE(p->Delete("Function", "default", "hello").ok());
+  ASSERT_TRUE(p->Sync().ok());
+  ASSERT_TRUE(p->WaitBuildsIdle(seconds(60)).ok());
+  EXPECT_TRUE(p->Builds("hello")->empty());
+  EXPECT_FALSE(fs::exists(artifact));
+  EXPECT_FALSE(fs::exists(state_.path() + "/builds/logs/default/hello-build-00001.log"));
+}
+
 TEST_F(BuildTest, ABuildOnlyFunctionBuildsAndServesNothing) {
   auto p = Open(Options());
   ASSERT_TRUE(p);
