@@ -182,7 +182,7 @@ BuildView Builder::Ensure(const BuildRequest& request) {
   const std::string key = Key(request.ns, request.function);
   auto records = store_->ListBuilds(request.ns, request.function);
   std::vector<store::BuildRecord> builds = records.ok() ? std::move(*records) : std::vector<store::BuildRecord>{};
-  bool queued = false;
+  bool waiting = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     forgotten_.erase(key);  // made again before its old builds went: they stay (and may serve as its cache)
@@ -213,7 +213,6 @@ BuildView Builder::Ensure(const BuildRequest& request) {
         cancel_ = true;
         queue_.push_back(Job{request, false, "spec.build changed"});
       }
-      queued = true;
     } else {
       const store::BuildRecord* newest = builds.empty() ? nullptr : &builds.back();
       json::object st = newest ? StatusOf(*newest) : json::object{};
@@ -224,9 +223,13 @@ BuildView Builder::Ensure(const BuildRequest& request) {
                              !newest ? "first build" : Str(&st, "reason") == kInterrupted ? "restarted"
                                                                                          : "spec.build changed"});
         cv_.notify_all();
-        queued = true;
       }
     }
+    // A build asked for and not started yet (a running one has its record;
+    // a revision controller's poll is no build).
+    waiting = std::any_of(queue_.begin(), queue_.end(), [&](const Job& j) {
+      return !j.poll && !j.image_poll && Key(j.request.ns, j.request.function) == key;
+    });
   }
   BuildView view;
   for (auto it = builds.rbegin(); it != builds.rend(); ++it) {
@@ -247,7 +250,7 @@ BuildView Builder::Ensure(const BuildRequest& request) {
       view.duration = Duration(static_cast<double>(ms->as_int64()) / 1000.0);
     }
   }
-  if (queued && (view.state != "Building")) {
+  if (waiting && view.state != "Building") {
     // Asked for, not started yet.
     view.state = "Building";
     view.reason = "Queued";
