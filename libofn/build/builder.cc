@@ -279,13 +279,6 @@ Status Builder::Rebuild(const std::string& ns, const std::string& function, bool
   return Status::Ok();
 }
 
-std::optional<BuildRequest> Builder::LastRequest(const std::string& ns, const std::string& function) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = functions_.find(Key(ns, function));
-  if (it == functions_.end()) return std::nullopt;
-  return it->second.last;
-}
-
 void Builder::Forget(const std::string& ns, const std::string& function) {
   std::lock_guard<std::mutex> lock(mu_);
   const std::string key = Key(ns, function);

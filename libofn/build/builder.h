@@ -146,8 +146,6 @@ class Builder {
   // cache (ofn rebuild); else an unchanged commit reuses the last artefact
   // (the revision controller's poll). NotFound when it has no request.
   Status Rebuild(const std::string& ns, const std::string& function, bool force, const std::string& why);
-  // The last request of a Function (for the revision controller).
-  std::optional<BuildRequest> LastRequest(const std::string& ns, const std::string& function) const;
   // A Function is gone: its queued build is dropped, a running one
   // cancelled, and its build records, artefacts and logs removed (on the
   // build thread, after whatever runs).
@@ -162,7 +160,6 @@ class Builder {
   void Poll();
   SourceWatch WatchOf(const std::string& ns, const std::string& function) const;
 
-  const std::string& work_dir() const { return options_.work_dir; }
   // Where bundles become images (the containerd backend); unset: a
   // Function that runs on containerd fails to build, saying so.
   void SetImageMaker(ImageMaker maker);

@@ -278,9 +278,6 @@ Result<FetchedSource> CopyDirectory(const SourceSpec& spec, const std::string& d
   return out;
 }
 
-// libgit2 takes plain paths as local repositories; file:// too.
-std::string GitUrl(const std::string& url) { return url; }
-
 std::string CacheName(const std::string& url) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -427,7 +424,7 @@ Result<FetchedSource> FetchSource(const SourceSpec& spec, const std::string& cac
   }
   Repo repo(r);
   git_remote* rm = nullptr;
-  if (git_remote_create_anonymous(&rm, repo.get(), GitUrl(spec.url).c_str()) != 0) {
+  if (git_remote_create_anonymous(&rm, repo.get(), spec.url.c_str()) != 0) {
     return Status(StatusCode::kInvalidArgument, GitError("spec.build.srcRepo.url " + spec.url));
   }
   Remote remote(rm);
@@ -529,7 +526,7 @@ Result<std::string> RemoteCommit(const SourceSpec& spec) {
     git_repository_free(probe);
   }
   git_remote* rm = nullptr;
-  if (git_remote_create_detached(&rm, GitUrl(spec.url).c_str()) != 0) {
+  if (git_remote_create_detached(&rm, spec.url.c_str()) != 0) {
     return Status(StatusCode::kInvalidArgument, GitError("spec.build.srcRepo.url " + spec.url));
   }
   Remote remote(rm);
