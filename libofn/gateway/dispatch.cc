@@ -164,7 +164,7 @@ void Dispatcher::Dispatch(HttpRequest request, Responder respond) const {
     return;
   }
   ApplyFilters(hit->rule->request_headers, hit->rule->rewrite, *hit->match, &request);
-  const route::FunctionRoute& route = snap->table.routes()[hit->route];
+  const route::FunctionRoute& route = snap->table.route(hit->route);
   const TrafficSplit* split = snap->targets[hit->route].get();
   std::string target_name = route.ns + "/" + route.name;
   if (const RuleBackends* rb = BackendsOf(*snap, hit->route, static_cast<size_t>(hit->rule - route.rules.data()))) {

@@ -40,9 +40,9 @@ struct RuleBackends {
 
 struct Snapshot {
   route::RouteTable table;
-  // Parallel to table.routes(): where each route's requests go (null: nowhere yet).
+  // Parallel to the table's routes: where each route's requests go (null: nowhere yet).
   std::vector<std::shared_ptr<const TrafficSplit>> targets;
-  // Parallel to table.routes() and then to each route's rules: the rule's
+  // Parallel to the table's routes and then to each route's rules: the rule's
   // backendRefs, null for a rule without them (its route's own target).
   std::vector<std::vector<std::shared_ptr<const RuleBackends>>> backends;
   // Gateway plugins (key-auth, key-rate-limit), run before routing; null: none.

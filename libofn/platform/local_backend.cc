@@ -71,7 +71,7 @@ void LocalBackend::SetGateways(std::map<std::string, route::GatewayConfig> gatew
   gateways_ = std::move(gateways);
 }
 
-void LocalBackend::SetHttpRoutes(std::vector<route::FunctionRoute> routes) {
+void LocalBackend::SetHttpRoutes(std::vector<std::shared_ptr<const route::FunctionRoute>> routes) {
   std::lock_guard<std::mutex> lock(mu_);
   http_routes_ = std::move(routes);
 }
@@ -258,14 +258,14 @@ void LocalBackend::CompileRoutes(Fn& fn) {
     fn.seen.route->gateway = gns + "/" + gname;
     return;
   }
-  fn.route = std::move(*compiled);
-  fn.seen.route = ObserveRoute(&*fn.route);
+  fn.route = std::make_shared<const route::FunctionRoute>(std::move(*compiled));
+  fn.seen.route = ObserveRoute(fn.route.get());
   const std::string tag_spec = RouteSpec(plan.route_json, true);
   for (const auto& [tag, rev] : fn.tags) {
     auto tr = route::CompileRoute(plan.ns, TagName(options_.tag_template, tag, plan.name), tag_spec, git->second,
                                   plan.created);
     if (tr.ok()) {
-      fn.tag_routes.push_back(std::move(*tr));
+      fn.tag_routes.push_back(std::make_shared<const route::FunctionRoute>(std::move(*tr)));
       fn.tag_revisions.push_back(rev);
     }
   }
@@ -371,13 +371,13 @@ void LocalBackend::Commit() {
   autoscaler_->DropUnadopted();
 
   // The route table, with conflicts resolved.
-  std::vector<route::FunctionRoute> routes;
+  std::vector<std::shared_ptr<const route::FunctionRoute>> routes;
   std::vector<std::shared_ptr<const gateway::TrafficSplit>> splits;
   std::vector<Fn*> owner;
   auto snap = std::make_shared<gateway::Snapshot>();
   for (auto& [key, fn] : fns_) {
     if (!fn.route) continue;
-    routes.push_back(*fn.route);
+    routes.push_back(fn.route);
     splits.push_back(fn.split);
     owner.push_back(&fn);
     snap->backends.push_back(ResolveBackends(*fn.route, &*fn.seen.route));
@@ -390,10 +390,11 @@ void LocalBackend::Commit() {
   }
   // HTTPRoute objects: every rule goes to its backendRefs.
   http_seen_.clear();
-  for (const route::FunctionRoute& hr : http_routes_) {
+  for (const std::shared_ptr<const route::FunctionRoute>& hrp : http_routes_) {
+    const route::FunctionRoute& hr = *hrp;
     backend::RouteObservation& seen = http_seen_[hr.ns + "/" + hr.name];
     seen = backend::RouteObservation{};
-    routes.push_back(hr);
+    routes.push_back(hrp);
     splits.push_back(nullptr);
     owner.push_back(nullptr);
     snap->backends.push_back(ResolveBackends(hr, &seen));
@@ -419,7 +420,7 @@ void LocalBackend::Commit() {
   for (auto& [key, fn] : fns_) {
     if (!fn.route || fn.seen.route->status != "True") continue;
     std::vector<const route::FunctionRoute*> tags;
-    for (const route::FunctionRoute& tr : fn.tag_routes) tags.push_back(&tr);
+    for (const auto& tr : fn.tag_routes) tags.push_back(tr.get());
     fn.seen.addresses = RouteAddresses(*fn.route, tags);
   }
 }

@@ -581,7 +581,8 @@ HttpResponse Platform::Invoke(std::string_view name, HttpRequest request, std::s
   // them: no store read on the request path.
   std::shared_ptr<const gateway::Snapshot> snap = impl_->dispatcher.Current();
   const route::FunctionRoute* found = nullptr;
-  for (const route::FunctionRoute& r : snap->table.routes()) {
+  for (size_t i = 0; i < snap->table.size(); ++i) {
+    const route::FunctionRoute& r = snap->table.route(i);
     if (r.name == name && r.ns == ns) found = &r;
   }
   if (!found) {

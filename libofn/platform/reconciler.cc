@@ -687,13 +687,15 @@ void Reconciler::Pass() {
   std::vector<std::pair<const store::Record*, route::CompiledHttpRoute>> http_routes;
   {
     auto hr_records = store_->List("HTTPRoute");
-    std::vector<route::FunctionRoute> compiled;
+    std::vector<std::shared_ptr<const route::FunctionRoute>> compiled;
     if (hr_records.ok()) {
       http_route_records = std::move(*hr_records);
       for (const store::Record& r : http_route_records) {
         if (r.deletion_time != 0) continue;
         http_routes.emplace_back(&r, route::CompileHttpRoute(r.ns, r.name, r.spec, gateways, r.creation_time));
-        if (http_routes.back().second.route) compiled.push_back(*http_routes.back().second.route);
+        if (http_routes.back().second.route) {
+          compiled.push_back(std::make_shared<const route::FunctionRoute>(*http_routes.back().second.route));
+        }
       }
     } else {
       OFN_LOG(kError) << "reconcile: listing HTTPRoutes: " << hr_records.status().ToString();

@@ -1,7 +1,8 @@
 #include "libofn/route/table.h"
 
 #include <algorithm>
-#include <set>
+#include <functional>
+#include <map>
 #include <tuple>
 
 namespace ofn::route {
@@ -97,80 +98,199 @@ std::string DecodeQueryComponent(std::string_view s) {
   return out;
 }
 
+namespace {
+
+// Calls f(host) once for each distinct host of the route.
+template <typename F>
+void ForEachHost(const FunctionRoute& r, F&& f) {
+  for (size_t i = 0; i <= r.hostnames.size(); ++i) {
+    std::string_view host = i < r.hostnames.size() ? std::string_view(r.hostnames[i]) : r.internal_host;
+    if (i == r.hostnames.size() && host.empty()) break;
+    bool seen = false;
+    for (size_t j = 0; j < i && !seen; ++j) seen = r.hostnames[j] == host;
+    if (!seen) f(host);
+  }
+}
+
+constexpr uint32_t kNone = UINT32_MAX;
+
+// The first five match-order fields in one integer (smaller goes first);
+// values too large to pack saturate, and equal keys fall back to the fields.
+uint64_t PackOrder(const Match& m) {
+  auto sat = [](size_t v, uint64_t max) { return std::min<uint64_t>(v, max); };
+  const uint64_t len = sat(TrimSlash(m.path).size(), (1u << 22) - 1);
+  return static_cast<uint64_t>(TypeRank(m.path_type)) << 62 | ((1u << 22) - 1 - len) << 40 |
+         static_cast<uint64_t>(m.method.empty() ? 1 : 0) << 39 | (255 - sat(m.headers.size(), 255)) << 31 |
+         (255 - sat(m.query.size(), 255)) << 23;
+}
+
+}  // namespace
+
 RouteTable RouteTable::Build(std::vector<FunctionRoute> routes, std::vector<Rejection>* rejected) {
+  std::vector<RoutePtr> shared;
+  shared.reserve(routes.size());
+  for (FunctionRoute& r : routes) shared.push_back(std::make_shared<const FunctionRoute>(std::move(r)));
+  return Build(std::move(shared), rejected);
+}
+
+uint32_t RouteTable::AddHost(std::string_view host) {
+  if ((host_count_ + 1) * 3 > hosts_.size() * 2) {
+    std::vector<HostSlot> old(std::max<size_t>(64, hosts_.size() * 2));
+    old.swap(hosts_);
+    const size_t mask = hosts_.size() - 1;
+    for (const HostSlot& s : old) {
+      if (!s.host) continue;
+      size_t i = std::hash<std::string_view>{}(std::string_view(s.host, s.size)) & mask;
+      while (hosts_[i].host) i = (i + 1) & mask;
+      hosts_[i] = s;
+    }
+  }
+  const size_t mask = hosts_.size() - 1;
+  for (size_t i = std::hash<std::string_view>{}(host) & mask;; i = (i + 1) & mask) {
+    HostSlot& s = hosts_[i];
+    if (!s.host) {
+      s = HostSlot{host.data(), static_cast<uint32_t>(host.size()), static_cast<uint32_t>(buckets_.size())};
+      ++host_count_;
+      buckets_.emplace_back();
+      return s.bucket;
+    }
+    if (s.size == host.size() && std::string_view(s.host, s.size) == host) return s.bucket;
+  }
+}
+
+RouteTable RouteTable::Build(std::vector<RoutePtr> routes, std::vector<Rejection>* rejected) {
   RouteTable t;
   t.routes_ = std::move(routes);
-  std::vector<size_t> order(t.routes_.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  auto older = [&](size_t a, size_t b) {
-    const FunctionRoute& x = t.routes_[a];
-    const FunctionRoute& y = t.routes_[b];
-    return std::tie(x.created, x.ns, x.name) < std::tie(y.created, y.ns, y.name);
-  };
-  std::sort(order.begin(), order.end(), older);
+  const std::vector<RoutePtr>& rs = t.routes_;
+  const auto n = static_cast<uint32_t>(rs.size());
 
-  // Claim (host, match) keys, oldest route first.
-  std::map<std::string, size_t> claimed;
-  std::vector<bool> accepted(t.routes_.size(), true);
-  for (size_t ri : order) {
-    const FunctionRoute& r = t.routes_[ri];
-    if (r.kind != "Function") continue;  // HTTPRoutes only lose ties (see FunctionRoute::kind)
+  // Every host gets a bucket id ("*.example.com" under its suffix, "*" --
+  // every host -- under "", tried last); each route's entries are gathered
+  // with their bucket, in route order.
+  size_t cap = 64;
+  while (cap < n * 3) cap *= 2;  // a route has its host and its internal host
+  t.hosts_.resize(cap);
+  t.buckets_.reserve(n * 2);
+  std::vector<std::pair<std::string_view, uint32_t>> wild_ids;
+  std::vector<std::pair<uint32_t, Entry>> tagged;
+  tagged.reserve(n * 6);
+  std::vector<uint32_t> first_function;  // per bucket: the first Function route in it
+  std::vector<bool> contested(n, false);  // shares a host with another Function route
+  for (uint32_t ri = 0; ri < n; ++ri) {
+    const FunctionRoute& r = *rs[ri];
+    const bool function = r.kind == "Function";  // HTTPRoutes only lose ties (see FunctionRoute::kind)
+    ForEachHost(r, [&](std::string_view host) {
+      uint32_t id = kNone;
+      if (host == "*" || host.substr(0, 2) == "*.") {
+        std::string_view suffix = host == "*" ? std::string_view() : host.substr(1);
+        for (const auto& [s, wid] : wild_ids) {
+          if (s == suffix) id = wid;
+        }
+        if (id == kNone) {
+          id = static_cast<uint32_t>(t.buckets_.size());
+          t.buckets_.emplace_back();
+          wild_ids.emplace_back(suffix, id);
+        }
+      } else {
+        id = t.AddHost(host);
+      }
+      if (id >= first_function.size()) first_function.resize(id + 1, kNone);
+      if (function) {
+        uint32_t& first = first_function[id];
+        if (first == kNone) {
+          first = ri;
+        } else if (first != ri) {
+          contested[first] = contested[ri] = true;
+        }
+      }
+      for (uint32_t ru = 0; ru < r.rules.size(); ++ru) {
+        for (uint32_t mi = 0; mi < r.rules[ru].matches.size(); ++mi) {
+          tagged.push_back({id, Entry{ri, ru, mi, PackOrder(r.rules[ru].matches[mi])}});
+        }
+      }
+    });
+  }
+
+  // Function routes that share a host claim (host, match) keys, oldest
+  // first: the first to claim a key keeps it, a later one is rejected whole.
+  // Routes that share no host with another Function route cannot conflict.
+  std::vector<bool> accepted(n, true);
+  std::vector<uint32_t> order;
+  for (uint32_t ri = 0; ri < n; ++ri) {
+    if (contested[ri]) order.push_back(ri);
+  }
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    const FunctionRoute& x = *rs[a];
+    const FunctionRoute& y = *rs[b];
+    return std::tie(x.created, x.ns, x.name) < std::tie(y.created, y.ns, y.name);
+  });
+  std::map<std::string, uint32_t> claimed;
+  for (uint32_t ri : order) {
+    const FunctionRoute& r = *rs[ri];
     std::vector<std::string> keys;
-    for (const std::string& host : r.AllHosts()) {
+    ForEachHost(r, [&](std::string_view host) {
+      if (!accepted[ri]) return;
       for (const Rule& rule : r.rules) {
         for (const Match& m : rule.matches) {
-          std::string key = host + "|" + CanonicalMatch(m);
+          std::string key = std::string(host) + "|" + CanonicalMatch(m);
           auto it = claimed.find(key);
           if (it != claimed.end() && it->second != ri) {
             accepted[ri] = false;
             if (rejected) {
-              const FunctionRoute& other = t.routes_[it->second];
+              const FunctionRoute& other = *rs[it->second];
               rejected->push_back({ri, "Conflicted",
-                                   "host " + host + " path " + DescribeMatch(m) + " is already routed to function " +
-                                       other.ns + "/" + other.name});
+                                   "host " + std::string(host) + " path " + DescribeMatch(m) +
+                                       " is already routed to function " + other.ns + "/" + other.name});
             }
-            break;
+            return;
           }
           keys.push_back(std::move(key));
         }
-        if (!accepted[ri]) break;
       }
-      if (!accepted[ri]) break;
-    }
+    });
     if (!accepted[ri]) continue;
     for (std::string& k : keys) claimed.emplace(std::move(k), ri);
   }
 
-  std::map<std::string, Bucket, std::less<>> wild;
-  for (size_t ri = 0; ri < t.routes_.size(); ++ri) {
-    if (!accepted[ri]) continue;
-    const FunctionRoute& r = t.routes_[ri];
-    std::set<std::string> hosts;
-    for (const std::string& host : r.AllHosts()) {
-      if (!hosts.insert(host).second) continue;
-      // "*.example.com" under its suffix; "*" (every host) under "", tried last.
-      Bucket& b = host == "*" ? wild[""] : host.rfind("*.", 0) == 0 ? wild[host.substr(1)] : t.exact_[host];
-      for (size_t ru = 0; ru < r.rules.size(); ++ru) {
-        for (size_t mi = 0; mi < r.rules[ru].matches.size(); ++mi) b.push_back({ri, ru, mi});
-      }
-    }
+  // A stable counting sort of the accepted routes' entries by bucket, then
+  // each bucket in match order.
+  std::vector<Bucket>& spans = t.buckets_;
+  for (const auto& [id, e] : tagged) {
+    if (!accepted[e.route]) continue;
+    ++spans[id].end;
+    spans[id].live = true;
   }
+  uint32_t at = 0;
+  for (Bucket& b : spans) {
+    b.begin = at;
+    at += b.end;
+    b.end = b.begin;
+  }
+  t.entries_.resize(at);
+  for (const auto& [id, e] : tagged) {
+    if (accepted[e.route]) t.entries_[spans[id].end++] = e;
+  }
+  tagged = {};
   auto precedes = [&](const Entry& a, const Entry& b) {
-    const Match& x = t.routes_[a.route].rules[a.rule].matches[a.match];
-    const Match& y = t.routes_[b.route].rules[b.rule].matches[b.match];
-    const FunctionRoute& rx = t.routes_[a.route];
-    const FunctionRoute& ry = t.routes_[b.route];
+    if (a.order != b.order) return a.order < b.order;
+    if (a.route == b.route) return std::tie(a.rule, a.match) < std::tie(b.rule, b.match);
+    const FunctionRoute& rx = *rs[a.route];
+    const FunctionRoute& ry = *rs[b.route];
+    const Match& x = rx.rules[a.rule].matches[a.match];
+    const Match& y = ry.rules[b.rule].matches[b.match];
     auto key = [](const Match& m, const FunctionRoute& r, const Entry& e) {
       return std::make_tuple(TypeRank(m.path_type), -static_cast<long>(TrimSlash(m.path).size()),
                              m.method.empty() ? 1 : 0, -static_cast<long>(m.headers.size()),
-                             -static_cast<long>(m.query.size()), r.created, r.ns, r.name, e.rule, e.match);
+                             -static_cast<long>(m.query.size()), r.created, std::string_view(r.ns),
+                             std::string_view(r.name), e.rule, e.match);
     };
     return key(x, rx, a) < key(y, ry, b);
   };
-  for (auto& [host, bucket] : t.exact_) std::stable_sort(bucket.begin(), bucket.end(), precedes);
-  for (auto& [suffix, bucket] : wild) {
-    std::stable_sort(bucket.begin(), bucket.end(), precedes);
-    t.wildcard_.emplace_back(suffix, std::move(bucket));
+  for (const Bucket& b : spans) {
+    if (b.end - b.begin > 1) std::stable_sort(t.entries_.begin() + b.begin, t.entries_.begin() + b.end, precedes);
+  }
+  for (const auto& [suffix, id] : wild_ids) {
+    if (spans[id].live) t.wildcard_.emplace_back(suffix, id);
   }
   std::stable_sort(t.wildcard_.begin(), t.wildcard_.end(),
                    [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
@@ -178,10 +298,18 @@ RouteTable RouteTable::Build(std::vector<FunctionRoute> routes, std::vector<Reje
 }
 
 const RouteTable::Bucket* RouteTable::BucketFor(std::string_view host) const {
-  auto it = exact_.find(host);
-  if (it != exact_.end()) return &it->second;
+  if (!hosts_.empty()) {
+    const size_t mask = hosts_.size() - 1;
+    for (size_t i = std::hash<std::string_view>{}(host) & mask; hosts_[i].host; i = (i + 1) & mask) {
+      const HostSlot& s = hosts_[i];
+      if (s.size == host.size() && std::string_view(s.host, s.size) == host) {
+        if (buckets_[s.bucket].live) return &buckets_[s.bucket];
+        break;
+      }
+    }
+  }
   for (const auto& [suffix, bucket] : wildcard_) {
-    if (host.size() > suffix.size() && host.substr(host.size() - suffix.size()) == suffix) return &bucket;
+    if (host.size() > suffix.size() && host.substr(host.size() - suffix.size()) == suffix) return &buckets_[bucket];
   }
   return nullptr;
 }
@@ -220,8 +348,9 @@ std::optional<RouteTable::Hit> RouteTable::Find(std::string_view host, std::stri
   std::string_view path = target.substr(0, q);
   std::vector<std::pair<std::string, std::string>> query;
   if (q != std::string_view::npos) query = ParseQuery(target.substr(q + 1));
-  for (const Entry& e : *bucket) {
-    const Rule& rule = routes_[e.route].rules[e.rule];
+  for (uint32_t i = bucket->begin; i < bucket->end; ++i) {
+    const Entry& e = entries_[i];
+    const Rule& rule = routes_[e.route]->rules[e.rule];
     const Match& m = rule.matches[e.match];
     if (Matches(m, method, path, query, headers)) return Hit{e.route, &rule, &m};
   }

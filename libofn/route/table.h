@@ -25,7 +25,8 @@
 #ifndef LIBOFN_ROUTE_TABLE_H_
 #define LIBOFN_ROUTE_TABLE_H_
 
-#include <map>
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,27 +51,51 @@ class RouteTable {
     const Match* match;
   };
 
+  using RoutePtr = std::shared_ptr<const FunctionRoute>;
+
   RouteTable() = default;
+  // The table shares the routes (a rebuild copies no route); hosts and keys
+  // inside it point into them.
+  static RouteTable Build(std::vector<RoutePtr> routes, std::vector<Rejection>* rejected);
   static RouteTable Build(std::vector<FunctionRoute> routes, std::vector<Rejection>* rejected);
 
   std::optional<Hit> Find(const HttpRequest& request) const;
   std::optional<Hit> Find(std::string_view host, std::string_view method, std::string_view target,
                           const Headers& headers) const;
 
-  const std::vector<FunctionRoute>& routes() const { return routes_; }
+  size_t size() const { return routes_.size(); }
+  const FunctionRoute& route(size_t i) const { return *routes_[i]; }
 
  private:
   struct Entry {
-    size_t route, rule, match;
+    uint32_t route, rule, match;
+    uint64_t order;  // the match-order fields packed; ties are decided on the match itself
   };
-  using Bucket = std::vector<Entry>;
+  // A host's entries: entries_[begin, end), in match order. `live`: some
+  // accepted route has the host (a host of rejected routes only is absent).
+  struct Bucket {
+    uint32_t begin = 0, end = 0;
+    bool live = false;
+  };
+  // Exact hosts to buckets: open addressing with linear probing, a power of
+  // two at most 2/3 full.
+  struct HostSlot {
+    const char* host = nullptr;  // into routes_; null: a free slot
+    uint32_t size = 0;
+    uint32_t bucket = 0;  // index into buckets_
+  };
+  // The bucket of an exact host, added when new.
+  uint32_t AddHost(std::string_view host);
   const Bucket* BucketFor(std::string_view host) const;
   bool Matches(const Match& m, std::string_view method, std::string_view path,
                const std::vector<std::pair<std::string, std::string>>& query, const Headers& headers) const;
 
-  std::vector<FunctionRoute> routes_;
-  std::map<std::string, Bucket, std::less<>> exact_;
-  std::vector<std::pair<std::string, Bucket>> wildcard_;  // ".example.com", longest first
+  std::vector<RoutePtr> routes_;
+  std::vector<Entry> entries_;
+  std::vector<HostSlot> hosts_;
+  size_t host_count_ = 0;
+  std::vector<Bucket> buckets_;
+  std::vector<std::pair<std::string_view, uint32_t>> wildcard_;  // ".example.com" -> bucket, longest first
 };
 
 // The parameters of a query string, percent-decoded ('+' is a space), in order.

@@ -63,7 +63,7 @@ class LocalBackend : public backend::Backend {
   void SetPlugins(std::shared_ptr<const gateway::PluginChain> plugins);
   // The HTTPRoute objects the next Commit routes beside the Functions' own
   // routes (compiled by route::CompileHttpRoute).
-  void SetHttpRoutes(std::vector<route::FunctionRoute> routes);
+  void SetHttpRoutes(std::vector<std::shared_ptr<const route::FunctionRoute>> routes);
   // What the last Commit found of an HTTPRoute's backendRefs (ResolvedRefs);
   // nullopt when it was not routed.
   std::optional<backend::RouteObservation> ObserveHttpRoute(std::string_view ns, std::string_view name);
@@ -88,8 +88,9 @@ class LocalBackend : public backend::Backend {
     std::vector<std::pair<std::string, std::string>> tags;
     std::map<std::string, int> percents;
     std::string driver;  // of the newest registered revision
-    std::optional<route::FunctionRoute> route;
-    std::vector<route::FunctionRoute> tag_routes;
+    // Shared with the published route table (a Commit copies no route).
+    std::shared_ptr<const route::FunctionRoute> route;
+    std::vector<std::shared_ptr<const route::FunctionRoute>> tag_routes;
     std::vector<std::string> tag_revisions;
     backend::FunctionObservation seen;
   };
@@ -112,7 +113,7 @@ class LocalBackend : public backend::Backend {
   std::map<std::string, Fn> fns_;  // by "ns/name"
   std::map<std::string, route::GatewayConfig> gateways_;
   std::shared_ptr<const gateway::PluginChain> plugins_;
-  std::vector<route::FunctionRoute> http_routes_;
+  std::vector<std::shared_ptr<const route::FunctionRoute>> http_routes_;
   // Where each weighted choice is in its sequence, by "split/ns/name" (a
   // Function's revisions) or "Kind/ns/name#rule" (a rule's backendRefs):
   // a rebuilt split goes on from there, so splits stay exact across route

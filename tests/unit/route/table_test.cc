@@ -110,7 +110,7 @@ TEST_F(PrecedenceTest, Table) {
     req.headers.Add("Host", c.host);
     for (const auto& [k, v] : c.headers) req.headers.Add(k, v);
     auto hit = table_.Find(req);
-    std::string got = hit ? table_.routes()[hit->route].name : "";
+    std::string got = hit ? table_.route(hit->route).name : "";
     EXPECT_EQ(got, c.want) << c.method << " " << c.host << c.target;
   }
 }
@@ -135,13 +135,13 @@ TEST(ConflictTest, TheLaterRouteIsRejectedAndTheEarlierKeepsServing) {
   std::vector<Rejection> rejected;
   RouteTable t = RouteTable::Build(routes, &rejected);
   ASSERT_EQ(rejected.size(), 1u);
-  EXPECT_EQ(t.routes()[rejected[0].route].name, "second");
+  EXPECT_EQ(t.route(rejected[0].route).name, "second");
   EXPECT_EQ(rejected[0].reason, "Conflicted");
   EXPECT_NE(rejected[0].message.find("sample.ofn.io"), std::string::npos);
   EXPECT_NE(rejected[0].message.find("default/first"), std::string::npos);
   auto hit = t.Find("sample.ofn.io", "GET", "/app/x", Headers());
   ASSERT_TRUE(hit);
-  EXPECT_EQ(t.routes()[hit->route].name, "first");
+  EXPECT_EQ(t.route(hit->route).name, "first");
   // The rejected route is out entirely, internal host included.
   EXPECT_FALSE(t.Find("second.default.svc.cluster.local", "GET", "/app", Headers()));
   EXPECT_TRUE(t.Find("other-path.default.svc.cluster.local", "GET", "/other", Headers()));
@@ -154,7 +154,7 @@ TEST(ConflictTest, ResolutionDoesNotDependOnInputOrder) {
     std::vector<Rejection> rejected;
     RouteTable t = RouteTable::Build(routes, &rejected);
     ASSERT_EQ(rejected.size(), 1u);
-    EXPECT_EQ(t.routes()[rejected[0].route].name, "a");
+    EXPECT_EQ(t.route(rejected[0].route).name, "a");
   }
 }
 
@@ -182,12 +182,12 @@ TEST(RouteRegexTest, HostileExpressionsAndPathsAreMatchedWithoutBacktracking) {
   EXPECT_FALSE(miss);
   auto hit = table.Find("re.example.com", "GET", long_a + "b", Headers());
   ASSERT_TRUE(hit);
-  EXPECT_EQ(table.routes()[hit->route].name, "nested");
+  EXPECT_EQ(table.route(hit->route).name, "nested");
   Headers asc;
   asc.Add("x", std::string(8000, 'a') + "c");
   auto header_hit = table.Find("re.example.com", "GET", "/x", asc);
   ASSERT_TRUE(header_hit);
-  EXPECT_EQ(table.routes()[header_hit->route].name, "alt");
+  EXPECT_EQ(table.route(header_hit->route).name, "alt");
 }
 
 }  // namespace
