@@ -20,13 +20,18 @@
 #include <future>
 #include <random>
 #include <set>
+#include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "libofn/backends/process/process.h"
 #include "libofn/gateway/client.h"
 #include "libofn/platform/platform.h"
 #include "libofn/testing/loopback.h"
 #include "tests/unit/test_util.h"
+
+extern char** environ;
 
 namespace ofn {
 namespace {
@@ -103,7 +108,9 @@ Result<FunctionInfo> WaitRunning(Platform& p, const std::string& name, seconds t
 }
 
 // Pids of live processes whose environment holds `marker`.
-std::set<int> ProcessesWithMarker(const std::string& marker) {
+// Processes whose environment carries the marker: the function's and, with
+// `shims`, the ofn-shim supervisors (started with the function's environment).
+std::set<int> ProcessesWithMarker(const std::string& marker, bool shims = true) {
   std::set<int> out;
   for (const auto& e : std::filesystem::directory_iterator("/proc")) {
     std::string name = e.path().filename().string();
@@ -116,7 +123,34 @@ std::set<int> ProcessesWithMarker(const std::string& marker) {
     std::getline(st, stat);
     size_t close = stat.rfind(')');
     if (close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z') continue;  // zombie
+    if (!shims && stat.find("(ofn-shim)") != std::string::npos) continue;
     out.insert(std::stoi(name));
+  }
+  return out;
+}
+
+// /proc/PID/stat's fields after the command name.
+std::string StatOf(int pid) {
+  std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  std::getline(st, stat);
+  return stat;
+}
+
+int ParentOf(int pid) {
+  std::string stat = StatOf(pid);
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos || close + 4 >= stat.size()) return -1;
+  return std::atoi(stat.c_str() + close + 4);  // ") S PPID"
+}
+
+std::vector<int> ChildrenNamed(int parent, const std::string& comm) {
+  std::vector<int> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    std::string name = e.path().filename().string();
+    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    int pid = std::stoi(name);
+    if (StatOf(pid).find("(" + comm + ")") != std::string::npos && ParentOf(pid) == parent) out.push_back(pid);
   }
   return out;
 }
@@ -432,7 +466,7 @@ TEST(ProcessTest, StopTermsThenKillsTheWholeGroupAndLeavesNoOrphans) {
     json::object child = json::parse(Get(**p, "forker", "/child-pid").body).as_object();
     ASSERT_TRUE(child["child"].is_int64());
     // behave.py x2 + the forked `sleep` x2 carry the marker.
-    EXPECT_EQ(ProcessesWithMarker(marker).size(), 4u);
+    EXPECT_EQ(ProcessesWithMarker(marker, false).size(), 4u);
     auto t0 = std::chrono::steady_clock::now();
     (*p)->Close();
     auto took = std::chrono::steady_clock::now() - t0;
@@ -442,35 +476,62 @@ TEST(ProcessTest, StopTermsThenKillsTheWholeGroupAndLeavesNoOrphans) {
   EXPECT_TRUE(ProcessesWithMarker(marker).empty());
 }
 
+// With the ofn-shim program (beside the library) and without it (OFN_SHIM
+// names nothing: the platform forks itself as the shim), a SIGKILL of
+// `ofn serve` takes the function's whole process group along.
 TEST(ProcessTest, SigkillOfOfnServeTakesItsFunctionProcessesAlong) {
-  std::string marker = Marker();
-  TempDir dir;
-  std::string manifest = dir.path() + "/fn.yaml";
-  {
-    std::ofstream f(manifest);
-    f << Behave("orphan", "", "    scaleOptions:\n      minReplicas: 1\n",
-                MarkerEnv(marker) + "            - name: FORK_CHILD\n              value: \"1\"\n");
+  for (bool shim_program : {true, false}) {
+    SCOPED_TRACE(shim_program ? "ofn-shim" : "forked shim");
+    std::string marker = Marker();
+    TempDir dir;
+    std::string manifest = dir.path() + "/fn.yaml";
+    {
+      std::ofstream f(manifest);
+      f << Behave("orphan", "", "    scaleOptions:\n      minReplicas: 1\n",
+                  MarkerEnv(marker) + "            - name: FORK_CHILD\n              value: \"1\"\n");
+    }
+    std::string ofn =
+        std::string(std::getenv("OFN_BUILD_ROOT") ? std::getenv("OFN_BUILD_ROOT") : "build") + "/libofn/ofn";
+    std::string out = dir.path() + "/serve.out";
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e; ++e) {
+      if (std::string_view(*e).substr(0, 9) != "OFN_SHIM=") env_strings.emplace_back(*e);
+    }
+    if (!shim_program) env_strings.push_back("OFN_SHIM=" + dir.path() + "/no-such-shim");
+    std::vector<char*> envp;
+    for (std::string& e : env_strings) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::vector<std::string> args = {ofn, "serve", "-f", manifest, "--state-dir", dir.path() + "/st", "--listen",
+                                     "127.0.0.1:0", "--admin", "none"};
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      ::execve(ofn.c_str(), argv.data(), envp.data());
+      ::_exit(127);
+    }
+    auto until = std::chrono::steady_clock::now() + seconds(30);
+    while (ProcessesWithMarker(marker, false).size() < 2 && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    // behave.py and its child (a forked shim has the platform's environment).
+    EXPECT_EQ(ProcessesWithMarker(marker).size(), 2u) << testing::ReadFile(out);
+    // With the program, behave.py was started directly, held by the guard.
+    EXPECT_EQ(ChildrenNamed(pid, "ofn-shim").size(), shim_program ? 1u : 0u);
+    for (int leader : ProcessesWithMarker(marker)) {
+      if (ParentOf(leader) == pid) {
+        EXPECT_TRUE(shim_program) << "behave.py is a child of ofn serve";
+      }
+    }
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    EXPECT_TRUE(WaitNoMarker(marker, seconds(5))) << "orphans left behind";
   }
-  std::string ofn = std::string(std::getenv("OFN_BUILD_ROOT") ? std::getenv("OFN_BUILD_ROOT") : "build") + "/libofn/ofn";
-  std::string out = dir.path() + "/serve.out";
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    ::execl(ofn.c_str(), ofn.c_str(), "serve", "-f", manifest.c_str(), "--state-dir", (dir.path() + "/st").c_str(),
-            "--listen", "127.0.0.1:0", "--admin", "none", static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  auto until = std::chrono::steady_clock::now() + seconds(30);
-  while (ProcessesWithMarker(marker).size() < 2 && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  EXPECT_EQ(ProcessesWithMarker(marker).size(), 2u) << testing::ReadFile(out);  // behave.py and its child
-  ::kill(pid, SIGKILL);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  EXPECT_TRUE(WaitNoMarker(marker, seconds(5))) << "orphans left behind";
 }
 
 TEST(ProcessTest, BodyLimitAndChunkedErrorsHoldForProxiedInstances) {

@@ -1,18 +1,26 @@
 #include "libofn/backends/process/spawn.h"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/process/v2/environment.hpp>
 #include <boost/process/v2/impl/environment.ipp>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
+
+#include "libofn/backends/process/shim.h"
+#include "version_gen.h"
 
 extern char** environ;
 
@@ -21,29 +29,6 @@ namespace ofn::process {
 namespace bp = boost::process::v2;
 
 namespace {
-
-void OnParentDeath(int) {
-  ::kill(0, SIGKILL);  // the whole group, the shim included
-  ::_exit(137);
-}
-
-// Writes the calling process's pid into a cgroup.procs file; only
-// async-signal-safe calls (runs between fork and exec).
-void JoinCgroup(const char* procs) {
-  int fd = ::open(procs, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  char buf[24];
-  int n = 0;
-  long pid = static_cast<long>(::getpid());
-  char rev[24];
-  do {
-    rev[n++] = static_cast<char>('0' + pid % 10);
-    pid /= 10;
-  } while (pid > 0);
-  for (int i = 0; i < n; ++i) buf[i] = rev[n - 1 - i];
-  (void)!::write(fd, buf, static_cast<size_t>(n));
-  ::close(fd);
-}
 
 // The forked child: becomes the shim and forks the command. Everything here
 // runs after fork in a multi-threaded parent: system calls only, no
@@ -54,76 +39,228 @@ void JoinCgroup(const char* procs) {
                           int null_fd, int output_fd, int status_fd, const char* dir, const char* exe,
                           char* const* argv, char* const* envp) {
   ::setpgid(0, 0);
-  for (const char* procs : cgroups) JoinCgroup(procs);
-  struct sigaction sa;
-  std::memset(&sa, 0, sizeof sa);
-  sa.sa_handler = OnParentDeath;
-  ::sigaction(SIGHUP, &sa, nullptr);
+  for (const char* procs : cgroups) shim::JoinCgroup(procs);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::prctl(PR_SET_PDEATHSIG, SIGHUP);
-  if (::getppid() != parent) OnParentDeath(SIGHUP);  // the parent died before prctl
+  shim::WatchParent(parent);
 
   pid_t child = ::fork();
-  if (child < 0) {
-    int err = errno;
-    (void)!::write(status_fd, &err, sizeof err);
-    ::_exit(127);
-  }
+  if (child < 0) shim::Fail(status_fd, errno);
   if (child == 0) {
     // The command: default signal dispositions, stdio, limits, then exec.
-    ::prctl(PR_SET_PDEATHSIG, 0);
+    shim::PrepareCommand(address_space_limit);
     struct sigaction dfl;
     std::memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; ++sig) {
       if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &dfl, nullptr);
     }
-    if (address_space_limit > 0) {
-      struct rlimit rl;
-      rl.rlim_cur = rl.rlim_max = address_space_limit;
-      ::setrlimit(RLIMIT_AS, &rl);
-    }
-    int err = 0;
-    if (::dup2(null_fd, 0) < 0 || ::dup2(output_fd, 1) < 0 || ::dup2(output_fd, 2) < 0) err = errno;
-    if (!err && dir && ::chdir(dir) != 0) err = errno;
-    if (!err) {
-      // Nothing of the host leaks into the function; the status pipe closes
-      // on a successful exec.
-      if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
-        for (int fd = 3; fd < 65536; ++fd) {
-          if (fd != status_fd) ::close(fd);
-        }
+    if (::dup2(null_fd, 0) < 0 || ::dup2(output_fd, 1) < 0 || ::dup2(output_fd, 2) < 0) shim::Fail(status_fd, errno);
+    if (dir && ::chdir(dir) != 0) shim::Fail(status_fd, errno);
+    // Nothing of the host leaks into the function; the status pipe closes
+    // on a successful exec.
+    if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+      for (int fd = 3; fd < 65536; ++fd) {
+        if (fd != status_fd) ::close(fd);
       }
-      ::fcntl(status_fd, F_SETFD, FD_CLOEXEC);
-      ::execve(exe, argv, envp);
-      err = errno;
     }
-    (void)!::write(status_fd, &err, sizeof err);
-    ::_exit(127);
+    ::fcntl(status_fd, F_SETFD, FD_CLOEXEC);
+    ::execve(exe, argv, envp);
+    shim::Fail(status_fd, errno);
   }
+  shim::Supervise(child);
+}
 
-  // The shim: no descriptors (so the status pipe sees EOF when the command
-  // execs), SIGTERM/SIGINT ignored (they are for the command).
-  ::close_range(0, ~0U, 0);
-  struct sigaction ign;
-  std::memset(&ign, 0, sizeof ign);
-  ign.sa_handler = SIG_IGN;
-  ::sigaction(SIGTERM, &ign, nullptr);
-  ::sigaction(SIGINT, &ign, nullptr);
-  ::sigaction(SIGPIPE, &ign, nullptr);
-  int status = 0;
-  for (;;) {
-    pid_t r = ::waitpid(child, &status, 0);
-    if (r == child) break;
-    if (r < 0 && errno != EINTR) ::_exit(127);
+// Closes a descriptor when the scope ends.
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
   }
-  if (WIFEXITED(status)) ::_exit(WEXITSTATUS(status));
-  ::_exit(128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0));
+};
+
+// Starts `ofn-shim` with posix_spawn: the platform's address space is not
+// copied (fork copies its page tables, ~1 ms with the gateway's threads
+// and mappings), and the shim's own fork of the command copies a small
+// program. Returns the shim's pid; exec failures come back through the
+// status pipe as with the forked shim.
+Result<pid_t> SpawnShim(const std::string& shim, const SpawnSpec& spec, const std::string& exe_path,
+                        int null_fd, int status_fd) {
+  // The sources of the dup2s, above the descriptors they go to.
+  Fd in{::fcntl(null_fd, F_DUPFD_CLOEXEC, 10)};
+  Fd out{::fcntl(spec.output_fd >= 0 ? spec.output_fd : null_fd, F_DUPFD_CLOEXEC, 10)};
+  Fd status{::fcntl(status_fd, F_DUPFD_CLOEXEC, 10)};
+  if (in.fd < 0 || out.fd < 0 || status.fd < 0) {
+    return Status(StatusCode::kInternal, std::string("fcntl: ") + std::strerror(errno));
+  }
+  std::vector<std::string> args = {shim, std::to_string(::getpid()), std::to_string(spec.address_space_limit),
+                                   spec.working_dir.empty() ? "-" : spec.working_dir};
+  for (const std::string& c : spec.cgroup_procs) args.push_back(c);
+  args.push_back("--");
+  args.push_back(exe_path);
+  for (const std::string& a : spec.args) args.push_back(a);
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_strings = spec.env;
+  std::vector<char*> envp;
+  for (std::string& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_adddup2(&actions, in.fd, 0);
+  posix_spawn_file_actions_adddup2(&actions, out.fd, 1);
+  posix_spawn_file_actions_adddup2(&actions, out.fd, 2);
+  posix_spawn_file_actions_adddup2(&actions, status.fd, 3);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+  pid_t pid = -1;
+  int err = ::posix_spawn(&pid, shim.c_str(), &actions, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (err != 0) return Status(StatusCode::kUnavailable, "starting " + shim + ": " + std::strerror(err));
+  return pid;
+}
+
+// The one `ofn-shim --guard` of this process, started at the first direct
+// spawn: it holds the process groups started without a shim and kills them
+// when this process ends (its stdin, our socket, closes).
+class Guardian {
+ public:
+  // Starts the guard when it is not running; false when it cannot.
+  bool Ensure(const std::string& shim) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (fd_ >= 0) return true;
+    // A socket, not a pipe: a write to a guard that is gone must not raise
+    // SIGPIPE in the host (MSG_NOSIGNAL).
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return false;
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_adddup2(&actions, fds[0], 0);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setpgroup(&attr, 0);  // not in the host's group (a terminal's ^C)
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
+    std::string arg0 = shim, arg1 = "--guard";
+    char* argv[] = {arg0.data(), arg1.data(), nullptr};
+    char* envp[] = {nullptr};
+    pid_t pid = -1;
+    int err = ::posix_spawn(&pid, shim.c_str(), &actions, &attr, argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    ::close(fds[0]);
+    if (err != 0) {
+      ::close(fds[1]);
+      return false;
+    }
+    fd_ = fds[1];
+    return true;
+  }
+  void Hold(pid_t group) { Send('+', group); }
+  void Release(pid_t group) { Send('-', group); }
+
+ private:
+  void Send(char op, pid_t group) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (fd_ < 0) return;
+    char line[24];
+    int n = std::snprintf(line, sizeof line, "%c%ld\n", op, static_cast<long>(group));
+    (void)!::send(fd_, line, static_cast<size_t>(n), MSG_NOSIGNAL);  // under the lock: never interleaved
+  }
+  std::mutex mu_;
+  int fd_ = -1;
+};
+
+Guardian& TheGuardian() {
+  static Guardian* g = new Guardian;  // never destroyed: the pipe closes with the process
+  return *g;
+}
+
+// Starts the command itself with posix_spawn, leading its own process
+// group, guarded by `ofn-shim --guard`: one exec, as a shell would do.
+Result<pid_t> SpawnDirect(const SpawnSpec& spec, const std::string& exe_path, int null_fd) {
+  std::vector<std::string> args = {exe_path};
+  for (const std::string& a : spec.args) args.push_back(a);
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_strings = spec.env;
+  std::vector<char*> envp;
+  for (std::string& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  Fd in{::fcntl(null_fd, F_DUPFD_CLOEXEC, 10)};
+  Fd out{::fcntl(spec.output_fd >= 0 ? spec.output_fd : null_fd, F_DUPFD_CLOEXEC, 10)};
+  if (in.fd < 0 || out.fd < 0) return Status(StatusCode::kInternal, std::string("fcntl: ") + std::strerror(errno));
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_adddup2(&actions, in.fd, 0);
+  posix_spawn_file_actions_adddup2(&actions, out.fd, 1);
+  posix_spawn_file_actions_adddup2(&actions, out.fd, 2);
+  if (!spec.working_dir.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.working_dir.c_str());
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+  pid_t pid = -1;
+  int err = ::posix_spawn(&pid, exe_path.c_str(), &actions, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (err != 0) {
+    return Status(StatusCode::kFailedPrecondition,
+                  "cannot start \"" + exe_path + "\"" + (spec.working_dir.empty() ? "" : " in " + spec.working_dir) +
+                      ": " + std::strerror(err));
+  }
+  TheGuardian().Hold(pid);
+  return pid;
 }
 
 }  // namespace
+
+void Released(pid_t group) { TheGuardian().Release(group); }
+
+std::string ShimPath() {
+  static std::once_flag once;
+  static std::string path;
+  std::call_once(once, [] {
+    auto usable = [](const std::filesystem::path& p) { return ::access(p.c_str(), X_OK) == 0; };
+    if (const char* env = std::getenv("OFN_SHIM"); env && *env) {
+      path = usable(env) ? env : "";
+      return;
+    }
+    // Beside the library (a build tree), else where it is installed.
+    Dl_info info;
+    if (::dladdr(reinterpret_cast<void*>(&ShimPath), &info) != 0 && info.dli_fname) {
+      std::error_code ec;
+      std::filesystem::path beside =
+          std::filesystem::canonical(info.dli_fname, ec).parent_path() / "ofn-shim";
+      if (!ec && usable(beside)) {
+        path = beside.string();
+        return;
+      }
+    }
+    std::filesystem::path installed = std::filesystem::path(OFN_LIBEXECDIR) / "ofn-shim";
+    if (usable(installed)) path = installed.string();
+  });
+  return path;
+}
 
 std::vector<std::string> CurrentEnvironment() {
   std::vector<std::string> out;
@@ -166,10 +303,21 @@ Result<pid_t> Spawn(const SpawnSpec& spec) {
     }
   }
 
+  std::string exe_path = exe.string();
+  const std::string shim = ShimPath();
+  // Without cgroups to join or an address-space limit to set (both must be
+  // in place before the command runs), the command is started directly.
+  if (!shim.empty() && spec.cgroup_procs.empty() && spec.address_space_limit == 0 &&
+      TheGuardian().Ensure(shim)) {
+    int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null_fd < 0) return Status(StatusCode::kInternal, std::string("/dev/null: ") + std::strerror(errno));
+    Result<pid_t> pid = SpawnDirect(spec, exe_path, null_fd);
+    ::close(null_fd);
+    return pid;
+  }
   std::vector<const char*> cgroups;
   for (const std::string& c : spec.cgroup_procs) cgroups.push_back(c.c_str());
   // Everything the child needs is prepared here, before fork.
-  std::string exe_path = exe.string();
   std::vector<std::string> arg_strings;
   arg_strings.push_back(exe_path);
   for (const std::string& a : spec.args) arg_strings.push_back(a);
@@ -180,7 +328,7 @@ Result<pid_t> Spawn(const SpawnSpec& spec) {
   std::vector<char*> envp;
   for (std::string& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
-  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null_fd < 0) return Status(StatusCode::kInternal, std::string("/dev/null: ") + std::strerror(errno));
   int status_pipe[2];
   if (::pipe2(status_pipe, O_CLOEXEC) != 0) {
@@ -188,19 +336,32 @@ Result<pid_t> Spawn(const SpawnSpec& spec) {
     return Status(StatusCode::kInternal, std::string("pipe: ") + std::strerror(errno));
   }
   const char* dir = spec.working_dir.empty() ? nullptr : spec.working_dir.c_str();
-  pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(status_pipe[0]);
-    RunShim(parent, cgroups, spec.address_space_limit, null_fd, spec.output_fd, status_pipe[1], dir,
-            exe_path.c_str(), argv.data(), envp.data());
-  }
-  int fork_errno = errno;
-  ::close(null_fd);
-  ::close(status_pipe[1]);
-  if (pid < 0) {
-    ::close(status_pipe[0]);
-    return Status(StatusCode::kUnavailable, std::string("fork: ") + std::strerror(fork_errno));
+  pid_t pid = -1;
+  if (!shim.empty()) {
+    Result<pid_t> spawned = SpawnShim(shim, spec, exe_path, null_fd, status_pipe[1]);
+    ::close(null_fd);
+    ::close(status_pipe[1]);
+    if (!spawned.ok()) {
+      ::close(status_pipe[0]);
+      return spawned.status();
+    }
+    pid = *spawned;
+  } else {
+    // No ofn-shim (a library moved without it): this process forks as the shim.
+    pid_t parent = ::getpid();
+    pid = ::fork();
+    if (pid == 0) {
+      ::close(status_pipe[0]);
+      RunShim(parent, cgroups, spec.address_space_limit, null_fd, spec.output_fd, status_pipe[1], dir,
+              exe_path.c_str(), argv.data(), envp.data());
+    }
+    int fork_errno = errno;
+    ::close(null_fd);
+    ::close(status_pipe[1]);
+    if (pid < 0) {
+      ::close(status_pipe[0]);
+      return Status(StatusCode::kUnavailable, std::string("fork: ") + std::strerror(fork_errno));
+    }
   }
   // EOF: the command exec'd (the shim closed its copy); an int: why not.
   int child_errno = 0;

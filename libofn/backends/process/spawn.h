@@ -1,13 +1,21 @@
 // Spawning an instance's process tree so that it can always be taken down.
 //
-// The child Boost.Process forks becomes a small supervisor ("shim") that
-// never execs: it leads a new process group, forks the real command into
-// that group, and waits for it. The shim asks the kernel for SIGHUP when the
-// thread that spawned it dies (PR_SET_PDEATHSIG) and answers it by killing
-// the whole group, so the function's processes go with `ofn serve` even when
-// `ofn serve` is killed with SIGKILL. Stopping is kill(-group, SIGTERM), then
-// SIGKILL after the grace period; the shim ignores SIGTERM and exits with
-// the command's status (128 + signal when it was killed).
+// The command is started with posix_spawn (the platform's address space is
+// never copied) as the leader of a new process group, held by the one
+// `ofn-shim --guard` of the process: the guard kills the groups it holds
+// when the platform's process ends, however it ends (SIGKILL included), so
+// the function's processes never outlive `ofn serve`.
+//
+// When cgroups must be joined or an address-space limit set before the
+// command runs, a supervisor ("shim": `ofn-shim`, started with posix_spawn)
+// leads the group instead: it does that, forks the command into the group
+// and waits for it; it asks for SIGHUP when the thread that spawned it dies
+// (PR_SET_PDEATHSIG) and answers it by killing the group, ignores SIGTERM,
+// and exits with the command's status (128 + signal when it was killed).
+// Without `ofn-shim` (OFN_SHIM, beside the library, or in the installed
+// libexec directory) the platform forks itself as that shim.
+//
+// Stopping is kill(-group, SIGTERM), then SIGKILL after the grace period.
 //
 // Internal to the process backend.
 #ifndef LIBOFN_BACKENDS_PROCESS_SPAWN_H_
@@ -33,10 +41,18 @@ struct SpawnSpec {
   std::vector<std::string> cgroup_procs;  // cgroup.procs files the shim joins first
 };
 
-// Starts the shim and the command; returns the shim's pid, which is also the
-// process group of the instance. Must be called from a thread that outlives
+// Starts the command (and its shim when it needs one); returns the pid of
+// the group's leader, which is also the process group of the instance.
+// Must be called from a thread that outlives
 // the instance (the parent-death signal is tied to it).
 Result<pid_t> Spawn(const SpawnSpec& spec);
+
+// Tells the guard that a group Spawn started is gone (reaped and killed):
+// its number may be reused.
+void Released(pid_t group);
+
+// The ofn-shim program Spawn starts; "" when there is none (Spawn forks).
+std::string ShimPath();
 
 // The environment of this process as "NAME=value" strings.
 std::vector<std::string> CurrentEnvironment();

@@ -90,6 +90,7 @@ std::optional<Supervisor::Exit> Supervisor::Wait(std::chrono::milliseconds perio
   if (pid_ <= 0 || ::waitpid(pid_, &status, WNOHANG) != pid_) return std::nullopt;
   DrainPipe(true);
   ::kill(-pid_, SIGKILL);  // anything the command left behind in its group
+  Released(pid_);
   pid_ = -1;
   Exit exit;
   exit.how = WIFEXITED(status) ? "exited with code " + std::to_string(WEXITSTATUS(status))
