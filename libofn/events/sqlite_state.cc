@@ -39,7 +39,10 @@ bool ValidTableName(const std::string& name) {
 class SqliteStateStore final : public StateStore {
  public:
   SqliteStateStore(sqlite3* db, std::string table, Clock* clock) : db_(db), table_(std::move(table)), clock_(clock) {}
-  ~SqliteStateStore() override { sqlite3_close(db_); }
+  ~SqliteStateStore() override {
+    ofn::store::internal::ForgetStatements(db_);
+    sqlite3_close(db_);
+  }
 
   Status Init() {
     return Exec(db_, "CREATE TABLE IF NOT EXISTS " + table_ +

@@ -173,10 +173,31 @@ void Reconciler::ReportOrchestrated(const Work& w, const backend::FunctionObserv
 }
 
 void Reconciler::WriteFunctionStatus(const store::Record& fn, const std::string& status) {
-  auto updated = store_->UpdateStatus("Function", fn.ns, fn.name, status, fn.resource_version);
-  if (!updated.ok() && updated.status().code() != StatusCode::kConflict &&
-      updated.status().code() != StatusCode::kNotFound) {
-    OFN_LOG(kError) << "reconcile: writing status of " << fn.ns << "/" << fn.name << ": " << updated.status().ToString();
+  QueueWrite("writing status of " + fn.ns + "/" + fn.name,
+             [ns = fn.ns, name = fn.name, status, rv = fn.resource_version](store::Transaction& tx) {
+               return tx.UpdateStatus("Function", ns, name, status, rv).status();
+             });
+}
+
+void Reconciler::QueueWrite(std::string what, std::function<Status(store::Transaction&)> op) {
+  writes_.emplace_back(std::move(what), std::move(op));
+}
+
+void Reconciler::FlushWrites() {
+  if (writes_.empty()) return;
+  auto writes = std::move(writes_);
+  writes_.clear();
+  Status st = store_->Transact([&](store::Transaction& tx) {
+    for (auto& [what, op] : writes) {
+      Status one = op(tx);
+      if (!one.ok() && one.code() != StatusCode::kConflict && one.code() != StatusCode::kNotFound) {
+        OFN_LOG(kError) << "reconcile: " << what << ": " << one.ToString();
+      }
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) {
+    OFN_LOG(kError) << "reconcile: committing " << writes.size() << " writes: " << st.ToString();
   }
 }
 
@@ -207,10 +228,8 @@ void Reconciler::ReportLocal(const Work& w, const backend::FunctionObservation& 
     if (want == json::serialize(ofn::internal::ParseObjectOrEmpty(rec.status))) continue;
     store::RevisionRecord updated = rec;
     updated.status = want;
-    auto put = store_->Transact([&](store::Transaction& tx) { return tx.PutRevision(updated); });
-    if (!put.ok()) {
-      OFN_LOG(kError) << "reconcile: revision status " << rec.name << ": " << put.ToString();
-    }
+    QueueWrite("revision status " + rec.name,
+               [updated = std::move(updated)](store::Transaction& tx) { return tx.PutRevision(updated); });
   }
 
   // Garbage: revisions without traffic beyond the history limit. The next
@@ -561,6 +580,7 @@ void Reconciler::Pass() {
     if (!listed.ok()) {
       // Without the revisions nothing below can be decided; keep what runs.
       OFN_LOG(kError) << "reconcile: listing revisions of " << key << ": " << listed.status().ToString();
+      FlushWrites();
       return;
     }
     w.revisions = std::move(*listed);
@@ -578,12 +598,10 @@ void Reconciler::Pass() {
       r.spec = step.serving_spec;
       r.spec_hash = step.serving_hash;
       r.creation_time = std::chrono::duration_cast<std::chrono::seconds>(clock_->Now().time_since_epoch()).count();
-      auto put = store_->Transact([&](store::Transaction& tx) { return tx.PutRevision(r); });
-      if (!put.ok()) {
-        OFN_LOG(kError) << "reconcile: storing revision " << r.name << ": " << put.ToString();
-      } else {
-        w.revisions.push_back(r);
-      }
+      // Stored with the pass's other new revisions, before any backend sees
+      // the plans (FlushWrites below).
+      QueueWrite("storing revision " + r.name, [r](store::Transaction& tx) { return tx.PutRevision(r); });
+      w.revisions.push_back(r);
     }
 
     // Its backend: the orchestrator ofn.io/backend names, else the local one.
@@ -703,6 +721,8 @@ void Reconciler::Pass() {
     local_.SetHttpRoutes(std::move(compiled));
   }
 
+  FlushWrites();  // the new revisions
+
   // Each backend converges once, then reports.
   local_.Commit();
   // Inputs are read for the Functions the local backend serves (it can
@@ -743,6 +763,7 @@ void Reconciler::Pass() {
     }
   }
   if (gw_records.ok()) SyncGateways(*gw_records, attached);
+  FlushWrites();  // revision and Function statuses
 }
 
 void Reconciler::SyncAsync(const std::vector<const store::Record*>& live,

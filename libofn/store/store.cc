@@ -135,7 +135,9 @@ struct Store::Impl {
   bool draining = false;
 
   ~Impl() {
-    if (db) sqlite3_close_v2(db);
+    if (!db) return;
+    internal::ForgetStatements(db);
+    sqlite3_close_v2(db);
   }
 
   std::string NewUid() {

@@ -102,6 +102,10 @@ def test_a_host_program_builds_with_pkg_config_alone_and_runs(installed, tmp_pat
     assert "boost" not in flags.stdout
     sonames = [p.name for p in installed["libdir"].glob("libofn.so*")]
     assert "libofn.so.0" in sonames, sonames
+    # The process backend's supervisor and guard, found from the library's
+    # own place (the destdir tree is a moved install).
+    shim = installed["root"] / "libexec" / "libofn" / "ofn-shim"
+    assert shim.exists() and os.access(shim, os.X_OK), shim
     src = tmp_path / "host.cc"
     src.write_text(HOST)
     exe = tmp_path / "host"

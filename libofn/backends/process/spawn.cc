@@ -245,15 +245,18 @@ std::string ShimPath() {
       path = usable(env) ? env : "";
       return;
     }
-    // Beside the library (a build tree), else where it is installed.
+    // Beside the library (a build tree), in the libexec directory of the
+    // prefix the library is in (an install, moved or not), else where it was
+    // to be installed.
     Dl_info info;
     if (::dladdr(reinterpret_cast<void*>(&ShimPath), &info) != 0 && info.dli_fname) {
       std::error_code ec;
-      std::filesystem::path beside =
-          std::filesystem::canonical(info.dli_fname, ec).parent_path() / "ofn-shim";
-      if (!ec && usable(beside)) {
-        path = beside.string();
-        return;
+      const std::filesystem::path dir = std::filesystem::canonical(info.dli_fname, ec).parent_path();
+      for (const char* rel : {"ofn-shim", "../libexec/libofn/ofn-shim", "../../libexec/libofn/ofn-shim"}) {
+        if (!ec && usable(dir / rel)) {
+          path = (dir / rel).lexically_normal().string();
+          return;
+        }
       }
     }
     std::filesystem::path installed = std::filesystem::path(OFN_LIBEXECDIR) / "ofn-shim";

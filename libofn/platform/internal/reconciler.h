@@ -122,6 +122,13 @@ class Reconciler {
   // Writes the Function status of an orchestrated Function.
   void ReportOrchestrated(const Work& w, const backend::FunctionObservation& obs, const std::string& now);
   void WriteFunctionStatus(const store::Record& fn, const std::string& status);
+  // A pass's writes are queued and committed together (one transaction, one
+  // WAL commit, instead of one per Function); an op's own error is logged
+  // with `what` and does not undo the others. kConflict and kNotFound mean
+  // the object moved on since it was read and are not errors here.
+  void QueueWrite(std::string what, std::function<Status(store::Transaction&)> op);
+  void FlushWrites();
+  std::vector<std::pair<std::string, std::function<Status(store::Transaction&)>>> writes_;  // loop thread only
   // Writes an HTTPRoute's status.parents: each parent's Accepted condition,
   // and ResolvedRefs when it is routed.
   void ReportHttpRoute(const store::Record& r, const route::CompiledHttpRoute& compiled, const std::string& now);

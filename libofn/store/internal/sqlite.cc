@@ -1,6 +1,34 @@
 #include "libofn/store/internal/sqlite.h"
 
+#include <mutex>
+#include <unordered_map>
+
 namespace ofn::store::internal {
+
+namespace {
+
+struct Kept {
+  sqlite3_stmt* stmt = nullptr;
+  bool busy = false;
+};
+constexpr size_t kMaxKept = 256;
+
+std::mutex kept_mu;
+// By connection, then SQL text; nodes are stable (a Statement points at its flag).
+std::unordered_map<sqlite3*, std::unordered_map<std::string, Kept>>& KeptStatements() {
+  static auto* kept = new std::unordered_map<sqlite3*, std::unordered_map<std::string, Kept>>;
+  return *kept;
+}
+
+}  // namespace
+
+void ForgetStatements(sqlite3* db) {
+  std::lock_guard<std::mutex> lock(kept_mu);
+  auto it = KeptStatements().find(db);
+  if (it == KeptStatements().end()) return;
+  for (auto& [sql, k] : it->second) sqlite3_finalize(k.stmt);
+  KeptStatements().erase(it);
+}
 
 Status SqliteError(sqlite3* db, std::string_view what) {
   int code = sqlite3_errcode(db);
@@ -11,13 +39,40 @@ Status SqliteError(sqlite3* db, std::string_view what) {
 }
 
 Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
-  if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) != SQLITE_OK) {
+  std::lock_guard<std::mutex> lock(kept_mu);
+  auto& kept = KeptStatements()[db];
+  auto it = kept.find(std::string(sql));
+  if (it != kept.end() && !it->second.busy) {
+    it->second.busy = true;
+    kept_busy_ = &it->second.busy;
+    stmt_ = it->second.stmt;
+    return;
+  }
+  if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt_,
+                         nullptr) != SQLITE_OK) {
     status_ = SqliteError(db, "prepare");
+    sqlite3_finalize(stmt_);
     stmt_ = nullptr;
+    return;
+  }
+  if (it == kept.end() && kept.size() < kMaxKept) {
+    Kept& k = kept[std::string(sql)];
+    k.stmt = stmt_;
+    k.busy = true;
+    kept_busy_ = &k.busy;
   }
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() {
+  if (!kept_busy_) {
+    sqlite3_finalize(stmt_);
+    return;
+  }
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  std::lock_guard<std::mutex> lock(kept_mu);
+  *kept_busy_ = false;
+}
 
 Statement& Statement::Bind(int index, std::string_view text) {
   if (stmt_ && sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),

@@ -13,6 +13,9 @@
 
 namespace ofn::store::internal {
 
+// A statement of a connection. Prepared statements are kept per connection
+// and SQL text (at most 256 each) and reused: preparing is a large part of a
+// small query. A statement whose kept copy is in use is prepared afresh.
 class Statement {
  public:
   Statement(sqlite3* db, std::string_view sql);
@@ -32,8 +35,12 @@ class Statement {
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
+  bool* kept_busy_ = nullptr;  // the kept statement's in-use flag; null: owned
   Status status_;
 };
+
+// Finalizes the statements kept for the connection; before it is closed.
+void ForgetStatements(sqlite3* db);
 
 // Executes one or more statements that return no rows.
 Status Exec(sqlite3* db, std::string_view sql);
