@@ -80,42 +80,32 @@ struct Fd {
   }
 };
 
-// Starts `ofn-shim` with posix_spawn: the platform's address space is not
-// copied (fork copies its page tables, ~1 ms with the gateway's threads
-// and mappings), and the shim's own fork of the command copies a small
-// program. Returns the shim's pid; exec failures come back through the
-// status pipe as with the forked shim.
-Result<pid_t> SpawnShim(const std::string& shim, const SpawnSpec& spec, const std::string& exe_path,
-                        int null_fd, int status_fd) {
+// posix_spawn of `path` in a new process group with default signal
+// dispositions and an empty mask: stdin from `in`, stdout and stderr to
+// `out`, `status` (if >= 0) as descriptor 3, in `dir` (if not empty).
+// Returns posix_spawn's error number.
+int SpawnInGroup(const std::string& path, std::vector<std::string> args, std::vector<std::string> env, int in,
+                 int out, int status, const std::string& dir, pid_t* pid) {
   // The sources of the dup2s, above the descriptors they go to.
-  Fd in{::fcntl(null_fd, F_DUPFD_CLOEXEC, 10)};
-  Fd out{::fcntl(spec.output_fd >= 0 ? spec.output_fd : null_fd, F_DUPFD_CLOEXEC, 10)};
-  Fd status{::fcntl(status_fd, F_DUPFD_CLOEXEC, 10)};
-  if (in.fd < 0 || out.fd < 0 || status.fd < 0) {
-    return Status(StatusCode::kInternal, std::string("fcntl: ") + std::strerror(errno));
-  }
-  std::vector<std::string> args = {shim, std::to_string(::getpid()), std::to_string(spec.address_space_limit),
-                                   spec.working_dir.empty() ? "-" : spec.working_dir};
-  for (const std::string& c : spec.cgroup_procs) args.push_back(c);
-  args.push_back("--");
-  args.push_back(exe_path);
-  for (const std::string& a : spec.args) args.push_back(a);
+  Fd in_fd{::fcntl(in, F_DUPFD_CLOEXEC, 10)};
+  Fd out_fd{::fcntl(out, F_DUPFD_CLOEXEC, 10)};
+  Fd status_fd{status >= 0 ? ::fcntl(status, F_DUPFD_CLOEXEC, 10) : -1};
+  if (in_fd.fd < 0 || out_fd.fd < 0 || (status >= 0 && status_fd.fd < 0)) return errno;
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  std::vector<std::string> env_strings = spec.env;
   std::vector<char*> envp;
-  for (std::string& e : env_strings) envp.push_back(e.data());
+  for (std::string& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
-
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&actions);
   posix_spawnattr_init(&attr);
-  posix_spawn_file_actions_adddup2(&actions, in.fd, 0);
-  posix_spawn_file_actions_adddup2(&actions, out.fd, 1);
-  posix_spawn_file_actions_adddup2(&actions, out.fd, 2);
-  posix_spawn_file_actions_adddup2(&actions, status.fd, 3);
+  posix_spawn_file_actions_adddup2(&actions, in_fd.fd, 0);
+  posix_spawn_file_actions_adddup2(&actions, out_fd.fd, 1);
+  posix_spawn_file_actions_adddup2(&actions, out_fd.fd, 2);
+  if (status >= 0) posix_spawn_file_actions_adddup2(&actions, status_fd.fd, 3);
+  if (!dir.empty()) posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
   sigset_t none, all;
   sigemptyset(&none);
   sigfillset(&all);
@@ -123,10 +113,28 @@ Result<pid_t> SpawnShim(const std::string& shim, const SpawnSpec& spec, const st
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setpgroup(&attr, 0);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-  pid_t pid = -1;
-  int err = ::posix_spawn(&pid, shim.c_str(), &actions, &attr, argv.data(), envp.data());
+  int err = ::posix_spawn(pid, path.c_str(), &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
+  return err;
+}
+
+// Starts `ofn-shim` with posix_spawn: the platform's address space is not
+// copied (fork copies its page tables, ~1 ms with the gateway's threads
+// and mappings), and the shim's own fork of the command copies a small
+// program. Returns the shim's pid; exec failures come back through the
+// status pipe as with the forked shim.
+Result<pid_t> SpawnShim(const std::string& shim, const SpawnSpec& spec, const std::string& exe_path,
+                        int null_fd, int status_fd) {
+  std::vector<std::string> args = {shim, std::to_string(::getpid()), std::to_string(spec.address_space_limit),
+                                   spec.working_dir.empty() ? "-" : spec.working_dir};
+  for (const std::string& c : spec.cgroup_procs) args.push_back(c);
+  args.push_back("--");
+  args.push_back(exe_path);
+  for (const std::string& a : spec.args) args.push_back(a);
+  pid_t pid = -1;
+  int err = SpawnInGroup(shim, std::move(args), spec.env, null_fd, spec.output_fd >= 0 ? spec.output_fd : null_fd,
+                         status_fd, "", &pid);
   if (err != 0) return Status(StatusCode::kUnavailable, "starting " + shim + ": " + std::strerror(err));
   return pid;
 }
@@ -194,35 +202,9 @@ Guardian& TheGuardian() {
 Result<pid_t> SpawnDirect(const SpawnSpec& spec, const std::string& exe_path, int null_fd) {
   std::vector<std::string> args = {exe_path};
   for (const std::string& a : spec.args) args.push_back(a);
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_strings = spec.env;
-  std::vector<char*> envp;
-  for (std::string& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  Fd in{::fcntl(null_fd, F_DUPFD_CLOEXEC, 10)};
-  Fd out{::fcntl(spec.output_fd >= 0 ? spec.output_fd : null_fd, F_DUPFD_CLOEXEC, 10)};
-  if (in.fd < 0 || out.fd < 0) return Status(StatusCode::kInternal, std::string("fcntl: ") + std::strerror(errno));
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawnattr_init(&attr);
-  posix_spawn_file_actions_adddup2(&actions, in.fd, 0);
-  posix_spawn_file_actions_adddup2(&actions, out.fd, 1);
-  posix_spawn_file_actions_adddup2(&actions, out.fd, 2);
-  if (!spec.working_dir.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.working_dir.c_str());
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
   pid_t pid = -1;
-  int err = ::posix_spawn(&pid, exe_path.c_str(), &actions, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
+  int err = SpawnInGroup(exe_path, std::move(args), spec.env, null_fd, spec.output_fd >= 0 ? spec.output_fd : null_fd,
+                         -1, spec.working_dir, &pid);
   if (err != 0) {
     return Status(StatusCode::kFailedPrecondition,
                   "cannot start \"" + exe_path + "\"" + (spec.working_dir.empty() ? "" : " in " + spec.working_dir) +
