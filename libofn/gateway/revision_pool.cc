@@ -1,6 +1,7 @@
 #include "libofn/gateway/revision_pool.h"
 
 #include <algorithm>
+#include <deque>
 
 #include "libofn/gateway/internal/inline_turn.h"
 #include "libofn/gateway/server.h"
@@ -121,7 +122,7 @@ void RevisionPool::Cancel(uint64_t waiter_id) {
 void RevisionPool::CompactQueueLocked() {
   // Amortised: the queue holds at most about twice its live entries.
   if (cancelled_in_queue_ < 64 || cancelled_in_queue_ * 2 < queue_.size()) return;
-  std::erase_if(queue_, [](const Waiter& w) { return w.cancelled; });
+  queue_.erase_if([](const Waiter& w) { return w.cancelled; });
   cancelled_in_queue_ = 0;
 }
 
@@ -387,7 +388,7 @@ int RevisionPool::ExpireQueued() {
 }
 
 void RevisionPool::Close() {
-  std::deque<Waiter> waiters;
+  Fifo<Waiter> waiters;
   std::vector<std::shared_ptr<Slot>> slots;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -29,7 +29,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -38,6 +37,7 @@
 
 #include "libofn/backend/driver.h"
 #include "libofn/common/clock.h"
+#include "libofn/common/fifo.h"
 #include "libofn/gateway/weighted.h"
 #include "libofn/scale/metrics.h"
 #include "libofn/serve/http.h"
@@ -162,7 +162,7 @@ class RevisionPool : public std::enable_shared_from_this<RevisionPool> {
   std::function<void()> poke_;
   std::function<void()> job_done_;
   std::vector<std::shared_ptr<Slot>> slots_;  // in rotation
-  std::deque<Waiter> queue_;  // ids ascending
+  Fifo<Waiter> queue_;  // ids ascending
   size_t cancelled_in_queue_ = 0;
   uint64_t next_waiter_id_ = 1;
   size_t rotate_ = 0;

@@ -25,7 +25,6 @@
 #define LIBOFN_SCALE_KEDA_H_
 
 #include <chrono>
-#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -33,6 +32,7 @@
 #include <vector>
 
 #include "libofn/common/clock.h"
+#include "libofn/common/fifo.h"
 
 namespace ofn::scale {
 
@@ -119,8 +119,8 @@ struct TriggerReading {
 struct KedaState {
   bool ever_active = false;
   Clock::Duration last_active{0};
-  std::deque<std::pair<Clock::Duration, int>> recommendations;  // (time, HPA recommendation)
-  std::deque<std::pair<Clock::Duration, int>> scale_events;     // (time, replicas added (+) or removed (-))
+  Fifo<std::pair<Clock::Duration, int>> recommendations;  // (time, HPA recommendation)
+  Fifo<std::pair<Clock::Duration, int>> scale_events;          // (time, replicas added (+) or removed (-))
   std::vector<int> failures;                                    // per trigger, polls failed in a row
 };
 

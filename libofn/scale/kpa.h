@@ -16,10 +16,10 @@
 #ifndef LIBOFN_SCALE_KPA_H_
 #define LIBOFN_SCALE_KPA_H_
 
-#include <deque>
 #include <utility>
 
 #include "libofn/common/clock.h"
+#include "libofn/common/fifo.h"
 #include "libofn/scale/options.h"
 
 namespace ofn::scale {
@@ -28,7 +28,7 @@ struct DeciderState {
   bool panicking = false;
   Clock::Duration panic_time{0};  // last tick over the panic threshold
   int max_panic_pods = 0;
-  std::deque<std::pair<Clock::Duration, int>> delay_window;  // (time, desired), scale-down-delay
+  Fifo<std::pair<Clock::Duration, int>> delay_window;  // (time, desired), scale-down-delay
   bool initialized = false;       // reached initial scale once
   bool zero_pending = false;      // the decider asked for zero since zero_since
   Clock::Duration zero_since{0};

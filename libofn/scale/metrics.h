@@ -5,11 +5,11 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <mutex>
 #include <utility>
 
 #include "libofn/common/clock.h"
+#include "libofn/common/fifo.h"
 
 namespace ofn::scale {
 
@@ -33,7 +33,7 @@ class WindowBuckets {
   std::chrono::nanoseconds max_window_;
   std::chrono::nanoseconds granularity_;
   int64_t first_ = 0;
-  std::deque<std::pair<int64_t, double>> buckets_;  // (index, sum), ascending
+  Fifo<std::pair<int64_t, double>> buckets_;  // (index, sum), ascending
 };
 
 // What the KPA reads for one revision: concurrency (time-weighted average of
