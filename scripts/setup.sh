@@ -11,7 +11,7 @@ PACKAGES=(
   libboost-filesystem1.81-dev libboost-program-options1.81-dev
   libsqlite3-dev sqlite3 libgit2-dev libssl-dev openssl libre2-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-  libyaml-cpp-dev libcli11-dev
+  libyaml-cpp-dev libcli11-dev libjemalloc-dev
   # tests and benchmarks; clang's libFuzzer for the fuzz harnesses
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
   # python bindings and test tools (python packages come from Debian, not PyPI)
