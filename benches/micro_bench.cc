@@ -6,6 +6,8 @@
 //   ./build-release/benches/micro_bench
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -13,6 +15,7 @@
 #include "libofn/route/table.h"
 #include "libofn/scale/kpa.h"
 #include "libofn/spec/object.h"
+#include "libofn/store/store.h"
 
 namespace {
 
@@ -125,3 +128,46 @@ BENCHMARK(BM_ManifestParseAndValidate);
 }  // namespace
 
 BENCHMARK_MAIN();
+
+// Storing a Function as `ofn apply` does: one transaction that writes the
+// object (WAL, synchronous=NORMAL as `ofn serve` runs it) into a store that
+// already holds `state.range(0)` Functions; then the status update a
+// reconcile pass makes of it.
+void BM_StoreApply(benchmark::State& state) {
+  char dir_template[] = "/tmp/ofn-bench-store-XXXXXX";
+  const char* dir = ::mkdtemp(dir_template);
+  if (!dir) {
+    state.SkipWithError("mkdtemp failed");
+    return;
+  }
+  ofn::store::Store::Options options;
+  options.synchronous_full = false;
+  auto store = ofn::store::Store::Open(std::string(dir) + "/ofn.db", options);
+  if (!store.ok()) {
+    state.SkipWithError("the store did not open");
+    return;
+  }
+  auto record = [](int64_t i) {
+    ofn::store::Record r;
+    r.kind = "Function";
+    r.ns = "default";
+    r.name = "fn-" + std::to_string(i);
+    r.api_version = "core.openfunction.io/v1beta2";
+    r.spec = R"({"image":"ofn.local/hello-world:latest","serving":{"template":{"containers":[{"name":"function"}]},)"
+             R"("triggers":{"http":{"port":8080}}},"version":"v1.0.0"})";
+    return r;
+  };
+  for (int64_t i = 0; i < state.range(0); ++i) (void)(*store)->Create(record(i));
+  int64_t next = state.range(0);
+  for (auto _ : state) {
+    auto created = (*store)->Create(record(next++));
+    if (!created.ok()) state.SkipWithError("create failed");
+    auto updated = (*store)->UpdateStatus("Function", "default", created->name,
+                                          R"({"serving":{"state":"Running"}})", created->resource_version);
+    if (!updated.ok()) state.SkipWithError("status update failed");
+  }
+  store->reset();
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_StoreApply)->Arg(0)->Arg(10000)->Unit(benchmark::kMicrosecond);
+
