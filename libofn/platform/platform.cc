@@ -559,7 +559,9 @@ Platform::Changes Platform::ChangesSince(int64_t since, std::string_view kind, s
     out.next = impl_->change_seq;
     return !out.changes.empty() || out.missed > 0;
   };
-  impl_->status_cv.wait_for(lock, timeout, collect);
+  // A zero timeout looks once, without letting go of the lock: "from now
+  // on" then sees nothing, however busy the platform is.
+  if (timeout.count() > 0) impl_->status_cv.wait_for(lock, timeout, collect);
   collect();
   return out;
 }

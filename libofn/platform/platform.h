@@ -262,7 +262,7 @@ class Platform {
 
   // The changes of `kind` (empty: every kind) after sequence number `since`
   // (negative: from now on), in commit order, waiting up to `timeout` for
-  // the first.
+  // the first (a zero timeout looks once).
   // The platform keeps the last 1024 changes: a caller that falls further
   // behind sees `missed` > 0 and should list again. `next` is the `since`
   // of the following call. For pollers (`ofn get -w`); in-process code can
