@@ -214,6 +214,31 @@ Result<pid_t> SpawnDirect(const SpawnSpec& spec, const std::string& exe_path, in
   return pid;
 }
 
+// No ofn-shim (a library moved without it): this process forks as the
+// shim. Everything the child needs is prepared here, before fork.
+Result<pid_t> ForkShim(const SpawnSpec& spec, const std::string& exe_path, int null_fd, int status_fd) {
+  std::vector<const char*> cgroups;
+  for (const std::string& c : spec.cgroup_procs) cgroups.push_back(c.c_str());
+  std::vector<std::string> arg_strings = {exe_path};
+  for (const std::string& a : spec.args) arg_strings.push_back(a);
+  std::vector<char*> argv;
+  for (std::string& a : arg_strings) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_strings = spec.env;
+  std::vector<char*> envp;
+  for (std::string& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const char* dir = spec.working_dir.empty() ? nullptr : spec.working_dir.c_str();
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    RunShim(parent, cgroups, spec.address_space_limit, null_fd, spec.output_fd, status_fd, dir, exe_path.c_str(),
+            argv.data(), envp.data());
+  }
+  if (pid < 0) return Status(StatusCode::kUnavailable, std::string("fork: ") + std::strerror(errno));
+  return pid;
+}
+
 }  // namespace
 
 void Released(pid_t group) { TheGuardian().Release(group); }
@@ -290,64 +315,30 @@ Result<pid_t> Spawn(const SpawnSpec& spec) {
 
   std::string exe_path = exe.string();
   const std::string shim = ShimPath();
+  int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null_fd < 0) return Status(StatusCode::kInternal, std::string("/dev/null: ") + std::strerror(errno));
   // Without cgroups to join or an address-space limit to set (both must be
   // in place before the command runs), the command is started directly.
   if (!shim.empty() && spec.cgroup_procs.empty() && spec.address_space_limit == 0 &&
       TheGuardian().Ensure(shim)) {
-    int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null_fd < 0) return Status(StatusCode::kInternal, std::string("/dev/null: ") + std::strerror(errno));
     Result<pid_t> pid = SpawnDirect(spec, exe_path, null_fd);
     ::close(null_fd);
     return pid;
   }
-  std::vector<const char*> cgroups;
-  for (const std::string& c : spec.cgroup_procs) cgroups.push_back(c.c_str());
-  // Everything the child needs is prepared here, before fork.
-  std::vector<std::string> arg_strings;
-  arg_strings.push_back(exe_path);
-  for (const std::string& a : spec.args) arg_strings.push_back(a);
-  std::vector<char*> argv;
-  for (std::string& a : arg_strings) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_strings = spec.env;
-  std::vector<char*> envp;
-  for (std::string& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (null_fd < 0) return Status(StatusCode::kInternal, std::string("/dev/null: ") + std::strerror(errno));
   int status_pipe[2];
   if (::pipe2(status_pipe, O_CLOEXEC) != 0) {
     ::close(null_fd);
     return Status(StatusCode::kInternal, std::string("pipe: ") + std::strerror(errno));
   }
-  const char* dir = spec.working_dir.empty() ? nullptr : spec.working_dir.c_str();
-  pid_t pid = -1;
-  if (!shim.empty()) {
-    Result<pid_t> spawned = SpawnShim(shim, spec, exe_path, null_fd, status_pipe[1]);
-    ::close(null_fd);
-    ::close(status_pipe[1]);
-    if (!spawned.ok()) {
-      ::close(status_pipe[0]);
-      return spawned.status();
-    }
-    pid = *spawned;
-  } else {
-    // No ofn-shim (a library moved without it): this process forks as the shim.
-    pid_t parent = ::getpid();
-    pid = ::fork();
-    if (pid == 0) {
-      ::close(status_pipe[0]);
-      RunShim(parent, cgroups, spec.address_space_limit, null_fd, spec.output_fd, status_pipe[1], dir,
-              exe_path.c_str(), argv.data(), envp.data());
-    }
-    int fork_errno = errno;
-    ::close(null_fd);
-    ::close(status_pipe[1]);
-    if (pid < 0) {
-      ::close(status_pipe[0]);
-      return Status(StatusCode::kUnavailable, std::string("fork: ") + std::strerror(fork_errno));
-    }
+  Result<pid_t> started = shim.empty() ? ForkShim(spec, exe_path, null_fd, status_pipe[1])
+                                       : SpawnShim(shim, spec, exe_path, null_fd, status_pipe[1]);
+  ::close(null_fd);
+  ::close(status_pipe[1]);
+  if (!started.ok()) {
+    ::close(status_pipe[0]);
+    return started.status();
   }
+  const pid_t pid = *started;
   // EOF: the command exec'd (the shim closed its copy); an int: why not.
   int child_errno = 0;
   ssize_t n;
@@ -359,8 +350,8 @@ Result<pid_t> Spawn(const SpawnSpec& spec) {
     int status = 0;
     ::waitpid(pid, &status, 0);
     return Status(StatusCode::kFailedPrecondition,
-                  "cannot start \"" + exe_path + "\"" + (dir ? " in " + spec.working_dir : "") + ": " +
-                      std::strerror(child_errno));
+                  "cannot start \"" + exe_path + "\"" + (spec.working_dir.empty() ? "" : " in " + spec.working_dir) +
+                      ": " + std::strerror(child_errno));
   }
   return pid;
 }
