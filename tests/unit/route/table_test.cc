@@ -147,6 +147,29 @@ TEST(ConflictTest, TheLaterRouteIsRejectedAndTheEarlierKeepsServing) {
   EXPECT_TRUE(t.Find("other-path.default.svc.cluster.local", "GET", "/other", Headers()));
 }
 
+TEST(ConflictTest, AHostOnlyARejectedRouteHadFallsBackToAWildcard) {
+  // "loser" conflicts on shared.io and is rejected whole, so its own host
+  // solo.io has no accepted route: a request to it is the wildcard's, as
+  // if solo.io had never been named.
+  std::vector<FunctionRoute> routes = {
+      Make("winner", 1, "shared.io", Prefix("/")),
+      Make("wild", 2, "*.io", Prefix("/")),
+  };
+  FunctionRoute loser = Make("loser", 3, "shared.io", Prefix("/"));
+  loser.hostnames.push_back("solo.io");
+  routes.push_back(loser);
+  std::vector<Rejection> rejected;
+  RouteTable t = RouteTable::Build(routes, &rejected);
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_EQ(t.route(rejected[0].route).name, "loser");
+  auto hit = t.Find("solo.io", "GET", "/", Headers());
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(t.route(hit->route).name, "wild");
+  hit = t.Find("shared.io", "GET", "/", Headers());
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(t.route(hit->route).name, "winner");
+}
+
 TEST(ConflictTest, ResolutionDoesNotDependOnInputOrder) {
   for (int flip = 0; flip < 2; ++flip) {
     std::vector<FunctionRoute> routes = {Make("a", 5, "h.io", Prefix("/")), Make("b", 4, "h.io", Prefix("/"))};

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include "libofn/platform/apply.h"
+#include "libofn/store/internal/sqlite.h"
 #include "libofn/spec/object.h"
 #include "tests/unit/test_util.h"
 
@@ -258,6 +259,38 @@ TEST_F(StoreTest, ApplyObjectsIsAllOrNothing) {
   });
   EXPECT_EQ(st.code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(store_->resource_version(), rv);
+}
+
+// Statements are kept per connection and SQL text; one whose kept copy is
+// still stepping is prepared afresh, and each sees its own bindings.
+TEST(StatementTest, TheSameSqlTwiceAtOnceAndAgainAfter) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(":memory:", &db), SQLITE_OK);
+  ASSERT_TRUE(internal::Exec(db, "CREATE TABLE t (k INTEGER); INSERT INTO t VALUES (1), (2), (3)").ok());
+  const std::string sql = "SELECT k FROM t WHERE k >= ? ORDER BY k";
+  {
+    internal::Statement outer(db, sql);
+    outer.Bind(1, int64_t{2});
+    ASSERT_TRUE(outer.Step());
+    EXPECT_EQ(outer.Int(0), 2);
+    internal::Statement inner(db, sql);  // while outer is stepping
+    inner.Bind(1, int64_t{1});
+    ASSERT_TRUE(inner.Step());
+    EXPECT_EQ(inner.Int(0), 1);
+    ASSERT_TRUE(outer.Step());
+    EXPECT_EQ(outer.Int(0), 3);
+    EXPECT_FALSE(outer.Step());
+  }
+  for (int round = 0; round < 2; ++round) {  // the kept one, reset and unbound
+    internal::Statement again(db, sql);
+    again.Bind(1, int64_t{3});
+    ASSERT_TRUE(again.Step());
+    EXPECT_EQ(again.Int(0), 3);
+    EXPECT_FALSE(again.Step());
+    EXPECT_TRUE(again.status().ok());
+  }
+  internal::ForgetStatements(db);
+  EXPECT_EQ(sqlite3_close(db), SQLITE_OK);  // nothing left unfinalized
 }
 
 }  // namespace
