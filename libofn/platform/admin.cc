@@ -281,9 +281,17 @@ HttpResponse HandleAdmin(Platform& platform, HttpRequest& request) {
     if (ns == "all" || kind == "ClusterEventBus") ns.clear();
     auto list = platform.List(kind, ns);
     if (!list.ok()) return FromStatus(list.status());
-    std::string body = "{\"items\":[";
-    for (size_t i = 0; i < list->size(); ++i) body += (i ? "," : "") + (*list)[i].json;
-    return HttpResponse::Json(200, body + "]}\n");
+    size_t size = 16;
+    for (const ObjectInfo& o : *list) size += o.json.size() + 1;
+    std::string body;
+    body.reserve(size);
+    body += "{\"items\":[";
+    for (size_t i = 0; i < list->size(); ++i) {
+      if (i) body += ',';
+      body += (*list)[i].json;
+    }
+    body += "]}\n";
+    return HttpResponse::Json(200, std::move(body));
   }
   if (seg.size() == 4) {
     if (m == "GET") {

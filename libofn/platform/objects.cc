@@ -1,6 +1,8 @@
 #include <boost/json.hpp>
+#include <utility>
 
 #include "libofn/common/internal/json_access.h"
+#include "libofn/common/json_text.h"
 #include "libofn/platform/internal/objects.h"
 #include "libofn/spec/internal/emit.h"
 #include "libofn/spec/internal/kinds.h"
@@ -13,6 +15,72 @@ using ofn::internal::At;
 using ofn::internal::Obj;
 using ofn::internal::Str;
 
+namespace {
+
+std::string Timestamp(int64_t unix_nanos) {
+  return FormatRfc3339(Clock::TimePoint(std::chrono::nanoseconds(unix_nanos)));
+}
+
+// The object's JSON written directly, keys in order, its spec and status
+// copied as stored: for records whose spec and status are canonical text
+// already (IsCanonicalJsonObject), the same bytes as the general path
+// below, without parsing them.
+std::string EmitStoredCanonically(const store::Record& r) {
+  std::string out;
+  out.reserve(r.spec.size() + r.status.size() + r.name.size() + 256);
+  auto field = [&](std::string_view key, std::string_view value, bool first = false) {
+    if (!first) out += ',';
+    AppendJsonQuoted(&out, key);
+    out += ':';
+    AppendJsonQuoted(&out, value);
+  };
+  auto map = [&](std::string_view key, const std::map<std::string, std::string>& m) {
+    out += ',';
+    AppendJsonQuoted(&out, key);
+    out += ":{";
+    bool first = true;
+    for (const auto& [k, v] : m) field(k, v, std::exchange(first, false));
+    out += '}';
+  };
+  out += '{';
+  field("apiVersion", r.api_version, true);
+  field("kind", r.kind);
+  out += ",\"metadata\":{";
+  bool first = true;
+  if (!r.annotations.empty()) {
+    out += "\"annotations\":{";
+    for (const auto& [k, v] : r.annotations) field(k, v, std::exchange(first, false));
+    out += '}';
+  }
+  first = r.annotations.empty();
+  field("creationTimestamp", Timestamp(r.creation_time), first);
+  if (r.deletion_time) field("deletionTimestamp", Timestamp(r.deletion_time));
+  if (!r.finalizers.empty()) {
+    out += ",\"finalizers\":[";
+    for (size_t i = 0; i < r.finalizers.size(); ++i) {
+      if (i) out += ',';
+      AppendJsonQuoted(&out, r.finalizers[i]);
+    }
+    out += ']';
+  }
+  out += ",\"generation\":" + std::to_string(r.generation);
+  if (!r.labels.empty()) map("labels", r.labels);
+  field("name", r.name);
+  if (!r.ns.empty()) field("namespace", r.ns);
+  field("resourceVersion", std::to_string(r.resource_version));
+  field("uid", r.uid);
+  out += "},\"spec\":";
+  out += r.spec;
+  if (r.status != "{}") {
+    out += ",\"status\":";
+    out += r.status;
+  }
+  out += '}';
+  return out;
+}
+
+}  // namespace
+
 ObjectInfo ToObjectInfo(const store::Record& r) {
   ObjectInfo o;
   o.kind = r.kind;
@@ -20,16 +88,22 @@ ObjectInfo ToObjectInfo(const store::Record& r) {
   o.name = r.name;
   o.generation = r.generation;
   o.resource_version = r.resource_version;
+  size_t slash = r.api_version.find('/');
+  const spec::internal::KindRules* rules = spec::internal::FindKind(
+      slash == std::string::npos ? std::string_view() : std::string_view(r.api_version).substr(0, slash), r.kind);
+  const bool body_at_root = rules && rules->body_at_root;
+  if (!body_at_root && IsCanonicalJsonObject(r.spec) && IsCanonicalJsonObject(r.status)) {
+    o.json = EmitStoredCanonically(r);
+    return o;
+  }
   json::object meta;
   meta["name"] = r.name;
   if (!r.ns.empty()) meta["namespace"] = r.ns;
   meta["uid"] = r.uid;
   meta["generation"] = r.generation;
   meta["resourceVersion"] = std::to_string(r.resource_version);
-  meta["creationTimestamp"] = FormatRfc3339(Clock::TimePoint(std::chrono::nanoseconds(r.creation_time)));
-  if (r.deletion_time) {
-    meta["deletionTimestamp"] = FormatRfc3339(Clock::TimePoint(std::chrono::nanoseconds(r.deletion_time)));
-  }
+  meta["creationTimestamp"] = Timestamp(r.creation_time);
+  if (r.deletion_time) meta["deletionTimestamp"] = Timestamp(r.deletion_time);
   auto to_obj = [](const std::map<std::string, std::string>& m) {
     json::object out;
     for (const auto& [k, v] : m) out[k] = v;
@@ -46,18 +120,15 @@ ObjectInfo ToObjectInfo(const store::Record& r) {
   root["apiVersion"] = r.api_version;
   root["kind"] = r.kind;
   root["metadata"] = std::move(meta);
-  size_t slash = r.api_version.find('/');
-  const spec::internal::KindRules* rules = spec::internal::FindKind(
-      slash == std::string::npos ? std::string_view() : std::string_view(r.api_version).substr(0, slash), r.kind);
   json::value body = ofn::internal::ParseObjectOrEmpty(r.spec);
-  if (rules && rules->body_at_root) {
+  if (body_at_root) {
     for (auto& kv : body.as_object()) root[kv.key()] = std::move(kv.value());
   } else {
     root["spec"] = std::move(body);
   }
   json::value status = ofn::internal::ParseObjectOrEmpty(r.status);
   if (!status.as_object().empty()) root["status"] = std::move(status);
-  o.json = spec::internal::EmitJson(spec::internal::Canonical(root), false);
+  o.json = spec::internal::EmitJson(root, false);  // keys sorted as it writes them
   return o;
 }
 
