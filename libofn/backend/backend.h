@@ -86,6 +86,7 @@ struct RevisionObservation {
   std::string instance_reason, instance_message;  // e.g. CrashLoopBackOff
   std::string limits_warning;                      // limits asked for but not applied
   std::string warning_reason;                      // its reason ("" = LimitsNotApplied)
+  friend bool operator==(const RevisionObservation&, const RevisionObservation&) = default;
 };
 
 // What a backend reports of a Function's route.
@@ -99,6 +100,7 @@ struct RouteObservation {
   // ResolvedRefs, or BackendNotFound naming the refs that name no Function).
   bool has_backend_refs = false;
   std::string refs_status = "True", refs_reason = "ResolvedRefs", refs_message = "Resolved all the object references";
+  friend bool operator==(const RouteObservation&, const RouteObservation&) = default;
 };
 
 // What the backend reports of a Function it runs.
@@ -112,6 +114,7 @@ struct FunctionObservation {
   std::vector<RevisionObservation> revisions;
   std::optional<RouteObservation> route;
   std::string service;  // status.serving.service while it serves
+  friend bool operator==(const FunctionObservation&, const FunctionObservation&) = default;
 };
 
 // Thread-safe: called from the platform's reconcile thread, and may be

@@ -460,13 +460,22 @@ void Autoscaler::Started(const std::shared_ptr<Rev>& rev, Clock::Duration t0,
     OFN_LOG(kWarning) << "revision " << rev->ns << "/" << rev->revision
                       << " failed to start an instance: " << started.status().message();
   }
+  changed_->Add(rev->ns + "/" + rev->revision);
   if (notify && on_change_) on_change_();
+}
+
+std::vector<std::string> Autoscaler::TakeChanged() {
+  std::lock_guard<std::mutex> lock(changed_->mu);
+  std::vector<std::string> out(changed_->keys.begin(), changed_->keys.end());
+  changed_->keys.clear();
+  return out;
 }
 
 void Autoscaler::Join(const std::shared_ptr<Rev>& rev, std::shared_ptr<backend::Instance> instance) {
   std::weak_ptr<gateway::RevisionPool> weak = rev->pool;
-  instance->SetHealthObserver([weak, on_change = on_change_] {
+  instance->SetHealthObserver([weak, on_change = on_change_, changed = changed_, key = rev->ns + "/" + rev->revision] {
     if (auto pool = weak.lock()) pool->RefreshHealth();
+    changed->Add(key);
     if (on_change) on_change();
   });
   int batch = 0;

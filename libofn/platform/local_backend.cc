@@ -56,24 +56,41 @@ LocalBackend::LocalBackend(const backend::Registry* drivers, gateway::Dispatcher
 
 Status LocalBackend::Apply(const backend::FunctionPlan& plan) {
   std::lock_guard<std::mutex> lock(mu_);
-  fns_[plan.ns + "/" + plan.name].plan = plan;
+  Fn& fn = fns_[plan.ns + "/" + plan.name];
+  fn.plan = plan;
+  fn.dirty = true;
   return Status();
 }
 
 Status LocalBackend::Delete(std::string_view ns, std::string_view name) {
   std::lock_guard<std::mutex> lock(mu_);
-  fns_.erase(std::string(ns) + "/" + std::string(name));
+  auto it = fns_.find(std::string(ns) + "/" + std::string(name));
+  if (it == fns_.end()) return Status();
+  for (const std::string& rev : it->second.live) {
+    rev_owner_.erase(rev);
+    // Its revisions stop (Commit finds them unowned).
+    gone_.push_back(rev);
+  }
+  fns_.erase(it);
+  republish_ = true;
   return Status();
+}
+
+void LocalBackend::InvalidateAll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  all_dirty_ = true;
 }
 
 void LocalBackend::SetGateways(std::map<std::string, route::GatewayConfig> gateways) {
   std::lock_guard<std::mutex> lock(mu_);
   gateways_ = std::move(gateways);
+  all_dirty_ = true;  // every route compiles against them again
 }
 
 void LocalBackend::SetHttpRoutes(std::vector<std::shared_ptr<const route::FunctionRoute>> routes) {
   std::lock_guard<std::mutex> lock(mu_);
   http_routes_ = std::move(routes);
+  republish_ = true;
 }
 
 std::optional<backend::RouteObservation> LocalBackend::ObserveHttpRoute(std::string_view ns, std::string_view name) {
@@ -86,6 +103,7 @@ std::optional<backend::RouteObservation> LocalBackend::ObserveHttpRoute(std::str
 void LocalBackend::SetPlugins(std::shared_ptr<const gateway::PluginChain> plugins) {
   std::lock_guard<std::mutex> lock(mu_);
   plugins_ = std::move(plugins);
+  republish_ = true;
 }
 
 Result<backend::FunctionObservation> LocalBackend::Observe(std::string_view ns, std::string_view name) {
@@ -320,7 +338,6 @@ std::vector<std::shared_ptr<const gateway::RuleBackends>> LocalBackend::ResolveB
 }
 
 gateway::WeightedSlots::Counter LocalBackend::CounterFor(const std::string& key) {
-  used_counters_.insert(key);
   auto& c = counters_[key];
   if (!c) c = std::make_shared<std::atomic<uint64_t>>(0);
   return c;
@@ -355,32 +372,75 @@ bool LocalBackend::Deliver(const std::string& ns, const std::string& name, HttpR
 
 void LocalBackend::Commit() {
   std::lock_guard<std::mutex> lock(mu_);
-  used_counters_.clear();
-  std::vector<std::string> live;
-  for (auto& [key, fn] : fns_) Converge(fn, &live);
-  // Revisions no plan has any more (collected, or their Function deleted or
-  // handed to another backend) stop.
-  std::set<std::string> keep(live.begin(), live.end());
-  for (const std::string& key : autoscaler_->Keys()) {
-    if (keep.count(key)) continue;
-    size_t slash = key.find('/');
-    autoscaler_->Remove(key.substr(0, slash), key.substr(slash + 1));
+  touched_.clear();
+  // Revisions whose readiness or health changed: their Function converges.
+  for (const std::string& rev : autoscaler_->TakeChanged()) {
+    auto owner = rev_owner_.find(rev);
+    if (owner == rev_owner_.end()) continue;
+    if (auto it = fns_.find(owner->second); it != fns_.end()) it->second.dirty = true;
   }
+  const bool all = all_dirty_;
+  all_dirty_ = false;
+  bool converged = false;
+  for (auto& [key, fn] : fns_) {
+    if (!all && !fn.dirty) continue;
+    std::vector<std::string> before = std::move(fn.live);
+    fn.live.clear();
+    Converge(fn, &fn.live);
+    fn.dirty = false;
+    fn.base_route = fn.seen.route;
+    fn.has_refs = false;
+    fn.rejected = false;
+    // What it registered before and no longer does stops.
+    for (const std::string& rev : before) {
+      if (std::find(fn.live.begin(), fn.live.end(), rev) == fn.live.end()) {
+        rev_owner_.erase(rev);
+        gone_.push_back(rev);
+      }
+    }
+    for (const std::string& rev : fn.live) rev_owner_[rev] = key;
+    touched_.push_back(key);
+    converged = true;
+  }
+  if (all) {
+    // Every revision the autoscaler runs that no plan has (collected, or
+    // its Function deleted, handed to another backend, or restarted).
+    for (const std::string& rev : autoscaler_->Keys()) {
+      if (!rev_owner_.contains(rev)) gone_.push_back(rev);
+    }
+  }
+  for (const std::string& rev : gone_) {
+    if (rev_owner_.contains(rev)) continue;  // registered again meanwhile
+    size_t slash = rev.find('/');
+    autoscaler_->Remove(rev.substr(0, slash), rev.substr(slash + 1));
+  }
+  gone_.clear();
   // Every revision that runs here is registered now: what survived the last
   // run and was not adopted has no revision left to serve.
   autoscaler_->DropUnadopted();
+  if (!converged && !republish_) return;  // the published table stands
+  republish_ = false;
 
-  // The route table, with conflicts resolved.
+  // The route table, with conflicts resolved. Routes converged above
+  // observe as compiled; the others are reset to that when backendRefs or
+  // a conflict may have changed what they observe.
   std::vector<std::shared_ptr<const route::FunctionRoute>> routes;
   std::vector<std::shared_ptr<const gateway::TrafficSplit>> splits;
   std::vector<Fn*> owner;
   auto snap = std::make_shared<gateway::Snapshot>();
   for (auto& [key, fn] : fns_) {
     if (!fn.route) continue;
+    if (fn.has_refs || fn.rejected) {
+      fn.seen.route = fn.base_route;
+      if (fn.rejected) fn.seen.addresses.clear();
+      if (touched_.empty() || touched_.back() != key) touched_.push_back(key);
+    }
     routes.push_back(fn.route);
     splits.push_back(fn.split);
     owner.push_back(&fn);
     snap->backends.push_back(ResolveBackends(*fn.route, &*fn.seen.route));
+    fn.has_refs = fn.seen.route->has_backend_refs;
+    fn.rejected = false;
     for (size_t t = 0; t < fn.tag_routes.size(); ++t) {
       routes.push_back(fn.tag_routes[t]);
       splits.push_back(gateway::TrafficSplit::Single(autoscaler_->Pool(fn.plan.ns, fn.tag_revisions[t])));
@@ -402,27 +462,34 @@ void LocalBackend::Commit() {
   std::vector<route::Rejection> rejected;
   snap->table = route::RouteTable::Build(std::move(routes), &rejected);
   for (const route::Rejection& r : rejected) {
-    if (!owner[r.route]) continue;  // HTTPRoutes are never rejected
-    backend::RouteObservation& ro = *owner[r.route]->seen.route;
+    Fn* fn = owner[r.route];
+    if (!fn) continue;  // HTTPRoutes are never rejected
+    backend::RouteObservation& ro = *fn->seen.route;
     ro.status = "False";
     ro.reason = r.reason;
     ro.message = r.message;
+    fn->seen.addresses.clear();
+    fn->rejected = true;
+    const std::string key = fn->plan.ns + "/" + fn->plan.name;
+    if (std::find(touched_.begin(), touched_.end(), key) == touched_.end()) touched_.push_back(key);
   }
   snap->targets = std::move(splits);
   snap->plugins = plugins_;
   dispatcher_->Publish(std::move(snap));
-  // Counters of splits that are gone.
+  // Counters nothing holds any more (their split or rule is gone).
   for (auto it = counters_.begin(); it != counters_.end();) {
-    it = used_counters_.count(it->first) ? std::next(it) : counters_.erase(it);
+    it = it->second.use_count() > 1 ? std::next(it) : counters_.erase(it);
   }
 
-  // Addresses of the routes that stayed accepted.
-  for (auto& [key, fn] : fns_) {
-    if (!fn.route || fn.seen.route->status != "True") continue;
+  // Addresses of the routes that stayed accepted, for the Functions
+  // converged or reset above.
+  auto address = [&](Fn& fn) {
+    if (!fn.route || fn.seen.route->status != "True") return;
     std::vector<const route::FunctionRoute*> tags;
     for (const auto& tr : fn.tag_routes) tags.push_back(tr.get());
     fn.seen.addresses = RouteAddresses(*fn.route, tags);
-  }
+  };
+  for (const std::string& key : touched_) address(fns_.at(key));
 }
 
 }  // namespace ofn::platform::internal

@@ -379,7 +379,7 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
     if (e.record.kind == "Function" || e.record.kind == "Gateway" || e.record.kind == "WasmPlugin" ||
         e.record.kind == "Secret" || e.record.kind == "ConfigMap" || e.record.kind == "HTTPRoute" ||
         e.record.kind == "Component") {
-      raw->reconciler->Kick();
+      raw->reconciler->Changed(e.record, e.type == store::EventType::kDeleted);
     }
     {
       std::lock_guard<std::mutex> lock(raw->status_mu);
@@ -405,7 +405,7 @@ Result<std::unique_ptr<Platform>> Platform::Open(const Options& options) {
   impl->reconciler->Start();
   impl->async->Start(options.events_ticker);
   // A function registered after its Function was applied can now run it.
-  impl->registry.SetObserver([raw] { raw->reconciler->Kick(); });
+  impl->registry.SetObserver([raw] { raw->reconciler->Resync(); });
 
   auto platform = std::unique_ptr<Platform>(new Platform(std::move(impl)));
   Impl* p = platform->impl_.get();
@@ -520,6 +520,7 @@ Result<ObjectInfo> Platform::Get(std::string_view kind, std::string_view ns, std
 Result<std::vector<ObjectInfo>> Platform::List(std::string_view kind, std::string_view ns) {
   OFN_ASSIGN_OR_RETURN(std::vector<store::Record> records, impl_->store->List(kind, ns));
   std::vector<ObjectInfo> out;
+  out.reserve(records.size());
   for (const store::Record& r : records) out.push_back(platform::internal::ToObjectInfo(r));
   return out;
 }
@@ -743,7 +744,7 @@ Status Platform::Restart(std::string_view name, std::string_view ns) {
   }
   for (const store::RevisionRecord& r : revisions) impl_->autoscaler->Remove(std::string(ns), r.name);
   // The next pass registers them again, fresh.
-  impl_->reconciler->Kick();
+  impl_->reconciler->Resync();
   return Sync();
 }
 

@@ -66,6 +66,47 @@ void Reconciler::Kick() {
   cv_.notify_all();
 }
 
+void Reconciler::Resync() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++world_;
+    dirty_ = true;
+    ++kicks_;
+  }
+  cv_.notify_all();
+}
+
+void Reconciler::Changed(const store::Record& record, bool deleted) {
+  if (record.kind == "Function") {
+    Kick();
+    return;
+  }
+  std::string text = record.spec;
+  for (const auto* m : {&record.labels, &record.annotations}) {
+    text += '\n';
+    for (const auto& [k, v] : *m) text += k + "=" + v + ";";
+  }
+  text += "\n" + std::to_string(record.deletion_time);
+  const uint64_t digest = Hash64(text);
+  const std::string key = record.kind + "/" + record.ns + "/" + record.name;
+  bool resync = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (deleted) {
+      input_digests_.erase(key);
+    } else {
+      auto [it, added] = input_digests_.try_emplace(key, digest);
+      resync = added || it->second != digest;
+      it->second = digest;
+    }
+  }
+  if (resync) {
+    Resync();
+  } else {
+    Kick();
+  }
+}
+
 bool Reconciler::Sync(std::chrono::milliseconds timeout) {
   int64_t target = store_->resource_version();
   std::unique_lock<std::mutex> lock(mu_);
@@ -173,10 +214,26 @@ void Reconciler::ReportOrchestrated(const Work& w, const backend::FunctionObserv
 }
 
 void Reconciler::WriteFunctionStatus(const store::Record& fn, const std::string& status) {
+  status_keys_.push_back(fn.ns + "/" + fn.name);
   QueueWrite("writing status of " + fn.ns + "/" + fn.name,
-             [ns = fn.ns, name = fn.name, status, rv = fn.resource_version](store::Transaction& tx) {
-               return tx.UpdateStatus("Function", ns, name, status, rv).status();
+             [this, ns = fn.ns, name = fn.name, status, rv = fn.resource_version](store::Transaction& tx) {
+               auto updated = tx.UpdateStatus("Function", ns, name, status, rv);
+               if (updated.ok()) written_rvs_.emplace_back(ns + "/" + name, updated->resource_version);
+               return updated.status();
              });
+}
+
+bool Reconciler::LoadRevisions(Work& w) {
+  if (w.revisions_loaded) return true;
+  auto listed = store_->ListRevisions(w.record->ns, w.record->name);
+  if (!listed.ok()) {
+    OFN_LOG(kError) << "reconcile: listing revisions of " << w.record->ns << "/" << w.record->name << ": "
+                    << listed.status().ToString();
+    return false;
+  }
+  w.revisions = std::move(*listed);
+  w.revisions_loaded = true;
+  return true;
 }
 
 void Reconciler::QueueWrite(std::string what, std::function<Status(store::Transaction&)> op) {
@@ -185,9 +242,13 @@ void Reconciler::QueueWrite(std::string what, std::function<Status(store::Transa
 
 void Reconciler::FlushWrites() {
   if (writes_.empty()) return;
+  auto status_keys = std::move(status_keys_);
+  status_keys_.clear();
   auto writes = std::move(writes_);
   writes_.clear();
+  written_rvs_.clear();
   Status st = store_->Transact([&](store::Transaction& tx) {
+    written_rvs_.clear();  // a retried transaction counts again
     for (auto& [what, op] : writes) {
       Status one = op(tx);
       if (!one.ok() && one.code() != StatusCode::kConflict && one.code() != StatusCode::kNotFound) {
@@ -198,7 +259,24 @@ void Reconciler::FlushWrites() {
   });
   if (!st.ok()) {
     OFN_LOG(kError) << "reconcile: committing " << writes.size() << " writes: " << st.ToString();
+    written_rvs_.clear();
   }
+  // A Function whose status this loop wrote is, at the version the write
+  // made, what it last planned from: the next pass keeps its plan. One
+  // whose write did not land is planned and reported again.
+  std::map<std::string_view, int64_t> written(written_rvs_.begin(), written_rvs_.end());
+  for (const std::string& key : status_keys) {
+    auto it = functions_.find(key);
+    if (it == functions_.end()) continue;
+    auto w = written.find(key);
+    if (w == written.end()) {
+      it->second.rv = -1;
+      it->second.reported.reset();
+    } else {
+      it->second.rv = w->second;
+    }
+  }
+  written_rvs_.clear();
 }
 
 void Reconciler::ReportLocal(const Work& w, const backend::FunctionObservation& obs, const std::string& now) {
@@ -228,6 +306,7 @@ void Reconciler::ReportLocal(const Work& w, const backend::FunctionObservation& 
     if (want == json::serialize(ofn::internal::ParseObjectOrEmpty(rec.status))) continue;
     store::RevisionRecord updated = rec;
     updated.status = want;
+    w.state->replan = true;  // its plan reads revision readiness
     QueueWrite("revision status " + rec.name,
                [updated = std::move(updated)](store::Transaction& tx) { return tx.PutRevision(updated); });
   }
@@ -250,7 +329,10 @@ void Reconciler::ReportLocal(const Work& w, const backend::FunctionObservation& 
     }
     collected = true;
   }
-  if (collected) Kick();
+  if (collected) {
+    w.state->replan = true;
+    Kick();
+  }
 
   FunctionStatusInput in;
   in.generation = fn.generation;
@@ -260,7 +342,7 @@ void Reconciler::ReportLocal(const Work& w, const backend::FunctionObservation& 
   in.image_digest = w.image_digest;
   in.build_hash = w.build_hash;
   in.serving_hash = w.serving_hash;
-  if (w.plan.http) in.route = obs.route;
+  if (w.http) in.route = obs.route;
   in.addresses = obs.addresses;
   in.latest_created = latest_created;
   in.latest_ready = obs.latest_ready_revision;
@@ -496,47 +578,74 @@ scale::AutoscalerConfig Reconciler::CurrentAutoscalerConfig() {
 }
 
 void Reconciler::Pass() {
-  autoscaler_config_ = CurrentAutoscalerConfig();
-  std::map<std::string, route::GatewayConfig> gateways;
-  auto gw_records = store_->List("Gateway");
-  if (gw_records.ok()) {
-    for (const store::Record& g : *gw_records) {
-      auto cfg = route::GatewayConfigFromSpec(g.ns, g.name, g.spec);
-      if (cfg.ok()) gateways[g.ns + "/" + g.name] = *cfg;
-    }
+  ++passes_;
+  uint64_t world;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    world = world_;
   }
+  const bool world_changed = world != pass_world_;
+  pass_world_ = world;
+  autoscaler_config_ = CurrentAutoscalerConfig();
+  auto gw_records = store_->List("Gateway");
+  if (world_changed) {
+    // What every plan and route is made against.
+    gateways_.clear();
+    if (gw_records.ok()) {
+      for (const store::Record& g : *gw_records) {
+        auto cfg = route::GatewayConfigFromSpec(g.ns, g.name, g.spec);
+        if (cfg.ok()) gateways_[g.ns + "/" + g.name] = *cfg;
+      }
+    }
+    local_.SetGateways(gateways_);
+    local_.SetPlugins(CompilePlugins());
+    local_.InvalidateAll();
+  }
+  const std::map<std::string, route::GatewayConfig>& gateways = gateways_;
   auto fn_records = store_->List("Function");
   if (!fn_records.ok()) {
     OFN_LOG(kError) << "reconcile: listing functions: " << fn_records.status().ToString();
+    pass_world_ = 0;  // planned in full next time
     return;
   }
   const std::string now = FormatRfc3339(clock_->Now());
-  local_.SetGateways(gateways);
-  local_.SetPlugins(CompilePlugins());
 
-  // Each Function's plan, handed to its backend when it changed.
+  // Each Function's plan, handed to its backend when it changed. A
+  // Function whose record and world are as the last pass planned them keeps
+  // that plan.
   std::vector<Work> work;
+  work.reserve(fn_records->size());
   std::vector<const store::Record*> live_functions;
   std::set<const store::Record*> async_functions;  // those with components, dapr triggers or outputs
-  std::set<std::string> live;  // "ns/name" of live functions
   for (const store::Record& fn : *fn_records) {
     if (fn.deletion_time != 0) continue;
     std::string key = fn.ns + "/" + fn.name;
-    live.insert(key);
     FunctionState& fs = functions_[key];
+    fs.pass = passes_;
+    live_functions.push_back(&fn);
+    if (fs.last && fs.rv == fn.resource_version && fs.world == world && !fs.replan && !fs.last->volatile_plan) {
+      Work w = std::move(*fs.last);
+      fs.last.reset();
+      w.record = &fn;
+      w.state = &fs;
+      w.fresh = false;
+      if (w.uses_components) async_functions.insert(&fn);
+      work.push_back(std::move(w));
+      continue;
+    }
     Work w;
     w.record = &fn;
+    w.state = &fs;
     json::value spec_value = ofn::internal::ParseObjectOrEmpty(fn.spec);
     const json::object& spec = spec_value.as_object();
     w.has_build = spec.contains("build");
     w.has_serving = spec.contains("serving");
-    live_functions.push_back(&fn);
     // With a builder, a revision runs what the newest successful build
     // made; none is made before the first one succeeded.
     std::string revision_spec = fn.spec;
     bool may_create_revision = true;
     if (w.has_build && options_.builder && OrchestratorFor(fn) == nullptr) {
-      w.build = options_.builder->Ensure(BuildRequestOf(*store_, fn, spec));
+      w.build = std::make_unique<build::BuildView>(options_.builder->Ensure(BuildRequestOf(*store_, fn, spec)));
       if (w.build->serving) {
         revision_spec = WithBuildOutput(spec, *w.build->serving);
       } else {
@@ -573,17 +682,16 @@ void Reconciler::Pass() {
         serving && (serving->contains("outputs") || serving->contains("bindings") || serving->contains("pubsub") ||
                     serving->contains("states") || At(Obj(At(serving, "triggers")), "dapr"))) {
       async_functions.insert(&fn);
+      w.uses_components = true;
     }
 
     // Revisions: a new one whenever the serving part changed.
-    auto listed = store_->ListRevisions(fn.ns, fn.name);
-    if (!listed.ok()) {
+    if (!LoadRevisions(w)) {
       // Without the revisions nothing below can be decided; keep what runs.
-      OFN_LOG(kError) << "reconcile: listing revisions of " << key << ": " << listed.status().ToString();
       FlushWrites();
+      pass_world_ = 0;
       return;
     }
-    w.revisions = std::move(*listed);
     std::optional<LatestRevision> newest;
     if (!w.revisions.empty()) newest = LatestRevision{w.revisions.back().number, w.revisions.back().spec_hash};
     RevisionStep step = NextRevision(fn.name, revision_spec, newest);
@@ -652,37 +760,47 @@ void Reconciler::Pass() {
         auto git = gateways.find(gns + "/" + gname);
         if (git != gateways.end()) {
           auto compiled = route::CompileRoute(fn.ns, fn.name, fn.spec, git->second, fn.creation_time);
-          if (compiled.ok()) w.route = std::move(*compiled);
+          if (compiled.ok()) w.route = std::make_unique<route::FunctionRoute>(std::move(*compiled));
         }
       }
     }
     in.route = w.route ? &*w.route : nullptr;
-    w.plan = MakePlan(in);
-    for (size_t i = 0; i < w.plan.revisions.size() && i < w.revisions.size(); ++i) {
+    backend::FunctionPlan plan = MakePlan(in);
+    for (size_t i = 0; i < plan.revisions.size() && i < w.revisions.size(); ++i) {
       json::value rstatus = ofn::internal::ParseObjectOrEmpty(w.revisions[i].status);
       const json::value* was_ready = At(Obj(&rstatus), "ready");
-      w.plan.revisions[i].ready_before = was_ready && was_ready->is_bool() && was_ready->as_bool();
+      plan.revisions[i].ready_before = was_ready && was_ready->is_bool() && was_ready->as_bool();
     }
     if (!w.local) {
       // An orchestrator takes whole plans only.
-      if (Status invalid = PlanError(w.plan); !invalid.ok()) {
-        w.failed = FailedObservation("InvalidWorkload", invalid.message());
+      if (Status invalid = PlanError(plan); !invalid.ok()) {
+        w.failed = std::make_unique<backend::FunctionObservation>(FailedObservation("InvalidWorkload", invalid.message()));
       }
     }
-    if (!w.failed && (!fs.applied || !(*fs.applied == w.plan))) {
-      Status applied = w.backend->Apply(w.plan);
+    if (!w.failed && (!fs.applied || !(*fs.applied == plan))) {
+      Status applied = w.backend->Apply(plan);
       if (applied.ok()) {
-        fs.applied = w.plan;
+        fs.applied = std::move(plan);
       } else {
-        w.failed = FailedObservation("BackendApplyFailed",
-                                     "backend " + std::string(w.backend->name()) + ": " + applied.message());
+        w.failed = std::make_unique<backend::FunctionObservation>(FailedObservation(
+            "BackendApplyFailed", "backend " + std::string(w.backend->name()) + ": " + applied.message()));
+        w.volatile_plan = true;  // tried again next pass
       }
     }
+    w.http = in.http;
+    // Builds and watched images move on their own: planned every pass.
+    if (w.build || !w.image_digest.empty() ||
+        (options_.builder && fn.annotations.count("openfunction.io/revision-controller"))) {
+      w.volatile_plan = true;
+    }
+    fs.rv = fn.resource_version;
+    fs.world = world;
+    fs.replan = false;
     work.push_back(std::move(w));
   }
   // Functions gone: their backend lets them go.
   for (auto it = functions_.begin(); it != functions_.end();) {
-    if (live.count(it->first)) {
+    if (it->second.pass == passes_) {
       ++it;
       continue;
     }
@@ -700,39 +818,59 @@ void Reconciler::Pass() {
     it = functions_.erase(it);
   }
 
-  // HTTPRoute objects, routed by the local backend beside the Functions.
+  // HTTPRoute objects, routed by the local backend beside the Functions;
+  // compiled again when the world changed (their specs are part of it).
   std::vector<store::Record> http_route_records;  // outlives the pointers below
-  std::vector<std::pair<const store::Record*, route::CompiledHttpRoute>> http_routes;
+  std::vector<std::pair<const store::Record*, const route::CompiledHttpRoute*>> http_routes;
   {
     auto hr_records = store_->List("HTTPRoute");
-    std::vector<std::shared_ptr<const route::FunctionRoute>> compiled;
     if (hr_records.ok()) {
       http_route_records = std::move(*hr_records);
-      for (const store::Record& r : http_route_records) {
-        if (r.deletion_time != 0) continue;
-        http_routes.emplace_back(&r, route::CompileHttpRoute(r.ns, r.name, r.spec, gateways, r.creation_time));
-        if (http_routes.back().second.route) {
-          compiled.push_back(std::make_shared<const route::FunctionRoute>(*http_routes.back().second.route));
-        }
-      }
     } else {
       OFN_LOG(kError) << "reconcile: listing HTTPRoutes: " << hr_records.status().ToString();
     }
-    local_.SetHttpRoutes(std::move(compiled));
+    if (world_changed) {
+      compiled_http_routes_.clear();
+      std::vector<std::shared_ptr<const route::FunctionRoute>> compiled;
+      for (const store::Record& r : http_route_records) {
+        if (r.deletion_time != 0) continue;
+        auto& c = compiled_http_routes_[r.ns + "/" + r.name] =
+            route::CompileHttpRoute(r.ns, r.name, r.spec, gateways, r.creation_time);
+        if (c.route) compiled.push_back(std::make_shared<const route::FunctionRoute>(*c.route));
+      }
+      local_.SetHttpRoutes(std::move(compiled));
+    }
+    for (const store::Record& r : http_route_records) {
+      if (r.deletion_time != 0) continue;
+      auto c = compiled_http_routes_.find(r.ns + "/" + r.name);
+      if (c != compiled_http_routes_.end()) http_routes.emplace_back(&r, &c->second);
+    }
   }
 
   FlushWrites();  // the new revisions
 
   // Each backend converges once, then reports.
   local_.Commit();
+  std::set<std::string_view> touched(local_.Touched().begin(), local_.Touched().end());
   // Inputs are read for the Functions the local backend serves (it can
   // take their deliveries: a traffic split, possibly at zero); the others'
   // messages wait in their brokers.
   if (options_.async) SyncAsync(live_functions, async_functions);
   for (const auto& b : options_.backends) b->Commit();
   std::map<std::string, int> attached;
-  for (const Work& w : work) {
+  for (Work& w : work) {
     const store::Record& fn = *w.record;
+    FunctionState& fs = *w.state;
+    const std::string key = fn.ns + "/" + fn.name;
+    std::string problem;
+    if (options_.async) problem = options_.async->Problem(fn.ns, fn.name);
+    // Planned as before, not touched by the local backend's commit, with
+    // the same problem: it observes as it did, and its status stands.
+    if (!w.fresh && w.local && !w.failed && fs.reported && !touched.contains(key) && problem == fs.problem) {
+      if (!fs.attached.empty()) ++attached[fs.attached];
+      fs.last = std::move(w);
+      continue;
+    }
     backend::FunctionObservation obs;
     if (w.failed) {
       obs = *w.failed;
@@ -742,23 +880,35 @@ void Reconciler::Pass() {
       obs = FailedObservation("BackendObserveFailed",
                               "backend " + std::string(w.backend->name()) + ": " + seen.status().message());
     }
-    if (options_.async && obs.reason.empty()) {
+    fs.problem = problem;
+    if (!problem.empty() && obs.reason.empty()) {
       // Inputs or outputs that do not run are said where serving is.
-      if (std::string problem = options_.async->Problem(fn.ns, fn.name); !problem.empty()) {
-        obs.reason = "ComponentUnavailable";
-        obs.message = problem;
+      obs.reason = "ComponentUnavailable";
+      obs.message = problem;
+    }
+    if (w.fresh || !fs.reported || !(*fs.reported == obs)) {
+      if (LoadRevisions(w)) {
+        if (w.local) {
+          ReportLocal(w, obs, now);
+        } else {
+          ReportOrchestrated(w, obs, now);
+        }
+        fs.reported = obs;
+      } else {
+        fs.reported.reset();
+        fs.rv = -1;
       }
     }
-    if (w.local) {
-      ReportLocal(w, obs, now);
-    } else {
-      ReportOrchestrated(w, obs, now);
-    }
-    if (obs.route && obs.route->status == "True" && !obs.route->gateway.empty()) ++attached[obs.route->gateway];
+    fs.attached.clear();
+    if (obs.route && obs.route->status == "True" && !obs.route->gateway.empty()) fs.attached = obs.route->gateway;
+    if (!fs.attached.empty()) ++attached[fs.attached];
+    w.revisions = {};
+    w.revisions_loaded = false;
+    fs.last = std::move(w);
   }
   for (const auto& [record, compiled] : http_routes) {
-    ReportHttpRoute(*record, compiled, now);
-    for (const route::ParentStatus& p : compiled.parents) {
+    ReportHttpRoute(*record, *compiled, now);
+    for (const route::ParentStatus& p : compiled->parents) {
       if (p.status == "True") ++attached[p.ref.ns + "/" + p.ref.name];
     }
   }

@@ -121,6 +121,11 @@ class Autoscaler {
 
   std::optional<RevisionScaleStatus> Status(const std::string& ns, const std::string& revision) const;
   std::vector<RevisionScaleStatus> StatusAll() const;
+  // The revisions ("ns/revision") whose readiness, start failure or
+  // instance health may have changed since the last call (every start that
+  // settled, every health report): what the local backend converges again
+  // without looking at the others.
+  std::vector<std::string> TakeChanged();
 
  private:
   struct Rev;
@@ -146,6 +151,16 @@ class Autoscaler {
   std::condition_variable cv_;
   std::map<std::string, std::shared_ptr<Rev>> revs_;
   std::set<std::string> poked_;
+  // Shared with the instances' health observers, which may outlive a pass.
+  struct ChangedKeys {
+    std::mutex mu;
+    std::set<std::string> keys;
+    void Add(const std::string& key) {
+      std::lock_guard<std::mutex> lock(mu);
+      keys.insert(key);
+    }
+  };
+  std::shared_ptr<ChangedKeys> changed_ = std::make_shared<ChangedKeys>();
   struct Survivor {
     backend::InstanceDriver* driver;
     std::shared_ptr<backend::Instance> instance;

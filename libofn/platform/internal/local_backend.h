@@ -72,6 +72,15 @@ class LocalBackend : public backend::Backend {
   // The instance driver of a Function's newest revision ("inprocess",
   // "process", "containerd", ...); "" when it has none.
   std::string DriverOf(const std::string& ns, const std::string& name);
+  // Every Function is converged again at the next Commit (the drivers
+  // changed: one may now take a workload; or revisions were removed from
+  // the autoscaler behind the backend's back). SetGateways implies it.
+  void InvalidateAll();
+  // The Functions ("ns/name") whose observation the last Commit may have
+  // changed: those it converged (a new plan; a revision that became ready,
+  // failed or reported its instances' health) and those whose route it
+  // accepted or rejected anew. Any other Function observes as before.
+  const std::vector<std::string>& Touched() const { return touched_; }
   // Hands a request to the Function's traffic split (the revision pools'
   // activator and instances; no route involved); `done` is called once,
   // from any thread. False (and `done` not called) when the Function has no
@@ -93,6 +102,16 @@ class LocalBackend : public backend::Backend {
     std::vector<std::shared_ptr<const route::FunctionRoute>> tag_routes;
     std::vector<std::string> tag_revisions;
     backend::FunctionObservation seen;
+    // Converged at the next Commit: its plan changed, or a revision of it
+    // changed in the autoscaler.
+    bool dirty = true;
+    std::vector<std::string> live;  // "ns/revision" it keeps registered
+    // The route observation as compiled, before backendRefs and conflicts
+    // are looked at; whether its rules have backendRefs, whether the table
+    // rejected it.
+    std::optional<backend::RouteObservation> base_route;
+    bool has_refs = false;
+    bool rejected = false;
   };
   // Registration, traffic, reachability, serving state and routes of one
   // Function; adds the revisions it keeps registered to `live`.
@@ -119,9 +138,13 @@ class LocalBackend : public backend::Backend {
   // a rebuilt split goes on from there, so splits stay exact across route
   // table changes.
   gateway::WeightedSlots::Counter CounterFor(const std::string& key);
-  std::map<std::string, gateway::WeightedSlots::Counter> counters_;
-  std::set<std::string> used_counters_;
+  std::map<std::string, gateway::WeightedSlots::Counter> counters_;  // dropped when nothing else holds one
   std::map<std::string, backend::RouteObservation> http_seen_;  // by "ns/name"
+  bool all_dirty_ = true;  // every Function converges at the next Commit
+  bool republish_ = true;  // the route table is built and published at the next Commit
+  std::map<std::string, std::string> rev_owner_;  // "ns/revision" -> "ns/name" of the Function registering it
+  std::vector<std::string> touched_;              // by the last Commit
+  std::vector<std::string> gone_;                 // revisions to stop at the next Commit
 };
 
 }  // namespace ofn::platform::internal

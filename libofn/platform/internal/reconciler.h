@@ -1,6 +1,9 @@
 // The reconcile loop: one thread that, whenever a Function or Gateway
 // changes (or a revision becomes ready or fails), brings every Function in
-// line with its spec. Each pass:
+// line with its spec. A pass works on what changed: a Function whose record
+// is at the version the last pass planned (or wrote the status of), in the
+// same world (Gateways, Secrets, config, drivers: Resync), keeps its plan;
+// one the local backend did not touch keeps its status. Each pass:
 //   - a change to the serving part creates an immutable revision
 //     <name>-00001, -00002, ... (stored);
 //   - each Function's plan (MakePlan: revisions with workloads and scale,
@@ -79,7 +82,18 @@ class Reconciler {
 
   void Start();
   void Stop();
+  // Something a Function's status depends on may have changed (a Function
+  // record, an instance's readiness or health, a build): the next pass
+  // plans the Functions whose records changed and reports those whose
+  // observation changed.
   void Kick();
+  // What every Function is planned from may have changed (the drivers, or
+  // revisions were stopped behind the loop's back): the next pass plans
+  // and converges every Function again.
+  void Resync();
+  // A store change of the kinds the loop reads: a Function's kicks; another
+  // kind's resyncs when more than its status changed.
+  void Changed(const store::Record& record, bool deleted);
   // Waits until every change committed before the call is reconciled.
   bool Sync(std::chrono::milliseconds timeout);
   // Hands a request to a locally served Function's data path (its traffic
@@ -89,25 +103,49 @@ class Reconciler {
 
  private:
   // What the loop remembers of a Function between passes.
-  struct FunctionState {
-    backend::Backend* backend = nullptr;            // the one that has it
-    std::optional<backend::FunctionPlan> applied;  // the last plan it took
-  };
+  struct FunctionState;
   // One Function's share of a pass.
   struct Work {
     const store::Record* record = nullptr;
-    std::vector<store::RevisionRecord> revisions;  // oldest first
+    FunctionState* state = nullptr;
+    // Planned in this pass (else what the last pass planned, kept).
+    bool fresh = true;
+    // Planned again every pass: it builds, or watches an image, or its
+    // backend refused the plan.
+    bool volatile_plan = false;
+    bool uses_components = false;  // dapr triggers, outputs or components
+    bool http = false;
+    bool revisions_loaded = false;
+    std::vector<store::RevisionRecord> revisions;  // oldest first; not kept between passes
     std::string serving_hash, build_hash;
     bool has_build = false;
     bool has_serving = true;
-    std::optional<build::BuildView> build;  // with a builder
+    std::unique_ptr<build::BuildView> build;  // with a builder
     std::string image_digest;  // the revision controller's type image: what spec.image resolved to
     bool local = false;
     backend::Backend* backend = nullptr;
-    backend::FunctionPlan plan;
     // Set when the plan could not be applied: what to report instead.
-    std::optional<backend::FunctionObservation> failed;
-    std::optional<route::FunctionRoute> route;  // compiled for an orchestrator's status
+    std::unique_ptr<backend::FunctionObservation> failed;
+    std::unique_ptr<route::FunctionRoute> route;  // compiled for an orchestrator's status
+  };
+  // What the loop remembers of a Function between passes.
+  struct FunctionState {
+    backend::Backend* backend = nullptr;            // the one that has it
+    std::optional<backend::FunctionPlan> applied;  // the last plan it took
+    // The last pass's Work, valid while the record's resource version (`rv`,
+    // after the loop's own status write) and the world (`world`) stay.
+    std::optional<Work> last;
+    int64_t rv = -1;
+    uint64_t world = 0;
+    uint64_t pass = 0;  // the last pass that saw it live
+    // The observation its status was last made from, and the async
+    // runtime's problem folded into it; the gateway its route attached to.
+    std::optional<backend::FunctionObservation> reported;
+    std::string problem;
+    std::string attached;
+    // Its revisions changed under the kept plan (a readiness written, a
+    // revision collected): planned again next pass.
+    bool replan = false;
   };
   void Loop();
   void Pass();
@@ -122,6 +160,9 @@ class Reconciler {
   // Writes the Function status of an orchestrated Function.
   void ReportOrchestrated(const Work& w, const backend::FunctionObservation& obs, const std::string& now);
   void WriteFunctionStatus(const store::Record& fn, const std::string& status);
+  // Lists the Work's revisions when this pass has not yet; false (logged)
+  // when the store fails.
+  bool LoadRevisions(Work& w);
   // A pass's writes are queued and committed together (one transaction, one
   // WAL commit, instead of one per Function); an op's own error is logged
   // with `what` and does not undo the others. kConflict and kNotFound mean
@@ -129,6 +170,10 @@ class Reconciler {
   void QueueWrite(std::string what, std::function<Status(store::Transaction&)> op);
   void FlushWrites();
   std::vector<std::pair<std::string, std::function<Status(store::Transaction&)>>> writes_;  // loop thread only
+  // Function statuses written by the queued writes: the resource version
+  // each write made, kept once the writes committed; loop thread only.
+  std::vector<std::pair<std::string, int64_t>> written_rvs_;
+  std::vector<std::string> status_keys_;  // the Functions whose status writes are queued
   // Writes an HTTPRoute's status.parents: each parent's Accepted condition,
   // and ResolvedRefs when it is routed.
   void ReportHttpRoute(const store::Record& r, const route::CompiledHttpRoute& compiled, const std::string& now);
@@ -155,6 +200,16 @@ class Reconciler {
   // Rate-limit buckets outlive each published plugin chain.
   std::shared_ptr<gateway::RateLimits> rate_limits_ = std::make_shared<gateway::RateLimits>();
   std::map<std::string, FunctionState> functions_;  // by "ns/name"; loop thread only
+  uint64_t passes_ = 0;                              // loop thread only
+  // Bumped by Resync (under mu_); the world the last pass planned in, and
+  // what it read from it (loop thread only).
+  uint64_t world_ = 1;
+  uint64_t pass_world_ = 0;
+  std::map<std::string, route::GatewayConfig> gateways_;
+  std::map<std::string, route::CompiledHttpRoute> compiled_http_routes_;  // by "ns/name"
+  // A digest of each non-Function input object ("Kind/ns/name") without its
+  // status: a write of a status alone does not resync (under mu_).
+  std::map<std::string, uint64_t> input_digests_;
   // What the certificates were last computed from, and what the TLS
   // listener refused of them; loop thread only.
   std::string tls_inputs_;
