@@ -153,6 +153,48 @@ TEST_F(LocalBackendTest, DeleteStopsItsRevisionsAtTheNextCommit) {
   EXPECT_EQ(Get("hello.default.ofn.io").status, 404);
 }
 
+TEST_F(LocalBackendTest, ACommitConvergesWhatChangedAndReportsWhatItTouched) {
+  ASSERT_TRUE(local_.Apply(Plan("hello", {Revision("hello-00001")}, 1)).ok());
+  backend::FunctionPlan copy = Plan("copy", {Revision("copy-00001")}, 2);
+  copy.route_json = R"({"hostnames":["hello.default.ofn.io"],"rules":[{"matches":[{"path":{"type":"PathPrefix","value":"/"}}]}]})";
+  ASSERT_TRUE(local_.Apply(copy).ok());
+  ASSERT_TRUE(local_.Apply(Plan("other", {Revision("other-00001")}, 3)).ok());
+  local_.Commit();
+  auto touched = [&] {
+    std::vector<std::string> t = local_.Touched();
+    std::sort(t.begin(), t.end());
+    return t;
+  };
+  EXPECT_EQ(touched(), (std::vector<std::string>{"default/copy", "default/hello", "default/other"}));
+  EXPECT_EQ(Observe("copy").route->reason, "Conflicted");
+  EXPECT_EQ(fake_->starts(), 3);
+
+  // The starts that settled during that commit (inline here) are looked at
+  // once more; then nothing changed: nothing converges, nothing starts, the
+  // table stands.
+  local_.Commit();
+  EXPECT_EQ(touched(), (std::vector<std::string>{"default/copy", "default/hello", "default/other"}));
+  local_.Commit();
+  EXPECT_TRUE(touched().empty());
+  EXPECT_EQ(fake_->starts(), 3);
+  EXPECT_EQ(Get("other.default.ofn.io").body, "fake other-00001 GET /x");
+
+  // The older claimant goes: the younger one's route is accepted now, though
+  // its own plan did not change, and it gets its address.
+  ASSERT_TRUE(local_.Delete("default", "hello").ok());
+  local_.Commit();
+  EXPECT_EQ(touched(), (std::vector<std::string>{"default/copy"}));
+  backend::FunctionObservation c = Observe("copy");
+  EXPECT_EQ(c.route->status, "True");
+  ASSERT_FALSE(c.addresses.empty());
+  EXPECT_EQ(Get("hello.default.ofn.io").body, "fake copy-00001 GET /x");
+
+  // Everything converges again when asked to (new drivers, new gateways).
+  local_.InvalidateAll();
+  local_.Commit();
+  EXPECT_EQ(touched(), (std::vector<std::string>{"default/copy", "default/other"}));
+}
+
 TEST_F(LocalBackendTest, ARevisionNoDriverTakesSaysWhichDriversExist) {
   backend::RevisionPlan r = Revision("hello-00001");
   r.workload.backend = "k8s";  // a driver that is not registered
