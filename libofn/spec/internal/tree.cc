@@ -10,6 +10,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <map>
+#include <optional>
 #include <sstream>
 
 namespace ofn::spec::internal {
@@ -38,6 +40,12 @@ std::string StripUnderscores(std::string_view s) {
 
 // YAML 1.1 plain-scalar resolution, as PyYAML's resolver does it.
 json::value ResolvePlain(const std::string& s) {
+  // Every word below has at most five characters, and a number only these:
+  // anything longer with another character is a string (most names,
+  // images and hosts), without trying each pattern.
+  if (s.size() > 5 && s.find_first_not_of("0123456789abcdefABCDEFxX_.+-") != std::string::npos) {
+    return json::string(s);
+  }
   static const auto kNull = Regex::MustCompile("^(~|null|Null|NULL|)$");
   static const auto kTrue = Regex::MustCompile("^(yes|Yes|YES|true|True|TRUE|on|On|ON)$");
   static const auto kFalse = Regex::MustCompile("^(no|No|NO|false|False|FALSE|off|Off|OFF)$");
@@ -88,9 +96,7 @@ json::value ResolvePlain(const std::string& s) {
   return json::string(s);
 }
 
-json::value ResolveScalar(const YAML::Node& n, const std::string& path, Reporter* rep) {
-  const std::string& tag = n.Tag();
-  const std::string& s = n.Scalar();
+json::value ResolveScalar(const std::string& tag, const std::string& s, const std::string& path, Reporter* rep) {
   if (tag == "!" || tag == "tag:yaml.org,2002:str") return json::string(s);
   if (tag == "?" || tag.empty()) return ResolvePlain(s);
   // Explicit core tags: resolve and check they agree.
@@ -108,50 +114,6 @@ json::value ResolveScalar(const YAML::Node& n, const std::string& path, Reporter
   if (tag == "tag:yaml.org,2002:null") return want(v.is_null(), "!!null");
   rep->Error(path, "unsupported YAML tag " + tag);
   return json::string(s);
-}
-
-json::value Convert(const YAML::Node& n, const std::string& path, SourceMap* marks,
-                    Reporter* rep) {
-  marks->SetValue(path, ToMark(n.Mark()));
-  switch (n.Type()) {
-    case YAML::NodeType::Undefined:
-    case YAML::NodeType::Null:
-      return nullptr;
-    case YAML::NodeType::Scalar:
-      return ResolveScalar(n, path, rep);
-    case YAML::NodeType::Sequence: {
-      json::array arr;
-      arr.reserve(n.size());
-      size_t i = 0;
-      for (const auto& item : n) {
-        arr.push_back(Convert(item, IndexPath(path, i), marks, rep));
-        ++i;
-      }
-      return arr;
-    }
-    case YAML::NodeType::Map: {
-      json::object obj;
-      for (auto it = n.begin(); it != n.end(); ++it) {
-        // Copies: `it->` yields a temporary whose members die with it.
-        const YAML::Node k = it->first;
-        const YAML::Node v = it->second;
-        if (!k.IsScalar()) {
-          rep->ErrorAt(ToMark(k.Mark()), path, "mapping keys must be scalars");
-          continue;
-        }
-        const std::string& key = k.Scalar();
-        std::string child = JoinPath(path, key);
-        if (obj.contains(key)) {
-          rep->ErrorAt(ToMark(k.Mark()), child, "duplicate key \"" + key + "\"");
-          continue;
-        }
-        marks->SetKey(child, ToMark(k.Mark()));
-        obj.emplace(key, Convert(v, child, marks, rep));
-      }
-      return obj;
-    }
-  }
-  return nullptr;
 }
 
 }  // namespace
@@ -191,6 +153,34 @@ SourceMap SourceMap::Sub(const std::string& prefix) const {
   rebase(value_, &out.value_);
   rebase(key_, &out.key_);
   return out;
+}
+
+void SourceMap::Graft(const std::string& from, const std::string& to) {
+  if (from == to) return;
+  // A path under `from`, re-rooted at `to`; nullopt when it is not under it
+  // (`from` itself is not: its own marks stay where they are).
+  auto rebase = [&](const std::string& k) -> std::optional<std::string> {
+    if (k == from) return std::nullopt;
+    std::string_view rest;
+    if (from.empty()) {
+      rest = k;
+      if (rest.front() == '[') return to + std::string(rest);
+      return to.empty() ? k : to + "." + k;
+    }
+    if (k.size() <= from.size() || k.compare(0, from.size(), from) != 0) return std::nullopt;
+    const char c = k[from.size()];
+    if (c != '.' && c != '[') return std::nullopt;
+    rest = std::string_view(k).substr(from.size());
+    if (c == '.' && to.empty()) rest.remove_prefix(1);
+    return to + std::string(rest);
+  };
+  for (auto* m : {&value_, &key_}) {
+    std::vector<std::pair<std::string, Mark>> add;
+    for (const auto& [k, mark] : *m) {
+      if (auto moved = rebase(k)) add.emplace_back(std::move(*moved), mark);
+    }
+    for (auto& [k, mark] : add) (*m)[k] = mark;
+  }
 }
 
 std::string JoinPath(std::string_view parent, std::string_view key) {
@@ -246,61 +236,233 @@ void Reporter::ErrorAt(Mark m, const std::string& path, std::string message) {
 
 namespace {
 
-// Counts documents without building them: yaml-cpp 0.7 loops for ever
-// (making empty documents until memory runs out) on a stray flow entry such
-// as a lone ",", so every text is walked with a bound first.
-class DocumentCounter : public YAML::EventHandler {
+// Builds each document's tree, with its source marks, from the parser's
+// events in one pass. Documents are counted as they start: yaml-cpp 0.7
+// loops for ever (making empty documents until memory runs out) on a stray
+// flow entry such as a lone ",", so a text that yields more documents than
+// it has bytes stops with an error.
+class TreeBuilder : public YAML::EventHandler {
  public:
-  void OnDocumentStart(const YAML::Mark& mark) override { last_start = mark; }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
-  void OnMapEnd() override {}
-  YAML::Mark last_start = YAML::Mark::null_mark();
-};
+  TreeBuilder(const std::string& file, size_t text_size, std::vector<Document>* docs, std::vector<Diagnostic>* diags)
+      : file_(file), limit_(text_size + 1), docs_(docs), diags_(diags) {}
 
-// Throws YAML::ParserException when the parser stops making progress.
-void CheckTerminates(const std::string& text) {
-  std::istringstream in(text);
-  YAML::Parser parser(in);
-  DocumentCounter counter;
-  // A document takes at least one byte of text (or is the one empty one).
-  for (size_t documents = 0; parser.HandleNextDocument(counter);) {
-    if (++documents > text.size() + 1) {
-      throw YAML::ParserException(counter.last_start,
-                                  "the parser makes no progress here (a ',' or closing bracket outside a flow "
-                                  "collection?)");
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (++documents_ > limit_) {
+      throw YAML::ParserException(mark, "the parser makes no progress here (a ',' or closing bracket outside a flow "
+                                        "collection?)");
+    }
+    doc_ = Document{};
+    rep_.emplace(file_, &doc_.marks, diags_);
+    frames_.clear();
+    anchors_.clear();
+  }
+  void OnDocumentEnd() override {
+    if (rep_->errors() == 0) docs_->push_back(std::move(doc_));
+    rep_.reset();
+  }
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    Slot slot = Begin(mark);
+    Complete(slot, nullptr, anchor, mark, nullptr);
+  }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    auto it = anchors_.find(anchor);
+    const Anchored* a = it == anchors_.end() ? nullptr : &it->second;
+    if (a && a->scalar && !frames_.empty() && Role() == kKey) {
+      Key(a->text, mark);  // an alias of a scalar is that scalar, as a key too
+      return;
+    }
+    Slot slot = Begin(mark, a ? a->mark : ToMark(mark));
+    if (a && !a->scalar && !slot.discarded) doc_.marks.Graft(a->path, slot.path);
+    Complete(slot, a ? a->value : json::value(nullptr), 0, mark, nullptr);
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& value) override {
+    if (!frames_.empty() && Role() == kKey) {
+      if (anchor) anchors_[anchor] = Anchored{json::string(value), ToMark(mark), true, value, ""};
+      Key(value, mark);
+      return;
+    }
+    Slot slot = Begin(mark);
+    json::value v = slot.discarded ? json::value(nullptr) : ResolveScalar(tag, value, slot.path, &*rep_);
+    Complete(slot, std::move(v), anchor, mark, &value);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    Open(mark, anchor, false);
+  }
+  void OnSequenceEnd() override { Close(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    Open(mark, anchor, true);
+  }
+  void OnMapEnd() override { Close(); }
+
+ private:
+  // Where a node goes in its parent.
+  enum NodeRole { kRoot, kItem, kKey, kValue, kInner };  // kInner: inside a discarded node
+  struct Slot {
+    NodeRole role;
+    std::string path;
+    bool discarded;
+  };
+  struct Frame {
+    bool map = false;
+    bool discarded = false;
+    Slot slot;
+    json::value value;  // an object or an array
+    YAML::anchor_t anchor = 0;
+    Mark mark;
+    // Maps: a key is wanted next; the key read and its path; its value is
+    // dropped (the key was a duplicate or not a scalar).
+    bool want_key = true;
+    std::string key, child;
+    bool skip_value = false;
+  };
+  struct Anchored {
+    json::value value;
+    Mark mark;
+    bool scalar = false;
+    std::string text;
+    std::string path;  // where it was read: its marks are there
+  };
+
+  NodeRole Role() const {
+    if (frames_.empty()) return kRoot;
+    const Frame& f = frames_.back();
+    if (f.discarded) return kInner;
+    if (!f.map) return kItem;
+    return f.want_key ? kKey : kValue;
+  }
+  // The node that starts at `mark`: its role and path; its value's mark is
+  // noted (`at`: where its content is, for an alias the anchor's node).
+  Slot Begin(const YAML::Mark& mark, Mark at = {}) {
+    const Mark m = at.line > 0 ? at : ToMark(mark);
+    Slot slot{Role(), "", false};
+    switch (slot.role) {
+      case kRoot:
+        doc_.start = m;
+        break;
+      case kItem: {
+        const Frame& f = frames_.back();
+        slot.path = IndexPath(f.slot.path, f.value.as_array().size());
+        break;
+      }
+      case kKey: {
+        // Only a scalar is a key (Key); anything else is reported and
+        // dropped with the value that follows it.
+        Frame& f = frames_.back();
+        rep_->ErrorAt(ToMark(mark), f.slot.path, "mapping keys must be scalars");
+        slot.discarded = true;
+        return slot;
+      }
+      case kValue: {
+        const Frame& f = frames_.back();
+        slot.path = f.child;
+        slot.discarded = f.skip_value;
+        break;
+      }
+      case kInner:
+        slot.discarded = true;
+        return slot;
+    }
+    if (!slot.discarded) doc_.marks.SetValue(slot.path, m);
+    return slot;
+  }
+  void Key(const std::string& key, const YAML::Mark& mark) {
+    Frame& f = frames_.back();
+    f.want_key = false;
+    f.key = key;
+    f.child = JoinPath(f.slot.path, key);
+    f.skip_value = f.value.as_object().contains(key);
+    if (f.skip_value) {
+      rep_->ErrorAt(ToMark(mark), f.child, "duplicate key \"" + key + "\"");
+    } else {
+      doc_.marks.SetKey(f.child, ToMark(mark));
     }
   }
-}
+  // A node that ended: into its parent (or the document), under its anchor.
+  void Complete(const Slot& slot, json::value v, YAML::anchor_t anchor, const YAML::Mark& mark,
+                const std::string* scalar) {
+    if (anchor && !slot.discarded) {
+      anchors_[anchor] = Anchored{v, ToMark(mark), scalar != nullptr, scalar ? *scalar : std::string(), slot.path};
+    }
+    switch (slot.role) {
+      case kRoot:
+        doc_.root = std::move(v);
+        break;
+      case kItem:
+        frames_.back().value.as_array().push_back(std::move(v));
+        break;
+      case kKey: {
+        Frame& f = frames_.back();
+        f.want_key = false;
+        f.skip_value = true;
+        break;
+      }
+      case kValue: {
+        Frame& f = frames_.back();
+        if (!f.skip_value) f.value.as_object().emplace(f.key, std::move(v));
+        f.want_key = true;
+        f.skip_value = false;
+        break;
+      }
+      case kInner:
+        break;
+    }
+  }
+  void Open(const YAML::Mark& mark, YAML::anchor_t anchor, bool map) {
+    Frame f;
+    f.slot = Begin(mark);
+    f.discarded = f.slot.discarded;
+    f.map = map;
+    f.anchor = anchor;
+    f.mark = ToMark(mark);
+    if (map) {
+      f.value = json::object();
+    } else {
+      f.value = json::array();
+    }
+    frames_.push_back(std::move(f));
+  }
+  void Close() {
+    Frame f = std::move(frames_.back());
+    frames_.pop_back();
+    if (f.anchor && !f.discarded) anchors_[f.anchor] = Anchored{f.value, f.mark, false, "", f.slot.path};
+    Complete(f.slot, std::move(f.value), 0, YAML::Mark::null_mark(), nullptr);
+  }
+
+  const std::string& file_;
+  const size_t limit_;
+  size_t documents_ = 0;
+  std::vector<Document>* docs_;
+  std::vector<Diagnostic>* diags_;
+  Document doc_;
+  std::optional<Reporter> rep_;
+  std::vector<Frame> frames_;
+  std::map<YAML::anchor_t, Anchored> anchors_;
+};
 
 }  // namespace
 
 std::vector<Document> ParseYaml(std::string_view text, const std::string& file,
                                 std::vector<Diagnostic>* diags) {
   std::vector<Document> docs;
-  std::vector<YAML::Node> nodes;
+  // What the documents report is kept only when the whole text parses: a
+  // syntax error is the one thing said about a text that has one.
+  std::vector<Diagnostic> found;
   try {
     std::string copy(text);
-    CheckTerminates(copy);
-    nodes = YAML::LoadAll(copy);
+    std::istringstream in(copy);
+    YAML::Parser parser(in);
+    TreeBuilder builder(file, copy.size(), &docs, &found);
+    while (parser.HandleNextDocument(builder)) {
+    }
   } catch (const YAML::Exception& e) {
     Mark m = ToMark(e.mark);
-    diags->push_back(Diagnostic{Severity::kError, file, m.line, m.column, "",
-                                "invalid YAML: " + e.msg});
-    return docs;
+    diags->push_back(Diagnostic{Severity::kError, file, m.line, m.column, "", "invalid YAML: " + e.msg});
+    return {};
   }
-  for (const YAML::Node& n : nodes) {
-    Document doc;
-    doc.start = ToMark(n.Mark());
-    Reporter rep(file, &doc.marks, diags);
-    doc.root = Convert(n, "", &doc.marks, &rep);
-    if (rep.errors() == 0) docs.push_back(std::move(doc));
-  }
+  diags->insert(diags->end(), std::make_move_iterator(found.begin()), std::make_move_iterator(found.end()));
   return docs;
 }
 

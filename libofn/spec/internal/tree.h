@@ -32,6 +32,9 @@ class SourceMap {
   Mark FindKey(std::string_view path) const;
   // A copy holding only paths under `prefix`, re-rooted (for List items).
   SourceMap Sub(const std::string& prefix) const;
+  // Copies the marks under `from` to the same places under `to` (an alias
+  // has the marks of what the node it repeats holds).
+  void Graft(const std::string& from, const std::string& to);
 
  private:
   std::unordered_map<std::string, Mark> value_;

@@ -75,6 +75,40 @@ TEST(TreeTest, MarksPointAtKeysAndValues) {
   EXPECT_EQ(docs[0].marks.Find("spec.list[0].missing").line, 3);
 }
 
+TEST(TreeTest, AliasesRepeatTheirAnchorsValueAndMarks) {
+  std::vector<Diagnostic> diags;
+  auto docs = ParseYaml("base: &b\n  port: 8080\n  tags: [x, y]\nother: *b\nname: &n fn-1\nsame: *n\n", "a.yaml", &diags);
+  ASSERT_EQ(docs.size(), 1u) << (diags.empty() ? "" : diags[0].ToString());
+  const json::object& o = docs[0].root.as_object();
+  EXPECT_EQ(o.at("other"), o.at("base"));
+  EXPECT_EQ(o.at("same"), json::value("fn-1"));
+  // What the alias holds points where the anchored node's content is.
+  EXPECT_EQ(docs[0].marks.Find("other.port").line, 2);
+  EXPECT_EQ(docs[0].marks.Find("other.tags[1]").line, 3);
+  EXPECT_EQ(docs[0].marks.FindKey("other").line, 4);
+}
+
+TEST(TreeTest, KeysThatAreNotScalarsOrRepeatedThroughAnAliasAreErrorsWhereTheyAre) {
+  std::vector<Diagnostic> diags;
+  auto docs = ParseYaml("a: 1\n? [x, y]\n: dropped\nb: 2\n", "k.yaml", &diags);
+  EXPECT_TRUE(docs.empty());
+  ASSERT_EQ(diags.size(), 1u);
+  EXPECT_EQ(diags[0].ToString(), "k.yaml:2:3: mapping keys must be scalars");
+  diags.clear();
+  docs = ParseYaml("&k key: 1\n*k : 2\n", "k.yaml", &diags);
+  EXPECT_TRUE(docs.empty());
+  ASSERT_EQ(diags.size(), 1u);
+  EXPECT_EQ(diags[0].ToString(), "k.yaml:2:1: key: duplicate key \"key\"");
+}
+
+TEST(TreeTest, ATextThatMakesNoProgressIsRefusedWithoutDocuments) {
+  std::vector<Diagnostic> diags;
+  auto docs = ParseYaml("a: 1\n---\nb: {c: 1}\n---\n,\n", "p.yaml", &diags);
+  EXPECT_TRUE(docs.empty());  // not the documents before it either
+  ASSERT_FALSE(diags.empty());
+  EXPECT_NE(diags[0].message.find("invalid YAML"), std::string::npos) << diags[0].message;
+}
+
 TEST(TreeTest, PathHelpers) {
   EXPECT_EQ(JoinPath("", "spec"), "spec");
   EXPECT_EQ(JoinPath("spec", "serving"), "spec.serving");
