@@ -55,9 +55,13 @@ LocalBackend::LocalBackend(const backend::Registry* drivers, gateway::Dispatcher
     : drivers_(drivers), dispatcher_(dispatcher), autoscaler_(autoscaler), options_(std::move(options)) {}
 
 Status LocalBackend::Apply(const backend::FunctionPlan& plan) {
+  return ApplyShared(std::make_shared<const backend::FunctionPlan>(plan));
+}
+
+Status LocalBackend::ApplyShared(std::shared_ptr<const backend::FunctionPlan> plan) {
   std::lock_guard<std::mutex> lock(mu_);
-  Fn& fn = fns_[plan.ns + "/" + plan.name];
-  fn.plan = plan;
+  Fn& fn = fns_[plan->ns + "/" + plan->name];
+  fn.plan = std::move(plan);
   fn.dirty = true;
   return Status();
 }
@@ -114,7 +118,7 @@ Result<backend::FunctionObservation> LocalBackend::Observe(std::string_view ns, 
 }
 
 void LocalBackend::Converge(Fn& fn, std::vector<std::string>* live) {
-  const backend::FunctionPlan& plan = fn.plan;
+  const backend::FunctionPlan& plan = *fn.plan;
   backend::FunctionObservation& seen = fn.seen;
   seen = backend::FunctionObservation{};
 
@@ -257,7 +261,7 @@ void LocalBackend::Converge(Fn& fn, std::vector<std::string>* live) {
 }
 
 void LocalBackend::CompileRoutes(Fn& fn) {
-  const backend::FunctionPlan& plan = fn.plan;
+  const backend::FunctionPlan& plan = *fn.plan;
   fn.route.reset();
   fn.tag_routes.clear();
   fn.tag_revisions.clear();
@@ -310,7 +314,7 @@ std::vector<std::shared_ptr<const gateway::RuleBackends>> LocalBackend::ResolveB
         b.missing = "backendRef " + key + ": no Function of that name is served here";
       } else {
         // The Function's Service listens on 80 and on the function's own port.
-        const auto& revs = target->second.plan.revisions;
+        const auto& revs = target->second.plan->revisions;
         const int port = revs.empty() || !revs.back().invalid.empty() ? 8080 : revs.back().workload.port;
         if (ref.port != 0 && ref.port != 80 && ref.port != port) {
           b.missing = "backendRef " + key + ": port " + std::to_string(ref.port) + " is not served (the Function " +
@@ -388,7 +392,6 @@ void LocalBackend::Commit() {
     fn.live.clear();
     Converge(fn, &fn.live);
     fn.dirty = false;
-    fn.base_route = fn.seen.route;
     fn.has_refs = false;
     fn.rejected = false;
     // What it registered before and no longer does stops.
@@ -431,7 +434,7 @@ void LocalBackend::Commit() {
   for (auto& [key, fn] : fns_) {
     if (!fn.route) continue;
     if (fn.has_refs || fn.rejected) {
-      fn.seen.route = fn.base_route;
+      fn.seen.route = ObserveRoute(fn.route.get());  // as CompileRoutes made it
       if (fn.rejected) fn.seen.addresses.clear();
       if (touched_.empty() || touched_.back() != key) touched_.push_back(key);
     }
@@ -443,7 +446,7 @@ void LocalBackend::Commit() {
     fn.rejected = false;
     for (size_t t = 0; t < fn.tag_routes.size(); ++t) {
       routes.push_back(fn.tag_routes[t]);
-      splits.push_back(gateway::TrafficSplit::Single(autoscaler_->Pool(fn.plan.ns, fn.tag_revisions[t])));
+      splits.push_back(gateway::TrafficSplit::Single(autoscaler_->Pool(fn.plan->ns, fn.tag_revisions[t])));
       owner.push_back(&fn);
       snap->backends.emplace_back();
     }
@@ -470,7 +473,7 @@ void LocalBackend::Commit() {
     ro.message = r.message;
     fn->seen.addresses.clear();
     fn->rejected = true;
-    const std::string key = fn->plan.ns + "/" + fn->plan.name;
+    const std::string key = fn->plan->ns + "/" + fn->plan->name;
     if (std::find(touched_.begin(), touched_.end(), key) == touched_.end()) touched_.push_back(key);
   }
   snap->targets = std::move(splits);

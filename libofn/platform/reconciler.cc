@@ -271,7 +271,7 @@ void Reconciler::FlushWrites() {
     auto w = written.find(key);
     if (w == written.end()) {
       it->second.rv = -1;
-      it->second.reported.reset();
+      it->second.reported = false;
     } else {
       it->second.rv = w->second;
     }
@@ -778,9 +778,10 @@ void Reconciler::Pass() {
       }
     }
     if (!w.failed && (!fs.applied || !(*fs.applied == plan))) {
-      Status applied = w.backend->Apply(plan);
+      auto shared = std::make_shared<const backend::FunctionPlan>(std::move(plan));
+      Status applied = w.local ? local_.ApplyShared(shared) : w.backend->Apply(*shared);
       if (applied.ok()) {
-        fs.applied = std::move(plan);
+        fs.applied = std::move(shared);
       } else {
         w.failed = std::make_unique<backend::FunctionObservation>(FailedObservation(
             "BackendApplyFailed", "backend " + std::string(w.backend->name()) + ": " + applied.message()));
@@ -886,18 +887,17 @@ void Reconciler::Pass() {
       obs.reason = "ComponentUnavailable";
       obs.message = problem;
     }
-    if (w.fresh || !fs.reported || !(*fs.reported == obs)) {
-      if (LoadRevisions(w)) {
-        if (w.local) {
-          ReportLocal(w, obs, now);
-        } else {
-          ReportOrchestrated(w, obs, now);
-        }
-        fs.reported = obs;
+    // Made again, its status is written only when it changed.
+    if (LoadRevisions(w)) {
+      if (w.local) {
+        ReportLocal(w, obs, now);
       } else {
-        fs.reported.reset();
-        fs.rv = -1;
+        ReportOrchestrated(w, obs, now);
       }
+      fs.reported = true;
+    } else {
+      fs.reported = false;
+      fs.rv = -1;
     }
     fs.attached.clear();
     if (obs.route && obs.route->status == "True" && !obs.route->gateway.empty()) fs.attached = obs.route->gateway;

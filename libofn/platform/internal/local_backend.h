@@ -53,6 +53,8 @@ class LocalBackend : public backend::Backend {
 
   std::string_view name() const override { return kName; }
   Status Apply(const backend::FunctionPlan& plan) override;
+  // The same, keeping the caller's plan rather than a copy of it.
+  Status ApplyShared(std::shared_ptr<const backend::FunctionPlan> plan);
   void Commit() override;
   Result<backend::FunctionObservation> Observe(std::string_view ns, std::string_view name) override;
   Status Delete(std::string_view ns, std::string_view name) override;
@@ -91,7 +93,7 @@ class LocalBackend : public backend::Backend {
 
  private:
   struct Fn {
-    backend::FunctionPlan plan;
+    std::shared_ptr<const backend::FunctionPlan> plan;  // shared with the reconciler
     // The last good traffic split, its tags (tag, revision) and percents.
     std::shared_ptr<const gateway::TrafficSplit> split;
     std::vector<std::pair<std::string, std::string>> tags;
@@ -106,10 +108,8 @@ class LocalBackend : public backend::Backend {
     // changed in the autoscaler.
     bool dirty = true;
     std::vector<std::string> live;  // "ns/revision" it keeps registered
-    // The route observation as compiled, before backendRefs and conflicts
-    // are looked at; whether its rules have backendRefs, whether the table
-    // rejected it.
-    std::optional<backend::RouteObservation> base_route;
+    // Whether its route's rules have backendRefs, whether the table
+    // rejected it: what a Commit that does not converge it resets.
     bool has_refs = false;
     bool rejected = false;
   };

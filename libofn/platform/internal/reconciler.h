@@ -131,16 +131,16 @@ class Reconciler {
   // What the loop remembers of a Function between passes.
   struct FunctionState {
     backend::Backend* backend = nullptr;            // the one that has it
-    std::optional<backend::FunctionPlan> applied;  // the last plan it took
+    std::shared_ptr<const backend::FunctionPlan> applied;  // the last plan it took (the local backend keeps it too)
     // The last pass's Work, valid while the record's resource version (`rv`,
     // after the loop's own status write) and the world (`world`) stay.
     std::optional<Work> last;
     int64_t rv = -1;
     uint64_t world = 0;
     uint64_t pass = 0;  // the last pass that saw it live
-    // The observation its status was last made from, and the async
-    // runtime's problem folded into it; the gateway its route attached to.
-    std::optional<backend::FunctionObservation> reported;
+    // Its status was made from an observation (not reset since), with the
+    // async runtime's problem folded in; the gateway its route attached to.
+    bool reported = false;
     std::string problem;
     std::string attached;
     // Its revisions changed under the kept plan (a readiness written, a
