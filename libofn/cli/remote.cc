@@ -678,6 +678,45 @@ Result<std::string> JsonPath(const json::value& root, const std::string& tmpl) {
 }
 
 // One resource kind of `ofn get`; what `get all` runs for each kind.
+// The platform's table of Functions (GET /v1/functions?view=table), as
+// PrintFunctions shows the objects.
+int PrintFunctionRows(const json::array& rows, const GetFlags& f, bool quiet_when_empty) {
+  const bool wide = f.output == "wide";
+  std::vector<std::vector<std::string>> table{{"NAME", "BUILDSTATE", "SERVINGSTATE", "BUILDER", "SERVING", "ADDRESS", "AGE"}};
+  if (wide) table[0].insert(table[0].end(), {"READY-REVISION", "REASON", "INTERNAL"});
+  if (f.all) table[0].insert(table[0].begin(), "NAMESPACE");
+  table.reserve(rows.size() + 1);
+  for (const json::value& row : rows) {
+    const json::object* o = Obj(&row);
+    if (!f.selector.empty()) {
+      Result<bool> ok = Selects(Obj(At(o, "labels")), f.selector);
+      if (!ok.ok()) {
+        std::fprintf(stderr, "error: %s\n", ok.status().message().c_str());
+        return 1;
+      }
+      if (!*ok) continue;
+    }
+    std::string address = Str(o, "external");
+    if (address.empty() && Str(o, "route") == "False") address = "<route not accepted: " + Str(o, "routeReason") + ">";
+    table.push_back({Str(o, "name"), Str(o, "buildState"), Str(o, "servingState"), Str(o, "build"), Str(o, "serving"),
+                     address, Age(Str(o, "created"))});
+    if (wide) {
+      auto dash = [](std::string s) { return s.empty() ? std::string("-") : s; };
+      table.back().insert(table.back().end(),
+                          {dash(Str(o, "ready")), dash(Str(o, "reason")), dash(Str(o, "internal"))});
+    }
+    if (f.all) table.back().insert(table.back().begin(), Str(o, "namespace"));
+  }
+  if (table.size() == 1) {
+    if (!quiet_when_empty) {
+      std::fprintf(stderr, "No resources found in %s namespace.\n", f.all ? "any" : f.ns.c_str());
+    }
+    return 0;
+  }
+  PrintTable(table);
+  return 0;
+}
+
 int GetOne(const Conn& conn, const GetFlags& f, const std::string& res, bool quiet_when_empty) {
   if (res == "builds" || res == "build") {
     return GetBuilds(conn, f.all ? "all" : f.ns, f.args.size() == 2 ? f.args[1] : "", f.output, quiet_when_empty);
@@ -690,6 +729,8 @@ int GetOne(const Conn& conn, const GetFlags& f, const std::string& res, bool qui
     req.target = f.args.size() == 2 ? "/v1/revisions/" + f.ns + "/" + f.args[1] : "/v1/revisions" + scope;
   } else {
     req.target = "/v1/" + res + (single ? "/" + f.ns + "/" + f.args[1] : scope);
+    // A table of Functions is summed up by the platform (other kinds ignore it).
+    if (!single && (f.output.empty() || f.output == "wide")) req.target += "&view=table";
   }
   auto r = Call(conn, std::move(req));
   if (!r.ok() || r->status != 200) return Fail("get", r);
@@ -699,6 +740,9 @@ int GetOne(const Conn& conn, const GetFlags& f, const std::string& res, bool qui
   json::value v = json::parse(r->body, &arena);
   r->body.clear();
   r->body.shrink_to_fit();
+  if (const json::array* rows = Arr(At(Obj(&v), "rows"))) {
+    return PrintFunctionRows(*rows, f, quiet_when_empty);
+  }
   json::array items(&arena);
   if (single) {
     items.push_back(std::move(v));

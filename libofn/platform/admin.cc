@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <utility>
 #include <vector>
 
 #include "libofn/common/json_text.h"
@@ -279,6 +280,50 @@ HttpResponse HandleAdmin(Platform& platform, HttpRequest& request) {
     std::string ns = QueryParam(request.query(), "namespace");
     if (ns.empty()) ns = "default";
     if (ns == "all" || kind == "ClusterEventBus") ns.clear();
+    if (kind == "Function" && QueryParam(request.query(), "view") == "table") {
+      // What `ofn get functions` shows, summed up on this side (as a
+      // Kubernetes API server prints a Table): no object text.
+      auto fns = platform.ListFunctions(ns);
+      if (!fns.ok()) return FromStatus(fns.status());
+      std::string body;
+      body.reserve(64 + fns->size() * 320);
+      body += "{\"kind\":\"FunctionTable\",\"rows\":[";
+      for (size_t i = 0; i < fns->size(); ++i) {
+        const FunctionInfo& f = (*fns)[i];
+        if (i) body += ',';
+        auto field = [&](const char* key, std::string_view value) {
+          body += ",\"";
+          body += key;
+          body += "\":";
+          AppendJsonQuoted(&body, value);
+        };
+        body += "{\"name\":";
+        AppendJsonQuoted(&body, f.name);
+        field("namespace", f.ns);
+        field("created", f.created);
+        field("buildState", f.build_state);
+        field("build", f.build_resource);
+        field("servingState", f.serving_state);
+        field("serving", f.latest_created_revision);
+        field("ready", f.latest_ready_revision);
+        field("reason", f.serving_reason);
+        field("external", f.Address("External"));
+        field("internal", f.Address("Internal"));
+        field("route", f.route_status);
+        field("routeReason", f.route_reason);
+        body += ",\"labels\":{";
+        bool first = true;
+        for (const auto& [k, v] : f.labels) {
+          if (!std::exchange(first, false)) body += ',';
+          AppendJsonQuoted(&body, k);
+          body += ':';
+          AppendJsonQuoted(&body, v);
+        }
+        body += "}}";
+      }
+      body += "]}\n";
+      return HttpResponse::Json(200, std::move(body));
+    }
     auto list = platform.List(kind, ns);
     if (!list.ok()) return FromStatus(list.status());
     size_t size = 16;

@@ -132,6 +132,41 @@ ObjectInfo ToObjectInfo(const store::Record& r) {
   return o;
 }
 
+namespace {
+
+void FromStatus(const json::object* status, FunctionInfo* f) {
+  const json::object* build = Obj(At(status, "build"));
+  f->build_state = Str(build, "state");
+  f->build_resource = Str(build, "resourceRef");
+  const json::object* serving = Obj(At(status, "serving"));
+  f->serving_state = Str(serving, "state");
+  f->serving_reason = Str(serving, "reason");
+  f->serving_message = Str(serving, "message");
+  f->state = f->serving_state == "Running"   ? ServingState::kRunning
+             : f->serving_state == "Failed"  ? ServingState::kFailed
+             : f->serving_state == "Pending" ? ServingState::kPending
+                                             : ServingState::kUnknown;
+  f->latest_created_revision = Str(serving, "resourceRef");
+  f->latest_ready_revision = Str(serving, "lastSuccessfulResourceRef");
+  const json::object* route = Obj(At(status, "route"));
+  if (const json::value* conds = At(route, "conditions"); conds && conds->is_array()) {
+    for (const json::value& c : conds->as_array()) {
+      if (Str(Obj(&c), "type") != "Accepted") continue;
+      f->route_status = Str(Obj(&c), "status");
+      f->route_reason = Str(Obj(&c), "reason");
+      f->route_message = Str(Obj(&c), "message");
+      f->route = f->route_status == "True"    ? RouteAcceptance::kAccepted
+                 : f->route_status == "False" ? RouteAcceptance::kNotAccepted
+                                              : RouteAcceptance::kPending;
+    }
+  }
+  if (const json::value* addrs = At(status, "addresses"); addrs && addrs->is_array()) {
+    for (const json::value& a : addrs->as_array()) f->addresses.emplace_back(Str(Obj(&a), "type"), Str(Obj(&a), "value"));
+  }
+}
+
+}  // namespace
+
 FunctionInfo ToFunctionInfo(const ObjectInfo& o) {
   FunctionInfo f;
   f.ns = o.ns;
@@ -139,33 +174,30 @@ FunctionInfo ToFunctionInfo(const ObjectInfo& o) {
   f.generation = o.generation;
   f.json = o.json;
   json::value root = ofn::internal::ParseObjectOrEmpty(o.json);
-  const json::object* status = Obj(At(Obj(&root), "status"));
-  f.build_state = Str(Obj(At(status, "build")), "state");
-  const json::object* serving = Obj(At(status, "serving"));
-  f.serving_state = Str(serving, "state");
-  f.serving_reason = Str(serving, "reason");
-  f.serving_message = Str(serving, "message");
-  f.state = f.serving_state == "Running"   ? ServingState::kRunning
-            : f.serving_state == "Failed"  ? ServingState::kFailed
-            : f.serving_state == "Pending" ? ServingState::kPending
-                                           : ServingState::kUnknown;
-  f.latest_created_revision = Str(serving, "resourceRef");
-  f.latest_ready_revision = Str(serving, "lastSuccessfulResourceRef");
-  const json::object* route = Obj(At(status, "route"));
-  if (const json::value* conds = At(route, "conditions"); conds && conds->is_array()) {
-    for (const json::value& c : conds->as_array()) {
-      if (Str(Obj(&c), "type") != "Accepted") continue;
-      f.route_status = Str(Obj(&c), "status");
-      f.route_reason = Str(Obj(&c), "reason");
-      f.route_message = Str(Obj(&c), "message");
-      f.route = f.route_status == "True"    ? RouteAcceptance::kAccepted
-                : f.route_status == "False" ? RouteAcceptance::kNotAccepted
-                                             : RouteAcceptance::kPending;
+  const json::object* meta = Obj(At(Obj(&root), "metadata"));
+  f.created = Str(meta, "creationTimestamp");
+  if (const json::object* labels = Obj(At(meta, "labels"))) {
+    for (const auto& kv : *labels) {
+      if (kv.value().is_string()) f.labels[std::string(kv.key())] = std::string(kv.value().as_string());
     }
   }
-  if (const json::value* addrs = At(status, "addresses"); addrs && addrs->is_array()) {
-    for (const json::value& a : addrs->as_array()) f.addresses.emplace_back(Str(Obj(&a), "type"), Str(Obj(&a), "value"));
-  }
+  FromStatus(Obj(At(Obj(&root), "status")), &f);
+  return f;
+}
+
+FunctionInfo ToFunctionSummary(const store::Record& r) {
+  FunctionInfo f;
+  f.ns = r.ns;
+  f.name = r.name;
+  f.generation = r.generation;
+  f.created = Timestamp(r.creation_time);
+  f.labels = r.labels;
+  // The status alone, parsed into a buffer that is reused: no object text.
+  unsigned char buffer[8192];
+  json::monotonic_resource arena(buffer, sizeof buffer);
+  boost::system::error_code ec;
+  json::value status = json::parse(r.status, ec, &arena);
+  if (!ec) FromStatus(Obj(&status), &f);
   return f;
 }
 

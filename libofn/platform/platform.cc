@@ -534,6 +534,14 @@ std::string_view WatchEventTypeName(WatchEventType t) {
   return "";
 }
 
+Result<std::vector<FunctionInfo>> Platform::ListFunctions(std::string_view ns) {
+  OFN_ASSIGN_OR_RETURN(std::vector<store::Record> records, impl_->store->List("Function", ns));
+  std::vector<FunctionInfo> out;
+  out.reserve(records.size());
+  for (const store::Record& r : records) out.push_back(platform::internal::ToFunctionSummary(r));
+  return out;
+}
+
 Result<FunctionInfo> Platform::GetFunction(std::string_view name, std::string_view ns) {
   if (ns.empty()) ns = impl_->options.default_namespace;
   OFN_ASSIGN_OR_RETURN(ObjectInfo o, Get("Function", ns, name));

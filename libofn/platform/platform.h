@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -133,7 +134,10 @@ struct FunctionInfo {
   std::vector<std::pair<std::string, std::string>> addresses;  // (type, value)
   std::string latest_created_revision;  // status.serving.resourceRef
   std::string latest_ready_revision;    // status.serving.lastSuccessfulResourceRef
-  std::string json;
+  std::string build_resource;           // status.build.resourceRef
+  std::string created;                  // metadata.creationTimestamp
+  std::map<std::string, std::string> labels;
+  std::string json;  // the object (empty from ListFunctions)
   // The first address of that type, or "".
   std::string Address(std::string_view type) const;
 };
@@ -247,6 +251,10 @@ class Platform {
 
   Result<ObjectInfo> Get(std::string_view kind, std::string_view ns, std::string_view name);
   Result<std::vector<ObjectInfo>> List(std::string_view kind, std::string_view ns = {});
+  // Every Function in `ns` ("" = every namespace) summed up, without its
+  // object text (`json` empty): what a table of Functions shows, made from
+  // the stored status alone.
+  Result<std::vector<FunctionInfo>> ListFunctions(std::string_view ns = {});
   // `ns` empty, here and below: Options::default_namespace.
   Result<FunctionInfo> GetFunction(std::string_view name, std::string_view ns = {});
   // Deletes an object (as `ofn delete` and the admin API's DELETE do).

@@ -129,6 +129,21 @@ TEST_F(PlatformTest, ExampleServesEveryAddressInAllThreeRoutingModes) {
   EXPECT_NE(hello->json.find(R"("paths":[{"type":"PathPrefix","value":"/"}])"), std::string::npos);
   EXPECT_NE(hello->json.find(R"("resourceRef":"hello-00001")"), std::string::npos) << hello->json;
   EXPECT_NE(hello->json.find(R"("lastSuccessfulResourceRef":"hello-00001")"), std::string::npos);
+  // The list of summaries says the same, from the stored status alone.
+  auto all = p().ListFunctions("default");
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  ASSERT_EQ(all->size(), 3u);
+  const FunctionInfo& first = (*all)[0];
+  EXPECT_EQ(first.name, "hello");
+  EXPECT_TRUE(first.json.empty());
+  EXPECT_EQ(first.serving_state, hello->serving_state);
+  EXPECT_EQ(first.state, ServingState::kRunning);
+  EXPECT_EQ(first.route, RouteAcceptance::kAccepted);
+  EXPECT_EQ(first.addresses, hello->addresses);
+  EXPECT_EQ(first.latest_ready_revision, "hello-00001");
+  EXPECT_EQ(first.created, hello->created);
+  EXPECT_FALSE(first.created.empty());
+  EXPECT_TRUE(p().ListFunctions("elsewhere")->empty());
   // Path-based: the host alone is not the function.
   EXPECT_EQ(Get(p(), "/", "sample.ofn.io").status, 404);
   EXPECT_EQ(Get(p(), "/default/hello-pathx", "sample.ofn.io").status, 404);

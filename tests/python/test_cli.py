@@ -262,6 +262,16 @@ def test_output_formats_selectors_get_all_and_describe_revision(ofn_bin, tmp_pat
         assert r.stdout == "Running", r.stdout
         r = ofn("get", "functions", "-o", "wide")
         assert r.stdout.splitlines()[0].split()[-3:] == ["READY-REVISION", "REASON", "INTERNAL"], r.stdout
+        # The table the platform sums up: each column from the status.
+        row = [line for line in r.stdout.splitlines() if line.startswith("hello ")][0].split()
+        assert row[1:3] == ["Skipped", "Running"] and row[3] == "hello-00001", row
+        assert row[4] == "http://hello.default.ofn.io/" and row[6] == "hello-00001", row
+        assert row[7] == "-" and row[8] == "http://hello.default.svc.cluster.local/", row
+        # Selectors pick the table's rows too.
+        r = ofn("get", "functions", "-l", "tier=web")
+        assert [line.split()[0] for line in r.stdout.splitlines()] == ["NAME", "labelled"], r.stdout
+        r = ofn("get", "functions", "-l", "team=b")
+        assert r.returncode == 0 and r.stdout == "" and "No resources found" in r.stderr, r.stdout + r.stderr
         # Label selectors: equality, inequality, existence, absence.
         for selector, names in [("team=a", ["labelled"]), ("team!=a", ["hello"]), ("tier", ["labelled"]),
                                 ("!tier", ["hello"]), ("team=a,tier=web", ["labelled"]), ("team=b", [])]:

@@ -12,6 +12,8 @@ namespace ofn::platform::internal {
 
 ObjectInfo ToObjectInfo(const store::Record& r);
 FunctionInfo ToFunctionInfo(const ObjectInfo& o);
+// A Function's summary from its stored record, without its object text.
+FunctionInfo ToFunctionSummary(const store::Record& r);
 // "functions", "function", "fn", "Function" -> "Function"; "" when unknown.
 std::string KindFromResource(std::string_view resource);
 
