@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <deque>
 #include <set>
 
 #include "libofn/common/base64.h"
@@ -602,39 +603,69 @@ void Reconciler::Pass() {
     local_.InvalidateAll();
   }
   const std::map<std::string, route::GatewayConfig>& gateways = gateways_;
-  auto fn_records = store_->List("Function");
-  if (!fn_records.ok()) {
-    OFN_LOG(kError) << "reconcile: listing functions: " << fn_records.status().ToString();
+  auto versions = store_->ListVersions("Function");
+  if (!versions.ok()) {
+    OFN_LOG(kError) << "reconcile: listing functions: " << versions.status().ToString();
     pass_world_ = 0;  // planned in full next time
     return;
   }
   const std::string now = FormatRfc3339(clock_->Now());
+  // The records this pass reads: those it plans, reports or hands to the
+  // async runtime, not every Function (they outlive the Work pointing at them).
+  std::deque<store::Record> fetched;
+  auto fetch = [&](Work& w) -> const store::Record* {
+    if (w.record) return w.record;
+    auto got = store_->Get("Function", w.ns, w.name);
+    if (!got.ok()) {
+      if (got.status().code() != StatusCode::kNotFound) {
+        OFN_LOG(kError) << "reconcile: reading function " << w.ns << "/" << w.name << ": " << got.status().ToString();
+      }
+      return nullptr;
+    }
+    fetched.push_back(std::move(*got));
+    w.record = &fetched.back();
+    return w.record;
+  };
 
   // Each Function's plan, handed to its backend when it changed. A
   // Function whose record and world are as the last pass planned them keeps
-  // that plan.
+  // that plan, and its record is not read.
   std::vector<Work> work;
-  work.reserve(fn_records->size());
-  std::vector<const store::Record*> live_functions;
-  std::set<const store::Record*> async_functions;  // those with components, dapr triggers or outputs
-  for (const store::Record& fn : *fn_records) {
-    if (fn.deletion_time != 0) continue;
-    std::string key = fn.ns + "/" + fn.name;
-    FunctionState& fs = functions_[key];
-    fs.pass = passes_;
-    live_functions.push_back(&fn);
-    if (fs.last && fs.rv == fn.resource_version && fs.world == world && !fs.replan && !fs.last->volatile_plan) {
+  work.reserve(versions->size());
+  for (const store::ObjectVersion& v : *versions) {
+    if (v.deletion_time != 0) continue;
+    auto [it, added] = functions_.try_emplace(v.ns + "/" + v.name);
+    const std::string& key = it->first;
+    FunctionState& fs = it->second;
+    const std::string_view ns = std::string_view(key).substr(0, v.ns.size());
+    const std::string_view name = std::string_view(key).substr(v.ns.size() + 1);
+    if (fs.last && fs.rv == v.resource_version && fs.world == world && !fs.replan && !fs.last->volatile_plan) {
+      fs.pass = passes_;
       Work w = std::move(*fs.last);
       fs.last.reset();
-      w.record = &fn;
+      w.record = nullptr;
+      w.version = v.resource_version;
       w.state = &fs;
       w.fresh = false;
-      if (w.uses_components) async_functions.insert(&fn);
       work.push_back(std::move(w));
       continue;
     }
+    Work probe;
+    probe.ns = ns;
+    probe.name = name;
+    if (!fetch(probe)) {
+      // Gone since it was listed (the next pass lets it go), or unreadable:
+      // what runs stays as it is.
+      if (!added) fs.pass = passes_;
+      continue;
+    }
+    fs.pass = passes_;
+    const store::Record& fn = *probe.record;
     Work w;
     w.record = &fn;
+    w.ns = ns;
+    w.name = name;
+    w.version = fn.resource_version;
     w.state = &fs;
     json::value spec_value = ofn::internal::ParseObjectOrEmpty(fn.spec);
     const json::object& spec = spec_value.as_object();
@@ -681,7 +712,6 @@ void Reconciler::Pass() {
     if (const json::object* serving = Obj(At(&spec, "serving"));
         serving && (serving->contains("outputs") || serving->contains("bindings") || serving->contains("pubsub") ||
                     serving->contains("states") || At(Obj(At(serving, "triggers")), "dapr"))) {
-      async_functions.insert(&fn);
       w.uses_components = true;
     }
 
@@ -856,15 +886,14 @@ void Reconciler::Pass() {
   // Inputs are read for the Functions the local backend serves (it can
   // take their deliveries: a traffic split, possibly at zero); the others'
   // messages wait in their brokers.
-  if (options_.async) SyncAsync(live_functions, async_functions);
+  if (options_.async) SyncAsync(work, fetch);
   for (const auto& b : options_.backends) b->Commit();
   std::map<std::string, int> attached;
   for (Work& w : work) {
-    const store::Record& fn = *w.record;
     FunctionState& fs = *w.state;
-    const std::string key = fn.ns + "/" + fn.name;
+    const std::string key = std::string(w.ns) + "/" + std::string(w.name);
     std::string problem;
-    if (options_.async) problem = options_.async->Problem(fn.ns, fn.name);
+    if (options_.async) problem = options_.async->Problem(std::string(w.ns), std::string(w.name));
     // Planned as before, not touched by the local backend's commit, with
     // the same problem: it observes as it did, and its status stands.
     if (!w.fresh && w.local && !w.failed && fs.reported && !touched.contains(key) && problem == fs.problem) {
@@ -872,6 +901,16 @@ void Reconciler::Pass() {
       fs.last = std::move(w);
       continue;
     }
+    // Its record, as of the version it was planned at: one that moved on
+    // since it was listed is planned again next pass (its change kicks).
+    if (!fetch(w) || w.record->resource_version != w.version) {
+      if (w.record) fs.replan = true;
+      if (!fs.attached.empty()) ++attached[fs.attached];
+      w.record = nullptr;
+      fs.last = std::move(w);
+      continue;
+    }
+    const store::Record& fn = *w.record;
     backend::FunctionObservation obs;
     if (w.failed) {
       obs = *w.failed;
@@ -904,6 +943,7 @@ void Reconciler::Pass() {
     if (!fs.attached.empty()) ++attached[fs.attached];
     w.revisions = {};
     w.revisions_loaded = false;
+    w.record = nullptr;
     fs.last = std::move(w);
   }
   for (const auto& [record, compiled] : http_routes) {
@@ -916,12 +956,11 @@ void Reconciler::Pass() {
   FlushWrites();  // revision and Function statuses
 }
 
-void Reconciler::SyncAsync(const std::vector<const store::Record*>& live,
-                           const std::set<const store::Record*>& uses_components) {
+void Reconciler::SyncAsync(std::vector<Work>& work, const std::function<const store::Record*(Work&)>& fetch) {
   std::map<std::string, std::map<std::string, std::string>> secrets;  // "ns/name" -> key -> value
   std::map<std::string, events::ComponentSpec> components;             // "ns/name"
   std::vector<store::Record> component_records;
-  std::set<std::string> namespaces;  // that have Component objects
+  std::set<std::string, std::less<>> namespaces;  // that have Component objects
   if (auto listed = store_->List("Component"); listed.ok()) {
     for (store::Record& c : *listed) {
       if (c.deletion_time != 0) continue;
@@ -932,8 +971,9 @@ void Reconciler::SyncAsync(const std::vector<const store::Record*>& live,
   // A Function reaches components when it names some, or when its
   // namespace has Component objects (through the Dapr API).
   std::vector<const store::Record*> functions;
-  for (const store::Record* fn : live) {
-    if (uses_components.contains(fn) || namespaces.contains(fn->ns)) functions.push_back(fn);
+  for (Work& w : work) {
+    if (!w.uses_components && !namespaces.contains(w.ns)) continue;
+    if (const store::Record* r = fetch(w)) functions.push_back(r);
   }
   if (!functions.empty()) {
     if (auto listed = store_->List("Secret"); listed.ok()) {

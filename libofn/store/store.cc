@@ -564,6 +564,20 @@ Result<std::vector<Record>> Store::List(std::string_view kind, std::string_view 
   return txn.List(kind, ns);
 }
 
+Result<std::vector<ObjectVersion>> Store::ListVersions(std::string_view kind, std::string_view ns) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  std::string sql = "SELECT namespace, name, resource_version, deletion_time FROM objects WHERE kind = ?1";
+  if (!ns.empty()) sql += " AND namespace = ?2";
+  sql += " ORDER BY namespace, name";
+  Statement s(impl_->db, sql);
+  s.Bind(1, kind);
+  if (!ns.empty()) s.Bind(2, ns);
+  std::vector<ObjectVersion> out;
+  while (s.Step()) out.push_back(ObjectVersion{s.Text(0), s.Text(1), s.Int(2), s.Int(3)});
+  if (!s.status().ok()) return s.status();
+  return out;
+}
+
 Result<Record> Store::Create(const Record& r) {
   return RunOne<Record>(this, [&](Transaction& t) { return t.Create(r); });
 }

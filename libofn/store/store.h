@@ -42,6 +42,14 @@ struct Record {
   int64_t deletion_time = 0;  // unix nanoseconds; 0 while not being deleted
 };
 
+// Where an object is and how new it is: what a caller that keeps what it
+// made of each object needs to see what changed (Store::ListVersions).
+struct ObjectVersion {
+  std::string ns, name;
+  int64_t resource_version = 0;
+  int64_t deletion_time = 0;
+};
+
 enum class EventType { kAdded, kModified, kDeleted };
 std::string_view EventTypeName(EventType t);
 
@@ -143,6 +151,8 @@ class Store {
   // Single-operation shortcuts (each is its own transaction).
   Result<Record> Get(std::string_view kind, std::string_view ns, std::string_view name);
   Result<std::vector<Record>> List(std::string_view kind, std::string_view ns = {});
+  // The same objects, in the same order, without their content.
+  Result<std::vector<ObjectVersion>> ListVersions(std::string_view kind, std::string_view ns = {});
   Result<Record> Create(const Record& r);
   Result<Record> Update(const Record& r);
   Result<Record> Apply(const Record& r);

@@ -21,12 +21,14 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -106,7 +108,11 @@ class Reconciler {
   struct FunctionState;
   // One Function's share of a pass.
   struct Work {
+    // Read in this pass when it is planned, reported or handed to the async
+    // runtime (null otherwise); the key's parts (views of functions_'s key).
     const store::Record* record = nullptr;
+    std::string_view ns, name;
+    int64_t version = 0;  // the record's resource version this pass planned it at, or kept its plan for
     FunctionState* state = nullptr;
     // Planned in this pass (else what the last pass planned, kept).
     bool fresh = true;
@@ -151,7 +157,7 @@ class Reconciler {
   void Pass();
   // Reads the Component objects and Secrets once, and hands the async
   // runtime every Function with dapr triggers or outputs.
-  void SyncAsync(const std::vector<const store::Record*>& live, const std::set<const store::Record*>& uses_components);
+  void SyncAsync(std::vector<Work>& work, const std::function<const store::Record*(Work&)>& fetch);
   // The Backend the Function's ofn.io/backend annotation names, or null.
   backend::Backend* OrchestratorFor(const store::Record& fn) const;
   // Writes what the local backend observed: revision status, garbage

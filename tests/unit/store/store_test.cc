@@ -59,6 +59,34 @@ TEST_F(StoreTest, CreateGetList) {
   EXPECT_EQ(store_->List("Function", "other")->size(), 0u);
 }
 
+TEST_F(StoreTest, ListVersionsSaysWhereAndHowNewWithoutContent) {
+  Record other = Fn("z");
+  other.ns = "other";
+  ASSERT_TRUE(store_->Create(other).ok());
+  ASSERT_TRUE(store_->Create(Fn("b")).ok());
+  Record held = Fn("a");
+  held.finalizers = {"ofn.io/cleanup"};
+  ASSERT_TRUE(store_->Create(held).ok());
+  clock_.Advance(std::chrono::seconds(1));
+  ASSERT_TRUE(store_->Delete("Function", "default", "a").ok());  // held: being deleted
+  ASSERT_TRUE(store_->UpdateStatus("Function", "default", "b", R"({"x":1})").ok());
+  auto list = store_->List("Function");
+  auto versions = store_->ListVersions("Function");
+  ASSERT_TRUE(list.ok() && versions.ok());
+  ASSERT_EQ(versions->size(), list->size());
+  for (size_t i = 0; i < list->size(); ++i) {
+    EXPECT_EQ((*versions)[i].ns, (*list)[i].ns);
+    EXPECT_EQ((*versions)[i].name, (*list)[i].name);
+    EXPECT_EQ((*versions)[i].resource_version, (*list)[i].resource_version);
+    EXPECT_EQ((*versions)[i].deletion_time, (*list)[i].deletion_time);
+  }
+  EXPECT_EQ((*versions)[0].name, "a");
+  EXPECT_NE((*versions)[0].deletion_time, 0);
+  EXPECT_EQ((*versions)[1].resource_version, 5);  // b's status write
+  ASSERT_EQ(store_->ListVersions("Function", "other")->size(), 1u);
+  EXPECT_TRUE(store_->ListVersions("Gateway")->empty());
+}
+
 TEST_F(StoreTest, GenerationBumpsOnSpecChangeOnly) {
   auto a = store_->Create(Fn("a", R"({"image":"a","x":1})"));
   Record r = *a;
