@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <set>
+#include <utility>
 
 #include "libofn/common/log.h"
 #include "libofn/common/regex.h"
@@ -376,7 +377,13 @@ bool LocalBackend::Deliver(const std::string& ns, const std::string& name, HttpR
 
 void LocalBackend::Commit() {
   std::lock_guard<std::mutex> lock(mu_);
+  for (const std::string& key : touched_) {
+    if (auto it = fns_.find(key); it != fns_.end()) it->second.touched = false;
+  }
   touched_.clear();
+  auto touch = [&](const std::string& key, Fn& fn) {
+    if (!std::exchange(fn.touched, true)) touched_.push_back(key);
+  };
   // Revisions whose readiness or health changed: their Function converges.
   for (const std::string& rev : autoscaler_->TakeChanged()) {
     auto owner = rev_owner_.find(rev);
@@ -402,7 +409,7 @@ void LocalBackend::Commit() {
       }
     }
     for (const std::string& rev : fn.live) rev_owner_[rev] = key;
-    touched_.push_back(key);
+    touch(key, fn);
     converged = true;
   }
   if (all) {
@@ -436,7 +443,7 @@ void LocalBackend::Commit() {
     if (fn.has_refs || fn.rejected) {
       fn.seen.route = ObserveRoute(fn.route.get());  // as CompileRoutes made it
       if (fn.rejected) fn.seen.addresses.clear();
-      if (touched_.empty() || touched_.back() != key) touched_.push_back(key);
+      touch(key, fn);
     }
     routes.push_back(fn.route);
     splits.push_back(fn.split);
@@ -473,8 +480,7 @@ void LocalBackend::Commit() {
     ro.message = r.message;
     fn->seen.addresses.clear();
     fn->rejected = true;
-    const std::string key = fn->plan->ns + "/" + fn->plan->name;
-    if (std::find(touched_.begin(), touched_.end(), key) == touched_.end()) touched_.push_back(key);
+    if (!fn->touched) touch(fn->plan->ns + "/" + fn->plan->name, *fn);
   }
   snap->targets = std::move(splits);
   snap->plugins = plugins_;

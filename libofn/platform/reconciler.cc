@@ -247,7 +247,6 @@ void Reconciler::FlushWrites() {
   status_keys_.clear();
   auto writes = std::move(writes_);
   writes_.clear();
-  written_rvs_.clear();
   Status st = store_->Transact([&](store::Transaction& tx) {
     written_rvs_.clear();  // a retried transaction counts again
     for (auto& [what, op] : writes) {
@@ -598,9 +597,8 @@ void Reconciler::Pass() {
         if (cfg.ok()) gateways_[g.ns + "/" + g.name] = *cfg;
       }
     }
-    local_.SetGateways(gateways_);
+    local_.SetGateways(gateways_);  // every Function converges again
     local_.SetPlugins(CompilePlugins());
-    local_.InvalidateAll();
   }
   const std::map<std::string, route::GatewayConfig>& gateways = gateways_;
   auto versions = store_->ListVersions("Function");

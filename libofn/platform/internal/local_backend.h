@@ -112,6 +112,7 @@ class LocalBackend : public backend::Backend {
     // rejected it: what a Commit that does not converge it resets.
     bool has_refs = false;
     bool rejected = false;
+    bool touched = false;  // listed in touched_ by the last Commit
   };
   // Registration, traffic, reachability, serving state and routes of one
   // Function; adds the revisions it keeps registered to `live`.
