@@ -4,10 +4,13 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <array>
 #include <atomic>
+#include <cerrno>
+#include <cstdint>
 #include <condition_variable>
 #include <list>
 #include <boost/asio.hpp>
@@ -72,6 +75,7 @@ struct Lifetime {
 // handler may ask the session to read the body or to proxy the request.
 struct Call : std::enable_shared_from_this<Call> {
   std::optional<asio::steady_timer> timer;
+  std::chrono::steady_clock::time_point deadline;  // the request timeout's
   std::mutex mu;
   bool answered = false;  // respond() or Proxy() happened
   bool done = false;      // a response is waiting to be written
@@ -343,6 +347,100 @@ std::string ResponseHead(const HttpResponse& r, unsigned version, bool keep_aliv
   return head;
 }
 
+// Closes a connection left waiting for its next request longer than the
+// idle timeout. One timer per connection, armed when the connection starts
+// waiting and is not armed already; when it fires during a wait that began
+// later, it is armed again for what is left. A request costs a clock read,
+// not a timer operation and the completion of its cancellation. Lives on
+// the session's strand, as `close` (which cancels the session's read) does.
+class IdleTimer {
+ public:
+  template <class Executor>
+  IdleTimer(Executor ex, std::chrono::milliseconds timeout, std::function<void()> close)
+      : st_(std::make_shared<State>(std::move(ex), timeout, std::move(close))) {}
+  ~IdleTimer() {
+    st_->close = nullptr;
+    st_->timer.cancel();
+  }
+  IdleTimer(const IdleTimer&) = delete;
+  IdleTimer& operator=(const IdleTimer&) = delete;
+
+  void Waiting() {
+    st_->waiting = true;
+    st_->since = std::chrono::steady_clock::now();
+    if (!st_->armed) Arm(st_, st_->timeout);
+  }
+  void Busy() { st_->waiting = false; }
+
+ private:
+  struct State {
+    template <class Executor>
+    State(Executor ex, std::chrono::milliseconds t, std::function<void()> c)
+        : timer(std::move(ex)), timeout(t), close(std::move(c)) {}
+    boost::asio::steady_timer timer;
+    std::chrono::milliseconds timeout;
+    std::function<void()> close;
+    std::chrono::steady_clock::time_point since;
+    bool waiting = false;
+    bool armed = false;
+  };
+  static void Arm(const std::shared_ptr<State>& st, std::chrono::steady_clock::duration after) {
+    st->armed = true;
+    st->timer.expires_after(after);
+    st->timer.async_wait([st](const boost::system::error_code& ec) {
+      st->armed = false;
+      if (ec || !st->close || !st->waiting) return;
+      const auto left = st->since + st->timeout - std::chrono::steady_clock::now();
+      if (left > std::chrono::steady_clock::duration::zero()) {
+        Arm(st, left);
+        return;
+      }
+      st->close();
+    });
+  }
+  std::shared_ptr<State> st_;
+};
+
+// Parses a request head from what `buffer` holds, consuming it. True when
+// the head is complete; false with `ec` clear when more bytes are needed
+// (the parser keeps its place: an async read continues it), or with `ec`
+// set when the bytes are not a valid head or exceed its limit.
+bool ParseBufferedHead(http::request_parser<http::empty_body>& parser, beast::flat_buffer& buffer,
+                       beast::error_code& ec) {
+  while (buffer.size() > 0 && !parser.is_header_done()) {
+    const size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == http::error::need_more) {
+      ec = {};
+      return false;
+    }
+    if (ec) return false;
+    if (used == 0) return false;
+  }
+  return parser.is_header_done();
+}
+
+// Sends what it can of `bytes` at once without waiting (the socket is
+// non-blocking underneath Asio): the number of bytes sent, or SIZE_MAX when
+// the connection failed.
+size_t SendNow(int fd, const std::array<boost::asio::const_buffer, 2>& bytes) {
+  iovec iov[2];
+  msghdr msg{};
+  for (size_t i = 0; i < 2; ++i) {
+    iov[i].iov_base = const_cast<void*>(bytes[i].data());
+    iov[i].iov_len = bytes[i].size();
+  }
+  msg.msg_iov = iov;
+  msg.msg_iovlen = bytes[1].size() > 0 ? 2 : 1;
+  for (;;) {
+    const ssize_t n = ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) return static_cast<size_t>(n);
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    return SIZE_MAX;
+  }
+}
+
 int StatusForReadError(const beast::error_code& ec) {
   if (ec == http::error::header_limit) return 431;
   if (ec == http::error::body_limit) return 413;
@@ -436,12 +534,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     call->running_handlers = running_handlers;
     call->lifetime = lifetime;
     call->strand.emplace(strand);
-    call->timer.emplace(strand);
-    if (opt.request_timeout.count() > 0) {
-      call->timer->expires_after(opt.request_timeout);
-    } else {
-      call->timer->expires_at(asio::steady_timer::time_point::max());
-    }
+    // The timer itself is made when the session first waits on it: a call
+    // answered at once (an in-process function) never needs one.
+    call->deadline = opt.request_timeout.count() > 0 ? std::chrono::steady_clock::now() + opt.request_timeout
+                                                     : std::chrono::steady_clock::time_point::max();
     running_handlers->fetch_add(1);
     if (auto refused = Refuse(req)) {
       std::lock_guard<std::mutex> lock(call->mu);
@@ -606,10 +702,28 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                                       bool* ok) {
     bool send_body = true;
     const std::string head = ResponseHead(response, version, keep, &send_body);
-    const std::array<asio::const_buffer, 2> bytes{asio::buffer(head),
-                                                  send_body ? asio::buffer(response.body) : asio::const_buffer()};
+    std::array<asio::const_buffer, 2> bytes{asio::buffer(head),
+                                            send_body ? asio::buffer(response.body) : asio::const_buffer()};
+    if constexpr (!IsTls<Stream>::value) {
+      // Most responses fit the socket's send buffer: one send, no write
+      // operation or timer. What does not fit is written asynchronously.
+      const size_t sent = SendNow(Lowest(stream).socket().native_handle(), bytes);
+      if (sent == SIZE_MAX) {
+        *ok = false;
+        co_return;
+      }
+      const size_t total = bytes[0].size() + bytes[1].size();
+      if (sent == total) {
+        *ok = true;
+        co_return;
+      }
+      const size_t in_head = std::min(sent, bytes[0].size());
+      bytes[0] += in_head;
+      bytes[1] += sent - in_head;
+    }
     Lowest(stream).expires_after(opt.idle_timeout);
     auto [wec, wn] = co_await asio::async_write(stream, bytes, asio::as_tuple(asio::use_awaitable));
+    if (!wec) Lowest(stream).expires_never();
     *ok = !wec;
   }
 
@@ -638,6 +752,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     beast::flat_buffer buffer;
     bool linger = false;
     Deadline header_deadline(stream->get_executor());  // one timer for the connection's requests
+    IdleTimer idle(stream->get_executor(), opt.idle_timeout, [s = stream.get()] {
+      beast::error_code ec;
+      Lowest(*s).socket().cancel(ec);
+    });
     bool open = true;
     if constexpr (IsTls<Stream>::value) {
       // The handshake counts as part of the first request's header.
@@ -657,16 +775,23 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       if (buffer.size() == 0) {
         // Between requests: wait for the first byte of the next one.
         buffer.reserve(4096);
-        Lowest(*stream).expires_after(opt.idle_timeout);
+        idle.Waiting();
         auto [wec, wn] = co_await stream->async_read_some(buffer.prepare(4096), asio::as_tuple(asio::use_awaitable));
+        idle.Busy();
         if (wec) break;
         buffer.commit(wn);
       }
-      Lowest(*stream).expires_never();
-      header_deadline.Arm(*stream, opt.header_timeout);
-      auto [ec, n] =
-          co_await http::async_read_header(*stream, buffer, head_parser, asio::as_tuple(asio::use_awaitable));
-      header_deadline.Disarm();
+      // The stream's own timeouts are off here (whatever set one resets it).
+      // A head that arrived whole (the usual case) is parsed where it lies,
+      // without a read operation, a deadline or a trip through the loop.
+      beast::error_code ec;
+      if (!ParseBufferedHead(head_parser, buffer, ec) && !ec) {
+        header_deadline.Arm(*stream, opt.header_timeout);
+        auto [rec, n] =
+            co_await http::async_read_header(*stream, buffer, head_parser, asio::as_tuple(asio::use_awaitable));
+        header_deadline.Disarm();
+        ec = rec;
+      }
       if (ec && header_deadline.fired()) {
         bool ignored;
         Lowest(*stream).expires_after(std::chrono::seconds(5));
@@ -759,6 +884,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
           continue;
         }
         watch.Arm();
+        if (!call->timer) {
+          call->timer.emplace(strand);
+          call->timer->expires_at(call->deadline);
+        }
         co_await call->timer->async_wait(asio::as_tuple(asio::use_awaitable));
         std::vector<std::function<void()>> abandon_callbacks;
         {
@@ -783,6 +912,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         const ProxyEnv env{opt, *loop.upstreams, stopping};
         const ProxyClient who{client_ip, trusted_peer, client_host};
         ProxyOutcome o = co_await RunProxy(env, *stream, buffer, head_parser, *proxy, strand, who);
+        Lowest(*stream).expires_never();
         if (!o.responded) {
           bool ok = false;
           bool clean = o.client_clean && keep_alive && !stopping.load();

@@ -211,6 +211,46 @@ TEST(ServerHardeningTest, SlowHeaderGets408) {
   EXPECT_EQ(t.handled.load(), 0);
 }
 
+// Reads one response whose body ends with `last` (no more is sent).
+std::string ReadResponseEndingWith(int fd, const std::string& last) {
+  std::string out;
+  char buf[1024];
+  while (out.find(last) == std::string::npos) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+// A keep-alive connection waiting for its next request is closed once it
+// has waited idle_timeout, counted from the end of its last request: a
+// request in the middle of the wait starts the count again.
+TEST(ServerHardeningTest, AnIdleConnectionIsClosedAfterTheIdleTimeoutCountedFromItsLastRequest) {
+  ServerOptions o;
+  o.idle_timeout = milliseconds(400);
+  TestServer t{o};
+  int fd = ConnectLoopback(t.port());
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const std::string get = "GET /x HTTP/1.1\r\nHost: h\r\n\r\n";
+  ASSERT_TRUE(SendAll(fd, get.data(), get.size()));
+  EXPECT_NE(ReadResponseEndingWith(fd, "body=0").find("HTTP/1.1 200"), std::string::npos);
+  // Half-way through the wait, a second request; the connection still
+  // serves it, and the wait starts again from its response.
+  std::this_thread::sleep_for(milliseconds(200));  // pacing the client, not waiting on the server
+  ASSERT_TRUE(SendAll(fd, get.data(), get.size()));
+  EXPECT_NE(ReadResponseEndingWith(fd, "body=0").find("HTTP/1.1 200"), std::string::npos);
+  const auto answered = std::chrono::steady_clock::now();
+  char c;
+  const ssize_t n = ::recv(fd, &c, 1, 0);  // the server's close (or the 10 s limit)
+  const auto waited = std::chrono::steady_clock::now() - answered;
+  ::close(fd);
+  EXPECT_EQ(n, 0) << "the idle connection was not closed (errno " << errno << ")";
+  EXPECT_GE(waited, milliseconds(390));  // never before its own idle timeout (clock granularity aside)
+  EXPECT_EQ(t.handled.load(), 2);
+}
+
 TEST(ServerHardeningTest, SlowBodyGets408ForReadAndProxiedBodies) {
   ServerOptions o;
   o.min_body_rate = 1000;
