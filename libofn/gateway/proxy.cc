@@ -3,15 +3,99 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
+#include <cerrno>
 #include <cstdlib>
+#include <tuple>
 #include <memory>
 #include <vector>
 
 namespace ofn::gateway::internal {
+namespace {
+
+// Writes what `sr` has to `fd` as far as the socket takes it without
+// waiting (the socket is non-blocking underneath Asio). True when the
+// serializer is done or waits for more body (need_buffer), false when the
+// rest needs an asynchronous write or `ec` says the connection failed.
+template <bool isRequest>
+bool SerializeNow(int fd, http::serializer<isRequest, http::buffer_body>& sr, beast::error_code& ec) {
+  while (!sr.is_done()) {
+    size_t offered = 0, sent = 0;
+    bool called = false;
+    sr.next(ec, [&](beast::error_code& ec2, const auto& buffers) {
+      called = true;
+      iovec iov[16];
+      size_t k = 0;
+      for (const auto b : beast::buffers_range_ref(buffers)) {
+        if (k == 16) break;
+        iov[k].iov_base = const_cast<void*>(b.data());
+        iov[k].iov_len = b.size();
+        offered += b.size();
+        ++k;
+      }
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = k;
+      ssize_t n;
+      do {
+        n = ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+      } while (n < 0 && errno == EINTR);
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+        ec2 = beast::error_code(errno, boost::system::system_category());
+        return;
+      }
+      sent = n < 0 ? 0 : static_cast<size_t>(n);
+    });
+    if (ec == http::error::need_buffer) {
+      ec = {};
+      return true;
+    }
+    if (ec) return false;
+    if (!called) continue;
+    sr.consume(sent);
+    if (sent < offered) return false;
+  }
+  return true;
+}
+
+// Writes what `sr` has to the client: at once when its socket takes it
+// all, else asynchronously within `idle`. need_buffer (the serializer waits
+// for more body) is no error.
+template <class Stream, bool isRequest>
+asio::awaitable<beast::error_code> WriteToClient(Stream& client, http::serializer<isRequest, http::buffer_body>& sr,
+                                                 std::chrono::milliseconds idle) {
+  beast::error_code ec;
+  if constexpr (!IsTls<Stream>::value) {
+    if (SerializeNow(Lowest(client).socket().native_handle(), sr, ec) || ec) co_return ec;
+  }
+  Lowest(client).expires_after(idle);
+  std::tie(ec, std::ignore) = co_await http::async_write(client, sr, asio::as_tuple(asio::use_awaitable));
+  if (ec == http::error::need_buffer) ec = {};
+  co_return ec;
+}
+
+// Parses what `buffer` already holds into the body buffer `parser` was
+// given, without reading; stops when the message is done, the body buffer
+// is full, or more bytes are needed. An error other than those is left in
+// `ec`.
+void ParseBuffered(http::response_parser<http::buffer_body>& parser, beast::flat_buffer& buffer,
+                   beast::error_code& ec) {
+  while (buffer.size() > 0 && !parser.is_done() && parser.get().body().size > 0) {
+    const size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == http::error::need_buffer || ec == http::error::need_more) {
+      ec = {};
+      return;
+    }
+    if (ec || used == 0) return;
+  }
+}
+
+}  // namespace
 
 // Streams one request to an upstream and its response back (see
 // PendingBody::Proxy). Runs on the session's strand.
@@ -38,28 +122,34 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
     co_return out;  // client_clean stays false: the body is still on the connection
   }
 
-  // Upstream connection: pooled when one is idle, else a new one.
-  using Upstream = beast::basic_stream<tcp, Strand>;
-  Upstream up(strand);
-  bool reused = false;
-  if (int fd = env.upstreams.Checkout(pr.upstream); fd >= 0) {
-    boost::system::error_code aec;
-    up.socket().assign(tcp::v4(), fd, aec);
-    reused = !aec;
-    if (aec) ::close(fd);
-  }
-  if (!reused) {
+  // Upstream connection: pooled when one is idle (still registered with
+  // this loop), else a new one. Every wait on it is limited by `deadline`,
+  // cleared when the exchange ends however it ends.
+  LazyDeadline& deadline = env.upstream_deadline;
+  struct ClearAtEnd {
+    LazyDeadline& d;
+    ~ClearAtEnd() { d.Clear(); }
+  } clear_at_end{deadline};
+  std::unique_ptr<tcp::socket> upstream = env.upstreams.Checkout(pr.upstream);
+  if (!upstream) {
     size_t colon = pr.upstream.rfind(':');
     boost::system::error_code pec;
     auto addr = asio::ip::make_address(pr.upstream.substr(0, colon), pec);
     if (pec || colon == std::string::npos) co_return fail(502, "bad upstream address " + pr.upstream);
     tcp::endpoint ep(addr, static_cast<unsigned short>(std::atoi(pr.upstream.c_str() + colon + 1)));
-    up.expires_after(std::min<std::chrono::milliseconds>(pr.timeout, std::chrono::seconds(10)));
-    auto [cec] = co_await up.async_connect(ep, asio::as_tuple(asio::use_awaitable));
-    if (cec) co_return fail(502, "cannot connect to the instance at " + pr.upstream + ": " + cec.message());
+    upstream = std::make_unique<tcp::socket>(strand.get_inner_executor());
+    const auto limit = std::min<std::chrono::milliseconds>(pr.timeout, std::chrono::seconds(10));
+    deadline.Set(*upstream, limit);
+    auto [cec] = co_await upstream->async_connect(ep, asio::as_tuple(asio::use_awaitable));
+    if (cec) {
+      co_return fail(502, "cannot connect to the instance at " + pr.upstream + ": " +
+                              (deadline.fired() ? "no answer within " + std::to_string(limit.count()) + " ms"
+                                                : cec.message()));
+    }
     boost::system::error_code nec;
-    up.socket().set_option(tcp::no_delay(true), nec);  // header and body go in separate writes
+    upstream->set_option(tcp::no_delay(true), nec);  // header and body go in separate writes
   }
+  tcp::socket& up = *upstream;
 
   // Request header: the handler's head (after filters), without hop-by-hop
   // fields, with the body framing of the client's request.
@@ -110,8 +200,12 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
   ureq.body().more = false;
   http::request_serializer<http::buffer_body> sr{ureq};
   if (!has_body) {
-    up.expires_after(env.opt.idle_timeout);
-    auto [wec, wn] = co_await http::async_write(up, sr, asio::as_tuple(asio::use_awaitable));
+    // At once when the socket takes it all (it usually does).
+    beast::error_code wec;
+    if (!SerializeNow(up.native_handle(), sr, wec) && !wec) {
+      deadline.Set(up, env.opt.idle_timeout);
+      std::tie(wec, std::ignore) = co_await http::async_write(up, sr, asio::as_tuple(asio::use_awaitable));
+    }
     if (wec) co_return fail(502, "the instance at " + pr.upstream + " closed the connection: " + wec.message());
   }
 
@@ -173,9 +267,9 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
       ureq.body().data = got > 0 ? chunk.data() : nullptr;
       ureq.body().size = got;
       ureq.body().more = more;
-      up.expires_after(env.opt.idle_timeout);
+      deadline.Set(up, env.opt.idle_timeout);
       auto [wec, wn] = co_await http::async_write(up, sr, asio::as_tuple(asio::use_awaitable));
-      if (wec && wec != http::error::need_buffer) write_error = wec.message();
+      if (wec && wec != http::error::need_buffer) write_error = deadline.fired() ? "timed out" : wec.message();
     }
     request_complete = bp.is_done();
   }
@@ -191,8 +285,8 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
   // TCP_NODELAY; acknowledging at once keeps Nagle from holding the body
   // back for our delayed ACK (40 ms) on reused connections.
   int one = 1;
-  ::setsockopt(up.socket().native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
-  up.expires_after(pr.timeout);
+  ::setsockopt(up.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+  deadline.Set(up, pr.timeout);
   {
     // A client that leaves while the instance works cancels the exchange:
     // the upstream connection is dropped, so the instance sees it too.
@@ -204,7 +298,7 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
                                    if (ec || !*watching) return;  // the exchange moved on
                                    if (PeekPeer(Lowest(client).socket().native_handle()) == PeerState::kGone) {
                                      client_left = true;
-                                     up.socket().cancel();
+                                     up.cancel();
                                    }
                                  });
     }
@@ -219,7 +313,7 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
       out.responded = true;
       co_return out;
     }
-    if (hec == beast::error::timeout) {
+    if (hec && deadline.fired()) {
       out = fail(504, "the instance at " + pr.upstream + " did not answer within " +
                           std::to_string(pr.timeout.count()) + " ms");
       out.client_clean = request_complete;
@@ -268,10 +362,14 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
     cres.body().size = 0;
     cres.body().more = false;
     out.responded = true;
-    Lowest(client).expires_after(env.opt.idle_timeout);
-    auto [wec, wn] = head_request
-                         ? co_await http::async_write_header(client, csr, asio::as_tuple(asio::use_awaitable))
-                         : co_await http::async_write(client, csr, asio::as_tuple(asio::use_awaitable));
+    beast::error_code wec;
+    if (head_request) {
+      Lowest(client).expires_after(env.opt.idle_timeout);
+      std::tie(wec, std::ignore) =
+          co_await http::async_write_header(client, csr, asio::as_tuple(asio::use_awaitable));
+    } else {
+      wec = co_await WriteToClient(client, csr, env.opt.idle_timeout);
+    }
     if (wec) co_return out;
   }
   // The body, chunk by chunk; the header goes out with the first chunk, so
@@ -279,8 +377,13 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
   while (!rp.is_done()) {
     rp.get().body().data = chunk.data();
     rp.get().body().size = chunk.size();
-    up.expires_after(pr.timeout);
-    auto [rec, rn] = co_await http::async_read(up, ubuf, rp, asio::as_tuple(asio::use_awaitable));
+    // What came with the header (often the whole body) needs no read.
+    beast::error_code rec;
+    ParseBuffered(rp, ubuf, rec);
+    if (!rec && !rp.is_done() && rp.get().body().size > 0) {
+      deadline.Set(up, pr.timeout);
+      std::tie(rec, std::ignore) = co_await http::async_read(up, ubuf, rp, asio::as_tuple(asio::use_awaitable));
+    }
     if (rec == http::error::need_buffer) rec = {};
     if (rec) {
       if (!out.responded) {
@@ -295,15 +398,12 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
     cres.body().size = got;
     cres.body().more = !rp.is_done();
     out.responded = true;
-    Lowest(client).expires_after(env.opt.idle_timeout);
-    auto [wec, wn] = co_await http::async_write(client, csr, asio::as_tuple(asio::use_awaitable));
-    if (wec && wec != http::error::need_buffer) co_return out;
+    if (beast::error_code wec = co_await WriteToClient(client, csr, env.opt.idle_timeout)) co_return out;
   }
   out.client_clean = client_keep;
   if (ures.keep_alive() && ubuf.size() == 0 && write_error.empty() && request_complete) {
-    boost::system::error_code ec;
-    up.expires_never();
-    env.upstreams.Checkin(pr.upstream, up.release_socket().release(ec));
+    deadline.Clear();
+    env.upstreams.Checkin(pr.upstream, std::move(upstream));
   }
   co_return out;
 }

@@ -464,7 +464,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
     std::atomic<int> free{1};  // its threads not held, at the monitor's last look
     // Idle keep-alive connections to upstreams, of this loop's sessions.
-    std::unique_ptr<UpstreamPool> upstreams;
+    std::unique_ptr<internal::SocketPool> upstreams;
   };
   std::vector<std::unique_ptr<Loop>> loops;
   std::atomic<size_t> next_loop{0};
@@ -503,7 +503,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       : opt(std::move(o)), handler(std::move(h)), async_handler(std::move(a)) {
     for (int i = 0; i < std::max(1, opt.io_threads); ++i) {
       loops.push_back(std::make_unique<Loop>());
-      loops.back()->upstreams = std::make_unique<UpstreamPool>(opt.max_idle_upstream);
+      loops.back()->upstreams = std::make_unique<internal::SocketPool>(opt.max_idle_upstream);
     }
   }
 
@@ -752,6 +752,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     beast::flat_buffer buffer;
     bool linger = false;
     Deadline header_deadline(stream->get_executor());  // one timer for the connection's requests
+    std::optional<internal::LazyDeadline> upstream_deadline;  // made by the first proxied request
     IdleTimer idle(stream->get_executor(), opt.idle_timeout, [s = stream.get()] {
       beast::error_code ec;
       Lowest(*s).socket().cancel(ec);
@@ -909,7 +910,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       if (proxy) {
         // Named, not temporaries: g++ 12 destroys temporaries in a co_await
         // expression twice.
-        const ProxyEnv env{opt, *loop.upstreams, stopping};
+        if (!upstream_deadline) upstream_deadline.emplace(stream->get_executor());
+        const ProxyEnv env{opt, *loop.upstreams, stopping, *upstream_deadline};
         const ProxyClient who{client_ip, trusted_peer, client_host};
         ProxyOutcome o = co_await RunProxy(env, *stream, buffer, head_parser, *proxy, strand, who);
         Lowest(*stream).expires_never();

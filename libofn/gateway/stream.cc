@@ -10,6 +10,34 @@
 
 namespace ofn::gateway::internal {
 
+void LazyDeadline::Set(tcp::socket& target, std::chrono::steady_clock::duration after) {
+  st_->target = &target;
+  st_->fired = false;
+  st_->at = std::chrono::steady_clock::now() + after;
+  if (!st_->armed || st_->armed_at > st_->at) Arm(st_, st_->at);
+}
+
+void LazyDeadline::Arm(const std::shared_ptr<State>& st, std::chrono::steady_clock::time_point at) {
+  st->armed = true;
+  st->armed_at = at;
+  const uint64_t generation = ++st->generation;
+  st->timer.expires_at(at);  // a wait still pending ends as cancelled, and is of an older generation
+  st->timer.async_wait([st, generation](const boost::system::error_code& ec) {
+    if (generation != st->generation) return;  // armed again meanwhile
+    st->armed = false;
+    if (ec || st->target == nullptr) return;
+    if (std::chrono::steady_clock::now() < st->at) {
+      Arm(st, st->at);
+      return;
+    }
+    st->fired = true;
+    boost::system::error_code ignored;
+    st->target->shutdown(asio::socket_base::shutdown_both, ignored);
+    st->target->cancel(ignored);
+    st->target = nullptr;
+  });
+}
+
 PeerState PeekPeer(int fd) {
   char probe;
   ssize_t n = ::recv(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);

@@ -35,8 +35,9 @@ struct ProxyOutcome {
 // What the proxy borrows from its server.
 struct ProxyEnv {
   const ServerOptions& opt;
-  UpstreamPool& upstreams;
+  SocketPool& upstreams;
   const std::atomic<bool>& stopping;
+  LazyDeadline& upstream_deadline;  // the session's
 };
 
 // The client connection, as the session knows it.

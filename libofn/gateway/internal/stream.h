@@ -20,6 +20,7 @@
 
 #include "libofn/gateway/min_rate.h"
 #include "libofn/gateway/server.h"
+#include "libofn/gateway/upstream_pool.h"
 
 namespace ofn::gateway::internal {
 
@@ -92,6 +93,56 @@ class Deadline {
   asio::steady_timer timer_;
   std::shared_ptr<State> state_;
 };
+
+// A time limit on the operations of one TCP socket after another (an
+// upstream exchange) that costs a clock read to move, not a timer
+// operation: one timer, armed when a limit is set and it is not armed for
+// that time or sooner; when it fires before the current limit, it is armed
+// again for what is left. Past the limit, the socket is shut and its
+// operations cancelled (every later read or write fails at once). Lives on
+// the session's strand, for the session's whole life.
+class LazyDeadline {
+ public:
+  template <class Executor>
+  explicit LazyDeadline(Executor ex) : st_(std::make_shared<State>(std::move(ex))) {}
+  ~LazyDeadline() {
+    st_->target = nullptr;
+    st_->timer.cancel();
+  }
+  LazyDeadline(const LazyDeadline&) = delete;
+  LazyDeadline& operator=(const LazyDeadline&) = delete;
+
+  // From now on `target` is cut once `after` has passed (until the next
+  // Set or Clear).
+  void Set(tcp::socket& target, std::chrono::steady_clock::duration after);
+  // No limit (the exchange is over).
+  void Clear() { st_->target = nullptr; }
+  // Whether the last Set's limit cut its socket.
+  bool fired() const { return st_->fired; }
+
+ private:
+  struct State {
+    template <class Executor>
+    explicit State(Executor ex) : timer(std::move(ex)) {}
+    asio::steady_timer timer;
+    tcp::socket* target = nullptr;
+    std::chrono::steady_clock::time_point at;        // the limit
+    std::chrono::steady_clock::time_point armed_at;  // when the timer fires
+    uint64_t generation = 0;                         // of the timer's wait
+    bool armed = false;
+    bool fired = false;
+  };
+  static void Arm(const std::shared_ptr<State>& st, std::chrono::steady_clock::time_point at);
+  std::shared_ptr<State> st_;
+};
+
+// Idle upstream sockets, still registered with their event loop.
+struct SocketTraits {
+  static int Fd(const std::unique_ptr<tcp::socket>& s) { return s->native_handle(); }
+  static void Close(std::unique_ptr<tcp::socket>& s) { s.reset(); }
+  static std::unique_ptr<tcp::socket> None() { return nullptr; }
+};
+using SocketPool = BasicUpstreamPool<std::unique_ptr<tcp::socket>, SocketTraits>;
 
 // Whether the peer of a readable socket has closed or reset it. Data waiting
 // (a pipelined request, a body) says nothing, unless TCP says the peer has
