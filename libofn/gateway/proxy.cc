@@ -281,11 +281,6 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
   rp.header_limit(64 * 1024);
   rp.body_limit(boost::none);
   if (head_request) rp.skip(true);
-  // Many servers write a response's header and body separately without
-  // TCP_NODELAY; acknowledging at once keeps Nagle from holding the body
-  // back for our delayed ACK (40 ms) on reused connections.
-  int one = 1;
-  ::setsockopt(up.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
   deadline.Set(up, pr.timeout);
   {
     // A client that leaves while the instance works cancels the exchange:
@@ -381,6 +376,12 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
     beast::error_code rec;
     ParseBuffered(rp, ubuf, rec);
     if (!rec && !rp.is_done() && rp.get().body().size > 0) {
+      // The body did not come with the header. Many servers write the two
+      // separately without TCP_NODELAY: acknowledging at once (which also
+      // sends the acknowledgement pending now) keeps Nagle from holding the
+      // body back for our delayed ACK (40 ms).
+      int one = 1;
+      ::setsockopt(up.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
       deadline.Set(up, pr.timeout);
       std::tie(rec, std::ignore) = co_await http::async_read(up, ubuf, rp, asio::as_tuple(asio::use_awaitable));
     }
