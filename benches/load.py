@@ -16,7 +16,9 @@ req/s, p50 and p99:
       latency at --connections/2 connections is reported instead)
 cold: a request to a revision at zero until its response, --cold-rounds
 times: the in-process function, the process function, and the bare start of
-the same upstream program (spawned until its port answers), alternated.
+the same upstream program (spawned until its port answers), alternated; and
+the in-process request again once its instance is up, so the start's own
+share (cold - warm) can be read apart from the client's and the connection's.
 
 Installs wrk and nginx-light when missing (scripts/setup.sh --bench) and
 builds --build when it has no ofn (meson, release).
@@ -327,7 +329,7 @@ def main():
             up.send_signal(signal.SIGQUIT)
             up.wait(timeout=10)
         if "cold" in parts:
-            cold = {"in-process": [], "process": [], "bare": []}
+            cold = {"in-process": [], "process": [], "bare": [], "in-process warm": []}
             for _ in range(args.cold_rounds):
                 deadline = time.monotonic() + 120
                 while (plat.ready_instances("hello") or plat.ready_instances("upstream")) and \
@@ -339,6 +341,12 @@ def main():
                     if status != 200:
                         raise RuntimeError("%s cold start answered %d" % (name, status))
                     cold[name].append((time.monotonic() - t0) * 1000)
+                    if name == "in-process":
+                        # The same request once the instance is up: what the
+                        # client and the connection cost, not the start.
+                        t0 = time.monotonic()
+                        http_get(plat.port, host)
+                        cold["in-process warm"].append((time.monotonic() - t0) * 1000)
                 port = free_port()
                 t0 = time.monotonic()
                 bare = subprocess.Popen(["sh", str(script)], env=dict(os.environ, PORT=str(port)),
@@ -347,10 +355,14 @@ def main():
                 bare.send_signal(signal.SIGQUIT)
                 bare.wait(timeout=10)
             print("cold start, %d rounds (request at zero until its response; A/B alternated)" % args.cold_rounds)
-            for name, label in (("in-process", "in-process hello"), ("process", "process (nginx upstream)"),
+            for name, label in (("in-process", "in-process hello"),
+                                ("in-process warm", "the same request, instance up (reference)"),
+                                ("process", "process (nginx upstream)"),
                                 ("bare", "bare start of the same program until it answers")):
                 xs = cold[name]
                 print("  %-48s median %7.2f ms  p95 %7.2f ms" % (label, statistics.median(xs), p95(xs)))
+            print("in-process start added (median cold - median warm): %.3f ms" % (
+                statistics.median(cold["in-process"]) - statistics.median(cold["in-process warm"])))
             print("ratio process / bare (median): %.2fx" % (statistics.median(cold["process"]) /
                                                           statistics.median(cold["bare"])))
     finally:
