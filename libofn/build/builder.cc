@@ -225,11 +225,14 @@ BuildView Builder::Ensure(const BuildRequest& request) {
         cv_.notify_all();
       }
     }
-    // A build asked for and not started yet (a running one has its record;
-    // a revision controller's poll is no build).
+    // A build asked for and not started yet (a revision controller's poll
+    // is no build).
     waiting = std::any_of(queue_.begin(), queue_.end(), [&](const Job& j) {
       return !j.poll && !j.image_poll && Key(j.request.ns, j.request.function) == key;
     });
+    // Taken from the queue, and perhaps without its record yet: the newest
+    // record read above may be the one before it.
+    waiting = waiting || (running_ == key && running_asked_);
   }
   BuildView view;
   for (auto it = builds.rbegin(); it != builds.rend(); ++it) {
@@ -527,6 +530,7 @@ void Builder::Loop() {
     Job job = std::move(queue_.front());
     queue_.pop_front();
     running_ = Key(job.request.ns, job.request.function);
+    running_asked_ = !job.poll && !job.image_poll;
     cancel_ = false;
     lock.unlock();
     bool build = false;

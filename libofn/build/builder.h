@@ -214,6 +214,10 @@ class Builder {
   std::map<std::string, FunctionBuilds> functions_;
   std::set<std::string> forgotten_;  // "ns/function" whose builds are to be removed
   std::string running_;  // "ns/function" of the running build
+  // The running job is a build asked for (not a revision controller's
+  // poll): until its record exists, the Function's newest record is an
+  // older one, and the build counts as waiting.
+  bool running_asked_ = false;
   std::atomic<bool> cancel_{false};
   std::atomic<bool> stopping_{false};  // the Builder is going: a cut build is Interrupted
   bool stop_ = false;
