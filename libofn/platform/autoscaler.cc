@@ -73,7 +73,9 @@ void Autoscaler::Stop() {
   if (thread_.joinable()) thread_.join();
   std::map<std::string, std::shared_ptr<Rev>> revs;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    // A Poke already deciding may still begin a start: wait for it.
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return poking_ == 0; });
     revs.swap(revs_);
   }
   for (auto& [key, rev] : revs) {
@@ -247,11 +249,22 @@ std::vector<std::string> Autoscaler::Keys() const {
 }
 
 void Autoscaler::Poke(const std::string& key) {
+  std::shared_ptr<Rev> rev;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    poked_.insert(key);
+    if (stop_) return;
+    auto it = revs_.find(key);
+    if (it == revs_.end()) return;
+    rev = it->second;
+    ++poking_;
   }
-  cv_.notify_all();
+  Tick(rev, true);
+  bool stopping;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping = --poking_ == 0 && stop_;
+  }
+  if (stopping) cv_.notify_all();
 }
 
 void Autoscaler::TickAll() {
@@ -494,17 +507,10 @@ void Autoscaler::Loop(bool ticker) {
   std::unique_lock<std::mutex> lock(mu_);
   Clock::Duration next_tick = clock_->Monotonic() + std::chrono::seconds(2);
   while (!stop_) {
-    cv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return stop_ || !poked_.empty(); });
+    cv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return stop_; });
     if (stop_) break;
-    std::vector<std::shared_ptr<Rev>> poked;
-    for (const std::string& key : poked_) {
-      auto it = revs_.find(key);
-      if (it != revs_.end()) poked.push_back(it->second);
-    }
-    poked_.clear();
     bool tick = ticker && clock_->Monotonic() >= next_tick;
     lock.unlock();
-    for (const auto& rev : poked) Tick(rev, true);
     if (tick) {
       TickAll();
       next_tick = clock_->Monotonic() + std::chrono::seconds(2);
