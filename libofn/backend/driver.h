@@ -75,6 +75,12 @@ class InstanceDriver {
   // meanwhile. The default calls Start.
   using StartDone = std::function<void(Result<std::shared_ptr<Instance>>)>;
   virtual void StartAsync(const Workload& workload, StartDone done) { done(Start(workload)); }
+  // Whether Start is quick and needs no thread of its own (an in-process
+  // function: a lookup and its init hook). A request that waits at a
+  // revision with no instance then starts one on its own thread and is
+  // served there as soon as the instance joins, with no thread hand-off.
+  // The default is false: starts go through the start pool.
+  virtual bool StartsInline() const { return false; }
   // Stops every instance and refuses new starts; returns at once.
   virtual void Shutdown() {}
   // Instances that survived the platform's last run, found once when the
@@ -106,6 +112,7 @@ class DriverWrapper : public InstanceDriver {
   std::string Requirement(const Workload& w) const override { return target_->Requirement(w); }
   Result<std::shared_ptr<Instance>> Start(const Workload& w) override { return target_->Start(w); }
   void StartAsync(const Workload& w, StartDone done) override { target_->StartAsync(w, std::move(done)); }
+  bool StartsInline() const override { return target_->StartsInline(); }
   void Shutdown() override { target_->Shutdown(); }
   std::vector<SurvivingInstance> Recover() override { return target_->Recover(); }
   Result<std::string> Logs(std::string_view ns, std::string_view revision, size_t tail_lines) const override {

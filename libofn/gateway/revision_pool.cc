@@ -306,6 +306,21 @@ namespace {
 thread_local std::deque<std::function<void()>>* t_handouts = nullptr;
 }  // namespace
 
+RevisionPool::DeferLaunches::DeferLaunches() : outer_(t_handouts) {
+  // Inside a Launch already: what is launched goes after its work anyway.
+  if (outer_ == nullptr) t_handouts = &handouts_;
+}
+
+RevisionPool::DeferLaunches::~DeferLaunches() {
+  if (outer_ != nullptr) return;
+  while (!handouts_.empty()) {
+    std::function<void()> next = std::move(handouts_.front());
+    handouts_.pop_front();
+    next();
+  }
+  t_handouts = nullptr;
+}
+
 void RevisionPool::Launch(std::vector<Assignment> work) {
   if (work.empty()) return;
   std::deque<std::function<void()>> local;

@@ -29,6 +29,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -69,6 +70,22 @@ class RevisionPool : public std::enable_shared_from_this<RevisionPool> {
   const std::string& ns() const { return ns_; }
   const std::string& function() const { return function_; }
   const std::string& revision() const { return revision_; }
+
+  // While one lives, the requests any pool hands to an instance on this
+  // thread are dispatched when it ends (in order), not at once: a caller
+  // whose own state must not be held while a function runs (the
+  // autoscaler, starting an instance for a waiting request) opens one.
+  class DeferLaunches {
+   public:
+    DeferLaunches();
+    ~DeferLaunches();  // dispatches what was deferred
+    DeferLaunches(const DeferLaunches&) = delete;
+    DeferLaunches& operator=(const DeferLaunches&) = delete;
+
+   private:
+    std::deque<std::function<void()>> handouts_;
+    std::deque<std::function<void()>>* outer_;
+  };
 
   // Called (without locks held) when a request has to wait.
   void SetPoke(std::function<void()> poke);

@@ -73,9 +73,14 @@ void Autoscaler::Stop() {
   if (thread_.joinable()) thread_.join();
   std::map<std::string, std::shared_ptr<Rev>> revs;
   {
-    // A Poke already deciding may still begin a start: wait for it.
+    // A Poke already deciding may still begin a start, or be in an
+    // instance's init hook: wait for it, as long as the start pool's threads
+    // are waited for.
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return poking_ == 0; });
+    if (!cv_.wait_for(lock, std::chrono::seconds(5), [&] { return poking_ == 0; })) {
+      OFN_LOG(kWarning) << "autoscaler stopped while " << poking_ << " instance start(s) for waiting requests "
+                        << "had not returned";
+    }
     revs.swap(revs_);
   }
   for (auto& [key, rev] : revs) {
@@ -249,6 +254,10 @@ std::vector<std::string> Autoscaler::Keys() const {
 }
 
 void Autoscaler::Poke(const std::string& key) {
+  // An instance started here serves the waiting requests on this thread,
+  // once the decision is over: a function that runs long never holds the
+  // autoscaler (or its Stop).
+  gateway::RevisionPool::DeferLaunches after_the_decision;
   std::shared_ptr<Rev> rev;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -314,7 +323,10 @@ void Autoscaler::Tick(const std::shared_ptr<Rev>& rev, bool poked) {
     if (want < ready) to_remove = ready - want;
     rev->starting += to_start;
   }
-  for (int i = 0; i < to_start; ++i) StartInstance(rev);
+  // A poke (a request waits) starts a quick driver's instances right here
+  // (see Poke).
+  const bool here = poked && rev->driver->StartsInline();
+  for (int i = 0; i < to_start; ++i) StartInstance(rev, here);
   if (to_remove > 0) rev->pool->RemoveInstances(to_remove);
   rev->pool->ExpireQueued();
 }
@@ -423,15 +435,20 @@ void Autoscaler::TickKeda(const std::shared_ptr<Rev>& rev, bool poked) {
   rev->pool->ExpireQueued();
 }
 
-void Autoscaler::StartInstance(const std::shared_ptr<Rev>& rev) {
+void Autoscaler::StartInstance(const std::shared_ptr<Rev>& rev, bool here) {
   // The start pool only begins the start: a driver whose instances take a
   // while to become ready answers from its own thread (StartAsync).
-  starts_([this, rev] {
+  auto start = [this, rev] {
     Clock::Duration t0 = clock_->Monotonic();
     rev->driver->StartAsync(rev->instance_spec, [this, rev, t0](Result<std::shared_ptr<backend::Instance>> started) {
       Started(rev, t0, std::move(started));
     });
-  });
+  };
+  if (here) {
+    start();
+  } else {
+    starts_(std::move(start));
+  }
 }
 
 void Autoscaler::Started(const std::shared_ptr<Rev>& rev, Clock::Duration t0,

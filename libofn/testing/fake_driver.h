@@ -44,6 +44,7 @@ class FakeDriver : public backend::InstanceDriver {
     ++counters_->live;
     return std::shared_ptr<backend::Instance>(std::make_shared<Instance>(name_, w.revision, counters_));
   }
+  bool StartsInline() const override { return starts_inline_.load(); }
   void Shutdown() override { ++counters_->shutdowns; }
   // The instances LeaveRunning put aside, handed over once.
   std::vector<backend::SurvivingInstance> Recover() override {
@@ -88,6 +89,9 @@ class FakeDriver : public backend::InstanceDriver {
     std::lock_guard<std::mutex> lock(mu_);
     fail_with_ = std::move(status);
   }
+  // Whether it says its starts are quick enough to run on the thread that
+  // asks (as the in-process driver does); false by default.
+  void SetStartsInline(bool v) { starts_inline_.store(v); }
   backend::Workload last_workload() const {
     std::lock_guard<std::mutex> lock(mu_);
     return last_;
@@ -132,6 +136,7 @@ class FakeDriver : public backend::InstanceDriver {
   mutable std::mutex mu_;
   backend::Workload last_;
   Status fail_with_;
+  std::atomic<bool> starts_inline_{false};
   std::vector<std::pair<std::string, std::string>> left_running_;  // (ns, revision)
 };
 

@@ -84,6 +84,8 @@ class InProcessDriver final : public backend::InstanceDriver {
   bool Accepts(const backend::Workload& spec) const override;
   std::string Requirement(const backend::Workload& spec) const override;
   Result<std::shared_ptr<backend::Instance>> Start(const backend::Workload& spec) override;
+  // A lookup (a library is opened once) and the function's init hook.
+  bool StartsInline() const override { return true; }
 
   // Loads (once) the library at `path`.
   Result<std::shared_ptr<Library>> LoadLibrary(const std::string& path);

@@ -119,9 +119,11 @@ class Autoscaler {
   void TickAll();
   // A request waits at `key` ("ns/revision") and no instance is on its way:
   // that revision's decision is made at once, on the calling thread (it is
-  // cheap, and only begins starts, on the start pool), rather than handed to
-  // the autoscaler's thread: a cold start waits for one thread hand-off
-  // fewer. Nothing after Stop.
+  // cheap), rather than handed to the autoscaler's thread. Starts go to the
+  // start pool, except a driver's that StartsInline: its instance starts on
+  // this thread, and the waiting requests are served here after the
+  // decision (an in-process cold start without a thread hand-off). Nothing
+  // after Stop.
   void Poke(const std::string& key);
 
   std::optional<RevisionScaleStatus> Status(const std::string& ns, const std::string& revision) const;
@@ -138,7 +140,8 @@ class Autoscaler {
   // Tick of a KEDA-scaled revision: every polling interval its scalers are
   // read (outside every lock) and the KEDA decider sets the count.
   void TickKeda(const std::shared_ptr<Rev>& rev, bool poked);
-  void StartInstance(const std::shared_ptr<Rev>& rev);
+  // On the start pool, or on this thread (`here`: the driver StartsInline).
+  void StartInstance(const std::shared_ptr<Rev>& rev, bool here = false);
   // Books a settled start: the instance into the pool, or the failure and its retry.
   void Started(const std::shared_ptr<Rev>& rev, Clock::Duration t0, Result<std::shared_ptr<backend::Instance>> started);
   void Loop(bool ticker);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <optional>
 
 #include "libofn/common/clock.h"
 #include "libofn/testing/fake_driver.h"
@@ -76,6 +77,53 @@ class LocalBackendTest : public ::testing::Test {
   Autoscaler autoscaler_;
   LocalBackend local_;
 };
+
+// A request that waits at a revision with no instance pokes the autoscaler,
+// which decides on the request's thread: the start goes to the start pool,
+// or, for a driver that StartsInline, happens right there, and the waiting
+// request is handed to its instance once the decision is over.
+TEST(AutoscalerPokeTest, AWaitingRequestStartsAnInstanceOnTheStartPoolOrRightThere) {
+  for (bool starts_inline : {false, true}) {
+    SCOPED_TRACE(starts_inline ? "starts inline" : "start pool");
+    ManualClock clock;
+    std::vector<std::function<void()>> starts, calls;  // posted, run by the test
+    Autoscaler autoscaler(
+        &clock, [&](std::function<void()> t) { calls.push_back(std::move(t)); },
+        [&](std::function<void()> t) { starts.push_back(std::move(t)); }, nullptr);
+    auto fake = std::make_shared<testing::FakeDriver>("fake");
+    fake->SetStartsInline(starts_inline);
+    backend::Workload w = Revision("hello-00001").workload;
+    scale::ScaleSpec spec;
+    spec.initial_scale = 0;
+    auto pool = autoscaler.Ensure("default", "hello-00001", fake.get(), w, spec, gateway::PoolOptions{});
+    ASSERT_TRUE(starts.empty());
+    ASSERT_EQ(pool->ready(), 0);
+    HttpRequest r;
+    r.method = "GET";
+    r.target = "/x";
+    std::optional<HttpResponse> got;
+    pool->Submit(r, [&](HttpResponse res) { got = std::move(res); });
+    if (starts_inline) {
+      EXPECT_TRUE(starts.empty());
+      EXPECT_EQ(fake->starts(), 1);
+      EXPECT_EQ(pool->ready(), 1);
+    } else {
+      EXPECT_EQ(fake->starts(), 0);
+      EXPECT_EQ(pool->queued(), 1u);
+      ASSERT_EQ(starts.size(), 1u);
+      starts[0]();
+      EXPECT_EQ(fake->starts(), 1);
+    }
+    // Either way the request reaches the instance through the call executor.
+    EXPECT_FALSE(got.has_value());
+    ASSERT_EQ(calls.size(), 1u);
+    calls[0]();
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->status, 200);
+    EXPECT_EQ(fake->handled(), 1);
+    autoscaler.Stop();
+  }
+}
 
 TEST_F(LocalBackendTest, APlanRunsServesAndReportsItsRevisions) {
   ASSERT_TRUE(local_.Apply(Plan("hello", {Revision("hello-00001"), Revision("hello-00002", "spec.serving.timeout: bad")}, 1))
