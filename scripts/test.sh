@@ -93,6 +93,14 @@ asan_build() {  # nice, jobs
     echo "$SECONDS" >"$REPORTS/asan.finished"
   fi
 }
+# A background build its suite now waits for: its one-job, lowest-priority
+# ninja is interrupted (what it compiled stays) and the build is finished
+# here with both cores, which the suites that ran meanwhile no longer need.
+finish_build() {  # pid of the background build, its builder function
+  pkill -INT -P "$1" -x ninja 2>/dev/null
+  wait "$1"
+  "$2" 0 2
+}
 # The log of a failed background build.
 show_failure() {  # name
   cat "$REPORTS/$1-setup.log" 2>/dev/null
@@ -121,7 +129,7 @@ if [ "${OFN_FUZZ:-1}" != 0 ]; then
 fi
 
 if [ "${OFN_SANITIZE:-1}" != 0 ]; then
-  if [ -n "$bg_asan" ]; then wait "$bg_asan"; else asan_build 0 2; fi
+  if [ -n "$bg_asan" ]; then finish_build "$bg_asan" asan_build; else asan_build 0 2; fi
   phase "asan build ready (finished at +$(cat "$REPORTS/asan.finished" 2>/dev/null)s)"
   if [ "$(cat "$REPORTS/asan.status" 2>/dev/null)" = 0 ]; then
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
@@ -134,7 +142,7 @@ if [ "${OFN_SANITIZE:-1}" != 0 ]; then
 fi
 
 if [ "${OFN_TSAN:-1}" != 0 ]; then
-  if [ -n "$bg_tsan" ]; then wait "$bg_tsan"; else tsan_build 0 2; fi
+  if [ -n "$bg_tsan" ]; then finish_build "$bg_tsan" tsan_build; else tsan_build 0 2; fi
   phase "tsan build ready (finished at +$(cat "$REPORTS/tsan.finished" 2>/dev/null)s)"
   if [ "$(cat "$REPORTS/tsan.status" 2>/dev/null)" = 0 ]; then
     for t in "${tsan_tests[@]}"; do
