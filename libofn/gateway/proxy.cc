@@ -10,8 +10,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <cerrno>
 #include <cstdlib>
-#include <tuple>
 #include <memory>
+#include <tuple>
 #include <vector>
 
 namespace ofn::gateway::internal {
@@ -37,18 +37,7 @@ bool SerializeNow(int fd, http::serializer<isRequest, http::buffer_body>& sr, be
         offered += b.size();
         ++k;
       }
-      msghdr msg{};
-      msg.msg_iov = iov;
-      msg.msg_iovlen = k;
-      ssize_t n;
-      do {
-        n = ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-      } while (n < 0 && errno == EINTR);
-      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-        ec2 = beast::error_code(errno, boost::system::system_category());
-        return;
-      }
-      sent = n < 0 ? 0 : static_cast<size_t>(n);
+      sent = SendNow(fd, iov, k, ec2);
     });
     if (ec == http::error::need_buffer) {
       ec = {};

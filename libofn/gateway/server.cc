@@ -9,16 +9,16 @@
 
 #include <array>
 #include <atomic>
-#include <cerrno>
-#include <cstdint>
-#include <condition_variable>
-#include <list>
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdint>
+#include <list>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -347,60 +347,6 @@ std::string ResponseHead(const HttpResponse& r, unsigned version, bool keep_aliv
   return head;
 }
 
-// Closes a connection left waiting for its next request longer than the
-// idle timeout. One timer per connection, armed when the connection starts
-// waiting and is not armed already; when it fires during a wait that began
-// later, it is armed again for what is left. A request costs a clock read,
-// not a timer operation and the completion of its cancellation. Lives on
-// the session's strand, as `close` (which cancels the session's read) does.
-class IdleTimer {
- public:
-  template <class Executor>
-  IdleTimer(Executor ex, std::chrono::milliseconds timeout, std::function<void()> close)
-      : st_(std::make_shared<State>(std::move(ex), timeout, std::move(close))) {}
-  ~IdleTimer() {
-    st_->close = nullptr;
-    st_->timer.cancel();
-  }
-  IdleTimer(const IdleTimer&) = delete;
-  IdleTimer& operator=(const IdleTimer&) = delete;
-
-  void Waiting() {
-    st_->waiting = true;
-    st_->since = std::chrono::steady_clock::now();
-    if (!st_->armed) Arm(st_, st_->timeout);
-  }
-  void Busy() { st_->waiting = false; }
-
- private:
-  struct State {
-    template <class Executor>
-    State(Executor ex, std::chrono::milliseconds t, std::function<void()> c)
-        : timer(std::move(ex)), timeout(t), close(std::move(c)) {}
-    boost::asio::steady_timer timer;
-    std::chrono::milliseconds timeout;
-    std::function<void()> close;
-    std::chrono::steady_clock::time_point since;
-    bool waiting = false;
-    bool armed = false;
-  };
-  static void Arm(const std::shared_ptr<State>& st, std::chrono::steady_clock::duration after) {
-    st->armed = true;
-    st->timer.expires_after(after);
-    st->timer.async_wait([st](const boost::system::error_code& ec) {
-      st->armed = false;
-      if (ec || !st->close || !st->waiting) return;
-      const auto left = st->since + st->timeout - std::chrono::steady_clock::now();
-      if (left > std::chrono::steady_clock::duration::zero()) {
-        Arm(st, left);
-        return;
-      }
-      st->close();
-    });
-  }
-  std::shared_ptr<State> st_;
-};
-
 // Parses a request head from what `buffer` holds, consuming it. True when
 // the head is complete; false with `ec` clear when more bytes are needed
 // (the parser keeps its place: an async read continues it), or with `ec`
@@ -418,27 +364,6 @@ bool ParseBufferedHead(http::request_parser<http::empty_body>& parser, beast::fl
     if (used == 0) return false;
   }
   return parser.is_header_done();
-}
-
-// Sends what it can of `bytes` at once without waiting (the socket is
-// non-blocking underneath Asio): the number of bytes sent, or SIZE_MAX when
-// the connection failed.
-size_t SendNow(int fd, const std::array<boost::asio::const_buffer, 2>& bytes) {
-  iovec iov[2];
-  msghdr msg{};
-  for (size_t i = 0; i < 2; ++i) {
-    iov[i].iov_base = const_cast<void*>(bytes[i].data());
-    iov[i].iov_len = bytes[i].size();
-  }
-  msg.msg_iov = iov;
-  msg.msg_iovlen = bytes[1].size() > 0 ? 2 : 1;
-  for (;;) {
-    const ssize_t n = ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n >= 0) return static_cast<size_t>(n);
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-    return SIZE_MAX;
-  }
 }
 
 int StatusForReadError(const beast::error_code& ec) {
@@ -707,8 +632,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     if constexpr (!IsTls<Stream>::value) {
       // Most responses fit the socket's send buffer: one send, no write
       // operation or timer. What does not fit is written asynchronously.
-      const size_t sent = SendNow(Lowest(stream).socket().native_handle(), bytes);
-      if (sent == SIZE_MAX) {
+      const iovec iov[2] = {{const_cast<void*>(bytes[0].data()), bytes[0].size()},
+                            {const_cast<void*>(bytes[1].data()), bytes[1].size()}};
+      beast::error_code sec;
+      const size_t sent = internal::SendNow(Lowest(stream).socket().native_handle(), iov, bytes[1].size() > 0 ? 2 : 1, sec);
+      if (sec) {
         *ok = false;
         co_return;
       }
@@ -753,7 +681,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     bool linger = false;
     Deadline header_deadline(stream->get_executor());  // one timer for the connection's requests
     std::optional<internal::LazyDeadline> upstream_deadline;  // made by the first proxied request
-    IdleTimer idle(stream->get_executor(), opt.idle_timeout, [s = stream.get()] {
+    // Closes the connection when it waits for its next request longer than
+    // the idle timeout: a request costs a clock read, not a timer operation.
+    internal::LazyTimer idle(stream->get_executor(), [s = stream.get()] {
       beast::error_code ec;
       Lowest(*s).socket().cancel(ec);
     });
@@ -776,9 +706,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       if (buffer.size() == 0) {
         // Between requests: wait for the first byte of the next one.
         buffer.reserve(4096);
-        idle.Waiting();
+        idle.Set(opt.idle_timeout);
         auto [wec, wn] = co_await stream->async_read_some(buffer.prepare(4096), asio::as_tuple(asio::use_awaitable));
-        idle.Busy();
+        idle.Clear();
         if (wec) break;
         buffer.commit(wn);
       }

@@ -10,14 +10,14 @@
 
 namespace ofn::gateway::internal {
 
-void LazyDeadline::Set(tcp::socket& target, std::chrono::steady_clock::duration after) {
-  st_->target = &target;
+void LazyTimer::Set(std::chrono::steady_clock::duration after) {
+  st_->active = true;
   st_->fired = false;
   st_->at = std::chrono::steady_clock::now() + after;
   if (!st_->armed || st_->armed_at > st_->at) Arm(st_, st_->at);
 }
 
-void LazyDeadline::Arm(const std::shared_ptr<State>& st, std::chrono::steady_clock::time_point at) {
+void LazyTimer::Arm(const std::shared_ptr<State>& st, std::chrono::steady_clock::time_point at) {
   st->armed = true;
   st->armed_at = at;
   const uint64_t generation = ++st->generation;
@@ -25,17 +25,36 @@ void LazyDeadline::Arm(const std::shared_ptr<State>& st, std::chrono::steady_clo
   st->timer.async_wait([st, generation](const boost::system::error_code& ec) {
     if (generation != st->generation) return;  // armed again meanwhile
     st->armed = false;
-    if (ec || st->target == nullptr) return;
+    if (ec || !st->active || !st->on_expire) return;
     if (std::chrono::steady_clock::now() < st->at) {
       Arm(st, st->at);
       return;
     }
     st->fired = true;
-    boost::system::error_code ignored;
-    st->target->shutdown(asio::socket_base::shutdown_both, ignored);
-    st->target->cancel(ignored);
-    st->target = nullptr;
+    st->active = false;
+    st->on_expire();
   });
+}
+
+void LazyDeadline::Cut() {
+  if (target_ == nullptr) return;
+  boost::system::error_code ignored;
+  target_->shutdown(asio::socket_base::shutdown_both, ignored);
+  target_->cancel(ignored);
+  target_ = nullptr;
+}
+
+size_t SendNow(int fd, const iovec* iov, size_t count, boost::system::error_code& ec) {
+  msghdr msg{};
+  msg.msg_iov = const_cast<iovec*>(iov);
+  msg.msg_iovlen = count;
+  for (;;) {
+    const ssize_t n = ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) return static_cast<size_t>(n);
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) ec = boost::system::error_code(errno, boost::system::system_category());
+    return 0;
+  }
 }
 
 PeerState PeekPeer(int fd) {

@@ -5,6 +5,8 @@
 #ifndef LIBOFN_GATEWAY_INTERNAL_STREAM_H_
 #define LIBOFN_GATEWAY_INTERNAL_STREAM_H_
 
+#include <sys/uio.h>
+
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -94,46 +96,78 @@ class Deadline {
   std::shared_ptr<State> state_;
 };
 
-// A time limit on the operations of one TCP socket after another (an
-// upstream exchange) that costs a clock read to move, not a timer
-// operation: one timer, armed when a limit is set and it is not armed for
-// that time or sooner; when it fires before the current limit, it is armed
-// again for what is left. Past the limit, the socket is shut and its
-// operations cancelled (every later read or write fails at once). Lives on
-// the session's strand, for the session's whole life.
-class LazyDeadline {
+// A time limit that costs a clock read to move, not a timer operation: one
+// timer, armed when a limit is set and it is not armed for that time or
+// sooner; when it fires before the current limit, it is armed again for
+// what is left. Past the limit `on_expire` runs (once per Set). Lives on one
+// strand (the session's), as `on_expire` does; nothing runs after it is
+// destroyed.
+class LazyTimer {
  public:
   template <class Executor>
-  explicit LazyDeadline(Executor ex) : st_(std::make_shared<State>(std::move(ex))) {}
-  ~LazyDeadline() {
-    st_->target = nullptr;
+  LazyTimer(Executor ex, std::function<void()> on_expire)
+      : st_(std::make_shared<State>(std::move(ex), std::move(on_expire))) {}
+  ~LazyTimer() {
+    st_->on_expire = nullptr;
+    st_->active = false;
     st_->timer.cancel();
   }
-  LazyDeadline(const LazyDeadline&) = delete;
-  LazyDeadline& operator=(const LazyDeadline&) = delete;
+  LazyTimer(const LazyTimer&) = delete;
+  LazyTimer& operator=(const LazyTimer&) = delete;
 
-  // From now on `target` is cut once `after` has passed (until the next
+  // From now on `on_expire` runs once `after` has passed (until the next
   // Set or Clear).
-  void Set(tcp::socket& target, std::chrono::steady_clock::duration after);
-  // No limit (the exchange is over).
-  void Clear() { st_->target = nullptr; }
-  // Whether the last Set's limit cut its socket.
+  void Set(std::chrono::steady_clock::duration after);
+  // No limit.
+  void Clear() { st_->active = false; }
+  // Whether the last Set's limit passed.
   bool fired() const { return st_->fired; }
 
  private:
   struct State {
     template <class Executor>
-    explicit State(Executor ex) : timer(std::move(ex)) {}
+    State(Executor ex, std::function<void()> f) : timer(std::move(ex)), on_expire(std::move(f)) {}
     asio::steady_timer timer;
-    tcp::socket* target = nullptr;
+    std::function<void()> on_expire;
     std::chrono::steady_clock::time_point at;        // the limit
     std::chrono::steady_clock::time_point armed_at;  // when the timer fires
     uint64_t generation = 0;                         // of the timer's wait
+    bool active = false;                             // a limit is set
     bool armed = false;
     bool fired = false;
   };
   static void Arm(const std::shared_ptr<State>& st, std::chrono::steady_clock::time_point at);
   std::shared_ptr<State> st_;
+};
+
+// A time limit on the operations of one TCP socket after another (an
+// upstream exchange), moved at the cost of a clock read (LazyTimer). Past
+// the limit, the socket is shut and its operations cancelled (every later
+// read or write fails at once). Lives on the session's strand, for the
+// session's whole life.
+class LazyDeadline {
+ public:
+  template <class Executor>
+  explicit LazyDeadline(Executor ex) : timer_(std::move(ex), [this] { Cut(); }) {}
+
+  // From now on `target` is cut once `after` has passed (until the next
+  // Set or Clear).
+  void Set(tcp::socket& target, std::chrono::steady_clock::duration after) {
+    target_ = &target;
+    timer_.Set(after);
+  }
+  // No limit (the exchange is over).
+  void Clear() {
+    target_ = nullptr;
+    timer_.Clear();
+  }
+  // Whether the last Set's limit cut its socket.
+  bool fired() const { return timer_.fired(); }
+
+ private:
+  void Cut();
+  tcp::socket* target_ = nullptr;
+  LazyTimer timer_;  // after target_: destroyed first
 };
 
 // Idle upstream sockets, still registered with their event loop.
@@ -149,6 +183,11 @@ using SocketPool = BasicUpstreamPool<std::unique_ptr<tcp::socket>, SocketTraits>
 // already sent its FIN.
 enum class PeerState { kOpen, kGone, kUnknown };
 PeerState PeekPeer(int fd);
+
+// Sends what the socket takes at once of `iov` without waiting (the
+// sockets are non-blocking underneath Asio): the bytes sent, 0 when it
+// takes none now; `ec` is set when the connection failed.
+size_t SendNow(int fd, const iovec* iov, size_t count, boost::system::error_code& ec);
 
 // Appends the comma-separated tokens of a header value (RFC 9110 §5.6.1).
 void AppendTokens(std::string_view v, std::vector<std::string>* out);
