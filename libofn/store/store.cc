@@ -38,6 +38,10 @@ namespace {
 constexpr std::string_view kObjectColumns =
     "kind, namespace, name, api_version, uid, generation, resource_version, spec, status, labels, "
     "annotations, finalizers, creation_time, deletion_time";
+// The same, with every spec read as "{}" (SQLite skips the column's bytes).
+constexpr std::string_view kObjectColumnsWithoutSpec =
+    "kind, namespace, name, api_version, uid, generation, resource_version, '{}', status, labels, "
+    "annotations, finalizers, creation_time, deletion_time";
 
 std::string MapToJson(const std::map<std::string, std::string>& m) {
   json::object o;
@@ -47,6 +51,7 @@ std::string MapToJson(const std::map<std::string, std::string>& m) {
 
 std::map<std::string, std::string> MapFromJson(const std::string& text) {
   std::map<std::string, std::string> out;
+  if (text == "{}") return out;  // most objects: no parse
   boost::system::error_code ec;
   json::value v = json::parse(text, ec);
   if (!ec && v.is_object()) {
@@ -65,6 +70,7 @@ std::string ListToJson(const std::vector<std::string>& l) {
 
 std::vector<std::string> ListFromJson(const std::string& text) {
   std::vector<std::string> out;
+  if (text == "[]") return out;
   boost::system::error_code ec;
   json::value v = json::parse(text, ec);
   if (!ec && v.is_array()) {
@@ -208,8 +214,13 @@ Result<Record> Transaction::Get(std::string_view kind, std::string_view ns, std:
 }
 
 Result<std::vector<Record>> Transaction::List(std::string_view kind, std::string_view ns) {
+  return ListObjects(kind, ns, kObjectColumns);
+}
+
+Result<std::vector<Record>> Transaction::ListObjects(std::string_view kind, std::string_view ns,
+                                                     std::string_view columns) {
   Store::Impl& d = *store_->impl_;
-  std::string sql = "SELECT " + std::string(kObjectColumns) + " FROM objects WHERE kind = ?1";
+  std::string sql = "SELECT " + std::string(columns) + " FROM objects WHERE kind = ?1";
   if (!ns.empty()) sql += " AND namespace = ?2";
   sql += " ORDER BY namespace, name";
   Statement s(d.db, sql);
@@ -562,6 +573,12 @@ Result<std::vector<Record>> Store::List(std::string_view kind, std::string_view 
   std::lock_guard<std::mutex> lock(impl_->mu);
   Transaction txn(this);  // a single SELECT needs no explicit transaction
   return txn.List(kind, ns);
+}
+
+Result<std::vector<Record>> Store::ListWithoutSpec(std::string_view kind, std::string_view ns) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  Transaction txn(this);
+  return txn.ListObjects(kind, ns, kObjectColumnsWithoutSpec);
 }
 
 Result<std::vector<ObjectVersion>> Store::ListVersions(std::string_view kind, std::string_view ns) {

@@ -120,6 +120,7 @@ class Transaction {
  private:
   friend class Store;
   explicit Transaction(Store* store) : store_(store) {}
+  Result<std::vector<Record>> ListObjects(std::string_view kind, std::string_view ns, std::string_view columns);
   Store* store_;
 };
 
@@ -151,6 +152,9 @@ class Store {
   // Single-operation shortcuts (each is its own transaction).
   Result<Record> Get(std::string_view kind, std::string_view ns, std::string_view name);
   Result<std::vector<Record>> List(std::string_view kind, std::string_view ns = {});
+  // The same objects, in the same order, each with its spec left "{}" (for
+  // summaries of status and metadata: the specs are not read).
+  Result<std::vector<Record>> ListWithoutSpec(std::string_view kind, std::string_view ns = {});
   // The same objects, in the same order, without their content.
   Result<std::vector<ObjectVersion>> ListVersions(std::string_view kind, std::string_view ns = {});
   Result<Record> Create(const Record& r);

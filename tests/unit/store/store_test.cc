@@ -236,31 +236,95 @@ TEST_F(StoreTest, ReopenKeepsEverythingAndSchemaIsCurrent) {
   EXPECT_TRUE((*again)->IntegrityCheck().ok());
 }
 
-TEST(StoreMigrationTest, OldSchemaIsMigratedAndNewerIsRefused) {
+TEST(StoreMigrationTest, OldSchemaIsMigratedWithItsContentAndNewerIsRefused) {
   TempDir dir;
   std::string path = dir.path() + "/old.db";
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  // A version-1 database: objects table only, no event_offsets.
-  ASSERT_EQ(sqlite3_exec(db,
-                         "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-                         "INSERT INTO meta VALUES ('resource_version', 0);"
-                         "CREATE TABLE objects (kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT "
-                         "NULL, api_version TEXT NOT NULL, uid TEXT NOT NULL UNIQUE, generation INTEGER NOT "
-                         "NULL, resource_version INTEGER NOT NULL, spec TEXT NOT NULL, status TEXT NOT NULL, "
-                         "labels TEXT NOT NULL, annotations TEXT NOT NULL, finalizers TEXT NOT NULL, "
-                         "creation_time INTEGER NOT NULL, deletion_time INTEGER NOT NULL DEFAULT 0, PRIMARY "
-                         "KEY (kind, namespace, name)) WITHOUT ROWID; PRAGMA user_version = 1;",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
+  // A version-1 database as the first migration made it (WITHOUT ROWID
+  // objects and revisions, no event_offsets), with an object whose row is
+  // larger than a WITHOUT ROWID page keeps in place, and its revision.
+  const std::string big(3000, 'x');
+  const std::string v1 =
+      "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+      "INSERT INTO meta VALUES ('resource_version', 7);"
+      "CREATE TABLE objects (kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT "
+      "NULL, api_version TEXT NOT NULL, uid TEXT NOT NULL UNIQUE, generation INTEGER NOT "
+      "NULL, resource_version INTEGER NOT NULL, spec TEXT NOT NULL, status TEXT NOT NULL, "
+      "labels TEXT NOT NULL, annotations TEXT NOT NULL, finalizers TEXT NOT NULL, "
+      "creation_time INTEGER NOT NULL, deletion_time INTEGER NOT NULL DEFAULT 0, PRIMARY "
+      "KEY (kind, namespace, name)) WITHOUT ROWID;"
+      "CREATE TABLE revisions (namespace TEXT NOT NULL, function TEXT NOT NULL, name TEXT NOT NULL, "
+      "number INTEGER NOT NULL, spec TEXT NOT NULL, spec_hash TEXT NOT NULL, status TEXT NOT NULL, "
+      "creation_time INTEGER NOT NULL, PRIMARY KEY (namespace, name)) WITHOUT ROWID;"
+      "CREATE UNIQUE INDEX revisions_by_function ON revisions (namespace, function, number);"
+      "CREATE TABLE builds (namespace TEXT NOT NULL, function TEXT NOT NULL, name TEXT NOT NULL, "
+      "state TEXT NOT NULL, source_hash TEXT NOT NULL, image TEXT NOT NULL, status TEXT NOT NULL, "
+      "started INTEGER NOT NULL, finished INTEGER NOT NULL, PRIMARY KEY (namespace, name)) WITHOUT ROWID;"
+      "CREATE INDEX builds_by_function ON builds (namespace, function, started);"
+      "INSERT INTO objects VALUES ('Function', 'default', 'a', 'core.openfunction.io/v1beta2', 'u-1', 2, 7, "
+      "'{\"image\":\"" + big + "\"}', '{\"serving\":{\"state\":\"Running\"}}', '{\"team\":\"x\"}', "
+      "'{}', '[\"f\"]', 11, 0);"
+      "INSERT INTO revisions VALUES ('default', 'a', 'a-00001', 1, '{\"image\":\"" + big + "\"}', 'h1', '{}', 12);"
+      "PRAGMA user_version = 1;";
+  ASSERT_EQ(sqlite3_exec(db, v1.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
   sqlite3_close(db);
   {
     auto s = Store::Open(path);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
-    EXPECT_EQ((*s)->schema_version(), 2);
+    EXPECT_EQ((*s)->schema_version(), Store::LatestSchemaVersion());
     EXPECT_TRUE((*s)->Transact([](Transaction& t) { return t.SetOffset("x", "1"); }).ok());
+    auto a = (*s)->Get("Function", "default", "a");
+    ASSERT_TRUE(a.ok()) << a.status().ToString();
+    EXPECT_EQ(a->uid, "u-1");
+    EXPECT_EQ(a->generation, 2);
+    EXPECT_EQ(a->resource_version, 7);
+    EXPECT_EQ(a->spec, "{\"image\":\"" + big + "\"}");
+    EXPECT_EQ(a->status, "{\"serving\":{\"state\":\"Running\"}}");
+    EXPECT_EQ(a->labels, (std::map<std::string, std::string>{{"team", "x"}}));
+    EXPECT_EQ(a->finalizers, std::vector<std::string>{"f"});
+    EXPECT_EQ(a->creation_time, 11);
+    auto summary = (*s)->ListWithoutSpec("Function", "default");
+    ASSERT_TRUE(summary.ok());
+    ASSERT_EQ(summary->size(), 1u);
+    EXPECT_EQ((*summary)[0].spec, "{}");
+    EXPECT_EQ((*summary)[0].status, a->status);
+    auto revs = (*s)->ListRevisions("default", "a");
+    ASSERT_TRUE(revs.ok());
+    ASSERT_EQ(revs->size(), 1u);
+    EXPECT_EQ((*revs)[0].name, "a-00001");
+    EXPECT_EQ((*revs)[0].spec_hash, "h1");
+    // The next write continues the old counter.
+    Record b;
+    b.kind = "Function";
+    b.ns = "default";
+    b.name = "b";
+    b.api_version = "core.openfunction.io/v1beta2";
+    ASSERT_TRUE((*s)->Create(b).ok());
+    EXPECT_EQ((*s)->resource_version(), 8);
+    EXPECT_TRUE((*s)->IntegrityCheck().ok());
   }
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  // Objects and revisions are rowid tables now (their rows stay in place).
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_schema WHERE name IN ('objects', 'revisions')", -1, &st,
+                               nullptr),
+            SQLITE_OK);
+  int tables = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    ++tables;
+    const std::string sql = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    EXPECT_EQ(sql.find("WITHOUT ROWID"), std::string::npos) << sql;
+  }
+  sqlite3_finalize(st);
+  EXPECT_EQ(tables, 2);
+  // The revisions' index by number came along.
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT tbl_name FROM sqlite_schema WHERE name = 'revisions_by_function'", -1,
+                               &st, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "revisions");
+  sqlite3_finalize(st);
   ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   auto newer = Store::Open(path);
