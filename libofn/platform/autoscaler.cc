@@ -14,7 +14,7 @@ struct Autoscaler::Rev {
   std::string ns, function, revision;
   std::shared_ptr<gateway::RevisionPool> pool;
   backend::InstanceDriver* driver = nullptr;
-  backend::Workload instance_spec;
+  std::shared_ptr<const backend::Workload> instance_spec;  // shared with the plan it came from
 
   mutable std::mutex mu;
   scale::ScaleSpec spec;
@@ -94,7 +94,7 @@ void Autoscaler::Stop() {
 
 std::shared_ptr<gateway::RevisionPool> Autoscaler::Ensure(const std::string& ns, const std::string& revision,
                                                           backend::InstanceDriver* driver,
-                                                          const backend::Workload& spec,
+                                                          std::shared_ptr<const backend::Workload> spec,
                                                           const scale::ScaleSpec& scale,
                                                           const gateway::PoolOptions& pool_options) {
   const std::string key = ns + "/" + revision;
@@ -116,11 +116,11 @@ std::shared_ptr<gateway::RevisionPool> Autoscaler::Ensure(const std::string& ns,
     // thread registers revisions).
     rev = std::make_shared<Rev>();
     rev->ns = ns;
-    rev->function = spec.function;
+    rev->function = spec->function;
     rev->revision = revision;
     rev->driver = driver;
-    rev->instance_spec = spec;
-    rev->pool = std::make_shared<gateway::RevisionPool>(ns, spec.function, revision, pool_options, clock_, calls_);
+    rev->instance_spec = std::move(spec);
+    rev->pool = std::make_shared<gateway::RevisionPool>(ns, rev->function, revision, pool_options, clock_, calls_);
     rev->pool->SetPoke([this, key] { Poke(key); });
     std::weak_ptr<Rev> weak_rev = rev;
     rev->pool->SetJobDone([weak_rev] {
@@ -440,7 +440,7 @@ void Autoscaler::StartInstance(const std::shared_ptr<Rev>& rev, bool here) {
   // while to become ready answers from its own thread (StartAsync).
   auto start = [this, rev] {
     Clock::Duration t0 = clock_->Monotonic();
-    rev->driver->StartAsync(rev->instance_spec, [this, rev, t0](Result<std::shared_ptr<backend::Instance>> started) {
+    rev->driver->StartAsync(*rev->instance_spec, [this, rev, t0](Result<std::shared_ptr<backend::Instance>> started) {
       Started(rev, t0, std::move(started));
     });
   };

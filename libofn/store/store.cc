@@ -548,6 +548,9 @@ Status Store::Transact(const std::function<Status(Transaction&)>& fn) {
     std::lock_guard<std::recursive_mutex> wlock(impl_->watch_mu);
     for (WatchEvent& ev : impl_->pending) impl_->queue.push_back(std::move(ev));
     impl_->pending.clear();
+    // An apply of thousands of objects leaves a vector sized for them; it
+    // is not kept for the next one.
+    if (impl_->pending.capacity() > 64) impl_->pending.shrink_to_fit();
   }
   impl_->Deliver();
   return Status();

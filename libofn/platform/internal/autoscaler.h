@@ -103,9 +103,11 @@ class Autoscaler {
   // Drops the surviving instances no registered revision took; how many.
   size_t DropUnadopted();
 
-  // Registers a revision or updates its scale spec; returns its pool.
+  // Registers a revision or updates its scale spec; returns its pool. A
+  // new revision keeps `spec` (shared: with the plan it comes from).
   std::shared_ptr<gateway::RevisionPool> Ensure(const std::string& ns, const std::string& revision,
-                                                backend::InstanceDriver* driver, const backend::Workload& spec,
+                                                backend::InstanceDriver* driver,
+                                                std::shared_ptr<const backend::Workload> spec,
                                                 const scale::ScaleSpec& scale, const gateway::PoolOptions& pool);
   // The pool of a registered revision; a closed, empty one when unknown.
   std::shared_ptr<gateway::RevisionPool> Pool(const std::string& ns, const std::string& revision) const;

@@ -95,7 +95,8 @@ TEST(AutoscalerPokeTest, AWaitingRequestStartsAnInstanceOnTheStartPoolOrRightThe
     backend::Workload w = Revision("hello-00001").workload;
     scale::ScaleSpec spec;
     spec.initial_scale = 0;
-    auto pool = autoscaler.Ensure("default", "hello-00001", fake.get(), w, spec, gateway::PoolOptions{});
+    auto pool = autoscaler.Ensure("default", "hello-00001", fake.get(), std::make_shared<const backend::Workload>(w),
+                                  spec, gateway::PoolOptions{});
     ASSERT_TRUE(starts.empty());
     ASSERT_EQ(pool->ready(), 0);
     HttpRequest r;
