@@ -9,6 +9,16 @@ WindowBuckets::WindowBuckets(std::chrono::nanoseconds max_window, std::chrono::n
 
 void WindowBuckets::Record(Clock::Duration t, double value) {
   int64_t idx = Index(t);
+  int64_t keep = max_window_.count() / granularity_.count() + 1;
+  if (value == 0 && !buckets_.empty()) {
+    // A missing bucket averages as zero: an idle revision, recorded every
+    // tick, keeps no bucket per second of its idleness (an hour of them
+    // was ~57 KB). Only where its window starts matters.
+    first_ = std::min(first_, idx);
+    while (!buckets_.empty() && buckets_.front().first < idx - keep) buckets_.pop_front();
+    if (buckets_.empty()) buckets_.emplace_back(idx, 0.0);  // still says when it began
+    return;
+  }
   if (buckets_.empty()) first_ = idx;
   if (!buckets_.empty() && buckets_.back().first == idx) {
     buckets_.back().second += value;
@@ -24,7 +34,6 @@ void WindowBuckets::Record(Clock::Duration t, double value) {
     }
     first_ = std::min(first_, idx);
   }
-  int64_t keep = max_window_.count() / granularity_.count() + 1;
   while (!buckets_.empty() && buckets_.front().first < idx - keep) buckets_.pop_front();
 }
 

@@ -26,6 +26,8 @@ class WindowBuckets {
   // Average per bucket over the complete buckets in [now - window, now).
   double WindowAverage(Clock::Duration now, std::chrono::nanoseconds window) const;
   bool empty() const { return buckets_.empty(); }
+  // Buckets held (zeros are not held, but for one that marks a start).
+  size_t held() const { return buckets_.size(); }
 
  private:
   int64_t Index(Clock::Duration t) const { return t.count() / granularity_.count(); }

@@ -189,6 +189,33 @@ TEST(WindowBucketsTest, AveragesFromTheFirstWriteOverCompleteBuckets) {
   EXPECT_DOUBLE_EQ(b.WindowAverage(At(70), seconds(60)), 0.0);
 }
 
+TEST(WindowBucketsTest, ZerosAverageTheSameAndHoldNoBuckets) {
+  WindowBuckets with_zeros(seconds(60)), without(seconds(60));
+  with_zeros.Record(At(0.5), 4);
+  without.Record(At(0.5), 4);
+  with_zeros.Record(At(30.5), 2);
+  without.Record(At(30.5), 2);
+  for (int s = 1; s < 3600; ++s) {
+    if (s != 30) with_zeros.Record(At(s + 0.5), 0);
+    if (s == 45) {
+      for (double at : {31.0, 40.0, 46.0, 90.0, 91.0}) {
+        EXPECT_DOUBLE_EQ(with_zeros.WindowAverage(At(at), seconds(60)), without.WindowAverage(At(at), seconds(60)));
+        EXPECT_DOUBLE_EQ(with_zeros.WindowAverage(At(at), seconds(6)), without.WindowAverage(At(at), seconds(6)));
+      }
+    }
+  }
+  // An hour of idle seconds: the values fell out of the window, the zeros
+  // were never held; what is left marks where the window started.
+  EXPECT_LE(with_zeros.held(), 1u);
+  EXPECT_EQ(with_zeros.WindowAverage(At(3600), seconds(60)), 0);
+  // A window that began with a zero still averages from that start.
+  WindowBuckets late(seconds(60));
+  late.Record(At(10.5), 0);
+  late.Record(At(11.5), 6);
+  EXPECT_DOUBLE_EQ(late.WindowAverage(At(12), seconds(60)), 3.0);  // buckets 10 and 11
+  EXPECT_EQ(late.held(), 2u);
+}
+
 TEST(RequestStatsTest, TimeWeightedConcurrencyAndRps) {
   RequestStats s;
   s.Start(At(0.5));
