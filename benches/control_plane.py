@@ -13,8 +13,9 @@ so its own host, scale to zero allowed), then
     status.serving.state Running (`/v1/functions` of the admin API, polled
     every 100 ms: the poll itself is a list of N, so it loads the platform
     as a watching client would);
-  - RSS: `ofn serve`'s resident set before the apply and once all are
-    Running, and the difference per Function;
+  - RSS: `ofn serve`'s resident set before the apply, once all are
+    Running, and after --settle seconds of quiet (what it keeps once the
+    burst is over), and the differences per Function;
   - list: `ofn get functions` (the table of all N) run --list-runs times,
     median and max.
 
@@ -83,7 +84,7 @@ def running_count(sock):
     return n
 
 
-def run(ofn, lib_dir, count, list_runs, tmp):
+def run(ofn, lib_dir, count, list_runs, settle, tmp):
     state = tmp / ("state-%d" % count)
     manifest = tmp / ("fns-%d.yaml" % count)
     manifest.write_text("".join(FUNCTION.format(i=i) for i in range(count)))
@@ -120,8 +121,13 @@ def run(ofn, lib_dir, count, list_runs, tmp):
             lists.append((time.monotonic() - s) * 1000)
             if out.returncode != 0 or out.stdout.count("\n") < count:
                 raise RuntimeError("get functions: %d lines, %s" % (out.stdout.count("\n"), out.stderr[-500:]))
+        # Quiet for a while: what the platform keeps once the burst is over
+        # (the allocator gives back freed pages after its decay time).
+        time.sleep(settle)
+        rss2 = rss_kib(proc.pid)
         return {"count": count, "apply_s": applied, "running_s": running, "rss0_mib": rss0 / 1024,
                 "rss1_mib": rss1 / 1024, "kib_each": (rss1 - rss0) / count,
+                "rss2_mib": rss2 / 1024, "kib_each_settled": (rss2 - rss0) / count,
                 "list_ms_median": statistics.median(lists), "list_ms_max": max(lists)}
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -137,6 +143,7 @@ def main():
     ap.add_argument("--build", default="build-release")
     ap.add_argument("--counts", default="1000,10000")
     ap.add_argument("--list-runs", type=int, default=5)
+    ap.add_argument("--settle", type=float, default=15, help="seconds of quiet before the settled RSS")
     args = ap.parse_args()
     build = ROOT / args.build
     ofn = build / "libofn" / "ofn"
@@ -149,12 +156,13 @@ def main():
     with tempfile.TemporaryDirectory(prefix="ofn-cp-") as d:
         tmp = pathlib.Path(d)
         for count in [int(c) for c in args.counts.split(",")]:
-            r = run(ofn, build / "examples", count, args.list_runs, tmp)
+            r = run(ofn, build / "examples", count, args.list_runs, args.settle, tmp)
             running = "%.1f s" % r["running_s"] if r["running_s"] is not None else "not all within the hour"
             print("%7d Functions: apply %.2f s; all Running %s after the apply began; RSS %.0f -> %.0f MiB "
-                  "(%.1f KiB each); `ofn get functions` median %.0f ms (max %.0f)" % (
-                      count, r["apply_s"], running, r["rss0_mib"], r["rss1_mib"], r["kib_each"],
-                      r["list_ms_median"], r["list_ms_max"]))
+                  "(%.1f KiB each), %.0f MiB after %.0f s of quiet (%.1f KiB each); `ofn get functions` median "
+                  "%.0f ms (max %.0f)" % (
+                      count, r["apply_s"], running, r["rss0_mib"], r["rss1_mib"], r["kib_each"], r["rss2_mib"],
+                      args.settle, r["kib_each_settled"], r["list_ms_median"], r["list_ms_max"]))
             sys.stdout.flush()
 
 

@@ -104,15 +104,18 @@ void AddValidateCommand(CLI::App& app) {
 }  // namespace ofn::cli
 
 #ifdef OFN_JEMALLOC
-// jemalloc's settings for this program (MALLOC_CONF still overrides them):
-// one arena. By default jemalloc gives threads four arenas per core, each
+// jemalloc's settings for this program (MALLOC_CONF still overrides them).
+// One arena: by default jemalloc gives threads four arenas per core, each
 // with its own partly used slabs and freed pages; `ofn serve` allocates a
 // Function's lasting state on the reconcile thread and passing state on
 // the I/O and function threads, and with 10,000 Functions its resident set
 // was 1.6x as large (benches/control_plane.py). The thread caches still
-// serve the request path without the arena's lock.
+// serve the request path without the arena's lock. A background thread
+// gives freed pages back after the decay time even when nothing allocates
+// (otherwise a platform gone quiet after a burst keeps them: 43 MB after
+// 10,000 Functions came up).
 extern "C" {
-const char* malloc_conf = "narenas:1";
+const char* malloc_conf = "narenas:1,background_thread:true";
 }
 #endif
 
