@@ -626,6 +626,26 @@ TEST(ProcessTest, StreamsAGibibyteBothWaysWithBoundedMemory) {
   EXPECT_LT(growth_mb, 128) << "the gateway buffered the body";
 }
 
+TEST(ProcessTest, AClientLeavingWhileTheInstanceWorksDropsTheExchangeWithTheInstance) {
+  TempDir dir;
+  auto p = Platform::Open(Opts(dir.path()));
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE((*p)->Apply(Behave("holder")).ok());
+  ASSERT_TRUE(WaitRunning(**p, "holder").ok());
+  const std::string log_path = dir.path() + "/logs/default/holder-00001.log";
+  int fd = Connect(GatewayPort(**p));
+  ASSERT_GE(fd, 0);
+  const std::string req = "GET /hold HTTP/1.1\r\nHost: holder.default.ofn.io\r\n\r\n";
+  ASSERT_TRUE(SendAll(fd, req.data(), req.size()));
+  std::string log = LogWhen(log_path, [](const std::string& l) { return l.find("behave: holding") != std::string::npos; });
+  ASSERT_NE(log.find("behave: holding"), std::string::npos) << log;
+  ::close(fd);  // the client goes while the instance holds the request
+  log = LogWhen(log_path, [](const std::string& l) { return l.find("behave: the caller") != std::string::npos; });
+  EXPECT_NE(log.find("behave: the caller left"), std::string::npos) << log;
+  // The instance still serves the next request.
+  EXPECT_EQ(Get(**p, "holder", "/slow?ms=1").status, 200);
+}
+
 TEST(ProcessTest, ClientConnectionsStayOpenAcrossProxiedPostsUntilConnectionClose) {
   TempDir dir;
   auto p = Platform::Open(Opts(dir.path()));

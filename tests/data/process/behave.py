@@ -10,6 +10,8 @@ behaviour the tests pick by path (and a few environment variables).
   GET  /close-mid     sends half a response header, then closes
   GET  /cut-body      sends a header promising 100 bytes, 10 of them, then closes
   GET  /slow?ms=M     answers after M ms
+  GET  /hold          says "holding" in its log, then waits (10 s at most) for
+                      the caller to close the connection, and says so
   GET  /spam?n=N      writes N log lines of 100 bytes to stdout
   GET  /child-pid     pid of a background child it forked at start
 Environment: EXIT_AT_START=code, NEVER_LISTEN=1, IGNORE_TERM=1, FORK_CHILD=1.
@@ -102,6 +104,16 @@ class H(BaseHTTPRequestHandler):
             self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+            return
+        if url.path == "/hold":
+            print("behave: holding", flush=True)
+            self.connection.settimeout(10)
+            try:
+                left = self.connection.recv(1) == b""
+            except OSError:
+                left = False
+            print("behave: the caller left" if left else "behave: the caller stayed", flush=True)
             self.close_connection = True
             return
         if url.path == "/slow":
