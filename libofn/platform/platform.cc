@@ -535,10 +535,9 @@ std::string_view WatchEventTypeName(WatchEventType t) {
 }
 
 Result<std::vector<FunctionInfo>> Platform::ListFunctions(std::string_view ns) {
-  OFN_ASSIGN_OR_RETURN(std::vector<store::Record> records, impl_->store->ListWithoutSpec("Function", ns));
   std::vector<FunctionInfo> out;
-  out.reserve(records.size());
-  for (const store::Record& r : records) out.push_back(platform::internal::ToFunctionSummary(r));
+  OFN_RETURN_IF_ERROR(impl_->store->ScanWithoutSpec(
+      "Function", ns, [&](const store::Record& r) { out.push_back(platform::internal::ToFunctionSummary(r)); }));
   return out;
 }
 

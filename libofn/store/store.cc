@@ -49,7 +49,7 @@ std::string MapToJson(const std::map<std::string, std::string>& m) {
   return json::serialize(o);
 }
 
-std::map<std::string, std::string> MapFromJson(const std::string& text) {
+std::map<std::string, std::string> MapFromJson(std::string_view text) {
   std::map<std::string, std::string> out;
   if (text == "{}") return out;  // most objects: no parse
   boost::system::error_code ec;
@@ -68,7 +68,7 @@ std::string ListToJson(const std::vector<std::string>& l) {
   return json::serialize(a);
 }
 
-std::vector<std::string> ListFromJson(const std::string& text) {
+std::vector<std::string> ListFromJson(std::string_view text) {
   std::vector<std::string> out;
   if (text == "[]") return out;
   boost::system::error_code ec;
@@ -95,22 +95,28 @@ bool SameJson(const std::string& a, const std::string& b) {
   return !ea && !eb && va == vb;
 }
 
+// Reads a row of kObjectColumns into `r`, reusing the memory its strings
+// already have.
+void ReadRecordInto(const Statement& s, Record* r) {
+  r->kind.assign(s.View(0));
+  r->ns.assign(s.View(1));
+  r->name.assign(s.View(2));
+  r->api_version.assign(s.View(3));
+  r->uid.assign(s.View(4));
+  r->generation = s.Int(5);
+  r->resource_version = s.Int(6);
+  r->spec.assign(s.View(7));
+  r->status.assign(s.View(8));
+  r->labels = MapFromJson(s.View(9));
+  r->annotations = MapFromJson(s.View(10));
+  r->finalizers = ListFromJson(s.View(11));
+  r->creation_time = s.Int(12);
+  r->deletion_time = s.Int(13);
+}
+
 Record ReadRecord(const Statement& s) {
   Record r;
-  r.kind = s.Text(0);
-  r.ns = s.Text(1);
-  r.name = s.Text(2);
-  r.api_version = s.Text(3);
-  r.uid = s.Text(4);
-  r.generation = s.Int(5);
-  r.resource_version = s.Int(6);
-  r.spec = s.Text(7);
-  r.status = s.Text(8);
-  r.labels = MapFromJson(s.Text(9));
-  r.annotations = MapFromJson(s.Text(10));
-  r.finalizers = ListFromJson(s.Text(11));
-  r.creation_time = s.Int(12);
-  r.deletion_time = s.Int(13);
+  ReadRecordInto(s, &r);
   return r;
 }
 
@@ -578,10 +584,21 @@ Result<std::vector<Record>> Store::List(std::string_view kind, std::string_view 
   return txn.List(kind, ns);
 }
 
-Result<std::vector<Record>> Store::ListWithoutSpec(std::string_view kind, std::string_view ns) {
+Status Store::ScanWithoutSpec(std::string_view kind, std::string_view ns,
+                              const std::function<void(const Record&)>& visit) {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  Transaction txn(this);
-  return txn.ListObjects(kind, ns, kObjectColumnsWithoutSpec);
+  std::string sql = "SELECT " + std::string(kObjectColumnsWithoutSpec) + " FROM objects WHERE kind = ?1";
+  if (!ns.empty()) sql += " AND namespace = ?2";
+  sql += " ORDER BY namespace, name";
+  Statement s(impl_->db, sql);
+  s.Bind(1, kind);
+  if (!ns.empty()) s.Bind(2, ns);
+  Record r;  // one for every row: its strings keep their memory
+  while (s.Step()) {
+    ReadRecordInto(s, &r);
+    visit(r);
+  }
+  return s.status();
 }
 
 Result<std::vector<ObjectVersion>> Store::ListVersions(std::string_view kind, std::string_view ns) {

@@ -152,9 +152,11 @@ class Store {
   // Single-operation shortcuts (each is its own transaction).
   Result<Record> Get(std::string_view kind, std::string_view ns, std::string_view name);
   Result<std::vector<Record>> List(std::string_view kind, std::string_view ns = {});
-  // The same objects, in the same order, each with its spec left "{}" (for
-  // summaries of status and metadata: the specs are not read).
-  Result<std::vector<Record>> ListWithoutSpec(std::string_view kind, std::string_view ns = {});
+  // The same objects, in the same order, handed to `visit` one at a time
+  // (the same Record, refilled: what a summary needs without a list of
+  // them), each with its spec left "{}" (not read). `visit` runs under the
+  // store's lock: it must not call the store.
+  Status ScanWithoutSpec(std::string_view kind, std::string_view ns, const std::function<void(const Record&)>& visit);
   // The same objects, in the same order, without their content.
   Result<std::vector<ObjectVersion>> ListVersions(std::string_view kind, std::string_view ns = {});
   Result<Record> Create(const Record& r);

@@ -100,6 +100,12 @@ std::string Statement::Text(int col) const {
   return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(stmt_, col)) : "";
 }
 
+std::string_view Statement::View(int col) const {
+  const unsigned char* t = sqlite3_column_text(stmt_, col);
+  return t ? std::string_view(reinterpret_cast<const char*>(t), static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+           : std::string_view();
+}
+
 int64_t Statement::Int(int col) const { return sqlite3_column_int64(stmt_, col); }
 
 Status Exec(sqlite3* db, std::string_view sql) {

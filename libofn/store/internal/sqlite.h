@@ -30,6 +30,8 @@ class Statement {
   bool Step();
   Status status() const { return status_; }
   std::string Text(int col) const;
+  // The same bytes in place: valid until the next Step.
+  std::string_view View(int col) const;
   int64_t Int(int col) const;
 
  private:

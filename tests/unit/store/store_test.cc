@@ -225,6 +225,36 @@ TEST_F(StoreTest, RevisionsBuildsAndOffsets) {
   }).ok());
 }
 
+TEST_F(StoreTest, AScanWithoutSpecsHandsOverEachObjectInOrderWithItsOwnFields) {
+  Record a = Fn("a", R"({"image":"a-long-image-name-that-does-not-fit-in-place"})");
+  a.labels = {{"team", "x"}, {"tier", "web"}};
+  a.finalizers = {"keep"};
+  ASSERT_TRUE(store_->Create(a).ok());
+  ASSERT_TRUE(store_->UpdateStatus("Function", "default", "a", R"({"serving":{"state":"Running"}})").ok());
+  ASSERT_TRUE(store_->Create(Fn("b")).ok());
+  Record other = Fn("c");
+  other.ns = "elsewhere";
+  ASSERT_TRUE(store_->Create(other).ok());
+  std::vector<Record> seen;
+  ASSERT_TRUE(store_->ScanWithoutSpec("Function", "default", [&](const Record& r) { seen.push_back(r); }).ok());
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].name, "a");
+  EXPECT_EQ(seen[0].spec, "{}");  // not read
+  EXPECT_EQ(seen[0].status, R"({"serving":{"state":"Running"}})");
+  EXPECT_EQ(seen[0].labels.size(), 2u);
+  EXPECT_EQ(seen[0].finalizers, std::vector<std::string>{"keep"});
+  // The second row refills the same Record: nothing of the first is left.
+  EXPECT_EQ(seen[1].name, "b");
+  EXPECT_EQ(seen[1].status, "{}");
+  EXPECT_TRUE(seen[1].labels.empty());
+  EXPECT_TRUE(seen[1].finalizers.empty());
+  EXPECT_EQ(seen[1].uid, store_->Get("Function", "default", "b")->uid);
+  std::vector<std::string> everywhere;
+  ASSERT_TRUE(store_->ScanWithoutSpec("Function", "", [&](const Record& r) { everywhere.push_back(r.ns + "/" + r.name); })
+                  .ok());
+  EXPECT_EQ(everywhere, (std::vector<std::string>{"default/a", "default/b", "elsewhere/c"}));
+}
+
 TEST_F(StoreTest, ReopenKeepsEverythingAndSchemaIsCurrent) {
   ASSERT_TRUE(store_->Create(Fn("a")).ok());
   EXPECT_EQ(store_->schema_version(), Store::LatestSchemaVersion());
@@ -284,11 +314,11 @@ TEST(StoreMigrationTest, OldSchemaIsMigratedWithItsContentAndNewerIsRefused) {
     EXPECT_EQ(a->labels, (std::map<std::string, std::string>{{"team", "x"}}));
     EXPECT_EQ(a->finalizers, std::vector<std::string>{"f"});
     EXPECT_EQ(a->creation_time, 11);
-    auto summary = (*s)->ListWithoutSpec("Function", "default");
-    ASSERT_TRUE(summary.ok());
-    ASSERT_EQ(summary->size(), 1u);
-    EXPECT_EQ((*summary)[0].spec, "{}");
-    EXPECT_EQ((*summary)[0].status, a->status);
+    std::vector<Record> scanned;
+    ASSERT_TRUE((*s)->ScanWithoutSpec("Function", "default", [&](const Record& r) { scanned.push_back(r); }).ok());
+    ASSERT_EQ(scanned.size(), 1u);
+    EXPECT_EQ(scanned[0].spec, "{}");
+    EXPECT_EQ(scanned[0].status, a->status);
     auto revs = (*s)->ListRevisions("default", "a");
     ASSERT_TRUE(revs.ok());
     ASSERT_EQ(revs->size(), 1u);
