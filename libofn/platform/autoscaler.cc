@@ -17,7 +17,7 @@ struct Autoscaler::Rev {
   std::shared_ptr<const backend::Workload> instance_spec;  // shared with the plan it came from
 
   mutable std::mutex mu;
-  scale::ScaleSpec spec;
+  std::shared_ptr<const scale::ScaleSpec> spec;  // shared with the plan it came from; set by Ensure
   scale::DeciderState state;
   scale::Decision last;
   double concurrency = 0, rps = 0;
@@ -95,8 +95,9 @@ void Autoscaler::Stop() {
 std::shared_ptr<gateway::RevisionPool> Autoscaler::Ensure(const std::string& ns, const std::string& revision,
                                                           backend::InstanceDriver* driver,
                                                           std::shared_ptr<const backend::Workload> spec,
-                                                          const scale::ScaleSpec& scale,
+                                                          std::shared_ptr<const scale::ScaleSpec> scale_spec,
                                                           const gateway::PoolOptions& pool_options) {
+  const scale::ScaleSpec& scale = *scale_spec;
   const std::string key = ns + "/" + revision;
   std::shared_ptr<Rev> rev;
   std::vector<Survivor> survivors;
@@ -120,6 +121,7 @@ std::shared_ptr<gateway::RevisionPool> Autoscaler::Ensure(const std::string& ns,
     rev->revision = revision;
     rev->driver = driver;
     rev->instance_spec = std::move(spec);
+    rev->spec = scale_spec;  // before another thread can see it
     rev->pool = std::make_shared<gateway::RevisionPool>(ns, rev->function, revision, pool_options, clock_, calls_);
     rev->pool->SetPoke([this, key] { Poke(key); });
     std::weak_ptr<Rev> weak_rev = rev;
@@ -153,7 +155,7 @@ std::shared_ptr<gateway::RevisionPool> Autoscaler::Ensure(const std::string& ns,
   bool keda_changed = false;
   {
     std::lock_guard<std::mutex> lock(rev->mu);
-    keda_changed = created || rev->spec.keda != scale.keda;
+    keda_changed = created || rev->spec->keda != scale.keda;
   }
   std::vector<std::shared_ptr<events::ScalerProbe>> scalers;
   std::vector<std::string> scaler_errors;
@@ -176,7 +178,7 @@ std::shared_ptr<gateway::RevisionPool> Autoscaler::Ensure(const std::string& ns,
       rev->next_poll = clock_->Monotonic();
       if (created && scale.keda && rev->recovered == 0) rev->desired = scale::KedaInitialReplicas(*scale.keda);
     }
-    rev->spec = scale;
+    rev->spec = std::move(scale_spec);
   }
   rev->pool->SetContainerConcurrency(scale.container_concurrency);
   // The initial scale; a KEDA-scaled revision polls its scalers first on
@@ -289,7 +291,7 @@ void Autoscaler::Tick(const std::shared_ptr<Rev>& rev, bool poked) {
   bool keda = false;
   {
     std::lock_guard<std::mutex> lock(rev->mu);
-    keda = rev->spec.keda.has_value();
+    keda = rev->spec->keda.has_value();
   }
   if (keda) return TickKeda(rev, poked);
   int to_start = 0, to_remove = 0;
@@ -298,7 +300,7 @@ void Autoscaler::Tick(const std::shared_ptr<Rev>& rev, bool poked) {
     if (rev->removed) return;
     int ready = rev->pool->ready();
     if (poked && ready + rev->starting > 0) return;  // already on its way up
-    const scale::ScaleSpec& spec = rev->spec;
+    const scale::ScaleSpec& spec = *rev->spec;
     Clock::Duration now = clock_->Monotonic();
     auto conc = rev->pool->stats().Concurrency(now, spec.stable_window, spec.PanicWindow());
     auto rps = rev->pool->stats().Rps(now, spec.stable_window, spec.PanicWindow());
@@ -337,13 +339,13 @@ void Autoscaler::TickKeda(const std::shared_ptr<Rev>& rev, bool poked) {
   bool poll = false;
   {
     std::lock_guard<std::mutex> lock(rev->mu);
-    if (rev->removed || !rev->spec.keda) return;
+    if (rev->removed || !rev->spec->keda) return;
     Clock::Duration now = clock_->Monotonic();
     // One poll at a time (TickAll and the ticker may overlap).
     poll = !poked && !rev->polling && now >= rev->next_poll;
     if (poll) {
       rev->polling = true;
-      rev->next_poll = now + rev->spec.keda->polling_interval;
+      rev->next_poll = now + rev->spec->keda->polling_interval;
       scalers = rev->scalers;
       errors = rev->scaler_errors;
     }
@@ -369,8 +371,8 @@ void Autoscaler::TickKeda(const std::shared_ptr<Rev>& rev, bool poked) {
   {
     std::lock_guard<std::mutex> lock(rev->mu);
     if (poll) rev->polling = false;
-    if (rev->removed || !rev->spec.keda) return;
-    const scale::KedaSpec& spec = *rev->spec.keda;
+    if (rev->removed || !rev->spec->keda) return;
+    const scale::KedaSpec& spec = *rev->spec->keda;
     Clock::Duration now = clock_->Monotonic();
     if (poll) {
       for (size_t i = 0; i < readings.size() && i < spec.triggers.size(); ++i) {
@@ -479,7 +481,7 @@ void Autoscaler::Started(const std::shared_ptr<Rev>& rev, Clock::Duration t0,
     } else {
       notify = rev->failure != started.status().message();
       rev->failure = started.status().message();
-      if (rev->spec.keda && rev->spec.keda->job) ++rev->jobs_failed;
+      if (rev->spec->keda && rev->spec->keda->job) ++rev->jobs_failed;
       ++rev->failed_starts;
       std::chrono::seconds wait(1);
       for (int i = 1; i < rev->failed_starts && wait < kStartRetryCap; ++i) wait *= 2;
@@ -511,7 +513,7 @@ void Autoscaler::Join(const std::shared_ptr<Rev>& rev, std::shared_ptr<backend::
   int batch = 0;
   {
     std::lock_guard<std::mutex> lock(rev->mu);
-    if (rev->spec.keda && rev->spec.keda->job) batch = scale::KedaJobBatch(*rev->spec.keda);
+    if (rev->spec->keda && rev->spec->keda->job) batch = scale::KedaJobBatch(*rev->spec->keda);
   }
   if (batch > 0) {
     rev->pool->AddJob(std::move(instance), batch);
@@ -571,18 +573,18 @@ RevisionScaleStatus Autoscaler::Snapshot(const Rev& rev) {
   s.cold_starts = rev.cold_starts;
   s.cold_start_seconds_sum = rev.cold_sum;
   s.cold_start_buckets = rev.cold_buckets;
-  s.spec = rev.spec;
-  if (rev.spec.keda) {
-    for (size_t i = 0; i < rev.spec.keda->triggers.size(); ++i) {
+  s.spec = *rev.spec;
+  if (rev.spec->keda) {
+    for (size_t i = 0; i < rev.spec->keda->triggers.size(); ++i) {
       RevisionScaleStatus::Trigger t;
-      t.name = rev.spec.keda->triggers[i].name;
-      t.type = rev.spec.keda->triggers[i].type;
+      t.name = rev.spec->keda->triggers[i].name;
+      t.type = rev.spec->keda->triggers[i].type;
       if (i < rev.readings.size()) t.reading = rev.readings[i];
       s.triggers.push_back(std::move(t));
     }
     s.keda_active = rev.keda_last.active;
     s.keda_reason = rev.keda_last.reason;
-    if (rev.spec.keda->job) {
+    if (rev.spec->keda->job) {
       s.job = true;
       s.jobs_running = s.ready + rev.starting;
       s.jobs_succeeded = rev.jobs_succeeded;

@@ -145,9 +145,9 @@ void LocalBackend::Converge(Fn& fn, std::vector<std::string>* live) {
       po.queue_timeout = options_.request_timeout;
       po.response_timeout = options_.request_timeout;
       po.container_concurrency = rp.scale.container_concurrency;
-      // The revision's workload is the plan's (aliased): not copied.
+      // The revision's workload and scale are the plan's (aliased): not copied.
       autoscaler_->Ensure(plan.ns, rp.name, driver, std::shared_ptr<const backend::Workload>(fn.plan, &rp.workload),
-                          rp.scale, po);
+                          std::shared_ptr<const scale::ScaleSpec>(fn.plan, &rp.scale), po);
       live->push_back(plan.ns + "/" + rp.name);
       auto st = autoscaler_->Status(plan.ns, rp.name);
       // Ready without an instance when it starts at zero (initial-scale 0,

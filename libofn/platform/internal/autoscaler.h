@@ -104,11 +104,13 @@ class Autoscaler {
   size_t DropUnadopted();
 
   // Registers a revision or updates its scale spec; returns its pool. A
-  // new revision keeps `spec` (shared: with the plan it comes from).
+  // new revision keeps `spec`, and every call `scale` (shared: with the
+  // plan they come from).
   std::shared_ptr<gateway::RevisionPool> Ensure(const std::string& ns, const std::string& revision,
                                                 backend::InstanceDriver* driver,
                                                 std::shared_ptr<const backend::Workload> spec,
-                                                const scale::ScaleSpec& scale, const gateway::PoolOptions& pool);
+                                                std::shared_ptr<const scale::ScaleSpec> scale,
+                                                const gateway::PoolOptions& pool);
   // The pool of a registered revision; a closed, empty one when unknown.
   std::shared_ptr<gateway::RevisionPool> Pool(const std::string& ns, const std::string& revision) const;
   void SetReachable(const std::string& ns, const std::string& revision, bool reachable);

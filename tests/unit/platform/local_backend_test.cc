@@ -96,7 +96,7 @@ TEST(AutoscalerPokeTest, AWaitingRequestStartsAnInstanceOnTheStartPoolOrRightThe
     scale::ScaleSpec spec;
     spec.initial_scale = 0;
     auto pool = autoscaler.Ensure("default", "hello-00001", fake.get(), std::make_shared<const backend::Workload>(w),
-                                  spec, gateway::PoolOptions{});
+                                  std::make_shared<const scale::ScaleSpec>(spec), gateway::PoolOptions{});
     ASSERT_TRUE(starts.empty());
     ASSERT_EQ(pool->ready(), 0);
     HttpRequest r;
