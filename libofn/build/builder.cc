@@ -585,6 +585,12 @@ void Builder::Run(const Job& job) {
     Status s = store_->Transact([&](store::Transaction& tx) { return tx.PutBuild(rec); });
     if (!s.ok()) {
       OFN_LOG(kError) << "build: storing " << rec.name << ": " << s.ToString();
+    } else {
+      // Its record says what it is from now on: a view taken after the
+      // build ended (before this loop lets go of it) reads Succeeded, not
+      // a build still waiting beside a served output.
+      std::lock_guard<std::mutex> lock(mu_);
+      running_asked_ = false;
     }
     if (changed_) changed_();
   };

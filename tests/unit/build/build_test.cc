@@ -11,7 +11,9 @@
 #include <thread>
 #include <unistd.h>
 
+#include "libofn/build/builder.h"
 #include "libofn/build/strategy.h"
+#include "libofn/store/store.h"
 #include "libofn/platform/platform.h"
 #include "tests/unit/build/git_fixtures.h"
 
@@ -279,6 +281,49 @@ TEST_F(BuildTest, HistoryLimitsPruneOldBuildRecords) {
   EXPECT_FALSE(fs::exists(artifacts + "hello-build-00005"));  // a failure leaves nothing
   EXPECT_FALSE(fs::exists(state_.path() + "/builds/logs/default/hello-build-00002.log"));
   EXPECT_TRUE(fs::exists(state_.path() + "/builds/logs/default/hello-build-00003.log"));
+}
+
+TEST_F(BuildTest, ABuildsViewReadsItsOwnRecordOnceItExistsEvenBeforeTheBuilderLetsGoOfIt) {
+  // The builder tells the reconciler of each record it writes (on the
+  // build thread, before it takes the next job). A view taken then must
+  // read the record: the last one says Succeeded beside the output it
+  // serves, never a build still waiting while its output is served.
+  auto store = store::Store::Open(":memory:");
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  build::BuildOptions bo;
+  bo.work_dir = state_.path() + "/builds";
+  bo.python_path = ofn::testing::SourceRoot() + "/bindings/python";
+  build::BuildRequest req;
+  req.ns = "default";
+  req.function = "py";
+  req.key = "k1";
+  req.builder = "ofn.local/auto";
+  req.source.url = Url();
+  req.source.revision = "main";
+  req.source.sub_path = "py";
+  req.env["FUNC_NAME"] = "greet";
+  std::mutex mu;
+  std::vector<build::BuildView> seen;  // what a view said at each record
+  build::Builder* self = nullptr;
+  build::Builder builder((*store).get(), Clock::System(), bo, [&] {
+    build::BuildView v = self->Ensure(req);  // same key: asks for nothing new
+    std::lock_guard<std::mutex> lock(mu);
+    seen.push_back(std::move(v));
+  });
+  self = &builder;
+  build::BuildView first = builder.Ensure(req);
+  EXPECT_EQ(first.state, "Building");
+  ASSERT_TRUE(builder.Idle(std::chrono::seconds(60)));
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_FALSE(seen.empty());
+  for (const build::BuildView& v : seen) {
+    if (v.serving) {
+      EXPECT_EQ(v.state, "Succeeded") << v.reason << ": " << v.message;
+    }
+    EXPECT_NE(v.reason, "Queued") << "a view after the build's first record still took it for waiting";
+  }
+  EXPECT_TRUE(seen.back().serving.has_value());
+  EXPECT_EQ(seen.back().state, "Succeeded") << seen.back().reason << ": " << seen.back().message;
 }
 
 TEST_F(BuildTest, ARestartInTheMiddleOfABuildStartsItAgain) {
