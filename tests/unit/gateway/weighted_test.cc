@@ -37,6 +37,22 @@ TEST(WeightedSlotsTest, EveryHundredPicksSplitExactly) {
   }
 }
 
+TEST(WeightedSlotsTest, OneTargetWithAllTheWeightLeavesTheSharedPositionAlone) {
+  // The position is for splits: one that gives everything to one target
+  // (weights that round to it too) never moves it, so a split that takes
+  // its place with the same counter starts where the last shared one was.
+  auto counter = std::make_shared<std::atomic<uint64_t>>(7);
+  for (const std::vector<int>& weights : std::vector<std::vector<int>>{{0, 100}, {1000, 1}, {5}}) {
+    WeightedSlots w(weights, counter);
+    const int expected = weights.size() == 2 && weights[1] == 100 ? 1 : 0;
+    EXPECT_EQ(Count(w, 100), (std::map<int, int>{{expected, 100}}));
+  }
+  EXPECT_EQ(counter->load(), 7u);
+  WeightedSlots shared({50, 50}, counter);
+  EXPECT_EQ(Count(shared, 100), (std::map<int, int>{{0, 50}, {1, 50}}));
+  EXPECT_EQ(counter->load(), 107u);
+}
+
 TEST(WeightedSlotsTest, SharesInterleaveInsteadOfComingInRuns) {
   WeightedSlots w({50, 50});
   int longest = 0, run = 0, last = -2;
