@@ -11,8 +11,7 @@ constexpr std::chrono::seconds kStartRetryCap(10);
 }  // namespace
 
 struct Autoscaler::Rev {
-  std::string ns, function, revision;
-  std::shared_ptr<gateway::RevisionPool> pool;
+  std::shared_ptr<gateway::RevisionPool> pool;  // says its namespace, Function and name
   backend::InstanceDriver* driver = nullptr;
   std::shared_ptr<const backend::Workload> instance_spec;  // shared with the plan it came from
 
@@ -116,13 +115,11 @@ std::shared_ptr<gateway::RevisionPool> Autoscaler::Ensure(const std::string& ns,
     // A new revision, private until it is in revs_ (only the reconcile
     // thread registers revisions).
     rev = std::make_shared<Rev>();
-    rev->ns = ns;
-    rev->function = spec->function;
-    rev->revision = revision;
     rev->driver = driver;
     rev->instance_spec = std::move(spec);
     rev->spec = scale_spec;  // before another thread can see it
-    rev->pool = std::make_shared<gateway::RevisionPool>(ns, rev->function, revision, pool_options, clock_, calls_);
+    rev->pool = std::make_shared<gateway::RevisionPool>(ns, rev->instance_spec->function, revision, pool_options,
+                                                       clock_, calls_);
     rev->pool->SetPoke([this, key] { Poke(key); });
     std::weak_ptr<Rev> weak_rev = rev;
     rev->pool->SetJobDone([weak_rev] {
@@ -377,7 +374,7 @@ void Autoscaler::TickKeda(const std::shared_ptr<Rev>& rev, bool poked) {
     if (poll) {
       for (size_t i = 0; i < readings.size() && i < spec.triggers.size(); ++i) {
         if (!readings[i].ok && (rev->readings.size() <= i || rev->readings[i].error != readings[i].error)) {
-          OFN_LOG(kWarning) << "revision " << rev->ns << "/" << rev->revision << ": trigger " << spec.triggers[i].name
+          OFN_LOG(kWarning) << "revision " << rev->pool->ns() << "/" << rev->pool->revision() << ": trigger " << spec.triggers[i].name
                             << " (" << spec.triggers[i].type << "): " << readings[i].error;
         }
       }
@@ -489,10 +486,10 @@ void Autoscaler::Started(const std::shared_ptr<Rev>& rev, Clock::Duration t0,
     }
   }
   if (!started.ok()) {
-    OFN_LOG(kWarning) << "revision " << rev->ns << "/" << rev->revision
+    OFN_LOG(kWarning) << "revision " << rev->pool->ns() << "/" << rev->pool->revision()
                       << " failed to start an instance: " << started.status().message();
   }
-  changed_->Add(rev->ns + "/" + rev->revision);
+  changed_->Add(rev->pool->ns() + "/" + rev->pool->revision());
   if (notify && on_change_) on_change_();
 }
 
@@ -505,7 +502,7 @@ std::vector<std::string> Autoscaler::TakeChanged() {
 
 void Autoscaler::Join(const std::shared_ptr<Rev>& rev, std::shared_ptr<backend::Instance> instance) {
   std::weak_ptr<gateway::RevisionPool> weak = rev->pool;
-  instance->SetHealthObserver([weak, on_change = on_change_, changed = changed_, key = rev->ns + "/" + rev->revision] {
+  instance->SetHealthObserver([weak, on_change = on_change_, changed = changed_, key = rev->pool->ns() + "/" + rev->pool->revision()] {
     if (auto pool = weak.lock()) pool->RefreshHealth();
     changed->Add(key);
     if (on_change) on_change();
@@ -540,9 +537,9 @@ void Autoscaler::Loop(bool ticker) {
 
 RevisionScaleStatus Autoscaler::Snapshot(const Rev& rev) {
   RevisionScaleStatus s;
-  s.ns = rev.ns;
-  s.function = rev.function;
-  s.revision = rev.revision;
+  s.ns = rev.pool->ns();
+  s.function = rev.pool->function();
+  s.revision = rev.pool->revision();
   s.ready = rev.pool->ready();
   s.queued = rev.pool->queued();
   s.in_flight = rev.pool->in_flight();
