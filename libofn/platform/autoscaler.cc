@@ -454,16 +454,16 @@ void Autoscaler::Started(const std::shared_ptr<Rev>& rev, Clock::Duration t0,
                          Result<std::shared_ptr<backend::Instance>> started) {
   double secs = std::chrono::duration<double>(clock_->Monotonic() - t0).count();
   bool notify = false;
-  bool keep = false;
-  if (started.ok()) {
-    std::lock_guard<std::mutex> lock(rev->mu);
-    keep = !rev->removed;
-  }
-  // Into the pool before it stops counting as starting: in between, a tick
-  // (a poke) would see neither and start one more.
-  if (keep) Join(rev, std::move(*started));
+  if (started.ok()) WatchHealth(rev, **started);
   {
+    // Into the pool and no longer starting in one step, under the
+    // revision's lock: a tick (a poke) or a status read in between would
+    // count it twice, or, the other way round, see neither and start one
+    // more. The requests the pool hands the new instance go out once the
+    // lock is let go (DeferLaunches, destroyed after the lock).
+    gateway::RevisionPool::DeferLaunches defer;
     std::lock_guard<std::mutex> lock(rev->mu);
+    if (started.ok() && !rev->removed) AddToPoolLocked(*rev, std::move(*started));
     --rev->starting;
     if (started.ok()) {
       notify = !rev->ever_ready || !rev->failure.empty();
@@ -501,21 +501,29 @@ std::vector<std::string> Autoscaler::TakeChanged() {
 }
 
 void Autoscaler::Join(const std::shared_ptr<Rev>& rev, std::shared_ptr<backend::Instance> instance) {
+  WatchHealth(rev, *instance);
+  gateway::RevisionPool::DeferLaunches defer;  // hand-outs after the lock
+  std::lock_guard<std::mutex> lock(rev->mu);
+  AddToPoolLocked(*rev, std::move(instance));
+}
+
+void Autoscaler::WatchHealth(const std::shared_ptr<Rev>& rev, backend::Instance& instance) {
   std::weak_ptr<gateway::RevisionPool> weak = rev->pool;
-  instance->SetHealthObserver([weak, on_change = on_change_, changed = changed_, key = rev->pool->ns() + "/" + rev->pool->revision()] {
+  instance.SetHealthObserver([weak, on_change = on_change_, changed = changed_,
+                              key = rev->pool->ns() + "/" + rev->pool->revision()] {
     if (auto pool = weak.lock()) pool->RefreshHealth();
     changed->Add(key);
     if (on_change) on_change();
   });
-  int batch = 0;
-  {
-    std::lock_guard<std::mutex> lock(rev->mu);
-    if (rev->spec->keda && rev->spec->keda->job) batch = scale::KedaJobBatch(*rev->spec->keda);
-  }
-  if (batch > 0) {
-    rev->pool->AddJob(std::move(instance), batch);
+}
+
+void Autoscaler::AddToPoolLocked(Rev& rev, std::shared_ptr<backend::Instance> instance) {
+  // The pool's lock is taken under the revision's (as a tick does); what
+  // the pool hands out goes to the caller's DeferLaunches or runs at once.
+  if (rev.spec->keda && rev.spec->keda->job) {
+    rev.pool->AddJob(std::move(instance), scale::KedaJobBatch(*rev.spec->keda));
   } else {
-    rev->pool->AddInstance(std::move(instance));
+    rev.pool->AddInstance(std::move(instance));
   }
 }
 

@@ -151,6 +151,10 @@ class Autoscaler {
   void Loop(bool ticker);
   // Puts a started or adopted instance into the revision's pool.
   void Join(const std::shared_ptr<Rev>& rev, std::shared_ptr<backend::Instance> instance);
+  // Tells the revision's pool and the reconciler when the instance's health changes.
+  void WatchHealth(const std::shared_ptr<Rev>& rev, backend::Instance& instance);
+  // Join's second half, under rev.mu.
+  void AddToPoolLocked(Rev& rev, std::shared_ptr<backend::Instance> instance);
   static RevisionScaleStatus Snapshot(const Rev& rev);
 
   Clock* clock_;

@@ -82,6 +82,44 @@ class LocalBackendTest : public ::testing::Test {
 // which decides on the request's thread: the start goes to the start pool,
 // or, for a driver that StartsInline, happens right there, and the waiting
 // request is handed to its instance once the decision is over.
+// A started instance joins its pool and stops counting as starting in one
+// step: the request it is handed at once sees one instance, not one ready
+// and one still starting (a tick there would count it twice).
+TEST(AutoscalerPokeTest, AStartedInstanceIsCountedOnceWhenItsFirstRequestIsHandedToIt) {
+  ManualClock clock;
+  std::vector<std::function<void()>> starts, calls;
+  std::vector<int> counted;  // ready + starting, as each call was handed out
+  Autoscaler* self = nullptr;
+  Autoscaler autoscaler(
+      &clock,
+      [&](std::function<void()> t) {
+        auto st = self->Status("default", "hello-00001");
+        counted.push_back(st ? st->ready + st->starting : -1);
+        calls.push_back(std::move(t));
+      },
+      [&](std::function<void()> t) { starts.push_back(std::move(t)); }, nullptr);
+  self = &autoscaler;
+  auto fake = std::make_shared<testing::FakeDriver>("fake");
+  scale::ScaleSpec spec;
+  spec.initial_scale = 0;
+  auto pool = autoscaler.Ensure("default", "hello-00001", fake.get(),
+                                std::make_shared<const backend::Workload>(Revision("hello-00001").workload),
+                                std::make_shared<const scale::ScaleSpec>(spec), gateway::PoolOptions{});
+  HttpRequest r;
+  r.method = "GET";
+  r.target = "/x";
+  std::optional<HttpResponse> got;
+  pool->Submit(r, [&](HttpResponse res) { got = std::move(res); });
+  ASSERT_EQ(starts.size(), 1u);
+  starts[0]();  // started: joins the pool, which hands it the waiting request
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(counted, std::vector<int>{1});
+  calls[0]();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->status, 200);
+  autoscaler.Stop();
+}
+
 TEST(AutoscalerPokeTest, AWaitingRequestStartsAnInstanceOnTheStartPoolOrRightThere) {
   for (bool starts_inline : {false, true}) {
     SCOPED_TRACE(starts_inline ? "starts inline" : "start pool");
