@@ -264,8 +264,10 @@ def test_traffic_split_and_scale_to_zero_between_two_image_revisions(ofn_bin, co
         assert wait_until(lambda: sorted((r["NAME"], r["READY"], r["TRAFFIC"]) for r in revisions(ofn_bin, state, "split"))
                           == [("split-00001", "True", "50%"), ("split-00002", "True", "50%")]), \
             revisions(ofn_bin, state, "split")
-        seen = [s.get("http://split.default.ofn.io/")[1] for _ in range(40)]
-        assert seen.count("one\n") == 20 and seen.count("two\n") == 20, seen
+        # Any 100 consecutive requests split exactly (a shorter run may not:
+        # where it starts in the split's sequence decides).
+        seen = [s.get("http://split.default.ofn.io/")[1] for _ in range(100)]
+        assert seen.count("one\n") == 50 and seen.count("two\n") == 50, seen
         revs = {cid.rsplit("-", 1)[0] for cid in containerd.tasks()}
         assert revs == {"split-00001", "split-00002"}, revs
 
