@@ -114,6 +114,15 @@ void ReadRecordInto(const Statement& s, Record* r) {
   r->deletion_time = s.Int(13);
 }
 
+// The SELECT of `columns` of one kind's objects (?1), of one namespace (?2)
+// unless `ns` is empty, in the order lists have.
+std::string ObjectsQuery(std::string_view columns, std::string_view ns) {
+  std::string sql = "SELECT " + std::string(columns) + " FROM objects WHERE kind = ?1";
+  if (!ns.empty()) sql += " AND namespace = ?2";
+  sql += " ORDER BY namespace, name";
+  return sql;
+}
+
 Record ReadRecord(const Statement& s) {
   Record r;
   ReadRecordInto(s, &r);
@@ -220,16 +229,7 @@ Result<Record> Transaction::Get(std::string_view kind, std::string_view ns, std:
 }
 
 Result<std::vector<Record>> Transaction::List(std::string_view kind, std::string_view ns) {
-  return ListObjects(kind, ns, kObjectColumns);
-}
-
-Result<std::vector<Record>> Transaction::ListObjects(std::string_view kind, std::string_view ns,
-                                                     std::string_view columns) {
-  Store::Impl& d = *store_->impl_;
-  std::string sql = "SELECT " + std::string(columns) + " FROM objects WHERE kind = ?1";
-  if (!ns.empty()) sql += " AND namespace = ?2";
-  sql += " ORDER BY namespace, name";
-  Statement s(d.db, sql);
+  Statement s(store_->impl_->db, ObjectsQuery(kObjectColumns, ns));
   s.Bind(1, kind);
   if (!ns.empty()) s.Bind(2, ns);
   std::vector<Record> out;
@@ -587,10 +587,7 @@ Result<std::vector<Record>> Store::List(std::string_view kind, std::string_view 
 Status Store::ScanWithoutSpec(std::string_view kind, std::string_view ns,
                               const std::function<void(const Record&)>& visit) {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  std::string sql = "SELECT " + std::string(kObjectColumnsWithoutSpec) + " FROM objects WHERE kind = ?1";
-  if (!ns.empty()) sql += " AND namespace = ?2";
-  sql += " ORDER BY namespace, name";
-  Statement s(impl_->db, sql);
+  Statement s(impl_->db, ObjectsQuery(kObjectColumnsWithoutSpec, ns));
   s.Bind(1, kind);
   if (!ns.empty()) s.Bind(2, ns);
   Record r;  // one for every row: its strings keep their memory
@@ -603,10 +600,7 @@ Status Store::ScanWithoutSpec(std::string_view kind, std::string_view ns,
 
 Result<std::vector<ObjectVersion>> Store::ListVersions(std::string_view kind, std::string_view ns) {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  std::string sql = "SELECT namespace, name, resource_version, deletion_time FROM objects WHERE kind = ?1";
-  if (!ns.empty()) sql += " AND namespace = ?2";
-  sql += " ORDER BY namespace, name";
-  Statement s(impl_->db, sql);
+  Statement s(impl_->db, ObjectsQuery("namespace, name, resource_version, deletion_time", ns));
   s.Bind(1, kind);
   if (!ns.empty()) s.Bind(2, ns);
   std::vector<ObjectVersion> out;

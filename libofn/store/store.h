@@ -120,7 +120,6 @@ class Transaction {
  private:
   friend class Store;
   explicit Transaction(Store* store) : store_(store) {}
-  Result<std::vector<Record>> ListObjects(std::string_view kind, std::string_view ns, std::string_view columns);
   Store* store_;
 };
 
