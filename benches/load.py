@@ -3,6 +3,7 @@
 
     python3 benches/load.py [--build build-release] [--duration 5] [--rounds 3]
                             [--connections 16] [--cold-rounds 20] [--only load,cold]
+                            [--hold]
 
 load: wrk (one thread, --connections connections) for --duration seconds per
 run, after a warm-up run, A and B alternated --rounds times; medians of
@@ -21,7 +22,9 @@ the in-process request again once its instance is up, so the start's own
 share (cold - warm) can be read apart from the client's and the connection's.
 
 Installs wrk and nginx-light when missing (scripts/setup.sh --bench) and
-builds --build when it has no ofn (meson, release).
+builds --build when it has no ofn (meson, release). --hold starts the
+servers, prints their ports and waits until interrupted (to profile one of
+them by hand).
 """
 import argparse
 import os
@@ -272,6 +275,8 @@ def main():
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--cold-rounds", type=int, default=20)
     ap.add_argument("--only", default="load,cold")
+    ap.add_argument("--hold", action="store_true",
+                    help="start every server, print their ports and wait (for a profiler) until interrupted")
     args = ap.parse_args()
     parts = set(args.only.split(","))
     ofn = ensure_built(args.build)
@@ -304,6 +309,22 @@ def main():
             wait_port(ngx_port)
             wait_port(up_port)
             wait_port(proxy_port)
+            if args.hold:
+                print("holding: gateway %d (Host hello.default.ofn.io, upstream.default.ofn.io), nginx return 200 %d, "
+                      "nginx proxy %d, upstream %d, ofn pid %d; SIGINT or SIGTERM to stop" % (
+                          plat.port, ngx_port, proxy_port, up_port, plat.proc.pid), flush=True)
+                def interrupted(*_):
+                    raise KeyboardInterrupt
+                # Also when started in the background, where SIGINT is ignored.
+                signal.signal(signal.SIGINT, interrupted)
+                signal.signal(signal.SIGTERM, interrupted)
+                try:
+                    signal.pause()
+                except KeyboardInterrupt:
+                    pass
+                up.send_signal(signal.SIGQUIT)
+                up.wait(timeout=10)
+                return
             a = run_ab("in-process function", [
                 ("(a) libofn gateway, in-process hello", plat.port, "hello.default.ofn.io"),
                 ("(b) nginx return 200 (%d workers)" % IO_THREADS, ngx_port, "localhost")],

@@ -11,11 +11,16 @@
 #include <cerrno>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <tuple>
 #include <vector>
 
 namespace ofn::gateway::internal {
 namespace {
+
+// How long an upstream exchange goes on before its client's connection is
+// watched for the client leaving (nearly every exchange ends sooner).
+constexpr std::chrono::milliseconds kClientWatchAfter{50};
 
 // Writes what `sr` has to `fd` as far as the socket takes it without
 // waiting (the socket is non-blocking underneath Asio). True when the
@@ -111,34 +116,13 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
     co_return out;  // client_clean stays false: the body is still on the connection
   }
 
-  // Upstream connection: pooled when one is idle (still registered with
-  // this loop), else a new one. Every wait on it is limited by `deadline`,
-  // cleared when the exchange ends however it ends.
+  // Every wait on the upstream is limited by `deadline`, cleared when the
+  // exchange ends however it ends.
   LazyDeadline& deadline = env.upstream_deadline;
   struct ClearAtEnd {
     LazyDeadline& d;
     ~ClearAtEnd() { d.Clear(); }
   } clear_at_end{deadline};
-  std::unique_ptr<tcp::socket> upstream = env.upstreams.Checkout(pr.upstream);
-  if (!upstream) {
-    size_t colon = pr.upstream.rfind(':');
-    boost::system::error_code pec;
-    auto addr = asio::ip::make_address(pr.upstream.substr(0, colon), pec);
-    if (pec || colon == std::string::npos) co_return fail(502, "bad upstream address " + pr.upstream);
-    tcp::endpoint ep(addr, static_cast<unsigned short>(std::atoi(pr.upstream.c_str() + colon + 1)));
-    upstream = std::make_unique<tcp::socket>(strand.get_inner_executor());
-    const auto limit = std::min<std::chrono::milliseconds>(pr.timeout, std::chrono::seconds(10));
-    deadline.Set(*upstream, limit);
-    auto [cec] = co_await upstream->async_connect(ep, asio::as_tuple(asio::use_awaitable));
-    if (cec) {
-      co_return fail(502, "cannot connect to the instance at " + pr.upstream + ": " +
-                              (deadline.fired() ? "no answer within " + std::to_string(limit.count()) + " ms"
-                                                : cec.message()));
-    }
-    boost::system::error_code nec;
-    upstream->set_option(tcp::no_delay(true), nec);  // header and body go in separate writes
-  }
-  tcp::socket& up = *upstream;
 
   // Request header: the handler's head (after filters), without hop-by-hop
   // fields, with the body framing of the client's request.
@@ -163,7 +147,7 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
     return false;
   };
   std::string xff;
-    for (const auto& [name, value] : pr.head.headers) {
+  for (const auto& [name, value] : pr.head.headers) {
     if (EqualsIgnoreCase(name, "X-Forwarded-For")) {
       if (who.trusted) xff += (xff.empty() ? "" : ", ") + value;
       continue;
@@ -187,16 +171,13 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
   ureq.body().data = nullptr;
   ureq.body().size = 0;
   ureq.body().more = false;
-  http::request_serializer<http::buffer_body> sr{ureq};
-  if (!has_body) {
-    // At once when the socket takes it all (it usually does).
-    beast::error_code wec;
-    if (!SerializeNow(up.native_handle(), sr, wec) && !wec) {
-      deadline.Set(up, env.opt.idle_timeout);
-      std::tie(wec, std::ignore) = co_await http::async_write(up, sr, asio::as_tuple(asio::use_awaitable));
-    }
-    if (wec) co_return fail(502, "the instance at " + pr.upstream + " closed the connection: " + wec.message());
-  }
+  // A request that can be sent again (RFC 9110 §9.2.2: idempotent, and no
+  // body to replay) goes out on a pooled connection without asking its
+  // peer first; if that connection turns out closed before any byte of an
+  // answer, the request is sent once more on a checked or new connection.
+  const std::string_view method = pr.head.method;
+  const bool replayable =
+      !has_body && (method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE");
 
   // Request body, chunk by chunk: memory stays at one buffer, and the
   // header goes out with the first chunk. An instance that stops reading
@@ -208,86 +189,130 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
     char* data() { return bytes.get(); }
     static constexpr size_t size() { return kChunk; }
   } chunk;
-  // Beast reads max(512, free capacity) bytes at a time: give it room, or a
-  // large body goes through in 512-byte reads.
-  cbuf.reserve(chunk.size());
   bool request_complete = true;
-  uint64_t sent_body = 0;
   std::string write_error;
-  if (has_body) {
-    http::request_parser<http::buffer_body> bp(std::move(head_parser));
-    bp.body_limit(boost::none);
-    if (expect_continue) {
-      http::response<http::empty_body> cont{http::status::continue_, client_version};
-      Lowest(client).expires_after(env.opt.idle_timeout);
-      co_await http::async_write(client, cont, asio::as_tuple(asio::use_awaitable));
-    }
-    bool more = true;
-    MinRate rate(env.opt.min_body_rate, env.opt.body_rate_grace);
-    Deadline body_deadline(client.get_executor());
-    while (more && write_error.empty()) {
-      size_t got = 0;
-      if (!bp.is_done()) {
-        bp.get().body().data = chunk.data();
-        bp.get().body().size = chunk.size();
-        const auto started = std::chrono::steady_clock::now();
-        Lowest(client).expires_never();
-        body_deadline.Arm(client, ReadAllowance(env.opt, rate));
-        auto [rec, rn] = co_await http::async_read(client, cbuf, bp, asio::as_tuple(asio::use_awaitable));
-        body_deadline.Disarm();
-        rate.Record(chunk.size() - bp.get().body().size, std::chrono::steady_clock::now() - started);
-        if (rec && body_deadline.fired()) co_return fail(408, SlowBodyMessage(env.opt));
-        if (rec && rec != http::error::need_buffer) {
-          if (rec.category() == http::make_error_code(http::error::bad_target).category() &&
-              rec != http::error::partial_message && rec != http::error::end_of_stream) {
-            co_return fail(400, "malformed request body: " + rec.message());
-          }
-          out.status = 400;
-          out.responded = true;  // the client is gone: nothing more can be said to it
-          co_return out;
-        }
-        got = chunk.size() - bp.get().body().size;
-        sent_body += got;
-        if (sent_body > env.opt.max_body_bytes) {
-          co_return fail(413, "request body exceeds " + std::to_string(env.opt.max_body_bytes) + " bytes");
-        }
-      }
-      more = !bp.is_done();
-      ureq.body().data = got > 0 ? chunk.data() : nullptr;
-      ureq.body().size = got;
-      ureq.body().more = more;
-      deadline.Set(up, env.opt.idle_timeout);
-      auto [wec, wn] = co_await http::async_write(up, sr, asio::as_tuple(asio::use_awaitable));
-      if (wec && wec != http::error::need_buffer) write_error = deadline.fired() ? "timed out" : wec.message();
-    }
-    request_complete = bp.is_done();
-  }
-
-  // Response header, within the route timeout.
+  std::unique_ptr<tcp::socket> upstream;
+  std::optional<http::request_serializer<http::buffer_body>> sr;
   beast::flat_buffer ubuf;
-  ubuf.reserve(16 * 1024);  // a header and a small body in one read
-  http::response_parser<http::buffer_body> rp;
-  rp.header_limit(64 * 1024);
-  rp.body_limit(boost::none);
-  if (head_request) rp.skip(true);
-  deadline.Set(up, pr.timeout);
-  {
-    // A client that leaves while the instance works cancels the exchange:
-    // the upstream connection is dropped, so the instance sees it too.
-    auto watching = std::make_shared<bool>(request_complete);
-    bool client_left = false;
-    if (request_complete) {
-      Lowest(client).socket().async_wait(asio::socket_base::wait_read,
-                                 [watching, &client, &up, &client_left](const boost::system::error_code& ec) {
-                                   if (ec || !*watching) return;  // the exchange moved on
-                                   if (PeekPeer(Lowest(client).socket().native_handle()) == PeerState::kGone) {
-                                     client_left = true;
-                                     up.cancel();
-                                   }
-                                 });
+  std::optional<http::response_parser<http::buffer_body>> rpo;
+  for (int attempt = 0;; ++attempt) {
+    deadline.Clear();  // a connection of an earlier attempt is gone
+    // Upstream connection: pooled when one is idle (still registered with
+    // this loop), else a new one.
+    upstream = env.upstreams.Checkout(pr.upstream, /*check_peer=*/!replayable || attempt > 0);
+    const bool reused = upstream != nullptr;
+    if (!upstream) {
+      size_t colon = pr.upstream.rfind(':');
+      boost::system::error_code pec;
+      auto addr = asio::ip::make_address(pr.upstream.substr(0, colon), pec);
+      if (pec || colon == std::string::npos) co_return fail(502, "bad upstream address " + pr.upstream);
+      tcp::endpoint ep(addr, static_cast<unsigned short>(std::atoi(pr.upstream.c_str() + colon + 1)));
+      upstream = std::make_unique<tcp::socket>(strand.get_inner_executor());
+      const auto limit = std::min<std::chrono::milliseconds>(pr.timeout, std::chrono::seconds(10));
+      deadline.Set(*upstream, limit);
+      auto [cec] = co_await upstream->async_connect(ep, asio::as_tuple(asio::use_awaitable));
+      if (cec) {
+        co_return fail(502, "cannot connect to the instance at " + pr.upstream + ": " +
+                                (deadline.fired() ? "no answer within " + std::to_string(limit.count()) + " ms"
+                                                  : cec.message()));
+      }
+      boost::system::error_code nec;
+      upstream->set_option(tcp::no_delay(true), nec);  // header and body go in separate writes
     }
-    auto [hec, hn] = co_await http::async_read_header(up, ubuf, rp, asio::as_tuple(asio::use_awaitable));
-    if (*watching) {
+    tcp::socket& up = *upstream;
+    sr.emplace(ureq);
+
+    if (!has_body) {
+      // At once when the socket takes it all (it usually does).
+      beast::error_code wec;
+      if (!SerializeNow(up.native_handle(), *sr, wec) && !wec) {
+        deadline.Set(up, env.opt.idle_timeout);
+        std::tie(wec, std::ignore) = co_await http::async_write(up, *sr, asio::as_tuple(asio::use_awaitable));
+      }
+      if (wec && reused && replayable && !deadline.fired()) continue;  // the pooled connection was closed
+      if (wec) co_return fail(502, "the instance at " + pr.upstream + " closed the connection: " + wec.message());
+    } else {
+      // Beast reads max(512, free capacity) bytes at a time: give it room,
+      // or a large body goes through in 512-byte reads.
+      cbuf.reserve(chunk.size());
+      uint64_t sent_body = 0;
+      http::request_parser<http::buffer_body> bp(std::move(head_parser));
+      bp.body_limit(boost::none);
+      if (expect_continue) {
+        http::response<http::empty_body> cont{http::status::continue_, client_version};
+        Lowest(client).expires_after(env.opt.idle_timeout);
+        co_await http::async_write(client, cont, asio::as_tuple(asio::use_awaitable));
+      }
+      bool more = true;
+      MinRate rate(env.opt.min_body_rate, env.opt.body_rate_grace);
+      Deadline body_deadline(client.get_executor());
+      while (more && write_error.empty()) {
+        size_t got = 0;
+        if (!bp.is_done()) {
+          bp.get().body().data = chunk.data();
+          bp.get().body().size = chunk.size();
+          const auto started = std::chrono::steady_clock::now();
+          Lowest(client).expires_never();
+          body_deadline.Arm(client, ReadAllowance(env.opt, rate));
+          auto [rec, rn] = co_await http::async_read(client, cbuf, bp, asio::as_tuple(asio::use_awaitable));
+          body_deadline.Disarm();
+          rate.Record(chunk.size() - bp.get().body().size, std::chrono::steady_clock::now() - started);
+          if (rec && body_deadline.fired()) co_return fail(408, SlowBodyMessage(env.opt));
+          if (rec && rec != http::error::need_buffer) {
+            if (rec.category() == http::make_error_code(http::error::bad_target).category() &&
+                rec != http::error::partial_message && rec != http::error::end_of_stream) {
+              co_return fail(400, "malformed request body: " + rec.message());
+            }
+            out.status = 400;
+            out.responded = true;  // the client is gone: nothing more can be said to it
+            co_return out;
+          }
+          got = chunk.size() - bp.get().body().size;
+          sent_body += got;
+          if (sent_body > env.opt.max_body_bytes) {
+            co_return fail(413, "request body exceeds " + std::to_string(env.opt.max_body_bytes) + " bytes");
+          }
+        }
+        more = !bp.is_done();
+        ureq.body().data = got > 0 ? chunk.data() : nullptr;
+        ureq.body().size = got;
+        ureq.body().more = more;
+        deadline.Set(up, env.opt.idle_timeout);
+        auto [wec, wn] = co_await http::async_write(up, *sr, asio::as_tuple(asio::use_awaitable));
+        if (wec && wec != http::error::need_buffer) write_error = deadline.fired() ? "timed out" : wec.message();
+      }
+      request_complete = bp.is_done();
+    }
+
+    // Response header, within the route timeout.
+    ubuf.clear();
+    ubuf.reserve(16 * 1024);  // a header and a small body in one read
+    rpo.emplace();
+    rpo->header_limit(64 * 1024);
+    rpo->body_limit(boost::none);
+    if (head_request) rpo->skip(true);
+    deadline.Set(up, pr.timeout);
+    // A client that leaves while the instance works cancels the exchange:
+    // the upstream connection is dropped, so the instance sees it too. The
+    // client's socket is watched only once the exchange has lasted a while
+    // (a wait registered with the loop costs a syscall per exchange).
+    bool client_left = false;
+    std::shared_ptr<bool> watching;  // set while the client's socket is watched
+    auto watch = [&] {
+      watching = std::make_shared<bool>(true);
+      Lowest(client).socket().async_wait(asio::socket_base::wait_read,
+                                         [w = watching, &client, &up, &client_left](const boost::system::error_code& ec) {
+                                           if (ec || !*w) return;  // the exchange moved on
+                                           if (PeekPeer(Lowest(client).socket().native_handle()) == PeerState::kGone) {
+                                             client_left = true;
+                                             up.cancel();
+                                           }
+                                         });
+    };
+    if (request_complete) env.slow_exchange.Begin(watch, kClientWatchAfter);
+    auto [hec, hn] = co_await http::async_read_header(up, ubuf, *rpo, asio::as_tuple(asio::use_awaitable));
+    env.slow_exchange.End();
+    if (watching) {
       *watching = false;
       boost::system::error_code ignored;
       Lowest(client).socket().cancel(ignored);
@@ -303,13 +328,21 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
       out.client_clean = request_complete;
       co_return out;
     }
+    if (hec && reused && replayable && !rpo->got_some() &&
+        (hec == http::error::end_of_stream || hec == asio::error::eof || hec == asio::error::connection_reset ||
+         hec == asio::error::broken_pipe)) {
+      continue;  // the pooled connection was closed before it was used
+    }
     if (hec) {
       out = fail(502, "the instance at " + pr.upstream + " closed the connection before a complete response header (" +
                           (write_error.empty() ? hec.message() : "it stopped reading the request: " + write_error) + ")");
       out.client_clean = request_complete;
       co_return out;
     }
+    break;
   }
+  tcp::socket& up = *upstream;
+  http::response_parser<http::buffer_body>& rp = *rpo;
   const auto& ures = rp.get();
   http::response<http::buffer_body> cres;
   cres.version(client_version);

@@ -681,6 +681,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     bool linger = false;
     Deadline header_deadline(stream->get_executor());  // one timer for the connection's requests
     std::optional<internal::LazyDeadline> upstream_deadline;  // made by the first proxied request
+    std::optional<internal::DelayedRun> slow_exchange;        // likewise
     // Closes the connection when it waits for its next request longer than
     // the idle timeout: a request costs a clock read, not a timer operation.
     internal::LazyTimer idle(stream->get_executor(), [s = stream.get()] {
@@ -840,8 +841,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       if (proxy) {
         // Named, not temporaries: g++ 12 destroys temporaries in a co_await
         // expression twice.
-        if (!upstream_deadline) upstream_deadline.emplace(stream->get_executor());
-        const ProxyEnv env{opt, *loop.upstreams, stopping, *upstream_deadline};
+        if (!upstream_deadline) {
+          upstream_deadline.emplace(stream->get_executor());
+          slow_exchange.emplace(stream->get_executor());
+        }
+        const ProxyEnv env{opt, *loop.upstreams, stopping, *upstream_deadline, *slow_exchange};
         const ProxyClient who{client_ip, trusted_peer, client_host};
         ProxyOutcome o = co_await RunProxy(env, *stream, buffer, head_parser, *proxy, strand, who);
         Lowest(*stream).expires_never();

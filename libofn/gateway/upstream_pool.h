@@ -41,8 +41,10 @@ class BasicUpstreamPool {
 
   // An idle connection to `address` (newest first) whose peer has not
   // closed it, or Traits::None(). Dead and stale ones found on the way are
-  // closed. The caller owns what it gets.
-  Conn Checkout(const std::string& address) {
+  // closed. The caller owns what it gets. Without `check_peer` the peer is
+  // not asked (a syscall saved): for a caller that can send its request
+  // again on another connection when this one turns out closed.
+  Conn Checkout(const std::string& address, bool check_peer = true) {
     const Clock::Duration now = clock_->Monotonic();
     std::lock_guard<std::mutex> lock(mu_);
     auto it = idle_.find(address);
@@ -51,11 +53,13 @@ class BasicUpstreamPool {
     while (!idle.empty()) {
       Idle c = std::move(idle.back());
       idle.pop_back();
-      // Nothing to read and no EOF: the peer still holds it open.
-      char probe;
-      const ssize_t n = ::recv(Traits::Fd(c.conn), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-      const bool alive = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-      if (alive && now - c.since < max_idle_) return std::move(c.conn);
+      if (now - c.since < max_idle_) {
+        if (!check_peer) return std::move(c.conn);
+        // Nothing to read and no EOF: the peer still holds it open.
+        char probe;
+        const ssize_t n = ::recv(Traits::Fd(c.conn), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return std::move(c.conn);
+      }
       Traits::Close(c.conn);
     }
     return Traits::None();

@@ -38,6 +38,7 @@ struct ProxyEnv {
   SocketPool& upstreams;
   const std::atomic<bool>& stopping;
   LazyDeadline& upstream_deadline;  // the session's
+  DelayedRun& slow_exchange;        // the session's: watches the client of an exchange that lasts
 };
 
 // The client connection, as the session knows it.

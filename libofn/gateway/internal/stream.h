@@ -170,6 +170,40 @@ class LazyDeadline {
   LazyTimer timer_;  // after target_: destroyed first
 };
 
+// Runs what waits on it once it has waited a while: a watch that only the
+// long waits need (whether a client left while its instance works) is set
+// up for those alone; a wait that ends sooner costs a clock read, not a
+// timer or a socket operation (LazyTimer underneath). One waiter at a time;
+// lives on the session's strand, for the session's whole life.
+class DelayedRun {
+ public:
+  template <class Executor>
+  explicit DelayedRun(Executor ex) : timer_(std::move(ex), [this] { Fire(); }) {}
+
+  // Calls `fn()` once `after` has passed, unless End comes first. `fn` is
+  // not copied: it must live until End.
+  template <class Fn>
+  void Begin(Fn& fn, std::chrono::steady_clock::duration after) {
+    target_ = &fn;
+    call_ = [](void* f) { (*static_cast<Fn*>(f))(); };
+    timer_.Set(after);
+  }
+  void End() {
+    target_ = nullptr;
+    timer_.Clear();
+  }
+
+ private:
+  void Fire() {
+    void* target = target_;
+    target_ = nullptr;
+    if (target != nullptr) call_(target);
+  }
+  void* target_ = nullptr;
+  void (*call_)(void*) = nullptr;
+  LazyTimer timer_;  // after target_: destroyed first
+};
+
 // Idle upstream sockets, still registered with their event loop.
 struct SocketTraits {
   static int Fd(const std::unique_ptr<tcp::socket>& s) { return s->native_handle(); }

@@ -7,7 +7,10 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "libofn/gateway/framing.h"
 #include "libofn/gateway/min_rate.h"
@@ -396,6 +399,100 @@ TEST(ServerHardeningTest, ForwardedForIsKeptOnlyFromTrustedProxies) {
     std::string want = trusted ? "X-Forwarded-For: 6.6.6.6, 127.0.0.1\r\n" : "X-Forwarded-For: 127.0.0.1\r\n";
     EXPECT_NE(up.received.find(want), std::string::npos) << up.received;
   }
+}
+
+// An upstream that answers one request per connection and then closes it
+// without saying so (its answers are keep-alive), as an instance that
+// restarted, or one with a short idle timeout, does.
+class AnswerOnceUpstream {
+ public:
+  AnswerOnceUpstream() {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(listen_fd_, 8);
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~AnswerOnceUpstream() {
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    ::close(listen_fd_);
+    thread_.join();
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  // Waits until `n` connections were answered and closed.
+  bool WaitClosed(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, seconds(5), [&] { return requests_.size() >= n; });
+  }
+  std::vector<std::string> requests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return requests_;
+  }
+
+ private:
+  void Serve() {
+    for (;;) {
+      int fd = ::accept(listen_fd_, nullptr, nullptr);
+      if (fd < 0) return;
+      std::string in;
+      char buf[4096];
+      size_t head_end = std::string::npos;
+      while ((head_end = in.find("\r\n\r\n")) == std::string::npos) {
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        in.append(buf, static_cast<size_t>(n));
+      }
+      // The whole body too: closing with bytes unread would reset the
+      // connection before the answer is read.
+      size_t body = 0;
+      if (size_t at = in.find("Content-Length: "); at != std::string::npos) body = std::stoul(in.substr(at + 16));
+      while (head_end != std::string::npos && in.size() < head_end + 4 + body) {
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        in.append(buf, static_cast<size_t>(n));
+      }
+      const std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+      SendAll(fd, answer.data(), answer.size());
+      ::close(fd);
+      std::lock_guard<std::mutex> lock(mu_);
+      requests_.push_back(in.substr(0, in.find(" HTTP/1.1")));
+      cv_.notify_all();
+    }
+  }
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> requests_;
+  std::thread thread_;
+};
+
+TEST(ServerProxyTest, APooledConnectionTheInstanceClosedIsReplacedAndEachRequestArrivesOnce) {
+  AnswerOnceUpstream up;
+  ServerOptions o;
+  o.io_threads = 1;  // one loop: one pool of upstream connections
+  TestServer t{o};
+  t.upstream = up.address();
+  std::string out = RawExchange(t.port(), "GET /1 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
+  ASSERT_TRUE(up.WaitClosed(1));  // the pool holds a connection its peer has closed
+  // A GET goes out on it unasked (no syscall to check it) and, once it
+  // turns out closed with nothing answered, again on a new connection.
+  out = RawExchange(t.port(), "GET /2 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
+  EXPECT_EQ(out.substr(out.size() - 2), "ok") << out;
+  ASSERT_TRUE(up.WaitClosed(2));
+  // A POST with a body cannot be sent twice: the pooled connection is
+  // checked before it is used, and a new one taken.
+  out = RawExchange(t.port(), "POST /3 HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nConnection: close\r\n\r\nabcd");
+  EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
+  ASSERT_TRUE(up.WaitClosed(3));
+  EXPECT_EQ(up.requests(), (std::vector<std::string>{"GET /1", "GET /2", "POST /3"}));
 }
 
 }  // namespace
