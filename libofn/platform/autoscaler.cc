@@ -33,17 +33,21 @@ struct Autoscaler::Rev {
   double cold_sum = 0;
   std::array<uint64_t, kColdStartBuckets.size()> cold_buckets{};
   // KEDA-scaled (spec.keda): a scaler per trigger (null: it could not be
-  // made, `scaler_errors` says why), the decider's memory, the next poll.
-  std::vector<std::shared_ptr<events::ScalerProbe>> scalers;
-  std::vector<std::string> scaler_errors;
-  scale::KedaState keda;
-  scale::KedaDecision keda_last;
-  std::vector<scale::TriggerReading> readings;
-  Clock::Duration next_poll{0};
-  bool polling = false;
+  // made, `scaler_errors` says why), the decider's memory, the next poll;
   // scaledJob: jobs ended (their batch answered, or no more work) and jobs
-  // that failed to start (why: `failure`).
-  uint64_t jobs_succeeded = 0, jobs_failed = 0;
+  // that failed to start (why: `failure`). Only a KEDA-scaled revision has
+  // one (most have none: it is not kept inline).
+  struct Keda {
+    std::vector<std::shared_ptr<events::ScalerProbe>> scalers;
+    std::vector<std::string> scaler_errors;
+    scale::KedaState state;
+    scale::KedaDecision last;
+    std::vector<scale::TriggerReading> readings;
+    Clock::Duration next_poll{0};
+    bool polling = false;
+    uint64_t jobs_succeeded = 0, jobs_failed = 0;
+  };
+  std::unique_ptr<Keda> keda;  // set with a spec that has keda
 };
 
 namespace {
@@ -125,7 +129,7 @@ std::shared_ptr<gateway::RevisionPool> Autoscaler::Ensure(const std::string& ns,
     rev->pool->SetJobDone([weak_rev] {
       if (auto r = weak_rev.lock()) {
         std::lock_guard<std::mutex> lock(r->mu);
-        ++r->jobs_succeeded;
+        if (r->keda) ++r->keda->jobs_succeeded;
       }
     });
     // Instances that survived the last run join before the first decision;
@@ -167,13 +171,16 @@ std::shared_ptr<gateway::RevisionPool> Autoscaler::Ensure(const std::string& ns,
   }
   {
     std::lock_guard<std::mutex> lock(rev->mu);
-    if (keda_changed) {
-      rev->scalers = std::move(scalers);
-      rev->scaler_errors = std::move(scaler_errors);
-      rev->keda = scale::KedaState();
-      rev->readings.clear();
-      rev->next_poll = clock_->Monotonic();
-      if (created && scale.keda && rev->recovered == 0) rev->desired = scale::KedaInitialReplicas(*scale.keda);
+    if (keda_changed && !scale.keda) rev->keda.reset();
+    if (keda_changed && scale.keda) {
+      if (!rev->keda) rev->keda = std::make_unique<Rev::Keda>();  // its job counts stay across changes
+      Rev::Keda& k = *rev->keda;
+      k.scalers = std::move(scalers);
+      k.scaler_errors = std::move(scaler_errors);
+      k.state = scale::KedaState();
+      k.readings.clear();
+      k.next_poll = clock_->Monotonic();
+      if (created && rev->recovered == 0) rev->desired = scale::KedaInitialReplicas(*scale.keda);
     }
     rev->spec = std::move(scale_spec);
   }
@@ -336,15 +343,17 @@ void Autoscaler::TickKeda(const std::shared_ptr<Rev>& rev, bool poked) {
   bool poll = false;
   {
     std::lock_guard<std::mutex> lock(rev->mu);
-    if (rev->removed || !rev->spec->keda) return;
+    // (A revision just made has its KEDA part once Ensure has made it.)
+    if (rev->removed || !rev->spec->keda || !rev->keda) return;
+    Rev::Keda& k = *rev->keda;
     Clock::Duration now = clock_->Monotonic();
     // One poll at a time (TickAll and the ticker may overlap).
-    poll = !poked && !rev->polling && now >= rev->next_poll;
+    poll = !poked && !k.polling && now >= k.next_poll;
     if (poll) {
-      rev->polling = true;
-      rev->next_poll = now + rev->spec->keda->polling_interval;
-      scalers = rev->scalers;
-      errors = rev->scaler_errors;
+      k.polling = true;
+      k.next_poll = now + rev->spec->keda->polling_interval;
+      scalers = k.scalers;
+      errors = k.scaler_errors;
     }
   }
   std::vector<scale::TriggerReading> readings;
@@ -367,13 +376,14 @@ void Autoscaler::TickKeda(const std::shared_ptr<Rev>& rev, bool poked) {
   bool complete_idle = false;
   {
     std::lock_guard<std::mutex> lock(rev->mu);
-    if (poll) rev->polling = false;
-    if (rev->removed || !rev->spec->keda) return;
+    if (poll && rev->keda) rev->keda->polling = false;
+    if (rev->removed || !rev->spec->keda || !rev->keda) return;
+    Rev::Keda& k = *rev->keda;
     const scale::KedaSpec& spec = *rev->spec->keda;
     Clock::Duration now = clock_->Monotonic();
     if (poll) {
       for (size_t i = 0; i < readings.size() && i < spec.triggers.size(); ++i) {
-        if (!readings[i].ok && (rev->readings.size() <= i || rev->readings[i].error != readings[i].error)) {
+        if (!readings[i].ok && (k.readings.size() <= i || k.readings[i].error != readings[i].error)) {
           OFN_LOG(kWarning) << "revision " << rev->pool->ns() << "/" << rev->pool->revision() << ": trigger " << spec.triggers[i].name
                             << " (" << spec.triggers[i].type << "): " << readings[i].error;
         }
@@ -398,29 +408,29 @@ void Autoscaler::TickKeda(const std::shared_ptr<Rev>& rev, bool poked) {
         const int batch = scale::KedaJobBatch(spec);
         const int for_waiting = std::min(spec.max_replicas, (queued + batch - 1) / batch) - running;
         change.start = std::clamp(std::max(change.start, for_waiting), 0, std::max(0, spec.max_replicas - running));
-        rev->keda_last = scale::KedaDecision{};
-        rev->keda_last.active = !empty;
-        rev->keda_last.reason = change.start > 0 ? "jobs" : "idle";
-        rev->readings = std::move(readings);
+        k.last = scale::KedaDecision{};
+        k.last.active = !empty;
+        k.last.reason = change.start > 0 ? "jobs" : "idle";
+        k.readings = std::move(readings);
       } else if (rev->pool->queued() > 0 && running == 0 && spec.max_replicas > 0) {
         change.start = 1;  // a delivery waits and no job runs: one now
       }
       if (!retry) change.start = 0;
       rev->desired = running + change.start;
-      rev->keda_last.desired = rev->desired;
+      k.last.desired = rev->desired;
     } else {
       int want = rev->desired;
       if (poll) {
         const bool busy = rev->pool->in_flight() > 0 || rev->pool->queued() > 0;
-        rev->keda_last = scale::KedaDecide(spec, readings, busy, rev->desired, now, &rev->keda);
-        rev->readings = std::move(readings);
-        want = rev->keda_last.desired;
+        k.last = scale::KedaDecide(spec, readings, busy, rev->desired, now, &k.state);
+        k.readings = std::move(readings);
+        want = k.last.desired;
       }
       if (want == 0 && rev->pool->queued() > 0) {
         // A delivery (or request) waits: an instance now, not at the next poll.
         want = std::min(std::max(1, spec.min_replicas), std::max(1, spec.max_replicas));
-        rev->keda.ever_active = true;
-        rev->keda.last_active = now;
+        k.state.ever_active = true;
+        k.state.last_active = now;
       }
       rev->desired = want;
       if (retry && want > ready + rev->starting) change.start = want - ready - rev->starting;
@@ -478,7 +488,7 @@ void Autoscaler::Started(const std::shared_ptr<Rev>& rev, Clock::Duration t0,
     } else {
       notify = rev->failure != started.status().message();
       rev->failure = started.status().message();
-      if (rev->spec->keda && rev->spec->keda->job) ++rev->jobs_failed;
+      if (rev->spec->keda && rev->spec->keda->job && rev->keda) ++rev->keda->jobs_failed;
       ++rev->failed_starts;
       std::chrono::seconds wait(1);
       for (int i = 1; i < rev->failed_starts && wait < kStartRetryCap; ++i) wait *= 2;
@@ -579,21 +589,21 @@ RevisionScaleStatus Autoscaler::Snapshot(const Rev& rev) {
   s.cold_start_seconds_sum = rev.cold_sum;
   s.cold_start_buckets = rev.cold_buckets;
   s.spec = *rev.spec;
-  if (rev.spec->keda) {
+  if (rev.spec->keda && rev.keda) {
     for (size_t i = 0; i < rev.spec->keda->triggers.size(); ++i) {
       RevisionScaleStatus::Trigger t;
       t.name = rev.spec->keda->triggers[i].name;
       t.type = rev.spec->keda->triggers[i].type;
-      if (i < rev.readings.size()) t.reading = rev.readings[i];
+      if (i < rev.keda->readings.size()) t.reading = rev.keda->readings[i];
       s.triggers.push_back(std::move(t));
     }
-    s.keda_active = rev.keda_last.active;
-    s.keda_reason = rev.keda_last.reason;
+    s.keda_active = rev.keda->last.active;
+    s.keda_reason = rev.keda->last.reason;
     if (rev.spec->keda->job) {
       s.job = true;
       s.jobs_running = s.ready + rev.starting;
-      s.jobs_succeeded = rev.jobs_succeeded;
-      s.jobs_failed = rev.jobs_failed;
+      s.jobs_succeeded = rev.keda->jobs_succeeded;
+      s.jobs_failed = rev.keda->jobs_failed;
     }
   }
   return s;
