@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <cerrno>
 #include <cstdlib>
@@ -125,11 +126,37 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
   } clear_at_end{deadline};
 
   // Request header: the handler's head (after filters), without hop-by-hop
-  // fields, with the body framing of the client's request.
+  // fields, with the body framing of the client's request. A bodiless
+  // request's head is one string; one with a body goes through Beast's
+  // serializer, which frames the body as it streams.
+  const bool has_body = !head_parser.is_done();
   http::request<http::buffer_body> ureq;
-  ureq.method_string(pr.head.method);
-  ureq.target(pr.head.target);
-  ureq.version(11);
+  std::string uhead;
+  if (has_body) {
+    ureq.method_string(pr.head.method);
+    ureq.target(pr.head.target);
+    ureq.version(11);
+  } else {
+    uhead.reserve(128 + pr.head.target.size() + pr.head.headers.size() * 48);
+    uhead += pr.head.method;
+    uhead += ' ';
+    uhead += pr.head.target;
+    uhead += " HTTP/1.1\r\n";
+  }
+  auto add = [&](std::string_view name, std::string_view value) {
+    if (has_body) {
+      ureq.insert(name, value);
+      return;
+    }
+    if (name.empty() || name.find_first_of("\r\n:") != std::string_view::npos ||
+        value.find_first_of("\r\n") != std::string_view::npos) {
+      return;  // a filter's field that would split the head
+    }
+    uhead += name;
+    uhead += ": ";
+    uhead += value;
+    uhead += "\r\n";
+  };
   std::vector<std::string> listed;  // names the Connection header lists
   for (const auto& [name, value] : pr.head.headers) {
     if (EqualsIgnoreCase(name, "Connection")) AppendTokens(value, &listed);
@@ -154,23 +181,24 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
     }
     if (EqualsIgnoreCase(name, "X-Forwarded-Host")) continue;
     if (hop(name)) continue;
-    ureq.insert(name, value);
+    add(name, value);
   }
   if (!who.ip.empty()) xff += (xff.empty() ? "" : ", ") + who.ip;
-  if (!xff.empty()) ureq.set("X-Forwarded-For", xff);
-  ureq.set("X-Forwarded-Host", who.host);
-  if (!pr.head.headers.Has("X-Forwarded-Proto")) ureq.set("X-Forwarded-Proto", "http");
-  const bool has_body = !head_parser.is_done();
+  if (!xff.empty()) add("X-Forwarded-For", xff);
+  add("X-Forwarded-Host", who.host);
+  if (!pr.head.headers.Has("X-Forwarded-Proto")) add("X-Forwarded-Proto", "http");
   if (has_body) {
     if (head_parser.chunked()) {
       ureq.chunked(true);
     } else if (auto len = head_parser.content_length()) {
       ureq.content_length(*len);
     }
+    ureq.body().data = nullptr;
+    ureq.body().size = 0;
+    ureq.body().more = false;
+  } else {
+    uhead += "\r\n";
   }
-  ureq.body().data = nullptr;
-  ureq.body().size = 0;
-  ureq.body().more = false;
   // A request that can be sent again (RFC 9110 §9.2.2: idempotent, and no
   // body to replay) goes out on a pooled connection without asking its
   // peer first; if that connection turns out closed before any byte of an
@@ -185,8 +213,11 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
   // client connection closes afterwards).
   constexpr size_t kChunk = 64 * 1024;
   struct Chunk {  // not zeroed: every byte sent was read first
-    std::unique_ptr<char[]> bytes = std::make_unique_for_overwrite<char[]>(kChunk);
-    char* data() { return bytes.get(); }
+    std::unique_ptr<char[]> bytes;  // made for the first body that streams
+    char* data() {
+      if (!bytes) bytes = std::make_unique_for_overwrite<char[]>(kChunk);
+      return bytes.get();
+    }
     static constexpr size_t size() { return kChunk; }
   } chunk;
   bool request_complete = true;
@@ -220,18 +251,21 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
       upstream->set_option(tcp::no_delay(true), nec);  // header and body go in separate writes
     }
     tcp::socket& up = *upstream;
-    sr.emplace(ureq);
 
     if (!has_body) {
       // At once when the socket takes it all (it usually does).
       beast::error_code wec;
-      if (!SerializeNow(up.native_handle(), *sr, wec) && !wec) {
+      const iovec iov{uhead.data(), uhead.size()};
+      const size_t sent = SendNow(up.native_handle(), &iov, 1, wec);
+      if (!wec && sent < uhead.size()) {
         deadline.Set(up, env.opt.idle_timeout);
-        std::tie(wec, std::ignore) = co_await http::async_write(up, *sr, asio::as_tuple(asio::use_awaitable));
+        std::tie(wec, std::ignore) = co_await asio::async_write(
+            up, asio::buffer(uhead.data() + sent, uhead.size() - sent), asio::as_tuple(asio::use_awaitable));
       }
       if (wec && reused && replayable && !deadline.fired()) continue;  // the pooled connection was closed
       if (wec) co_return fail(502, "the instance at " + pr.upstream + " closed the connection: " + wec.message());
     } else {
+      sr.emplace(ureq);
       // Beast reads max(512, free capacity) bytes at a time: give it room,
       // or a large body goes through in 512-byte reads.
       cbuf.reserve(chunk.size());
@@ -344,25 +378,72 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
   tcp::socket& up = *upstream;
   http::response_parser<http::buffer_body>& rp = *rpo;
   const auto& ures = rp.get();
-  http::response<http::buffer_body> cres;
-  cres.version(client_version);
-  cres.result(ures.result_int());
   std::vector<std::string> rlisted;  // names the instance's Connection header lists
   for (const auto& f : ures) {
     if (f.name() == http::field::connection) AppendTokens(f.value(), &rlisted);
   }
+  auto passed = [&](std::string_view name) {
+    if (hop(name)) return false;
+    for (const std::string& l : rlisted) {
+      if (EqualsIgnoreCase(l, name)) return false;
+    }
+    return true;
+  };
+
+  // The usual answer: no body, or one of a known length that came whole
+  // with the header. Its head goes out as one string and the body straight
+  // from the read buffer, in one send (no serializer, no copy).
+  const auto ulen = rp.content_length();
+  if (!head_request && !rp.chunked() && (rp.is_done() || (ulen && ubuf.size() >= *ulen))) {
+    const size_t body_size = rp.is_done() ? 0 : static_cast<size_t>(*ulen);
+    const bool client_keep = client_keep_alive && !env.stopping.load() && request_complete;
+    std::string head;
+    head.reserve(256);
+    head += client_version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    head += std::to_string(ures.result_int());
+    head += ' ';
+    head += http::obsolete_reason(ures.result());
+    head += "\r\n";
+    for (const auto& f : ures) {
+      if (!passed(f.name_string())) continue;
+      head += f.name_string();
+      head += ": ";
+      head += f.value();
+      head += "\r\n";
+    }
+    if (ulen) {
+      head += "Content-Length: ";
+      head += std::to_string(*ulen);
+      head += "\r\n";
+    }
+    if (client_version == 10 && client_keep) head += "Connection: keep-alive\r\n";
+    if (client_version != 10 && !client_keep) head += "Connection: close\r\n";
+    head += "\r\n";
+    out.status = static_cast<int>(ures.result_int());
+    out.responded = true;
+    const std::array<asio::const_buffer, 2> bytes{asio::buffer(head), asio::buffer(ubuf.data(), body_size)};
+    if (co_await WriteTwo(client, bytes, env.opt.idle_timeout)) co_return out;
+    ubuf.consume(body_size);
+    out.client_clean = client_keep;
+    if (ures.keep_alive() && ubuf.size() == 0 && write_error.empty() && request_complete) {
+      deadline.Clear();
+      env.upstreams.Checkin(pr.upstream, std::move(upstream));
+    }
+    co_return out;
+  }
+
+  // Anything else is streamed chunk by chunk.
+  http::response<http::buffer_body> cres;
+  cres.version(client_version);
+  cres.result(ures.result_int());
   for (const auto& f : ures) {
-    std::string_view name = f.name_string();
-    if (hop(name)) continue;
-    bool drop = false;
-    for (const std::string& l : rlisted) drop = drop || EqualsIgnoreCase(l, name);
-    if (!drop) cres.insert(name, f.value());
+    if (passed(f.name_string())) cres.insert(f.name_string(), f.value());
   }
   const bool response_body = !rp.is_done();
   if (rp.chunked()) {
     cres.chunked(true);
-  } else if (auto len = rp.content_length()) {
-    cres.content_length(*len);
+  } else if (ulen) {
+    cres.content_length(*ulen);
   } else if (response_body) {
     // Body until close: pass it on chunked (HTTP/1.1) so the client
     // connection can stay open.

@@ -627,31 +627,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                                       bool* ok) {
     bool send_body = true;
     const std::string head = ResponseHead(response, version, keep, &send_body);
-    std::array<asio::const_buffer, 2> bytes{asio::buffer(head),
-                                            send_body ? asio::buffer(response.body) : asio::const_buffer()};
-    if constexpr (!IsTls<Stream>::value) {
-      // Most responses fit the socket's send buffer: one send, no write
-      // operation or timer. What does not fit is written asynchronously.
-      const iovec iov[2] = {{const_cast<void*>(bytes[0].data()), bytes[0].size()},
-                            {const_cast<void*>(bytes[1].data()), bytes[1].size()}};
-      beast::error_code sec;
-      const size_t sent = internal::SendNow(Lowest(stream).socket().native_handle(), iov, bytes[1].size() > 0 ? 2 : 1, sec);
-      if (sec) {
-        *ok = false;
-        co_return;
-      }
-      const size_t total = bytes[0].size() + bytes[1].size();
-      if (sent == total) {
-        *ok = true;
-        co_return;
-      }
-      const size_t in_head = std::min(sent, bytes[0].size());
-      bytes[0] += in_head;
-      bytes[1] += sent - in_head;
-    }
-    Lowest(stream).expires_after(opt.idle_timeout);
-    auto [wec, wn] = co_await asio::async_write(stream, bytes, asio::as_tuple(asio::use_awaitable));
-    if (!wec) Lowest(stream).expires_never();
+    const std::array<asio::const_buffer, 2> bytes{asio::buffer(head),
+                                                  send_body ? asio::buffer(response.body) : asio::const_buffer()};
+    const boost::system::error_code wec = co_await internal::WriteTwo(stream, bytes, opt.idle_timeout);
     *ok = !wec;
   }
 

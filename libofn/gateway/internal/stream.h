@@ -7,8 +7,11 @@
 
 #include <sys/uio.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -18,6 +21,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "libofn/gateway/min_rate.h"
@@ -222,6 +226,29 @@ PeerState PeekPeer(int fd);
 // sockets are non-blocking underneath Asio): the bytes sent, 0 when it
 // takes none now; `ec` is set when the connection failed.
 size_t SendNow(int fd, const iovec* iov, size_t count, boost::system::error_code& ec);
+
+// Writes `bytes` (a head and a body) to `stream`: at once when a plain
+// socket takes them all (the usual case: no write operation, no timer),
+// else the rest asynchronously within `idle` (the stream's timeout is off
+// again after).
+template <class Stream>
+asio::awaitable<boost::system::error_code> WriteTwo(Stream& stream, std::array<asio::const_buffer, 2> bytes,
+                                                    std::chrono::steady_clock::duration idle) {
+  boost::system::error_code ec;
+  if constexpr (!IsTls<Stream>::value) {
+    const iovec iov[2] = {{const_cast<void*>(bytes[0].data()), bytes[0].size()},
+                          {const_cast<void*>(bytes[1].data()), bytes[1].size()}};
+    const size_t sent = SendNow(Lowest(stream).socket().native_handle(), iov, bytes[1].size() > 0 ? 2 : 1, ec);
+    if (ec || sent == bytes[0].size() + bytes[1].size()) co_return ec;
+    const size_t in_head = std::min(sent, bytes[0].size());
+    bytes[0] += in_head;
+    bytes[1] += sent - in_head;
+  }
+  Lowest(stream).expires_after(idle);
+  std::tie(ec, std::ignore) = co_await asio::async_write(stream, bytes, asio::as_tuple(asio::use_awaitable));
+  if (!ec) Lowest(stream).expires_never();
+  co_return ec;
+}
 
 // Appends the comma-separated tokens of a header value (RFC 9110 §5.6.1).
 void AppendTokens(std::string_view v, std::vector<std::string>* out);
