@@ -158,12 +158,51 @@ def answered_ms(port, start, timeout=30.0):
     raise RuntimeError("no answer on port %d" % port)
 
 
+def children(pid):
+    """The processes whose parent is `pid` (an nginx master's workers)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open("/proc/%s/stat" % entry).read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def cpu_seconds(pids):
+    """User + system CPU time of `pids` (all their threads), in seconds."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class NginxWorkers:
+    """The CPU time of an nginx master's workers."""
+
+    def __init__(self, master):
+        self.master = master
+
+    def cpu_pids(self):
+        return children(self.master.pid)
+
+
 class Nginx:
     def __init__(self, prefix, name, body, workers=IO_THREADS):
         self.conf = prefix / (name + ".conf")
         self.conf.write_text(NGINX_MAIN.format(workers=workers, prefix=prefix, name=name, body=body))
         self.proc = subprocess.Popen(["nginx", "-p", str(prefix), "-c", str(self.conf)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def cpu_pids(self):
+        return NginxWorkers(self.proc).cpu_pids()
 
     def stop(self):
         self.proc.send_signal(signal.SIGQUIT)
@@ -193,6 +232,9 @@ class Ofn:
         # Keep reading its output, or a full pipe blocks it.
         self.reader = subprocess.Popen(["cat"], stdin=self.proc.stdout, stdout=subprocess.DEVNULL)
 
+    def cpu_pids(self):
+        return [self.proc.pid]  # the gateway's process, not the instances it starts
+
     def metrics(self):
         sock = str(self.state / "admin.sock")
         out = subprocess.run(["curl", "-s", "--unix-socket", sock, "http://ofn/metrics"], capture_output=True,
@@ -215,7 +257,8 @@ class Ofn:
         self.reader.wait(timeout=10)
 
 
-def wrk(port, host, duration, connections):
+def wrk(port, host, duration, connections, pids=()):
+    before = cpu_seconds(pids)
     out = subprocess.run(["wrk", "-t1", "-c%d" % connections, "-d%ds" % duration, "--latency", "-H",
                           "Host: " + host, "http://127.0.0.1:%d/" % port],
                          capture_output=True, text=True, check=True).stdout
@@ -229,25 +272,30 @@ def wrk(port, host, duration, connections):
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
         raise RuntimeError("wrk saw %s non-2xx responses on port %d" % (errors.group(1), port))
-    return {"rps": rps, "p50": latency(50), "p99": latency(99)}
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    cpu_us = (cpu_seconds(pids) - before) * 1e6 / requests if pids and requests else 0.0
+    return {"rps": rps, "p50": latency(50), "p99": latency(99), "cpu": cpu_us}
 
 
 def run_ab(label, targets, duration, rounds, connections):
-    """targets: [(name, port, host)]; runs each once to warm up, then
-    alternates them `rounds` times. Prints and returns the medians."""
-    for _, port, host in targets:
+    """targets: [(name, port, host, server)], `server` has cpu_pids(): the
+    processes whose CPU time each request costs is read from. Runs each once
+    to warm up, then alternates them `rounds` times. Prints and returns the
+    medians."""
+    for _, port, host, _ in targets:
         wrk(port, host, 1, connections)
-    runs = {name: [] for name, _, _ in targets}
+    runs = {name: [] for name, _, _, _ in targets}
     for _ in range(rounds):
-        for name, port, host in targets:
-            runs[name].append(wrk(port, host, duration, connections))
+        for name, port, host, server in targets:
+            runs[name].append(wrk(port, host, duration, connections, server.cpu_pids()))
     med = {}
-    print("%s (wrk -t1 -c%d, %d s, %d rounds, medians)" % (label, connections, duration, rounds))
-    for name, _, _ in targets:
+    print("%s (wrk -t1 -c%d, %d s, %d rounds, medians; cpu: the server's CPU time per request)" % (
+        label, connections, duration, rounds))
+    for name, _, _, _ in targets:
         r = runs[name]
-        med[name] = {k: statistics.median(x[k] for x in r) for k in ("rps", "p50", "p99")}
-        print("  %-44s %9.0f req/s  p50 %6.3f ms  p99 %6.3f ms" % (name, med[name]["rps"], med[name]["p50"],
-                                                                   med[name]["p99"]))
+        med[name] = {k: statistics.median(x[k] for x in r) for k in ("rps", "p50", "p99", "cpu")}
+        print("  %-44s %9.0f req/s  p50 %6.3f ms  p99 %6.3f ms  cpu %5.1f us/req" % (
+            name, med[name]["rps"], med[name]["p50"], med[name]["p99"], med[name]["cpu"]))
     return med
 
 
@@ -300,12 +348,14 @@ def main():
         servers.append(plat)
         if "load" in parts:
             ngx_port = free_port()
-            servers.append(Nginx(tmp, "return200", RETURN_200.format(port=ngx_port)))
+            ngx = Nginx(tmp, "return200", RETURN_200.format(port=ngx_port))
+            servers.append(ngx)
             up_port = free_port()
             up = subprocess.Popen(["sh", str(script)], env=dict(os.environ, PORT=str(up_port)),
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             proxy_port = free_port()
-            servers.append(Nginx(tmp, "proxy", PROXY.format(port=proxy_port, upstream=up_port)))
+            proxy = Nginx(tmp, "proxy", PROXY.format(port=proxy_port, upstream=up_port))
+            servers.append(proxy)
             wait_port(ngx_port)
             wait_port(up_port)
             wait_port(proxy_port)
@@ -325,19 +375,24 @@ def main():
                 up.send_signal(signal.SIGQUIT)
                 up.wait(timeout=10)
                 return
+            upstream = NginxWorkers(up)  # `sh` execs nginx
             a = run_ab("in-process function", [
-                ("(a) libofn gateway, in-process hello", plat.port, "hello.default.ofn.io"),
-                ("(b) nginx return 200 (%d workers)" % IO_THREADS, ngx_port, "localhost")],
+                ("(a) libofn gateway, in-process hello", plat.port, "hello.default.ofn.io", plat),
+                ("(b) nginx return 200 (%d workers)" % IO_THREADS, ngx_port, "localhost", ngx)],
                 args.duration, args.rounds, args.connections)
             c = run_ab("process function", [
-                ("(c) libofn gateway -> process (nginx upstream)", plat.port, "upstream.default.ofn.io"),
-                ("(d) nginx proxy_pass, keep-alive, same upstream", proxy_port, "localhost"),
-                ("(u) the upstream alone", up_port, "localhost")],
+                ("(c) libofn gateway -> process (nginx upstream)", plat.port, "upstream.default.ofn.io", plat),
+                ("(d) nginx proxy_pass, keep-alive, same upstream", proxy_port, "localhost", proxy),
+                ("(u) the upstream alone", up_port, "localhost", upstream)],
                 args.duration, args.rounds, args.connections)
             half = run_ab("process function at half the connections", [
-                ("(c) libofn gateway -> process", plat.port, "upstream.default.ofn.io"),
-                ("(u) the upstream alone", up_port, "localhost")],
+                ("(c) libofn gateway -> process", plat.port, "upstream.default.ofn.io", plat),
+                ("(u) the upstream alone", up_port, "localhost", upstream)],
                 args.duration, args.rounds, max(1, args.connections // 2))
+            print("cpu per request: (a)/(b) %.2fx; (c)/(d) %.2fx (lower is better)" % (
+                a["(a) libofn gateway, in-process hello"]["cpu"] / a["(b) nginx return 200 (%d workers)" % IO_THREADS]["cpu"],
+                c["(c) libofn gateway -> process (nginx upstream)"]["cpu"] /
+                c["(d) nginx proxy_pass, keep-alive, same upstream"]["cpu"]))
             print("ratios: (a)/(b) %.2fx req/s; (c)/(d) %.2fx req/s; gateway's added p99 over the upstream: "
                   "%.3f ms (at %d connections: %.3f ms)" % (
                       a["(a) libofn gateway, in-process hello"]["rps"] / a["(b) nginx return 200 (%d workers)"

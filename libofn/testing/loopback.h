@@ -35,6 +35,24 @@ inline int ConnectLoopback(int port) {
   return fd;
 }
 
+// A blocking TCP listener on 127.0.0.1 at a free port (set in *port); -1 on
+// error.
+inline int ListenLoopback(int* port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 8) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
 // Writes all of data; false when the peer is gone.
 inline bool SendAll(int fd, const char* data, size_t n) {
   while (n > 0) {

@@ -329,15 +329,7 @@ TEST(ServerHardeningTest, ConnectionsBeyondTheCapWaitUntilOneCloses) {
 class RawUpstream {
  public:
   explicit RawUpstream(std::string response) : response_(std::move(response)) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(listen_fd_, 8);
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    listen_fd_ = testing::ListenLoopback(&port_);
     thread_ = std::thread([this] {
       int fd = ::accept(listen_fd_, nullptr, nullptr);
       if (fd < 0) return;
@@ -407,15 +399,7 @@ TEST(ServerHardeningTest, ForwardedForIsKeptOnlyFromTrustedProxies) {
 class AnswerOnceUpstream {
  public:
   AnswerOnceUpstream() {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(listen_fd_, 8);
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    listen_fd_ = testing::ListenLoopback(&port_);
     thread_ = std::thread([this] { Serve(); });
   }
   ~AnswerOnceUpstream() {
