@@ -90,6 +90,38 @@ void ParseBuffered(http::response_parser<http::buffer_body>& parser, beast::flat
   }
 }
 
+// Reads from `up` into `buffer` until `parser` has the whole response
+// header (the bytes after it stay in `buffer`): plain reads on the socket
+// and the parser fed in place, without a composed operation. Errors are
+// Beast's: end_of_stream when the connection closed before any byte,
+// partial_message in the middle of the header.
+asio::awaitable<beast::error_code> ReadResponseHead(tcp::socket& up, beast::flat_buffer& buffer,
+                                                    http::response_parser<http::buffer_body>& parser) {
+  beast::error_code ec;
+  for (;;) {
+    while (buffer.size() > 0 && !parser.is_header_done()) {
+      const size_t used = parser.put(buffer.data(), ec);
+      buffer.consume(used);
+      if (ec == http::error::need_more) {
+        ec = {};
+        break;
+      }
+      if (ec) co_return ec;
+      if (used == 0) break;
+    }
+    if (parser.is_header_done()) co_return ec;
+    const size_t room = std::max<size_t>(4096, buffer.capacity() - buffer.size());
+    auto [rec, n] = co_await up.async_read_some(buffer.prepare(room), asio::as_tuple(asio::use_awaitable));
+    if (rec == asio::error::eof) {
+      if (!parser.got_some()) co_return http::error::end_of_stream;
+      parser.put_eof(ec);
+      co_return ec ? ec : beast::error_code(http::error::partial_message);
+    }
+    if (rec) co_return rec;
+    buffer.commit(n);
+  }
+}
+
 }  // namespace
 
 // Streams one request to an upstream and its response back (see
@@ -344,7 +376,7 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
                                          });
     };
     if (request_complete) env.slow_exchange.Begin(watch, kClientWatchAfter);
-    auto [hec, hn] = co_await http::async_read_header(up, ubuf, *rpo, asio::as_tuple(asio::use_awaitable));
+    const beast::error_code hec = co_await ReadResponseHead(up, ubuf, *rpo);
     env.slow_exchange.End();
     if (watching) {
       *watching = false;

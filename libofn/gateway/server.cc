@@ -686,7 +686,16 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         // Between requests: wait for the first byte of the next one.
         buffer.reserve(4096);
         idle.Set(opt.idle_timeout);
-        auto [wec, wn] = co_await stream->async_read_some(buffer.prepare(4096), asio::as_tuple(asio::use_awaitable));
+        // A plain socket is read as it is: the stream's own timeouts are off
+        // here, and its read operation would only wrap this one.
+        boost::system::error_code wec;
+        size_t wn = 0;
+        if constexpr (IsTls<Stream>::value) {
+          std::tie(wec, wn) = co_await stream->async_read_some(buffer.prepare(4096), asio::as_tuple(asio::use_awaitable));
+        } else {
+          std::tie(wec, wn) =
+              co_await Lowest(*stream).socket().async_read_some(buffer.prepare(4096), asio::as_tuple(asio::use_awaitable));
+        }
         idle.Clear();
         if (wec) break;
         buffer.commit(wn);
