@@ -2,7 +2,8 @@
 """The data plane side by side with nginx, on loopback, A/B alternated.
 
     python3 benches/load.py [--build build-release] [--duration 5] [--rounds 3]
-                            [--connections 16] [--cold-rounds 20] [--only load,cold]
+                            [--connections 16] [--cold-rounds 20] [--cold-history 64]
+                            [--only load,cold]
                             [--hold]
 
 load: wrk (one thread, --connections connections) for --duration seconds per
@@ -20,6 +21,8 @@ times: the in-process function, the process function, and the bare start of
 the same upstream program (spawned until its port answers), alternated; and
 the in-process request again once its instance is up, so the start's own
 share (cold - warm) can be read apart from the client's and the connection's.
+Before the rounds each function serves --cold-history requests: a function
+that has served before it went to zero, as most cold starts are.
 
 Installs wrk and nginx-light when missing (scripts/setup.sh --bench) and
 builds --build when it has no ofn (meson, release). --hold starts the
@@ -27,6 +30,7 @@ servers, prints their ports and waits until interrupted (to profile one of
 them by hand).
 """
 import argparse
+import http.client
 import os
 import pathlib
 import re
@@ -79,6 +83,28 @@ spec:
   version: "v1.0.0"
   image: "ofn.local/hello-world:latest"
   serving:
+    template:
+      containers:
+        - name: function
+    triggers:
+      http:
+        port: 8080
+"""
+
+# The same function kept at one instance: what a request costs after the
+# same idle time when nothing has to start (this VM wakes an idle thread
+# slowly, nginx's too).
+IN_PROCESS_UP = """
+apiVersion: core.openfunction.io/v1beta2
+kind: Function
+metadata:
+  name: hello-up
+spec:
+  version: "v1.0.0"
+  image: "ofn.local/hello-world:latest"
+  serving:
+    scaleOptions:
+      minReplicas: 1
     template:
       containers:
         - name: function
@@ -244,7 +270,7 @@ class Ofn:
     def ready_instances(self, function):
         total = 0
         for line in self.metrics().splitlines():
-            if line.startswith("ofn_revision_ready_instances{") and ('"%s-' % function) in line:
+            if line.startswith("ofn_revision_ready_instances{") and ('function="%s"' % function) in line:
                 total += int(float(line.rsplit(" ", 1)[1]))
         return total
 
@@ -322,6 +348,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--cold-rounds", type=int, default=20)
+    ap.add_argument("--cold-history", type=int, default=64,
+                    help="requests to each function before the cold rounds (0: a fresh revision)")
     ap.add_argument("--only", default="load,cold")
     ap.add_argument("--hold", action="store_true",
                     help="start every server, print their ports and wait (for a profiler) until interrupted")
@@ -335,7 +363,7 @@ def main():
         NGINX_MAIN.format(workers=1, prefix="@DIR@", name="up", body=RETURN_200.format(port="@PORT@")))
     script = tmp / "upstream.sh"
     script.write_text(UPSTREAM_SH.format(prefix=tmp))
-    (tmp / "in-process.yaml").write_text(IN_PROCESS)
+    (tmp / "in-process.yaml").write_text(IN_PROCESS + "---" + IN_PROCESS_UP)
     (tmp / "process.yaml").write_text(PROCESS.format(script=script))
     servers = []
     print("machine: %d cores, %s; commit %s; build %s" % (
@@ -405,19 +433,40 @@ def main():
             up.send_signal(signal.SIGQUIT)
             up.wait(timeout=10)
         if "cold" in parts:
-            cold = {"in-process": [], "process": [], "bare": [], "in-process warm": []}
-            for _ in range(args.cold_rounds):
+            # A function that has served before it went to zero (the usual
+            # cold start): its revision's pool knows its calls are short and
+            # runs the first request after the start on the thread that
+            # started it. --cold-history 0 leaves it fresh.
+            for host in ("hello.default.ofn.io", "hello-up.default.ofn.io", "upstream.default.ofn.io"):
+                conn = http.client.HTTPConnection("127.0.0.1", plat.port, timeout=30)
+                for _ in range(args.cold_history):
+                    conn.request("GET", "/", headers={"Host": host})
+                    conn.getresponse().read()
+                conn.close()
+            cold = {"in-process": [], "process": [], "bare": [], "in-process warm": [], "idle": []}
+            for round_no in range(args.cold_rounds):
                 deadline = time.monotonic() + 120
                 while (plat.ready_instances("hello") or plat.ready_instances("upstream")) and \
                         time.monotonic() < deadline:
                     time.sleep(0.05)
+                # The first request after the idle wait, in turn: the cold
+                # start, or the function that kept its instance.
+                first = ("in-process", "idle")[round_no % 2]
+                t0 = time.monotonic()
+                status = http_get(plat.port, ("hello.default.ofn.io", "hello-up.default.ofn.io")[round_no % 2])
+                if status != 200:
+                    raise RuntimeError("%s answered %d" % (first, status))
+                cold[first].append((time.monotonic() - t0) * 1000)
                 for name, host in (("in-process", "hello.default.ofn.io"), ("process", "upstream.default.ofn.io")):
-                    t0 = time.monotonic()
-                    status = http_get(plat.port, host)
-                    if status != 200:
-                        raise RuntimeError("%s cold start answered %d" % (name, status))
-                    cold[name].append((time.monotonic() - t0) * 1000)
-                    if name == "in-process":
+                    if name == "in-process" and first != "in-process":
+                        continue
+                    if name == "process":
+                        t0 = time.monotonic()
+                        status = http_get(plat.port, host)
+                        if status != 200:
+                            raise RuntimeError("%s cold start answered %d" % (name, status))
+                        cold[name].append((time.monotonic() - t0) * 1000)
+                    else:
                         # The same request once the instance is up: what the
                         # client and the connection cost, not the start.
                         t0 = time.monotonic()
@@ -431,14 +480,17 @@ def main():
                 bare.send_signal(signal.SIGQUIT)
                 bare.wait(timeout=10)
             print("cold start, %d rounds (request at zero until its response; A/B alternated)" % args.cold_rounds)
-            for name, label in (("in-process", "in-process hello"),
-                                ("in-process warm", "the same request, instance up (reference)"),
+            for name, label in (("in-process", "in-process hello (first request after the wait)"),
+                                ("idle", "hello-up, instance kept, after the same wait"),
+                                ("in-process warm", "hello again at once, instance up"),
                                 ("process", "process (nginx upstream)"),
                                 ("bare", "bare start of the same program until it answers")):
                 xs = cold[name]
                 print("  %-48s median %7.2f ms  p95 %7.2f ms" % (label, statistics.median(xs), p95(xs)))
-            print("in-process start added (median cold - median warm): %.3f ms" % (
-                statistics.median(cold["in-process"]) - statistics.median(cold["in-process warm"])))
+            print("in-process start added (median cold - median of hello-up after the same wait): %.3f ms "
+                  "(cold - at once: %.3f ms)" % (
+                      statistics.median(cold["in-process"]) - statistics.median(cold["idle"]),
+                      statistics.median(cold["in-process"]) - statistics.median(cold["in-process warm"])))
             print("ratio process / bare (median): %.2fx" % (statistics.median(cold["process"]) /
                                                           statistics.median(cold["bare"])))
     finally:
