@@ -94,24 +94,8 @@ spec:
 # The same function kept at one instance: what a request costs after the
 # same idle time when nothing has to start (this VM wakes an idle thread
 # slowly, nginx's too).
-IN_PROCESS_UP = """
-apiVersion: core.openfunction.io/v1beta2
-kind: Function
-metadata:
-  name: hello-up
-spec:
-  version: "v1.0.0"
-  image: "ofn.local/hello-world:latest"
-  serving:
-    scaleOptions:
-      minReplicas: 1
-    template:
-      containers:
-        - name: function
-    triggers:
-      http:
-        port: 8080
-"""
+IN_PROCESS_UP = IN_PROCESS.replace("name: hello\n", "name: hello-up\n").replace(
+    "  serving:\n", "  serving:\n    scaleOptions:\n      minReplicas: 1\n")
 
 PROCESS = """
 apiVersion: core.openfunction.io/v1beta2
