@@ -99,17 +99,7 @@ asio::awaitable<beast::error_code> ReadResponseHead(tcp::socket& up, beast::flat
                                                     http::response_parser<http::buffer_body>& parser) {
   beast::error_code ec;
   for (;;) {
-    while (buffer.size() > 0 && !parser.is_header_done()) {
-      const size_t used = parser.put(buffer.data(), ec);
-      buffer.consume(used);
-      if (ec == http::error::need_more) {
-        ec = {};
-        break;
-      }
-      if (ec) co_return ec;
-      if (used == 0) break;
-    }
-    if (parser.is_header_done()) co_return ec;
+    if (ParseBufferedHead(parser, buffer, ec) || ec) co_return ec;
     const size_t room = std::max<size_t>(4096, buffer.capacity() - buffer.size());
     auto [rec, n] = co_await up.async_read_some(buffer.prepare(room), asio::as_tuple(asio::use_awaitable));
     if (rec == asio::error::eof) {

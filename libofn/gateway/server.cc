@@ -347,25 +347,6 @@ std::string ResponseHead(const HttpResponse& r, unsigned version, bool keep_aliv
   return head;
 }
 
-// Parses a request head from what `buffer` holds, consuming it. True when
-// the head is complete; false with `ec` clear when more bytes are needed
-// (the parser keeps its place: an async read continues it), or with `ec`
-// set when the bytes are not a valid head or exceed its limit.
-bool ParseBufferedHead(http::request_parser<http::empty_body>& parser, beast::flat_buffer& buffer,
-                       beast::error_code& ec) {
-  while (buffer.size() > 0 && !parser.is_header_done()) {
-    const size_t used = parser.put(buffer.data(), ec);
-    buffer.consume(used);
-    if (ec == http::error::need_more) {
-      ec = {};
-      return false;
-    }
-    if (ec) return false;
-    if (used == 0) return false;
-  }
-  return parser.is_header_done();
-}
-
 int StatusForReadError(const beast::error_code& ec) {
   if (ec == http::error::header_limit) return 431;
   if (ec == http::error::body_limit) return 413;
@@ -704,7 +685,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       // A head that arrived whole (the usual case) is parsed where it lies,
       // without a read operation, a deadline or a trip through the loop.
       beast::error_code ec;
-      if (!ParseBufferedHead(head_parser, buffer, ec) && !ec) {
+      if (!internal::ParseBufferedHead(head_parser, buffer, ec) && !ec) {
         header_deadline.Arm(*stream, opt.header_timeout);
         auto [rec, n] =
             co_await http::async_read_header(*stream, buffer, head_parser, asio::as_tuple(asio::use_awaitable));

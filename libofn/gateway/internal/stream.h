@@ -250,6 +250,24 @@ asio::awaitable<boost::system::error_code> WriteTwo(Stream& stream, std::array<a
   co_return ec;
 }
 
+// Parses a message head (a request's or a response's) from what `buffer`
+// holds, consuming it. True when the head is complete; false with `ec`
+// clear when more bytes are needed (the parser keeps its place), or with
+// `ec` set when the bytes are not a valid head or exceed its limit.
+template <class Parser>
+bool ParseBufferedHead(Parser& parser, beast::flat_buffer& buffer, beast::error_code& ec) {
+  while (buffer.size() > 0 && !parser.is_header_done()) {
+    const size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == http::error::need_more) {
+      ec = {};
+      return false;
+    }
+    if (ec || used == 0) return false;
+  }
+  return parser.is_header_done();
+}
+
 // Appends the comma-separated tokens of a header value (RFC 9110 §5.6.1).
 void AppendTokens(std::string_view v, std::vector<std::string>* out);
 
