@@ -20,9 +20,12 @@
 // Function code runs on the executor, or, for a function whose calls have
 // proved short, at once on a gateway I/O thread that lends its turn
 // (internal/inline_turn.h): after kInlineStreak calls in a row under
-// PoolOptions::inline_budget it runs inline; a call over the budget sends it back to the
-// executor, and the streak it then needs doubles (at most 2^20), so a
-// function that is only sometimes slow settles on the executor. Thread-safe.
+// PoolOptions::inline_budget it runs inline; a call over the budget sends it
+// back to the executor when another of its last kInlineStreak calls was over
+// it too (one long call alone is more often the thread losing its CPU than
+// the function being slow), and the streak it then needs doubles (at most
+// 2^20), so a function that is only sometimes slow settles on the executor.
+// Thread-safe.
 #ifndef LIBOFN_GATEWAY_REVISION_POOL_H_
 #define LIBOFN_GATEWAY_REVISION_POOL_H_
 
@@ -173,6 +176,8 @@ class RevisionPool : public std::enable_shared_from_this<RevisionPool> {
   // Inline calls (see the top of this file).
   std::atomic<bool> inline_ok_{false};
   std::atomic<int> fast_streak_{0};
+  // Calls since the last one over the budget (counted up to kInlineStreak).
+  std::atomic<int> since_slow_{kInlineStreak};
   std::atomic<int> streak_needed_;
 
   mutable std::mutex mu_;

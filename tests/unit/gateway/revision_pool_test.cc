@@ -143,6 +143,52 @@ TEST(RevisionPoolTest, AJobTakesItsBatchAndLeavesWhenItHasAnsweredIt) {
   EXPECT_EQ(pool->ready(), 1);
 }
 
+// A function whose calls are short except when told to take longer than
+// the inline budget (the way a call looks when its thread loses the CPU).
+class SometimesLongInstance : public backend::Instance {
+ public:
+  explicit SometimesLongInstance(std::chrono::microseconds long_call) : long_call_(long_call) {}
+  HttpResponse Handle(const HttpRequest& r) override {
+    if (r.headers.Has("X-Long")) std::this_thread::sleep_for(long_call_);
+    return HttpResponse::Text(200, "ok");
+  }
+
+ private:
+  std::chrono::microseconds long_call_;
+};
+
+// One long call among short ones keeps a proven-short function inline; a
+// second within kInlineStreak calls sends it back to the executor.
+TEST(RevisionPoolTest, OneLongCallAloneKeepsAFunctionInlineASecondSoonAfterDoesNot) {
+  PoolOptions po;
+  po.inline_budget = std::chrono::milliseconds(50);
+  auto pool = std::make_shared<RevisionPool>("default", "f", "f-00001", po, Clock::System(),
+                                             [](std::function<void()> task) { task(); });
+  pool->AddInstance(std::make_shared<SometimesLongInstance>(po.inline_budget * 2));
+  int answered = 0;
+  auto call = [&](bool long_call) {
+    HttpRequest r;
+    if (long_call) r.headers.Add("X-Long", "1");
+    pool->Submit(std::move(r), [&](HttpResponse resp) { answered += resp.status == 200; });
+  };
+  for (int i = 0; i < RevisionPool::kInlineStreak; ++i) call(false);
+  ASSERT_TRUE(pool->runs_inline());
+  call(true);
+  EXPECT_TRUE(pool->runs_inline()) << "one long call alone";
+  for (int i = 0; i < RevisionPool::kInlineStreak; ++i) call(false);
+  call(true);
+  EXPECT_TRUE(pool->runs_inline()) << "the first long call was kInlineStreak calls ago";
+  for (int i = 0; i < RevisionPool::kInlineStreak - 2; ++i) call(false);
+  call(true);
+  EXPECT_FALSE(pool->runs_inline()) << "two long calls within kInlineStreak";
+  // Back inline only after the doubled streak of short calls.
+  for (int i = 0; i < 2 * RevisionPool::kInlineStreak - 1; ++i) call(false);
+  EXPECT_FALSE(pool->runs_inline());
+  call(false);
+  EXPECT_TRUE(pool->runs_inline());
+  EXPECT_EQ(answered, 5 * RevisionPool::kInlineStreak + 1);
+}
+
 TEST(RevisionPoolTest, AbandonedWaitersLeaveTheQueueAndNeverReachAnInstance) {
   auto pool = MakePool(/*container_concurrency=*/1);
   pool->AddInstance(std::make_shared<UpstreamInstance>());
