@@ -13,9 +13,10 @@ req/s, p50 and p99:
   (b) nginx `return 200` with as many workers as the gateway has I/O threads
   (c) a process function (nginx `return 200` on $PORT) through the gateway
   (d) nginx `proxy_pass` with upstream keep-alive to the same upstream
-  (u) the upstream alone, for the latency each proxy adds (and the same at
-      half of (d)'s rate, with wrk2-style pacing not available: wrk's
-      latency at --connections/2 connections is reported instead)
+  (u) the upstream alone, for the latency each proxy adds
+and (c), (d) and (u) again at half of the lower of (c)'s and (d)'s maximum
+rate, paced (h2load sends each request at its time, answered or not), for
+the p99 each proxy adds at half load.
 cold: a request to a revision at zero until its response, --cold-rounds
 times: the in-process function, the process function, and the bare start of
 the same upstream program (spawned until its port answers), alternated; and
@@ -24,7 +25,7 @@ share (cold - warm) can be read apart from the client's and the connection's.
 Before the rounds each function serves --cold-history requests: a function
 that has served before it went to zero, as most cold starts are.
 
-Installs wrk and nginx-light when missing (scripts/setup.sh --bench) and
+Installs wrk, h2load and nginx-light when missing (scripts/setup.sh --bench) and
 builds --build when it has no ofn (meson, release). --hold starts the
 servers, prints their ports and waits until interrupted (to profile one of
 them by hand).
@@ -287,6 +288,45 @@ def wrk(port, host, duration, connections, pids=()):
     return {"rps": rps, "p50": latency(50), "p99": latency(99), "cpu": cpu_us}
 
 
+def paced(port, host, rate, duration, clients=8, pids=()):
+    """h2load (HTTP/1.1, `clients` keep-alive connections) sending `rate`
+    requests per second in all for `duration` seconds, each request at its
+    time whether or not the one before was answered; p50 and p99 of its
+    per-request log."""
+    before = cpu_seconds(pids)
+    total = int(rate * duration)
+    with tempfile.NamedTemporaryFile(prefix="h2load-", suffix=".log") as log:
+        out = subprocess.run(["h2load", "--h1", "-c%d" % clients, "-n%d" % total, "--rps=%d" % max(1, rate // clients),
+                              "--connect-to=127.0.0.1:%d" % port, "--log-file=" + log.name, "http://%s/" % host],
+                             capture_output=True, text=True, timeout=duration * 4 + 30).stdout
+        rows = [line.split("\t") for line in open(log.name) if line.strip()]
+    failed = [r for r in rows if not r[1].startswith("2")]
+    if failed or len(rows) != total:
+        raise RuntimeError("h2load on port %d: %d of %d answered, %d not 2xx\n%s" % (
+            port, len(rows), total, len(failed), out))
+    us = sorted(int(r[2]) for r in rows)
+    cpu_us = (cpu_seconds(pids) - before) * 1e6 / total if pids else 0.0
+    return {"p50": us[len(us) // 2] / 1000, "p99": us[min(len(us) - 1, int(len(us) * 0.99))] / 1000, "cpu": cpu_us}
+
+
+def run_paced(targets, rate, duration, rounds):
+    """targets as for run_ab, at `rate` requests per second; medians."""
+    for _, port, host, _ in targets:
+        paced(port, host, rate, 1)
+    runs = {name: [] for name, _, _, _ in targets}
+    for _ in range(rounds):
+        for name, port, host, server in targets:
+            runs[name].append(paced(port, host, rate, duration, pids=server.cpu_pids()))
+    print("process function at half of the lower maximum above: %d req/s paced (h2load --h1 -c8 --rps, %d s, "
+          "%d rounds, medians)" % (rate, duration, rounds))
+    med = {}
+    for name, _, _, _ in targets:
+        med[name] = {k: statistics.median(x[k] for x in runs[name]) for k in ("p50", "p99", "cpu")}
+        print("  %-44s p50 %6.3f ms  p99 %6.3f ms  cpu %5.1f us/req" % (
+            name, med[name]["p50"], med[name]["p99"], med[name]["cpu"]))
+    return med
+
+
 def run_ab(label, targets, duration, rounds, connections):
     """targets: [(name, port, host, server)], `server` has cpu_pids(): the
     processes whose CPU time each request costs is read from. Runs each once
@@ -397,23 +437,26 @@ def main():
                 ("(d) nginx proxy_pass, keep-alive, same upstream", proxy_port, "localhost", proxy),
                 ("(u) the upstream alone", up_port, "localhost", upstream)],
                 args.duration, args.rounds, args.connections)
-            half = run_ab("process function at half the connections", [
+            rate = int(min(c["(c) libofn gateway -> process (nginx upstream)"]["rps"],
+                           c["(d) nginx proxy_pass, keep-alive, same upstream"]["rps"]) / 2)
+            pace = run_paced([
                 ("(c) libofn gateway -> process", plat.port, "upstream.default.ofn.io", plat),
-                ("(u) the upstream alone", up_port, "localhost", upstream)],
-                args.duration, args.rounds, max(1, args.connections // 2))
+                ("(d) nginx proxy_pass", proxy_port, "localhost", proxy),
+                ("(u) the upstream alone", up_port, "localhost", upstream)], rate, args.duration, args.rounds)
+            print("added p99 over the upstream alone at %d req/s: gateway %.3f ms, nginx %.3f ms" % (
+                rate, pace["(c) libofn gateway -> process"]["p99"] - pace["(u) the upstream alone"]["p99"],
+                pace["(d) nginx proxy_pass"]["p99"] - pace["(u) the upstream alone"]["p99"]))
             print("cpu per request: (a)/(b) %.2fx; (c)/(d) %.2fx (lower is better)" % (
                 a["(a) libofn gateway, in-process hello"]["cpu"] / a["(b) nginx return 200 (%d workers)" % IO_THREADS]["cpu"],
                 c["(c) libofn gateway -> process (nginx upstream)"]["cpu"] /
                 c["(d) nginx proxy_pass, keep-alive, same upstream"]["cpu"]))
-            print("ratios: (a)/(b) %.2fx req/s; (c)/(d) %.2fx req/s; gateway's added p99 over the upstream: "
-                  "%.3f ms (at %d connections: %.3f ms)" % (
+            print("ratios: (a)/(b) %.2fx req/s; (c)/(d) %.2fx req/s; gateway's added p99 over the upstream at "
+                  "full load: %.3f ms" % (
                       a["(a) libofn gateway, in-process hello"]["rps"] / a["(b) nginx return 200 (%d workers)"
                                                                             % IO_THREADS]["rps"],
                       c["(c) libofn gateway -> process (nginx upstream)"]["rps"] /
                       c["(d) nginx proxy_pass, keep-alive, same upstream"]["rps"],
-                      c["(c) libofn gateway -> process (nginx upstream)"]["p99"] - c["(u) the upstream alone"]["p99"],
-                      max(1, args.connections // 2),
-                      half["(c) libofn gateway -> process"]["p99"] - half["(u) the upstream alone"]["p99"]))
+                      c["(c) libofn gateway -> process (nginx upstream)"]["p99"] - c["(u) the upstream alone"]["p99"]))
             up.send_signal(signal.SIGQUIT)
             up.wait(timeout=10)
         if "cold" in parts:

@@ -31,7 +31,7 @@ PACKAGES=(
 )
 # `scripts/setup.sh --bench`: what benches/ compare with (load generator,
 # reference proxy).
-if [ "${1:-}" = --bench ]; then PACKAGES+=(wrk nginx-light); fi
+if [ "${1:-}" = --bench ]; then PACKAGES+=(wrk nginx-light nghttp2-client); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
