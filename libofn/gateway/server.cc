@@ -63,10 +63,13 @@ HttpResponse ErrorResponse(int status, std::string_view message) {
 
 namespace {
 
-// Lets worker threads post back only while the io_context exists.
+// Lets worker threads post back only while the io_context exists, and
+// counts the handler calls not yet answered. One per event loop: a request
+// touches only its own loop's.
 struct Lifetime {
   std::mutex mu;
   bool alive = true;
+  std::atomic<int> running_handlers{0};
 };
 
 // One request waiting for its response. The responder may run on any thread
@@ -85,21 +88,20 @@ struct Call : std::enable_shared_from_this<Call> {
   std::optional<ProxyRequest> proxy;
   bool body_claimed = false;
   // The session is running handler code itself (the handler call, a body
-  // callback) and looks at the call right after: no wake-up needed.
-  bool session_inside = false;
+  // callback) and looks at the call (under mu) right after: no wake-up
+  // needed. Written by the session only. An answer given under mu either
+  // comes before the session's look (which then sees it) or after it, and
+  // then after this was cleared (the mutex orders them), so Wake posts.
+  std::atomic<bool> session_inside{false};
   // Run once when the request is abandoned (client gone, or timed out).
   std::vector<std::function<void()>> on_abandon;
-  std::shared_ptr<std::atomic<int>> running_handlers;
-  std::shared_ptr<Lifetime> lifetime;
+  std::shared_ptr<Lifetime> lifetime;  // its loop's
   std::optional<Strand> strand;
 
   // Wakes the session (it waits on the timer), unless it is inside handler
   // code and will look anyway: a post would only wake another I/O thread.
   void Wake() {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      if (session_inside) return;
-    }
+    if (session_inside.load()) return;
     std::lock_guard<std::mutex> lock(lifetime->mu);
     if (lifetime->alive) {
       asio::post(*strand, [self = shared_from_this()] {
@@ -129,7 +131,7 @@ struct Call : std::enable_shared_from_this<Call> {
   bool ClaimAnswerLocked() {
     if (answered) return false;
     answered = true;
-    running_handlers->fetch_sub(1);
+    lifetime->running_handlers.fetch_sub(1);
     return true;
   }
 };
@@ -153,16 +155,12 @@ thread_local IoThread* current_io = nullptr;
 class InsideHandler {
  public:
   explicit InsideHandler(Call& call) : call_(call), io_(current_io) {
-    {
-      std::lock_guard<std::mutex> lock(call_.mu);
-      call_.session_inside = true;
-    }
+    call_.session_inside.store(true);
     if (io_) io_->calls.store(io_->calls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
   ~InsideHandler() {
     if (io_) io_->calls.store(io_->calls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    std::lock_guard<std::mutex> lock(call_.mu);
-    call_.session_inside = false;
+    call_.session_inside.store(false);
   }
   InsideHandler(const InsideHandler&) = delete;
   InsideHandler& operator=(const InsideHandler&) = delete;
@@ -371,6 +369,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     std::atomic<int> free{1};  // its threads not held, at the monitor's last look
     // Idle keep-alive connections to upstreams, of this loop's sessions.
     std::unique_ptr<internal::SocketPool> upstreams;
+    std::shared_ptr<Lifetime> lifetime = std::make_shared<Lifetime>();
+    std::atomic<uint64_t> in_flight{0};  // its requests under way
   };
   std::vector<std::unique_ptr<Loop>> loops;
   std::atomic<size_t> next_loop{0};
@@ -389,10 +389,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   std::list<IoThread> io_threads;
   std::thread monitor;
   bool monitor_stop = false;  // under io_mu
-  std::shared_ptr<Lifetime> lifetime = std::make_shared<Lifetime>();
   std::atomic<bool> stopping{false};
-  std::atomic<uint64_t> in_flight{0};
-  std::shared_ptr<std::atomic<int>> running_handlers = std::make_shared<std::atomic<int>>(0);
   std::once_flag stop_once;
 
   // Open connections, so Stop can close the idle ones.
@@ -435,16 +432,26 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
 
   // Hands the request to the handler; the call then says what the session
   // does next (see Session).
-  std::shared_ptr<Call> Begin(Strand strand, HttpRequest& req, bool body_pending, bool body_empty) {
+  uint64_t InFlight() const {
+    uint64_t n = 0;
+    for (const auto& loop : loops) n += loop->in_flight.load();
+    return n;
+  }
+  int RunningHandlers() const {
+    int n = 0;
+    for (const auto& loop : loops) n += loop->lifetime->running_handlers.load();
+    return n;
+  }
+
+  std::shared_ptr<Call> Begin(Strand strand, Loop& loop, HttpRequest& req, bool body_pending, bool body_empty) {
     auto call = std::make_shared<Call>();
-    call->running_handlers = running_handlers;
-    call->lifetime = lifetime;
+    call->lifetime = loop.lifetime;
     call->strand.emplace(strand);
     // The timer itself is made when the session first waits on it: a call
     // answered at once (an in-process function) never needs one.
     call->deadline = opt.request_timeout.count() > 0 ? std::chrono::steady_clock::now() + opt.request_timeout
                                                      : std::chrono::steady_clock::time_point::max();
-    running_handlers->fetch_add(1);
+    loop.lifetime->running_handlers.fetch_add(1);
     if (auto refused = Refuse(req)) {
       std::lock_guard<std::mutex> lock(call->mu);
       call->ClaimAnswerLocked();
@@ -750,8 +757,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         req.body = std::move(*body);
         body_pending = false;
       }
-      in_flight.fetch_add(1);
-      std::shared_ptr<Call> call = Begin(strand, req, body_pending, head_parser.is_done());
+      loop.in_flight.fetch_add(1);
+      std::shared_ptr<Call> call = Begin(strand, loop, req, body_pending, head_parser.is_done());
       TimerReset reset{call};
       ClientWatch<Stream> watch(stream, call);
       std::optional<HttpResponse> response;
@@ -834,7 +841,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         keep = keep && ok;
         linger = ok && !body_consumed;
       }
-      in_flight.fetch_sub(1);
+      loop.in_flight.fetch_sub(1);
       busy->store(false, std::memory_order_relaxed);
       if (!keep) break;
     }
@@ -1004,7 +1011,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Launch(const ServerOptions& opti
 
 std::string HttpServer::address() const { return impl_->bound_address; }
 int HttpServer::port() const { return impl_->bound_port; }
-uint64_t HttpServer::in_flight() const { return impl_->in_flight.load(); }
+uint64_t HttpServer::in_flight() const { return impl_->InFlight(); }
 
 void HttpServer::Stop(std::chrono::milliseconds drain) {
   Impl* impl = impl_.get();
@@ -1023,7 +1030,7 @@ void HttpServer::Stop(std::chrono::milliseconds drain) {
     };
     close_idle(false);
     auto deadline = std::chrono::steady_clock::now() + drain;
-    while (impl->in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    while (impl->InFlight() > 0 && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
       close_idle(false);
     }
@@ -1071,21 +1078,21 @@ void HttpServer::Stop(std::chrono::milliseconds drain) {
                           << " I/O thread(s) still inside a function call";
       }
     }
-    {
-      std::lock_guard<std::mutex> lock(impl->lifetime->mu);
-      impl->lifetime->alive = false;
+    for (auto& loop : impl->loops) {
+      std::lock_guard<std::mutex> lock(loop->lifetime->mu);
+      loop->lifetime->alive = false;
     }
     for (auto& loop : impl->loops) loop->upstreams->CloseAll();
     // Functions that already answered (or timed out) may still be returning.
     auto grace = std::chrono::steady_clock::now() + std::max(drain, std::chrono::milliseconds(1000));
-    while (impl->running_handlers->load() > 0 && std::chrono::steady_clock::now() < grace) {
+    while (impl->RunningHandlers() > 0 && std::chrono::steady_clock::now() < grace) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
-    if (impl->running_handlers->load() > 0) {
+    if (impl->RunningHandlers() > 0) {
       // A function is still running; its thread cannot be taken back. Leave
       // the pool to finish on its own rather than block the caller forever.
       OFN_LOG(kWarning) << "http server on " << impl->bound_address << " stopped with "
-                        << impl->running_handlers->load() << " function call(s) still running";
+                        << impl->RunningHandlers() << " function call(s) still running";
       (void)impl->workers.release();
     } else {
       impl->workers->join();
