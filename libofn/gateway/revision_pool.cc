@@ -196,14 +196,20 @@ void RevisionPool::Call(const std::shared_ptr<Slot>& slot, const HttpRequest& re
   const auto took = std::chrono::steady_clock::now() - started;
   if (took > options_.inline_budget) {
     fast_streak_.store(0, std::memory_order_relaxed);
-    // A second long call among the last kInlineStreak: the function is slow.
-    const bool again = since_slow_.exchange(0, std::memory_order_relaxed) < kInlineStreak;
-    if (again && inline_ok_.exchange(false, std::memory_order_relaxed)) {
-      streak_needed_.store(std::min(streak_needed_.load(std::memory_order_relaxed) * 2, 1 << 20),
-                           std::memory_order_relaxed);
+    // A second long call among the last kSlowWindow: the function is slow.
+    // One alone is more likely the thread losing its CPU: it shortens the
+    // streak a function needs again (down to kInlineStreak), so one that
+    // settled on the executor after such losses comes back.
+    const int streak = streak_needed_.load(std::memory_order_relaxed);
+    if (since_slow_.exchange(0, std::memory_order_relaxed) < kSlowWindow) {
+      if (inline_ok_.exchange(false, std::memory_order_relaxed)) {
+        streak_needed_.store(std::min(streak * 2, 1 << 20), std::memory_order_relaxed);
+      }
+    } else {
+      streak_needed_.store(std::max(streak / 2, kInlineStreak), std::memory_order_relaxed);
     }
   } else {
-    if (since_slow_.load(std::memory_order_relaxed) < kInlineStreak) {
+    if (since_slow_.load(std::memory_order_relaxed) < kSlowWindow) {
       since_slow_.fetch_add(1, std::memory_order_relaxed);
     }
     if (!inline_ok_.load(std::memory_order_relaxed) &&

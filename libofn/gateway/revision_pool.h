@@ -21,11 +21,11 @@
 // proved short, at once on a gateway I/O thread that lends its turn
 // (internal/inline_turn.h): after kInlineStreak calls in a row under
 // PoolOptions::inline_budget it runs inline; a call over the budget sends it
-// back to the executor when another of its last kInlineStreak calls was over
-// it too (one long call alone is more often the thread losing its CPU than
-// the function being slow), and the streak it then needs doubles (at most
-// 2^20), so a function that is only sometimes slow settles on the executor.
-// Thread-safe.
+// back to the executor when another of its last kSlowWindow calls was over
+// it too, and the streak it then needs doubles (at most 2^20), so a function
+// that is only sometimes slow settles on the executor. A long call alone is
+// more often the thread losing its CPU than the function being slow: it
+// halves that streak instead (down to kInlineStreak). Thread-safe.
 #ifndef LIBOFN_GATEWAY_REVISION_POOL_H_
 #define LIBOFN_GATEWAY_REVISION_POOL_H_
 
@@ -66,6 +66,7 @@ struct PoolOptions {
 class RevisionPool : public std::enable_shared_from_this<RevisionPool> {
  public:
   static constexpr int kInlineStreak = 32;
+  static constexpr int kSlowWindow = 256;
   RevisionPool(std::string ns, std::string function, std::string revision, PoolOptions options, Clock* clock,
                Executor executor);
   ~RevisionPool();
@@ -176,8 +177,8 @@ class RevisionPool : public std::enable_shared_from_this<RevisionPool> {
   // Inline calls (see the top of this file).
   std::atomic<bool> inline_ok_{false};
   std::atomic<int> fast_streak_{0};
-  // Calls since the last one over the budget (counted up to kInlineStreak).
-  std::atomic<int> since_slow_{kInlineStreak};
+  // Calls since the last one over the budget (counted up to kSlowWindow).
+  std::atomic<int> since_slow_{kSlowWindow};
   std::atomic<int> streak_needed_;
 
   mutable std::mutex mu_;

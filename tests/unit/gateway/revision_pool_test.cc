@@ -157,36 +157,53 @@ class SometimesLongInstance : public backend::Instance {
   std::chrono::microseconds long_call_;
 };
 
-// One long call among short ones keeps a proven-short function inline; a
-// second within kInlineStreak calls sends it back to the executor.
+// One long call among short ones keeps a proven-short function inline and
+// halves the streak it would need again; a second within kSlowWindow calls
+// sends it back to the executor and doubles that streak.
 TEST(RevisionPoolTest, OneLongCallAloneKeepsAFunctionInlineASecondSoonAfterDoesNot) {
   PoolOptions po;
   po.inline_budget = std::chrono::milliseconds(50);
   auto pool = std::make_shared<RevisionPool>("default", "f", "f-00001", po, Clock::System(),
                                              [](std::function<void()> task) { task(); });
   pool->AddInstance(std::make_shared<SometimesLongInstance>(po.inline_budget * 2));
-  int answered = 0;
+  int answered = 0, calls = 0;
   auto call = [&](bool long_call) {
     HttpRequest r;
     if (long_call) r.headers.Add("X-Long", "1");
+    ++calls;
     pool->Submit(std::move(r), [&](HttpResponse resp) { answered += resp.status == 200; });
   };
-  for (int i = 0; i < RevisionPool::kInlineStreak; ++i) call(false);
+  auto short_calls = [&](int n) {
+    for (int i = 0; i < n; ++i) call(false);
+  };
+  constexpr int kStreak = RevisionPool::kInlineStreak, kWindow = RevisionPool::kSlowWindow;
+  short_calls(kStreak);
   ASSERT_TRUE(pool->runs_inline());
   call(true);
   EXPECT_TRUE(pool->runs_inline()) << "one long call alone";
-  for (int i = 0; i < RevisionPool::kInlineStreak; ++i) call(false);
+  short_calls(kWindow);
   call(true);
-  EXPECT_TRUE(pool->runs_inline()) << "the first long call was kInlineStreak calls ago";
-  for (int i = 0; i < RevisionPool::kInlineStreak - 2; ++i) call(false);
+  EXPECT_TRUE(pool->runs_inline()) << "the first long call was kSlowWindow calls ago";
+  short_calls(kWindow - 1);
   call(true);
-  EXPECT_FALSE(pool->runs_inline()) << "two long calls within kInlineStreak";
-  // Back inline only after the doubled streak of short calls.
-  for (int i = 0; i < 2 * RevisionPool::kInlineStreak - 1; ++i) call(false);
+  EXPECT_FALSE(pool->runs_inline()) << "two long calls within kSlowWindow";
+  // Back inline after the doubled streak of short calls.
+  short_calls(2 * kStreak - 1);
+  EXPECT_FALSE(pool->runs_inline());
+  call(false);
+  ASSERT_TRUE(pool->runs_inline());
+  // An isolated long call halves the streak (64 -> 32) before the next one
+  // doubles it: 64 short calls bring it back, not 128.
+  short_calls(kWindow);
+  call(true);
+  EXPECT_TRUE(pool->runs_inline());
+  call(true);
+  EXPECT_FALSE(pool->runs_inline());
+  short_calls(2 * kStreak - 1);
   EXPECT_FALSE(pool->runs_inline());
   call(false);
   EXPECT_TRUE(pool->runs_inline());
-  EXPECT_EQ(answered, 5 * RevisionPool::kInlineStreak + 1);
+  EXPECT_EQ(answered, calls);
 }
 
 TEST(RevisionPoolTest, AbandonedWaitersLeaveTheQueueAndNeverReachAnInstance) {
