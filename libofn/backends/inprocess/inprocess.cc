@@ -228,6 +228,12 @@ std::string InProcessDriver::Requirement(const backend::Workload& w) const {
          "\" (" + (tried.empty() ? std::string("no library directories") : "tried " + tried) + ")";
 }
 
+std::shared_ptr<Library> InProcessDriver::Loaded(const std::string& path) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = libraries_.find(path);
+  return it == libraries_.end() ? nullptr : it->second;
+}
+
 Result<std::shared_ptr<Library>> InProcessDriver::LoadLibrary(const std::string& path) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = libraries_.find(path);
@@ -263,8 +269,13 @@ Result<std::shared_ptr<const Registered>> InProcessDriver::Resolve(const backend
   std::vector<std::string> tried;
   for (const std::string& path : LibraryCandidates(spec)) {
     tried.push_back(path);
-    if (!IsFile(path)) continue;
-    OFN_ASSIGN_OR_RETURN(std::shared_ptr<Library> lib, LoadLibrary(path));
+    // A library loaded from this path stays loaded as it was (dlopen would
+    // hand back the same one): no need to look at the file again.
+    std::shared_ptr<Library> lib = Loaded(path);
+    if (!lib) {
+      if (!IsFile(path)) continue;
+      OFN_ASSIGN_OR_RETURN(lib, LoadLibrary(path));
+    }
     if (auto fn = lib->functions.Find(target)) return fn;
     std::vector<std::string> names = lib->functions.Names();
     if (!named && names.size() == 1) return lib->functions.Find(names[0]);

@@ -93,11 +93,13 @@ class InProcessDriver final : public backend::InstanceDriver {
  private:
   Result<std::shared_ptr<const Registered>> Resolve(const backend::Workload& spec);
   std::vector<std::string> LibraryCandidates(const backend::Workload& spec) const;
+  // The library loaded from `path`, or null.
+  std::shared_ptr<Library> Loaded(const std::string& path) const;
 
   const FunctionRegistry* host_;
   std::vector<std::string> library_dirs_;
   OutputSink outputs_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Library>> libraries_;
 };
 
