@@ -30,14 +30,10 @@ namespace {
 
 namespace json = boost::json;
 using std::chrono::seconds;
+using testing::BuildRoot;
 using testing::ReadFile;
 using testing::SourceRoot;
 using testing::TempDir;
-
-std::string BuildRoot() {
-  const char* b = std::getenv("OFN_BUILD_ROOT");
-  return b ? b : "build";
-}
 
 Platform::Options Opts(const std::string& state_dir) {
   Platform::Options o;

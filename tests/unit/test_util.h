@@ -16,6 +16,12 @@ inline std::string SourceRoot() {
   return root ? root : ".";
 }
 
+// The build tree (OFN_BUILD_ROOT; "build" when unset).
+inline std::string BuildRoot() {
+  const char* root = std::getenv("OFN_BUILD_ROOT");
+  return root ? root : "build";
+}
+
 inline std::string DataPath(const std::string& rel) { return SourceRoot() + "/tests/data/" + rel; }
 
 inline std::string ReadFile(const std::string& path) {

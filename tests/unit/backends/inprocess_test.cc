@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
 
 #include "tests/unit/test_util.h"
@@ -12,10 +11,7 @@
 namespace ofn::inprocess {
 namespace {
 
-std::string BuildRoot() {
-  const char* b = std::getenv("OFN_BUILD_ROOT");
-  return b ? b : "build";
-}
+using testing::BuildRoot;
 
 backend::Workload HelloWorkload() {
   backend::Workload w;
