@@ -3,6 +3,7 @@
 #include <future>
 
 #include "libofn/common/json_text.h"
+#include "libofn/gateway/internal/inline_turn.h"
 #include "libofn/gateway/server.h"
 
 namespace ofn::gateway {
@@ -206,6 +207,10 @@ void Dispatcher::SetListenerPorts(ListenerPorts ports) {
 }
 
 HttpResponse Dispatcher::Handle(HttpRequest request) const {
+  // The caller waits for the answer anyway: a function whose calls have
+  // proved short runs on its thread, as on an I/O thread (no worker woken,
+  // none to wake the caller back).
+  internal::InlineTurn turn;
   auto promise = std::make_shared<std::promise<HttpResponse>>();
   std::future<HttpResponse> future = promise->get_future();
   Dispatch(std::move(request), [promise](HttpResponse r) { promise->set_value(std::move(r)); });

@@ -74,7 +74,8 @@ class Dispatcher {
   // Routes one request; `respond` is called once, maybe on another thread.
   // Never throws.
   void Dispatch(HttpRequest request, Responder respond) const;
-  // Dispatch, waiting for the response.
+  // Dispatch, waiting for the response; a function whose calls have proved
+  // short runs on the calling thread.
   HttpResponse Handle(HttpRequest request) const;
 
  private:

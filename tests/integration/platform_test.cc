@@ -13,11 +13,13 @@
 #include <boost/json.hpp>
 #include <cstdio>
 #include <map>
+#include <mutex>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 #include "libofn/gateway/client.h"
 #include "libofn/testing/fake_driver.h"
@@ -224,6 +226,26 @@ TEST_F(PlatformTest, InvokeTakesTheSamePathAsHttp) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "echo POST /x?y=1 host=inv.default.svc.cluster.local");
   EXPECT_EQ(p().Invoke("missing", HttpRequest{}).status, 404);
+}
+
+TEST_F(PlatformTest, InvokeRunsAProvenShortFunctionOnTheCallingThread) {
+  std::mutex mu;
+  std::vector<std::thread::id> ran_on;
+  p().functions().Http("where", [&](const HttpRequest&) {
+    std::lock_guard<std::mutex> lock(mu);
+    ran_on.push_back(std::this_thread::get_id());
+    return HttpResponse::Text(200, "ok");
+  });
+  ASSERT_TRUE(p().Apply(Manifest("where", "", "where")).ok());
+  ASSERT_TRUE(p().WaitReady("where", seconds(10)).ok());
+  // A new function runs on the platform's workers until its calls have
+  // proved short (RevisionPool's streak), then on the caller, which waits
+  // for it anyway.
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(p().Invoke("where", HttpRequest{}).status, 200);
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(ran_on.size(), 100u);
+  EXPECT_NE(ran_on.front(), std::this_thread::get_id());
+  EXPECT_EQ(ran_on.back(), std::this_thread::get_id());
 }
 
 TEST_F(PlatformTest, MissingFunctionCodeFailsServingWithTheReason) {

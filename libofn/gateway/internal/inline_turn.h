@@ -3,8 +3,9 @@
 // that call to a function's executor may then run at once on the I/O thread
 // (RevisionPool does so for a function whose calls have proved short)
 // instead of waking a worker and being woken back: two thread switches less
-// per request. One turn per handler call: work launched from inside the
-// call (a queued request, a job) goes to the executor as before.
+// per request. Platform::Invoke opens one too (its caller waits). One turn
+// per handler call: work launched from inside the call (a queued request, a
+// job) goes to the executor as before.
 //
 // A call that turns out long holds one I/O thread: the others go on serving
 // (they share one io_context), and when all of them are held, HttpServer
@@ -18,10 +19,15 @@ inline thread_local bool inline_turn = false;
 
 class InlineTurn {
  public:
-  InlineTurn() { inline_turn = true; }
-  ~InlineTurn() { inline_turn = false; }
+  // A turn opened inside another (a function that invokes one) leaves the
+  // outer turn as it found it.
+  InlineTurn() : outer_(inline_turn) { inline_turn = true; }
+  ~InlineTurn() { inline_turn = outer_; }
   InlineTurn(const InlineTurn&) = delete;
   InlineTurn& operator=(const InlineTurn&) = delete;
+
+ private:
+  bool outer_;
 };
 
 // True once per turn, on the thread that holds it.
