@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "libofn/common/clock.h"
+#include "libofn/platform/platform.h"
 #include "libofn/route/route.h"
 #include "libofn/route/table.h"
 #include "libofn/scale/kpa.h"
@@ -128,6 +130,87 @@ BENCHMARK(BM_ManifestParseAndValidate);
 }  // namespace
 
 BENCHMARK_MAIN();
+
+// An in-process function's start from zero, as the platform pays it: a
+// request to a revision at zero (scaled there on a manual clock, outside the
+// timing) until its response — the queue, the autoscaler's poke, the
+// driver's start, the hand-over — against the same request with the
+// instance up (BM_InvokeWarm). Caches are warm here; after seconds of idle
+// the load bench's end-to-end figure adds what cold caches cost.
+class ZeroPlatform {
+ public:
+  ZeroPlatform() {
+    char dir_template[] = "/tmp/ofn-bench-zero-XXXXXX";
+    if (const char* d = ::mkdtemp(dir_template)) dir_ = d;
+    ofn::Platform::Options o;
+    o.state_dir = dir_;
+    o.gateway_address = "127.0.0.1:0";
+    o.clock = &clock_;
+    o.autoscale_ticker = false;
+    auto p = ofn::Platform::Open(o);
+    if (!p.ok()) return;
+    platform_ = std::move(*p);
+    platform_->functions().Http("hello", [](const ofn::HttpRequest&) { return ofn::HttpResponse::Text(200, "hi\n"); });
+    const char* manifest =
+        "apiVersion: core.openfunction.io/v1beta2\nkind: Function\nmetadata:\n  name: hello\nspec:\n"
+        "  version: v1.0.0\n  image: ofn.local/hello:latest\n  serving:\n    params:\n      FUNC_NAME: hello\n"
+        "    template:\n      containers:\n        - name: function\n    triggers:\n      http:\n        port: 8080\n";
+    if (!platform_->Apply(manifest).ok() || !platform_->WaitReady("hello", std::chrono::seconds(10)).ok()) {
+      platform_.reset();
+    }
+  }
+  ~ZeroPlatform() {
+    if (platform_) platform_->Close(std::chrono::seconds(1));
+    platform_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+  ofn::Platform* get() { return platform_.get(); }
+  int Ready() {
+    auto revs = platform_->Revisions("hello");
+    return revs.ok() && !revs->empty() ? revs->back().ready_instances : -1;
+  }
+  // Idle past the stable window and the scale-to-zero grace.
+  bool ToZero() {
+    for (int i = 0; i < 64 && Ready() != 0; ++i) {
+      clock_.Advance(std::chrono::seconds(2));
+      platform_->Autoscale();
+    }
+    return Ready() == 0;
+  }
+  bool Call() {
+    ofn::HttpRequest req;
+    req.target = "/";
+    return platform_->Invoke("hello", std::move(req)).status == 200;
+  }
+
+ private:
+  std::string dir_;
+  ofn::ManualClock clock_;
+  std::unique_ptr<ofn::Platform> platform_;
+};
+
+void BM_InvokeWarm(benchmark::State& state) {
+  ZeroPlatform p;
+  if (!p.get()) return state.SkipWithError("the platform did not start");
+  for (auto _ : state) {
+    state.PauseTiming();  // as BM_InvokeFromZero, so both pay the same
+    state.ResumeTiming();
+    if (!p.Call()) state.SkipWithError("the call failed");
+  }
+}
+BENCHMARK(BM_InvokeWarm)->Iterations(2000)->Unit(benchmark::kMicrosecond);
+
+void BM_InvokeFromZero(benchmark::State& state) {
+  ZeroPlatform p;
+  if (!p.get()) return state.SkipWithError("the platform did not start");
+  for (auto _ : state) {
+    state.PauseTiming();
+    if (!p.ToZero()) state.SkipWithError("the revision did not scale to zero");
+    state.ResumeTiming();
+    if (!p.Call()) state.SkipWithError("the call failed");
+  }
+}
+BENCHMARK(BM_InvokeFromZero)->Iterations(2000)->Unit(benchmark::kMicrosecond);
 
 // Storing a Function as `ofn apply` does: one transaction that writes the
 // object (WAL, synchronous=NORMAL as `ofn serve` runs it) into a store that
