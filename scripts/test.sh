@@ -56,7 +56,7 @@ run_gtests() {  # dir, report prefix
 #            backend's generated gRPC code; -O1;
 #   asan:    address + undefined, every gtest suite.
 tsan_tests=(gateway_test scale_test revisions_test platform_test events_test build_test)
-gtests=(spec_test store_test build_test backend_test events_test common_test route_test scale_test gateway_test
+gtests=(spec_test store_test build_test backend_test events_test common_test route_test scale_test gateway_test socket_reads_test
   platform_test revisions_test process_test store_crash_test containerd_test)
 background_build() {  # name, dir, nice, jobs, targets (comma separated, "" = all), meson args...
   local name=$1 dir=$2 niceness=$3 jobs=$4 targets=$5; shift 5

@@ -27,6 +27,7 @@
 #include "libofn/common/json_text.h"
 #include "libofn/common/log.h"
 #include "libofn/gateway/framing.h"
+#include "libofn/gateway/internal/draining_read.h"
 #include "libofn/gateway/internal/inline_turn.h"
 #include "libofn/gateway/internal/proxy.h"
 #include "libofn/gateway/internal/stream.h"
@@ -681,8 +682,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         if constexpr (IsTls<Stream>::value) {
           std::tie(wec, wn) = co_await stream->async_read_some(buffer.prepare(4096), asio::as_tuple(asio::use_awaitable));
         } else {
-          std::tie(wec, wn) =
-              co_await Lowest(*stream).socket().async_read_some(buffer.prepare(4096), asio::as_tuple(asio::use_awaitable));
+          std::tie(wec, wn) = co_await Lowest(*stream).socket().async_read_some(
+              internal::DrainingBuffer(buffer.prepare(4096)), asio::as_tuple(asio::use_awaitable));
         }
         idle.Clear();
         if (wec) break;
