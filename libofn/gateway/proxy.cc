@@ -16,6 +16,8 @@
 #include <tuple>
 #include <vector>
 
+#include "libofn/gateway/internal/draining_read.h"
+
 namespace ofn::gateway::internal {
 namespace {
 
@@ -101,7 +103,10 @@ asio::awaitable<beast::error_code> ReadResponseHead(tcp::socket& up, beast::flat
   for (;;) {
     if (ParseBufferedHead(parser, buffer, ec) || ec) co_return ec;
     const size_t room = std::max<size_t>(4096, buffer.capacity() - buffer.size());
-    auto [rec, n] = co_await up.async_read_some(buffer.prepare(room), asio::as_tuple(asio::use_awaitable));
+    // A pooled connection's last read was short: the answer to the request
+    // just sent is waited for, not tried for at once (draining_read.h).
+    auto [rec, n] =
+        co_await up.async_read_some(DrainingBuffer(buffer.prepare(room)), asio::as_tuple(asio::use_awaitable));
     if (rec == asio::error::eof) {
       if (!parser.got_some()) co_return http::error::end_of_stream;
       parser.put_eof(ec);
