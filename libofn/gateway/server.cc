@@ -761,7 +761,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       loop.in_flight.fetch_add(1);
       std::shared_ptr<Call> call = Begin(strand, loop, req, body_pending, head_parser.is_done());
       TimerReset reset{call};
-      ClientWatch<Stream> watch(stream, call);
+      // Made when the session first waits for the answer: a call answered
+      // at once (an in-process function) needs no watch.
+      std::optional<ClientWatch<Stream>> watch;
       std::optional<HttpResponse> response;
       std::optional<ProxyRequest> proxy;
       bool body_consumed = !body_pending || head_parser.is_done();
@@ -781,7 +783,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         }
         if (response || proxy) break;
         if (read_body) {
-          watch.Disarm();
+          if (watch) watch->Disarm();
           Result<std::string> body = std::string();
           if (!head_parser.is_done()) body = co_await ReadBody(*stream, buffer, head_parser);
           body_consumed = body.ok();
@@ -791,7 +793,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
           }
           continue;
         }
-        watch.Arm();
+        if (!watch) watch.emplace(stream, call);
+        watch->Arm();
         if (!call->timer) {
           call->timer.emplace(strand);
           call->timer->expires_at(call->deadline);
@@ -812,7 +815,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         for (auto& fn : abandon_callbacks) fn();
         break;
       }
-      watch.Disarm();
+      if (watch) watch->Disarm();
       bool keep = false;
       if (proxy) {
         // Named, not temporaries: g++ 12 destroys temporaries in a co_await

@@ -150,7 +150,8 @@ bool IsFile(const std::string& path) {
 
 HttpResponse CallFunction(const Registered& fn, const backend::Workload& spec, const OutputSink& outputs,
                           const HttpRequest& request) {
-  std::string who = "function " + spec.ns + "/" + spec.function;
+  // Named only when it fails: a call builds no string of its own.
+  auto who = [&spec] { return "function " + spec.ns + "/" + spec.function; };
   try {
     switch (fn.signature) {
       case Signature::kHttp:
@@ -184,11 +185,11 @@ HttpResponse CallFunction(const Registered& fn, const backend::Workload& spec, c
       }
     }
   } catch (const std::exception& e) {
-    return gateway::ErrorResponse(500, who + " threw: " + e.what());
+    return gateway::ErrorResponse(500, who() + " threw: " + e.what());
   } catch (...) {
-    return gateway::ErrorResponse(500, who + " threw a non-standard exception");
+    return gateway::ErrorResponse(500, who() + " threw a non-standard exception");
   }
-  return gateway::ErrorResponse(500, who + ": unknown signature");
+  return gateway::ErrorResponse(500, who() + ": unknown signature");
 }
 
 InProcessDriver::InProcessDriver(const FunctionRegistry* host, std::vector<std::string> library_dirs,
