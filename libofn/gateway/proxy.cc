@@ -103,7 +103,7 @@ asio::awaitable<beast::error_code> ReadResponseHead(tcp::socket& up, beast::flat
   for (;;) {
     if (ParseBufferedHead(parser, buffer, ec) || ec) co_return ec;
     const size_t room = std::max<size_t>(4096, buffer.capacity() - buffer.size());
-    // A pooled connection's last read was short: the answer to the request
+    // A kept connection's last read emptied it: the answer to the request
     // just sent is waited for, not tried for at once (draining_read.h).
     auto [rec, n] =
         co_await up.async_read_some(DrainingBuffer(buffer.prepare(room)), asio::as_tuple(asio::use_awaitable));
@@ -276,6 +276,7 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
       }
       boost::system::error_code nec;
       upstream->set_option(tcp::no_delay(true), nec);  // header and body go in separate writes
+      ReportUnreadBytes(upstream->native_handle());    // see ReadResponseHead
     }
     tcp::socket& up = *upstream;
 

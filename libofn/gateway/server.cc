@@ -868,6 +868,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     if constexpr (std::is_same_v<typename Socket::protocol_type, tcp>) {
       boost::system::error_code ec;
       sock.set_option(tcp::no_delay(true), ec);
+      internal::ReportUnreadBytes(sock.native_handle());  // see internal/draining_read.h
       auto ep = sock.remote_endpoint(ec);
       if (!ec) client_ip = ep.address().to_string();
       if (ssl_ctx) {

@@ -13,8 +13,10 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <gtest/gtest.h>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -50,14 +52,28 @@ namespace {
 
 using std::chrono::seconds;
 
+// Where a server leaves the responder of a request to "/hold".
+struct Held {
+  std::mutex mu;
+  std::condition_variable cv;
+  HttpServer::Responder respond;
+};
+
 // A server that answers every request at once with its target, or hands
-// it to `upstream` (a proxied instance) when one is given.
-std::unique_ptr<HttpServer> Serve(const std::string& upstream = "") {
+// it to `upstream` (a proxied instance) when one is given; with `held`, a
+// request to "/hold" is answered by the test.
+std::unique_ptr<HttpServer> Serve(const std::string& upstream = "", Held* held = nullptr) {
   ServerOptions o;
   o.address = "127.0.0.1:0";
   o.io_threads = 1;
   o.stream_bodies = true;
-  auto s = HttpServer::StartAsync(o, [upstream](HttpRequest r, HttpServer::Responder respond) {
+  auto s = HttpServer::StartAsync(o, [upstream, held](HttpRequest r, HttpServer::Responder respond) {
+    if (held && r.target == "/hold") {
+      std::lock_guard<std::mutex> lock(held->mu);
+      held->respond = std::move(respond);
+      held->cv.notify_all();
+      return;
+    }
     if (!upstream.empty()) {
       auto body = std::move(r.pending_body);
       body->Proxy(std::move(r), upstream, seconds(5), [](int) {});
@@ -72,6 +88,7 @@ std::unique_ptr<HttpServer> Serve(const std::string& upstream = "") {
 class SocketReadsTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_NO_FATAL_FAILURE(Connect(Serve())); }
+  // The client's socket, connected to `server`.
   void Connect(std::unique_ptr<HttpServer> server) {
     ASSERT_TRUE(server);
     server_ = std::move(server);
@@ -92,13 +109,16 @@ class SocketReadsTest : public ::testing::Test {
     server_.reset();
     upstream_.reset();
   }
-  // Serves through a gateway that proxies every request to a second server.
-  void Proxied() {
+  void Reconnect(std::unique_ptr<HttpServer> server) {
     ::close(fd_);
     server_.reset();
+    ASSERT_NO_FATAL_FAILURE(Connect(std::move(server)));
+  }
+  // Serves through a gateway that proxies every request to a second server.
+  void Proxied() {
     upstream_ = Serve();
     ASSERT_TRUE(upstream_);
-    ASSERT_NO_FATAL_FAILURE(Connect(Serve("127.0.0.1:" + std::to_string(upstream_->port()))));
+    ASSERT_NO_FATAL_FAILURE(Reconnect(Serve("127.0.0.1:" + std::to_string(upstream_->port()))));
   }
 
   void Send(const std::string& bytes) {
@@ -173,6 +193,26 @@ TEST_F(SocketReadsTest, AProxiedRequestCostsOneReadOnEachConnectionAndNoneThatFi
   // request went out.
   EXPECT_EQ(recv_found_nothing.load() - empty, 0);
   EXPECT_EQ(recv_calls.load() - calls, 60);
+}
+
+TEST_F(SocketReadsTest, ALastRequestThatArrivesWithTheEndOfTheStreamIsAnsweredAndTheConnectionCloses) {
+  Held held;
+  ASSERT_NO_FATAL_FAILURE(Reconnect(Serve("", &held)));
+  Send(Get("/hold"));
+  {
+    std::unique_lock<std::mutex> lock(held.mu);
+    ASSERT_TRUE(held.cv.wait_for(lock, seconds(10), [&] { return held.respond != nullptr; }));
+  }
+  // The next request and the client's end of stream arrive while the server
+  // is busy: its next read takes the request, and must not take the socket
+  // for drained (the end of stream raises no new edge).
+  Send(Get("/last"));
+  ASSERT_EQ(::shutdown(fd_, SHUT_WR), 0);
+  held.respond(HttpResponse::Text(200, "/hold"));
+  EXPECT_EQ(Answer(), "/hold");
+  EXPECT_EQ(Answer(), "/last");
+  char c;
+  EXPECT_EQ(::read(fd_, &c, 1), 0) << "the server did not close after the client's end of stream";
 }
 
 TEST_F(SocketReadsTest, ARequestInPiecesIsReadPieceByPieceAndAnswered) {
