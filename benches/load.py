@@ -252,24 +252,22 @@ class Ofn:
                              text=True, timeout=10).stdout
         return out
 
+    def metric_total(self, name, function, text=None):
+        """The sum of metric `name` over a function's revisions (from `text`, else a fresh scrape)."""
+        total = 0.0
+        for line in (self.metrics() if text is None else text).splitlines():
+            if line.startswith(name + "{") and ('function="%s"' % function) in line:
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
     def cold_starts(self, function):
         """The platform's own start-to-ready histogram for a function: (count, sum in seconds)."""
-        count, total = 0, 0.0
-        for line in self.metrics().splitlines():
-            if ('function="%s"' % function) not in line:
-                continue
-            if line.startswith("ofn_revision_cold_start_seconds_count{"):
-                count += int(float(line.rsplit(" ", 1)[1]))
-            elif line.startswith("ofn_revision_cold_start_seconds_sum{"):
-                total += float(line.rsplit(" ", 1)[1])
-        return count, total
+        text = self.metrics()
+        return (int(self.metric_total("ofn_revision_cold_start_seconds_count", function, text)),
+                self.metric_total("ofn_revision_cold_start_seconds_sum", function, text))
 
     def ready_instances(self, function):
-        total = 0
-        for line in self.metrics().splitlines():
-            if line.startswith("ofn_revision_ready_instances{") and ('function="%s"' % function) in line:
-                total += int(float(line.rsplit(" ", 1)[1]))
-        return total
+        return int(self.metric_total("ofn_revision_ready_instances", function))
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)

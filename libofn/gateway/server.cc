@@ -868,7 +868,6 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     if constexpr (std::is_same_v<typename Socket::protocol_type, tcp>) {
       boost::system::error_code ec;
       sock.set_option(tcp::no_delay(true), ec);
-      internal::ReportUnreadBytes(sock.native_handle());  // see internal/draining_read.h
       auto ep = sock.remote_endpoint(ec);
       if (!ec) client_ip = ep.address().to_string();
       if (ssl_ctx) {
@@ -876,6 +875,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
             loop);
         return;
       }
+      // Only a plain session's reads use the hint (internal/draining_read.h).
+      internal::ReportUnreadBytes(sock.native_handle());
     }
     Run(std::make_shared<Plain>(std::move(sock)), strand, std::move(client_ip), loop);
   }
