@@ -1,6 +1,8 @@
 #include "libofn/gateway/server.h"
 
 #include <netinet/in.h>
+#include <pthread.h>
+#include <time.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -29,6 +31,7 @@
 #include "libofn/gateway/framing.h"
 #include "libofn/gateway/internal/draining_read.h"
 #include "libofn/gateway/internal/inline_turn.h"
+#include "libofn/gateway/internal/loop_choice.h"
 #include "libofn/gateway/internal/proxy.h"
 #include "libofn/gateway/internal/stream.h"
 #include "libofn/gateway/min_rate.h"
@@ -148,6 +151,9 @@ struct IoThread {
   bool spare = false;
   uint64_t seen = 0;  // the monitor's last look
   std::thread thread;
+  clockid_t cpu_clock{};   // the thread's CPU-time clock
+  bool has_cpu_clock = false;
+  int64_t cpu_seen_ns = -1;  // its CPU time at the monitor's last look (-1: not looked at yet)
 };
 thread_local IoThread* current_io = nullptr;
 
@@ -368,13 +374,18 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     asio::io_context ctx;
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
     std::atomic<int> free{1};  // its threads not held, at the monitor's last look
+    // For the choice of a loop for a new connection (internal/loop_choice.h):
+    // the CPU its threads used over the monitor's last period (per mille of
+    // one core), the connections it took since that look, and its open ones.
+    std::atomic<int> busy_permille{0};
+    std::atomic<uint32_t> taken{0};
+    std::atomic<size_t> connections{0};
     // Idle keep-alive connections to upstreams, of this loop's sessions.
     std::unique_ptr<internal::SocketPool> upstreams;
     std::shared_ptr<Lifetime> lifetime = std::make_shared<Lifetime>();
     std::atomic<uint64_t> in_flight{0};  // its requests under way
   };
   std::vector<std::unique_ptr<Loop>> loops;
-  std::atomic<size_t> next_loop{0};
   std::unique_ptr<asio::thread_pool> workers;
   std::optional<tcp::acceptor> tcp_acceptor;
   std::optional<unix_proto::acceptor> unix_acceptor;
@@ -501,6 +512,19 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     t.loop = loop;
     t.spare = spare;
     t.thread = std::thread([self = shared_from_this(), &t] { self->RunIo(t); });
+    t.has_cpu_clock = pthread_getcpuclockid(t.thread.native_handle(), &t.cpu_clock) == 0;
+  }
+  // The loop a new connection joins.
+  Loop& ChooseLoop() {
+    const size_t i = internal::ChooseLoop(loops.size(), [this](size_t k) {
+      const Loop& l = *loops[k];
+      return internal::LoopLoad{l.free.load(std::memory_order_relaxed), l.busy_permille.load(std::memory_order_relaxed),
+                                l.taken.load(std::memory_order_relaxed), l.connections.load(std::memory_order_relaxed)};
+    });
+    Loop& loop = *loops[i];
+    loop.taken.fetch_add(1, std::memory_order_relaxed);
+    loop.connections.fetch_add(1, std::memory_order_relaxed);
+    return loop;
   }
   void RunIo(IoThread& me) {
     current_io = &me;
@@ -524,16 +548,23 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   // call at the last look (backing off to 16 ms otherwise: a call caught
   // inside is looked at again a millisecond later); a loop none of whose
   // threads is free (each held inside one call since the last look) gets a
-  // spare.
+  // spare. Each look also measures the CPU each loop's threads used since
+  // the last (for ChooseLoop).
   void Monitor() {
     auto period = std::chrono::milliseconds(1);
     std::vector<int> free(loops.size());
+    std::vector<int64_t> cpu_ns(loops.size());
+    auto last_look = std::chrono::steady_clock::now();
     bool warned = false;
     std::unique_lock<std::mutex> lock(io_mu);
     while (!monitor_stop) {
       io_cv.wait_for(lock, period, [&] { return monitor_stop; });
       if (monitor_stop) break;
+      const auto now = std::chrono::steady_clock::now();
+      const int64_t wall_ns = std::max<int64_t>(1, std::chrono::nanoseconds(now - last_look).count());
+      last_look = now;
       std::fill(free.begin(), free.end(), 0);
+      std::fill(cpu_ns.begin(), cpu_ns.end(), 0);
       int spares = 0, held_threads = 0;
       bool inside = false;
       for (auto it = io_threads.begin(); it != io_threads.end();) {
@@ -546,6 +577,14 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         const bool held = (c & 1) != 0 && c == it->seen;
         inside = inside || (c & 1) != 0;
         it->seen = c;
+        timespec cpu{};
+        if (it->has_cpu_clock && clock_gettime(it->cpu_clock, &cpu) == 0) {
+          const int64_t ns = int64_t{cpu.tv_sec} * 1'000'000'000 + cpu.tv_nsec;
+          // A thread's first look only sets where it starts from (its start
+          // is not work of its loop).
+          if (it->cpu_seen_ns >= 0) cpu_ns[it->loop] += std::max<int64_t>(0, ns - it->cpu_seen_ns);
+          it->cpu_seen_ns = ns;
+        }
         free[it->loop] += held ? 0 : 1;
         held_threads += held ? 1 : 0;
         spares += it->spare ? 1 : 0;
@@ -554,6 +593,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       bool starved = false;
       for (size_t i = 0; i < loops.size(); ++i) {
         loops[i]->free.store(free[i], std::memory_order_relaxed);
+        loops[i]->busy_permille.store(static_cast<int>(std::min<int64_t>(cpu_ns[i] * 1000 / wall_ns, 1'000'000)),
+                                      std::memory_order_relaxed);
+        loops[i]->taken.store(0, std::memory_order_relaxed);
         if (free[i] > 0 || loops[i]->ctx.stopped()) continue;
         starved = true;
         if (spares < opt.max_spare_io_threads) {
@@ -853,6 +895,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     beast::error_code ignored;
     Lowest(*stream).socket().shutdown(asio::socket_base::shutdown_both, ignored);
     Lowest(*stream).close();
+    loop.connections.fetch_sub(1, std::memory_order_relaxed);
     std::lock_guard<std::mutex> lock(conns_mu);
     conns.erase(id);
   }
@@ -860,7 +903,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   template <class Socket>
   void StartSession(Socket socket) {
     using Plain = beast::basic_stream<typename Socket::protocol_type, Strand>;
-    Loop& loop = *loops[next_loop.fetch_add(1, std::memory_order_relaxed) % loops.size()];
+    Loop& loop = ChooseLoop();
     Strand strand = asio::make_strand(loop.ctx);
     auto protocol = socket.local_endpoint().protocol();
     typename Plain::socket_type sock(strand, protocol, socket.release());

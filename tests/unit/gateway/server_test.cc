@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "libofn/gateway/framing.h"
+#include "libofn/gateway/internal/loop_choice.h"
 #include "libofn/gateway/min_rate.h"
 #include "libofn/testing/loopback.h"
 
@@ -477,6 +478,58 @@ TEST(ServerProxyTest, APooledConnectionTheInstanceClosedIsReplacedAndEachRequest
   EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
   ASSERT_TRUE(up.WaitClosed(3));
   EXPECT_EQ(up.requests(), (std::vector<std::string>{"GET /1", "GET /2", "POST /3"}));
+}
+
+// --- Which loop a new connection joins ------------------------------------
+
+TEST(LoopChoiceTest, TheFirstLoopWithRoomTakesTheConnection) {
+  using internal::ChooseLoop;
+  using internal::LoopLoad;
+  auto choose = [](std::vector<LoopLoad> loads) {
+    return ChooseLoop(loads.size(), [&](size_t i) { return loads[i]; });
+  };
+  const LoopLoad idle{};
+  // Idle loops: always the first, however many connections it has.
+  EXPECT_EQ(choose({LoopLoad{1, 0, 0, 500}, idle}), 0u);
+  // The first has no room (busy, held, or took its share of this look):
+  // the next that has.
+  EXPECT_EQ(choose({LoopLoad{1, internal::kRoomPermille, 0, 1}, idle}), 1u);
+  EXPECT_EQ(choose({LoopLoad{0, 0, 0, 1}, idle}), 1u);
+  EXPECT_EQ(choose({LoopLoad{1, 0, internal::kTakenPerLook, 1}, idle}), 1u);
+  EXPECT_EQ(choose({LoopLoad{1, 900, 0, 1}, LoopLoad{1, 700, 0, 1}, LoopLoad{1, 499, 63, 90}}), 2u);
+  // None has room: the fewest open connections, among loops with a thread
+  // not held when there are any.
+  EXPECT_EQ(choose({LoopLoad{1, 900, 0, 30}, LoopLoad{1, 800, 0, 10}, LoopLoad{1, 950, 0, 20}}), 1u);
+  EXPECT_EQ(choose({LoopLoad{0, 0, 0, 1}, LoopLoad{1, 800, 0, 10}}), 1u);
+  EXPECT_EQ(choose({LoopLoad{0, 0, 0, 3}, LoopLoad{0, 0, 0, 2}}), 1u);
+}
+
+// Connections made to an idle server are all served on one loop (one
+// thread): nothing wakes a second thread while the first has room.
+TEST(LoopChoiceTest, ConnectionsToAnIdleServerShareOneLoop) {
+  ServerOptions o;
+  o.io_threads = 2;
+  std::mutex mu;
+  std::vector<std::thread::id> threads;
+  auto s = HttpServer::StartAsync(o, [&](HttpRequest, HttpServer::Responder respond) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      threads.push_back(std::this_thread::get_id());
+    }
+    respond(HttpResponse::Text(200, "served"));
+  });
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  std::vector<int> fds;
+  for (int i = 0; i < 8; ++i) fds.push_back(ConnectLoopback((*s)->port()));
+  const std::string get = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+  for (int fd : fds) {
+    ASSERT_TRUE(SendAll(fd, get.data(), get.size()));
+    EXPECT_NE(ReadResponseEndingWith(fd, "served").find("HTTP/1.1 200"), std::string::npos);
+  }
+  for (int fd : fds) ::close(fd);
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(threads.size(), 8u);
+  for (const std::thread::id& id : threads) EXPECT_EQ(id, threads.front());
 }
 
 }  // namespace

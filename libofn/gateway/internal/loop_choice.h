@@ -1,0 +1,61 @@
+// Which event loop a new connection joins. Private to gateway/ (no Asio).
+//
+// A connection stays on the loop it joins, and serving it on a loop that is
+// already awake costs no thread wake-up. So new connections fill the first
+// loop that has room before the next one gets any: a loop has room while
+// one of its threads is not held inside a function call, its threads used
+// under half a core over the monitor's last look, and it took fewer than
+// kTakenPerLook connections since that look (a burst of connections is not
+// all packed onto a loop whose load the monitor has not seen yet). When no
+// loop has room, the connection goes where the fewest are open, among the
+// loops with a thread not held if there are any.
+//
+// This is how a busy nginx spreads its connections (the first idle worker
+// accepts), and it matters when the machine is small: two loops serving
+// eight connections each both need a core, one loop serving sixteen leaves
+// the other core to the rest of the machine.
+#ifndef LIBOFN_GATEWAY_INTERNAL_LOOP_CHOICE_H_
+#define LIBOFN_GATEWAY_INTERNAL_LOOP_CHOICE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+
+namespace ofn::gateway::internal {
+
+struct LoopLoad {
+  int free_threads = 1;   // its threads not held inside a call
+  int busy_permille = 0;  // the CPU its threads used, per mille of one core
+  uint32_t taken = 0;     // connections it took since the monitor's last look
+  size_t connections = 0; // open on it now
+};
+
+inline constexpr int kRoomPermille = 500;
+inline constexpr uint32_t kTakenPerLook = 64;
+
+inline bool HasRoom(const LoopLoad& l) {
+  return l.free_threads > 0 && l.busy_permille < kRoomPermille && l.taken < kTakenPerLook;
+}
+
+// `load(i)` gives loop i's LoopLoad, for i < n (n > 0).
+template <class LoadOf>
+size_t ChooseLoop(size_t n, LoadOf load) {
+  size_t best = 0;
+  bool best_free = false;
+  size_t best_connections = std::numeric_limits<size_t>::max();
+  for (size_t i = 0; i < n; ++i) {
+    const LoopLoad l = load(i);
+    if (HasRoom(l)) return i;
+    const bool free = l.free_threads > 0;
+    if ((free && !best_free) || (free == best_free && l.connections < best_connections)) {
+      best = i;
+      best_free = free;
+      best_connections = l.connections;
+    }
+  }
+  return best;
+}
+
+}  // namespace ofn::gateway::internal
+
+#endif  // LIBOFN_GATEWAY_INTERNAL_LOOP_CHOICE_H_
