@@ -380,6 +380,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     std::atomic<int> busy_permille{0};
     std::atomic<uint32_t> taken{0};
     std::atomic<size_t> connections{0};
+    std::atomic<int> threads{1};  // spares included, at the monitor's last look
+    // Connections it may still hand to loops with room before the next look
+    // (internal::ToGive).
+    std::atomic<int> give{0};
+    size_t index = 0;
     // Idle keep-alive connections to upstreams, of this loop's sessions.
     std::unique_ptr<internal::SocketPool> upstreams;
     std::shared_ptr<Lifetime> lifetime = std::make_shared<Lifetime>();
@@ -402,6 +407,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   std::thread monitor;
   bool monitor_stop = false;  // under io_mu
   std::atomic<bool> stopping{false};
+  std::atomic<uint64_t> connections_moved{0};
   std::once_flag stop_once;
 
   // Open connections, so Stop can close the idle ones.
@@ -418,6 +424,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       : opt(std::move(o)), handler(std::move(h)), async_handler(std::move(a)) {
     for (int i = 0; i < std::max(1, opt.io_threads); ++i) {
       loops.push_back(std::make_unique<Loop>());
+      loops.back()->index = loops.size() - 1;
       loops.back()->upstreams = std::make_unique<internal::SocketPool>(opt.max_idle_upstream);
     }
   }
@@ -515,16 +522,31 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     t.has_cpu_clock = pthread_getcpuclockid(t.thread.native_handle(), &t.cpu_clock) == 0;
   }
   // The loop a new connection joins.
+  internal::LoopLoad LoadOf(size_t k) const {
+    const Loop& l = *loops[k];
+    return internal::LoopLoad{l.free.load(std::memory_order_relaxed), l.busy_permille.load(std::memory_order_relaxed),
+                              l.taken.load(std::memory_order_relaxed), l.connections.load(std::memory_order_relaxed),
+                              l.threads.load(std::memory_order_relaxed)};
+  }
   Loop& ChooseLoop() {
-    const size_t i = internal::ChooseLoop(loops.size(), [this](size_t k) {
-      const Loop& l = *loops[k];
-      return internal::LoopLoad{l.free.load(std::memory_order_relaxed), l.busy_permille.load(std::memory_order_relaxed),
-                                l.taken.load(std::memory_order_relaxed), l.connections.load(std::memory_order_relaxed)};
-    });
-    Loop& loop = *loops[i];
+    Loop& loop = *loops[internal::ChooseLoop(loops.size(), [this](size_t k) { return LoadOf(k); })];
     loop.taken.fetch_add(1, std::memory_order_relaxed);
     loop.connections.fetch_add(1, std::memory_order_relaxed);
     return loop;
+  }
+  // Where a connection of `from` goes now, between two of its requests:
+  // nullptr to stay (nothing to give, or no loop with room).
+  Loop* MoveTarget(Loop& from) {
+    int left = from.give.load(std::memory_order_relaxed);
+    do {
+      if (left <= 0 || stopping.load(std::memory_order_relaxed)) return nullptr;
+    } while (!from.give.compare_exchange_weak(left, left - 1, std::memory_order_relaxed));
+    const size_t to = internal::FirstWithRoom(loops.size(), from.index, [this](size_t k) { return LoadOf(k); });
+    if (to == loops.size()) return nullptr;
+    Loop& target = *loops[to];
+    target.taken.fetch_add(1, std::memory_order_relaxed);
+    target.connections.fetch_add(1, std::memory_order_relaxed);
+    return &target;
   }
   void RunIo(IoThread& me) {
     current_io = &me;
@@ -554,6 +576,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     auto period = std::chrono::milliseconds(1);
     std::vector<int> free(loops.size());
     std::vector<int64_t> cpu_ns(loops.size());
+    std::vector<int> threads(loops.size());
     auto last_look = std::chrono::steady_clock::now();
     bool warned = false;
     std::unique_lock<std::mutex> lock(io_mu);
@@ -565,6 +588,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       last_look = now;
       std::fill(free.begin(), free.end(), 0);
       std::fill(cpu_ns.begin(), cpu_ns.end(), 0);
+      std::fill(threads.begin(), threads.end(), 0);
       int spares = 0, held_threads = 0;
       bool inside = false;
       for (auto it = io_threads.begin(); it != io_threads.end();) {
@@ -586,6 +610,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
           it->cpu_seen_ns = ns;
         }
         free[it->loop] += held ? 0 : 1;
+        threads[it->loop] += 1;
         held_threads += held ? 1 : 0;
         spares += it->spare ? 1 : 0;
         ++it;
@@ -596,6 +621,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         loops[i]->busy_permille.store(static_cast<int>(std::min<int64_t>(cpu_ns[i] * 1000 / wall_ns, 1'000'000)),
                                       std::memory_order_relaxed);
         loops[i]->taken.store(0, std::memory_order_relaxed);
+        loops[i]->threads.store(threads[i], std::memory_order_relaxed);
         if (free[i] > 0 || loops[i]->ctx.stopped()) continue;
         starved = true;
         if (spares < opt.max_spare_io_threads) {
@@ -606,6 +632,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
           OFN_LOG(kWarning) << "http server on " << bound_address << ": " << held_threads
                             << " I/O threads are held inside function calls; no more spares are started";
         }
+      }
+      for (size_t i = 0; i < loops.size(); ++i) {
+        auto load = [this](size_t k) { return LoadOf(k); };
+        const bool room_elsewhere = internal::FirstWithRoom(loops.size(), i, load) < loops.size();
+        loops[i]->give.store(internal::ToGive(LoadOf(i), room_elsewhere), std::memory_order_relaxed);
       }
       if (!starved) warned = false;
       period = inside ? std::chrono::milliseconds(1) : std::min(period * 2, std::chrono::milliseconds(16));
@@ -706,6 +737,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       open = !hec;
     }
     constexpr std::string_view kScheme = IsTls<Stream>::value ? "https" : "http";
+    Loop* moved_to = nullptr;
     const bool trusted_peer = TrustedProxy(opt.trusted_proxies, client_ip);
     while (open) {
       http::request_parser<http::empty_body> head_parser;
@@ -714,7 +746,12 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       // body limits are applied where the body is read (ReadBody).
       head_parser.body_limit(boost::none);
       if (buffer.size() == 0) {
-        // Between requests: wait for the first byte of the next one.
+        // Between requests: a plain TCP connection of a strained loop may
+        // move to one with room (internal/loop_choice.h).
+        if constexpr (std::is_same_v<Stream, internal::PlainTcp>) {
+          if (loop.give.load(std::memory_order_relaxed) > 0 && (moved_to = MoveTarget(loop)) != nullptr) break;
+        }
+        // Wait for the first byte of the next request.
         buffer.reserve(4096);
         idle.Set(opt.idle_timeout);
         // A plain socket is read as it is: the stream's own timeouts are off
@@ -891,6 +928,26 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       busy->store(false, std::memory_order_relaxed);
       if (!keep) break;
     }
+    if (moved_to != nullptr) {
+      if constexpr (std::is_same_v<Stream, internal::PlainTcp>) {
+        // Nothing is under way on the socket: it leaves this loop's epoll
+        // set and joins the other's, open all along.
+        boost::system::error_code rec;
+        const int fd = Lowest(*stream).socket().release(rec);
+        loop.connections.fetch_sub(1, std::memory_order_relaxed);
+        {
+          std::lock_guard<std::mutex> lock(conns_mu);
+          conns.erase(id);
+        }
+        if (rec) {
+          moved_to->connections.fetch_sub(1, std::memory_order_relaxed);
+          co_return;
+        }
+        connections_moved.fetch_add(1, std::memory_order_relaxed);
+        Adopt(fd, *moved_to);
+        co_return;
+      }
+    }
     if (linger) co_await LingeringClose(*stream);
     beast::error_code ignored;
     Lowest(*stream).socket().shutdown(asio::socket_base::shutdown_both, ignored);
@@ -922,6 +979,30 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       internal::ReportUnreadBytes(sock.native_handle());
     }
     Run(std::make_shared<Plain>(std::move(sock)), strand, std::move(client_ip), loop);
+  }
+
+  // A connection moved from another loop (its options are set already).
+  void Adopt(int fd, Loop& loop) {
+    sockaddr_storage local{};
+    socklen_t len = sizeof local;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0) {
+      ::close(fd);
+      loop.connections.fetch_sub(1, std::memory_order_relaxed);
+      return;
+    }
+    Strand strand = asio::make_strand(loop.ctx);
+    boost::system::error_code ec;
+    internal::PlainTcp::socket_type sock(strand);
+    sock.assign(local.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
+    if (ec) {
+      ::close(fd);
+      loop.connections.fetch_sub(1, std::memory_order_relaxed);
+      return;
+    }
+    std::string client_ip;
+    auto ep = sock.remote_endpoint(ec);
+    if (!ec) client_ip = ep.address().to_string();
+    Run(std::make_shared<internal::PlainTcp>(std::move(sock)), strand, std::move(client_ip), loop);
   }
 
   template <class Stream>
@@ -1061,6 +1142,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Launch(const ServerOptions& opti
 std::string HttpServer::address() const { return impl_->bound_address; }
 int HttpServer::port() const { return impl_->bound_port; }
 uint64_t HttpServer::in_flight() const { return impl_->InFlight(); }
+uint64_t HttpServer::connections_moved() const { return impl_->connections_moved.load(); }
 
 void HttpServer::Stop(std::chrono::milliseconds drain) {
   Impl* impl = impl_.get();

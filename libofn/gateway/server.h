@@ -101,6 +101,9 @@ class HttpServer {
   void Stop(std::chrono::milliseconds drain);
 
   uint64_t in_flight() const;
+  // Connections handed from a busy event loop to one with room, between two
+  // of their requests, since the start.
+  uint64_t connections_moved() const;
 
  private:
   struct Impl;

@@ -10,6 +10,12 @@
 // loop has room, the connection goes where the fewest are open, among the
 // loops with a thread not held if there are any.
 //
+// Connections made while the server was idle may later keep a loop busier
+// than it can serve while another has room: such a loop hands some of its
+// connections, between two of their requests, to loops with room
+// (ToGive). So does a loop one of whose threads is held inside a call (its
+// other connections are served by a spare thread meanwhile).
+//
 // This is how a busy nginx spreads its connections (the first idle worker
 // accepts), and it matters when the machine is small: two loops serving
 // eight connections each both need a core, one loop serving sixteen leaves
@@ -17,6 +23,7 @@
 #ifndef LIBOFN_GATEWAY_INTERNAL_LOOP_CHOICE_H_
 #define LIBOFN_GATEWAY_INTERNAL_LOOP_CHOICE_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -28,10 +35,12 @@ struct LoopLoad {
   int busy_permille = 0;  // the CPU its threads used, per mille of one core
   uint32_t taken = 0;     // connections it took since the monitor's last look
   size_t connections = 0; // open on it now
+  int threads = 1;        // its threads, spares included
 };
 
 inline constexpr int kRoomPermille = 500;
 inline constexpr uint32_t kTakenPerLook = 64;
+inline constexpr int kFullPermille = 900;
 
 inline bool HasRoom(const LoopLoad& l) {
   return l.free_threads > 0 && l.busy_permille < kRoomPermille && l.taken < kTakenPerLook;
@@ -54,6 +63,24 @@ size_t ChooseLoop(size_t n, LoadOf load) {
     }
   }
   return best;
+}
+
+// The first loop other than `except` that has room; n when none has.
+template <class LoadOf>
+size_t FirstWithRoom(size_t n, size_t except, LoadOf load) {
+  for (size_t i = 0; i < n; ++i) {
+    if (i != except && HasRoom(load(i))) return i;
+  }
+  return n;
+}
+
+// How many connections a loop may hand over until the next look: a quarter
+// of its own (at least one) when it is nearly a core busy or a thread of it
+// is held, it has more than one, and another loop has room.
+inline int ToGive(const LoopLoad& l, bool room_elsewhere) {
+  const bool strained = l.busy_permille >= kFullPermille || l.free_threads < l.threads;
+  if (!strained || !room_elsewhere || l.connections < 2) return 0;
+  return static_cast<int>(std::max<size_t>(1, l.connections / 4));
 }
 
 }  // namespace ofn::gateway::internal
