@@ -1,12 +1,13 @@
 #include "libofn/gateway/server.h"
 
+#include <fcntl.h>
 #include <netinet/in.h>
-#include <pthread.h>
-#include <time.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <array>
@@ -156,6 +157,50 @@ struct IoThread {
   int64_t cpu_seen_ns = -1;  // its CPU time at the monitor's last look (-1: not looked at yet)
 };
 thread_local IoThread* current_io = nullptr;
+
+// Whether the machine had a core idle over the last stretch of samples
+// (internal::ToGive). Sampled from /proc/stat only while a loop is nearly a
+// core busy, at most every 20 ms; a sample after a longer gap only starts a
+// new stretch. The monitor's alone.
+class IdleCores {
+ public:
+  IdleCores() : fd_(::open("/proc/stat", O_RDONLY | O_CLOEXEC)), cpus_(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN))) {}
+  ~IdleCores() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  IdleCores(const IdleCores&) = delete;
+  IdleCores& operator=(const IdleCores&) = delete;
+
+  // Called at each look; `strained`: a loop is nearly a core busy.
+  bool Any(bool strained, std::chrono::steady_clock::time_point now) {
+    if (!strained) {
+      idle_core_ = false;
+      return false;
+    }
+    if (fd_ < 0 || now - last_ < std::chrono::milliseconds(20)) return idle_core_;
+    char buf[256];
+    const ssize_t n = ::pread(fd_, buf, sizeof buf, 0);
+    uint64_t idle = 0, all = 0;
+    if (n <= 0 || !internal::ParseCpuTimes(std::string_view(buf, static_cast<size_t>(n)), &idle, &all)) {
+      idle_core_ = false;
+      return false;
+    }
+    const bool stretch = last_ != std::chrono::steady_clock::time_point() && now - last_ <= std::chrono::milliseconds(200);
+    // At least one core's worth of idle time over the stretch.
+    idle_core_ = stretch && all > all_ && (idle - idle_) * static_cast<uint64_t>(cpus_) >= (all - all_);
+    last_ = now;
+    idle_ = idle;
+    all_ = all;
+    return idle_core_;
+  }
+
+ private:
+  int fd_;
+  long cpus_;
+  std::chrono::steady_clock::time_point last_{};
+  uint64_t idle_ = 0, all_ = 0;
+  bool idle_core_ = false;
+};
 
 // Handler code run by the session itself: the thread's call count, the
 // inline turn (internal/inline_turn.h), and no wake-ups while inside.
@@ -578,6 +623,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     std::vector<int64_t> cpu_ns(loops.size());
     std::vector<int> threads(loops.size());
     auto last_look = std::chrono::steady_clock::now();
+    IdleCores idle_cores;
     bool warned = false;
     std::unique_lock<std::mutex> lock(io_mu);
     while (!monitor_stop) {
@@ -633,10 +679,13 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                             << " I/O threads are held inside function calls; no more spares are started";
         }
       }
+      bool near_full = false;
+      for (const auto& l : loops) near_full = near_full || l->busy_permille.load() >= internal::kFullPermille;
+      const bool idle_core = idle_cores.Any(near_full, now);
       for (size_t i = 0; i < loops.size(); ++i) {
         auto load = [this](size_t k) { return LoadOf(k); };
         const bool room_elsewhere = internal::FirstWithRoom(loops.size(), i, load) < loops.size();
-        loops[i]->give.store(internal::ToGive(LoadOf(i), room_elsewhere), std::memory_order_relaxed);
+        loops[i]->give.store(internal::ToGive(LoadOf(i), room_elsewhere, idle_core), std::memory_order_relaxed);
       }
       if (!starved) warned = false;
       period = inside ? std::chrono::milliseconds(1) : std::min(period * 2, std::chrono::milliseconds(16));

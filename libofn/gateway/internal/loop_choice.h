@@ -11,10 +11,12 @@
 // loops with a thread not held if there are any.
 //
 // Connections made while the server was idle may later keep a loop busier
-// than it can serve while another has room: such a loop hands some of its
-// connections, between two of their requests, to loops with room
-// (ToGive). So does a loop one of whose threads is held inside a call (its
-// other connections are served by a spare thread meanwhile).
+// than one core can serve while another loop has room and the machine has
+// a core idle: such a loop hands some of its connections, between two of
+// their requests, to loops with room (ToGive). (Without an idle core, a
+// second busy thread only takes turns with the first and with whatever
+// else runs.) So does a loop one of whose threads is held inside a call
+// (its other connections are served by a spare thread meanwhile).
 //
 // This is how a busy nginx spreads its connections (the first idle worker
 // accepts), and it matters when the machine is small: two loops serving
@@ -27,6 +29,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <string_view>
 
 namespace ofn::gateway::internal {
 
@@ -75,12 +78,35 @@ size_t FirstWithRoom(size_t n, size_t except, LoadOf load) {
 }
 
 // How many connections a loop may hand over until the next look: a quarter
-// of its own (at least one) when it is nearly a core busy or a thread of it
-// is held, it has more than one, and another loop has room.
-inline int ToGive(const LoopLoad& l, bool room_elsewhere) {
-  const bool strained = l.busy_permille >= kFullPermille || l.free_threads < l.threads;
+// of its own (at least one) when it is nearly a core busy while the machine
+// has a core idle, or a thread of it is held; and it has more than one, and
+// another loop has room.
+inline int ToGive(const LoopLoad& l, bool room_elsewhere, bool idle_core) {
+  const bool strained = (l.busy_permille >= kFullPermille && idle_core) || l.free_threads < l.threads;
   if (!strained || !room_elsewhere || l.connections < 2) return 0;
   return static_cast<int>(std::max<size_t>(1, l.connections / 4));
+}
+
+// The machine's CPU time, idle and in all, in clock ticks, from the first
+// line of /proc/stat ("cpu  user nice system idle iowait irq softirq
+// steal ..."): idle counts idle and iowait; all counts the eight fields.
+// False when the text does not start so.
+inline bool ParseCpuTimes(std::string_view stat, uint64_t* idle, uint64_t* all) {
+  if (stat.substr(0, 4) != "cpu ") return false;
+  stat.remove_prefix(4);
+  uint64_t field[8] = {};
+  for (uint64_t& f : field) {
+    while (!stat.empty() && stat.front() == ' ') stat.remove_prefix(1);
+    if (stat.empty() || stat.front() < '0' || stat.front() > '9') return false;
+    while (!stat.empty() && stat.front() >= '0' && stat.front() <= '9') {
+      f = f * 10 + static_cast<uint64_t>(stat.front() - '0');
+      stat.remove_prefix(1);
+    }
+  }
+  *idle = field[3] + field[4];
+  *all = 0;
+  for (uint64_t f : field) *all += f;
+  return true;
 }
 
 }  // namespace ofn::gateway::internal

@@ -548,19 +548,32 @@ TEST(LoopChoiceTest, ConnectionsToAnIdleServerShareOneLoop) {
 TEST(LoopChoiceTest, AStrainedLoopGivesAQuarterOfItsConnectionsWhenAnotherHasRoom) {
   using internal::LoopLoad;
   using internal::ToGive;
-  // Nearly a core busy, or a thread held inside a call: strained.
-  EXPECT_EQ(ToGive(LoopLoad{1, internal::kFullPermille, 0, 16, 1}, true), 4);
-  EXPECT_EQ(ToGive(LoopLoad{1, 100, 0, 2, 2}, true), 1);  // one of two threads held
-  EXPECT_EQ(ToGive(LoopLoad{0, 0, 0, 3, 1}, true), 1);
-  // Not strained, nowhere to go, or nothing to spare: none.
-  EXPECT_EQ(ToGive(LoopLoad{1, internal::kFullPermille - 1, 0, 16, 1}, true), 0);
-  EXPECT_EQ(ToGive(LoopLoad{1, 1000, 0, 16, 1}, false), 0);
-  EXPECT_EQ(ToGive(LoopLoad{1, 1000, 0, 1, 1}, true), 0);
+  // Nearly a core busy while the machine has a core idle, or a thread held
+  // inside a call: strained.
+  EXPECT_EQ(ToGive(LoopLoad{1, internal::kFullPermille, 0, 16, 1}, true, true), 4);
+  EXPECT_EQ(ToGive(LoopLoad{1, 100, 0, 2, 2}, true, false), 1);  // one of two threads held
+  EXPECT_EQ(ToGive(LoopLoad{0, 0, 0, 3, 1}, true, false), 1);
+  // Not strained, no idle core to spread to, nowhere to go, or nothing to
+  // spare: none.
+  EXPECT_EQ(ToGive(LoopLoad{1, internal::kFullPermille - 1, 0, 16, 1}, true, true), 0);
+  EXPECT_EQ(ToGive(LoopLoad{1, 1000, 0, 16, 1}, true, false), 0);
+  EXPECT_EQ(ToGive(LoopLoad{1, 1000, 0, 16, 1}, false, true), 0);
+  EXPECT_EQ(ToGive(LoopLoad{1, 1000, 0, 1, 1}, true, true), 0);
   // A loop with room, other than the giver.
   std::vector<LoopLoad> loads{LoopLoad{1, 1000, 0, 9, 1}, LoopLoad{1, 600, 0, 1, 1}, LoopLoad{1, 10, 0, 1, 1}};
   auto load = [&](size_t i) { return loads[i]; };
   EXPECT_EQ(internal::FirstWithRoom(loads.size(), 0, load), 2u);
   EXPECT_EQ(internal::FirstWithRoom(loads.size(), 2, load), 3u);  // none but itself
+}
+
+TEST(LoopChoiceTest, MachineCpuTimesAreReadFromTheFirstLineOfProcStat) {
+  uint64_t idle = 0, all = 0;
+  ASSERT_TRUE(internal::ParseCpuTimes("cpu  10 2 30 400 5 6 7 8 0 0\ncpu0 1 1 1 1 1 1 1 1 0 0\n", &idle, &all));
+  EXPECT_EQ(idle, 405u);
+  EXPECT_EQ(all, 468u);
+  EXPECT_FALSE(internal::ParseCpuTimes("cpu0 1 2 3 4 5 6 7 8\n", &idle, &all));
+  EXPECT_FALSE(internal::ParseCpuTimes("cpu  1 2 3\n", &idle, &all));
+  EXPECT_FALSE(internal::ParseCpuTimes("", &idle, &all));
 }
 
 // Two connections made to an idle server share a loop; while a request on
