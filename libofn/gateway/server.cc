@@ -566,13 +566,14 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     t.thread = std::thread([self = shared_from_this(), &t] { self->RunIo(t); });
     t.has_cpu_clock = pthread_getcpuclockid(t.thread.native_handle(), &t.cpu_clock) == 0;
   }
-  // The loop a new connection joins.
+  // What the choice of a loop reads of loop k (internal/loop_choice.h).
   internal::LoopLoad LoadOf(size_t k) const {
     const Loop& l = *loops[k];
     return internal::LoopLoad{l.free.load(std::memory_order_relaxed), l.busy_permille.load(std::memory_order_relaxed),
                               l.taken.load(std::memory_order_relaxed), l.connections.load(std::memory_order_relaxed),
                               l.threads.load(std::memory_order_relaxed)};
   }
+  // The loop a new connection joins.
   Loop& ChooseLoop() {
     Loop& loop = *loops[internal::ChooseLoop(loops.size(), [this](size_t k) { return LoadOf(k); })];
     loop.taken.fetch_add(1, std::memory_order_relaxed);
@@ -680,7 +681,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         }
       }
       bool near_full = false;
-      for (const auto& l : loops) near_full = near_full || l->busy_permille.load() >= internal::kFullPermille;
+      for (const auto& l : loops) {
+        near_full = near_full || l->busy_permille.load(std::memory_order_relaxed) >= internal::kFullPermille;
+      }
       const bool idle_core = idle_cores.Any(near_full, now);
       for (size_t i = 0; i < loops.size(); ++i) {
         auto load = [this](size_t k) { return LoadOf(k); };
