@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "libofn/gateway/internal/draining_read.h"
+#include "libofn/gateway/internal/response_head.h"
 
 namespace ofn::gateway::internal {
 namespace {
@@ -92,16 +93,30 @@ void ParseBuffered(http::response_parser<http::buffer_body>& parser, beast::flat
   }
 }
 
-// Reads from `up` into `buffer` until `parser` has the whole response
-// header (the bytes after it stay in `buffer`): plain reads on the socket
-// and the parser fed in place, without a composed operation. Errors are
-// Beast's: end_of_stream when the connection closed before any byte,
-// partial_message in the middle of the header.
+// Reads from `up` into `buffer` until the whole response header is there:
+// plain reads on the socket, without a composed operation. A header that
+// came whole with the first bytes and is plain is read in place into
+// `*plain` (`*is_plain` set; it stays in `buffer`); any other goes to
+// `parser`, fed from `buffer` (the bytes after the header stay there).
+// Errors are Beast's: end_of_stream when the connection closed before any
+// byte, partial_message in the middle of the header.
 asio::awaitable<beast::error_code> ReadResponseHead(tcp::socket& up, beast::flat_buffer& buffer,
-                                                    http::response_parser<http::buffer_body>& parser) {
+                                                    http::response_parser<http::buffer_body>& parser,
+                                                    PlainResponseHead* plain, bool* is_plain) {
   beast::error_code ec;
+  bool general = false;  // the parser has begun
+  *is_plain = false;
   for (;;) {
-    if (ParseBufferedHead(parser, buffer, ec) || ec) co_return ec;
+    if (!general && buffer.size() > 0) {
+      const std::string_view bytes(static_cast<const char*>(buffer.data().data()), buffer.size());
+      const size_t end = bytes.find("\r\n\r\n");
+      if (end != std::string_view::npos && ParsePlainResponseHead(bytes.substr(0, end + 4), plain)) {
+        *is_plain = true;
+        co_return ec;
+      }
+      general = true;
+    }
+    if (general && (ParseBufferedHead(parser, buffer, ec) || ec)) co_return ec;
     const size_t room = std::max<size_t>(4096, buffer.capacity() - buffer.size());
     // A kept connection's last read emptied it: the answer to the request
     // just sent is waited for, not tried for at once (draining_read.h).
@@ -115,6 +130,38 @@ asio::awaitable<beast::error_code> ReadResponseHead(tcp::socket& up, beast::flat
     if (rec) co_return rec;
     buffer.commit(n);
   }
+}
+
+// The head of a response passed on whole: the instance's status (with its
+// standard reason) and the fields `passed` keeps, Content-Length when the
+// instance gave one, and what becomes of the client's connection.
+// `each(emit)` calls emit(name, value) for each of the instance's fields.
+template <class EachField, class Passed>
+std::string WholeResponseHead(unsigned client_version, unsigned status, EachField each, const Passed& passed,
+                              std::optional<uint64_t> len, bool client_keep) {
+  std::string head;
+  head.reserve(256);
+  head += client_version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  head += std::to_string(status);
+  head += ' ';
+  head += http::obsolete_reason(static_cast<http::status>(status));
+  head += "\r\n";
+  each([&](std::string_view name, std::string_view value) {
+    if (!passed(name)) return;
+    head += name;
+    head += ": ";
+    head += value;
+    head += "\r\n";
+  });
+  if (len) {
+    head += "Content-Length: ";
+    head += std::to_string(*len);
+    head += "\r\n";
+  }
+  if (client_version == 10 && client_keep) head += "Connection: keep-alive\r\n";
+  if (client_version != 10 && !client_keep) head += "Connection: close\r\n";
+  head += "\r\n";
+  return head;
 }
 
 }  // namespace
@@ -253,6 +300,8 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
   std::optional<http::request_serializer<http::buffer_body>> sr;
   beast::flat_buffer ubuf;
   std::optional<http::response_parser<http::buffer_body>> rpo;
+  PlainResponseHead plain;  // the response head, when it came whole and plain
+  bool plain_head = false;
   for (int attempt = 0;; ++attempt) {
     deadline.Clear();  // a connection of an earlier attempt is gone
     // Upstream connection: pooled when one is idle (still registered with
@@ -372,7 +421,7 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
                                          });
     };
     if (request_complete) env.slow_exchange.Begin(watch, kClientWatchAfter);
-    const beast::error_code hec = co_await ReadResponseHead(up, ubuf, *rpo);
+    const beast::error_code hec = co_await ReadResponseHead(up, ubuf, *rpo, &plain, &plain_head);
     env.slow_exchange.End();
     if (watching) {
       *watching = false;
@@ -407,9 +456,6 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
   http::response_parser<http::buffer_body>& rp = *rpo;
   const auto& ures = rp.get();
   std::vector<std::string> rlisted;  // names the instance's Connection header lists
-  for (const auto& f : ures) {
-    if (f.name() == http::field::connection) AppendTokens(f.value(), &rlisted);
-  }
   auto passed = [&](std::string_view name) {
     if (hop(name)) return false;
     for (const std::string& l : rlisted) {
@@ -421,39 +467,68 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
   // The usual answer: no body, or one of a known length that came whole
   // with the header. Its head goes out as one string and the body straight
   // from the read buffer, in one send (no serializer, no copy).
-  const auto ulen = rp.content_length();
-  if (!head_request && !rp.chunked() && (rp.is_done() || (ulen && ubuf.size() >= *ulen))) {
-    const size_t body_size = rp.is_done() ? 0 : static_cast<size_t>(*ulen);
-    const bool client_keep = client_keep_alive && !env.stopping.load() && request_complete;
+  struct Whole {
     std::string head;
-    head.reserve(256);
-    head += client_version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
-    head += std::to_string(ures.result_int());
-    head += ' ';
-    head += http::obsolete_reason(ures.result());
-    head += "\r\n";
+    size_t skip = 0;       // bytes of the instance's head still in ubuf
+    size_t body_size = 0;  // then the body's
+    unsigned status = 0;
+    bool upstream_keep = false;
+  };
+  std::optional<Whole> whole;
+  const bool client_keep_whole = client_keep_alive && !env.stopping.load() && request_complete;
+  if (plain_head) {
+    const bool bodiless = plain.status == 204 || plain.status == 304;
+    if (!head_request && (bodiless || (plain.content_length && ubuf.size() - plain.size >= *plain.content_length))) {
+      AppendTokens(plain.connection, &rlisted);
+      whole.emplace();
+      whole->head = WholeResponseHead(
+          client_version, plain.status,
+          [&](auto&& emit) {
+            for (size_t i = 0; i < plain.count; ++i) emit(plain.fields[i].first, plain.fields[i].second);
+          },
+          passed, plain.content_length, client_keep_whole);
+      whole->skip = plain.size;
+      whole->body_size = bodiless ? 0 : static_cast<size_t>(*plain.content_length);
+      whole->status = plain.status;
+      whole->upstream_keep = plain.keep_alive;
+    } else {
+      // Not whole: the general parser reads the same head from ubuf.
+      beast::error_code pec;
+      if (!ParseBufferedHead(rp, ubuf, pec) || pec) {
+        out = fail(502, "the instance at " + pr.upstream + " sent a response header that cannot be read (" +
+                            (pec ? pec.message() : std::string("incomplete")) + ")");
+        out.client_clean = request_complete;
+        co_return out;
+      }
+    }
+  }
+  if (!whole) {
     for (const auto& f : ures) {
-      if (!passed(f.name_string())) continue;
-      head += f.name_string();
-      head += ": ";
-      head += f.value();
-      head += "\r\n";
+      if (f.name() == http::field::connection) AppendTokens(f.value(), &rlisted);
     }
-    if (ulen) {
-      head += "Content-Length: ";
-      head += std::to_string(*ulen);
-      head += "\r\n";
-    }
-    if (client_version == 10 && client_keep) head += "Connection: keep-alive\r\n";
-    if (client_version != 10 && !client_keep) head += "Connection: close\r\n";
-    head += "\r\n";
-    out.status = static_cast<int>(ures.result_int());
+  }
+  const auto ulen = rp.content_length();
+  if (!whole && !head_request && !rp.chunked() && (rp.is_done() || (ulen && ubuf.size() >= *ulen))) {
+    whole.emplace();
+    whole->head = WholeResponseHead(
+        client_version, ures.result_int(),
+        [&](auto&& emit) {
+          for (const auto& f : ures) emit(f.name_string(), f.value());
+        },
+        passed, ulen ? std::optional<uint64_t>(*ulen) : std::nullopt, client_keep_whole);
+    whole->body_size = rp.is_done() ? 0 : static_cast<size_t>(*ulen);
+    whole->status = ures.result_int();
+    whole->upstream_keep = ures.keep_alive();
+  }
+  if (whole) {
+    out.status = static_cast<int>(whole->status);
     out.responded = true;
-    const std::array<asio::const_buffer, 2> bytes{asio::buffer(head), asio::buffer(ubuf.data(), body_size)};
+    const std::array<asio::const_buffer, 2> bytes{
+        asio::buffer(whole->head), asio::buffer(static_cast<const char*>(ubuf.data().data()) + whole->skip, whole->body_size)};
     if (co_await WriteTwo(client, bytes, env.opt.idle_timeout)) co_return out;
-    ubuf.consume(body_size);
-    out.client_clean = client_keep;
-    if (ures.keep_alive() && ubuf.size() == 0 && write_error.empty() && request_complete) {
+    ubuf.consume(whole->skip + whole->body_size);
+    out.client_clean = client_keep_whole;
+    if (whole->upstream_keep && ubuf.size() == 0 && write_error.empty() && request_complete) {
       deadline.Clear();
       env.upstreams.Checkin(pr.upstream, std::move(upstream));
     }

@@ -16,6 +16,7 @@
 
 #include "libofn/gateway/framing.h"
 #include "libofn/gateway/internal/loop_choice.h"
+#include "libofn/gateway/internal/response_head.h"
 #include "libofn/gateway/min_rate.h"
 #include "libofn/testing/loopback.h"
 
@@ -480,6 +481,69 @@ TEST(ServerProxyTest, APooledConnectionTheInstanceClosedIsReplacedAndEachRequest
   EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
   ASSERT_TRUE(up.WaitClosed(3));
   EXPECT_EQ(up.requests(), (std::vector<std::string>{"GET /1", "GET /2", "POST /3"}));
+}
+
+// --- An instance's response head read in place ----------------------------
+
+TEST(PlainResponseHeadTest, APlainHeadIsReadInPlace) {
+  const std::string bytes =
+      "HTTP/1.1 201 Created\r\nServer: up\r\nContent-Type:text/plain \r\nContent-Length: 12\r\n"
+      "Connection: X-Private, keep-alive\r\nX-Empty:\r\nX-Utf8: caf\xc3\xa9\r\n\r\n";
+  internal::PlainResponseHead h;
+  ASSERT_TRUE(internal::ParsePlainResponseHead(bytes, &h));
+  EXPECT_EQ(h.version, 11u);
+  EXPECT_EQ(h.status, 201u);
+  EXPECT_EQ(h.size, bytes.size());
+  ASSERT_EQ(h.count, 6u);
+  EXPECT_EQ(h.fields[1].first, "Content-Type");
+  EXPECT_EQ(h.fields[1].second, "text/plain");
+  EXPECT_EQ(h.fields[4].second, "");
+  EXPECT_EQ(h.fields[5].second, "caf\xc3\xa9");
+  EXPECT_EQ(h.content_length, 12u);
+  EXPECT_EQ(h.connection, "X-Private, keep-alive");
+  EXPECT_TRUE(h.keep_alive);
+  // Keep-alive by version and Connection.
+  ASSERT_TRUE(internal::ParsePlainResponseHead("HTTP/1.1 200 OK\r\nConnection: Close\r\n\r\n", &h));
+  EXPECT_FALSE(h.keep_alive);
+  EXPECT_FALSE(h.content_length.has_value());
+  ASSERT_TRUE(internal::ParsePlainResponseHead("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", &h));
+  EXPECT_EQ(h.version, 10u);
+  EXPECT_FALSE(h.keep_alive);
+  ASSERT_TRUE(internal::ParsePlainResponseHead("HTTP/1.0 204\r\nconnection: keep-alive\r\n\r\n", &h));
+  EXPECT_TRUE(h.keep_alive);
+  EXPECT_EQ(h.status, 204u);
+}
+
+TEST(PlainResponseHeadTest, AnythingElseIsLeftToTheGeneralParser) {
+  std::string many = "HTTP/1.1 200 OK\r\n";
+  for (int i = 0; i < 33; ++i) many += "X-F" + std::to_string(i) + ": v\r\n";
+  many += "\r\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"interim status", "HTTP/1.1 100 Continue\r\n\r\n"},
+      {"status over 599", "HTTP/1.1 600 No\r\nContent-Length: 0\r\n\r\n"},
+      {"HTTP/2 status line", "HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n"},
+      {"two-digit status", "HTTP/1.1 20 OK\r\nContent-Length: 0\r\n\r\n"},
+      {"Transfer-Encoding", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"},
+      {"two Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n"},
+      {"Content-Length not digits", "HTTP/1.1 200 OK\r\nContent-Length: 2x\r\n\r\n"},
+      {"Content-Length signed", "HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\n"},
+      {"Content-Length huge", "HTTP/1.1 200 OK\r\nContent-Length: 9999999999999999999\r\n\r\n"},
+      {"two Connection", "HTTP/1.1 200 OK\r\nConnection: a\r\nConnection: b\r\n\r\n"},
+      {"folded line", "HTTP/1.1 200 OK\r\nX-A: 1\r\n 2\r\n\r\n"},
+      {"space before colon", "HTTP/1.1 200 OK\r\nX-A : 1\r\n\r\n"},
+      {"no colon", "HTTP/1.1 200 OK\r\nX-A 1\r\n\r\n"},
+      {"bare LF in a value", "HTTP/1.1 200 OK\r\nX-A: 1\nX-B: 2\r\n\r\n"},
+      {"bare CR in a value", "HTTP/1.1 200 OK\r\nX-A: 1\rX-B: 2\r\n\r\n"},
+      {"NUL in a value", std::string("HTTP/1.1 200 OK\r\nX-A: 1") + '\0' + " 2\r\n\r\n"},
+      {"DEL in the reason", "HTTP/1.1 200 O\x7fK\r\n\r\n"},
+      {"more than 32 fields", many},
+      {"not ending with the blank line", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nx"},
+      {"too short", "HTTP/1.1 200\r\n\r"},
+  };
+  for (const auto& [name, bytes] : cases) {
+    internal::PlainResponseHead h;
+    EXPECT_FALSE(internal::ParsePlainResponseHead(bytes, &h)) << name;
+  }
 }
 
 // --- Which loop a new connection joins ------------------------------------
