@@ -1,10 +1,14 @@
 // Micro benchmarks of the hot pure parts: a route lookup in tables of 1,
 // 1,000 and 100,000 Function routes (host + path + header rules) and the
 // time to build those tables, one KPA decision, and parsing + validating a
-// Function manifest.
+// Function manifest; an instance's response head read by the proxy's
+// in-place reader against Beast's parser.
 //
 //   ./build-release/benches/micro_bench
 #include <benchmark/benchmark.h>
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
 
 #include <cstdlib>
 #include <filesystem>
@@ -12,6 +16,7 @@
 #include <vector>
 
 #include "libofn/common/clock.h"
+#include "libofn/gateway/internal/response_head.h"
 #include "libofn/platform/platform.h"
 #include "libofn/route/route.h"
 #include "libofn/route/table.h"
@@ -91,6 +96,35 @@ void BM_KpaDecide(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_KpaDecide);
+
+// What nginx answers a proxied GET with (load.py's upstream), and its body.
+constexpr std::string_view kUpstreamAnswer =
+    "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Thu, 03 Dec 2026 09:00:00 GMT\r\n"
+    "Content-Type: text/plain\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\nhello";
+
+void BM_ResponseHeadInPlace(benchmark::State& state) {
+  const std::string_view head = kUpstreamAnswer.substr(0, kUpstreamAnswer.find("\r\n\r\n") + 4);
+  for (auto _ : state) {
+    ofn::gateway::internal::PlainResponseHead h;
+    bool plain = ofn::gateway::internal::ParsePlainResponseHead(head, &h);
+    benchmark::DoNotOptimize(plain);
+    benchmark::DoNotOptimize(h.count);
+  }
+}
+BENCHMARK(BM_ResponseHeadInPlace);
+
+void BM_ResponseHeadBeast(benchmark::State& state) {
+  namespace http = boost::beast::http;
+  for (auto _ : state) {
+    http::response_parser<http::buffer_body> parser;
+    parser.header_limit(64 * 1024);
+    boost::beast::error_code ec;
+    const size_t used = parser.put(boost::asio::buffer(kUpstreamAnswer.data(), kUpstreamAnswer.size()), ec);
+    benchmark::DoNotOptimize(used);
+    benchmark::DoNotOptimize(parser.get().keep_alive());
+  }
+}
+BENCHMARK(BM_ResponseHeadBeast);
 
 void BM_ManifestParseAndValidate(benchmark::State& state) {
   const std::string text = R"(apiVersion: core.openfunction.io/v1beta2
