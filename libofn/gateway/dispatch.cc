@@ -167,7 +167,10 @@ void Dispatcher::Dispatch(HttpRequest request, Responder respond) const {
   ApplyFilters(hit->rule->request_headers, hit->rule->rewrite, *hit->match, &request);
   const route::FunctionRoute& route = snap->table.route(hit->route);
   const TrafficSplit* split = snap->targets[hit->route].get();
-  std::string target_name = route.ns + "/" + route.name;
+  // The target's name, for error messages only.
+  const std::string* target_ns = &route.ns;
+  const std::string* target = &route.name;
+  auto target_name = [&] { return *target_ns + "/" + *target; };
   if (const RuleBackends* rb = BackendsOf(*snap, hit->route, static_cast<size_t>(hit->rule - route.rules.data()))) {
     // The rule's backendRefs: one of them by weight, with its own filters.
     int i = rb->slots.Pick();
@@ -182,15 +185,16 @@ void Dispatcher::Dispatch(HttpRequest request, Responder respond) const {
     }
     ApplyFilters(b.ref.request_headers, b.ref.rewrite, *hit->match, &request);
     split = b.split.get();
-    target_name = b.ref.ns + "/" + b.ref.name;
+    target_ns = &b.ref.ns;
+    target = &b.ref.name;
   } else if (route.kind != "Function") {
     // An HTTPRoute rule without backendRefs has nowhere to send it (Gateway API: 500).
-    respond(ErrorResponse(500, "the matched rule of " + route.kind + " " + target_name + " has no backendRefs"));
+    respond(ErrorResponse(500, "the matched rule of " + route.kind + " " + target_name() + " has no backendRefs"));
     return;
   }
   RevisionPool* pool = split ? split->Pick() : nullptr;
   if (!pool) {
-    HttpResponse res = ErrorResponse(503, "function " + target_name + " has no ready revision");
+    HttpResponse res = ErrorResponse(503, "function " + target_name() + " has no ready revision");
     res.headers.Set("Retry-After", "1");
     respond(std::move(res));
     return;

@@ -213,6 +213,7 @@ TEST(DispatcherTest, NoInstanceIs503) {
   HttpResponse r = d.Handle(Req("/"));
   EXPECT_EQ(r.status, 503);
   EXPECT_TRUE(r.headers.Has("Retry-After"));
+  EXPECT_NE(r.body.find("function default/f has no ready revision"), std::string::npos) << r.body;
 }
 
 TEST(DispatcherTest, PublishIsSeenByReadersOnOtherThreads) {
