@@ -507,7 +507,9 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
       if (f.name() == http::field::connection) AppendTokens(f.value(), &rlisted);
     }
   }
-  const auto ulen = rp.content_length();
+  // From here on the general parser has read the head (the plain reading
+  // either answered whole above or handed the head to it).
+  const auto ulen = whole ? boost::none : rp.content_length();
   if (!whole && !head_request && !rp.chunked() && (rp.is_done() || (ulen && ubuf.size() >= *ulen))) {
     whole.emplace();
     whole->head = WholeResponseHead(
