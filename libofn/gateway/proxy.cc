@@ -507,8 +507,8 @@ asio::awaitable<ProxyOutcome> RunProxy(const ProxyEnv& env, Stream& client, beas
       if (f.name() == http::field::connection) AppendTokens(f.value(), &rlisted);
     }
   }
-  // From here on the general parser has read the head (the plain reading
-  // either answered whole above or handed the head to it).
+  // Unless the plain reading passed the answer on whole, the general parser
+  // has read the head by now: only then may it be asked about it.
   const auto ulen = whole ? boost::none : rp.content_length();
   if (!whole && !head_request && !rp.chunked() && (rp.is_done() || (ulen && ubuf.size() >= *ulen))) {
     whole.emplace();
